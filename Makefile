@@ -1,0 +1,71 @@
+# Two commands matter on a fresh machine (see README):
+#   make up    set everything up and run the local platform in the foreground
+#   make test  set everything up and run every check and test
+# Everything else here is a step of those two.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+UV_VERSION := 0.13.9
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
+BUF := node_modules/.bin/buf
+PY := .venv/bin/python
+BIN := .venv/bin
+export UV_PYTHON := python3.11
+export UV_LINK_MODE := copy
+
+.PHONY: setup lock up test lint proto proto-check buf typecheck pytest bench clean
+
+$(UV):
+	python3 -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+# requirements.lock pins every package with hashes and names no index (uv.lock would record the
+# registry's addresses, so it stays local and untracked). `make lock` refreshes it after a pyproject change.
+.venv/.synced: $(UV) requirements.lock
+	test -x .venv/bin/python || $(UV) venv --quiet .venv
+	$(UV) pip sync --quiet --python .venv/bin/python requirements.lock
+	touch $@
+
+lock: $(UV)
+	$(UV) pip compile --quiet requirements.in --generate-hashes --python-version 3.11 --no-header -o requirements.lock
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+setup: .venv/.synced node_modules/.installed
+
+up: setup
+	$(BIN)/luca up
+
+proto: setup
+	$(PY) scripts/gen_proto.py
+
+proto-check: setup
+	$(PY) scripts/gen_proto.py --check
+
+buf: setup
+	cd proto && ../$(BUF) lint
+	cd proto && ../$(BUF) format --diff --exit-code
+	@if git rev-parse --verify -q main >/dev/null && git cat-file -e main:proto/buf.yaml 2>/dev/null; then \
+		cd proto && ../$(BUF) breaking --against '../.git#branch=main,subdir=proto' && echo "buf breaking: no breaking change against main"; \
+	else echo "buf breaking: main has no proto module yet, nothing to compare"; fi
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: setup
+	$(BIN)/mypy services/grading/src infra/src scripts
+
+pytest: setup
+	$(BIN)/pytest
+
+test: setup proto-check buf lint typecheck pytest
+
+bench: setup
+	$(PY) -m bench.interactive
+
+clean:
+	rm -rf .venv $(TOOLS) node_modules infra/cdk.out .luca bench/out

@@ -1,0 +1,113 @@
+"""The platform's resources, defined once.
+
+The CDK app (``luca_infra.aws``) and the local platform (``luca_infra.local``) both build from these
+values; services receive the resulting names through their settings (environment), never by
+spelling them. Table keys and indexes come from the grading service's table design.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from luca_grading.adapters import table_design
+
+PLATFORM = "luca"
+
+
+@dataclass(frozen=True, slots=True)
+class TableDefinition:
+    name: str = "luca-platform"
+    partition_key: str = table_design.TABLE_PARTITION_KEY
+    sort_key: str = table_design.TABLE_SORT_KEY
+    indexes: tuple[table_design.IndexDesign, ...] = table_design.INDEXES
+    ttl_attribute: str = table_design.TTL_ATTRIBUTE
+    stream_view: str = table_design.STREAM_VIEW
+    point_in_time_recovery: bool = True
+    deletion_protection: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class UserPoolDefinition:
+    name: str = "luca-users"
+    client_name: str = "luca-teacher-app"
+    # Custom attributes: immutable and never writable by app clients; set by admins only.
+    school_attribute: str = "school_id"
+    student_attribute: str = "student_id"
+    groups: tuple[str, ...] = ("teachers", "students", "admins")
+    # Auth flows the app client allows. ADMIN_USER_PASSWORD_AUTH is for server-side tools
+    # (the local platform's token helper); SRP is what the apps use.
+    auth_flows: tuple[str, ...] = ("ALLOW_USER_SRP_AUTH", "ALLOW_ADMIN_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH")
+    id_token_validity_minutes: int = 60
+
+    @property
+    def school_claim(self) -> str:
+        return f"custom:{self.school_attribute}"
+
+    @property
+    def student_claim(self) -> str:
+        return f"custom:{self.student_attribute}"
+
+
+@dataclass(frozen=True, slots=True)
+class TenantRoleDefinition:
+    """The role the grading service assumes per school, tagged ``school_id``.
+
+    Its policy allows table and index access only where every leading key matches
+    ``SCHOOL#${aws:PrincipalTag/school_id}#*``.
+    """
+
+    name: str = "luca-tenant-data-access"
+    session_tag: str = "school_id"
+    session_duration_seconds: int = 3600
+    # Refresh cached credentials this long before they expire.
+    refresh_margin_seconds: int = 300
+    leading_key_pattern: str = "SCHOOL#${aws:PrincipalTag/school_id}#*"
+    actions: tuple[str, ...] = (
+        "dynamodb:GetItem",
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:DeleteItem",
+        "dynamodb:Query",
+        "dynamodb:BatchGetItem",
+        "dynamodb:BatchWriteItem",
+        "dynamodb:ConditionCheckItem",
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ThrottlingDefinition:
+    """Edge throttling: the API stage's limits and the per-school limiter (ARCHITECTURE §2.5)."""
+
+    stage_rate_limit: float = 5000.0
+    stage_burst_limit: int = 5000
+    per_school_rate: float = 200.0
+    per_school_burst: int = 400
+
+
+@dataclass(frozen=True, slots=True)
+class GradingServiceDefinition:
+    name: str = "grading"
+    rest_port: int = 8080
+    grpc_port: int = 50051
+    min_tasks: int = 2
+    max_tasks: int = 10
+    cpu: int = 512
+    memory_mib: int = 1024
+    target_cpu_percent: int = 60
+    health_path: str = "/healthz"
+
+
+@dataclass(frozen=True, slots=True)
+class PlatformDefinition:
+    table: TableDefinition = field(default_factory=TableDefinition)
+    user_pool: UserPoolDefinition = field(default_factory=UserPoolDefinition)
+    tenant_role: TenantRoleDefinition = field(default_factory=TenantRoleDefinition)
+    throttling: ThrottlingDefinition = field(default_factory=ThrottlingDefinition)
+    grading: GradingServiceDefinition = field(default_factory=GradingServiceDefinition)
+    api_name: str = "luca-api"
+    api_stage: str = "v1"
+    metrics_namespace: str = "Luca/Platform"
+    alerts_topic: str = "luca-ops-alerts"
+
+
+PLATFORM_DEFINITION = PlatformDefinition()
