@@ -95,7 +95,9 @@ def idempotency_pk(school_id: str, scope: str, key: str) -> str:
 
 
 def course_term_pk(school_id: str, course_id: str, term_id: str) -> str:
-    return f"{school_prefix(school_id)}COURSE{SEP}{_check_part(course_id)}{SEP}TERM{SEP}{_check_part(term_id)}"
+    return (
+        f"{school_prefix(school_id)}COURSE{SEP}{_check_part(course_id)}{SEP}TERM{SEP}{_check_part(term_id)}"
+    )
 
 
 def course_roster_pk(school_id: str, course_id: str) -> str:

@@ -1,0 +1,1 @@
+"""Adapters: DynamoDB, STS credentials, token verification. Only this layer imports AWS SDKs."""

@@ -1,0 +1,131 @@
+"""Long-lived, pooled AWS clients, and per-school DynamoDB clients on scoped credentials.
+
+In AWS the service never touches the table with its own identity: its task role may only assume
+the tenant role, tagging the session with ``school_id``; the tenant role's policy allows only keys
+that start with ``SCHOOL#<that tag>#``. So each school gets one DynamoDB client, created once and
+kept for the life of the process, whose credentials refresh themselves (botocore's
+RefreshableCredentials calls AssumeRole again shortly before expiry). Every client shares one
+botocore session and the same connection settings.
+
+Without a tenant role configured (unit tests against a bare emulator), one shared client is used.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import boto3
+import botocore.session
+from botocore.config import Config
+from botocore.credentials import RefreshableCredentials
+from cachetools import LRUCache
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_sts import STSClient
+
+CLIENT_CONFIG = Config(
+    max_pool_connections=64,
+    retries={"mode": "standard", "max_attempts": 4},
+    connect_timeout=2,
+    read_timeout=5,
+    tcp_keepalive=True,
+)
+
+
+class AwsClients:
+    """The process's AWS clients. Created once in the composition root."""
+
+    def __init__(
+        self,
+        *,
+        region: str,
+        endpoint_url: str | None = None,
+        tenant_role_arn: str | None = None,
+        session_tag: str = "school_id",
+        session_seconds: int = 3600,
+        refresh_margin_seconds: int = 300,
+        max_schools: int = 2048,
+    ) -> None:
+        self._region = region
+        self._endpoint_url = endpoint_url
+        self._tenant_role_arn = tenant_role_arn
+        self._session_tag = session_tag
+        self._session_seconds = session_seconds
+        self._refresh_margin = refresh_margin_seconds
+        self._base = boto3.Session(region_name=region)
+        self._lock = threading.Lock()
+        self._school_clients: LRUCache[str, DynamoDBClient] = LRUCache(maxsize=max_schools)
+        self._shared: DynamoDBClient | None = None
+        self._sts: STSClient | None = None
+        self.clients_created = 0
+        self.assume_role_calls = 0
+
+    @property
+    def scoped(self) -> bool:
+        return self._tenant_role_arn is not None
+
+    def sts(self) -> STSClient:
+        with self._lock:
+            if self._sts is None:
+                self._sts = self._base.client("sts", endpoint_url=self._endpoint_url, config=CLIENT_CONFIG)
+            return self._sts
+
+    def dynamodb_for(self, school_id: str) -> DynamoDBClient:
+        """The DynamoDB client that acts for ``school_id`` (its own credentials in AWS)."""
+        if not self.scoped:
+            with self._lock:
+                if self._shared is None:
+                    self._shared = self._make_client(self._base)
+                return self._shared
+        with self._lock:
+            client = self._school_clients.get(school_id)
+        if client is not None:
+            return client
+        client = self._make_client(self._scoped_session(school_id))
+        with self._lock:
+            # Another thread may have won; keep one client per school.
+            return self._school_clients.setdefault(school_id, client)
+
+    def _make_client(self, session: boto3.Session) -> DynamoDBClient:
+        self.clients_created += 1
+        return session.client("dynamodb", endpoint_url=self._endpoint_url, config=CLIENT_CONFIG)
+
+    def _scoped_session(self, school_id: str) -> boto3.Session:
+        credentials = RefreshableCredentials.create_from_metadata(
+            metadata=self._assume(school_id)(),
+            refresh_using=self._assume(school_id),
+            method="sts-assume-role",
+        )
+        # Refresh well before expiry so no request ever signs with credentials about to lapse.
+        credentials._advisory_refresh_timeout = self._refresh_margin + 60  # type: ignore[attr-defined]
+        credentials._mandatory_refresh_timeout = self._refresh_margin  # type: ignore[attr-defined]
+        core = botocore.session.get_session()
+        core._credentials = credentials  # type: ignore[attr-defined]  # botocore's documented injection point
+        return boto3.Session(botocore_session=core, region_name=self._region)
+
+    def _assume(self, school_id: str) -> Callable[[], dict[str, Any]]:
+        def fetch() -> dict[str, Any]:
+            assert self._tenant_role_arn is not None
+            self.assume_role_calls += 1
+            response = self.sts().assume_role(
+                RoleArn=self._tenant_role_arn,
+                RoleSessionName=f"luca-school-{school_id}"[:64],
+                DurationSeconds=self._session_seconds,
+                Tags=[{"Key": self._session_tag, "Value": school_id}],
+            )
+            creds = response["Credentials"]
+            expiry = creds["Expiration"]
+            if isinstance(expiry, datetime) and expiry.tzinfo is None:
+                expiry = expiry.replace(tzinfo=UTC)
+            return {
+                "access_key": creds["AccessKeyId"],
+                "secret_key": creds["SecretAccessKey"],
+                "token": creds["SessionToken"],
+                "expiry_time": expiry.isoformat() if isinstance(expiry, datetime) else str(expiry),
+            }
+
+        return fetch

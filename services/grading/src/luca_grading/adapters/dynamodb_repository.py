@@ -1,0 +1,433 @@
+"""DynamoDB implementation of the school repository, on the single-table design.
+
+Each repository is bound to one school and to that school's client (scoped credentials in AWS).
+Before every call it checks that each partition key it is about to use — table or index — starts
+with the school's prefix: a bug that builds another school's key fails here, before IAM has to
+refuse it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import replace
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import ClientError
+
+from luca_grading.adapters import table_design as td
+from luca_grading.adapters.aws_clients import AwsClients
+from luca_grading.domain.errors import TenantBoundaryViolation
+from luca_grading.domain.model import (
+    BehaviorKind,
+    BehaviorNote,
+    Course,
+    CourseId,
+    Evaluation,
+    GradingRule,
+    Rounding,
+    ScaleKind,
+    SchoolId,
+    Student,
+    StudentId,
+    Subject,
+    SubjectId,
+    TeacherId,
+    TermId,
+)
+from luca_grading.service_layer.ports import IdempotencyRecord
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+SCHEMA_VERSION = 1
+_serializer = TypeSerializer()
+_deserializer = TypeDeserializer()
+
+
+def to_wire(item: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: _serializer.serialize(v) for k, v in item.items() if v is not None}
+
+
+def from_wire(item: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: _deserializer.deserialize(v) for k, v in item.items()}
+
+
+def timestamp(value: datetime) -> str:
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_timestamp(value: str) -> datetime:
+    return datetime.strptime(value, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+
+
+# -- item mapping (shared with other writers of the same item types) ------------------------------
+def evaluation_item(evaluation: Evaluation) -> dict[str, Any]:
+    recorded = timestamp(evaluation.recorded_at)
+    s, st = evaluation.school_id, evaluation.student_id
+    return {
+        td.TABLE_PARTITION_KEY: td.student_pk(s, st),
+        td.TABLE_SORT_KEY: td.evaluation_sk(
+            evaluation.term_id, evaluation.subject_id, recorded, evaluation.evaluation_id
+        ),
+        td.COURSE_TERM_INDEX.partition_key: td.course_term_pk(s, evaluation.course_id, evaluation.term_id),
+        td.COURSE_TERM_INDEX.sort_key: f"SUBJECT#{evaluation.subject_id}#STUDENT#{st}#{evaluation.evaluation_id}",
+        td.SCHOOL_TERM_INDEX.partition_key: td.school_term_pk(s, evaluation.term_id),
+        td.SCHOOL_TERM_INDEX.sort_key: f"STUDENT#{st}#{evaluation.evaluation_id}",
+        "type": "Evaluation",
+        "schema_version": SCHEMA_VERSION,
+        "school_id": s,
+        "evaluation_id": evaluation.evaluation_id,
+        "student_id": st,
+        "course_id": evaluation.course_id,
+        "subject_id": evaluation.subject_id,
+        "term_id": evaluation.term_id,
+        "score": evaluation.score,
+        "weight": evaluation.weight,
+        "teacher_id": evaluation.teacher_id,
+        "recorded_at": recorded,
+        "description": evaluation.description or None,
+    }
+
+
+def evaluation_from(item: Mapping[str, Any]) -> Evaluation:
+    return Evaluation(
+        school_id=SchoolId(item["school_id"]),
+        evaluation_id=item["evaluation_id"],
+        student_id=StudentId(item["student_id"]),
+        course_id=CourseId(item["course_id"]),
+        subject_id=SubjectId(item["subject_id"]),
+        term_id=TermId(item["term_id"]),
+        score=Decimal(item["score"]),
+        weight=Decimal(item["weight"]),
+        teacher_id=TeacherId(item["teacher_id"]),
+        recorded_at=parse_timestamp(item["recorded_at"]),
+        description=item.get("description", ""),
+    )
+
+
+def note_item(note: BehaviorNote) -> dict[str, Any]:
+    recorded = timestamp(note.recorded_at)
+    return {
+        td.TABLE_PARTITION_KEY: td.student_pk(note.school_id, note.student_id),
+        td.TABLE_SORT_KEY: td.note_sk(recorded, note.note_id),
+        "type": "BehaviorNote",
+        "schema_version": SCHEMA_VERSION,
+        "school_id": note.school_id,
+        "note_id": note.note_id,
+        "student_id": note.student_id,
+        "course_id": note.course_id,
+        "kind": note.kind.value,
+        "text": note.text,
+        "teacher_id": note.teacher_id,
+        "recorded_at": recorded,
+    }
+
+
+def note_from(item: Mapping[str, Any]) -> BehaviorNote:
+    return BehaviorNote(
+        school_id=SchoolId(item["school_id"]),
+        note_id=item["note_id"],
+        student_id=StudentId(item["student_id"]),
+        course_id=CourseId(item["course_id"]),
+        kind=BehaviorKind(item["kind"]),
+        text=item["text"],
+        teacher_id=TeacherId(item["teacher_id"]),
+        recorded_at=parse_timestamp(item["recorded_at"]),
+    )
+
+
+def rule_item(school_id: SchoolId, rule: GradingRule) -> dict[str, Any]:
+    return {
+        td.TABLE_PARTITION_KEY: td.rules_pk(school_id),
+        td.TABLE_SORT_KEY: f"SUBJECT#{rule.subject_id}",
+        "type": "GradingRule",
+        "schema_version": SCHEMA_VERSION,
+        "school_id": school_id,
+        "subject_id": rule.subject_id,
+        "scale": rule.scale.value,
+        "passing_grade": rule.passing_grade,
+        "rounding": rule.rounding.value,
+        "decimals": rule.decimals,
+        "default_weight": rule.default_weight,
+        "updated_at": timestamp(rule.updated_at) if rule.updated_at else None,
+    }
+
+
+def rule_from(item: Mapping[str, Any]) -> GradingRule:
+    return GradingRule(
+        subject_id=SubjectId(item["subject_id"]),
+        scale=ScaleKind(item["scale"]),
+        passing_grade=Decimal(item["passing_grade"]),
+        rounding=Rounding(item["rounding"]),
+        decimals=int(item["decimals"]),
+        default_weight=Decimal(item["default_weight"]),
+        updated_at=parse_timestamp(item["updated_at"]) if item.get("updated_at") else None,
+    )
+
+
+def idempotency_item(school_id: SchoolId, record: IdempotencyRecord, now: float) -> dict[str, Any]:
+    return {
+        td.TABLE_PARTITION_KEY: td.idempotency_pk(school_id, record.scope, record.key),
+        td.TABLE_SORT_KEY: td.IDEMPOTENCY_SK,
+        "type": "Idempotency",
+        "schema_version": SCHEMA_VERSION,
+        "school_id": school_id,
+        "scope": record.scope,
+        "key": record.key,
+        "fingerprint": record.fingerprint,
+        "result_ref": record.result_ref,
+        td.TTL_ATTRIBUTE: int(now) + td.IDEMPOTENCY_TTL_SECONDS,
+    }
+
+
+class DynamoSchoolRepository:
+    """SchoolRepository over one table, confined to one school."""
+
+    def __init__(self, *, client: DynamoDBClient, table_name: str, school_id: SchoolId) -> None:
+        self._client = client
+        self._table = table_name
+        self._school = school_id
+        self._prefix = td.school_prefix(school_id)
+
+    @property
+    def school_id(self) -> SchoolId:
+        return self._school
+
+    # -- the tenant guard ---------------------------------------------------------------------
+    def _guard(self, item_or_key: Mapping[str, Any]) -> None:
+        for attribute in (td.TABLE_PARTITION_KEY, *(i.partition_key for i in td.INDEXES)):
+            value = item_or_key.get(attribute)
+            if value is not None and not str(value).startswith(self._prefix):
+                raise TenantBoundaryViolation(
+                    f"refused {attribute} outside school {self._school!r}"  # value withheld: another tenant's id
+                )
+        if td.TABLE_PARTITION_KEY in item_or_key and item_or_key.get(td.TABLE_PARTITION_KEY) is None:
+            raise TenantBoundaryViolation("item without a partition key")
+
+    def _key(self, pk: str, sk: str) -> dict[str, Any]:
+        key = {td.TABLE_PARTITION_KEY: pk, td.TABLE_SORT_KEY: sk}
+        self._guard(key)
+        return to_wire(key)
+
+    def _get(self, pk: str, sk: str) -> dict[str, Any] | None:
+        response = self._client.get_item(TableName=self._table, Key=self._key(pk, sk))
+        item = response.get("Item")
+        return from_wire(item) if item else None
+
+    def _put(self, item: dict[str, Any]) -> None:
+        self._guard(item)
+        self._client.put_item(TableName=self._table, Item=to_wire(item))
+
+    def _query(
+        self, *, partition: tuple[str, str], sort_prefix: tuple[str, str] | None, index: str | None = None
+    ) -> Iterator[dict[str, Any]]:
+        attribute, value = partition
+        self._guard({attribute: value})
+        condition = "#pk = :pk"
+        names = {"#pk": attribute}
+        values: dict[str, Any] = {":pk": value}
+        if sort_prefix:
+            condition += " AND begins_with(#sk, :sk)"
+            names["#sk"] = sort_prefix[0]
+            values[":sk"] = sort_prefix[1]
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": condition,
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": to_wire(values),
+        }
+        if index:
+            kwargs["IndexName"] = index
+        while True:
+            page = self._client.query(**kwargs)
+            for item in page.get("Items", []):
+                yield from_wire(item)
+            if "LastEvaluatedKey" not in page:
+                return
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def _put_with_idempotency(self, item: dict[str, Any], record: IdempotencyRecord) -> bool:
+        # The record points at the result by its sort key, so a replay is one GetItem.
+        record = replace(record, result_ref=item[td.TABLE_SORT_KEY])
+        marker = idempotency_item(self._school, record, time.time())
+        self._guard(item)
+        self._guard(marker)
+        try:
+            self._client.transact_write_items(
+                TransactItems=[
+                    {
+                        "Put": {
+                            "TableName": self._table,
+                            "Item": to_wire(marker),
+                            "ConditionExpression": "attribute_not_exists(#pk)",
+                            "ExpressionAttributeNames": {"#pk": td.TABLE_PARTITION_KEY},
+                        }
+                    },
+                    {
+                        "Put": {
+                            "TableName": self._table,
+                            "Item": to_wire(item),
+                            "ConditionExpression": "attribute_not_exists(#pk)",
+                            "ExpressionAttributeNames": {"#pk": td.TABLE_PARTITION_KEY},
+                        }
+                    },
+                ]
+            )
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") != "TransactionCanceledException":
+                raise
+            reasons = error.response.get("CancellationReasons", [])
+            if reasons and reasons[0].get("Code") == "ConditionalCheckFailed":
+                return False
+            raise
+        return True
+
+    # -- roster ---------------------------------------------------------------------------------
+    def get_student(self, student_id: StudentId) -> Student | None:
+        item = self._get(td.student_pk(self._school, student_id), td.STUDENT_SK)
+        if item is None:
+            return None
+        return Student(self._school, student_id, CourseId(item["course_id"]), item["display_name"])
+
+    def put_student(self, student: Student) -> None:
+        self._put(
+            {
+                td.TABLE_PARTITION_KEY: td.student_pk(self._school, student.student_id),
+                td.TABLE_SORT_KEY: td.STUDENT_SK,
+                td.COURSE_TERM_INDEX.partition_key: td.course_roster_pk(self._school, student.course_id),
+                td.COURSE_TERM_INDEX.sort_key: f"STUDENT#{student.student_id}",
+                "type": "Student",
+                "schema_version": SCHEMA_VERSION,
+                "school_id": self._school,
+                "student_id": student.student_id,
+                "course_id": student.course_id,
+                "display_name": student.display_name,
+            }
+        )
+
+    def get_subject(self, subject_id: SubjectId) -> Subject | None:
+        item = self._get(td.catalog_pk(self._school), td.subject_sk(subject_id))
+        return Subject(self._school, subject_id, item["name"]) if item else None
+
+    def put_subject(self, subject: Subject) -> None:
+        self._put(
+            {
+                td.TABLE_PARTITION_KEY: td.catalog_pk(self._school),
+                td.TABLE_SORT_KEY: td.subject_sk(subject.subject_id),
+                "type": "Subject",
+                "schema_version": SCHEMA_VERSION,
+                "school_id": self._school,
+                "subject_id": subject.subject_id,
+                "name": subject.name,
+            }
+        )
+
+    def get_course(self, course_id: CourseId) -> Course | None:
+        item = self._get(td.catalog_pk(self._school), td.course_sk(course_id))
+        return Course(self._school, course_id, item["name"]) if item else None
+
+    def put_course(self, course: Course) -> None:
+        self._put(
+            {
+                td.TABLE_PARTITION_KEY: td.catalog_pk(self._school),
+                td.TABLE_SORT_KEY: td.course_sk(course.course_id),
+                "type": "Course",
+                "schema_version": SCHEMA_VERSION,
+                "school_id": self._school,
+                "course_id": course.course_id,
+                "name": course.name,
+            }
+        )
+
+    # -- rules ----------------------------------------------------------------------------------
+    def get_rule(self, subject_id: SubjectId) -> GradingRule | None:
+        item = self._get(td.rules_pk(self._school), f"SUBJECT#{subject_id}")
+        return rule_from(item) if item else None
+
+    def put_rule(self, rule: GradingRule) -> None:
+        self._put(rule_item(self._school, rule))
+
+    # -- evaluations ----------------------------------------------------------------------------
+    def add_evaluation(self, evaluation: Evaluation, idempotency: IdempotencyRecord) -> bool:
+        if evaluation.school_id != self._school:
+            raise TenantBoundaryViolation("evaluation of another school")
+        return self._put_with_idempotency(evaluation_item(evaluation), idempotency)
+
+    def get_evaluation(self, student_id: StudentId, evaluation_ref: str) -> Evaluation | None:
+        if not evaluation_ref.startswith(td.evaluation_sk_prefix()):
+            return None
+        item = self._get(td.student_pk(self._school, student_id), evaluation_ref)
+        return evaluation_from(item) if item else None
+
+    def student_evaluations(
+        self, student_id: StudentId, term_id: TermId | None = None, subject_id: SubjectId | None = None
+    ) -> Sequence[Evaluation]:
+        return [
+            evaluation_from(item)
+            for item in self._query(
+                partition=(td.TABLE_PARTITION_KEY, td.student_pk(self._school, student_id)),
+                sort_prefix=(td.TABLE_SORT_KEY, td.evaluation_sk_prefix(term_id, subject_id)),
+            )
+        ]
+
+    def course_evaluations(
+        self, course_id: CourseId, term_id: TermId, subject_id: SubjectId | None = None
+    ) -> Sequence[Evaluation]:
+        index = td.COURSE_TERM_INDEX
+        prefix = f"SUBJECT#{subject_id}#" if subject_id else "SUBJECT#"
+        return [
+            evaluation_from(item)
+            for item in self._query(
+                partition=(index.partition_key, td.course_term_pk(self._school, course_id, term_id)),
+                sort_prefix=(index.sort_key, prefix),
+                index=index.name,
+            )
+        ]
+
+    # -- behavior -------------------------------------------------------------------------------
+    def add_behavior_note(self, note: BehaviorNote, idempotency: IdempotencyRecord) -> bool:
+        if note.school_id != self._school:
+            raise TenantBoundaryViolation("note of another school")
+        return self._put_with_idempotency(note_item(note), idempotency)
+
+    def get_behavior_note(self, student_id: StudentId, note_ref: str) -> BehaviorNote | None:
+        if not note_ref.startswith(td.NOTE_SK_PREFIX):
+            return None
+        item = self._get(td.student_pk(self._school, student_id), note_ref)
+        return note_from(item) if item else None
+
+    def behavior_notes(self, student_id: StudentId) -> Sequence[BehaviorNote]:
+        return [
+            note_from(item)
+            for item in self._query(
+                partition=(td.TABLE_PARTITION_KEY, td.student_pk(self._school, student_id)),
+                sort_prefix=(td.TABLE_SORT_KEY, td.NOTE_SK_PREFIX),
+            )
+        ]
+
+    # -- idempotency ----------------------------------------------------------------------------
+    def get_idempotency(self, scope: str, key: str) -> IdempotencyRecord | None:
+        item = self._get(td.idempotency_pk(self._school, scope, key), td.IDEMPOTENCY_SK)
+        if item is None:
+            return None
+        return IdempotencyRecord(
+            scope=item["scope"],
+            key=item["key"],
+            fingerprint=item["fingerprint"],
+            result_ref=item["result_ref"],
+        )
+
+
+class DynamoRepositoryFactory:
+    def __init__(self, *, clients: AwsClients, table_name: str) -> None:
+        self._clients = clients
+        self._table = table_name
+
+    def for_school(self, school_id: SchoolId) -> DynamoSchoolRepository:
+        return DynamoSchoolRepository(
+            client=self._clients.dynamodb_for(school_id), table_name=self._table, school_id=school_id
+        )

@@ -1,0 +1,234 @@
+"""Evaluations, grading rules, behavior notes and the school roster."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import ROUND_DOWN, ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal, InvalidOperation
+from enum import StrEnum
+from typing import NewType
+
+from luca_grading.domain.errors import InvalidInput, ScoreOutOfScale
+
+SchoolId = NewType("SchoolId", str)
+StudentId = NewType("StudentId", str)
+CourseId = NewType("CourseId", str)
+SubjectId = NewType("SubjectId", str)
+TermId = NewType("TermId", str)
+TeacherId = NewType("TeacherId", str)
+
+
+class ScaleKind(StrEnum):
+    CHILEAN = "chilean"
+    PERCENTAGE = "percentage"
+
+
+class Rounding(StrEnum):
+    HALF_UP = "half_up"
+    HALF_EVEN = "half_even"
+    DOWN = "down"
+
+
+_ROUNDING_MODES = {
+    Rounding.HALF_UP: ROUND_HALF_UP,
+    Rounding.HALF_EVEN: ROUND_HALF_EVEN,
+    Rounding.DOWN: ROUND_DOWN,
+}
+
+SCALE_BOUNDS: dict[ScaleKind, tuple[Decimal, Decimal]] = {
+    ScaleKind.CHILEAN: (Decimal("1.0"), Decimal("7.0")),
+    ScaleKind.PERCENTAGE: (Decimal("0"), Decimal("100")),
+}
+
+DEFAULT_SUBJECT = SubjectId("*")
+
+
+def parse_decimal(raw: str | int | float | Decimal, *, field_name: str) -> Decimal:
+    """A finite decimal from user input; floats go through str() so 6.5 stays 6.5."""
+    try:
+        value = raw if isinstance(raw, Decimal) else Decimal(str(raw))
+    except (InvalidOperation, ValueError) as exc:
+        raise InvalidInput(f"{field_name} must be a decimal number, got {raw!r}", field=field_name) from exc
+    if not value.is_finite():
+        raise InvalidInput(f"{field_name} must be a finite number", field=field_name)
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class GradingRule:
+    """How a school grades one subject (or, with subject ``*``, every subject without its own rule)."""
+
+    subject_id: SubjectId
+    scale: ScaleKind = ScaleKind.CHILEAN
+    passing_grade: Decimal = Decimal("4.0")
+    rounding: Rounding = Rounding.HALF_UP
+    decimals: int = 1
+    default_weight: Decimal = Decimal("1")
+    updated_at: datetime | None = None
+
+    def __post_init__(self) -> None:
+        low, high = self.bounds
+        if not 0 <= self.decimals <= 2:
+            raise InvalidInput("decimals must be between 0 and 2", field="decimals")
+        if not low <= self.passing_grade <= high:
+            raise InvalidInput(
+                f"passing grade {self.passing_grade} is outside the {self.scale} scale {low}-{high}",
+                field="passing_grade",
+            )
+        if self.default_weight <= 0:
+            raise InvalidInput("default weight must be positive", field="default_weight")
+
+    @property
+    def bounds(self) -> tuple[Decimal, Decimal]:
+        return SCALE_BOUNDS[self.scale]
+
+    def round(self, value: Decimal) -> Decimal:
+        quantum = Decimal(1).scaleb(-self.decimals)
+        return value.quantize(quantum, rounding=_ROUNDING_MODES[self.rounding])
+
+    def validate_score(self, score: Decimal) -> Decimal:
+        """The score as stored: inside the scale and with no more decimals than the rule keeps."""
+        low, high = self.bounds
+        if not low <= score <= high:
+            raise ScoreOutOfScale(
+                f"score {score} is outside the {self.scale} scale {low}-{high}", field="score"
+            )
+        exponent = score.as_tuple().exponent
+        if isinstance(exponent, int) and -exponent > self.decimals:
+            raise InvalidInput(f"score {score} has more than {self.decimals} decimal place(s)", field="score")
+        return self.round(score)
+
+    def validate_weight(self, weight: Decimal | None) -> Decimal:
+        if weight is None:
+            return self.default_weight
+        if not Decimal(0) < weight <= Decimal(100):
+            raise InvalidInput("weight must be greater than 0 and at most 100", field="weight")
+        return weight
+
+    def is_passing(self, value: Decimal) -> bool:
+        return value >= self.passing_grade
+
+    def weighted_average(self, scored: Iterable[tuple[Decimal, Decimal]]) -> Decimal | None:
+        """Σ score·weight / Σ weight, rounded by the rule; None without evaluations."""
+        total = Decimal(0)
+        weights = Decimal(0)
+        for score, weight in scored:
+            total += score * weight
+            weights += weight
+        if weights == 0:
+            return None
+        return self.round(total / weights)
+
+
+def default_rule(subject_id: SubjectId = DEFAULT_SUBJECT) -> GradingRule:
+    """The Chilean default: 1.0-7.0, one decimal, passing at 4.0, half-up."""
+    return GradingRule(subject_id=subject_id)
+
+
+@dataclass(frozen=True, slots=True)
+class Student:
+    school_id: SchoolId
+    student_id: StudentId
+    course_id: CourseId
+    display_name: str
+
+
+@dataclass(frozen=True, slots=True)
+class Subject:
+    school_id: SchoolId
+    subject_id: SubjectId
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class Course:
+    school_id: SchoolId
+    course_id: CourseId
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class Evaluation:
+    school_id: SchoolId
+    evaluation_id: str
+    student_id: StudentId
+    course_id: CourseId
+    subject_id: SubjectId
+    term_id: TermId
+    score: Decimal
+    weight: Decimal
+    teacher_id: TeacherId
+    recorded_at: datetime
+    description: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class SubjectAverage:
+    subject_id: SubjectId
+    term_id: TermId
+    weighted_average: Decimal
+    passing: bool
+    evaluation_count: int
+
+
+def averages_by_subject(
+    evaluations: Sequence[Evaluation], rules: dict[SubjectId, GradingRule]
+) -> list[SubjectAverage]:
+    """Weighted average per (term, subject), each under its subject's rule."""
+    groups: dict[tuple[TermId, SubjectId], list[Evaluation]] = {}
+    for evaluation in evaluations:
+        groups.setdefault((evaluation.term_id, evaluation.subject_id), []).append(evaluation)
+    result = []
+    for (term_id, subject_id), group in sorted(groups.items()):
+        rule = rules.get(subject_id) or default_rule(subject_id)
+        average = rule.weighted_average((e.score, e.weight) for e in group)
+        if average is None:
+            continue
+        result.append(
+            SubjectAverage(
+                subject_id=subject_id,
+                term_id=term_id,
+                weighted_average=average,
+                passing=rule.is_passing(average),
+                evaluation_count=len(group),
+            )
+        )
+    return result
+
+
+class BehaviorKind(StrEnum):
+    POSITIVE = "positive"
+    NEGATIVE = "negative"
+
+
+@dataclass(frozen=True, slots=True)
+class BehaviorNote:
+    school_id: SchoolId
+    note_id: str
+    student_id: StudentId
+    course_id: CourseId
+    kind: BehaviorKind
+    text: str
+    teacher_id: TeacherId
+    recorded_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class BehaviorProfile:
+    student_id: StudentId
+    positive_count: int
+    negative_count: int
+    recent_notes: list[BehaviorNote] = field(default_factory=list)
+
+    @classmethod
+    def from_notes(
+        cls, student_id: StudentId, notes: Sequence[BehaviorNote], recent: int = 10
+    ) -> BehaviorProfile:
+        ordered = sorted(notes, key=lambda n: n.recorded_at, reverse=True)
+        return cls(
+            student_id=student_id,
+            positive_count=sum(1 for n in notes if n.kind is BehaviorKind.POSITIVE),
+            negative_count=sum(1 for n in notes if n.kind is BehaviorKind.NEGATIVE),
+            recent_notes=ordered[:recent],
+        )

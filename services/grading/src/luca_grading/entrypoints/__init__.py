@@ -1,0 +1,1 @@
+"""Entrypoints: REST (FastAPI), gRPC, and the process main. They translate wire shapes only."""

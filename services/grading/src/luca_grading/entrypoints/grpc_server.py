@@ -1,0 +1,345 @@
+"""gRPC ``luca.grading.v1.GradingService`` for internal clients, with health and reflection.
+
+The servicer only translates protobuf ↔ domain and calls the same service layer as REST. Every
+call is authenticated from ``authorization`` metadata (a forwarded Cognito ID token or a service
+identity token); errors carry google.rpc ErrorInfo / BadRequest details.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from concurrent import futures
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, TypeVar
+
+import grpc
+from google.protobuf import any_pb2, timestamp_pb2
+from google.rpc import code_pb2, error_details_pb2, status_pb2
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+from grpc_status import rpc_status
+from luca.common.v1 import common_pb2
+from luca.grading.v1 import grading_pb2, grading_pb2_grpc
+
+from luca_grading.bootstrap import Container
+from luca_grading.domain.access import Principal
+from luca_grading.domain.errors import GradingError, InvalidInput, TenantBoundaryViolation
+from luca_grading.domain.model import (
+    BehaviorKind,
+    BehaviorNote,
+    Evaluation,
+    GradingRule,
+    Rounding,
+    ScaleKind,
+    SubjectAverage,
+    SubjectId,
+    parse_decimal,
+)
+from luca_grading.entrypoints.errors import grpc_code
+from luca_grading.service_layer.services import RecordBehaviorNote, RecordEvaluation
+from luca_grading.telemetry import context as request_context
+
+log = logging.getLogger("luca.grading.grpc")
+SERVICE_NAME = grading_pb2.DESCRIPTOR.services_by_name["GradingService"].full_name
+ERROR_DOMAIN = "grading.luca.school"
+R = TypeVar("R")
+
+_SCALES = {
+    grading_pb2.SCALE_KIND_CHILEAN: ScaleKind.CHILEAN,
+    grading_pb2.SCALE_KIND_PERCENTAGE: ScaleKind.PERCENTAGE,
+}
+_ROUNDINGS = {
+    grading_pb2.ROUNDING_HALF_UP: Rounding.HALF_UP,
+    grading_pb2.ROUNDING_HALF_EVEN: Rounding.HALF_EVEN,
+    grading_pb2.ROUNDING_DOWN: Rounding.DOWN,
+}
+_KINDS = {
+    grading_pb2.BEHAVIOR_KIND_POSITIVE: BehaviorKind.POSITIVE,
+    grading_pb2.BEHAVIOR_KIND_NEGATIVE: BehaviorKind.NEGATIVE,
+}
+
+
+# -- mapping ----------------------------------------------------------------------------------------
+def _ts(value: datetime | None) -> timestamp_pb2.Timestamp | None:
+    if value is None:
+        return None
+    stamp = timestamp_pb2.Timestamp()
+    stamp.FromDatetime(value)
+    return stamp
+
+
+def _dec(value: Decimal) -> common_pb2.Decimal:
+    return common_pb2.Decimal(value=str(value))
+
+
+def _parse(message: common_pb2.Decimal, field: str) -> Decimal:
+    if not message.value:
+        raise InvalidInput(f"{field} is required", field=field)
+    return parse_decimal(message.value, field_name=field)
+
+
+def evaluation_pb(e: Evaluation) -> grading_pb2.Evaluation:
+    return grading_pb2.Evaluation(
+        evaluation_id=e.evaluation_id,
+        student_id=e.student_id,
+        course_id=e.course_id,
+        subject_id=e.subject_id,
+        term_id=e.term_id,
+        score=_dec(e.score),
+        weight=_dec(e.weight),
+        teacher_id=e.teacher_id,
+        recorded_at=_ts(e.recorded_at),
+        description=e.description,
+    )
+
+
+def average_pb(a: SubjectAverage) -> grading_pb2.SubjectAverage:
+    return grading_pb2.SubjectAverage(
+        subject_id=a.subject_id,
+        term_id=a.term_id,
+        weighted_average=_dec(a.weighted_average),
+        passing=a.passing,
+        evaluation_count=a.evaluation_count,
+    )
+
+
+def note_pb(n: BehaviorNote) -> grading_pb2.BehaviorNote:
+    kind = (
+        grading_pb2.BEHAVIOR_KIND_POSITIVE
+        if n.kind is BehaviorKind.POSITIVE
+        else grading_pb2.BEHAVIOR_KIND_NEGATIVE
+    )
+    return grading_pb2.BehaviorNote(
+        note_id=n.note_id,
+        student_id=n.student_id,
+        course_id=n.course_id,
+        kind=kind,
+        text=n.text,
+        teacher_id=n.teacher_id,
+        recorded_at=_ts(n.recorded_at),
+    )
+
+
+def rule_pb(r: GradingRule) -> grading_pb2.GradingRule:
+    scale = {v: k for k, v in _SCALES.items()}[r.scale]
+    rounding = {v: k for k, v in _ROUNDINGS.items()}[r.rounding]
+    return grading_pb2.GradingRule(
+        subject_id=r.subject_id,
+        scale=scale,
+        passing_grade=_dec(r.passing_grade),
+        rounding=rounding,
+        decimals=r.decimals,
+        default_weight=_dec(r.default_weight),
+        updated_at=_ts(r.updated_at),
+    )
+
+
+def rule_from_pb(message: grading_pb2.GradingRule) -> GradingRule:
+    if message.scale not in _SCALES:
+        raise InvalidInput("rule.scale must be CHILEAN or PERCENTAGE", field="rule.scale")
+    rounding = _ROUNDINGS.get(message.rounding, Rounding.HALF_UP)
+    return GradingRule(
+        subject_id=SubjectId(message.subject_id),
+        scale=_SCALES[message.scale],
+        passing_grade=_parse(message.passing_grade, "rule.passing_grade"),
+        rounding=rounding,
+        decimals=message.decimals,
+        default_weight=parse_decimal(message.default_weight.value or "1", field_name="rule.default_weight"),
+    )
+
+
+# -- errors -----------------------------------------------------------------------------------------
+def _status_for(error: GradingError) -> status_pb2.Status:
+    code = grpc_code(error)
+    details = []
+    info = any_pb2.Any()
+    info.Pack(
+        error_details_pb2.ErrorInfo(
+            reason=error.reason.name,
+            domain=ERROR_DOMAIN,
+            metadata={"field": error.field} if error.field else {},
+        )
+    )
+    details.append(info)
+    if error.field and code == grpc.StatusCode.INVALID_ARGUMENT:
+        bad = any_pb2.Any()
+        bad.Pack(
+            error_details_pb2.BadRequest(
+                field_violations=[
+                    error_details_pb2.BadRequest.FieldViolation(field=error.field, description=error.detail)
+                ]
+            )
+        )
+        details.append(bad)
+    return status_pb2.Status(code=getattr(code_pb2, code.name), message=error.detail, details=details)
+
+
+class GradingServicer(grading_pb2_grpc.GradingServiceServicer):
+    def __init__(self, container: Container) -> None:
+        self._container = container
+        self._service = container.service
+
+    def _call(self, method: str, context: grpc.ServicerContext, work: Callable[[Principal], R]) -> R:
+        metadata = {k.lower(): v for k, v in context.invocation_metadata() if isinstance(v, str)}
+        correlation = request_context.sanitize_correlation_id(
+            metadata.get(request_context.CORRELATION_HEADER)
+        )
+        context.send_initial_metadata(((request_context.CORRELATION_HEADER, correlation),))
+        started = time.perf_counter()
+        school = "unauthenticated"
+        status = "OK"
+        with request_context.RequestScope(correlation, route_name=f"/{SERVICE_NAME}/{method}"):
+            try:
+                principal = self._container.authenticator.authenticate(metadata.get("authorization"))
+                school = principal.school_id
+                request_context.school_id.set(school)
+                return work(principal)
+            except GradingError as error:
+                status = grpc_code(error).name
+                context.abort_with_status(rpc_status.to_status(_status_for(error)))
+                raise  # unreachable: abort raises
+            except TenantBoundaryViolation:
+                status = "PERMISSION_DENIED"
+                log.error("tenant boundary violation refused")
+                context.abort(grpc.StatusCode.PERMISSION_DENIED, "that resource is not part of your school")
+                raise
+            finally:
+                latency = (time.perf_counter() - started) * 1000
+                self._container.metrics.record(
+                    school_id=school, route=f"grpc:{method}", latency_ms=latency, status=_http_like(status)
+                )
+
+    def RecordEvaluation(self, request: Any, context: grpc.ServicerContext) -> Any:
+        def work(principal: Principal) -> grading_pb2.RecordEvaluationResponse:
+            weight = (
+                parse_decimal(request.weight.value, field_name="weight") if request.weight.value else None
+            )
+            recorded = self._service.record_evaluation(
+                principal,
+                RecordEvaluation(
+                    student_id=request.student_id,
+                    course_id=request.course_id,
+                    subject_id=request.subject_id,
+                    term_id=request.term_id,
+                    score=_parse(request.score, "score"),
+                    weight=weight,
+                    description=request.description,
+                ),
+                request.request_id,
+            )
+            return grading_pb2.RecordEvaluationResponse(
+                evaluation=evaluation_pb(recorded.value), replayed=recorded.replayed
+            )
+
+        return self._call("RecordEvaluation", context, work)
+
+    def ListStudentEvaluations(self, request: Any, context: grpc.ServicerContext) -> Any:
+        def work(principal: Principal) -> grading_pb2.ListStudentEvaluationsResponse:
+            report = self._service.student_report(
+                principal, request.student_id, request.term_id or None, request.subject_id or None
+            )
+            return grading_pb2.ListStudentEvaluationsResponse(
+                evaluations=[evaluation_pb(e) for e in report.evaluations],
+                averages=[average_pb(a) for a in report.averages],
+            )
+
+        return self._call("ListStudentEvaluations", context, work)
+
+    def ListCourseGrades(self, request: Any, context: grpc.ServicerContext) -> Any:
+        def work(principal: Principal) -> grading_pb2.ListCourseGradesResponse:
+            report = self._service.course_report(
+                principal, request.course_id, request.term_id, request.subject_id or None
+            )
+            return grading_pb2.ListCourseGradesResponse(
+                evaluations=[evaluation_pb(e) for e in report.evaluations],
+                averages=[
+                    grading_pb2.StudentAverage(student_id=student, average=average_pb(average))
+                    for student, average in report.averages
+                ],
+            )
+
+        return self._call("ListCourseGrades", context, work)
+
+    def RecordBehaviorNote(self, request: Any, context: grpc.ServicerContext) -> Any:
+        def work(principal: Principal) -> grading_pb2.RecordBehaviorNoteResponse:
+            if request.kind not in _KINDS:
+                raise InvalidInput("kind must be POSITIVE or NEGATIVE", field="kind")
+            recorded = self._service.record_behavior_note(
+                principal,
+                RecordBehaviorNote(
+                    student_id=request.student_id,
+                    course_id=request.course_id,
+                    kind=_KINDS[request.kind],
+                    text=request.text,
+                ),
+                request.request_id,
+            )
+            return grading_pb2.RecordBehaviorNoteResponse(
+                note=note_pb(recorded.value), replayed=recorded.replayed
+            )
+
+        return self._call("RecordBehaviorNote", context, work)
+
+    def GetBehaviorProfile(self, request: Any, context: grpc.ServicerContext) -> Any:
+        def work(principal: Principal) -> grading_pb2.GetBehaviorProfileResponse:
+            profile = self._service.behavior_profile(principal, request.student_id)
+            return grading_pb2.GetBehaviorProfileResponse(
+                student_id=profile.student_id,
+                positive_count=profile.positive_count,
+                negative_count=profile.negative_count,
+                recent_notes=[note_pb(n) for n in profile.recent_notes],
+            )
+
+        return self._call("GetBehaviorProfile", context, work)
+
+    def GetGradingRule(self, request: Any, context: grpc.ServicerContext) -> Any:
+        def work(principal: Principal) -> grading_pb2.GetGradingRuleResponse:
+            return grading_pb2.GetGradingRuleResponse(
+                rule=rule_pb(self._service.rule_for(principal, request.subject_id))
+            )
+
+        return self._call("GetGradingRule", context, work)
+
+    def PutGradingRule(self, request: Any, context: grpc.ServicerContext) -> Any:
+        def work(principal: Principal) -> grading_pb2.PutGradingRuleResponse:
+            stored = self._service.put_rule(principal, rule_from_pb(request.rule))
+            return grading_pb2.PutGradingRuleResponse(rule=rule_pb(stored))
+
+        return self._call("PutGradingRule", context, work)
+
+
+def _http_like(status: str) -> int:
+    return {
+        "OK": 200,
+        "INVALID_ARGUMENT": 400,
+        "UNAUTHENTICATED": 401,
+        "PERMISSION_DENIED": 403,
+        "NOT_FOUND": 404,
+        "FAILED_PRECONDITION": 422,
+    }.get(status, 500)
+
+
+def create_server(container: Container, *, address: str | None = None) -> tuple[grpc.Server, int]:
+    """A started-ready (not started) server bound to ``address``; returns it and the bound port."""
+    from opentelemetry.instrumentation.grpc import server_interceptor
+
+    settings = container.settings
+    server = grpc.server(
+        futures.ThreadPoolExecutor(max_workers=settings.grpc_workers, thread_name_prefix="grpc"),
+        interceptors=[server_interceptor()],
+        options=[("grpc.max_receive_message_length", settings.max_body_bytes * 4)],
+    )
+    grading_pb2_grpc.add_GradingServiceServicer_to_server(GradingServicer(container), server)
+    health_servicer = health.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    for name in ("", SERVICE_NAME):
+        health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+    reflection.enable_server_reflection(
+        (SERVICE_NAME, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME),
+        server,
+    )
+    port = server.add_insecure_port(address or f"{settings.grpc_host}:{settings.grpc_port}")
+    return server, port

@@ -1,0 +1,1 @@
+"""Use cases of the grading service: the one layer REST, gRPC and tools all call."""

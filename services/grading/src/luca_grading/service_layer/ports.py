@@ -1,0 +1,85 @@
+"""What the service layer needs from the outside world, as protocols (real adapters and fakes)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from luca_grading.domain.model import (
+    BehaviorNote,
+    Course,
+    CourseId,
+    Evaluation,
+    GradingRule,
+    SchoolId,
+    Student,
+    StudentId,
+    Subject,
+    SubjectId,
+    TermId,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class IdempotencyRecord:
+    """The first result of an idempotent request, kept so a retry can return it."""
+
+    scope: str
+    key: str
+    fingerprint: str
+    # The repository's reference to the stored result (it may rewrite what the service proposes).
+    result_ref: str
+
+
+class SchoolRepository(Protocol):
+    """Data access confined to one school: every key it touches starts with that school."""
+
+    @property
+    def school_id(self) -> SchoolId: ...
+
+    def get_student(self, student_id: StudentId) -> Student | None: ...
+    def get_subject(self, subject_id: SubjectId) -> Subject | None: ...
+    def get_course(self, course_id: CourseId) -> Course | None: ...
+    def put_student(self, student: Student) -> None: ...
+    def put_subject(self, subject: Subject) -> None: ...
+    def put_course(self, course: Course) -> None: ...
+
+    def get_rule(self, subject_id: SubjectId) -> GradingRule | None: ...
+    def put_rule(self, rule: GradingRule) -> None: ...
+
+    def add_evaluation(self, evaluation: Evaluation, idempotency: IdempotencyRecord) -> bool:
+        """Writes the evaluation and its idempotency record atomically.
+
+        Returns False (writing nothing) when the idempotency key already exists.
+        """
+        ...
+
+    def get_evaluation(self, student_id: StudentId, evaluation_ref: str) -> Evaluation | None: ...
+    def student_evaluations(
+        self, student_id: StudentId, term_id: TermId | None = None, subject_id: SubjectId | None = None
+    ) -> Sequence[Evaluation]: ...
+    def course_evaluations(
+        self, course_id: CourseId, term_id: TermId, subject_id: SubjectId | None = None
+    ) -> Sequence[Evaluation]: ...
+
+    def add_behavior_note(self, note: BehaviorNote, idempotency: IdempotencyRecord) -> bool: ...
+    def get_behavior_note(self, student_id: StudentId, note_ref: str) -> BehaviorNote | None: ...
+    def behavior_notes(self, student_id: StudentId) -> Sequence[BehaviorNote]: ...
+
+    def get_idempotency(self, scope: str, key: str) -> IdempotencyRecord | None: ...
+
+
+class RepositoryFactory(Protocol):
+    """Hands out a repository bound to one school (with that school's credentials in AWS)."""
+
+    def for_school(self, school_id: SchoolId) -> SchoolRepository: ...
+
+
+class Clock(Protocol):
+    def now(self) -> datetime: ...
+
+
+class IdGenerator(Protocol):
+    def new_id(self) -> str: ...

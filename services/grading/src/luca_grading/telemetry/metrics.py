@@ -1,0 +1,39 @@
+"""CloudWatch Embedded Metric Format, built with Powertools' EMF provider.
+
+One EMF object per request (a fresh provider each time: nothing is shared between concurrent
+requests). In AWS the lines go to stdout and the log driver ships them; locally to a file.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+from typing import TextIO
+
+from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
+
+INTERACTIVE_REQUEST_COUNT = "InteractiveRequestCount"
+INTERACTIVE_REQUEST_LATENCY = "InteractiveRequestLatency"
+
+
+class RequestMetrics:
+    def __init__(self, *, namespace: str, service: str, sink: TextIO | None = None) -> None:
+        self._namespace = namespace
+        self._service = service
+        self._sink = sink or sys.stdout
+        self._lock = threading.Lock()
+
+    def record(self, *, school_id: str, route: str, latency_ms: float, status: int) -> dict[str, object]:
+        emf = EphemeralMetrics(namespace=self._namespace, service=self._service)
+        emf.add_dimension(name="school_id", value=school_id)
+        emf.add_metric(name=INTERACTIVE_REQUEST_COUNT, unit=MetricUnit.Count, value=1)
+        emf.add_metric(name=INTERACTIVE_REQUEST_LATENCY, unit=MetricUnit.Milliseconds, value=latency_ms)
+        emf.add_metadata(key="route", value=route)
+        emf.add_metadata(key="status", value=status)
+        blob: dict[str, object] = dict(emf.serialize_metric_set())
+        line = json.dumps(blob, separators=(",", ":"))
+        with self._lock:
+            self._sink.write(line + "\n")
+            self._sink.flush()
+        return blob

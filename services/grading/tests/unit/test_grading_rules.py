@@ -1,0 +1,72 @@
+"""Grading rules: scales, rounding and weighted averages in the school's terms."""
+
+from decimal import Decimal
+
+import pytest
+
+from luca_grading.domain.errors import InvalidInput, ScoreOutOfScale
+from luca_grading.domain.model import GradingRule, Rounding, ScaleKind, SubjectId, default_rule
+
+
+def test_chilean_default_accepts_one_decimal_scores_inside_the_scale() -> None:
+    rule = default_rule(SubjectId("math"))
+    assert rule.validate_score(Decimal("1.0")) == Decimal("1.0")
+    assert rule.validate_score(Decimal("7")) == Decimal("7.0")
+    assert rule.validate_score(Decimal("4.5")) == Decimal("4.5")
+
+
+@pytest.mark.parametrize("score", ["0.9", "7.1", "-1", "70"])
+def test_scores_outside_the_chilean_scale_are_refused(score: str) -> None:
+    with pytest.raises(ScoreOutOfScale):
+        default_rule().validate_score(Decimal(score))
+
+
+def test_more_decimals_than_the_rule_keeps_is_refused_not_silently_rounded() -> None:
+    with pytest.raises(InvalidInput, match="decimal"):
+        default_rule().validate_score(Decimal("5.55"))
+
+
+def test_percentage_scale_with_passing_at_60() -> None:
+    rule = GradingRule(
+        subject_id=SubjectId("art"), scale=ScaleKind.PERCENTAGE, passing_grade=Decimal("60"), decimals=0
+    )
+    assert rule.validate_score(Decimal("87")) == Decimal("87")
+    assert rule.is_passing(Decimal("60"))
+    assert not rule.is_passing(Decimal("59"))
+    with pytest.raises(ScoreOutOfScale):
+        rule.validate_score(Decimal("101"))
+
+
+def test_passing_grade_must_lie_on_the_scale() -> None:
+    with pytest.raises(InvalidInput, match="passing grade"):
+        GradingRule(subject_id=SubjectId("math"), passing_grade=Decimal("60"))
+
+
+def test_weighted_average_rounds_half_up_by_default() -> None:
+    rule = default_rule()
+    # (6.0*1 + 4.5*1) / 2 = 5.25 -> 5.3 half-up
+    assert rule.weighted_average([(Decimal("6.0"), Decimal(1)), (Decimal("4.5"), Decimal(1))]) == Decimal(
+        "5.3"
+    )
+
+
+def test_weighted_average_respects_weights_and_rounding_mode() -> None:
+    rule = GradingRule(subject_id=SubjectId("math"), rounding=Rounding.DOWN)
+    # (7.0*0.7 + 4.0*0.3) / 1.0 = 6.1
+    assert rule.weighted_average(
+        [(Decimal("7.0"), Decimal("0.7")), (Decimal("4.0"), Decimal("0.3"))]
+    ) == Decimal("6.1")
+    half_even = GradingRule(subject_id=SubjectId("math"), rounding=Rounding.HALF_EVEN)
+    assert half_even.weighted_average(
+        [(Decimal("6.0"), Decimal(1)), (Decimal("4.5"), Decimal(1))]
+    ) == Decimal("5.2")
+
+
+def test_average_of_nothing_is_none() -> None:
+    assert default_rule().weighted_average([]) is None
+
+
+@pytest.mark.parametrize("weight", ["0", "-1", "101"])
+def test_weights_must_be_positive_and_bounded(weight: str) -> None:
+    with pytest.raises(InvalidInput):
+        default_rule().validate_weight(Decimal(weight))

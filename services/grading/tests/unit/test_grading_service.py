@@ -1,0 +1,259 @@
+"""The grading use cases over in-memory fakes: idempotency, validation, roles, rule cache."""
+
+from decimal import Decimal
+
+import pytest
+
+from grading_fakes import FakeRepositories, admin, student, teacher
+from luca_grading.domain.errors import (
+    Forbidden,
+    IdempotencyKeyReused,
+    InvalidInput,
+    ScoreOutOfScale,
+    UnknownCourse,
+    UnknownStudent,
+    UnknownSubject,
+)
+from luca_grading.domain.model import BehaviorKind, GradingRule, ScaleKind, SubjectId
+from luca_grading.service_layer.services import GradingService, RecordBehaviorNote, RecordEvaluation
+
+KEY = "key-0000-0001"
+
+
+def grade(score: str = "6.5", **overrides: object) -> RecordEvaluation:
+    fields: dict[str, object] = {
+        "student_id": "st-1",
+        "course_id": "1A",
+        "subject_id": "math",
+        "term_id": "2026-T1",
+        "score": Decimal(score),
+    }
+    fields.update(overrides)
+    return RecordEvaluation(**fields)  # type: ignore[arg-type]
+
+
+def test_recording_a_grade_stores_it_under_the_callers_school(
+    service: GradingService, repositories: FakeRepositories
+) -> None:
+    recorded = service.record_evaluation(teacher(), grade(), KEY)
+
+    assert not recorded.replayed
+    assert recorded.value.school_id == "school-a"
+    assert recorded.value.teacher_id == "t-1"
+    assert list(repositories.schools["school-a"].evaluations) == [recorded.value.evaluation_id]
+    assert repositories.schools["school-b"].evaluations == {}
+
+
+def test_a_retry_with_the_same_key_returns_the_first_result_and_writes_nothing(
+    service: GradingService, repositories: FakeRepositories
+) -> None:
+    first = service.record_evaluation(teacher(), grade(), KEY)
+    writes = repositories.calls["add_evaluation"]
+
+    again = service.record_evaluation(teacher(), grade(), KEY)
+
+    assert again.replayed
+    assert again.value == first.value
+    assert repositories.calls["add_evaluation"] == writes
+    assert len(repositories.schools["school-a"].evaluations) == 1
+
+
+def test_the_same_key_with_a_different_body_is_refused(service: GradingService) -> None:
+    service.record_evaluation(teacher(), grade("6.5"), KEY)
+    with pytest.raises(IdempotencyKeyReused):
+        service.record_evaluation(teacher(), grade("3.0"), KEY)
+
+
+def test_keys_are_scoped_per_caller_so_two_teachers_never_collide(
+    service: GradingService, repositories: FakeRepositories
+) -> None:
+    service.record_evaluation(teacher(name="t-1"), grade(), KEY)
+    other = service.record_evaluation(teacher(name="t-2"), grade("5.0"), KEY)
+    assert not other.replayed
+    assert len(repositories.schools["school-a"].evaluations) == 2
+
+
+@pytest.mark.parametrize(
+    ("command", "error"),
+    [
+        (grade("7.5"), ScoreOutOfScale),
+        (grade(student_id="st-404"), UnknownStudent),
+        (grade(subject_id="alchemy"), UnknownSubject),
+        (grade(course_id="9Z"), InvalidInput),
+        (grade(student_id="a#b"), InvalidInput),
+        (grade(term_id=""), InvalidInput),
+        (grade(description="x" * 2001), InvalidInput),
+    ],
+)
+def test_bad_grades_are_refused_and_nothing_is_written(
+    service: GradingService, repositories: FakeRepositories, command: RecordEvaluation, error: type[Exception]
+) -> None:
+    with pytest.raises(error):
+        service.record_evaluation(teacher(), command, KEY)
+    assert repositories.calls["add_evaluation"] == 0
+
+
+def test_a_student_of_another_school_is_unknown_here(service: GradingService) -> None:
+    with pytest.raises(UnknownStudent):
+        service.record_evaluation(teacher("school-a"), grade(student_id="st-9"), KEY)
+
+
+@pytest.mark.parametrize("key", ["", "short", "has space in it", "x" * 129])
+def test_idempotency_keys_must_be_well_formed(service: GradingService, key: str) -> None:
+    with pytest.raises(InvalidInput):
+        service.record_evaluation(teacher(), grade(), key)
+
+
+def test_students_and_admins_cannot_record_grades(service: GradingService) -> None:
+    for who in (student(), admin()):
+        with pytest.raises(Forbidden):
+            service.record_evaluation(who, grade(), KEY)
+
+
+def test_a_student_reads_only_their_own_evaluations(service: GradingService) -> None:
+    service.record_evaluation(teacher(), grade(), KEY)
+    own = service.student_report(student(student_id="st-1"), "st-1")
+    assert len(own.evaluations) == 1
+    with pytest.raises(Forbidden):
+        service.student_report(student(student_id="st-1"), "st-2")
+    with pytest.raises(Forbidden):
+        service.behavior_profile(student(student_id="st-1"), "st-2")
+
+
+def test_student_report_averages_by_subject_with_weights(service: GradingService) -> None:
+    service.record_evaluation(teacher(), grade("7.0", weight=Decimal("0.7")), "key-a-000001")
+    service.record_evaluation(teacher(), grade("4.0", weight=Decimal("0.3")), "key-a-000002")
+    service.record_evaluation(teacher(), grade("3.0", subject_id="history"), "key-a-000003")
+
+    report = service.student_report(teacher(), "st-1", "2026-T1")
+
+    by_subject = {a.subject_id: a for a in report.averages}
+    assert by_subject["math"].weighted_average == Decimal("6.1")
+    assert by_subject["math"].passing
+    assert by_subject["math"].evaluation_count == 2
+    assert by_subject["history"].weighted_average == Decimal("3.0")
+    assert not by_subject["history"].passing
+
+
+def test_course_report_lists_every_student_with_averages(service: GradingService) -> None:
+    service.record_evaluation(teacher(), grade("6.0"), "key-c-000001")
+    service.record_evaluation(teacher(), grade("5.0", student_id="st-2"), "key-c-000002")
+
+    report = service.course_report(teacher(), "1A", "2026-T1")
+
+    assert {e.student_id for e in report.evaluations} == {"st-1", "st-2"}
+    assert [(s, a.weighted_average) for s, a in report.averages] == [
+        ("st-1", Decimal("6.0")),
+        ("st-2", Decimal("5.0")),
+    ]
+    with pytest.raises(UnknownCourse):
+        service.course_report(teacher(), "9Z", "2026-T1")
+    with pytest.raises(Forbidden):
+        service.course_report(student(), "1A", "2026-T1")
+
+
+def test_a_warm_rule_is_served_from_memory(service: GradingService, repositories: FakeRepositories) -> None:
+    service.record_evaluation(teacher(), grade(), "key-r-000001")
+    reads = repositories.calls["get_rule"]
+    assert reads > 0
+
+    service.record_evaluation(teacher(), grade("5.0"), "key-r-000002")
+    service.rule_for(teacher(), "math")
+
+    assert repositories.calls["get_rule"] == reads
+
+
+def test_a_rule_change_on_this_instance_takes_effect_at_once(
+    service: GradingService, repositories: FakeRepositories
+) -> None:
+    service.record_evaluation(teacher(), grade("6.5"), "key-p-000001")
+    service.put_rule(
+        admin(),
+        GradingRule(subject_id=SubjectId("math"), scale=ScaleKind.PERCENTAGE, passing_grade=Decimal(60)),
+    )
+
+    recorded = service.record_evaluation(teacher(), grade("85.0"), "key-p-000002")
+
+    assert recorded.value.score == Decimal("85.0")
+    assert service.rule_for(teacher(), "math").scale is ScaleKind.PERCENTAGE
+
+
+def test_the_rule_cache_expires_so_other_instances_changes_arrive(
+    service: GradingService, repositories: FakeRepositories, cache_timer: object
+) -> None:
+    service.rule_for(teacher(), "math")
+    reads = repositories.calls["get_rule"]
+    cache_timer.now += 61  # type: ignore[attr-defined]
+    service.rule_for(teacher(), "math")
+    assert repositories.calls["get_rule"] > reads
+
+
+def test_rules_are_cached_per_school(service: GradingService, repositories: FakeRepositories) -> None:
+    service.put_rule(
+        admin("school-a"),
+        GradingRule(subject_id=SubjectId("math"), scale=ScaleKind.PERCENTAGE, passing_grade=Decimal(60)),
+    )
+    assert service.rule_for(teacher("school-a"), "math").scale is ScaleKind.PERCENTAGE
+    assert service.rule_for(teacher("school-b"), "math").scale is ScaleKind.CHILEAN
+
+
+def test_only_admins_manage_rules_and_only_for_known_subjects(service: GradingService) -> None:
+    rule = GradingRule(subject_id=SubjectId("math"), passing_grade=Decimal("4.5"))
+    with pytest.raises(Forbidden):
+        service.put_rule(teacher(), rule)
+    with pytest.raises(UnknownSubject):
+        service.put_rule(admin(), GradingRule(subject_id=SubjectId("alchemy")))
+    with pytest.raises(Forbidden):
+        service.rule_for(student(), "math")
+
+
+def test_the_school_default_rule_applies_to_subjects_without_their_own(service: GradingService) -> None:
+    service.put_rule(
+        admin(),
+        GradingRule(
+            subject_id=SubjectId("*"), scale=ScaleKind.PERCENTAGE, passing_grade=Decimal(50), decimals=0
+        ),
+    )
+    rule = service.rule_for(teacher(), "history")
+    assert (rule.subject_id, rule.scale, rule.passing_grade) == ("history", ScaleKind.PERCENTAGE, Decimal(50))
+
+
+def test_behavior_notes_build_a_profile_and_are_idempotent(service: GradingService) -> None:
+    note = RecordBehaviorNote(
+        student_id="st-1", course_id="1A", kind=BehaviorKind.POSITIVE, text="Helped a classmate"
+    )
+    service.record_behavior_note(teacher(), note, "note-0000001")
+    replay = service.record_behavior_note(teacher(), note, "note-0000001")
+    service.record_behavior_note(
+        teacher(),
+        RecordBehaviorNote(student_id="st-1", course_id="1A", kind=BehaviorKind.NEGATIVE, text="Late"),
+        "note-0000002",
+    )
+
+    profile = service.behavior_profile(student(student_id="st-1"), "st-1")
+
+    assert replay.replayed
+    assert (profile.positive_count, profile.negative_count) == (1, 1)
+    assert profile.recent_notes[0].text == "Late"
+
+
+def test_behavior_notes_need_text_and_an_enrolled_student(service: GradingService) -> None:
+    with pytest.raises(InvalidInput):
+        service.record_behavior_note(
+            teacher(), RecordBehaviorNote("st-1", "1A", BehaviorKind.POSITIVE, "   "), "note-0000003"
+        )
+    with pytest.raises(UnknownStudent):
+        service.record_behavior_note(
+            teacher(), RecordBehaviorNote("st-9", "1A", BehaviorKind.POSITIVE, "x"), "note-0000004"
+        )
+
+
+def test_admins_manage_the_roster(service: GradingService, repositories: FakeRepositories) -> None:
+    service.put_course(admin(), "2B", "Second B")
+    service.put_subject(admin(), "music", "Music")
+    service.put_student(admin(), "st-3", "2B", "Ana")
+    assert repositories.schools["school-a"].students["st-3"].course_id == "2B"
+    with pytest.raises(UnknownCourse):
+        service.put_student(admin(), "st-4", "9Z", "Luis")
+    with pytest.raises(Forbidden):
+        service.put_course(teacher(), "3C", "Third C")
