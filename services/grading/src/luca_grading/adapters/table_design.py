@@ -141,3 +141,40 @@ def note_sk(recorded_at: str, note_id: str) -> str:
 
 
 NOTE_SK_PREFIX = f"NOTE{SEP}"
+
+
+def create_table_request(table_name: str) -> dict[str, object]:
+    """The DynamoDB CreateTable request for this design (on-demand, stream on, all-attribute GSIs).
+
+    The local platform and emulator-backed tests create the table with it; the CDK app builds the
+    same shape from the constants above (an infra test compares the two).
+    """
+    key_names = KEY_ATTRIBUTES
+    return {
+        "TableName": table_name,
+        "BillingMode": "PAY_PER_REQUEST",
+        "AttributeDefinitions": [{"AttributeName": name, "AttributeType": "S"} for name in key_names],
+        "KeySchema": [
+            {"AttributeName": TABLE_PARTITION_KEY, "KeyType": "HASH"},
+            {"AttributeName": TABLE_SORT_KEY, "KeyType": "RANGE"},
+        ],
+        "GlobalSecondaryIndexes": [
+            {
+                "IndexName": index.name,
+                "KeySchema": [
+                    {"AttributeName": index.partition_key, "KeyType": "HASH"},
+                    {"AttributeName": index.sort_key, "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            }
+            for index in INDEXES
+        ],
+        "StreamSpecification": {"StreamEnabled": True, "StreamViewType": STREAM_VIEW},
+    }
+
+
+def time_to_live_request(table_name: str) -> dict[str, object]:
+    return {
+        "TableName": table_name,
+        "TimeToLiveSpecification": {"Enabled": True, "AttributeName": TTL_ATTRIBUTE},
+    }

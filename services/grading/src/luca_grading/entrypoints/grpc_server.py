@@ -21,9 +21,9 @@ from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from grpc_status import rpc_status
+
 from luca.common.v1 import common_pb2
 from luca.grading.v1 import grading_pb2, grading_pb2_grpc
-
 from luca_grading.bootstrap import Container
 from luca_grading.domain.access import Principal
 from luca_grading.domain.errors import GradingError, InvalidInput, TenantBoundaryViolation

@@ -4,13 +4,12 @@ Every response that is not a success is an RFC 9457 problem (``application/probl
 The school is never read from the request: it comes from the verified bearer token.
 """
 
-from __future__ import annotations
 
 import json
 import logging
 import time
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self
 
 from fastapi import Depends, FastAPI, Header, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
@@ -75,7 +74,7 @@ class EvaluationOut(BaseModel):
     description: str
 
     @classmethod
-    def of(cls, e: Evaluation) -> EvaluationOut:
+    def of(cls, e: Evaluation) -> Self:
         return cls(
             evaluation_id=e.evaluation_id,
             student_id=e.student_id,
@@ -98,7 +97,7 @@ class AverageOut(BaseModel):
     evaluation_count: int
 
     @classmethod
-    def of(cls, a: SubjectAverage) -> AverageOut:
+    def of(cls, a: SubjectAverage) -> Self:
         return cls(
             subject_id=a.subject_id,
             term_id=a.term_id,
@@ -142,7 +141,7 @@ class BehaviorNoteOut(BaseModel):
     recorded_at: str
 
     @classmethod
-    def of(cls, n: BehaviorNote) -> BehaviorNoteOut:
+    def of(cls, n: BehaviorNote) -> Self:
         return cls(
             note_id=n.note_id,
             student_id=n.student_id,
@@ -161,7 +160,7 @@ class BehaviorProfileOut(BaseModel):
     recent_notes: list[BehaviorNoteOut]
 
     @classmethod
-    def of(cls, p: BehaviorProfile) -> BehaviorProfileOut:
+    def of(cls, p: BehaviorProfile) -> Self:
         return cls(
             student_id=p.student_id,
             positive_count=p.positive_count,
@@ -188,7 +187,7 @@ class GradingRuleOut(BaseModel):
     updated_at: str | None
 
     @classmethod
-    def of(cls, r: GradingRule) -> GradingRuleOut:
+    def of(cls, r: GradingRule) -> Self:
         return cls(
             subject_id=r.subject_id,
             scale=r.scale.value,

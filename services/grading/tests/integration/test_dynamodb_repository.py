@@ -1,0 +1,115 @@
+"""The DynamoDB repository and per-school clients against the embedded emulator."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+
+from grading_emulated import EmulatedGrading
+from luca_grading.adapters import table_design as td
+from luca_grading.adapters.dynamodb_repository import DynamoRepositoryFactory, DynamoSchoolRepository
+from luca_grading.domain.errors import TenantBoundaryViolation
+from luca_grading.domain.model import CourseId, Evaluation, SchoolId, StudentId, SubjectId, TeacherId, TermId
+from luca_grading.service_layer.ports import IdempotencyRecord
+
+pytestmark = pytest.mark.emulator
+
+
+def evaluation(school: str = "school-a", student: str = "st-1", eid: str = "e1") -> Evaluation:
+    return Evaluation(
+        school_id=SchoolId(school),
+        evaluation_id=eid,
+        student_id=StudentId(student),
+        course_id=CourseId("1A"),
+        subject_id=SubjectId("math"),
+        term_id=TermId("2026-T2"),
+        score=Decimal("6.2"),
+        weight=Decimal("1"),
+        teacher_id=TeacherId("t-1"),
+        recorded_at=datetime(2026, 6, 1, 10, 0, tzinfo=UTC),
+    )
+
+
+def repo(grading: EmulatedGrading, school: str) -> DynamoSchoolRepository:
+    return DynamoRepositoryFactory(clients=grading.clients, table_name=grading.table_name).for_school(
+        SchoolId(school)
+    )
+
+
+def test_an_evaluation_and_its_idempotency_record_are_written_together_once(grading: EmulatedGrading) -> None:
+    school_a = repo(grading, "school-a")
+    record = IdempotencyRecord(scope="evaluation.t-1", key="repo-key-0001", fingerprint="f", result_ref="e1")
+
+    assert school_a.add_evaluation(evaluation(), record) is True
+    assert school_a.add_evaluation(evaluation(eid="e2"), record) is False
+
+    stored = school_a.student_evaluations(StudentId("st-1"), TermId("2026-T2"))
+    assert [e.evaluation_id for e in stored] == ["e1"]
+    marker = school_a.get_idempotency("evaluation.t-1", "repo-key-0001")
+    assert marker is not None
+    assert school_a.get_evaluation(StudentId("st-1"), marker.result_ref) == evaluation()
+
+
+def test_only_idempotency_records_carry_a_ttl(grading: EmulatedGrading) -> None:
+    items = grading.table_items()
+    with_ttl = {item["type"]["S"] for item in items if td.TTL_ATTRIBUTE in item}
+    assert with_ttl <= {"Idempotency"}
+    assert "Evaluation" in {item["type"]["S"] for item in items}
+
+
+def test_every_partition_key_written_starts_with_its_school(grading: EmulatedGrading) -> None:
+    for item in grading.table_items():
+        school = item["school_id"]["S"]
+        for attribute in (td.TABLE_PARTITION_KEY, *(i.partition_key for i in td.INDEXES)):
+            if attribute in item:
+                assert item[attribute]["S"].startswith(td.school_prefix(school))
+
+
+def test_the_course_index_serves_a_course_term(grading: EmulatedGrading) -> None:
+    school_a = repo(grading, "school-a")
+    found = school_a.course_evaluations(CourseId("1A"), TermId("2026-T2"), SubjectId("math"))
+    assert {e.evaluation_id for e in found} >= {"e1"}
+    assert all(e.school_id == "school-a" for e in found)
+
+
+def test_the_repository_refuses_another_schools_keys(grading: EmulatedGrading) -> None:
+    school_a = repo(grading, "school-a")
+    foreign = IdempotencyRecord(scope="s", key="repo-key-0002", fingerprint="f", result_ref="x")
+    with pytest.raises(TenantBoundaryViolation):
+        school_a.add_evaluation(evaluation(school="school-b", student="st-9"), foreign)
+    with pytest.raises(TenantBoundaryViolation):
+        school_a._get(td.student_pk("school-b", "st-9"), td.STUDENT_SK)
+    # A school id that merely extends another's ("school-a" vs "school-ab") is another school.
+    with pytest.raises(TenantBoundaryViolation):
+        school_a._get(td.student_pk("school-ab", "st-1"), td.STUDENT_SK)
+    with pytest.raises(TenantBoundaryViolation):
+        list(
+            school_a._query(
+                partition=(td.COURSE_TERM_INDEX.partition_key, "SCHOOL#school-b#COURSE#1A"), sort_prefix=None
+            )
+        )
+
+
+def test_each_school_gets_one_long_lived_client_on_its_own_tagged_session(grading: EmulatedGrading) -> None:
+    clients = grading.clients
+    tags: list[list[dict[str, str]]] = []
+    clients.sts().meta.events.register(
+        "provide-client-params.sts.AssumeRole", lambda params, **_: tags.append(params["Tags"])
+    )
+    created = clients.clients_created
+
+    first = clients.dynamodb_for("school-c")
+    for _ in range(20):
+        assert clients.dynamodb_for("school-c") is first
+    other = clients.dynamodb_for("school-d")
+
+    assert other is not first
+    assert clients.clients_created == created + 2
+    assert tags == [[{"Key": "school_id", "Value": "school-c"}], [{"Key": "school_id", "Value": "school-d"}]]
+    # The client signs with the assumed session's keys, not the process's own.
+    signing_key = first._request_signer._credentials.get_frozen_credentials().access_key
+    assert signing_key.startswith("ASIA")
+    assert signing_key != other._request_signer._credentials.get_frozen_credentials().access_key
+    assert first.meta.config.max_pool_connections >= 32
