@@ -72,7 +72,9 @@ class CognitoTokenVerifier:
         self._settings = settings
         self._leeway = leeway_seconds
         # PyJWKClient caches the key set and each signing key; it refetches only on an unknown kid.
-        self._jwks = jwks or jwt.PyJWKClient(settings.resolved_jwks_url, cache_keys=True, lifespan=3600, timeout=5)
+        self._jwks = jwks or jwt.PyJWKClient(
+            settings.resolved_jwks_url, cache_keys=True, lifespan=3600, timeout=5
+        )
 
     def verify(self, token: str) -> Principal:
         try:

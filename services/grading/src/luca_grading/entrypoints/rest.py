@@ -4,7 +4,6 @@ Every response that is not a success is an RFC 9457 problem (``application/probl
 The school is never read from the request: it comes from the verified bearer token.
 """
 
-
 import json
 import logging
 import time
@@ -354,10 +353,10 @@ def create_app(container: Container) -> FastAPI:
         openapi_url="/v1/openapi.json",
         docs_url="/v1/docs",
         redoc_url=None,
+        # Every operation may answer these as RFC 9457 problems; the contract test holds us to it.
         responses={
-            400: {"model": Problem, "content": {PROBLEM_JSON: {}}},
-            401: {"model": Problem, "content": {PROBLEM_JSON: {}}},
-            403: {"model": Problem, "content": {PROBLEM_JSON: {}}},
+            status: {"model": Problem, "content": {PROBLEM_JSON: {}}, "description": TITLES[status]}
+            for status in (400, 401, 403, 404, 413, 415, 422, 429)
         },
     )
 
