@@ -329,6 +329,9 @@ class RequestGuard:
         if not str(scope.get("path", "")).startswith("/v1/") or route_path.endswith("openapi.json"):
             return
         school = scope.get("state", {}).get("school_id") or "unauthenticated"
+        # The handler ran in a worker thread: its context changes do not flow back here.
+        context.school_id.set(school)
+        context.route.set(route_path)
         latency_ms = (time.perf_counter() - started) * 1000
         self.container.metrics.record(
             school_id=school, route=route_path, latency_ms=latency_ms, status=status

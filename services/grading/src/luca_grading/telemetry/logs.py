@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from typing import TextIO
 
 from pythonjsonlogger.json import JsonFormatter
 
@@ -23,9 +24,9 @@ class _ContextFilter(logging.Filter):
         return True
 
 
-def configure_logging(service: str, level: str = "INFO") -> None:
-    """Root logger → stdout as JSON. Idempotent: a second call replaces the handler."""
-    handler = logging.StreamHandler(sys.stdout)
+def configure_logging(service: str, level: str = "INFO", stream: TextIO | None = None) -> logging.Handler:
+    """Root logger → stdout (or ``stream``) as JSON. Idempotent: a second call replaces the handler."""
+    handler = logging.StreamHandler(stream or sys.stdout)
     handler.setFormatter(
         JsonFormatter(
             "{asctime}{levelname}{name}{message}{service}{correlation_id}{school_id}{route}",
@@ -43,3 +44,4 @@ def configure_logging(service: str, level: str = "INFO") -> None:
     root.setLevel(level)
     for noisy in ("botocore", "urllib3", "werkzeug", "uvicorn.access"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    return handler
