@@ -36,7 +36,11 @@ class UserPoolDefinition:
     groups: tuple[str, ...] = ("teachers", "students", "admins")
     # Auth flows the app client allows. ADMIN_USER_PASSWORD_AUTH is for server-side tools
     # (the local platform's token helper); SRP is what the apps use.
-    auth_flows: tuple[str, ...] = ("ALLOW_USER_SRP_AUTH", "ALLOW_ADMIN_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH")
+    auth_flows: tuple[str, ...] = (
+        "ALLOW_USER_SRP_AUTH",
+        "ALLOW_ADMIN_USER_PASSWORD_AUTH",
+        "ALLOW_REFRESH_TOKEN_AUTH",
+    )
     id_token_validity_minutes: int = 60
 
     @property

@@ -1,0 +1,105 @@
+"""The CDK app: composes the stacks from the platform definition (``cdk synth`` runs ``main``).
+
+Stacks are environment-agnostic (no account or region lookups), so synthesis runs offline with no
+credentials; the account and region come from the CLI's environment at deploy time.
+
+Deploy-time context (``cdk deploy -c key=value`` or ``cdk.json``):
+
+- ``luca:certificateArn`` (required): the ACM certificate of the ALB's HTTPS listener that internal
+  gRPC clients use. There is deliberately no default. ``SYNTH_ONLY_PLACEHOLDER_CERTIFICATE_ARN`` is
+  for synthesizing in tests; it names no certificate, so a deploy with it fails at the listener.
+- ``luca:collectorImage`` (optional): the ADOT collector image of the tracing sidecar.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import aws_cdk as cdk
+
+from luca_infra.aws.data import DataStack
+from luca_infra.aws.edge import EdgeStack
+from luca_infra.aws.grading import IMAGE_DOCKERFILE, GradingStack
+from luca_infra.aws.identity import IdentityStack
+from luca_infra.aws.nag import enable_checks
+from luca_infra.aws.observability import ObservabilityStack
+from luca_infra.definitions import PLATFORM_DEFINITION, PlatformDefinition
+
+CERTIFICATE_ARN_CONTEXT = "luca:certificateArn"
+COLLECTOR_IMAGE_CONTEXT = "luca:collectorImage"
+SYNTH_ONLY_PLACEHOLDER_CERTIFICATE_ARN = (
+    "arn:aws:acm:us-east-1:000000000000:certificate/00000000-0000-0000-0000-000000000000"
+)
+DEFAULT_COLLECTOR_IMAGE = "public.ecr.aws/aws-observability/aws-otel-collector:v0.43.3"
+# Settings the app pins instead of inheriting CDK's defaults (the CLI's -c still overrides them).
+DEFAULT_CONTEXT: dict[str, Any] = {
+    # Cross-stack references as CloudFormation exports that protect the producing stack.
+    "@aws-cdk/core:defaultCrossStackReferences": "strong",
+}
+# infra/src/luca_infra/aws/app.py -> the repository root (the grading image's build context).
+REPO_ROOT = Path(__file__).resolve().parents[4]
+
+
+def build_app(
+    outdir: str | None = None,
+    *,
+    context: Mapping[str, Any] | None = None,
+    definition: PlatformDefinition = PLATFORM_DEFINITION,
+    repo_root: Path = REPO_ROOT,
+) -> cdk.App:
+    """Compose every stack on a new App; nothing is synthesized until ``app.synth()``."""
+    app = cdk.App(outdir=outdir, context={**DEFAULT_CONTEXT, **(context or {})})
+    certificate_arn = app.node.try_get_context(CERTIFICATE_ARN_CONTEXT)
+    if not certificate_arn:
+        raise ValueError(
+            f"set the context value {CERTIFICATE_ARN_CONTEXT} to the ACM certificate ARN of the gRPC "
+            f"listener, e.g. `cdk synth -c {CERTIFICATE_ARN_CONTEXT}=arn:aws:acm:...`"
+        )
+    if not (repo_root / IMAGE_DOCKERFILE).is_file():
+        raise FileNotFoundError(
+            f"no {IMAGE_DOCKERFILE} under {repo_root}: the image's build context is wrong"
+        )
+    collector_image = app.node.try_get_context(COLLECTOR_IMAGE_CONTEXT) or DEFAULT_COLLECTOR_IMAGE
+
+    data = DataStack(app, "LucaData", definition=definition.table, description="Luca: the platform table")
+    identity = IdentityStack(
+        app, "LucaIdentity", definition=definition.user_pool, description="Luca: users, groups, app client"
+    )
+    grading = GradingStack(
+        app,
+        "LucaGrading",
+        definition=definition,
+        table=data.table,
+        user_pool=identity.user_pool,
+        user_pool_client=identity.client,
+        certificate_arn=certificate_arn,
+        repo_root=repo_root,
+        collector_image=collector_image,
+        description="Luca: grading service (ECS Fargate, ALB, per-school data access)",
+    )
+    EdgeStack(
+        app,
+        "LucaEdge",
+        definition=definition,
+        user_pool=identity.user_pool,
+        vpc=grading.vpc,
+        link_subnets=grading.private_subnets,
+        link_security_group=grading.edge_link_security_group,
+        load_balancer=grading.load_balancer,
+        description="Luca: REST API, authorizer, WAF",
+    )
+    ObservabilityStack(
+        app, "LucaObservability", definition=definition, description="Luca: alerts topic, alarm, dashboard"
+    )
+    enable_checks(app)
+    return app
+
+
+def main() -> None:
+    build_app().synth()
+
+
+if __name__ == "__main__":
+    main()

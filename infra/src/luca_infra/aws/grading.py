@@ -1,0 +1,311 @@
+"""The grading service on ECS Fargate behind an internal ALB (ARCHITECTURE §2.1: not App Runner).
+
+- Always warm: at least ``min_tasks`` tasks, scaling on CPU up to ``max_tasks``.
+- The ALB is internal. REST reaches it only from API Gateway's VPC link (the edge stack) on the
+  plain-HTTP listener; internal gRPC clients reach the HTTPS listener (gRPC on ALB needs TLS) from
+  inside the VPC. Traffic between ALB and tasks stays in the private subnets.
+- The image is a CDK asset: synth only stages an allowlisted copy of the repository (no Docker);
+  the CLI builds and pushes it at deploy time.
+- The task role may only assume the tenant role (per school) and write traces; see tenant_access.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import aws_cdk as cdk
+from aws_cdk import aws_cognito as cognito
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_ecr_assets as ecr_assets
+from aws_cdk import aws_ecs as ecs
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from luca_grading.config import GradingSettings
+from luca_infra.aws.load_balancer import InternalLoadBalancer
+from luca_infra.aws.nag import acknowledge
+from luca_infra.aws.network import PrivateNetwork
+from luca_infra.aws.tenant_access import TenantDataAccess
+from luca_infra.definitions import GradingServiceDefinition, PlatformDefinition
+
+LOG_RETENTION = logs.RetentionDays.THREE_MONTHS
+SERVICE_CONTAINER = "grading"
+COLLECTOR_CONTAINER = "otel-collector"
+OTLP_HTTP_ENDPOINT = "127.0.0.1:4318"
+SCRATCH_DIR = "/tmp"  # noqa: S108  (a per-task ephemeral volume, not a shared host directory)
+
+# What the image build may see, relative to the repository root (Docker ignore syntax: exclude all,
+# then re-include). An allowlist, so a new top-level directory never leaks into the build context.
+IMAGE_DOCKERFILE = "services/grading/Dockerfile"
+IMAGE_CONTEXT_ALLOWLIST = (
+    "*",
+    "!requirements.lock",
+    "!proto/python",
+    "!services/grading",
+    "services/grading/tests",
+    "**/__pycache__",
+    "**/*.pyc",
+    "**/.pytest_cache",
+    "**/.mypy_cache",
+    "**/.ruff_cache",
+)
+
+# The ADOT collector takes OTLP from the service on loopback and exports to X-Ray.
+COLLECTOR_CONFIG = {
+    "receivers": {"otlp": {"protocols": {"http": {"endpoint": OTLP_HTTP_ENDPOINT}}}},
+    "processors": {"batch": {"timeout": "1s"}},
+    "exporters": {"awsxray": {}},
+    "service": {
+        "pipelines": {"traces": {"receivers": ["otlp"], "processors": ["batch"], "exporters": ["awsxray"]}}
+    },
+}
+
+
+def setting_env(field: str) -> str:
+    """The environment variable the grading service reads ``field`` from (its settings class decides)."""
+    if field not in GradingSettings.model_fields:
+        raise KeyError(f"the grading service has no setting {field!r}")
+    return f"{GradingSettings.model_config.get('env_prefix', '')}{field}".upper()
+
+
+class GradingStack(cdk.Stack):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        definition: PlatformDefinition,
+        table: dynamodb.ITable,
+        user_pool: cognito.IUserPool,
+        user_pool_client: cognito.IUserPoolClient,
+        certificate_arn: str,
+        repo_root: Path,
+        collector_image: str,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        service_definition = definition.grading
+        rest_port = service_definition.rest_port
+        grpc_port = service_definition.grpc_port
+
+        network = PrivateNetwork(self, "Network")
+        self.vpc = network.vpc
+        self.private_subnets = network.private_subnets
+
+        # -- identities ----------------------------------------------------------------------------
+        # The tenant policy names the table by its defined name (an ARN built in this stack), so the
+        # policy reads the same in every environment and its index wildcard can be acknowledged.
+        table_arn = self.format_arn(service="dynamodb", resource="table", resource_name=definition.table.name)
+        access = TenantDataAccess(
+            self, "TenantAccess", definition=definition.tenant_role, table_arn=table_arn
+        )
+        self.task_role = access.task_role
+        self.tenant_role = access.tenant_role
+        access.grant_assume_for_school(self.task_role)
+        acknowledge(
+            self.tenant_role,
+            f"IAM5[Resource::arn:<AWS::Partition>:dynamodb:<AWS::Region>:<AWS::AccountId>:table/{definition.table.name}/index/*]",
+            "Every index of the platform table: each index's partition key starts with the school too, and "
+            "the statement's dynamodb:LeadingKeys condition confines every call to the session's school.",
+        )
+        # The collector sidecar shares the task role; X-Ray has no resource-level permissions.
+        iam.Grant.add_to_principal(
+            grantee=self.task_role,
+            actions=["xray:PutTraceSegments", "xray:PutTelemetryRecords"],
+            resource_arns=["*"],
+        )
+        acknowledge(
+            self.task_role,
+            "IAM5[Resource::*]",
+            "Only xray:PutTraceSegments and xray:PutTelemetryRecords, which support no resource-level "
+            "permissions (the trace collector sidecar shares the task role). Write-only telemetry, no data access.",
+        )
+
+        # -- tasks ---------------------------------------------------------------------------------
+        cluster = ecs.Cluster(
+            self, "Cluster", vpc=self.vpc, container_insights_v2=ecs.ContainerInsights.ENABLED
+        )
+        # Resource names only; no secret is ever passed through the environment.
+        environment = {
+            setting_env("service_name"): service_definition.name,
+            setting_env("aws_region"): self.region,
+            setting_env("table_name"): table.table_name,
+            setting_env("user_pool_id"): user_pool.user_pool_id,
+            setting_env("user_pool_client_id"): user_pool_client.user_pool_client_id,
+            setting_env("school_claim"): definition.user_pool.school_claim,
+            setting_env("student_claim"): definition.user_pool.student_claim,
+            setting_env("tenant_role_arn"): self.tenant_role.role_arn,
+            setting_env("tenant_session_seconds"): str(definition.tenant_role.session_duration_seconds),
+            setting_env("tenant_refresh_margin_seconds"): str(definition.tenant_role.refresh_margin_seconds),
+            setting_env("rest_port"): str(rest_port),
+            setting_env("grpc_port"): str(grpc_port),
+            setting_env("metrics_namespace"): definition.metrics_namespace,
+            setting_env("otel_exporter"): "otlp",
+            "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://{OTLP_HTTP_ENDPOINT}",
+        }
+        task = GradingTask(
+            self,
+            "Task",
+            definition=service_definition,
+            task_role=self.task_role,
+            environment=environment,
+            repo_root=repo_root,
+            collector_image=collector_image,
+        ).task_definition
+
+        # -- load balancer -------------------------------------------------------------------------
+        front = InternalLoadBalancer(
+            self,
+            "Front",
+            vpc=self.vpc,
+            subnets=self.private_subnets,
+            definition=service_definition,
+            certificate_arn=certificate_arn,
+        )
+        self.load_balancer = front.load_balancer
+        self.edge_link_security_group = front.edge_link_security_group
+        service_security_group = ec2.SecurityGroup(
+            self,
+            "ServiceSecurityGroup",
+            vpc=self.vpc,
+            description="Grading tasks: REST and gRPC from the ALB only",
+            # Tasks call AWS endpoints, the NAT (JWKS, collector image) and nothing inbound but the ALB.
+            allow_all_outbound=True,
+        )
+
+        # -- service -------------------------------------------------------------------------------
+        self.service = ecs.FargateService(
+            self,
+            "Service",
+            cluster=cluster,
+            task_definition=task,
+            desired_count=service_definition.min_tasks,
+            min_healthy_percent=100,  # deployments never drop below the warm minimum
+            max_healthy_percent=200,
+            circuit_breaker=ecs.DeploymentCircuitBreaker(enable=True, rollback=True),
+            vpc_subnets=self.private_subnets,
+            security_groups=[service_security_group],
+            assign_public_ip=False,
+            health_check_grace_period=cdk.Duration.seconds(60),
+        )
+        for port, targets in ((rest_port, front.rest_targets), (grpc_port, front.grpc_targets)):
+            targets.add_target(
+                self.service.load_balancer_target(container_name=SERVICE_CONTAINER, container_port=port)
+            )
+            service_security_group.connections.allow_from(
+                front.security_group, ec2.Port.tcp(port), "from the grading ALB"
+            )
+        scaling = self.service.auto_scale_task_count(
+            min_capacity=service_definition.min_tasks, max_capacity=service_definition.max_tasks
+        )
+        scaling.scale_on_cpu_utilization(
+            "Cpu",
+            target_utilization_percent=service_definition.target_cpu_percent,
+            scale_out_cooldown=cdk.Duration.seconds(60),
+            scale_in_cooldown=cdk.Duration.seconds(300),
+        )
+
+
+class GradingTask(Construct):
+    """The task: the service container (image built from this repository) and a tracing sidecar."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        definition: GradingServiceDefinition,
+        task_role: iam.IRole,
+        environment: Mapping[str, str],
+        repo_root: Path,
+        collector_image: str,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        task = ecs.FargateTaskDefinition(
+            self,
+            "Definition",
+            cpu=definition.cpu,
+            memory_limit_mib=definition.memory_mib,
+            task_role=task_role,
+            # The lock's wheels are x86_64 Linux; build and run the same architecture.
+            runtime_platform=ecs.RuntimePlatform(
+                cpu_architecture=ecs.CpuArchitecture.X86_64,
+                operating_system_family=ecs.OperatingSystemFamily.LINUX,
+            ),
+            volumes=[ecs.Volume(name="scratch")],
+        )
+        self.task_definition = task
+        log_group = logs.LogGroup(self, "Logs", retention=LOG_RETENTION)
+        image = ecs.ContainerImage.from_asset(
+            str(repo_root),
+            file=IMAGE_DOCKERFILE,
+            exclude=list(IMAGE_CONTEXT_ALLOWLIST),
+            ignore_mode=cdk.IgnoreMode.DOCKER,
+            platform=ecr_assets.Platform.LINUX_AMD64,
+        )
+        container = task.add_container(
+            SERVICE_CONTAINER,
+            image=image,
+            essential=True,
+            readonly_root_filesystem=True,
+            port_mappings=[
+                ecs.PortMapping(container_port=definition.rest_port, name="rest"),
+                ecs.PortMapping(container_port=definition.grpc_port, name="grpc"),
+            ],
+            environment=dict(environment),
+            logging=ecs.LogDrivers.aws_logs(
+                stream_prefix=definition.name,
+                log_group=log_group,
+                # Never block a request on CloudWatch Logs back-pressure (p95 budget: 120 ms).
+                mode=ecs.AwsLogDriverMode.NON_BLOCKING,
+                max_buffer_size=cdk.Size.mebibytes(25),
+            ),
+            health_check=ecs.HealthCheck(
+                command=[
+                    "CMD",
+                    "python",
+                    "-c",
+                    "import urllib.request; urllib.request.urlopen("
+                    f"'http://127.0.0.1:{definition.rest_port}{definition.health_path}', timeout=2)",
+                ],
+                interval=cdk.Duration.seconds(15),
+                timeout=cdk.Duration.seconds(5),
+                retries=3,
+                start_period=cdk.Duration.seconds(30),
+            ),
+        )
+        # The root filesystem is read-only; the task's own scratch volume backs /tmp.
+        container.add_mount_points(
+            ecs.MountPoint(container_path=SCRATCH_DIR, source_volume="scratch", read_only=False)
+        )
+        collector = task.add_container(
+            COLLECTOR_CONTAINER,
+            image=ecs.ContainerImage.from_registry(collector_image),
+            # Losing traces must not take the service down.
+            essential=False,
+            readonly_root_filesystem=True,
+            environment={"AOT_CONFIG_CONTENT": json.dumps(COLLECTOR_CONFIG, separators=(",", ":"))},
+            logging=ecs.LogDrivers.aws_logs(
+                stream_prefix=COLLECTOR_CONTAINER, log_group=log_group, mode=ecs.AwsLogDriverMode.NON_BLOCKING
+            ),
+        )
+        collector.add_mount_points(
+            ecs.MountPoint(container_path=SCRATCH_DIR, source_volume="scratch", read_only=False)
+        )
+        acknowledge(
+            task,
+            "ECS2",
+            "The environment carries resource names and ports only (table, user pool, role ARN, claims, "
+            "collector config); there are no secrets to move to Secrets Manager.",
+        )
+        acknowledge(
+            task.obtain_execution_role(),
+            "IAM5[Resource::*]",
+            "CDK's generated execution-role policy: ecr:GetAuthorizationToken supports no resource-level "
+            "permissions. Image pulls and log writes are scoped to the asset repository and this log group.",
+        )

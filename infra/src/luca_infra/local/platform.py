@@ -1,0 +1,385 @@
+"""``LocalPlatform``: the composition root of the local platform, and the only one.
+
+Starts, in order, the embedded emulator, the resources provisioned from the definitions, the
+grading service (REST + gRPC, wired to the emulator exactly as to AWS: endpoint URL, per-school
+AssumeRole with the session tag, JWKS of the user pool, KMS service-identity key), the gateway
+stand-in in front of it, and the demo schools. ``stop()`` undoes it in reverse order.
+
+Ports are configurable; 0 picks free ones (tests). Local artefacts go to ``state_dir`` (``.luca/``):
+``platform.json`` (what ``luca token`` reads; removed on stop), the gateway's access log, the
+service's EMF metrics and its trace spans.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, TextIO
+
+import boto3
+import jwt
+
+from luca_grading.adapters.tokens import CognitoSettings, CognitoTokenVerifier
+from luca_grading.bootstrap import bootstrap
+from luca_grading.config import GradingSettings
+from luca_grading.entrypoints.main import RunningService
+from luca_grading.entrypoints.main import start as start_grading
+from luca_infra.definitions import PLATFORM_DEFINITION, PlatformDefinition, ThrottlingDefinition
+from luca_infra.local.demo import DEMO_SCHOOLS, DemoIdentities, DemoRole, DemoSchool, seed_school
+from luca_infra.local.emulator import DEFAULT_PORT as DEFAULT_EMULATOR_PORT
+from luca_infra.local.emulator import HOST, Emulator, require_free_port
+from luca_infra.local.gateway import Gateway, GatewaySettings, RateLimit, ServedGateway, bound_port
+from luca_infra.local.provision import ProvisionedResources, provision
+
+if TYPE_CHECKING:
+    from mypy_boto3_cognito_idp import CognitoIdentityProviderClient
+
+DEFAULT_GATEWAY_PORT = 8000
+DEFAULT_STATE_DIR = Path(".luca")
+STATE_FILE = "platform.json"
+ACCESS_LOG_FILE = "access.jsonl"
+METRICS_FILE = "metrics.jsonl"
+TRACES_FILE = "traces.jsonl"
+# A cached demo token is replaced this long before it expires.
+_TOKEN_REFRESH_MARGIN_SECONDS = 300
+
+log = logging.getLogger("luca.local")
+
+
+@dataclass(frozen=True)
+class PlatformConfig:
+    gateway_port: int = DEFAULT_GATEWAY_PORT
+    rest_port: int = PLATFORM_DEFINITION.grading.rest_port
+    grpc_port: int = PLATFORM_DEFINITION.grading.grpc_port
+    emulator_port: int = DEFAULT_EMULATOR_PORT
+    state_dir: Path = DEFAULT_STATE_DIR
+    schools: tuple[DemoSchool, ...] = DEMO_SCHOOLS
+    definition: PlatformDefinition = PLATFORM_DEFINITION
+    # The limiter: the definition's throttling, with per-school tiers on top (tests use a tiny one).
+    throttling: ThrottlingDefinition = PLATFORM_DEFINITION.throttling
+    school_limits: Mapping[str, RateLimit] = field(default_factory=dict)
+    upstream_timeout_seconds: float = 10.0
+    access_log_stdout: bool = True
+    log_level: str = "INFO"
+
+    @classmethod
+    def ephemeral(cls, state_dir: Path, **overrides: Any) -> PlatformConfig:
+        """Every port chosen by the OS: for tests and for running beside a platform already up."""
+        ports = {"gateway_port": 0, "rest_port": 0, "grpc_port": 0, "emulator_port": 0}
+        return cls(state_dir=state_dir, **(ports | overrides))
+
+
+@dataclass(frozen=True)
+class PlatformState:
+    """What a running platform publishes in ``platform.json`` (read by ``luca token``)."""
+
+    pid: int
+    started_at: str
+    region: str
+    emulator_url: str
+    gateway_url: str
+    grading_rest_url: str
+    grading_grpc_target: str
+    jwks_url: str
+    user_pool_id: str
+    user_pool_client_id: str
+    table_name: str
+    stream_arn: str
+    tenant_role_arn: str
+    service_key_id: str
+    users: dict[str, dict[str, str]]
+    access_log: str
+    metrics_file: str
+    traces_file: str
+
+    @classmethod
+    def read(cls, state_dir: Path = DEFAULT_STATE_DIR) -> PlatformState:
+        path = state_dir / STATE_FILE
+        try:
+            raw = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError as exc:
+            raise FileNotFoundError(f"{path} not found: is the platform running (`luca up`)?") from exc
+        return cls(**raw)
+
+    def write(self, state_dir: Path) -> Path:
+        path = state_dir / STATE_FILE
+        scratch = path.with_suffix(".tmp")
+        scratch.write_text(json.dumps(asdict(self), indent=2) + "\n", encoding="utf-8")
+        scratch.replace(path)  # readers never see half a file
+        return path
+
+
+class LocalPlatform:
+    """The whole platform on this machine. Use as a context manager, or ``start()``/``stop()``."""
+
+    def __init__(self, config: PlatformConfig | None = None) -> None:
+        self.config = config or PlatformConfig()
+        self._emulator = Emulator(port=self.config.emulator_port)
+        self._resources: ProvisionedResources | None = None
+        self._grading: RunningService | None = None
+        self._gateway: ServedGateway | None = None
+        self._metrics_sink: TextIO | None = None
+        self._identities: DemoIdentities | None = None
+        self._state_path: Path | None = None
+        self._tokens: dict[tuple[str, str], tuple[str, float]] = {}
+        self._token_lock = threading.Lock()
+        self._stops: list[tuple[str, Callable[[], None]]] = []
+        self.rest_port: int | None = None
+        self.grpc_port: int | None = None
+
+    # -- lifecycle ---------------------------------------------------------------------------------
+    def __enter__(self) -> LocalPlatform:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    def start(self) -> LocalPlatform:
+        started = time.perf_counter()
+        try:
+            self._check_ports()
+            self.config.state_dir.mkdir(parents=True, exist_ok=True)
+            self._start_emulator()
+            self._resources = provision(self._emulator.url, definition=self.config.definition)
+            self._start_grading()
+            self._start_gateway()
+            self._seed_demo()
+            self._publish_state()
+        except BaseException:
+            self.stop()
+            raise
+        log.info("local platform ready", extra={"seconds": round(time.perf_counter() - started, 2)})
+        return self
+
+    def stop(self) -> None:
+        """Stop whatever was started, last first; one part failing does not keep the rest running."""
+        while self._stops:
+            name, stop = self._stops.pop()
+            try:
+                stop()
+            except Exception:
+                log.exception("stopping %s failed", name)
+        self._grading = None
+        self._gateway = None
+        self.rest_port = self.grpc_port = None
+
+    def _check_ports(self) -> None:
+        config = self.config
+        for port in (config.gateway_port, config.rest_port, config.grpc_port, config.emulator_port):
+            if port:
+                # gRPC binds with SO_REUSEPORT and would silently share a taken port: check first.
+                require_free_port(port)
+
+    def _start_emulator(self) -> None:
+        self._emulator.start()
+        self._stops.append(("emulator", self._emulator.stop))
+
+    def _start_grading(self) -> None:
+        resources = self.resources
+        definition = self.config.definition
+        state_dir = self.config.state_dir
+        metrics_path = state_dir / METRICS_FILE
+        settings = GradingSettings(
+            service_name=definition.grading.name,
+            aws_region=resources.region,
+            aws_endpoint_url=resources.endpoint_url,
+            table_name=resources.table_name,
+            user_pool_id=resources.user_pool_id,
+            user_pool_client_id=resources.user_pool_client_id,
+            jwks_url=resources.jwks_url,
+            school_claim=definition.user_pool.school_claim,
+            student_claim=definition.user_pool.student_claim,
+            tenant_role_arn=resources.tenant_role_arn,
+            tenant_session_seconds=definition.tenant_role.session_duration_seconds,
+            tenant_refresh_margin_seconds=definition.tenant_role.refresh_margin_seconds,
+            service_token_key_id=resources.service_key_id,
+            rest_host=HOST,
+            rest_port=self.config.rest_port,
+            grpc_host=HOST,
+            grpc_port=self.config.grpc_port,
+            log_level=self.config.log_level,
+            otel_exporter="file",
+            otel_file_path=str(state_dir / TRACES_FILE),
+            metrics_namespace=definition.metrics_namespace,
+            metrics_file_path=str(metrics_path),
+        )
+        # In AWS the EMF lines go to stdout for the log driver; here to a file beside the traces.
+        # bootstrap() takes the sink, not the path: the platform owns the file and closes it on stop.
+        self._metrics_sink = metrics_path.open("a", encoding="utf-8")
+        self._stops.append(("metrics file", self._metrics_sink.close))
+        self._grading = start_grading(bootstrap(settings, metrics_sink=self._metrics_sink))
+        self._stops.append(("grading service", self._stop_grading))
+        self.rest_port = bound_port(self._grading.rest)
+        self.grpc_port = self._grading.grpc_port
+
+    def _stop_grading(self) -> None:
+        if self._grading is not None:
+            self._grading.stop()
+        _flush_traces()
+
+    def _start_gateway(self) -> None:
+        resources = self.resources
+        pool = self.config.definition.user_pool
+        cognito = CognitoSettings(
+            region=resources.region,
+            user_pool_id=resources.user_pool_id,
+            client_id=resources.user_pool_client_id,
+            school_claim=pool.school_claim,
+            student_claim=pool.student_claim,
+            jwks_url=resources.jwks_url,
+        )
+        keys = jwt.PyJWKClient(cognito.resolved_jwks_url, cache_keys=True, lifespan=3600, timeout=5)
+        keys.get_jwk_set()  # fetched before the first request, never on it
+        settings = GatewaySettings(
+            upstream_url=self.grading_rest_url,
+            throttling=self.config.throttling,
+            school_limits=self.config.school_limits,
+            upstream_timeout_seconds=self.config.upstream_timeout_seconds,
+            access_log_path=self.config.state_dir / ACCESS_LOG_FILE,
+            access_log_stdout=self.config.access_log_stdout,
+        )
+        gateway = Gateway(settings, verifier=CognitoTokenVerifier(cognito, jwks=keys))
+        served = ServedGateway(gateway, host=HOST, port=self.config.gateway_port)
+        served.start()
+        self._gateway = served
+        self._stops.append(("gateway", served.stop))
+
+    def _seed_demo(self) -> None:
+        resources = self.resources
+        self._identities = DemoIdentities(
+            cognito=self.cognito(),
+            user_pool_id=resources.user_pool_id,
+            client_id=resources.user_pool_client_id,
+            pool=self.config.definition.user_pool,
+        )
+        for school in self.config.schools:
+            self._identities.create_users(school)
+        # Straight to the service, not through the gateway: seeding is an operator's job and must not
+        # spend the schools' request budget (nor be throttled by a test's tiny one).
+        for school in self.config.schools:
+            seed_school(
+                self.grading_rest_url,
+                school,
+                admin_token=self.token_for(school.school_id, "admin"),
+                teacher_token=self.token_for(school.school_id, "teacher"),
+            )
+
+    def _publish_state(self) -> None:
+        resources = self.resources
+        state_dir = self.config.state_dir
+        state = PlatformState(
+            pid=os.getpid(),
+            started_at=datetime.now(UTC).isoformat(timespec="seconds"),
+            region=resources.region,
+            emulator_url=resources.endpoint_url,
+            gateway_url=self.gateway_url,
+            grading_rest_url=self.grading_rest_url,
+            grading_grpc_target=self.grading_grpc_target,
+            jwks_url=resources.jwks_url,
+            user_pool_id=resources.user_pool_id,
+            user_pool_client_id=resources.user_pool_client_id,
+            table_name=resources.table_name,
+            stream_arn=resources.stream_arn,
+            tenant_role_arn=resources.tenant_role_arn,
+            service_key_id=resources.service_key_id,
+            users={
+                s.school_id: {role: name for role, name in s.usernames().items()} for s in self.config.schools
+            },
+            access_log=str(state_dir / ACCESS_LOG_FILE),
+            metrics_file=str(state_dir / METRICS_FILE),
+            traces_file=str(state_dir / TRACES_FILE),
+        )
+        self._state_path = state.write(state_dir)
+        self._stops.append(("state file", self._remove_state))
+
+    def _remove_state(self) -> None:
+        if self._state_path is not None:
+            with contextlib.suppress(FileNotFoundError):
+                self._state_path.unlink()
+            self._state_path = None
+
+    # -- what it exposes ---------------------------------------------------------------------------
+    @property
+    def resources(self) -> ProvisionedResources:
+        if self._resources is None:
+            raise RuntimeError("the platform is not started")
+        return self._resources
+
+    @property
+    def emulator_url(self) -> str:
+        return self._emulator.url
+
+    @property
+    def gateway_url(self) -> str:
+        if self._gateway is None:
+            raise RuntimeError("the gateway is not running")
+        return self._gateway.url
+
+    @property
+    def gateway(self) -> Gateway:
+        if self._gateway is None:
+            raise RuntimeError("the gateway is not running")
+        return self._gateway.gateway
+
+    @property
+    def grading_rest_url(self) -> str:
+        if self.rest_port is None:
+            raise RuntimeError("the grading service is not running")
+        return f"http://{HOST}:{self.rest_port}"
+
+    @property
+    def grading_grpc_target(self) -> str:
+        if self.grpc_port is None:
+            raise RuntimeError("the grading service is not running")
+        return f"{HOST}:{self.grpc_port}"
+
+    @property
+    def access_log_path(self) -> Path:
+        return self.config.state_dir / ACCESS_LOG_FILE
+
+    @property
+    def metrics_path(self) -> Path:
+        return self.config.state_dir / METRICS_FILE
+
+    def school(self, school_id: str) -> DemoSchool:
+        for school in self.config.schools:
+            if school.school_id == school_id:
+                return school
+        raise KeyError(f"no demo school {school_id!r}")
+
+    def cognito(self) -> CognitoIdentityProviderClient:
+        return boto3.client("cognito-idp", region_name=self.resources.region, endpoint_url=self.emulator_url)
+
+    def token_for(self, school_id: str, role: DemoRole) -> str:
+        """A real Cognito ID token of the demo ``role`` user of ``school_id`` (cached until near expiry)."""
+        if self._identities is None:
+            raise RuntimeError("the platform is not started")
+        key = (school_id, role)
+        with self._token_lock:
+            cached = self._tokens.get(key)
+            if cached is not None and cached[1] - _TOKEN_REFRESH_MARGIN_SECONDS > time.time():
+                return cached[0]
+            token = self._identities.id_token(self.school(school_id).username(role))
+            expires = float(jwt.decode(token, options={"verify_signature": False})["exp"])
+            self._tokens[key] = (token, expires)
+            return token
+
+
+def _flush_traces() -> None:
+    from opentelemetry import trace
+
+    provider = trace.get_tracer_provider()
+    flush = getattr(provider, "force_flush", None)
+    if callable(flush):
+        flush()
