@@ -1,0 +1,274 @@
+"""Interactive-path benchmark: N concurrent teachers through the gateway, against the raw emulator.
+
+A command, not a test. It starts the local platform in a child process (so the load generator does
+not share its interpreter lock), measures the emulator's raw GetItem/PutItem round trip from this
+process, then lets N teachers (half per demo school) record and read grades with think time for a
+fixed duration. It prints p50/p95/p99 per school and operation with the ratio to the raw round trip,
+and writes ``bench/out/interactive.json`` and a histogram ``bench/out/interactive.png``.
+
+    python -m bench.interactive [--teachers 50] [--seconds 20] [--think-ms 250]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import boto3
+import httpx
+
+from luca_grading.adapters import table_design as td
+from luca_infra.local.demo import DEMO_PASSWORD, DEMO_SCHOOLS, DemoSchool, id_token
+from luca_infra.local.platform import PlatformState
+
+OUT = Path(__file__).resolve().parent / "out"
+OBJECTIVE_MS = 120.0
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    index = min(len(ordered) - 1, max(0, round(q / 100 * len(ordered) + 0.5) - 1))
+    return ordered[index]
+
+
+def summary(values: list[float]) -> dict[str, float]:
+    return {
+        "count": len(values),
+        "p50": percentile(values, 50),
+        "p95": percentile(values, 95),
+        "p99": percentile(values, 99),
+        "mean": statistics.fmean(values) if values else float("nan"),
+    }
+
+
+def start_platform(state_dir: Path) -> tuple[subprocess.Popen[bytes], PlatformState]:
+    command = [
+        sys.executable, "-m", "luca_infra.cli", "up", "--port", "0", "--rest-port", "0", "--grpc-port", "0",
+        "--emulator-port", "0", "--state-dir", str(state_dir), "--log-level", "WARNING",
+    ]  # fmt: skip
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    print("starting the local platform ", end="", flush=True)
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(
+                f"platform exited: {process.stderr.read().decode()[-2000:] if process.stderr else ''}"
+            )
+        try:
+            state = PlatformState.read(state_dir)
+            print(" ready")
+            return process, state
+        except FileNotFoundError:
+            print(".", end="", flush=True)
+            time.sleep(0.5)
+    process.terminate()
+    raise SystemExit("the platform did not become ready in 120 s")
+
+
+def raw_round_trips(state: PlatformState, samples: int) -> dict[str, list[float]]:
+    """The emulator's own GetItem/PutItem latency over HTTP from this process (the floor)."""
+    client = boto3.client("dynamodb", region_name=state.region, endpoint_url=state.emulator_url)
+    results: dict[str, list[float]] = {"PutItem": [], "GetItem": []}
+    key = {
+        td.TABLE_PARTITION_KEY: {"S": td.student_pk("bench-raw", "probe")},
+        td.TABLE_SORT_KEY: {"S": "PROBE"},
+    }
+    for i in range(samples):
+        started = time.perf_counter()
+        client.put_item(TableName=state.table_name, Item={**key, "n": {"N": str(i)}})
+        results["PutItem"].append((time.perf_counter() - started) * 1000)
+        started = time.perf_counter()
+        client.get_item(TableName=state.table_name, Key=key)
+        results["GetItem"].append((time.perf_counter() - started) * 1000)
+    client.delete_item(TableName=state.table_name, Key=key)
+    return results
+
+
+async def teacher(
+    client: httpx.AsyncClient, school: DemoSchool, token: str, until: float, think_ms: float,
+    samples: dict[tuple[str, str], list[float]], statuses: dict[int, int], rng: random.Random,
+) -> None:  # fmt: skip
+    headers = {"Authorization": f"Bearer {token}"}
+    percentage = bool(school.default_rule and school.default_rule.get("scale") == "percentage")
+    subjects = list(school.subjects)
+    while time.monotonic() < until:
+        await asyncio.sleep(rng.expovariate(1000 / think_ms))
+        student = rng.choice(school.students).student_id
+        roll = rng.random()
+        if roll < 0.4:
+            operation = "record grade"
+            score = str(rng.randint(40, 100)) if percentage else f"{rng.randint(10, 70) / 10:.1f}"
+            body = {"student_id": student, "course_id": school.course_id, "subject_id": rng.choice(subjects),
+                    "term_id": school.term_id, "score": score}  # fmt: skip
+            request = client.post(
+                "/v1/evaluations", json=body, headers={**headers, "Idempotency-Key": str(uuid.uuid4())}
+            )
+        elif roll < 0.7:
+            operation = "student evaluations"
+            request = client.get(
+                f"/v1/students/{student}/evaluations", params={"term_id": school.term_id}, headers=headers
+            )
+        elif roll < 0.9:
+            operation = "course grades"
+            request = client.get(
+                f"/v1/courses/{school.course_id}/terms/{school.term_id}/grades", headers=headers
+            )
+        else:
+            operation = "grading rule"
+            request = client.get(f"/v1/grading-rules/{rng.choice(subjects)}", headers=headers)
+        started = time.perf_counter()
+        response = await request
+        elapsed = (time.perf_counter() - started) * 1000
+        statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
+        if response.status_code < 400:
+            samples[(school.school_id, operation)].append(elapsed)
+
+
+async def load(
+    state: PlatformState, tokens: dict[str, str], teachers: int, seconds: float, think_ms: float
+) -> Any:
+    samples: dict[tuple[str, str], list[float]] = defaultdict(list)
+    statuses: dict[int, int] = {}
+    limits = httpx.Limits(max_connections=teachers, max_keepalive_connections=teachers)
+    async with httpx.AsyncClient(base_url=state.gateway_url, limits=limits, timeout=30) as client:
+        until = time.monotonic() + seconds
+        progress = asyncio.create_task(report_progress(samples, until))
+        await asyncio.gather(
+            *(
+                teacher(
+                    client,
+                    school,
+                    tokens[school.school_id],
+                    until,
+                    think_ms,
+                    samples,
+                    statuses,
+                    random.Random(i),
+                )
+                for i in range(teachers)
+                for school in [DEMO_SCHOOLS[i % len(DEMO_SCHOOLS)]]
+            )
+        )
+        progress.cancel()
+    print()
+    return samples, statuses
+
+
+async def report_progress(samples: dict[tuple[str, str], list[float]], until: float) -> None:
+    while True:
+        done = sum(len(v) for v in samples.values())
+        left = max(0.0, until - time.monotonic())
+        print(f"\r  {done:6d} requests answered, {left:4.0f} s left", end="", flush=True)
+        await asyncio.sleep(1)
+
+
+def plot(per_school: dict[str, list[float]], raw: list[float], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(9, 5))
+    top = max(max(v) for v in per_school.values())
+    bins = [i * top / 60 for i in range(61)]
+    for school, values in per_school.items():
+        ax.hist(values, bins=bins, alpha=0.55, label=f"{school} (n={len(values)})")
+    ax.axvline(OBJECTIVE_MS, color="red", linestyle="--", label=f"objective p95 < {OBJECTIVE_MS:.0f} ms")
+    ax.axvline(statistics.median(raw), color="black", linestyle=":", label="raw emulator round trip p50")
+    ax.set_xlabel("latency through the gateway (ms)")
+    ax.set_ylabel("requests")
+    ax.set_title("Interactive path: concurrent teachers, local platform")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--teachers", type=int, default=50)
+    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument(
+        "--think-ms", type=float, default=250.0, help="mean pause between a teacher's requests"
+    )
+    parser.add_argument("--raw-samples", type=int, default=300)
+    opts = parser.parse_args()
+    OUT.mkdir(parents=True, exist_ok=True)
+    # The emulator accepts any keys; only set them when the shell has none.
+    os.environ.setdefault("AWS_ACCESS_KEY_ID", "emulator")
+    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "emulator")
+    with tempfile.TemporaryDirectory(prefix="luca-bench-") as scratch:
+        process, state = start_platform(Path(scratch))
+        try:
+            cognito = boto3.client("cognito-idp", region_name=state.region, endpoint_url=state.emulator_url)
+            tokens = {
+                school: id_token(
+                    cognito, state.user_pool_id, state.user_pool_client_id, users["teacher"], DEMO_PASSWORD
+                )
+                for school, users in state.users.items()
+            }
+            print(f"raw emulator round trip: {opts.raw_samples} PutItem + GetItem")
+            raw = raw_round_trips(state, opts.raw_samples)
+            print(
+                f"load: {opts.teachers} teachers for {opts.seconds:.0f} s, mean think time {opts.think_ms:.0f} ms"
+            )
+            started = time.monotonic()
+            samples, statuses = asyncio.run(load(state, tokens, opts.teachers, opts.seconds, opts.think_ms))
+            wall = time.monotonic() - started
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
+    raw_all = raw["GetItem"] + raw["PutItem"]
+    raw_p50 = percentile(raw_all, 50)
+    per_school: dict[str, list[float]] = defaultdict(list)
+    for (school, _), values in samples.items():
+        per_school[school].extend(values)
+    report = {
+        "teachers": opts.teachers,
+        "seconds": round(wall, 1),
+        "throughput_rps": round(sum(len(v) for v in per_school.values()) / wall, 1),
+        "statuses": {str(k): v for k, v in sorted(statuses.items())},
+        "raw_emulator_ms": {op: summary(v) for op, v in raw.items()},
+        "per_school_ms": {school: summary(v) for school, v in per_school.items()},
+        "per_operation_ms": {f"{s} / {op}": summary(v) for (s, op), v in sorted(samples.items())},
+        "objective_p95_ms": OBJECTIVE_MS,
+    }
+    (OUT / "interactive.json").write_text(json.dumps(report, indent=2) + "\n")
+    plot(per_school, raw_all, OUT / "interactive.png")
+
+    print(f"\nraw emulator round trip (same run): GetItem p50 {summary(raw['GetItem'])['p50']:.1f} ms, "
+          f"PutItem p50 {summary(raw['PutItem'])['p50']:.1f} ms")  # fmt: skip
+    print(f"throughput {report['throughput_rps']} req/s; statuses {report['statuses']}")
+    print(f"{'':34s} {'n':>6s} {'p50':>7s} {'p95':>7s} {'p99':>7s} {'p95/raw p50':>12s}")
+    rows = [(s, per_school[s]) for s in sorted(per_school)] + [
+        (f"  {s} / {op}", v) for (s, op), v in sorted(samples.items())
+    ]
+    for name, values in rows:
+        stats = summary(values)
+        print(f"{name:34s} {stats['count']:6.0f} {stats['p50']:7.1f} {stats['p95']:7.1f} {stats['p99']:7.1f} "
+              f"{stats['p95'] / raw_p50:11.1f}x")  # fmt: skip
+    worst = max(summary(v)["p95"] for v in per_school.values())
+    print(
+        f"\nworst per-school p95 {worst:.1f} ms vs objective {OBJECTIVE_MS:.0f} ms: {'met' if worst < OBJECTIVE_MS else 'MISSED'}"
+    )
+    print(f"wrote {OUT / 'interactive.json'} and {OUT / 'interactive.png'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
