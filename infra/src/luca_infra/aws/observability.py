@@ -4,8 +4,8 @@ Per-school latency is a metric per ``school_id`` (EMF from the grading service).
 every school's p95 with a SEARCH expression, which finds new schools without a deploy. Alarms cannot
 evaluate SEARCH expressions, and Metrics Insights alarms (which can group by school) have no
 percentiles, so ``Luca-P95-Latency-Alert`` watches the p95 of the same metric aggregated over all
-schools (dimension ``service`` only). That series exists only if the service also emits that
-dimension set; until it does the alarm stays INSUFFICIENT_DATA (see the hand-off note in the report).
+schools (dimension ``service`` only), a dimension set the service emits on every request beside the
+per-school one.
 """
 
 from __future__ import annotations
@@ -20,15 +20,12 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
-from luca_grading.telemetry.metrics import INTERACTIVE_REQUEST_LATENCY
+from luca_grading.telemetry.metrics import INTERACTIVE_REQUEST_LATENCY, SCHOOL_DIMENSION, SERVICE_DIMENSION
 from luca_infra.definitions import PlatformDefinition
 
 DASHBOARD_NAME = "Luca-Production-Overview"
 LATENCY_ALARM_NAME = "Luca-P95-Latency-Alert"
 LATENCY_OBJECTIVE_MS = 120
-# Dimensions of the service's EMF lines: Powertools adds "service"; the service adds "school_id".
-SERVICE_DIMENSION = "service"
-SCHOOL_DIMENSION = "school_id"
 PERIOD = cdk.Duration.minutes(1)
 
 

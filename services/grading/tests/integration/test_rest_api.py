@@ -266,9 +266,9 @@ def test_each_interactive_request_emits_emf_with_the_school(
         "InteractiveRequestCount",
         "InteractiveRequestLatency",
     }
-    assert ["school_id"] in [d for d in directive["Dimensions"]] or any(
-        "school_id" in d for d in directive["Dimensions"]
-    )
+    dimension_sets = [sorted(d) for d in directive["Dimensions"]]
+    assert ["school_id", "service"] in dimension_sets  # per school, for dashboards
+    assert ["service"] in dimension_sets  # platform-wide, for the p95 alarm
     assert last["school_id"] == "school-a"
 
 

@@ -15,6 +15,8 @@ from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 
 INTERACTIVE_REQUEST_COUNT = "InteractiveRequestCount"
 INTERACTIVE_REQUEST_LATENCY = "InteractiveRequestLatency"
+SCHOOL_DIMENSION = "school_id"
+SERVICE_DIMENSION = "service"
 
 
 class RequestMetrics:
@@ -26,7 +28,10 @@ class RequestMetrics:
 
     def record(self, *, school_id: str, route: str, latency_ms: float, status: int) -> dict[str, object]:
         emf = EphemeralMetrics(namespace=self._namespace, service=self._service)
-        emf.add_dimension(name="school_id", value=school_id)
+        emf.add_dimension(name=SCHOOL_DIMENSION, value=school_id)
+        # A second, service-only series: CloudWatch alarms cannot aggregate across schools, so the
+        # platform-wide p95 alarm watches this one; dashboards break down by school.
+        emf.add_dimensions(**{SERVICE_DIMENSION: self._service})
         emf.add_metric(name=INTERACTIVE_REQUEST_COUNT, unit=MetricUnit.Count, value=1)
         emf.add_metric(name=INTERACTIVE_REQUEST_LATENCY, unit=MetricUnit.Milliseconds, value=latency_ms)
         emf.add_metadata(key="route", value=route)
