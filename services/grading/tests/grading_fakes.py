@@ -22,7 +22,7 @@ from luca_grading.domain.model import (
     SubjectId,
     TermId,
 )
-from luca_grading.service_layer.ports import IdempotencyRecord
+from luca_grading.service_layer.ports import IdempotencyRecord, RecordingContext
 
 
 class FakeClock:
@@ -139,6 +139,16 @@ class FakeSchoolRepository:
     def get_idempotency(self, scope: str, key: str) -> IdempotencyRecord | None:
         self.calls["get_idempotency"] += 1
         return self.idempotency.get((scope, key))
+
+    def recording_context(
+        self, scope: str, key: str, student_id: StudentId, subject_id: SubjectId | None
+    ) -> RecordingContext:
+        self.calls["recording_context"] += 1
+        return RecordingContext(
+            idempotency=self.idempotency.get((scope, key)),
+            student=self.students.get(student_id),
+            subject=self.subjects.get(subject_id) if subject_id else None,
+        )
 
 
 class FakeRepositories:

@@ -257,3 +257,14 @@ def test_admins_manage_the_roster(service: GradingService, repositories: FakeRep
         service.put_student(admin(), "st-4", "9Z", "Luis")
     with pytest.raises(Forbidden):
         service.put_course(teacher(), "3C", "Third C")
+
+
+def test_a_new_grade_costs_one_read_before_its_write(
+    service: GradingService, repositories: FakeRepositories
+) -> None:
+    service.rule_for(teacher(), "math")  # warm the rule
+    repositories.calls.clear()
+
+    service.record_evaluation(teacher(), grade(), "key-one-read-01")
+
+    assert repositories.calls == {"recording_context": 1, "add_evaluation": 1}

@@ -38,7 +38,7 @@ from luca_grading.domain.model import (
     TeacherId,
     TermId,
 )
-from luca_grading.service_layer.ports import IdempotencyRecord
+from luca_grading.service_layer.ports import IdempotencyRecord, RecordingContext
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -289,9 +289,12 @@ class DynamoSchoolRepository:
     # -- roster ---------------------------------------------------------------------------------
     def get_student(self, student_id: StudentId) -> Student | None:
         item = self._get(td.student_pk(self._school, student_id), td.STUDENT_SK)
-        if item is None:
-            return None
-        return Student(self._school, student_id, CourseId(item["course_id"]), item["display_name"])
+        return self._student(item) if item else None
+
+    def _student(self, item: Mapping[str, Any]) -> Student:
+        return Student(
+            self._school, StudentId(item["student_id"]), CourseId(item["course_id"]), item["display_name"]
+        )
 
     def put_student(self, student: Student) -> None:
         self._put(
@@ -412,14 +415,47 @@ class DynamoSchoolRepository:
     # -- idempotency ----------------------------------------------------------------------------
     def get_idempotency(self, scope: str, key: str) -> IdempotencyRecord | None:
         item = self._get(td.idempotency_pk(self._school, scope, key), td.IDEMPOTENCY_SK)
-        if item is None:
-            return None
-        return IdempotencyRecord(
-            scope=item["scope"],
-            key=item["key"],
-            fingerprint=item["fingerprint"],
-            result_ref=item["result_ref"],
+        return _idempotency(item) if item else None
+
+    def recording_context(
+        self, scope: str, key: str, student_id: StudentId, subject_id: SubjectId | None
+    ) -> RecordingContext:
+        """One BatchGetItem instead of three GetItems on the hot write path (retrying unprocessed keys)."""
+        wanted = {
+            "idempotency": (td.idempotency_pk(self._school, scope, key), td.IDEMPOTENCY_SK),
+            "student": (td.student_pk(self._school, student_id), td.STUDENT_SK),
+        }
+        if subject_id:
+            wanted["subject"] = (td.catalog_pk(self._school), td.subject_sk(subject_id))
+        found: dict[tuple[str, str], dict[str, Any]] = {}
+        request: dict[str, Any] = {self._table: {"Keys": [self._key(pk, sk) for pk, sk in wanted.values()]}}
+        for attempt in range(5):
+            response = self._client.batch_get_item(RequestItems=request)
+            for raw in response.get("Responses", {}).get(self._table, []):
+                item = from_wire(raw)
+                found[(item[td.TABLE_PARTITION_KEY], item[td.TABLE_SORT_KEY])] = item
+            request = response.get("UnprocessedKeys") or {}
+            if not request:
+                break
+            time.sleep(0.01 * 2**attempt)
+        else:
+            raise RuntimeError("BatchGetItem left keys unprocessed after retries")
+        idempotency = found.get(wanted["idempotency"])
+        student = found.get(wanted["student"])
+        subject = found.get(wanted["subject"]) if "subject" in wanted else None
+        return RecordingContext(
+            idempotency=_idempotency(idempotency) if idempotency else None,
+            student=self._student(student) if student else None,
+            subject=Subject(self._school, SubjectId(subject["subject_id"]), subject["name"])
+            if subject
+            else None,
         )
+
+
+def _idempotency(item: Mapping[str, Any]) -> IdempotencyRecord:
+    return IdempotencyRecord(
+        scope=item["scope"], key=item["key"], fingerprint=item["fingerprint"], result_ref=item["result_ref"]
+    )
 
 
 class DynamoRepositoryFactory:

@@ -33,6 +33,15 @@ class IdempotencyRecord:
     result_ref: str
 
 
+@dataclass(frozen=True, slots=True)
+class RecordingContext:
+    """What a write must know before it writes: a prior result for its key, the student, the subject."""
+
+    idempotency: IdempotencyRecord | None
+    student: Student | None
+    subject: Subject | None
+
+
 class SchoolRepository(Protocol):
     """Data access confined to one school: every key it touches starts with that school."""
 
@@ -69,6 +78,12 @@ class SchoolRepository(Protocol):
     def behavior_notes(self, student_id: StudentId) -> Sequence[BehaviorNote]: ...
 
     def get_idempotency(self, scope: str, key: str) -> IdempotencyRecord | None: ...
+
+    def recording_context(
+        self, scope: str, key: str, student_id: StudentId, subject_id: SubjectId | None
+    ) -> RecordingContext:
+        """The idempotency record, student and (optionally) subject, in as few reads as the store allows."""
+        ...
 
 
 class RepositoryFactory(Protocol):

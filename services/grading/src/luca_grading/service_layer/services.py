@@ -176,11 +176,12 @@ class GradingService:
                 "description": command.description,
             }
         )
-        replay = self._replay_evaluation(repo, scope, idempotency_key, fingerprint, student_id)
+        known = repo.recording_context(scope, idempotency_key, student_id, subject_id)
+        replay = self._replay_evaluation(repo, known.idempotency, fingerprint, student_id)
         if replay is not None:
             return replay
-        self._require_enrolled(repo, student_id, course_id)
-        if repo.get_subject(subject_id) is None:
+        self._require_enrolled(known.student, student_id, course_id)
+        if known.subject is None:
             raise UnknownSubject(f"subject {subject_id!r} does not exist in this school", field="subject_id")
         rule = self._rule(repo, subject_id)
         evaluation = Evaluation(
@@ -202,15 +203,20 @@ class GradingService:
         if repo.add_evaluation(evaluation, record):
             return Recorded(evaluation, replayed=False)
         # Lost a race with a concurrent retry of the same request: return the winner's result.
-        replay = self._replay_evaluation(repo, scope, idempotency_key, fingerprint, student_id)
+        replay = self._replay_evaluation(
+            repo, repo.get_idempotency(scope, idempotency_key), fingerprint, student_id
+        )
         if replay is None:  # pragma: no cover - the condition that failed guarantees a record
             raise IdempotencyKeyReused("idempotency key is in use by a request still in flight")
         return replay
 
     def _replay_evaluation(
-        self, repo: SchoolRepository, scope: str, key: str, fingerprint: str, student_id: StudentId
+        self,
+        repo: SchoolRepository,
+        record: IdempotencyRecord | None,
+        fingerprint: str,
+        student_id: StudentId,
     ) -> Recorded[Evaluation] | None:
-        record = repo.get_idempotency(scope, key)
         if record is None:
             return None
         if record.fingerprint != fingerprint:
@@ -223,9 +229,8 @@ class GradingService:
         return Recorded(evaluation, replayed=True)
 
     def _require_enrolled(
-        self, repo: SchoolRepository, student_id: StudentId, course_id: CourseId
+        self, student: Student | None, student_id: StudentId, course_id: CourseId
     ) -> Student:
-        student = repo.get_student(student_id)
         if student is None:
             raise UnknownStudent(f"student {student_id!r} does not exist in this school", field="student_id")
         if student.course_id != course_id:
@@ -290,10 +295,11 @@ class GradingService:
         fingerprint = _fingerprint(
             {"student": student_id, "course": course_id, "kind": command.kind.value, "text": text}
         )
-        replay = self._replay_note(repo, scope, idempotency_key, fingerprint, student_id)
+        known = repo.recording_context(scope, idempotency_key, student_id, None)
+        replay = self._replay_note(repo, known.idempotency, fingerprint, student_id)
         if replay is not None:
             return replay
-        self._require_enrolled(repo, student_id, course_id)
+        self._require_enrolled(known.student, student_id, course_id)
         note = BehaviorNote(
             school_id=principal.school_id,
             note_id=self._ids.new_id(),
@@ -309,15 +315,20 @@ class GradingService:
         )
         if repo.add_behavior_note(note, record):
             return Recorded(note, replayed=False)
-        replay = self._replay_note(repo, scope, idempotency_key, fingerprint, student_id)
+        replay = self._replay_note(
+            repo, repo.get_idempotency(scope, idempotency_key), fingerprint, student_id
+        )
         if replay is None:  # pragma: no cover
             raise IdempotencyKeyReused("idempotency key is in use by a request still in flight")
         return replay
 
     def _replay_note(
-        self, repo: SchoolRepository, scope: str, key: str, fingerprint: str, student_id: StudentId
+        self,
+        repo: SchoolRepository,
+        record: IdempotencyRecord | None,
+        fingerprint: str,
+        student_id: StudentId,
     ) -> Recorded[BehaviorNote] | None:
-        record = repo.get_idempotency(scope, key)
         if record is None:
             return None
         if record.fingerprint != fingerprint:
