@@ -346,6 +346,13 @@ class _BodyTooLarge(Exception):
     pass
 
 
+def mark_replay(response: Response, replayed: bool) -> None:
+    """A replayed idempotent write answers 200 (not 201) and says so in a header."""
+    if replayed:
+        response.status_code = 200
+        response.headers["Idempotent-Replayed"] = "true"
+
+
 # -- the app --------------------------------------------------------------------------------------
 def create_app(container: Container) -> FastAPI:
     service = container.service
@@ -436,9 +443,7 @@ def create_app(container: Container) -> FastAPI:
             ),
             key,
         )
-        if recorded.replayed:
-            response.status_code = 200
-            response.headers["Idempotent-Replayed"] = "true"
+        mark_replay(response, recorded.replayed)
         return EvaluationOut.of(recorded.value)
 
     @app.get(
@@ -491,9 +496,7 @@ def create_app(container: Container) -> FastAPI:
             ),
             key,
         )
-        if recorded.replayed:
-            response.status_code = 200
-            response.headers["Idempotent-Replayed"] = "true"
+        mark_replay(response, recorded.replayed)
         return BehaviorNoteOut.of(recorded.value)
 
     @app.get(

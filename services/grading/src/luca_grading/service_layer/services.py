@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Generic, TypeVar
@@ -210,6 +210,22 @@ class GradingService:
             raise IdempotencyKeyReused("idempotency key is in use by a request still in flight")
         return replay
 
+    @staticmethod
+    def _replay(
+        record: IdempotencyRecord | None, fingerprint: str, load: Callable[[str], T | None]
+    ) -> Recorded[T] | None:
+        """The first result for an idempotency key already used with this body; None for a new key."""
+        if record is None:
+            return None
+        if record.fingerprint != fingerprint:
+            raise IdempotencyKeyReused(
+                "this Idempotency-Key was already used for a different request", field="idempotency_key"
+            )
+        first = load(record.result_ref)
+        if first is None:  # pragma: no cover - written in the same transaction as the record
+            raise IdempotencyKeyReused("the first request with this key left no result")
+        return Recorded(first, replayed=True)
+
     def _replay_evaluation(
         self,
         repo: SchoolRepository,
@@ -217,16 +233,7 @@ class GradingService:
         fingerprint: str,
         student_id: StudentId,
     ) -> Recorded[Evaluation] | None:
-        if record is None:
-            return None
-        if record.fingerprint != fingerprint:
-            raise IdempotencyKeyReused(
-                "this Idempotency-Key was already used for a different request", field="idempotency_key"
-            )
-        evaluation = repo.get_evaluation(student_id, record.result_ref)
-        if evaluation is None:  # pragma: no cover - written in the same transaction
-            raise IdempotencyKeyReused("the first request with this key left no result")
-        return Recorded(evaluation, replayed=True)
+        return self._replay(record, fingerprint, lambda ref: repo.get_evaluation(student_id, ref))
 
     def _require_enrolled(
         self, student: Student | None, student_id: StudentId, course_id: CourseId
@@ -329,16 +336,7 @@ class GradingService:
         fingerprint: str,
         student_id: StudentId,
     ) -> Recorded[BehaviorNote] | None:
-        if record is None:
-            return None
-        if record.fingerprint != fingerprint:
-            raise IdempotencyKeyReused(
-                "this Idempotency-Key was already used for a different request", field="idempotency_key"
-            )
-        note = repo.get_behavior_note(student_id, record.result_ref)
-        if note is None:  # pragma: no cover
-            raise IdempotencyKeyReused("the first request with this key left no result")
-        return Recorded(note, replayed=True)
+        return self._replay(record, fingerprint, lambda ref: repo.get_behavior_note(student_id, ref))
 
     def behavior_profile(self, principal: Principal, student_id: str) -> BehaviorProfile:
         sid = StudentId(check_id(student_id, "student_id"))
