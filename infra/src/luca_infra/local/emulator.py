@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 
 from moto.server import ThreadedMotoServer
 
+from luca_infra.local import emulator_fixes
+
 REGION = "us-east-1"
 HOST = "127.0.0.1"
 DEFAULT_PORT = 4566
@@ -60,6 +62,8 @@ class Emulator:
             return self.url
         ensure_dummy_credentials()
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
+        fixes = emulator_fixes.apply()
+        log.debug("emulator fixes in force", extra={"fixes": list(fixes)})
         if self.port:
             require_free_port(self.port)
         server = ThreadedMotoServer(ip_address=HOST, port=self.port, verbose=False)

@@ -1,9 +1,10 @@
 """``LocalPlatform``: the composition root of the local platform, and the only one.
 
-Starts, in order, the embedded emulator, the resources provisioned from the definitions, the
-grading service (REST + gRPC, wired to the emulator exactly as to AWS: endpoint URL, per-school
-AssumeRole with the session tag, JWKS of the user pool, KMS service-identity key), the gateway
-stand-in in front of it, and the demo schools. ``stop()`` undoes it in reverse order.
+Starts, in order, the embedded emulator (with its local-only fixes, see ``emulator_fixes``), the
+resources provisioned from the definitions, the grading service (REST + gRPC in its own process, as
+in its own container in AWS, wired to the emulator exactly as to AWS through ``LUCA_*`` settings:
+endpoint URL, per-school AssumeRole with the session tag, JWKS of the user pool, KMS
+service-identity key), the gateway stand-in in front of it, and the demo schools. ``stop()`` undoes it in reverse order.
 
 Ports are configurable; 0 picks free ones (tests). Local artefacts go to ``state_dir`` (``.luca/``):
 ``platform.json`` (what ``luca token`` reads; removed on stop), the gateway's access log, the
@@ -23,22 +24,20 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, Any
 
 import boto3
 import jwt
 
 from luca_grading.adapters.tokens import CognitoSettings, CognitoTokenVerifier
-from luca_grading.bootstrap import bootstrap
 from luca_grading.config import GradingSettings
-from luca_grading.entrypoints.main import RunningService
-from luca_grading.entrypoints.main import start as start_grading
 from luca_infra.definitions import PLATFORM_DEFINITION, PlatformDefinition, ThrottlingDefinition
 from luca_infra.local.demo import DEMO_SCHOOLS, DemoIdentities, DemoRole, DemoSchool, seed_school
 from luca_infra.local.emulator import DEFAULT_PORT as DEFAULT_EMULATOR_PORT
 from luca_infra.local.emulator import HOST, Emulator, require_free_port
-from luca_infra.local.gateway import Gateway, GatewaySettings, RateLimit, ServedGateway, bound_port
+from luca_infra.local.gateway import Gateway, GatewaySettings, RateLimit, ServedGateway
 from luca_infra.local.provision import ProvisionedResources, provision
+from luca_infra.local.service_process import ServiceProcess, settings_environment
 
 if TYPE_CHECKING:
     from mypy_boto3_cognito_idp import CognitoIdentityProviderClient
@@ -49,6 +48,7 @@ STATE_FILE = "platform.json"
 ACCESS_LOG_FILE = "access.jsonl"
 METRICS_FILE = "metrics.jsonl"
 TRACES_FILE = "traces.jsonl"
+GRADING_READY_FILE = "grading.ready.json"
 # A cached demo token is replaced this long before it expires.
 _TOKEN_REFRESH_MARGIN_SECONDS = 300
 
@@ -68,6 +68,7 @@ class PlatformConfig:
     throttling: ThrottlingDefinition = PLATFORM_DEFINITION.throttling
     school_limits: Mapping[str, RateLimit] = field(default_factory=dict)
     upstream_timeout_seconds: float = 10.0
+    service_start_timeout_seconds: float = 60.0
     access_log_stdout: bool = True
     log_level: str = "INFO"
 
@@ -125,9 +126,8 @@ class LocalPlatform:
         self.config = config or PlatformConfig()
         self._emulator = Emulator(port=self.config.emulator_port)
         self._resources: ProvisionedResources | None = None
-        self._grading: RunningService | None = None
+        self._grading: ServiceProcess | None = None
         self._gateway: ServedGateway | None = None
-        self._metrics_sink: TextIO | None = None
         self._identities: DemoIdentities | None = None
         self._state_path: Path | None = None
         self._tokens: dict[tuple[str, str], tuple[str, float]] = {}
@@ -189,7 +189,6 @@ class LocalPlatform:
         resources = self.resources
         definition = self.config.definition
         state_dir = self.config.state_dir
-        metrics_path = state_dir / METRICS_FILE
         settings = GradingSettings(
             service_name=definition.grading.name,
             aws_region=resources.region,
@@ -212,21 +211,22 @@ class LocalPlatform:
             otel_exporter="file",
             otel_file_path=str(state_dir / TRACES_FILE),
             metrics_namespace=definition.metrics_namespace,
-            metrics_file_path=str(metrics_path),
+            # In AWS the EMF lines go to stdout for the log driver; here to a file beside the traces.
+            metrics_file_path=str(state_dir / METRICS_FILE),
+            ready_file=str(state_dir / GRADING_READY_FILE),
         )
-        # In AWS the EMF lines go to stdout for the log driver; here to a file beside the traces.
-        # bootstrap() takes the sink, not the path: the platform owns the file and closes it on stop.
-        self._metrics_sink = metrics_path.open("a", encoding="utf-8")
-        self._stops.append(("metrics file", self._metrics_sink.close))
-        self._grading = start_grading(bootstrap(settings, metrics_sink=self._metrics_sink))
-        self._stops.append(("grading service", self._stop_grading))
-        self.rest_port = bound_port(self._grading.rest)
-        self.grpc_port = self._grading.grpc_port
-
-    def _stop_grading(self) -> None:
-        if self._grading is not None:
-            self._grading.stop()
-        _flush_traces()
+        # Its own process, as its own container in AWS: the service does not share an interpreter
+        # lock with the emulator and the gateway, and it is configured only by the environment.
+        self._grading = ServiceProcess.start(
+            name=definition.grading.name,
+            module="luca_grading.entrypoints.main",
+            environment=settings_environment(settings),
+            ready_file=state_dir / GRADING_READY_FILE,
+            timeout_seconds=self.config.service_start_timeout_seconds,
+        )
+        self._stops.append(("grading service", self._grading.stop))
+        self.rest_port = self._grading.ports["rest_port"]
+        self.grpc_port = self._grading.ports["grpc_port"]
 
     def _start_gateway(self) -> None:
         resources = self.resources
@@ -374,12 +374,3 @@ class LocalPlatform:
             expires = float(jwt.decode(token, options={"verify_signature": False})["exp"])
             self._tokens[key] = (token, expires)
             return token
-
-
-def _flush_traces() -> None:
-    from opentelemetry import trace
-
-    provider = trace.get_tracer_provider()
-    flush = getattr(provider, "force_flush", None)
-    if callable(flush):
-        flush()

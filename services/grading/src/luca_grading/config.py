@@ -52,3 +52,6 @@ class GradingSettings(BaseSettings):
     metrics_namespace: str = "Luca/Platform"
     # EMF lines go to stdout in AWS (the log driver ships them); locally they may go to a file.
     metrics_file_path: str | None = None
+    # Set by a supervisor (the local platform): once both servers accept requests the process writes
+    # {"pid", "rest_port", "grpc_port"} here, which is how port 0 becomes a known port. Unset in AWS.
+    ready_file: str | None = None

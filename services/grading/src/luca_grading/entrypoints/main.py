@@ -1,11 +1,19 @@
-"""The grading service's process: REST (uvicorn) and gRPC in one container, stopped cleanly on SIGTERM."""
+"""The grading service's process: REST (uvicorn) and gRPC in one container, stopped cleanly on SIGTERM.
+
+``python -m luca_grading.entrypoints.main`` is the container's command in AWS and the child process
+the local platform supervises; both configure it only through ``LUCA_*`` environment variables.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import json
 import logging
+import os
 import signal
 import threading
 from dataclasses import dataclass
+from pathlib import Path
 
 import grpc
 import uvicorn
@@ -29,6 +37,14 @@ class RunningService:
     rest_thread: threading.Thread
     grpc_server: grpc.Server
     grpc_port: int
+
+    @property
+    def rest_port(self) -> int:
+        """The port REST listens on (what a configured port 0 turned into)."""
+        for listener in getattr(self.rest, "servers", []):
+            for sock in listener.sockets:
+                return int(sock.getsockname()[1])
+        raise RuntimeError("the REST server is not listening")
 
     def stop(self, grace: float = 5.0) -> None:
         self.rest.should_exit = True
@@ -64,14 +80,35 @@ def start(container: Container) -> RunningService:
     if not rest.started:
         server.stop(0)
         raise RuntimeError(f"REST server failed to start on {settings.rest_host}:{settings.rest_port}")
-    log.info("grading service ready", extra={"rest_port": settings.rest_port, "grpc_port": port})
-    return RunningService(container, rest, rest_thread, server, port)
+    running = RunningService(container, rest, rest_thread, server, port)
+    log.info("grading service ready", extra={"rest_port": running.rest_port, "grpc_port": port})
+    return running
+
+
+def announce_ready(path: Path, running: RunningService) -> None:
+    """Write the bound ports for a supervisor, atomically: a reader never sees half a file."""
+    scratch = path.with_name(path.name + ".tmp")
+    ports = {"pid": os.getpid(), "rest_port": running.rest_port, "grpc_port": running.grpc_port}
+    scratch.write_text(json.dumps(ports), encoding="utf-8")
+    scratch.replace(path)
 
 
 def main() -> None:
     settings = GradingSettings()  # type: ignore[call-arg]  # from the environment; fails fast when incomplete
     configure_logging(settings.service_name, settings.log_level)
-    running = start(bootstrap(settings))
+    with contextlib.ExitStack() as resources:
+        metrics_sink = None
+        if settings.metrics_file_path:
+            metrics_sink = resources.enter_context(open(settings.metrics_file_path, "a", encoding="utf-8"))
+        running = start(bootstrap(settings, metrics_sink=metrics_sink))
+        resources.callback(_flush_traces)
+        resources.callback(running.stop)
+        if settings.ready_file:
+            announce_ready(Path(settings.ready_file), running)
+        _wait_for_stop_signal()
+
+
+def _wait_for_stop_signal() -> None:
     stopped = threading.Event()
 
     def on_signal(signum: int, _frame: object) -> None:
@@ -81,7 +118,14 @@ def main() -> None:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     stopped.wait()
-    running.stop()
+
+
+def _flush_traces() -> None:
+    from opentelemetry import trace
+
+    flush = getattr(trace.get_tracer_provider(), "force_flush", None)
+    if callable(flush):
+        flush()
 
 
 if __name__ == "__main__":

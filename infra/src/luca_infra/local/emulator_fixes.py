@@ -1,0 +1,251 @@
+"""Local-only fixes for the embedded emulator's hot paths. Never part of anything deployed.
+
+moto is a test double, written for correctness rather than speed. Four of its hot paths make the
+local platform far slower than the service it stands in for, and the slowness grows with the data:
+
+1. **Backend lookup on every request.** moto's WSGI dispatcher lists its own package directory on
+   disk for every HTTP request (``moto.backends.list_of_moto_modules``). The listing never changes
+   while the process runs, so it is computed once.
+2. **TransactWriteItems copies the whole table.** Before a transaction moto deep-copies every table
+   it touches so it can roll back (once per item in the transaction). With a few thousand items that
+   is about a second per grade recorded. The fix snapshots only the items the transaction names
+   (and the stream's length) and restores exactly those on failure, which is what the deep copy was
+   for; the all-or-nothing behaviour, the cancellation reasons and the stream records are unchanged.
+3. **Every Query reads and sorts the whole table.** moto's ``Table.query`` starts from
+   ``all_items()``, which sorts every item of the table with Python-level key comparisons, then keeps
+   the partition asked for, then sorts those again by range key. The fix hands a query the partition
+   it names (base table) or the items unsorted (an index: the query sorts its matches itself), so a
+   query costs what its partition holds instead of what the table holds. Scans are untouched. The
+   matches are then sorted with each key value converted once per item, not once per comparison.
+4. **The generic response serializer walks every attribute value through the service model.** For
+   DynamoDB's JSON protocol the result already has the wire shape, so it is written with ``json``
+   directly; any result holding something JSON cannot carry as is (binary values, timestamps) goes
+   through moto's serializer as before.
+
+Each fix is checked against moto's own behaviour in ``infra/tests/local/test_emulator_fixes.py``
+(run with the pinned moto). ``apply()`` is idempotent and is called by the embedded emulator only;
+when moto's internals no longer look as expected a fix is skipped with a warning, never half-applied.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import json
+import logging
+import threading
+from collections.abc import Callable, Iterable
+from typing import Any
+
+log = logging.getLogger("luca.local.emulator")
+
+_applied: set[str] = set()
+
+
+def apply() -> tuple[str, ...]:
+    """Apply every fix that matches the installed moto; returns the names of the fixes in force."""
+    for name, fix in _FIXES.items():
+        if name in _applied:
+            continue
+        try:
+            fix()
+        except (ImportError, AttributeError) as error:  # moto moved on: run unpatched, say so
+            log.warning("emulator fix skipped", extra={"fix": name, "reason": repr(error)})
+            continue
+        _applied.add(name)
+    return tuple(sorted(_applied))
+
+
+def _cache_module_listing() -> None:
+    from moto import backends
+
+    listing: Callable[[], Iterable[str]] = backends.list_of_moto_modules
+    if getattr(listing, "__luca_fix__", False):
+        return
+    modules = tuple(listing())
+
+    def list_of_moto_modules() -> Iterable[str]:
+        return iter(modules)
+
+    list_of_moto_modules.__luca_fix__ = True  # type: ignore[attr-defined]
+    backends.list_of_moto_modules = list_of_moto_modules
+
+
+class _ShareTables:
+    """Stands in for the ``copy`` module inside moto's DynamoDB backend: tables are not copied.
+
+    The transaction wrapper below restores the touched items itself, so the backend's own
+    "restore the copied table" step only puts the same table object back.
+    """
+
+    def __init__(self, table_type: type) -> None:
+        self._table_type = table_type
+
+    def deepcopy(self, value: Any, memo: dict[int, Any] | None = None) -> Any:
+        if isinstance(value, self._table_type):
+            return value
+        return copy.deepcopy(value, memo)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(copy, name)
+
+
+def _item_level_transactions() -> None:
+    from moto.dynamodb import models
+    from moto.dynamodb.models.dynamo_type import DynamoType
+    from moto.dynamodb.models.table import Table
+
+    backend_type = models.DynamoDBBackend
+    original = backend_type.transact_write_items
+    if getattr(original, "__luca_fix__", False):
+        return
+    if getattr(models, "copy", None) is not copy:
+        raise AttributeError("moto.dynamodb.models no longer uses the copy module as expected")
+
+    def snapshot(backend: Any, transact_items: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
+        saved: list[tuple[Any, ...]] = []
+        for entry in transact_items:
+            op = next(iter(entry.values()), None)
+            if not isinstance(op, dict):
+                continue
+            table = backend.tables.get(op.get("TableName"))
+            if table is None:
+                continue
+            attrs = op.get("Item") if "Item" in op else op.get("Key")
+            if not isinstance(attrs, dict) or table.hash_key_attr not in attrs:
+                continue
+            hash_value = DynamoType(attrs[table.hash_key_attr])
+            range_value = None
+            if table.range_key_attr is not None:
+                if table.range_key_attr not in attrs:
+                    continue
+                range_value = DynamoType(attrs[table.range_key_attr])
+            current = table.get_item(hash_value, range_value)
+            shard = table.stream_shard
+            saved.append(
+                (
+                    table,
+                    hash_value,
+                    range_value,
+                    copy.deepcopy(current),
+                    len(shard.items) if shard is not None else None,
+                )
+            )
+        return saved
+
+    def restore(saved: list[tuple[Any, ...]]) -> None:
+        # Newest first, so the first snapshot of a key (its state before the transaction) wins.
+        for table, hash_value, range_value, item, stream_length in reversed(saved):
+            if range_value is None:
+                if item is None:
+                    table.items.pop(hash_value, None)
+                else:
+                    table.items[hash_value] = item
+            else:
+                partition = table.items.get(hash_value)
+                if item is None:
+                    if partition is not None:
+                        partition.pop(range_value, None)
+                        if not partition:
+                            table.items.pop(hash_value, None)
+                else:
+                    table.items[hash_value][range_value] = item
+            if stream_length is not None and table.stream_shard is not None:
+                del table.stream_shard.items[stream_length:]
+
+    @functools.wraps(original)
+    def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> None:
+        saved = snapshot(self, transact_items)
+        try:
+            original(self, transact_items)
+        except Exception:
+            restore(saved)
+            raise
+
+    transact_write_items.__luca_fix__ = True  # type: ignore[attr-defined]
+    models.copy = _ShareTables(Table)  # type: ignore[assignment]
+    backend_type.transact_write_items = transact_write_items  # type: ignore[method-assign]
+
+
+def _direct_json_results() -> None:
+    from moto.dynamodb.responses import DynamoResult
+
+    original = DynamoResult.execute_result
+    if getattr(original, "__luca_fix__", False):
+        return
+
+    def _refuse(value: Any) -> Any:
+        raise TypeError(type(value).__name__)
+
+    @functools.wraps(original)
+    def execute_result(self: Any, context: Any) -> Any:
+        if context.service_model.protocol == "json" and isinstance(self.result, dict):
+            try:
+                body = json.dumps(self.result, separators=(",", ":"), default=_refuse)
+            except (TypeError, ValueError):
+                return original(self, context)
+            version = context.service_model.metadata.get("jsonVersion", "1.0")
+            return 200, {"Content-Type": f"application/x-amz-json-{version}"}, body
+        return original(self, context)
+
+    execute_result.__luca_fix__ = True  # type: ignore[attr-defined]
+    DynamoResult.execute_result = execute_result  # type: ignore[method-assign]
+
+
+_query_scope = threading.local()
+
+
+def _partition_scoped_queries() -> None:
+    from moto.dynamodb.models.table import Table
+
+    original_query = Table.query
+    original_all_items = Table.all_items
+    if getattr(original_query, "__luca_fix__", False):
+        return
+    index_name_position = 7  # hash_key, range_comparison, range_objs, limit, start key, forward, projection
+
+    def all_items(self: Any) -> Any:
+        scope = getattr(_query_scope, "value", None)
+        if scope is None or scope[0] is not self:
+            return original_all_items(self)
+        hash_key = scope[1]
+        if hash_key is None:  # an index query: every item, unsorted; the query sorts its matches
+            if self.range_key_attr:
+                return [item for partition in self.items.values() for item in partition.values()]
+            return list(self.items.values())
+        partition = self.items.get(hash_key)
+        if partition is None:
+            return []
+        return list(partition.values()) if self.range_key_attr else [partition]
+
+    @functools.wraps(original_query)
+    def query(self: Any, hash_key: Any, *args: Any, **kwargs: Any) -> Any:
+        index_name = kwargs.get(
+            "index_name", args[index_name_position - 1] if len(args) >= index_name_position else None
+        )
+        previous = getattr(_query_scope, "value", None)
+        _query_scope.value = (self, None if index_name else hash_key)
+        try:
+            return original_query(self, hash_key, *args, **kwargs)
+        finally:
+            _query_scope.value = previous
+
+    def sorted_items(self: Any, hash_key_attrs: Any, range_key_attrs: Any, items: list[Any]) -> list[Any]:
+        names = self._generate_attr_to_sort_by(hash_key_attrs, range_key_attrs)
+        # Key attributes are scalars (S, N, B): their cast values order exactly as moto's
+        # DynamoType comparisons do, computed once per item instead of once per comparison.
+        items.sort(key=lambda item: tuple(item.attrs[name].cast_value for name in names))
+        return items
+
+    query.__luca_fix__ = True  # type: ignore[attr-defined]
+    Table.sorted_items = sorted_items  # type: ignore[method-assign]
+    Table.all_items = all_items  # type: ignore[method-assign]
+    Table.query = query  # type: ignore[method-assign]
+
+
+_FIXES: dict[str, Callable[[], None]] = {
+    "cached-backend-lookup": _cache_module_listing,
+    "item-level-transactions": _item_level_transactions,
+    "partition-scoped-queries": _partition_scoped_queries,
+    "direct-json-results": _direct_json_results,
+}
