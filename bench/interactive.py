@@ -2,11 +2,18 @@
 
 A command, not a test. It starts the local platform in a child process (so the load generator does
 not share its interpreter lock), measures the emulator's raw GetItem/PutItem round trip from this
-process, then lets N teachers (half per demo school) record and read grades with think time for a
+process, seeds each demo school with a class-sized roster and a term's history of grades (so reads
+return what a real course returns, not a handful of items or an ever-growing pile on three
+students), then lets N teachers (half per demo school) record and read grades with think time for a
 fixed duration. It prints p50/p95/p99 per school and operation with the ratio to the raw round trip,
 and writes ``bench/out/interactive.json`` and a histogram ``bench/out/interactive.png``.
 
-    python -m bench.interactive [--teachers 50] [--seconds 20] [--think-ms 250]
+The workload, per teacher request: 40% record a grade, 30% a student's evaluations for the term,
+20% the course's grades in the teacher's subject for the term, 10% a grading rule. Think time is
+exponential with a 2 s mean: each of the 50 teachers acts every 2 s on average, far above a
+classroom's pace (typing a grade takes longer), so the default offers about 25 requests/s.
+
+    python -m bench.interactive [--teachers 50] [--seconds 30] [--think-ms 2000]
 """
 
 from __future__ import annotations
@@ -98,22 +105,81 @@ def raw_round_trips(state: PlatformState, samples: int) -> dict[str, list[float]
     return results
 
 
+def roster(school: DemoSchool, size: int) -> list[str]:
+    return [f"bench-{school.school_id[-1]}-{n:03d}" for n in range(size)]
+
+
+def random_score(school: DemoSchool, rng: random.Random) -> str:
+    if school.default_rule and school.default_rule.get("scale") == "percentage":
+        return str(rng.randint(40, 100))
+    return f"{rng.randint(10, 70) / 10:.1f}"
+
+
+async def seed(state: PlatformState, tokens: dict[str, dict[str, str]], students: int, history: int) -> int:
+    """A class-sized roster per school and ``history`` grades per student and subject for the term.
+
+    Straight to the grading service, as the platform seeds its demo data: an operator's job that
+    must not spend the schools' request budget at the gateway.
+    """
+    rng = random.Random(7)
+    calls: list[tuple[str, str, str, dict[str, Any], dict[str, str]]] = []
+    for school in DEMO_SCHOOLS:
+        for student in roster(school, students):
+            body = {"course_id": school.course_id, "display_name": f"Student {student}"}
+            calls.append((school.school_id, "admin", f"/v1/students/{student}", body, {}))
+    grades: list[tuple[str, str, str, dict[str, Any], dict[str, str]]] = []
+    for school in DEMO_SCHOOLS:
+        for student in roster(school, students):
+            for subject in school.subjects:
+                for number in range(history):
+                    body = {"student_id": student, "course_id": school.course_id, "subject_id": subject,
+                            "term_id": school.term_id, "score": random_score(school, rng)}  # fmt: skip
+                    key = {"Idempotency-Key": f"bench-seed-{student}-{subject}-{number}"}
+                    grades.append((school.school_id, "teacher", "/v1/evaluations", body, key))
+    done = 0
+    total = len(calls) + len(grades)
+    async with httpx.AsyncClient(base_url=state.grading_rest_url, timeout=30, trust_env=False) as client:
+
+        async def run(batch: list[tuple[str, str, str, dict[str, Any], dict[str, str]]], method: str) -> None:
+            nonlocal done
+            gate = asyncio.Semaphore(8)
+
+            async def one(
+                school_id: str, role: str, path: str, body: dict[str, Any], extra: dict[str, str]
+            ) -> None:
+                nonlocal done
+                async with gate:
+                    headers = {"Authorization": f"Bearer {tokens[school_id][role]}", **extra}
+                    response = await client.request(method, path, json=body, headers=headers)
+                if response.status_code >= 300:
+                    raise SystemExit(f"seeding {method} {path}: {response.status_code} {response.text}")
+                done += 1
+                if done % 50 == 0 or done == total:
+                    print(f"\r  seeded {done}/{total}", end="", flush=True)
+
+            await asyncio.gather(*(one(*call) for call in batch))
+
+        await run(calls, "PUT")
+        await run(grades, "POST")
+    print()
+    return len(grades)
+
+
 async def teacher(
-    client: httpx.AsyncClient, school: DemoSchool, token: str, until: float, think_ms: float,
-    samples: dict[tuple[str, str], list[float]], statuses: dict[int, int], rng: random.Random,
+    client: httpx.AsyncClient, school: DemoSchool, students: list[str], token: str, until: float,
+    think_ms: float, samples: dict[tuple[str, str], list[float]], statuses: dict[int, int],
+    rng: random.Random,
 ) -> None:  # fmt: skip
     headers = {"Authorization": f"Bearer {token}"}
-    percentage = bool(school.default_rule and school.default_rule.get("scale") == "percentage")
-    subjects = list(school.subjects)
+    subject = rng.choice(list(school.subjects))  # the subject this teacher teaches
     while time.monotonic() < until:
         await asyncio.sleep(rng.expovariate(1000 / think_ms))
-        student = rng.choice(school.students).student_id
+        student = rng.choice(students)
         roll = rng.random()
         if roll < 0.4:
             operation = "record grade"
-            score = str(rng.randint(40, 100)) if percentage else f"{rng.randint(10, 70) / 10:.1f}"
-            body = {"student_id": student, "course_id": school.course_id, "subject_id": rng.choice(subjects),
-                    "term_id": school.term_id, "score": score}  # fmt: skip
+            body = {"student_id": student, "course_id": school.course_id, "subject_id": subject,
+                    "term_id": school.term_id, "score": random_score(school, rng)}  # fmt: skip
             request = client.post(
                 "/v1/evaluations", json=body, headers={**headers, "Idempotency-Key": str(uuid.uuid4())}
             )
@@ -125,11 +191,13 @@ async def teacher(
         elif roll < 0.9:
             operation = "course grades"
             request = client.get(
-                f"/v1/courses/{school.course_id}/terms/{school.term_id}/grades", headers=headers
+                f"/v1/courses/{school.course_id}/terms/{school.term_id}/grades",
+                params={"subject_id": subject},
+                headers=headers,
             )
         else:
             operation = "grading rule"
-            request = client.get(f"/v1/grading-rules/{rng.choice(subjects)}", headers=headers)
+            request = client.get(f"/v1/grading-rules/{subject}", headers=headers)
         started = time.perf_counter()
         response = await request
         elapsed = (time.perf_counter() - started) * 1000
@@ -139,8 +207,9 @@ async def teacher(
 
 
 async def load(
-    state: PlatformState, tokens: dict[str, str], teachers: int, seconds: float, think_ms: float
-) -> Any:
+    state: PlatformState, tokens: dict[str, str], students: int, teachers: int, seconds: float,
+    think_ms: float,
+) -> Any:  # fmt: skip
     samples: dict[tuple[str, str], list[float]] = defaultdict(list)
     statuses: dict[int, int] = {}
     limits = httpx.Limits(max_connections=teachers, max_keepalive_connections=teachers)
@@ -152,6 +221,7 @@ async def load(
                 teacher(
                     client,
                     school,
+                    roster(school, students),
                     tokens[school.school_id],
                     until,
                     think_ms,
@@ -202,10 +272,12 @@ def main() -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--teachers", type=int, default=50)
-    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument(
-        "--think-ms", type=float, default=250.0, help="mean pause between a teacher's requests"
+        "--think-ms", type=float, default=2000.0, help="mean pause between a teacher's requests"
     )
+    parser.add_argument("--students", type=int, default=30, help="students per school (one course each)")
+    parser.add_argument("--history", type=int, default=5, help="seeded grades per student and subject")
     parser.add_argument("--raw-samples", type=int, default=300)
     opts = parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
@@ -217,18 +289,26 @@ def main() -> int:
         try:
             cognito = boto3.client("cognito-idp", region_name=state.region, endpoint_url=state.emulator_url)
             tokens = {
-                school: id_token(
-                    cognito, state.user_pool_id, state.user_pool_client_id, users["teacher"], DEMO_PASSWORD
-                )
+                school: {
+                    role: id_token(
+                        cognito, state.user_pool_id, state.user_pool_client_id, users[role], DEMO_PASSWORD
+                    )
+                    for role in ("teacher", "admin")
+                }
                 for school, users in state.users.items()
             }
+            print(f"seeding {opts.students} students per school, {opts.history} grades each per subject")
+            seeded = asyncio.run(seed(state, tokens, opts.students, opts.history))
             print(f"raw emulator round trip: {opts.raw_samples} PutItem + GetItem")
             raw = raw_round_trips(state, opts.raw_samples)
             print(
                 f"load: {opts.teachers} teachers for {opts.seconds:.0f} s, mean think time {opts.think_ms:.0f} ms"
             )
             started = time.monotonic()
-            samples, statuses = asyncio.run(load(state, tokens, opts.teachers, opts.seconds, opts.think_ms))
+            teacher_tokens = {school: roles["teacher"] for school, roles in tokens.items()}
+            samples, statuses = asyncio.run(
+                load(state, teacher_tokens, opts.students, opts.teachers, opts.seconds, opts.think_ms)
+            )
             wall = time.monotonic() - started
         finally:
             process.terminate()
@@ -240,6 +320,9 @@ def main() -> int:
         per_school[school].extend(values)
     report = {
         "teachers": opts.teachers,
+        "think_ms": opts.think_ms,
+        "students_per_school": opts.students,
+        "seeded_grades": seeded,
         "seconds": round(wall, 1),
         "throughput_rps": round(sum(len(v) for v in per_school.values()) / wall, 1),
         "statuses": {str(k): v for k, v in sorted(statuses.items())},

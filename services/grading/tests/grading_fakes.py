@@ -103,6 +103,7 @@ class FakeSchoolRepository:
     def student_evaluations(
         self, student_id: StudentId, term_id: TermId | None = None, subject_id: SubjectId | None = None
     ) -> Sequence[Evaluation]:
+        self.calls["student_evaluations"] += 1
         return [
             e
             for e in self.evaluations.values()
@@ -114,6 +115,7 @@ class FakeSchoolRepository:
     def course_evaluations(
         self, course_id: CourseId, term_id: TermId, subject_id: SubjectId | None = None
     ) -> Sequence[Evaluation]:
+        self.calls["course_evaluations"] += 1
         return [
             e
             for e in self.evaluations.values()

@@ -14,9 +14,14 @@ local platform far slower than the service it stands in for, and the slowness gr
 3. **Every Query reads and sorts the whole table.** moto's ``Table.query`` starts from
    ``all_items()``, which sorts every item of the table with Python-level key comparisons, then keeps
    the partition asked for, then sorts those again by range key. The fix hands a query the partition
-   it names (base table) or the items unsorted (an index: the query sorts its matches itself), so a
-   query costs what its partition holds instead of what the table holds. Scans are untouched. The
-   matches are then sorted with each key value converted once per item, not once per comparison.
+   it names (base table), or for an index the items carrying the index partition value, unsorted
+   (the query checks every key condition again and sorts its matches itself), so a query costs
+   what its partition holds instead of sorting the whole table. Scans are untouched. The
+   matches are then sorted with each key value converted once per item, not once per comparison,
+   and the page is no longer deep-copied item by item before it is serialized: index projection,
+   filters and projection expressions build new items and never change the stored ones, and the
+   response is built from fresh dictionaries. A projection of top-level attribute names picks
+   those attributes instead of round-tripping the item through plain JSON and back.
 4. **The generic response serializer walks every attribute value through the service model.** For
    DynamoDB's JSON protocol the result already has the wire shape, so it is written with ``json``
    directly; any result holding something JSON cannot carry as is (binary values, timestamps) goes
@@ -33,6 +38,7 @@ import copy
 import functools
 import json
 import logging
+import re
 import threading
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -193,9 +199,27 @@ def _direct_json_results() -> None:
 
 
 _query_scope = threading.local()
+_PLAIN_NAME = re.compile(r"[A-Za-z0-9_\-]+")
+
+
+class _ShareQueryPages:
+    """Stands in for the ``copy`` module inside moto's table model: a page of items is not copied."""
+
+    def __init__(self, item_type: type) -> None:
+        self._item_type = item_type
+
+    def deepcopy(self, value: Any, memo: dict[int, Any] | None = None) -> Any:
+        if isinstance(value, list) and all(isinstance(item, self._item_type) for item in value):
+            return list(value)
+        return copy.deepcopy(value, memo)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(copy, name)
 
 
 def _partition_scoped_queries() -> None:
+    from moto.dynamodb.models import table as table_module
+    from moto.dynamodb.models.dynamo_type import DynamoType, Item
     from moto.dynamodb.models.table import Table
 
     original_query = Table.query
@@ -208,15 +232,33 @@ def _partition_scoped_queries() -> None:
         scope = getattr(_query_scope, "value", None)
         if scope is None or scope[0] is not self:
             return original_all_items(self)
-        hash_key = scope[1]
-        if hash_key is None:  # an index query: every item, unsorted; the query sorts its matches
-            if self.range_key_attr:
-                return [item for partition in self.items.values() for item in partition.values()]
-            return list(self.items.values())
-        partition = self.items.get(hash_key)
-        if partition is None:
-            return []
-        return list(partition.values()) if self.range_key_attr else [partition]
+        _, hash_key, index_name = scope
+        if index_name is None:
+            partition = self.items.get(hash_key)
+            if partition is None:
+                return []
+            return list(partition.values()) if self.range_key_attr else [partition]
+        # An index query: the items carrying the index's partition key value, unsorted (the query
+        # checks every key condition again and sorts its matches itself).
+        items = (
+            [item for partition in self.items.values() for item in partition.values()]
+            if self.range_key_attr
+            else list(self.items.values())
+        )
+        index = next((i for i in self.all_indexes() if i.name == index_name), None)
+        hash_attributes = (
+            [k["AttributeName"] for k in index.schema if k["KeyType"] == "HASH"] if index else []
+        )
+        if len(hash_attributes) != 1 or not isinstance(hash_key, DynamoType) or hash_key.type != "S":
+            return items
+        attribute, wanted = hash_attributes[0], hash_key.value
+        return [
+            item
+            for item in items
+            if (value := item.attrs.get(attribute)) is not None
+            and value.type == "S"
+            and value.value == wanted
+        ]
 
     @functools.wraps(original_query)
     def query(self: Any, hash_key: Any, *args: Any, **kwargs: Any) -> Any:
@@ -224,7 +266,7 @@ def _partition_scoped_queries() -> None:
             "index_name", args[index_name_position - 1] if len(args) >= index_name_position else None
         )
         previous = getattr(_query_scope, "value", None)
-        _query_scope.value = (self, None if index_name else hash_key)
+        _query_scope.value = (self, hash_key, index_name)
         try:
             return original_query(self, hash_key, *args, **kwargs)
         finally:
@@ -237,7 +279,27 @@ def _partition_scoped_queries() -> None:
         items.sort(key=lambda item: tuple(item.attrs[name].cast_value for name in names))
         return items
 
+    if getattr(table_module, "copy", None) is not copy:
+        raise AttributeError("moto.dynamodb.models.table no longer uses the copy module as expected")
+    original_project = Item.project
+
+    def project(self: Any, projection_expressions: list[list[str]]) -> Any:
+        if not all(len(path) == 1 and _PLAIN_NAME.fullmatch(path[0]) for path in projection_expressions):
+            return original_project(self, projection_expressions)
+        picked: Any = Item.__new__(Item)
+        picked.hash_key = self.hash_key
+        picked.range_key = self.range_key
+        # dict.update skips LimitedSizeDict's per-key size check: a projection only ever shrinks.
+        picked.attrs = type(self.attrs)()
+        dict.update(
+            picked.attrs,
+            {path[0]: self.attrs[path[0]] for path in projection_expressions if path[0] in self.attrs},
+        )
+        return picked
+
     query.__luca_fix__ = True  # type: ignore[attr-defined]
+    Item.project = project  # type: ignore[method-assign]
+    table_module.copy = _ShareQueryPages(Item)  # type: ignore[assignment]
     Table.sorted_items = sorted_items  # type: ignore[method-assign]
     Table.all_items = all_items  # type: ignore[method-assign]
     Table.query = query  # type: ignore[method-assign]

@@ -268,3 +268,36 @@ def test_a_new_grade_costs_one_read_before_its_write(
     service.record_evaluation(teacher(), grade(), "key-one-read-01")
 
     assert repositories.calls == {"recording_context": 1, "add_evaluation": 1}
+
+
+def test_a_report_with_grades_costs_one_read_and_an_empty_one_checks_the_student(
+    service: GradingService, repositories: FakeRepositories
+) -> None:
+    service.record_evaluation(teacher(), grade(), KEY)
+    repositories.calls.clear()
+
+    report = service.student_report(teacher(), "st-1", "2026-T1")
+    reads_with_grades = dict(repositories.calls)
+    repositories.calls.clear()
+    empty = service.student_report(teacher(), "st-1", "2025-T9")
+
+    assert len(report.evaluations) == 1
+    assert reads_with_grades == {"student_evaluations": 1}
+    assert empty.evaluations == []
+    assert repositories.calls["get_student"] == 1
+    with pytest.raises(UnknownStudent):
+        service.student_report(teacher(), "st-404", "2026-T1")
+
+
+def test_a_course_report_with_grades_costs_one_read_and_an_unknown_course_is_refused(
+    service: GradingService, repositories: FakeRepositories
+) -> None:
+    service.record_evaluation(teacher(), grade(), KEY)
+    repositories.calls.clear()
+
+    report = service.course_report(teacher(), "1A", "2026-T1")
+
+    assert len(report.evaluations) == 1
+    assert dict(repositories.calls) == {"course_evaluations": 1}
+    with pytest.raises(UnknownCourse):
+        service.course_report(teacher(), "9Z", "2026-T1")

@@ -61,7 +61,8 @@ def timestamp(value: datetime) -> str:
 
 
 def parse_timestamp(value: str) -> datetime:
-    return datetime.strptime(value, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+    # The stored form is always what timestamp() writes: ISO 8601 in UTC with a trailing Z.
+    return datetime.fromisoformat(value).astimezone(UTC)
 
 
 # -- item mapping (shared with other writers of the same item types) ------------------------------
@@ -91,6 +92,13 @@ def evaluation_item(evaluation: Evaluation) -> dict[str, Any]:
         "recorded_at": recorded,
         "description": evaluation.description or None,
     }
+
+
+# What evaluation_from reads: listings ask for these only (index keys and bookkeeping stay behind).
+EVALUATION_ATTRIBUTES = (
+    "school_id", "evaluation_id", "student_id", "course_id", "subject_id", "term_id", "score", "weight",
+    "teacher_id", "recorded_at", "description",
+)  # fmt: skip
 
 
 def evaluation_from(item: Mapping[str, Any]) -> Evaluation:
@@ -223,7 +231,12 @@ class DynamoSchoolRepository:
         self._client.put_item(TableName=self._table, Item=to_wire(item))
 
     def _query(
-        self, *, partition: tuple[str, str], sort_prefix: tuple[str, str] | None, index: str | None = None
+        self,
+        *,
+        partition: tuple[str, str],
+        sort_prefix: tuple[str, str] | None,
+        index: str | None = None,
+        attributes: Sequence[str] = (),
     ) -> Iterator[dict[str, Any]]:
         attribute, value = partition
         self._guard({attribute: value})
@@ -242,6 +255,10 @@ class DynamoSchoolRepository:
         }
         if index:
             kwargs["IndexName"] = index
+        if attributes:
+            projected = {f"#a{n}": name for n, name in enumerate(attributes)}
+            names.update(projected)
+            kwargs["ProjectionExpression"] = ", ".join(projected)
         while True:
             page = self._client.query(**kwargs)
             for item in page.get("Items", []):
@@ -374,6 +391,7 @@ class DynamoSchoolRepository:
             for item in self._query(
                 partition=(td.TABLE_PARTITION_KEY, td.student_pk(self._school, student_id)),
                 sort_prefix=(td.TABLE_SORT_KEY, td.evaluation_sk_prefix(term_id, subject_id)),
+                attributes=EVALUATION_ATTRIBUTES,
             )
         ]
 
@@ -388,6 +406,7 @@ class DynamoSchoolRepository:
                 partition=(index.partition_key, td.course_term_pk(self._school, course_id, term_id)),
                 sort_prefix=(index.sort_key, prefix),
                 index=index.name,
+                attributes=EVALUATION_ATTRIBUTES,
             )
         ]
 

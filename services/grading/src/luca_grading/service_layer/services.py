@@ -256,9 +256,11 @@ class GradingService:
         if subject and not term:
             raise InvalidInput("subject_id filter needs term_id", field="subject_id")
         repo = self._repositories.for_school(principal.school_id)
-        if repo.get_student(sid) is None:
-            raise UnknownStudent(f"student {sid!r} does not exist in this school", field="student_id")
         evaluations = repo.student_evaluations(sid, term, subject)
+        # Evaluations are only ever written for a known student: only an empty answer needs the
+        # second read that tells "no grades yet" from "no such student".
+        if not evaluations and repo.get_student(sid) is None:
+            raise UnknownStudent(f"student {sid!r} does not exist in this school", field="student_id")
         return StudentReport(evaluations, self._averages(repo, evaluations))
 
     def course_report(
@@ -269,9 +271,9 @@ class GradingService:
         term = TermId(check_id(term_id, "term_id"))
         subject = SubjectId(check_id(subject_id, "subject_id")) if subject_id else None
         repo = self._repositories.for_school(principal.school_id)
-        if repo.get_course(cid) is None:
-            raise UnknownCourse(f"course {cid!r} does not exist in this school", field="course_id")
         evaluations = repo.course_evaluations(cid, term, subject)
+        if not evaluations and repo.get_course(cid) is None:
+            raise UnknownCourse(f"course {cid!r} does not exist in this school", field="course_id")
         by_student: dict[StudentId, list[Evaluation]] = {}
         for evaluation in evaluations:
             by_student.setdefault(evaluation.student_id, []).append(evaluation)
