@@ -82,8 +82,8 @@ class Attempt:
     method: str
     path: str
     body: dict[str, Any] | None = None
-    # A write naming another school's student/course/subject in its body: the service answers 422
-    # (unknown-student etc., "that reference does not exist here"), which is as opaque as a 404.
+    # A write naming another school's student/course/subject in its body gets 404 (unknown-student
+    # etc.): from the caller's school it does not exist, exactly like an id that exists nowhere.
     statuses: tuple[int, ...] = (403, 404)
 
 
@@ -111,8 +111,8 @@ def teacher_attempts() -> list[Attempt]:
             "GET",
             f"/v1/courses/{SCHOOL_B.course_id}/terms/{TERM}/grades?subject_id=math",
         ),
-        Attempt("record a grade", "POST", "/v1/evaluations", grade, (403, 404, 422)),
-        Attempt("record a behavior note", "POST", "/v1/behavior-notes", note, (403, 404, 422)),
+        Attempt("record a grade", "POST", "/v1/evaluations", grade, (403, 404)),
+        Attempt("record a behavior note", "POST", "/v1/behavior-notes", note, (403, 404)),
         Attempt("put a grading rule", "PUT", f"/v1/grading-rules/{B_ONLY_SUBJECT}", rule, (403,)),
         Attempt("put the default rule", "PUT", "/v1/grading-rules/*", rule, (403,)),
         Attempt("put a course", "PUT", f"/v1/courses/{SCHOOL_B.course_id}", {"name": "x"}, (403,)),
@@ -132,8 +132,8 @@ def admin_attempts() -> list[Attempt]:
     rule = {"scale": "chilean", "passing_grade": "4.0"}
     student = {"course_id": SCHOOL_B.course_id, "display_name": "x"}
     return [
-        Attempt("put a rule for B's subject", "PUT", f"/v1/grading-rules/{B_ONLY_SUBJECT}", rule, (404, 422)),
-        Attempt("enrol into B's course", "PUT", f"/v1/students/{B_STUDENT}", student, (404, 422)),
+        Attempt("put a rule for B's subject", "PUT", f"/v1/grading-rules/{B_ONLY_SUBJECT}", rule, (404,)),
+        Attempt("enrol into B's course", "PUT", f"/v1/students/{B_STUDENT}", student, (404,)),
         Attempt("read B's course", "GET", f"/v1/courses/{SCHOOL_B.course_id}/terms/{TERM}/grades"),
         Attempt("read B's student", "GET", f"/v1/students/{B_STUDENT}/evaluations"),
     ]
@@ -176,15 +176,13 @@ def test_an_admin_of_a_reaches_no_school_b_resource(
     assert_leaks_nothing(response.text, school_b)
 
 
-def test_a_subject_only_b_has_reads_as_as_own_default_rule_never_bs(
+def test_the_rule_of_a_subject_only_b_has_is_not_found_for_a(
     rest: httpx.Client, auth: Auth, school_b: SchoolBData
 ) -> None:
     response = rest.get(f"/v1/grading-rules/{B_ONLY_SUBJECT}", headers=auth.headers(A, "teacher") | FORGED)
 
-    # B's default is a percentage scale; A has none, so anything A sees is A's own (Chilean) default.
-    assert response.status_code in (200, 404), response.text
-    if response.status_code == 200:
-        assert response.json()["scale"] == "chilean"
+    assert response.status_code == 404, response.text
+    assert response.json()["type"].endswith("/unknown-subject")
     assert_leaks_nothing(response.text, school_b)
 
 
@@ -357,21 +355,16 @@ def test_grpc_a_teacher_of_a_reaches_no_school_b_resource(
     assert_leaks_nothing(grpc_error_text(refused.value), school_b)
 
 
-def test_grpc_a_subject_only_b_has_reads_as_as_own_rule(
+def test_grpc_the_rule_of_a_subject_only_b_has_is_not_found_for_a(
     grading_stub: grading_pb2_grpc.GradingServiceStub, auth: Auth, school_b: SchoolBData
 ) -> None:
     request = grading_pb2.GetGradingRuleRequest(subject_id=B_ONLY_SUBJECT)
-    try:
-        response, code = (
-            grading_stub.GetGradingRule(request, metadata=auth.metadata(A, "teacher")),
-            grpc.StatusCode.OK,
-        )
-    except grpc.RpcError as error:
-        response, code = None, error.code()
 
-    assert code in (grpc.StatusCode.OK, grpc.StatusCode.NOT_FOUND)
-    if response is not None:
-        assert response.rule.scale == grading_pb2.SCALE_KIND_CHILEAN  # A's own default, never B's percentage
+    with pytest.raises(grpc.RpcError) as refused:
+        grading_stub.GetGradingRule(request, metadata=auth.metadata(A, "teacher"), timeout=10)
+
+    assert refused.value.code() == grpc.StatusCode.NOT_FOUND
+    assert_leaks_nothing(grpc_error_text(refused.value), school_b)
 
 
 def test_grpc_a_student_reads_only_their_own_record(

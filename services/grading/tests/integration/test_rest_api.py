@@ -93,8 +93,8 @@ BAD_BODIES = [
     pytest.param({**GRADE, "score": 7.5}, 422, "score-out-of-scale", id="score above the scale"),
     pytest.param({**GRADE, "score": 0}, 422, "score-out-of-scale", id="score below the scale"),
     pytest.param({**GRADE, "score": 5.55}, 400, "validation", id="too many decimals"),
-    pytest.param({**GRADE, "student_id": "st-404"}, 422, "unknown-student", id="unknown student"),
-    pytest.param({**GRADE, "subject_id": "alchemy"}, 422, "unknown-subject", id="unknown subject"),
+    pytest.param({**GRADE, "student_id": "st-404"}, 404, "unknown-student", id="unknown student"),
+    pytest.param({**GRADE, "subject_id": "alchemy"}, 404, "unknown-subject", id="unknown subject"),
     pytest.param({k: v for k, v in GRADE.items() if k != "score"}, 400, "validation", id="missing field"),
     pytest.param({**GRADE, "school_id": "school-b"}, 400, "validation", id="extra field naming a school"),
     pytest.param({**GRADE, "score": "six"}, 400, "validation", id="wrong type"),
@@ -209,8 +209,8 @@ def test_a_school_a_teacher_cannot_write_to_school_b(api: TestClient, grading: E
         json={"student_id": "st-9", "course_id": "1A", "kind": "negative", "text": "x"},
         headers={**a_teacher, "Idempotency-Key": str(uuid.uuid4())},
     )
-    assert response.status_code == 422
-    assert note.status_code == 422
+    assert response.status_code == 404
+    assert note.status_code == 404
     assert [i for i in grading.table_items() if i["school_id"]["S"] == "school-b"] == before
 
 

@@ -207,6 +207,19 @@ def test_only_admins_manage_rules_and_only_for_known_subjects(service: GradingSe
         service.rule_for(student(), "math")
 
 
+def test_the_rule_of_a_subject_the_school_does_not_have_is_not_found(
+    service: GradingService, repositories: FakeRepositories
+) -> None:
+    with pytest.raises(UnknownSubject):
+        service.rule_for(teacher(), "alchemy")
+    service.rule_for(teacher(), "math")
+    repositories.calls.clear()
+
+    service.rule_for(teacher(), "math")
+
+    assert sum(repositories.calls.values()) == 0, "a warm rule costs no read, not even the subject check"
+
+
 def test_the_school_default_rule_applies_to_subjects_without_their_own(service: GradingService) -> None:
     service.put_rule(
         admin(),

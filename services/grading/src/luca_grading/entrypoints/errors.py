@@ -19,17 +19,19 @@ from luca_grading.domain.errors import (
 
 PROBLEM_BASE = "https://errors.luca.school/"
 
-# (HTTP status for a write, HTTP status when the thing named is the resource being read, gRPC code)
-_MAPPING: list[tuple[type[GradingError], int, int, grpc.StatusCode]] = [
-    (Unauthenticated, 401, 401, grpc.StatusCode.UNAUTHENTICATED),
-    (Forbidden, 403, 403, grpc.StatusCode.PERMISSION_DENIED),
-    (IdempotencyKeyReused, 422, 422, grpc.StatusCode.FAILED_PRECONDITION),
-    (ScoreOutOfScale, 422, 422, grpc.StatusCode.INVALID_ARGUMENT),
-    (UnknownStudent, 422, 404, grpc.StatusCode.NOT_FOUND),
-    (UnknownSubject, 422, 404, grpc.StatusCode.NOT_FOUND),
-    (UnknownCourse, 422, 404, grpc.StatusCode.NOT_FOUND),
-    (NotFound, 404, 404, grpc.StatusCode.NOT_FOUND),
-    (InvalidInput, 400, 400, grpc.StatusCode.INVALID_ARGUMENT),
+# (HTTP status, gRPC code). A student, subject or course the caller's school does not have is 404 /
+# NOT_FOUND whether it is the resource read or a reference in a written body: another school's
+# entity and one that does not exist get the same answer, so a probe learns nothing.
+_MAPPING: list[tuple[type[GradingError], int, grpc.StatusCode]] = [
+    (Unauthenticated, 401, grpc.StatusCode.UNAUTHENTICATED),
+    (Forbidden, 403, grpc.StatusCode.PERMISSION_DENIED),
+    (IdempotencyKeyReused, 422, grpc.StatusCode.FAILED_PRECONDITION),
+    (ScoreOutOfScale, 422, grpc.StatusCode.INVALID_ARGUMENT),
+    (UnknownStudent, 404, grpc.StatusCode.NOT_FOUND),
+    (UnknownSubject, 404, grpc.StatusCode.NOT_FOUND),
+    (UnknownCourse, 404, grpc.StatusCode.NOT_FOUND),
+    (NotFound, 404, grpc.StatusCode.NOT_FOUND),
+    (InvalidInput, 400, grpc.StatusCode.INVALID_ARGUMENT),
 ]
 
 TITLES = {
@@ -46,15 +48,15 @@ TITLES = {
 }
 
 
-def http_status(error: GradingError, *, reading: bool) -> int:
-    for kind, write_status, read_status, _ in _MAPPING:
+def http_status(error: GradingError) -> int:
+    for kind, status, _ in _MAPPING:
         if isinstance(error, kind):
-            return read_status if reading else write_status
+            return status
     return 400
 
 
 def grpc_code(error: GradingError) -> grpc.StatusCode:
-    for kind, _, _, code in _MAPPING:
+    for kind, _, code in _MAPPING:
         if isinstance(error, kind):
             return code
     return grpc.StatusCode.INVALID_ARGUMENT

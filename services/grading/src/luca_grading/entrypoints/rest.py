@@ -389,7 +389,7 @@ def create_app(container: Container) -> FastAPI:
 
     @app.exception_handler(GradingError)
     async def grading_error(request: Request, exc: GradingError) -> JSONResponse:
-        status = http_status(exc, reading=request.method == "GET")
+        status = http_status(exc)
         headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
         errors = [{"field": exc.field, "reason": exc.reason.value}] if exc.field else None
         return problem(request, status, exc.reason.value, exc.detail, errors=errors, headers=headers)

@@ -25,6 +25,11 @@ class RuleCache:
         )
         self._lock = threading.Lock()
 
+    def cached(self, school_id: SchoolId, subject_id: SubjectId) -> GradingRule | None:
+        """The rule if it is warm, without loading anything."""
+        with self._lock:
+            return self._entries.get((school_id, subject_id))
+
     def rule_for(
         self, school_id: SchoolId, subject_id: SubjectId, load: Callable[[SubjectId], GradingRule | None]
     ) -> GradingRule:

@@ -124,6 +124,13 @@ class GradingService:
         access.require_rule_reader(principal)
         repo = self._repositories.for_school(principal.school_id)
         subject = SubjectId(check_id(subject_id, "subject_id")) if subject_id != "*" else SubjectId("*")
+        warm = self._rules.cached(principal.school_id, subject)
+        if warm is not None:
+            return warm
+        # Only subjects the school has get a rule (their own, else the default): any other id, such
+        # as another school's subject, is 404 like every other unknown reference.
+        if subject != "*" and repo.get_subject(subject) is None:
+            raise UnknownSubject(f"subject {subject!r} does not exist in this school", field="subject_id")
         return self._rule(repo, subject)
 
     def put_rule(self, principal: Principal, rule: GradingRule) -> GradingRule:
