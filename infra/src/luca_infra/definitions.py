@@ -79,6 +79,24 @@ class TenantRoleDefinition:
 
 
 @dataclass(frozen=True, slots=True)
+class ServiceIdentityDefinition:
+    """The KMS key that signs internal service-identity tokens (RS256, one school per token).
+
+    Services that verify (the grading service) may only read its public key; internal callers that
+    act for a school (later: the burst processor, the government sync) may sign with it. The private
+    key never leaves KMS.
+    """
+
+    alias: str = "alias/luca-service-identity"
+    key_spec: str = "RSA_2048"
+    key_usage: str = "SIGN_VERIFY"
+    signing_algorithm: str = "RSASSA_PKCS1_V1_5_SHA_256"
+    description: str = "Signs Luca's internal service-identity tokens"
+    verify_actions: tuple[str, ...] = ("kms:GetPublicKey", "kms:DescribeKey")
+    sign_actions: tuple[str, ...] = ("kms:Sign", "kms:DescribeKey")
+
+
+@dataclass(frozen=True, slots=True)
 class ThrottlingDefinition:
     """Edge throttling: the API stage's limits and the per-school limiter (ARCHITECTURE §2.5)."""
 
@@ -106,6 +124,7 @@ class PlatformDefinition:
     table: TableDefinition = field(default_factory=TableDefinition)
     user_pool: UserPoolDefinition = field(default_factory=UserPoolDefinition)
     tenant_role: TenantRoleDefinition = field(default_factory=TenantRoleDefinition)
+    service_identity: ServiceIdentityDefinition = field(default_factory=ServiceIdentityDefinition)
     throttling: ThrottlingDefinition = field(default_factory=ThrottlingDefinition)
     grading: GradingServiceDefinition = field(default_factory=GradingServiceDefinition)
     api_name: str = "luca-api"

@@ -30,6 +30,7 @@ TENANT = PLATFORM_DEFINITION.tenant_role
 TABLE = PLATFORM_DEFINITION.table
 TABLE_ARN = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{TABLE.name}"
 TASK_ROLE_NAME = "grading-task-role"
+SERVICE_KEY_ARN = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/service-identity"
 SCHOOL_TAG = f"aws:PrincipalTag/{TENANT.session_tag}"
 
 
@@ -60,6 +61,10 @@ def resolve(value: Any, role_arns: dict[str, str]) -> Any:
     if set(value) == {"Fn::Join"}:
         separator, parts = value["Fn::Join"]
         return separator.join(str(resolve(part, role_arns)) for part in parts)
+    if set(value) == {"Fn::ImportValue"}:
+        # The only import a grading policy names is the identity stack's service-identity key.
+        assert "ServiceIdentity" in value["Fn::ImportValue"], value
+        return SERVICE_KEY_ARN
     if set(value) == {"Fn::GetAtt"}:
         logical_id, attribute = value["Fn::GetAtt"]
         assert attribute == "Arn", value
@@ -116,20 +121,29 @@ def test_tenant_role_is_the_defined_role(synthesized: Any, iam: dict[str, Any]) 
     )
 
 
-def test_task_role_may_only_assume_the_tenant_role_and_write_traces(iam: dict[str, Any]) -> None:
+def test_task_role_may_only_assume_the_tenant_role_verify_service_tokens_and_write_traces(
+    iam: dict[str, Any],
+) -> None:
     statements = iam["task_policy"]["Statement"]
     actions = {action for statement in statements for action in _as_list(statement["Action"])}
     assert not any(action.lower().startswith("dynamodb:") for action in actions)
     assert actions == {
         "sts:AssumeRole",
         "sts:TagSession",
+        "kms:GetPublicKey",
+        "kms:DescribeKey",
         "xray:PutTraceSegments",
         "xray:PutTelemetryRecords",
     }
     for statement in statements:
-        if any(action.startswith("sts:") for action in _as_list(statement["Action"])):
+        statement_actions = set(_as_list(statement["Action"]))
+        if any(action.startswith("sts:") for action in statement_actions):
             assert statement["Resource"] == iam["tenant_arn"]
-            assert set(_as_list(statement["Action"])) == {"sts:AssumeRole", "sts:TagSession"}
+            assert statement_actions == {"sts:AssumeRole", "sts:TagSession"}
+        if any(action.startswith("kms:") for action in statement_actions):
+            # It verifies service tokens; it can never mint one (no kms:Sign).
+            assert statement["Resource"] == SERVICE_KEY_ARN
+            assert statement_actions == set(PLATFORM_DEFINITION.service_identity.verify_actions)
 
 
 def test_no_role_in_the_grading_stack_touches_the_table_except_the_tenant_role(synthesized: Any) -> None:

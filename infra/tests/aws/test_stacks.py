@@ -129,6 +129,16 @@ def test_user_pool_password_policy_and_threat_protection(synthesized: Any) -> No
     )
 
 
+def test_service_identity_key_is_the_defined_asymmetric_signing_key(synthesized: Any) -> None:
+    identity = DEFINITION.service_identity
+    template = synthesized.template("LucaIdentity")
+    template.has_resource_properties(
+        "AWS::KMS::Key", {"KeySpec": identity.key_spec, "KeyUsage": identity.key_usage}
+    )
+    template.has_resource_properties("AWS::KMS::Alias", {"AliasName": identity.alias})
+    template.has_resource("AWS::KMS::Key", {"DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain"})
+
+
 # -- grading service ---------------------------------------------------------------------------------
 def _container(synthesized: Any, name: str) -> dict[str, Any]:
     _, task = synthesized.only("LucaGrading", "AWS::ECS::TaskDefinition")
@@ -221,7 +231,12 @@ def test_container_environment_names_the_resources(synthesized: Any) -> None:
     assert environment["LUCA_REST_PORT"] == str(DEFINITION.grading.rest_port)
     assert environment["LUCA_GRPC_PORT"] == str(DEFINITION.grading.grpc_port)
     assert environment["LUCA_SCHOOL_CLAIM"] == DEFINITION.user_pool.school_claim
-    for name in ("LUCA_TABLE_NAME", "LUCA_USER_POOL_ID", "LUCA_USER_POOL_CLIENT_ID"):
+    for name in (
+        "LUCA_TABLE_NAME",
+        "LUCA_USER_POOL_ID",
+        "LUCA_USER_POOL_CLIENT_ID",
+        "LUCA_SERVICE_TOKEN_KEY_ID",
+    ):
         assert "Fn::ImportValue" in environment[name], f"{name} must come from the stack that owns it"
     # Names the service does not read would be silently ignored (its settings ignore extras).
     prefix = GradingSettings.model_config.get("env_prefix", "").upper()

@@ -13,7 +13,7 @@ import pytest
 from luca_grading.adapters import table_design
 from luca_infra.definitions import PLATFORM_DEFINITION
 from luca_infra.local.emulator import Emulator, PortInUseError
-from luca_infra.local.provision import SERVICE_IDENTITY_KEY_ALIAS, ProvisionedResources, provision
+from luca_infra.local.provision import ProvisionedResources, provision
 
 pytestmark = pytest.mark.emulator
 DEFINITION = PLATFORM_DEFINITION
@@ -134,7 +134,7 @@ def test_the_service_identity_key_signs_and_has_its_alias(
     emulator: Emulator, resources: ProvisionedResources
 ) -> None:
     kms = client(emulator, "kms")
-    key = kms.describe_key(KeyId=SERVICE_IDENTITY_KEY_ALIAS)["KeyMetadata"]
+    key = kms.describe_key(KeyId=PLATFORM_DEFINITION.service_identity.alias)["KeyMetadata"]
 
     assert key["KeyId"] == resources.service_key_id
     assert key["KeySpec"] == "RSA_2048"

@@ -65,7 +65,11 @@ def build_app(
 
     data = DataStack(app, "LucaData", definition=definition.table, description="Luca: the platform table")
     identity = IdentityStack(
-        app, "LucaIdentity", definition=definition.user_pool, description="Luca: users, groups, app client"
+        app,
+        "LucaIdentity",
+        definition=definition.user_pool,
+        service_identity=definition.service_identity,
+        description="Luca: users, groups, app client, service-identity key",
     )
     grading = GradingStack(
         app,
@@ -74,6 +78,7 @@ def build_app(
         table=data.table,
         user_pool=identity.user_pool,
         user_pool_client=identity.client,
+        service_identity=identity.service_identity,
         certificate_arn=certificate_arn,
         repo_root=repo_root,
         collector_image=collector_image,

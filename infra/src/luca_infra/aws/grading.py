@@ -27,6 +27,7 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from luca_grading.config import GradingSettings
+from luca_infra.aws.identity import ServiceIdentityKey
 from luca_infra.aws.load_balancer import InternalLoadBalancer
 from luca_infra.aws.nag import acknowledge
 from luca_infra.aws.network import PrivateNetwork
@@ -83,6 +84,7 @@ class GradingStack(cdk.Stack):
         table: dynamodb.ITable,
         user_pool: cognito.IUserPool,
         user_pool_client: cognito.IUserPoolClient,
+        service_identity: ServiceIdentityKey,
         certificate_arn: str,
         repo_root: Path,
         collector_image: str,
@@ -107,6 +109,8 @@ class GradingStack(cdk.Stack):
         self.task_role = access.task_role
         self.tenant_role = access.tenant_role
         access.grant_assume_for_school(self.task_role)
+        # The service verifies internal callers' tokens: the public half of the key, never Sign.
+        service_identity.grant_verify(self.task_role)
         acknowledge(
             self.tenant_role,
             f"IAM5[Resource::arn:<AWS::Partition>:dynamodb:<AWS::Region>:<AWS::AccountId>:table/{definition.table.name}/index/*]",
@@ -142,6 +146,7 @@ class GradingStack(cdk.Stack):
             setting_env("tenant_role_arn"): self.tenant_role.role_arn,
             setting_env("tenant_session_seconds"): str(definition.tenant_role.session_duration_seconds),
             setting_env("tenant_refresh_margin_seconds"): str(definition.tenant_role.refresh_margin_seconds),
+            setting_env("service_token_key_id"): service_identity.key.key_arn,
             setting_env("rest_port"): str(rest_port),
             setting_env("grpc_port"): str(grpc_port),
             setting_env("metrics_namespace"): definition.metrics_namespace,

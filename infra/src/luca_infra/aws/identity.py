@@ -11,10 +11,12 @@ from typing import Any
 
 import aws_cdk as cdk
 from aws_cdk import aws_cognito as cognito
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from constructs import Construct
 
 from luca_infra.aws.nag import acknowledge
-from luca_infra.definitions import UserPoolDefinition
+from luca_infra.definitions import ServiceIdentityDefinition, UserPoolDefinition
 
 _AUTH_FLOW_OPTIONS = {
     "ALLOW_USER_SRP_AUTH": "user_srp",
@@ -122,11 +124,45 @@ class UserDirectory(Construct):
         )
 
 
+class ServiceIdentityKey(Construct):
+    """The asymmetric KMS key behind internal service-identity tokens (see the grading README).
+
+    Verifiers get ``kms:GetPublicKey``; signers (internal callers acting for one school) get
+    ``kms:Sign``. Nothing else may use it, and its private half never leaves KMS.
+    """
+
+    def __init__(self, scope: Construct, construct_id: str, *, definition: ServiceIdentityDefinition) -> None:
+        super().__init__(scope, construct_id)
+        self.definition = definition
+        self.key = kms.Key(
+            self,
+            "Key",
+            key_spec=kms.KeySpec(definition.key_spec),
+            key_usage=kms.KeyUsage(definition.key_usage),
+            description=definition.description,
+            alias=definition.alias,
+            removal_policy=cdk.RemovalPolicy.RETAIN,
+        )
+
+    def grant_verify(self, grantee: iam.IGrantable) -> iam.Grant:
+        return self.key.grant(grantee, *self.definition.verify_actions)
+
+    def grant_sign(self, grantee: iam.IGrantable) -> iam.Grant:
+        return self.key.grant(grantee, *self.definition.sign_actions)
+
+
 class IdentityStack(cdk.Stack):
     def __init__(
-        self, scope: Construct, construct_id: str, *, definition: UserPoolDefinition, **kwargs: Any
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        definition: UserPoolDefinition,
+        service_identity: ServiceIdentityDefinition,
+        **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
         directory = UserDirectory(self, "Users", definition=definition)
         self.user_pool = directory.user_pool
         self.client = directory.client
+        self.service_identity = ServiceIdentityKey(self, "ServiceIdentity", definition=service_identity)

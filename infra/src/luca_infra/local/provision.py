@@ -29,9 +29,6 @@ if TYPE_CHECKING:
     from mypy_boto3_iam import IAMClient
     from mypy_boto3_kms import KMSClient
 
-# The KMS key that signs internal service-identity tokens. Belongs in definitions.py (the CDK app
-# needs the same alias); kept here until it moves there.
-SERVICE_IDENTITY_KEY_ALIAS = "alias/luca-service-identity"
 
 _STANDARD_READ_ATTRIBUTES = ("email", "email_verified", "name")
 _STANDARD_WRITE_ATTRIBUTES = ("email", "name")
@@ -69,7 +66,7 @@ def provision(
     pool_id = _user_pool(cognito, definition)
     client_id = _app_client(cognito, pool_id, definition)
     role_arn = _tenant_role(iam, account, table_arn, definition)
-    key_id = _service_identity_key(kms)
+    key_id = _service_identity_key(kms, definition)
     return ProvisionedResources(
         endpoint_url=endpoint_url,
         region=region,
@@ -82,7 +79,7 @@ def provision(
         jwks_url=f"{endpoint_url}/{pool_id}/.well-known/jwks.json",
         tenant_role_arn=role_arn,
         service_key_id=key_id,
-        service_key_alias=SERVICE_IDENTITY_KEY_ALIAS,
+        service_key_alias=definition.service_identity.alias,
     )
 
 
@@ -217,16 +214,17 @@ def _tenant_role(iam: IAMClient, account: str, table_arn: str, definition: Platf
 
 
 # -- service identity ------------------------------------------------------------------------------
-def _service_identity_key(kms: KMSClient) -> str:
+def _service_identity_key(kms: KMSClient, definition: PlatformDefinition) -> str:
+    identity = definition.service_identity
     try:
-        return kms.describe_key(KeyId=SERVICE_IDENTITY_KEY_ALIAS)["KeyMetadata"]["KeyId"]
+        return kms.describe_key(KeyId=identity.alias)["KeyMetadata"]["KeyId"]
     except ClientError as exc:
         if exc.response["Error"]["Code"] != "NotFoundException":
             raise
     key_id = kms.create_key(
-        KeySpec="RSA_2048",
-        KeyUsage="SIGN_VERIFY",
-        Description="Signs Luca's internal service-identity tokens",
+        KeySpec=identity.key_spec,  # type: ignore[arg-type]
+        KeyUsage=identity.key_usage,  # type: ignore[arg-type]
+        Description=identity.description,
     )["KeyMetadata"]["KeyId"]
-    kms.create_alias(AliasName=SERVICE_IDENTITY_KEY_ALIAS, TargetKeyId=key_id)
+    kms.create_alias(AliasName=identity.alias, TargetKeyId=key_id)
     return key_id
