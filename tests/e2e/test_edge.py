@@ -179,7 +179,7 @@ def test_the_service_writes_emf_metrics_per_school(
 def test_a_school_over_its_bucket_gets_429_and_the_others_do_not(
     platform: LocalPlatform, auth: Auth, gateway: httpx.Client, throttled_school: DemoSchool
 ) -> None:
-    limit = platform.gateway.limiter.limit_for(throttled_school.school_id)
+    limit = platform.rate_limit_for(throttled_school.school_id)
     flooding = auth.headers(throttled_school.school_id, "teacher")
 
     allowed = [

@@ -4,7 +4,8 @@ Starts, in order, the embedded emulator (with its local-only fixes, see ``emulat
 resources provisioned from the definitions, the grading service (REST + gRPC in its own process, as
 in its own container in AWS, wired to the emulator exactly as to AWS through ``LUCA_*`` settings:
 endpoint URL, per-school AssumeRole with the session tag, JWKS of the user pool, KMS
-service-identity key), the gateway stand-in in front of it, and the demo schools. ``stop()`` undoes it in reverse order.
+service-identity key), the gateway stand-in in front of it (its own process too: API Gateway is
+not the service's compute, and it must not queue behind the emulator), and the demo schools. ``stop()`` undoes it in reverse order.
 
 Ports are configurable; 0 picks free ones (tests). Local artefacts go to ``state_dir`` (``.luca/``):
 ``platform.json`` (what ``luca token`` reads; removed on stop), the gateway's access log, the
@@ -29,13 +30,14 @@ from typing import TYPE_CHECKING, Any
 import boto3
 import jwt
 
-from luca_grading.adapters.tokens import CognitoSettings, CognitoTokenVerifier
+from luca_grading.adapters.tokens import CognitoSettings
 from luca_grading.config import GradingSettings
 from luca_infra.definitions import PLATFORM_DEFINITION, PlatformDefinition, ThrottlingDefinition
 from luca_infra.local.demo import DEMO_SCHOOLS, DemoIdentities, DemoRole, DemoSchool, seed_school
 from luca_infra.local.emulator import DEFAULT_PORT as DEFAULT_EMULATOR_PORT
 from luca_infra.local.emulator import HOST, Emulator, require_free_port
-from luca_infra.local.gateway import Gateway, GatewaySettings, RateLimit, ServedGateway
+from luca_infra.local.gateway import RateLimit, SchoolRateLimiter
+from luca_infra.local.gateway_process import CONFIG_VARIABLE, GatewayConfig
 from luca_infra.local.provision import ProvisionedResources, provision
 from luca_infra.local.service_process import ServiceProcess, settings_environment
 
@@ -49,6 +51,8 @@ ACCESS_LOG_FILE = "access.jsonl"
 METRICS_FILE = "metrics.jsonl"
 TRACES_FILE = "traces.jsonl"
 GRADING_READY_FILE = "grading.ready.json"
+GATEWAY_READY_FILE = "gateway.ready.json"
+GATEWAY_CONFIG_FILE = "gateway.json"
 # A cached demo token is replaced this long before it expires.
 _TOKEN_REFRESH_MARGIN_SECONDS = 300
 
@@ -127,7 +131,7 @@ class LocalPlatform:
         self._emulator = Emulator(port=self.config.emulator_port)
         self._resources: ProvisionedResources | None = None
         self._grading: ServiceProcess | None = None
-        self._gateway: ServedGateway | None = None
+        self._gateway: ServiceProcess | None = None
         self._identities: DemoIdentities | None = None
         self._state_path: Path | None = None
         self._tokens: dict[tuple[str, str], tuple[str, float]] = {}
@@ -135,6 +139,7 @@ class LocalPlatform:
         self._stops: list[tuple[str, Callable[[], None]]] = []
         self.rest_port: int | None = None
         self.grpc_port: int | None = None
+        self.gateway_port: int | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------------
     def __enter__(self) -> LocalPlatform:
@@ -172,7 +177,7 @@ class LocalPlatform:
                 log.exception("stopping %s failed", name)
         self._grading = None
         self._gateway = None
-        self.rest_port = self.grpc_port = None
+        self.rest_port = self.grpc_port = self.gateway_port = None
 
     def _check_ports(self) -> None:
         config = self.config
@@ -231,29 +236,38 @@ class LocalPlatform:
     def _start_gateway(self) -> None:
         resources = self.resources
         pool = self.config.definition.user_pool
-        cognito = CognitoSettings(
-            region=resources.region,
-            user_pool_id=resources.user_pool_id,
-            client_id=resources.user_pool_client_id,
-            school_claim=pool.school_claim,
-            student_claim=pool.student_claim,
-            jwks_url=resources.jwks_url,
-        )
-        keys = jwt.PyJWKClient(cognito.resolved_jwks_url, cache_keys=True, lifespan=3600, timeout=5)
-        keys.get_jwk_set()  # fetched before the first request, never on it
-        settings = GatewaySettings(
+        state_dir = self.config.state_dir
+        config = GatewayConfig(
+            host=HOST,
+            port=self.config.gateway_port,
+            ready_file=str(state_dir / GATEWAY_READY_FILE),
             upstream_url=self.grading_rest_url,
+            cognito=CognitoSettings(
+                region=resources.region,
+                user_pool_id=resources.user_pool_id,
+                client_id=resources.user_pool_client_id,
+                school_claim=pool.school_claim,
+                student_claim=pool.student_claim,
+                jwks_url=resources.jwks_url,
+            ),
             throttling=self.config.throttling,
-            school_limits=self.config.school_limits,
+            school_limits=dict(self.config.school_limits),
             upstream_timeout_seconds=self.config.upstream_timeout_seconds,
-            access_log_path=self.config.state_dir / ACCESS_LOG_FILE,
+            access_log_path=str(state_dir / ACCESS_LOG_FILE),
             access_log_stdout=self.config.access_log_stdout,
+            log_level=self.config.log_level,
         )
-        gateway = Gateway(settings, verifier=CognitoTokenVerifier(cognito, jwks=keys))
-        served = ServedGateway(gateway, host=HOST, port=self.config.gateway_port)
-        served.start()
-        self._gateway = served
-        self._stops.append(("gateway", served.stop))
+        path = config.write(state_dir / GATEWAY_CONFIG_FILE)
+        # Its own process, like the managed edge in AWS: it does not queue behind the emulator.
+        self._gateway = ServiceProcess.start(
+            name="gateway",
+            module="luca_infra.local.gateway_process",
+            environment={CONFIG_VARIABLE: str(path)},
+            ready_file=state_dir / GATEWAY_READY_FILE,
+            timeout_seconds=self.config.service_start_timeout_seconds,
+        )
+        self._stops.append(("gateway", self._gateway.stop))
+        self.gateway_port = self._gateway.ports["gateway_port"]
 
     def _seed_demo(self) -> None:
         resources = self.resources
@@ -322,15 +336,14 @@ class LocalPlatform:
 
     @property
     def gateway_url(self) -> str:
-        if self._gateway is None:
+        if self.gateway_port is None:
             raise RuntimeError("the gateway is not running")
-        return self._gateway.url
+        return f"http://{HOST}:{self.gateway_port}"
 
-    @property
-    def gateway(self) -> Gateway:
-        if self._gateway is None:
-            raise RuntimeError("the gateway is not running")
-        return self._gateway.gateway
+    def rate_limit_for(self, school_id: str) -> RateLimit:
+        """The gateway's bucket for ``school_id``, from the same configuration the gateway runs with."""
+        limiter = SchoolRateLimiter.from_definition(self.config.throttling, tiers=self.config.school_limits)
+        return limiter.limit_for(school_id)
 
     @property
     def grading_rest_url(self) -> str:

@@ -1,0 +1,114 @@
+"""The gateway stand-in as its own process: ``python -m luca_infra.local.gateway_process``.
+
+API Gateway is not part of the grading service's compute in AWS, and locally it should not share an
+interpreter lock with the emulator either: every request crosses it twice. The platform writes the
+gateway's configuration as JSON (``GatewayConfig``) and passes its path in ``LUCA_GATEWAY_CONFIG``;
+the process announces its port in the ready file and drains on SIGTERM/SIGINT.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import threading
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jwt
+
+from luca_grading.adapters.tokens import CognitoSettings, CognitoTokenVerifier
+from luca_infra.definitions import ThrottlingDefinition
+from luca_infra.local.gateway import Gateway, GatewaySettings, RateLimit, ServedGateway
+
+CONFIG_VARIABLE = "LUCA_GATEWAY_CONFIG"
+
+log = logging.getLogger("luca.gateway")
+
+
+@dataclass(frozen=True)
+class GatewayConfig:
+    host: str
+    port: int
+    ready_file: str
+    upstream_url: str
+    cognito: CognitoSettings
+    throttling: ThrottlingDefinition
+    school_limits: dict[str, RateLimit] = field(default_factory=dict)
+    upstream_timeout_seconds: float = 10.0
+    access_log_path: str | None = None
+    access_log_stdout: bool = True
+    log_level: str = "INFO"
+
+    def write(self, path: Path) -> Path:
+        raw = asdict(self)
+        raw["throttling"] = {name: getattr(self.throttling, name) for name in self.throttling.__slots__}
+        path.write_text(json.dumps(raw, indent=2), encoding="utf-8")
+        return path
+
+    @classmethod
+    def read(cls, path: Path) -> GatewayConfig:
+        raw: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+        return cls(
+            **{
+                **raw,
+                "cognito": CognitoSettings(**raw["cognito"]),
+                "throttling": ThrottlingDefinition(**raw["throttling"]),
+                "school_limits": {
+                    school: RateLimit(**limit) for school, limit in raw["school_limits"].items()
+                },
+            }
+        )
+
+    def settings(self) -> GatewaySettings:
+        return GatewaySettings(
+            upstream_url=self.upstream_url,
+            throttling=self.throttling,
+            school_limits=self.school_limits,
+            upstream_timeout_seconds=self.upstream_timeout_seconds,
+            access_log_path=Path(self.access_log_path) if self.access_log_path else None,
+            access_log_stdout=self.access_log_stdout,
+        )
+
+
+def serve(config: GatewayConfig) -> ServedGateway:
+    keys = jwt.PyJWKClient(config.cognito.resolved_jwks_url, cache_keys=True, lifespan=3600, timeout=5)
+    keys.get_jwk_set()  # fetched before the first request, never on it
+    gateway = Gateway(config.settings(), verifier=CognitoTokenVerifier(config.cognito, jwks=keys))
+    served = ServedGateway(gateway, host=config.host, port=config.port)
+    served.start()
+    return served
+
+
+def main() -> None:
+    from luca_grading.telemetry.logs import configure_logging
+
+    config = GatewayConfig.read(Path(os.environ[CONFIG_VARIABLE]))
+    configure_logging("luca-gateway", config.log_level)
+    for chatty in ("httpx", "httpcore"):
+        # One line per upstream call would double the gateway's access log.
+        logging.getLogger(chatty).setLevel(logging.WARNING)
+    stopped = threading.Event()
+
+    def on_signal(signum: int, _frame: object) -> None:
+        log.info("stopping", extra={"signal": signum})
+        stopped.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    served = serve(config)
+    try:
+        ready = Path(config.ready_file)
+        scratch = ready.with_name(ready.name + ".tmp")
+        scratch.write_text(json.dumps({"pid": os.getpid(), "gateway_port": served.port}), encoding="utf-8")
+        scratch.replace(ready)
+        log.info("gateway ready", extra={"url": served.url})
+        stopped.wait()
+    finally:
+        served.stop()
+
+
+if __name__ == "__main__":
+    main()
