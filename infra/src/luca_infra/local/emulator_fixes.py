@@ -16,19 +16,24 @@ local platform far slower than the service it stands in for, and the slowness gr
    the partition asked for, then sorts those again by range key. The fix hands a query the partition
    it names (base table), or for an index the items carrying the index partition value, unsorted
    (the query checks every key condition again and sorts its matches itself), so a query costs
-   what its partition holds instead of sorting the whole table. Scans are untouched. The
+   what its partition holds instead of sorting the whole table. The
    matches are then sorted with each key value converted once per item, not once per comparison,
    and the page is no longer deep-copied item by item before it is serialized: index projection,
    filters and projection expressions build new items and never change the stored ones, and the
-   response is built from fresh dictionaries. A projection of top-level attribute names picks
-   those attributes instead of round-tripping the item through plain JSON and back.
+   response is built from fresh dictionaries. A projection of top-level attribute names (queries,
+   scans, gets) picks those attributes instead of round-tripping the whole item through plain JSON
+   and back; only values that can hold numbers take the round trip, so numbers come back normalized
+   exactly as moto returns them.
 4. **The generic response serializer walks every attribute value through the service model.** For
    DynamoDB's JSON protocol the result already has the wire shape, so it is written with ``json``
    directly; any result holding something JSON cannot carry as is (binary values, timestamps) goes
    through moto's serializer as before.
 
 Each fix is checked against moto's own behaviour in ``infra/tests/local/test_emulator_fixes.py``
-(run with the pinned moto). ``apply()`` is idempotent and is called by the embedded emulator only;
+(run with the pinned moto): one scenario, run with and without the fixes, must give the same
+responses. Two rollback edge cases differ on purpose, where moto itself differs from DynamoDB: a
+stream read across a cancelled transaction sees later writes (moto's table swap lost them), and a
+transaction entry naming two operations rolls back the entries before it (moto kept them). ``apply()`` is idempotent and is called by the embedded emulator only;
 when moto's internals no longer look as expected a fix is skipped with a warning, never half-applied.
 """
 
@@ -180,14 +185,26 @@ def _direct_json_results() -> None:
     if getattr(original, "__luca_fix__", False):
         return
 
+    def _as_doubles(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {key: _as_doubles(item) for key, item in value.items()}
+        if isinstance(value, list):
+            return [_as_doubles(item) for item in value]
+        if isinstance(value, int) and not isinstance(value, bool):
+            return float(value)
+        return value
+
     def _refuse(value: Any) -> Any:
         raise TypeError(type(value).__name__)
 
     @functools.wraps(original)
     def execute_result(self: Any, context: Any) -> Any:
         if context.service_model.protocol == "json" and isinstance(self.result, dict):
+            result = self.result
+            if "ConsumedCapacity" in result:  # its units are doubles in the model: 2 -> 2.0
+                result = {**result, "ConsumedCapacity": _as_doubles(result["ConsumedCapacity"])}
             try:
-                body = json.dumps(self.result, separators=(",", ":"), default=_refuse)
+                body = json.dumps(result, separators=(",", ":"), default=_refuse)
             except (TypeError, ValueError):
                 return original(self, context)
             version = context.service_model.metadata.get("jsonVersion", "1.0")
@@ -282,6 +299,14 @@ def _partition_scoped_queries() -> None:
     if getattr(table_module, "copy", None) is not copy:
         raise AttributeError("moto.dynamodb.models.table no longer uses the copy module as expected")
     original_project = Item.project
+    from moto.dynamodb.models.dynamo_type import deserializer, serializer
+
+    def _as_projected(value: Any) -> Any:
+        # moto's projection round-trips values through plain Python, which normalizes numbers
+        # ("1E1" -> "1E+1", "010" -> "10"): do the same, for the values that can hold numbers only.
+        if value.type in ("S", "SS", "B", "BS", "BOOL", "NULL"):
+            return value
+        return DynamoType(dict(serializer.serialize(deserializer.deserialize(value.to_regular_json()))))
 
     def project(self: Any, projection_expressions: list[list[str]]) -> Any:
         if not all(len(path) == 1 and _PLAIN_NAME.fullmatch(path[0]) for path in projection_expressions):
@@ -293,7 +318,11 @@ def _partition_scoped_queries() -> None:
         picked.attrs = type(self.attrs)()
         dict.update(
             picked.attrs,
-            {path[0]: self.attrs[path[0]] for path in projection_expressions if path[0] in self.attrs},
+            {
+                path[0]: _as_projected(self.attrs[path[0]])
+                for path in projection_expressions
+                if path[0] in self.attrs
+            },
         )
         return picked
 
