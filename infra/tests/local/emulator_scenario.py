@@ -992,8 +992,8 @@ def fix_status() -> dict[str, bool]:
 def apply_fixes() -> dict[str, Any]:
     """``apply()`` three times, the last with its bookkeeping forgotten: nothing is patched twice."""
     from moto import backends
-    from moto.dynamodb import models
-    from moto.dynamodb.models import table
+    from moto.dynamodb import models, responses
+    from moto.dynamodb.models import table, utilities
     from moto.dynamodb.models.dynamo_type import Item
     from moto.dynamodb.responses import DynamoResult
 
@@ -1009,6 +1009,9 @@ def apply_fixes() -> dict[str, Any]:
             table.Table.all_items,
             table.Table.sorted_items,
             Item.project,
+            Item.size,
+            utilities.dynamo_to_dict,
+            responses.dynamo_to_dict,
             DynamoResult.execute_result,
         ]
 

@@ -23,10 +23,11 @@ local platform far slower than the service it stands in for, and the slowness gr
    response is built from fresh dictionaries. A projection of top-level attribute names (queries,
    scans, gets) picks those attributes instead of round-tripping the whole item through plain JSON
    and back; only values that can hold numbers take the round trip, so numbers come back normalized
-   exactly as moto returns them.
+   exactly as moto returns them. The 1 MB page limit is measured with moto's formula, without a
+   method dispatch per scalar attribute.
 4. **The generic response serializer walks every attribute value through the service model.** For
    DynamoDB's JSON protocol the result already has the wire shape, so it is written with ``json``
-   directly; any result holding something JSON cannot carry as is (binary values, timestamps) goes
+   directly (and converted from moto's attribute objects without a generic type check per value); any result holding something JSON cannot carry as is (binary values, timestamps) goes
    through moto's serializer as before.
 
 Each fix is checked against moto's own behaviour in ``infra/tests/local/test_emulator_fixes.py``
@@ -211,7 +212,35 @@ def _direct_json_results() -> None:
             return 200, {"Content-Type": f"application/x-amz-json-{version}"}, body
         return original(self, context)
 
+    from moto.dynamodb import responses
+    from moto.dynamodb.models import utilities
+    from moto.dynamodb.models.dynamo_type import DynamoType
+
+    original_to_dict = utilities.dynamo_to_dict
+    if responses.dynamo_to_dict is not original_to_dict:
+        raise AttributeError("moto.dynamodb.responses no longer converts results with dynamo_to_dict")
+
+    def dynamo_to_dict(value: Any) -> Any:
+        # The same conversion, without the generic checks for the plain types items are made of.
+        if type(value) is DynamoType:
+            kind = value.type
+            if kind in ("S", "N", "BOOL", "NULL"):
+                return {kind: value.value}
+            if kind in ("SS", "NS"):
+                return {kind: list(value.value)}
+            if kind in ("L", "M"):
+                return {kind: dynamo_to_dict(value.value)}
+            return original_to_dict(value)
+        if type(value) is dict:
+            return {key: dynamo_to_dict(item) for key, item in value.items()}
+        if type(value) is list:
+            return [dynamo_to_dict(item) for item in value]
+        return original_to_dict(value)
+
+    dynamo_to_dict.__luca_fix__ = True  # type: ignore[attr-defined]
     execute_result.__luca_fix__ = True  # type: ignore[attr-defined]
+    utilities.dynamo_to_dict = dynamo_to_dict
+    responses.dynamo_to_dict = dynamo_to_dict  # type: ignore[attr-defined]
     DynamoResult.execute_result = execute_result  # type: ignore[method-assign]
 
 
@@ -326,7 +355,25 @@ def _partition_scoped_queries() -> None:
         )
         return picked
 
+    original_size = Item.size
+
+    def size(self: Any) -> int:
+        # moto's formula, without a method dispatch per attribute for the scalar types.
+        total = 0
+        for name, value in self.attrs.items():
+            kind, raw = value.type, value.value
+            if kind == "N":
+                measured = len(str(raw))
+            elif kind in ("S", "B"):
+                measured = len(raw if isinstance(raw, bytes) else raw.encode("utf-8"))
+            else:
+                measured = value.size()
+            total += len(name.encode("utf-8")) + measured
+        return total
+
+    size.__wrapped__ = original_size  # type: ignore[attr-defined]
     query.__luca_fix__ = True  # type: ignore[attr-defined]
+    Item.size = size  # type: ignore[method-assign]
     Item.project = project  # type: ignore[method-assign]
     table_module.copy = _ShareQueryPages(Item)  # type: ignore[assignment]
     Table.sorted_items = sorted_items  # type: ignore[method-assign]
