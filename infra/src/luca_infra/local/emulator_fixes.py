@@ -220,27 +220,27 @@ def _direct_json_results() -> None:
     if responses.dynamo_to_dict is not original_to_dict:
         raise AttributeError("moto.dynamodb.responses no longer converts results with dynamo_to_dict")
 
-    def dynamo_to_dict(value: Any) -> Any:
+    def dynamo_to_dict(obj: Any) -> Any:
         # The same conversion, without the generic checks for the plain types items are made of.
-        if type(value) is DynamoType:
-            kind = value.type
+        if type(obj) is DynamoType:
+            kind = obj.type
             if kind in ("S", "N", "BOOL", "NULL"):
-                return {kind: value.value}
+                return {kind: obj.value}
             if kind in ("SS", "NS"):
-                return {kind: list(value.value)}
+                return {kind: list(obj.value)}
             if kind in ("L", "M"):
-                return {kind: dynamo_to_dict(value.value)}
-            return original_to_dict(value)
-        if type(value) is dict:
-            return {key: dynamo_to_dict(item) for key, item in value.items()}
-        if type(value) is list:
-            return [dynamo_to_dict(item) for item in value]
-        return original_to_dict(value)
+                return {kind: dynamo_to_dict(obj.value)}
+            return original_to_dict(obj)
+        if isinstance(obj, dict) and not hasattr(obj, "to_json"):  # attribute maps are dict subclasses
+            return {key: dynamo_to_dict(item) for key, item in obj.items()}
+        if type(obj) is list:
+            return [dynamo_to_dict(item) for item in obj]
+        return original_to_dict(obj)
 
     dynamo_to_dict.__luca_fix__ = True  # type: ignore[attr-defined]
     execute_result.__luca_fix__ = True  # type: ignore[attr-defined]
     utilities.dynamo_to_dict = dynamo_to_dict
-    responses.dynamo_to_dict = dynamo_to_dict  # type: ignore[attr-defined]
+    responses.dynamo_to_dict = dynamo_to_dict
     DynamoResult.execute_result = execute_result  # type: ignore[method-assign]
 
 
@@ -328,13 +328,19 @@ def _partition_scoped_queries() -> None:
     if getattr(table_module, "copy", None) is not copy:
         raise AttributeError("moto.dynamodb.models.table no longer uses the copy module as expected")
     original_project = Item.project
+    from boto3.dynamodb.types import DYNAMODB_CONTEXT
     from moto.dynamodb.models.dynamo_type import deserializer, serializer
 
     def _as_projected(value: Any) -> Any:
         # moto's projection round-trips values through plain Python, which normalizes numbers
         # ("1E1" -> "1E+1", "010" -> "10"): do the same, for the values that can hold numbers only.
-        if value.type in ("S", "SS", "B", "BS", "BOOL", "NULL"):
+        kind = value.type
+        if kind in ("S", "SS", "B", "BS", "BOOL", "NULL"):
             return value
+        if kind == "N":  # what boto3's deserializer then serializer do to one number
+            number: Any = DynamoType.__new__(DynamoType)
+            number.type, number.value = "N", str(DYNAMODB_CONTEXT.create_decimal(value.value))
+            return number
         return DynamoType(dict(serializer.serialize(deserializer.deserialize(value.to_regular_json()))))
 
     def project(self: Any, projection_expressions: list[list[str]]) -> Any:
