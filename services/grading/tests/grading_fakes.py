@@ -22,7 +22,7 @@ from luca_grading.domain.model import (
     SubjectId,
     TermId,
 )
-from luca_grading.service_layer.ports import IdempotencyRecord, RecordingContext
+from luca_grading.service_layer.ports import CheckedWrite, IdempotencyRecord, Preconditions, RecordingContext
 
 
 class FakeClock:
@@ -95,6 +95,26 @@ class FakeSchoolRepository:
         self.idempotency[(idempotency.scope, idempotency.key)] = idempotency
         self.evaluations[evaluation.evaluation_id] = evaluation
         return True
+
+    def add_evaluation_checked(
+        self, evaluation: Evaluation, idempotency: IdempotencyRecord, preconditions: Preconditions
+    ) -> CheckedWrite:
+        self.calls["add_evaluation_checked"] += 1
+        prior = self.idempotency.get((idempotency.scope, idempotency.key))
+        student = self.students.get(preconditions.student_id)
+        enrolled = student is not None and student.course_id == preconditions.course_id
+        subject_ok = preconditions.subject_id is None or preconditions.subject_id in self.subjects
+        if prior is None and enrolled and subject_ok:
+            self.idempotency[(idempotency.scope, idempotency.key)] = idempotency
+            self.evaluations[evaluation.evaluation_id] = evaluation
+            return CheckedWrite(written=True)
+        return CheckedWrite(
+            written=False,
+            prior=prior,
+            student=student if student is not None and not enrolled else None,
+            student_missing=student is None,
+            subject_missing=not subject_ok,
+        )
 
     def get_evaluation(self, student_id: StudentId, evaluation_ref: str) -> Evaluation | None:
         found = self.evaluations.get(evaluation_ref)

@@ -11,8 +11,18 @@ from grading_emulated import EmulatedGrading
 from luca_grading.adapters import table_design as td
 from luca_grading.adapters.dynamodb_repository import DynamoRepositoryFactory, DynamoSchoolRepository
 from luca_grading.domain.errors import TenantBoundaryViolation
-from luca_grading.domain.model import CourseId, Evaluation, SchoolId, StudentId, SubjectId, TeacherId, TermId
-from luca_grading.service_layer.ports import IdempotencyRecord
+from luca_grading.domain.model import (
+    Course,
+    CourseId,
+    Evaluation,
+    SchoolId,
+    Student,
+    StudentId,
+    SubjectId,
+    TeacherId,
+    TermId,
+)
+from luca_grading.service_layer.ports import CheckedWrite, IdempotencyRecord, Preconditions
 
 pytestmark = pytest.mark.emulator
 
@@ -113,3 +123,68 @@ def test_each_school_gets_one_long_lived_client_on_its_own_tagged_session(gradin
     assert signing_key.startswith("ASIA")
     assert signing_key != other._request_signer._credentials.get_frozen_credentials().access_key
     assert first.meta.config.max_pool_connections >= 32
+
+
+def test_a_checked_write_is_one_transaction_that_reports_every_refusal(grading: EmulatedGrading) -> None:
+    school_a = repo(grading, "school-a")
+    school_a.put_course(Course(SchoolId("school-a"), CourseId("2B"), "Second B"))
+    school_a.put_student(Student(SchoolId("school-a"), StudentId("st-2b"), CourseId("2B"), "Dana Paz"))
+
+    def attempt(key: str, eid: str, **preconditions: str) -> CheckedWrite:
+        record = IdempotencyRecord(scope="evaluation.t-1", key=key, fingerprint=f"f-{key}", result_ref=eid)
+        wanted = {"student_id": "st-1", "course_id": "1A", "subject_id": "math", **preconditions}
+        return school_a.add_evaluation_checked(
+            evaluation(eid=eid, student=wanted["student_id"]),
+            record,
+            Preconditions(
+                StudentId(wanted["student_id"]),
+                CourseId(wanted["course_id"]),
+                SubjectId(wanted["subject_id"]),
+            ),
+        )
+
+    assert attempt("checked-0001", "c1") == CheckedWrite(written=True)
+    retried = attempt("checked-0001", "c2")
+    missing = attempt("checked-0002", "c3", student_id="st-404")
+    elsewhere = attempt("checked-0003", "c4", student_id="st-2b")
+    no_subject = attempt("checked-0004", "c5", subject_id="alchemy")
+    everything = attempt("checked-0001", "c6", student_id="st-404", subject_id="alchemy")
+
+    assert not retried.written
+    assert retried.prior is not None
+    assert retried.prior.fingerprint == "f-checked-0001"
+    assert school_a.get_evaluation(StudentId("st-1"), retried.prior.result_ref) == evaluation(eid="c1")
+    assert (missing.written, missing.student_missing, missing.student) == (False, True, None)
+    assert elsewhere.student is not None
+    assert elsewhere.student.course_id == "2B"
+    assert not elsewhere.student_missing
+    assert (no_subject.written, no_subject.subject_missing, no_subject.prior) == (False, True, None)
+    assert everything.prior is not None
+    assert everything.student_missing
+    assert everything.subject_missing
+    ids = {e.evaluation_id for e in school_a.student_evaluations(StudentId("st-1"), TermId("2026-T2"))}
+    assert "c1" in ids
+    assert not ids & {"c2", "c3", "c4", "c5", "c6"}
+    assert school_a.get_idempotency("evaluation.t-1", "checked-0002") is None
+
+
+def test_a_checked_write_never_checks_another_schools_roster(grading: EmulatedGrading) -> None:
+    school_a = repo(grading, "school-a")
+    record = IdempotencyRecord(scope="evaluation.t-1", key="checked-x-0001", fingerprint="f", result_ref="x1")
+
+    # st-9 exists only in school-b: from school-a it is a missing student, and nothing is written.
+    outcome = school_a.add_evaluation_checked(
+        evaluation(eid="x1", student="st-9"),
+        record,
+        Preconditions(StudentId("st-9"), CourseId("1A"), SubjectId("math")),
+    )
+
+    assert outcome.student_missing
+    assert outcome.student is None
+    assert repo(grading, "school-b").student_evaluations(StudentId("st-9")) == []
+    with pytest.raises(TenantBoundaryViolation):
+        school_a.add_evaluation_checked(
+            evaluation(school="school-b", eid="x2", student="st-9"),
+            record,
+            Preconditions(StudentId("st-9"), CourseId("1A")),
+        )

@@ -272,15 +272,91 @@ def test_admins_manage_the_roster(service: GradingService, repositories: FakeRep
         service.put_course(teacher(), "3C", "Third C")
 
 
-def test_a_new_grade_costs_one_read_before_its_write(
+def test_a_new_grade_with_a_warm_rule_is_one_checked_write_and_no_read(
     service: GradingService, repositories: FakeRepositories
 ) -> None:
     service.rule_for(teacher(), "math")  # warm the rule
     repositories.calls.clear()
 
-    service.record_evaluation(teacher(), grade(), "key-one-read-01")
+    recorded = service.record_evaluation(teacher(), grade(), "key-one-call-01")
 
-    assert repositories.calls == {"recording_context": 1, "add_evaluation": 1}
+    assert not recorded.replayed
+    assert repositories.calls == {"add_evaluation_checked": 1}
+
+
+def test_a_new_grade_with_a_cold_rule_reads_the_roster_once_then_writes(
+    service: GradingService, repositories: FakeRepositories
+) -> None:
+    service.record_evaluation(teacher(), grade(), "key-cold-0001")
+
+    assert repositories.calls["recording_context"] == 1
+    assert repositories.calls["add_evaluation"] == 1
+    assert repositories.calls["add_evaluation_checked"] == 0
+
+
+@pytest.mark.parametrize(
+    ("command", "error"),
+    [
+        (grade(student_id="st-404"), UnknownStudent),
+        (grade(course_id="2B"), InvalidInput),
+        (grade("7.5"), ScoreOutOfScale),
+    ],
+    ids=["unknown student", "student of another course", "score off the scale"],
+)
+def test_the_checked_write_refuses_what_the_read_path_refuses_and_writes_nothing(
+    service: GradingService, repositories: FakeRepositories, command: object, error: type[Exception]
+) -> None:
+    service.rule_for(teacher(), "math")
+
+    with pytest.raises(error):
+        service.record_evaluation(teacher(), command, "key-refused-01")  # type: ignore[arg-type]
+
+    assert repositories.schools["school-a"].evaluations == {}
+    assert repositories.schools["school-a"].idempotency == {}
+
+
+def test_the_checked_write_refuses_a_subject_that_no_longer_exists(
+    service: GradingService, repositories: FakeRepositories
+) -> None:
+    service.rule_for(teacher(), "math")
+    del repositories.schools["school-a"].subjects[SubjectId("math")]
+
+    with pytest.raises(UnknownSubject):
+        service.record_evaluation(teacher(), grade(), "key-no-subject")
+
+    assert repositories.schools["school-a"].evaluations == {}
+
+
+def test_the_checked_write_replays_a_retry_and_refuses_a_reused_key(
+    service: GradingService, repositories: FakeRepositories
+) -> None:
+    service.rule_for(teacher(), "math")
+    first = service.record_evaluation(teacher(), grade(), "key-retry-0001")
+
+    again = service.record_evaluation(teacher(), grade(), "key-retry-0001")
+
+    assert again.replayed
+    assert again.value == first.value
+    assert len(repositories.schools["school-a"].evaluations) == 1
+    with pytest.raises(IdempotencyKeyReused):
+        service.record_evaluation(teacher(), grade("5.5"), "key-retry-0001")
+
+
+def test_a_retry_gets_its_first_result_even_after_the_scale_changed(
+    service: GradingService, repositories: FakeRepositories
+) -> None:
+    service.rule_for(teacher(), "math")
+    first = service.record_evaluation(teacher(), grade("6.5"), "key-scale-0001")
+    service.put_rule(
+        admin(),
+        GradingRule(subject_id=SubjectId("math"), scale=ScaleKind.PERCENTAGE, passing_grade=Decimal(60)),
+    )
+    service.rule_for(teacher(), "math")  # the new rule is warm
+
+    again = service.record_evaluation(teacher(), grade("6.5"), "key-scale-0001")
+
+    assert again.replayed
+    assert again.value == first.value
 
 
 def test_a_report_with_grades_costs_one_read_and_an_empty_one_checks_the_student(

@@ -38,7 +38,7 @@ from luca_grading.domain.model import (
     TeacherId,
     TermId,
 )
-from luca_grading.service_layer.ports import IdempotencyRecord, RecordingContext
+from luca_grading.service_layer.ports import CheckedWrite, IdempotencyRecord, Preconditions, RecordingContext
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -270,38 +270,14 @@ class DynamoSchoolRepository:
     def _put_with_idempotency(self, item: dict[str, Any], record: IdempotencyRecord) -> bool:
         # The record points at the result by its sort key, so a replay is one GetItem.
         record = replace(record, result_ref=item[td.TABLE_SORT_KEY])
-        marker = idempotency_item(self._school, record, time.time())
-        self._guard(item)
-        self._guard(marker)
-        try:
-            self._client.transact_write_items(
-                TransactItems=[
-                    {
-                        "Put": {
-                            "TableName": self._table,
-                            "Item": to_wire(marker),
-                            "ConditionExpression": "attribute_not_exists(#pk)",
-                            "ExpressionAttributeNames": {"#pk": td.TABLE_PARTITION_KEY},
-                        }
-                    },
-                    {
-                        "Put": {
-                            "TableName": self._table,
-                            "Item": to_wire(item),
-                            "ConditionExpression": "attribute_not_exists(#pk)",
-                            "ExpressionAttributeNames": {"#pk": td.TABLE_PARTITION_KEY},
-                        }
-                    },
-                ]
-            )
-        except ClientError as error:
-            if error.response.get("Error", {}).get("Code") != "TransactionCanceledException":
-                raise
-            reasons = error.response.get("CancellationReasons", [])
-            if reasons and reasons[0].get("Code") == "ConditionalCheckFailed":
-                return False
-            raise
-        return True
+        reasons = self._transact_new(idempotency_item(self._school, record, time.time()), item, [])
+        if reasons is None:
+            return True
+        if reasons[0].get("Code") == "ConditionalCheckFailed":
+            return False  # the key was used before: nothing written
+        raise RuntimeError(
+            f"item {item[td.TABLE_SORT_KEY]!r} already exists"
+        )  # pragma: no cover - ids are unique
 
     # -- roster ---------------------------------------------------------------------------------
     def get_student(self, student_id: StudentId) -> Student | None:
@@ -376,6 +352,90 @@ class DynamoSchoolRepository:
         if evaluation.school_id != self._school:
             raise TenantBoundaryViolation("evaluation of another school")
         return self._put_with_idempotency(evaluation_item(evaluation), idempotency)
+
+    def add_evaluation_checked(
+        self, evaluation: Evaluation, idempotency: IdempotencyRecord, preconditions: Preconditions
+    ) -> CheckedWrite:
+        """One TransactWriteItems: the idempotency record, the roster checks and the evaluation.
+
+        A rejected write reports every failed condition with the item as it stands (ALL_OLD), so the
+        caller learns about a prior result or a wrong enrolment without a second call.
+        """
+        if evaluation.school_id != self._school:
+            raise TenantBoundaryViolation("evaluation of another school")
+        item = evaluation_item(evaluation)
+        record = replace(idempotency, result_ref=item[td.TABLE_SORT_KEY])
+        marker = idempotency_item(self._school, record, time.time())
+        student_key = self._key(td.student_pk(self._school, preconditions.student_id), td.STUDENT_SK)
+        checks: list[dict[str, Any]] = [
+            {
+                "ConditionCheck": {
+                    "TableName": self._table,
+                    "Key": student_key,
+                    "ConditionExpression": "attribute_exists(#pk) AND #course = :course",
+                    "ExpressionAttributeNames": {"#pk": td.TABLE_PARTITION_KEY, "#course": "course_id"},
+                    "ExpressionAttributeValues": to_wire({":course": preconditions.course_id}),
+                    "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+                }
+            }
+        ]
+        if preconditions.subject_id:
+            checks.append(
+                {
+                    "ConditionCheck": {
+                        "TableName": self._table,
+                        "Key": self._key(
+                            td.catalog_pk(self._school), td.subject_sk(preconditions.subject_id)
+                        ),
+                        "ConditionExpression": "attribute_exists(#pk)",
+                        "ExpressionAttributeNames": {"#pk": td.TABLE_PARTITION_KEY},
+                    }
+                }
+            )
+        reasons = self._transact_new(marker, item, checks)
+        if reasons is None:
+            return CheckedWrite(written=True)
+        failed = [reason.get("Code") == "ConditionalCheckFailed" for reason in reasons]
+        prior = reasons[0].get("Item") if failed[0] else None
+        student = reasons[1].get("Item") if failed[1] else None
+        return CheckedWrite(
+            written=False,
+            prior=_idempotency(from_wire(prior)) if prior else None,
+            student=self._student(from_wire(student)) if student else None,
+            student_missing=failed[1] and not student,
+            subject_missing=len(failed) > 2 and failed[2],
+        )
+
+    def _transact_new(
+        self, marker: dict[str, Any], item: dict[str, Any], checks: list[dict[str, Any]]
+    ) -> list[dict[str, Any]] | None:
+        """Put ``marker`` and ``item`` if neither exists and every check holds; None when written,
+        else the cancellation reasons in the order: marker, checks..., item."""
+        self._guard(item)
+        self._guard(marker)
+        for check in checks:
+            self._guard(from_wire(check["ConditionCheck"]["Key"]))
+        new = {
+            "ConditionExpression": "attribute_not_exists(#pk)",
+            "ExpressionAttributeNames": {"#pk": td.TABLE_PARTITION_KEY},
+        }
+        transaction: list[Any] = [
+            {"Put": {"TableName": self._table, "Item": to_wire(marker), **new, "ReturnValuesOnConditionCheckFailure": "ALL_OLD"}},
+            *checks,
+            {"Put": {"TableName": self._table, "Item": to_wire(item), **new}},
+        ]  # fmt: skip
+        try:
+            self._client.transact_write_items(TransactItems=transaction)
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") != "TransactionCanceledException":
+                raise
+            reasons: list[dict[str, Any]] = list(error.response.get("CancellationReasons", []))  # type: ignore[arg-type]
+            if len(reasons) != len(transaction) or not any(
+                reason.get("Code") == "ConditionalCheckFailed" for reason in reasons
+            ):
+                raise  # throttled, conflicting with another transaction...: the caller's retry policy
+            return reasons
+        return None
 
     def get_evaluation(self, student_id: StudentId, evaluation_ref: str) -> Evaluation | None:
         if not evaluation_ref.startswith(td.evaluation_sk_prefix()):

@@ -42,6 +42,32 @@ class RecordingContext:
     subject: Subject | None
 
 
+@dataclass(frozen=True, slots=True)
+class Preconditions:
+    """What must hold when a grade is written, checked in the same atomic write: the student exists
+    and is enrolled in the course, and (when given) the subject exists."""
+
+    student_id: StudentId
+    course_id: CourseId
+    subject_id: SubjectId | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CheckedWrite:
+    """The outcome of a write guarded by its idempotency key and its preconditions.
+
+    Either ``written``, or nothing was written and the fields say why: the key was used before
+    (``prior``), the student does not exist (``student_missing``), exists in another course
+    (``student``), or the subject does not exist (``subject_missing``).
+    """
+
+    written: bool
+    prior: IdempotencyRecord | None = None
+    student: Student | None = None
+    student_missing: bool = False
+    subject_missing: bool = False
+
+
 class SchoolRepository(Protocol):
     """Data access confined to one school: every key it touches starts with that school."""
 
@@ -63,6 +89,12 @@ class SchoolRepository(Protocol):
 
         Returns False (writing nothing) when the idempotency key already exists.
         """
+        ...
+
+    def add_evaluation_checked(
+        self, evaluation: Evaluation, idempotency: IdempotencyRecord, preconditions: Preconditions
+    ) -> CheckedWrite:
+        """``add_evaluation`` with the roster checks in the same atomic write: one call, no read."""
         ...
 
     def get_evaluation(self, student_id: StudentId, evaluation_ref: str) -> Evaluation | None: ...

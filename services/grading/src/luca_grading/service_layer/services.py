@@ -13,6 +13,7 @@ from typing import Generic, TypeVar
 from luca_grading.domain import access
 from luca_grading.domain.access import Principal
 from luca_grading.domain.errors import (
+    GradingError,
     IdempotencyKeyReused,
     InvalidInput,
     UnknownCourse,
@@ -40,6 +41,7 @@ from luca_grading.service_layer.ports import (
     Clock,
     IdempotencyRecord,
     IdGenerator,
+    Preconditions,
     RepositoryFactory,
     SchoolRepository,
 )
@@ -183,6 +185,11 @@ class GradingService:
                 "description": command.description,
             }
         )
+        warm = self._rules.cached(principal.school_id, subject_id)
+        if warm is not None:
+            # The usual case: the rule is in memory, so the score is checked here and the roster
+            # in the write itself (one call, no read).
+            return self._record_checked(repo, principal, command, warm, scope, idempotency_key, fingerprint)
         known = repo.recording_context(scope, idempotency_key, student_id, subject_id)
         replay = self._replay_evaluation(repo, known.idempotency, fingerprint, student_id)
         if replay is not None:
@@ -216,6 +223,59 @@ class GradingService:
         if replay is None:  # pragma: no cover - the condition that failed guarantees a record
             raise IdempotencyKeyReused("idempotency key is in use by a request still in flight")
         return replay
+
+    def _record_checked(
+        self,
+        repo: SchoolRepository,
+        principal: Principal,
+        command: RecordEvaluation,
+        rule: GradingRule,
+        scope: str,
+        idempotency_key: str,
+        fingerprint: str,
+    ) -> Recorded[Evaluation]:
+        student_id, course_id = StudentId(command.student_id), CourseId(command.course_id)
+        try:
+            score, weight = rule.validate_score(command.score), rule.validate_weight(command.weight)
+        except GradingError:
+            # A retry must get its first result even if the rule changed since: look before refusing.
+            replay = self._replay_evaluation(
+                repo, repo.get_idempotency(scope, idempotency_key), fingerprint, student_id
+            )
+            if replay is not None:
+                return replay
+            raise
+        evaluation = Evaluation(
+            school_id=principal.school_id,
+            evaluation_id=self._ids.new_id(),
+            student_id=student_id,
+            course_id=course_id,
+            subject_id=SubjectId(command.subject_id),
+            term_id=TermId(command.term_id),
+            score=score,
+            weight=weight,
+            teacher_id=TeacherId(principal.actor_id),
+            recorded_at=self._clock.now(),
+            description=command.description,
+        )
+        record = IdempotencyRecord(
+            scope=scope, key=idempotency_key, fingerprint=fingerprint, result_ref=evaluation.evaluation_id
+        )
+        outcome = repo.add_evaluation_checked(
+            evaluation, record, Preconditions(student_id, course_id, evaluation.subject_id)
+        )
+        if outcome.written:
+            return Recorded(evaluation, replayed=False)
+        replay = self._replay_evaluation(repo, outcome.prior, fingerprint, student_id)
+        if replay is not None:
+            return replay
+        if outcome.student_missing or outcome.student is not None:
+            self._require_enrolled(outcome.student, student_id, course_id)
+        if outcome.subject_missing:
+            raise UnknownSubject(
+                f"subject {evaluation.subject_id!r} does not exist in this school", field="subject_id"
+            )
+        raise RuntimeError("the write was refused for no reported reason")  # pragma: no cover
 
     @staticmethod
     def _replay(
