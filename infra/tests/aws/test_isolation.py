@@ -225,6 +225,17 @@ def simulate(node: str, cases: list[tuple[str, dict[str, Any]]]) -> dict[str, st
     return results
 
 
+def assert_simulated(node: str, expectations: dict[str, tuple[dict[str, Any], str]]) -> None:
+    """Every named request gets its expected decision from the policy engine."""
+    results = simulate(node, [(name, request) for name, (request, _) in expectations.items()])
+    wrong = {
+        name: (results[name], expected)
+        for name, (_, expected) in expectations.items()
+        if results[name] != expected
+    }
+    assert not wrong, wrong
+
+
 def data_request(
     iam: dict[str, Any], *, school: str | None, action: str, resource: str, keys: list[str]
 ) -> dict[str, Any]:
@@ -295,14 +306,7 @@ def test_a_school_session_reaches_only_its_own_partitions(node: str, iam: dict[s
         "ImplicitlyDenied",
     )
 
-    results = simulate(node, [(name, request) for name, (request, _) in expectations.items()])
-
-    wrong = {
-        name: (results[name], expected)
-        for name, (_, expected) in expectations.items()
-        if results[name] != expected
-    }
-    assert not wrong, wrong
+    assert_simulated(node, expectations)
 
 
 def assume_request(
@@ -346,14 +350,7 @@ def test_only_the_task_role_with_one_school_tag_may_assume_the_tenant_role(
             "ImplicitlyDenied",
         )
 
-    results = simulate(node, [(name, request) for name, (request, _) in expectations.items()])
-
-    wrong = {
-        name: (results[name], expected)
-        for name, (_, expected) in expectations.items()
-        if results[name] != expected
-    }
-    assert not wrong, wrong
+    assert_simulated(node, expectations)
 
 
 def _as_list(value: str | list[str]) -> list[str]:

@@ -21,6 +21,7 @@ from typing import Any
 import jwt
 
 from luca_grading.adapters.tokens import CognitoSettings, CognitoTokenVerifier
+from luca_grading.entrypoints.main import announce_ready
 from luca_infra.definitions import ThrottlingDefinition
 from luca_infra.local.gateway import Gateway, GatewaySettings, RateLimit, ServedGateway
 
@@ -102,10 +103,7 @@ def main() -> None:
     served = serve(config)
     gc.freeze()  # start-up objects stay out of the collector's full passes
     try:
-        ready = Path(config.ready_file)
-        scratch = ready.with_name(ready.name + ".tmp")
-        scratch.write_text(json.dumps({"pid": os.getpid(), "gateway_port": served.port}), encoding="utf-8")
-        scratch.replace(ready)
+        announce_ready(Path(config.ready_file), gateway_port=served.port)
         log.info("gateway ready", extra={"url": served.url})
         stopped.wait()
     finally:

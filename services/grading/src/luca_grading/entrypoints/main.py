@@ -90,11 +90,10 @@ def start(container: Container) -> RunningService:
     return running
 
 
-def announce_ready(path: Path, running: RunningService) -> None:
-    """Write the bound ports for a supervisor, atomically: a reader never sees half a file."""
+def announce_ready(path: Path, **ports: int) -> None:
+    """Write this process's bound ports for a supervisor, atomically: a reader never sees half a file."""
     scratch = path.with_name(path.name + ".tmp")
-    ports = {"pid": os.getpid(), "rest_port": running.rest_port, "grpc_port": running.grpc_port}
-    scratch.write_text(json.dumps(ports), encoding="utf-8")
+    scratch.write_text(json.dumps({"pid": os.getpid(), **ports}), encoding="utf-8")
     scratch.replace(path)
 
 
@@ -112,7 +111,9 @@ def main() -> None:
         # the collector's full passes, which otherwise pause requests in proportion to the heap.
         gc.freeze()
         if settings.ready_file:
-            announce_ready(Path(settings.ready_file), running)
+            announce_ready(
+                Path(settings.ready_file), rest_port=running.rest_port, grpc_port=running.grpc_port
+            )
         _wait_for_stop_signal()
 
 

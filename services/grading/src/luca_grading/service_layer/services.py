@@ -198,18 +198,8 @@ class GradingService:
         if known.subject is None:
             raise UnknownSubject(f"subject {subject_id!r} does not exist in this school", field="subject_id")
         rule = self._rule(repo, subject_id)
-        evaluation = Evaluation(
-            school_id=principal.school_id,
-            evaluation_id=self._ids.new_id(),
-            student_id=student_id,
-            course_id=course_id,
-            subject_id=subject_id,
-            term_id=term_id,
-            score=rule.validate_score(command.score),
-            weight=rule.validate_weight(command.weight),
-            teacher_id=TeacherId(principal.actor_id),
-            recorded_at=self._clock.now(),
-            description=command.description,
+        evaluation = self._new_evaluation(
+            principal, command, rule.validate_score(command.score), rule.validate_weight(command.weight)
         )
         record = IdempotencyRecord(
             scope=scope, key=idempotency_key, fingerprint=fingerprint, result_ref=evaluation.evaluation_id
@@ -223,6 +213,24 @@ class GradingService:
         if replay is None:  # pragma: no cover - the condition that failed guarantees a record
             raise IdempotencyKeyReused("idempotency key is in use by a request still in flight")
         return replay
+
+    def _new_evaluation(
+        self, principal: Principal, command: RecordEvaluation, score: Decimal, weight: Decimal
+    ) -> Evaluation:
+        """The evaluation a validated command records (ids already checked, score and weight validated)."""
+        return Evaluation(
+            school_id=principal.school_id,
+            evaluation_id=self._ids.new_id(),
+            student_id=StudentId(command.student_id),
+            course_id=CourseId(command.course_id),
+            subject_id=SubjectId(command.subject_id),
+            term_id=TermId(command.term_id),
+            score=score,
+            weight=weight,
+            teacher_id=TeacherId(principal.actor_id),
+            recorded_at=self._clock.now(),
+            description=command.description,
+        )
 
     def _record_checked(
         self,
@@ -245,19 +253,7 @@ class GradingService:
             if replay is not None:
                 return replay
             raise
-        evaluation = Evaluation(
-            school_id=principal.school_id,
-            evaluation_id=self._ids.new_id(),
-            student_id=student_id,
-            course_id=course_id,
-            subject_id=SubjectId(command.subject_id),
-            term_id=TermId(command.term_id),
-            score=score,
-            weight=weight,
-            teacher_id=TeacherId(principal.actor_id),
-            recorded_at=self._clock.now(),
-            description=command.description,
-        )
+        evaluation = self._new_evaluation(principal, command, score, weight)
         record = IdempotencyRecord(
             scope=scope, key=idempotency_key, fingerprint=fingerprint, result_ref=evaluation.evaluation_id
         )
