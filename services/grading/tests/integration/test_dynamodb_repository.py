@@ -84,6 +84,33 @@ def test_the_course_index_serves_a_course_term(grading: EmulatedGrading) -> None
     assert all(e.school_id == "school-a" for e in found)
 
 
+def test_listings_read_back_only_what_their_key_leaves_open(grading: EmulatedGrading) -> None:
+    school_a = repo(grading, "school-a")
+    school_a.add_evaluation(
+        evaluation(eid="e-list"),
+        IdempotencyRecord(scope="evaluation.t-1", key="repo-key-list", fingerprint="f", result_ref="x"),
+    )
+    asked: list[set[str]] = []
+    client = grading.clients.dynamodb_for("school-a")
+    client.meta.events.register(
+        "provide-client-params.dynamodb.Query",
+        lambda params, **_: asked.append(set(params["ExpressionAttributeNames"].values())),
+    )
+
+    by_course = school_a.course_evaluations(CourseId("1A"), TermId("2026-T2"), SubjectId("math"))
+    by_student_term = school_a.student_evaluations(StudentId("st-1"), TermId("2026-T2"))
+    by_student = school_a.student_evaluations(StudentId("st-1"))
+
+    # What the key fixes comes from the query, never from the wire...
+    fixed = {"school_id", "course_id", "term_id", "subject_id"}
+    assert not asked[0] & fixed
+    assert not asked[1] & {"school_id", "student_id", "term_id"} and "subject_id" in asked[1]
+    assert {"term_id", "subject_id", "course_id"} <= asked[2] and "student_id" not in asked[2]
+    # ...and every listing still returns the evaluation exactly as it was written.
+    for listing in (by_course, by_student_term, by_student):
+        assert [e for e in listing if e.evaluation_id == "e-list"] == [evaluation(eid="e-list")]
+
+
 def test_the_repository_refuses_another_schools_keys(grading: EmulatedGrading) -> None:
     school_a = repo(grading, "school-a")
     foreign = IdempotencyRecord(scope="s", key="repo-key-0002", fingerprint="f", result_ref="x")

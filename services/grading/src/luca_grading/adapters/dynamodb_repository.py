@@ -446,12 +446,16 @@ class DynamoSchoolRepository:
     def student_evaluations(
         self, student_id: StudentId, term_id: TermId | None = None, subject_id: SubjectId | None = None
     ) -> Sequence[Evaluation]:
+        # The sort-key prefix fixes the subject only under a term (EVAL#term#subject#).
+        known = self._known(
+            student_id=student_id, term_id=term_id, subject_id=subject_id if term_id else None
+        )
         return [
-            evaluation_from(item)
+            evaluation_from({**item, **known})
             for item in self._query(
                 partition=(td.TABLE_PARTITION_KEY, td.student_pk(self._school, student_id)),
                 sort_prefix=(td.TABLE_SORT_KEY, td.evaluation_sk_prefix(term_id, subject_id)),
-                attributes=EVALUATION_ATTRIBUTES,
+                attributes=[name for name in EVALUATION_ATTRIBUTES if name not in known],
             )
         ]
 
@@ -460,15 +464,21 @@ class DynamoSchoolRepository:
     ) -> Sequence[Evaluation]:
         index = td.COURSE_TERM_INDEX
         prefix = f"SUBJECT#{subject_id}#" if subject_id else "SUBJECT#"
+        known = self._known(course_id=course_id, term_id=term_id, subject_id=subject_id)
         return [
-            evaluation_from(item)
+            evaluation_from({**item, **known})
             for item in self._query(
                 partition=(index.partition_key, td.course_term_pk(self._school, course_id, term_id)),
                 sort_prefix=(index.sort_key, prefix),
                 index=index.name,
-                attributes=EVALUATION_ATTRIBUTES,
+                attributes=[name for name in EVALUATION_ATTRIBUTES if name not in known],
             )
         ]
+
+    def _known(self, **key_values: str | None) -> dict[str, str]:
+        """What a listing's key already fixes for every item it returns: not read back (the school
+        comes from this repository's scope, since every key it reads starts with it)."""
+        return {"school_id": self._school} | {k: v for k, v in key_values.items() if v is not None}
 
     # -- behavior -------------------------------------------------------------------------------
     def add_behavior_note(self, note: BehaviorNote, idempotency: IdempotencyRecord) -> bool:
