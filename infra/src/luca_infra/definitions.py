@@ -120,6 +120,44 @@ class GradingServiceDefinition:
 
 
 @dataclass(frozen=True, slots=True)
+class IngestDefinition:
+    """The burst path: the events queue, its DLQ and the grade processor's event-source mapping.
+
+    Lambda's rule for SQS sources: the queue's visibility timeout is at least six times the
+    function's timeout, so a message is not handed to a second invocation while the first may still
+    be working on it (the mapping also retries throttled invocations inside that window).
+    """
+
+    queue_name: str = "luca-student-events"
+    dlq_name: str = "luca-student-events-dlq"
+    function_name: str = "luca-grade-processor"
+    handler: str = "luca_ingest.entrypoints.handler.handler"
+    bundle: str = "dist/ingest-lambda.zip"
+    runtime: str = "python3.11"
+    function_timeout_seconds: int = 30
+    memory_mib: int = 512
+    batch_size: int = 50
+    max_batching_window_seconds: int = 5
+    # A poison message is tried this many times, then moved to the DLQ.
+    max_receive_count: int = 5
+    # At most this many concurrent invocations: about 2 x 50 events in flight per instance keeps the
+    # table's write rate bounded however deep the queue gets (the mapping's ScalingConfig).
+    max_concurrency: int = 10
+    message_retention_days: int = 4
+    dlq_retention_days: int = 14
+    # Edge limits: the batch form carries at most one SQS SendMessageBatch (10 entries); a single
+    # event's JSON body is at most this many bytes (far below SQS's 256 KiB).
+    max_events_per_request: int = 10
+    max_event_bytes: int = 16 * 1024
+    school_attribute: str = "school_id"
+    correlation_attribute: str = "correlation_id"
+
+    @property
+    def visibility_timeout_seconds(self) -> int:
+        return 6 * self.function_timeout_seconds
+
+
+@dataclass(frozen=True, slots=True)
 class PlatformDefinition:
     table: TableDefinition = field(default_factory=TableDefinition)
     user_pool: UserPoolDefinition = field(default_factory=UserPoolDefinition)
@@ -127,6 +165,7 @@ class PlatformDefinition:
     service_identity: ServiceIdentityDefinition = field(default_factory=ServiceIdentityDefinition)
     throttling: ThrottlingDefinition = field(default_factory=ThrottlingDefinition)
     grading: GradingServiceDefinition = field(default_factory=GradingServiceDefinition)
+    ingest: IngestDefinition = field(default_factory=IngestDefinition)
     api_name: str = "luca-api"
     api_stage: str = "v1"
     metrics_namespace: str = "Luca/Platform"

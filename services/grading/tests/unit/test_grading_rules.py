@@ -70,3 +70,26 @@ def test_average_of_nothing_is_none() -> None:
 def test_weights_must_be_positive_and_bounded(weight: str) -> None:
     with pytest.raises(InvalidInput):
         default_rule().validate_weight(Decimal(weight))
+
+
+@pytest.mark.parametrize(
+    ("fraction", "expected"),
+    [("0", "1.0"), ("0.3", "2.5"), ("0.6", "4.0"), ("0.8", "5.5"), ("1", "7.0"), ("0.45", "3.3")],
+)
+def test_a_fraction_correct_maps_onto_the_chilean_scale_with_passing_at_60_percent(
+    fraction: str, expected: str
+) -> None:
+    assert default_rule().score_for_fraction(Decimal(fraction)) == Decimal(expected)
+
+
+def test_a_fraction_correct_on_a_percentage_scale_is_the_percentage() -> None:
+    rule = GradingRule(SubjectId("art"), scale=ScaleKind.PERCENTAGE, passing_grade=Decimal("60"), decimals=0)
+    assert [rule.score_for_fraction(Decimal(f)) for f in ("0", "0.25", "0.6", "0.9", "1")] == [
+        Decimal(v) for v in ("0", "25", "60", "90", "100")
+    ]
+
+
+@pytest.mark.parametrize("fraction", ["-0.1", "1.01"])
+def test_a_fraction_outside_zero_to_one_is_refused(fraction: str) -> None:
+    with pytest.raises(InvalidInput):
+        default_rule().score_for_fraction(Decimal(fraction))

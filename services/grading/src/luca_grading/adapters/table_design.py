@@ -16,9 +16,12 @@ what lets IAM's ``dynamodb:LeadingKeys`` condition confine a per-school session 
 | BehaviorNote  | SCHOOL#s#STUDENT#st                  | NOTE#recorded_at#id                    | -                                          | -                             | no  |
 | GradingRule   | SCHOOL#s#RULES                       | SUBJECT#sub                            | -                                          | -                             | no  |
 | Idempotency   | SCHOOL#s#IDEMPOTENCY#scope#key       | IDEMPOTENCY                            | -                                          | -                             | 30 days |
+| ExerciseResult| SCHOOL#s#STUDENT#st                  | EXERCISE#event_id                      | -                                          | -                             | 30 days |
 
-Only re-derivable, high-volume items carry ``expires_at`` (idempotency records here; raw burst
-events later). Official grades and notes never expire in the hot table: they must survive until the
+Only re-derivable, high-volume items carry ``expires_at``: idempotency records, and the exercise
+results of the burst path (practice, not official grades; the event itself is their idempotency
+key, so their sort key is derived from the event id alone and a resent or redelivered event lands on
+the same item). Official grades and notes never expire in the hot table: they must survive until the
 quarterly government sync and the school year, and the lake keeps everything anyway.
 """
 
@@ -31,6 +34,7 @@ TABLE_SORT_KEY = "SK"
 TTL_ATTRIBUTE = "expires_at"
 STREAM_VIEW = "NEW_AND_OLD_IMAGES"
 IDEMPOTENCY_TTL_SECONDS = 30 * 24 * 3600
+EXERCISE_RESULT_TTL_SECONDS = 30 * 24 * 3600
 
 SEP = "#"
 
@@ -141,6 +145,11 @@ def note_sk(recorded_at: str, note_id: str) -> str:
 
 
 NOTE_SK_PREFIX = f"NOTE{SEP}"
+EXERCISE_SK_PREFIX = f"EXERCISE{SEP}"
+
+
+def exercise_result_sk(event_id: str) -> str:
+    return f"{EXERCISE_SK_PREFIX}{_check_part(event_id)}"
 
 
 def create_table_request(table_name: str) -> dict[str, object]:

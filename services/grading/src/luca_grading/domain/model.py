@@ -106,6 +106,24 @@ class GradingRule:
             raise InvalidInput("weight must be greater than 0 and at most 100", field="weight")
         return weight
 
+    def score_for_fraction(self, fraction: Decimal, demand: Decimal = Decimal("0.6")) -> Decimal:
+        """The score for answering ``fraction`` (0-1) of an exercise correctly.
+
+        The scale's passing grade sits at ``demand`` (the Chilean "exigencia", 60% by default):
+        below it the score rises linearly from the scale's minimum, above it up to the maximum.
+        A percentage scale with its passing grade at the demand is then just the percentage.
+        """
+        if not Decimal(0) <= fraction <= Decimal(1):
+            raise InvalidInput(f"fraction {fraction} is outside 0-1", field="answers")
+        if not Decimal(0) < demand < Decimal(1):
+            raise InvalidInput(f"demand {demand} is outside (0, 1)", field="demand")
+        low, high = self.bounds
+        if fraction < demand:
+            value = low + (self.passing_grade - low) * fraction / demand
+        else:
+            value = self.passing_grade + (high - self.passing_grade) * (fraction - demand) / (1 - demand)
+        return self.round(value)
+
     def is_passing(self, value: Decimal) -> bool:
         return value >= self.passing_grade
 

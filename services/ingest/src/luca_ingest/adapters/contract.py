@@ -1,0 +1,38 @@
+"""The wire form of a student event: JSON checked against the contract's generated JSON Schema.
+
+The schema is the one the edge's request model uses (``luca/ingest/v1/schemas``, generated from
+``luca.ingest.v1`` by ``make proto``), so a message the edge would refuse is refused here too, in
+case anything other than the edge put it on the queue.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from functools import cache
+from importlib import resources
+from typing import Any
+
+from aws_lambda_powertools.utilities.validation import SchemaValidationError, validate
+
+from luca_ingest.domain.events import Reason, Unprocessable
+
+
+@cache
+def event_schema() -> dict[str, Any]:
+    source = resources.files("luca.ingest.v1.schemas").joinpath("StudentEvent.schema.json")
+    schema: dict[str, Any] = json.loads(source.read_text())
+    return schema
+
+
+def decode_event(body: str) -> Mapping[str, Any]:
+    try:
+        document = json.loads(body)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise Unprocessable(Reason.MALFORMED, f"the body is not JSON: {exc}") from exc
+    try:
+        validate(event=document, schema=event_schema())
+    except SchemaValidationError as exc:
+        raise Unprocessable(Reason.MALFORMED, f"the body does not match the contract: {exc.message}") from exc
+    result: Mapping[str, Any] = document
+    return result
