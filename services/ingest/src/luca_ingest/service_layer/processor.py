@@ -80,7 +80,9 @@ class GradeProcessor:
         self._decode = decode
         self._clock = clock
 
-    def process(self, records: Sequence[IncomingRecord]) -> BatchOutcome:
+    def process(self, records: Sequence[IncomingRecord], *, write: bool = True) -> BatchOutcome:
+        """Each record's outcome. With ``write=False`` nothing is written: what would be stored is
+        reported as STORED (the DLQ tooling uses this to explain why a message failed)."""
         outcome = BatchOutcome()
         primary: dict[tuple[str, str, str], str] = {}  # event -> the first record carrying it
         repeats: dict[str, tuple[str, str, str]] = {}
@@ -101,7 +103,7 @@ class GradeProcessor:
             by_school.setdefault(event.school_id, []).append((record.record_id, event))
         for school_id, entries in by_school.items():
             started = time.perf_counter()
-            self._process_school(school_id, entries, outcome)
+            self._process_school(school_id, entries, outcome, write=write)
             outcome.school_seconds[school_id] = outcome.school_seconds.get(school_id, 0.0) + (
                 time.perf_counter() - started
             )
@@ -121,7 +123,12 @@ class GradeProcessor:
         return event_from_contract(record.school_id, body, record.correlation_id)
 
     def _process_school(
-        self, school_id: SchoolId, entries: list[tuple[str, StudentEvent]], outcome: BatchOutcome
+        self,
+        school_id: SchoolId,
+        entries: list[tuple[str, StudentEvent]],
+        outcome: BatchOutcome,
+        *,
+        write: bool,
     ) -> None:
         try:
             snapshot = self._store.snapshot(school_id, [event for _, event in entries])
@@ -161,6 +168,10 @@ class GradeProcessor:
                 continue
             pending.append((record_id, result))
         if not pending:
+            return
+        if not write:
+            for record_id, result in pending:
+                outcome.records[record_id] = RecordOutcome(Status.STORED, school_id, result.event.event_id)
             return
         try:
             written = self._store.write_new(school_id, [result for _, result in pending])
