@@ -14,7 +14,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-from luca_grading.domain.errors import GradingError
+from luca_grading.domain.errors import GradingError, ScoreOutOfScale
 from luca_grading.domain.model import (
     CourseId,
     GradingRule,
@@ -142,6 +142,8 @@ def grade(event: StudentEvent, rule: GradingRule, now: datetime) -> ExerciseResu
             score = rule.score_for_fraction(Decimal(submission.correct) / Decimal(submission.total))
         else:
             raise Unprocessable(Reason.MALFORMED, "an exercise submission needs answers or a score")
-    except GradingError as exc:
+    except ScoreOutOfScale as exc:
         raise Unprocessable(Reason.SCORE_OUT_OF_SCALE, str(exc)) from exc
+    except GradingError as exc:  # e.g. more decimals than the school's rule keeps
+        raise Unprocessable(Reason.INVALID, str(exc)) from exc
     return ExerciseResult(event=event, score=score, passing=rule.is_passing(score), graded_at=now)

@@ -1,0 +1,141 @@
+"""Test helpers for the grade processor: contract-shaped bodies, SQS-shaped events and fakes."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+
+from luca_grading.domain.model import CourseId, GradingRule, SchoolId, StudentId, SubjectId, default_rule
+from luca_ingest.bootstrap import IngestApp
+from luca_ingest.domain.events import ExerciseResult, StudentEvent
+from luca_ingest.service_layer.ports import SchoolSnapshot, WriteOutcome
+
+
+def event_body(
+    student: str = "st-1",
+    *,
+    event_id: str | None = None,
+    course: str = "1A",
+    subject: str = "math",
+    score: str | None = "6.5",
+    answers: Sequence[bool] | None = None,
+    occurred_at: str = "2026-11-27T10:15:00-03:00",
+    **overrides: Any,
+) -> dict[str, Any]:
+    submission: dict[str, Any] = {"exercise_id": "ex-fractions-3"}
+    if answers is not None:
+        submission["answers"] = {
+            "items": [{"question_id": f"q{i}", "correct": c} for i, c in enumerate(answers)]
+        }
+    elif score is not None:
+        submission["score"] = score
+    body = {
+        "event_id": event_id or f"evt-{uuid.uuid4()}",
+        "student_id": student,
+        "course_id": course,
+        "subject_id": subject,
+        "occurred_at": occurred_at,
+        "schema_version": 1,
+        "exercise_submission": submission,
+    }
+    body.update(overrides)
+    return body
+
+
+def sqs_record(
+    body: dict[str, Any] | str, school: str | None = "school-a", *, message_id: str | None = None
+) -> dict[str, Any]:
+    attributes: dict[str, Any] = {
+        "correlation_id": {"stringValue": f"corr-{uuid.uuid4().hex[:8]}", "dataType": "String"}
+    }
+    if school is not None:
+        attributes["school_id"] = {"stringValue": school, "dataType": "String"}
+    return {
+        "messageId": message_id or str(uuid.uuid4()),
+        "receiptHandle": f"rh-{uuid.uuid4()}",
+        "body": body if isinstance(body, str) else json.dumps(body),
+        "attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": "1764240000000"},
+        "messageAttributes": attributes,
+        "md5OfBody": "",
+        "eventSource": "aws:sqs",
+        "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:luca-student-events",
+        "awsRegion": "us-east-1",
+    }
+
+
+class LambdaContext:
+    function_name = "luca-grade-processor"
+    function_version = "$LATEST"
+    memory_limit_in_mb = 512
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:luca-grade-processor"
+    aws_request_id = "req-test"
+    log_group_name = "/aws/lambda/luca-grade-processor"
+    log_stream_name = "test"
+
+    @staticmethod
+    def get_remaining_time_in_millis() -> int:
+        return 30_000
+
+
+@dataclass
+class FakeStore:
+    """Students per school (student -> course), subjects per school, stored event keys per school."""
+
+    students: dict[str, dict[str, str]] = field(default_factory=dict)
+    subjects: dict[str, set[str]] = field(default_factory=dict)
+    stored: dict[str, dict[tuple[str, str], ExerciseResult]] = field(default_factory=dict)
+    snapshots: list[tuple[str, int]] = field(default_factory=list)
+    writes: list[tuple[str, int]] = field(default_factory=list)
+    fail_writes_for: set[str] = field(default_factory=set)
+    stored_meanwhile: set[tuple[str, str, str]] = field(default_factory=set)  # raced in by another invocation
+
+    def snapshot(self, school_id: SchoolId, events: Sequence[StudentEvent]) -> SchoolSnapshot:
+        self.snapshots.append((school_id, len(events)))
+        stored = self.stored.get(school_id, {})
+        return SchoolSnapshot(
+            frozenset((StudentId(s), e) for s, e in stored),
+            {StudentId(s): CourseId(c) for s, c in self.students.get(school_id, {}).items()},
+            frozenset(SubjectId(s) for s in self.subjects.get(school_id, set())),
+        )
+
+    def write_new(self, school_id: SchoolId, results: Sequence[ExerciseResult]) -> WriteOutcome:
+        self.writes.append((school_id, len(results)))
+        if school_id in self.fail_writes_for:
+            raise ConnectionError("table unreachable")
+        written, already = set(), set()
+        for result in results:
+            assert result.event.school_id == school_id
+            key = (result.event.student_id, result.event.event_id)
+            if (school_id, *key) in self.stored_meanwhile:
+                already.add(key)
+                continue
+            self.stored.setdefault(school_id, {})[key] = result
+            written.add(key)
+        return WriteOutcome(frozenset(written), frozenset(already), 1 if written else 0)
+
+
+@dataclass
+class FakeRules:
+    rules: dict[tuple[str, str], GradingRule] = field(default_factory=dict)
+
+    def rule_for(self, school_id: SchoolId, subject_id: SubjectId) -> GradingRule:
+        return self.rules.get((school_id, subject_id)) or default_rule(subject_id)
+
+
+@dataclass
+class EmulatedIngest:
+    app: IngestApp
+    endpoint: str
+    table_name: str
+
+    def items(self) -> list[dict[str, object]]:
+        client = boto3.client("dynamodb", region_name="us-east-1", endpoint_url=self.endpoint)
+        return client.scan(TableName=self.table_name)["Items"]
+
+    def exercise_results(self) -> list[dict[str, object]]:
+        return [item for item in self.items() if item["type"] == {"S": "ExerciseResult"}]

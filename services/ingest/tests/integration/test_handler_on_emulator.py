@@ -1,0 +1,102 @@
+"""The grade processor end to end on the emulator: a real SQS-shaped batch through the handler."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+
+from ingest_support import EmulatedIngest, LambdaContext, event_body, sqs_record
+from luca_grading.adapters import table_design as td
+from luca_grading.domain.model import SchoolId, default_rule
+from luca_ingest.domain.events import event_from_contract, grade
+from luca_ingest.entrypoints.handler import process
+
+pytestmark = pytest.mark.emulator
+
+
+def run(ingest: EmulatedIngest, records: list[dict]) -> dict:
+    return process({"Records": records}, LambdaContext(), ingest.app)  # type: ignore[arg-type]
+
+
+def test_a_batch_is_stored_with_one_read_and_one_write_per_school(ingest: EmulatedIngest) -> None:
+    records = [sqs_record(event_body(s, score="6.0")) for s in ("st-1", "st-2")] + [
+        sqs_record(event_body("st-9", course="3C", answers=[True] * 3 + [False]), "school-b")
+    ]
+    store = ingest.app.store
+    reads, writes = store.read_calls, store.write_calls
+
+    assert run(ingest, records) == {"batchItemFailures": []}
+
+    assert store.read_calls - reads == 2
+    assert store.write_calls - writes == 2
+    results = ingest.exercise_results()
+    assert len(results) == 3
+    for item in results:
+        school = item["school_id"]["S"]
+        assert item[td.TABLE_PARTITION_KEY]["S"].startswith(td.school_prefix(school))
+        assert item[td.TABLE_SORT_KEY]["S"] == td.exercise_result_sk(item["event_id"]["S"])
+        assert int(item[td.TTL_ATTRIBUTE]["N"]) > 0
+    by_student = {item["student_id"]["S"]: Decimal(item["score"]["N"]) for item in results}
+    assert by_student == {"st-1": Decimal("6"), "st-2": Decimal("6"), "st-9": Decimal("5.1")}
+
+
+def test_redelivery_and_resends_leave_exactly_one_result(ingest: EmulatedIngest) -> None:
+    body = event_body("st-1")
+    first = sqs_record(body)
+    assert run(ingest, [first, sqs_record(body)]) == {"batchItemFailures": []}  # resent in the same batch
+    writes = ingest.app.store.write_calls
+
+    assert run(ingest, [first]) == {"batchItemFailures": []}  # SQS redelivers the message
+    assert run(ingest, [sqs_record(body)]) == {"batchItemFailures": []}  # the app resends the event
+
+    assert ingest.app.store.write_calls == writes  # already stored: read, nothing written
+    assert len(ingest.exercise_results()) == 1
+
+
+def test_a_resend_with_another_body_does_not_overwrite_the_first_result(ingest: EmulatedIngest) -> None:
+    body = event_body("st-1", score="3.0")
+    run(ingest, [sqs_record(body)])
+    run(ingest, [sqs_record({**body, "exercise_submission": {"exercise_id": "ex-1", "score": "7.0"}})])
+
+    [stored] = ingest.exercise_results()
+    assert Decimal(stored["score"]["N"]) == Decimal("3.0")
+
+
+def test_poison_records_fail_alone_and_nothing_is_written_for_them(ingest: EmulatedIngest) -> None:
+    good = sqs_record(event_body("st-2"))
+    poison = [
+        sqs_record("not json at all"),
+        sqs_record(event_body("st-404")),
+        sqs_record(event_body("st-1", score="9.9")),
+        sqs_record(event_body("st-1"), school=None),
+        sqs_record(event_body("st-9", course="3C")),  # school B's student named in school A's message
+    ]
+    response = run(ingest, [*poison, good])
+
+    assert {f["itemIdentifier"] for f in response["batchItemFailures"]} == {p["messageId"] for p in poison}
+    assert [item["student_id"]["S"] for item in ingest.exercise_results()] == ["st-2"]
+
+
+def test_a_batch_where_everything_fails_is_reported_not_raised(ingest: EmulatedIngest) -> None:
+    poison = [sqs_record(event_body("st-404")), sqs_record("{")]
+    response = run(ingest, poison)
+    assert {f["itemIdentifier"] for f in response["batchItemFailures"]} == {p["messageId"] for p in poison}
+
+
+def test_a_race_with_another_invocation_costs_one_more_write_and_no_second_effect(
+    ingest: EmulatedIngest,
+) -> None:
+    now = datetime.now(UTC)
+    raced = grade(event_from_contract("school-a", event_body("st-1")), default_rule(), now)
+    fresh = grade(event_from_contract("school-a", event_body("st-2")), default_rule(), now)
+    store = ingest.app.store
+    store.write_new(SchoolId("school-a"), [raced])  # the other invocation wins
+
+    outcome = store.write_new(SchoolId("school-a"), [raced, fresh])
+
+    assert outcome.already_stored == {("st-1", raced.event.event_id)}
+    assert outcome.written == {("st-2", fresh.event.event_id)}
+    assert outcome.write_calls == 2  # cancelled once, then the rest
+    assert len(ingest.exercise_results()) == 2
