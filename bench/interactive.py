@@ -25,7 +25,6 @@ import json
 import os
 import random
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -37,6 +36,7 @@ from typing import Any
 import boto3
 import httpx
 
+from bench.platform import start_platform, stop_platform
 from luca_grading.adapters import table_design as td
 from luca_infra.local.demo import DEMO_PASSWORD, DEMO_SCHOOLS, DemoSchool, id_token
 from luca_infra.local.platform import PlatformState
@@ -67,30 +67,6 @@ def summary(values: list[float]) -> dict[str, float]:
         "p99": percentile(values, 99),
         "mean": statistics.fmean(values) if values else float("nan"),
     }
-
-
-def start_platform(state_dir: Path) -> tuple[subprocess.Popen[bytes], PlatformState]:
-    command = [
-        sys.executable, "-m", "luca_infra.cli", "up", "--port", "0", "--rest-port", "0", "--grpc-port", "0",
-        "--emulator-port", "0", "--state-dir", str(state_dir), "--log-level", "WARNING",
-    ]  # fmt: skip
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 120
-    print("starting the local platform ", end="", flush=True)
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(
-                f"platform exited: {process.stderr.read().decode()[-2000:] if process.stderr else ''}"
-            )
-        try:
-            state = PlatformState.read(state_dir)
-            print(" ready")
-            return process, state
-        except FileNotFoundError:
-            print(".", end="", flush=True)
-            time.sleep(0.5)
-    process.terminate()
-    raise SystemExit("the platform did not become ready in 120 s")
 
 
 def raw_round_trips(state: PlatformState, samples: int) -> dict[str, list[float]]:
@@ -301,7 +277,7 @@ def main() -> int:
     os.environ.setdefault("AWS_ACCESS_KEY_ID", "emulator")
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "emulator")
     with tempfile.TemporaryDirectory(prefix="luca-bench-") as scratch:
-        process, state = start_platform(Path(scratch))
+        process, state, _ = start_platform(Path(scratch))
         try:
             cognito = boto3.client("cognito-idp", region_name=state.region, endpoint_url=state.emulator_url)
             tokens = {
@@ -327,8 +303,7 @@ def main() -> int:
             )
             wall = time.monotonic() - started
         finally:
-            process.terminate()
-            process.wait(timeout=30)
+            stop_platform(process)
     raw_all = raw["GetItem"] + raw["PutItem"]
     raw_p50 = percentile(raw_all, 50)
     per_school: dict[str, list[float]] = defaultdict(list)
