@@ -14,7 +14,7 @@ BIN := .venv/bin
 export UV_PYTHON := python3.11
 export UV_LINK_MODE := copy
 
-.PHONY: setup lock up test lint proto proto-check buf typecheck pytest bench clean
+.PHONY: setup lock up test lint proto proto-check buf typecheck pytest bench bench-burst bundle clean
 
 $(UV):
 	python3 -m venv $(TOOLS)
@@ -66,6 +66,13 @@ test: setup proto-check buf lint typecheck pytest
 
 bench: setup
 	$(PY) -m bench.interactive
+
+bench-burst: setup
+	$(PY) -m bench.burst
+
+# The grade processor's Lambda zip (dist/ingest-lambda.zip), which the CDK app deploys as it is.
+bundle: setup
+	$(PY) -m luca_infra.bundle ingest
 
 clean:
 	rm -rf .venv $(TOOLS) node_modules infra/cdk.out .luca bench/out

@@ -98,7 +98,9 @@ _SCALARS: dict[int, dict[str, Any]] = {
         "maximum": 2147483647,
     },
 }
-_WELL_KNOWN: dict[str, dict[str, Any]] = {".google.protobuf.Timestamp": {"type": "string", "format": "date-time"}}
+_WELL_KNOWN: dict[str, dict[str, Any]] = {
+    ".google.protobuf.Timestamp": {"type": "string", "format": "date-time"}
+}
 
 
 def json_schema(message: Any, messages: dict[str, Any], limits_type: Any) -> dict[str, Any]:

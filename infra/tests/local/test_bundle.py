@@ -1,0 +1,277 @@
+"""The grade processor's Lambda bundle runs on its own.
+
+The zip is unzipped next to a copy of what the Lambda Python runtime ships (the AWS SDK and its
+dependencies) and a real SQS-shaped batch goes through the handler in a fresh isolated interpreter
+(``-I -S``: the stdlib, the bundle and that copy, nothing from the virtual environment), against
+moto's server.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import logging
+import shutil
+import subprocess
+import textwrap
+import uuid
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from moto.server import ThreadedMotoServer
+
+from luca_grading.adapters.aws_clients import AwsClients
+from luca_grading.adapters.dynamodb_repository import DynamoRepositoryFactory
+from luca_grading.adapters.table_design import create_table_request
+from luca_grading.domain.model import CourseId, SchoolId, Student, StudentId, Subject, SubjectId
+from luca_infra.bundle import NativeCodeError, base_interpreter, build_ingest_bundle, describe, write_zip
+
+REGION = "us-east-1"
+SCHOOL = "school-a"
+STUDENT = "st-1"
+COURSE = "1A"
+SUBJECT = "math"
+# What the Lambda Python runtime itself provides, stated here independently of the bundler.
+LAMBDA_RUNTIME_MODULES = ("boto3", "botocore", "s3transfer", "urllib3", "dateutil", "six")
+
+RUN_HANDLER = textwrap.dedent(
+    """
+    import json, sys, sysconfig, time
+
+    bundle, runtime, event_file, result_file = sys.argv[1:5]
+    sys.path[:0] = [bundle, runtime]
+    started = time.perf_counter()
+    from luca_ingest.entrypoints.handler import handler
+    import_seconds = time.perf_counter() - started
+
+
+    class Context:
+        function_name = "luca-grade-processor"
+        function_version = "$LATEST"
+        memory_limit_in_mb = 512
+        invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:luca-grade-processor"
+        aws_request_id = "req-bundle-test"
+        log_group_name = "/aws/lambda/luca-grade-processor"
+        log_stream_name = "bundle-test"
+
+        @staticmethod
+        def get_remaining_time_in_millis():
+            return 30_000
+
+
+    with open(event_file) as source:
+        event = json.load(source)
+    response = handler(event, Context())
+    stdlib = sysconfig.get_paths()["stdlib"]
+    origins = {}
+    for name, module in list(sys.modules.items()):
+        origin = getattr(module, "__file__", None)
+        if origin and not origin.startswith(stdlib) and name not in ("__main__", "__mp_main__"):
+            origins.setdefault(name.split(".")[0], origin)
+    with open(result_file, "w") as sink:
+        json.dump({"response": response, "import_seconds": import_seconds, "origins": origins}, sink)
+    """
+)
+
+
+@pytest.fixture(scope="module")
+def bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_ingest_bundle(tmp_path_factory.mktemp("dist"))
+
+
+@pytest.fixture
+def emulator(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+def lambda_runtime_copy(target: Path) -> Path:
+    """The runtime's own packages, copied from this environment's site-packages."""
+    target.mkdir()
+    for name in LAMBDA_RUNTIME_MODULES:
+        spec = importlib.util.find_spec(name)
+        assert spec is not None, f"{name} is not installed"
+        if spec.submodule_search_locations:
+            source = Path(next(iter(spec.submodule_search_locations)))
+            shutil.copytree(source, target / source.name)
+        else:
+            assert spec.origin is not None
+            shutil.copy2(spec.origin, target)
+    return target
+
+
+def sqs_record(message_id: str, body: str) -> dict[str, Any]:
+    return {
+        "messageId": message_id,
+        "receiptHandle": f"rh-{message_id}",
+        "body": body,
+        "attributes": {
+            "ApproximateReceiveCount": "1",
+            "SentTimestamp": "1795773600000",
+            "SenderId": "AIDAEXAMPLE",
+            "ApproximateFirstReceiveTimestamp": "1795773600001",
+        },
+        "messageAttributes": {
+            "school_id": {"stringValue": SCHOOL, "dataType": "String"},
+            "correlation_id": {"stringValue": f"corr-{message_id}", "dataType": "String"},
+        },
+        "md5OfBody": hashlib.md5(body.encode(), usedforsecurity=False).hexdigest(),
+        "eventSource": "aws:sqs",
+        "eventSourceARN": f"arn:aws:sqs:{REGION}:123456789012:luca-student-events",
+        "awsRegion": REGION,
+    }
+
+
+def student_event(event_id: str, student: str) -> str:
+    return json.dumps(
+        {
+            "event_id": event_id,
+            "student_id": student,
+            "course_id": COURSE,
+            "subject_id": SUBJECT,
+            "occurred_at": "2026-11-27T10:00:00Z",
+            "schema_version": 1,
+            "exercise_submission": {"exercise_id": "ex-1", "score": "6.5"},
+        }
+    )
+
+
+def table_items(endpoint: str, table: str) -> dict[tuple[str, str], dict[str, Any]]:
+    client = boto3.client("dynamodb", region_name=REGION, endpoint_url=endpoint)
+    items = client.scan(TableName=table)["Items"]
+    return {(item["PK"]["S"], item["SK"]["S"]): item for item in items}
+
+
+@pytest.mark.emulator
+def test_the_bundle_alone_processes_a_batch_with_partial_failures(
+    bundle: Path, emulator: str, tmp_path: Path
+) -> None:
+    # GIVEN the bundle unzipped beside a copy of the runtime's packages
+    code_dir = tmp_path / "task"
+    with zipfile.ZipFile(bundle) as archive:
+        names = archive.namelist()
+        archive.extractall(code_dir)
+    runtime_dir = lambda_runtime_copy(tmp_path / "runtime")
+    # AND a table holding one school with one student and one subject
+    table = f"bundle-test-{uuid.uuid4().hex[:8]}"
+    dynamodb = boto3.client("dynamodb", region_name=REGION, endpoint_url=emulator)
+    dynamodb.create_table(**create_table_request(table))  # type: ignore[arg-type]
+    seeding = DynamoRepositoryFactory(
+        clients=AwsClients(region=REGION, endpoint_url=emulator), table_name=table
+    )
+    roster = seeding.for_school(SchoolId(SCHOOL))
+    roster.put_student(Student(SchoolId(SCHOOL), StudentId(STUDENT), CourseId(COURSE), "Student One"))
+    roster.put_subject(Subject(SchoolId(SCHOOL), SubjectId(SUBJECT), "Math"))
+    before = table_items(emulator, table)
+    # AND a batch: one valid event, one for a student the school does not have, one malformed body
+    records = [
+        sqs_record("msg-valid", student_event("evt-00000001", STUDENT)),
+        sqs_record("msg-unknown-student", student_event("evt-00000002", "st-404")),
+        sqs_record("msg-malformed", '{"event_id": "evt-00000003", '),
+    ]
+    event_file, result_file = tmp_path / "event.json", tmp_path / "result.json"
+    event_file.write_text(json.dumps({"Records": records}))
+    script = tmp_path / "run_handler.py"
+    script.write_text(RUN_HANDLER)
+
+    # WHEN the handler runs in an interpreter that sees only the stdlib, the bundle and the runtime copy
+    completed = subprocess.run(
+        [
+            base_interpreter(),
+            "-I",
+            "-S",
+            "-B",
+            str(script),
+            str(code_dir),
+            str(runtime_dir),
+            str(event_file),
+            str(result_file),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env={
+            "LUCA_TABLE_NAME": table,
+            "LUCA_AWS_ENDPOINT_URL": emulator,
+            "AWS_REGION": REGION,
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "POWERTOOLS_METRICS_NAMESPACE": "Luca/Platform",
+        },
+    )
+
+    # THEN the invocation succeeds and reports exactly the two bad records
+    assert completed.returncode == 0, completed.stderr
+    result = json.loads(result_file.read_text())
+    failures = [failure["itemIdentifier"] for failure in result["response"]["batchItemFailures"]]
+    assert sorted(failures) == ["msg-malformed", "msg-unknown-student"]
+    # AND the valid event's result is the only thing written
+    after = table_items(emulator, table)
+    new_keys = set(after) - set(before)
+    assert new_keys == {(f"SCHOOL#{SCHOOL}#STUDENT#{STUDENT}", "EXERCISE#evt-00000001")}
+    [stored] = [after[key] for key in new_keys]
+    assert stored["type"] == {"S": "ExerciseResult"}
+    assert stored["score"] == {"N": "6.5"}
+    assert {key: after[key] for key in before} == before
+    # AND everything outside the stdlib came from the bundle or the runtime copy
+    origins: dict[str, str] = result["origins"]
+    strays = {
+        name: origin
+        for name, origin in origins.items()
+        if not origin.startswith((str(code_dir), str(runtime_dir)))
+    }
+    assert strays == {}
+    # AND the zip is pure Python and leaves the SDK to the runtime
+    assert [name for name in names if name.endswith((".so", ".pyd"))] == []
+    assert {name.split("/")[0] for name in names}.isdisjoint({"boto3", "botocore"})
+
+    summary = describe(bundle)
+    print(
+        f"\ningest bundle: {summary.size_bytes} bytes ({summary.size_mib:.2f} MiB), {summary.files} files; "
+        f"cold import of the handler: {result['import_seconds'] * 1000:.0f} ms; "
+        f"from the bundle: {sorted(n for n, o in origins.items() if o.startswith(str(code_dir)))}"
+    )
+
+
+def test_building_twice_gives_the_same_bytes(bundle: Path, tmp_path: Path) -> None:
+    again = build_ingest_bundle(tmp_path)
+
+    assert again.read_bytes() == bundle.read_bytes()
+
+
+def test_the_zip_has_fixed_times_and_modes_and_no_caches_stubs_or_tests(bundle: Path) -> None:
+    with zipfile.ZipFile(bundle) as archive:
+        infos = archive.infolist()
+
+    names = [info.filename for info in infos]
+    assert names == sorted(names)
+    assert {info.date_time for info in infos} == {(1980, 1, 1, 0, 0, 0)}
+    assert {info.external_attr >> 16 for info in infos} == {0o100644}
+    assert [n for n in names if "__pycache__/" in n or n.endswith((".pyc", ".pyi")) or "/tests/" in n] == []
+    assert "luca/ingest/v1/schemas/StudentEvent.schema.json" in names
+
+
+def test_a_native_extension_refuses_the_build(tmp_path: Path) -> None:
+    extension = tmp_path / "_speedups.cpython-311-x86_64-linux-gnu.so"
+    extension.write_bytes(b"\x7fELF")
+    module = tmp_path / "module.py"
+    module.write_text("VALUE = 1\n")
+    target = tmp_path / "bundle.zip"
+
+    with pytest.raises(NativeCodeError, match="_speedups"):
+        write_zip(
+            {"pkg/module.py": module, "pkg/_speedups.cpython-311-x86_64-linux-gnu.so": extension}, target
+        )
+    assert not target.exists()
