@@ -75,4 +75,4 @@ bundle: setup
 	$(PY) -m luca_infra.bundle ingest
 
 clean:
-	rm -rf .venv $(TOOLS) node_modules infra/cdk.out .luca bench/out
+	rm -rf .venv $(TOOLS) node_modules infra/cdk.out .luca bench/out dist
