@@ -134,6 +134,9 @@ class IngestDefinition:
     handler: str = "luca_ingest.entrypoints.handler.handler"
     bundle: str = "dist/ingest-lambda.zip"
     runtime: str = "python3.11"
+    # The bundle is pure Python (the bundle builder refuses native code), so it runs on either; Graviton
+    # is the cheaper per GB-second.
+    architecture: str = "arm64"
     function_timeout_seconds: int = 30
     memory_mib: int = 512
     batch_size: int = 50
@@ -151,6 +154,10 @@ class IngestDefinition:
     max_event_bytes: int = 16 * 1024
     school_attribute: str = "school_id"
     correlation_attribute: str = "correlation_id"
+    # The edge's routes, under the API's version prefix (/v1): one event (body: StudentEvent), or up to
+    # max_events_per_request of them (body: SubmitEventsRequest).
+    event_route: str = "events"
+    batch_route: str = "events/batch"
 
     @property
     def visibility_timeout_seconds(self) -> int:

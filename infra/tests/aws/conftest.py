@@ -2,13 +2,16 @@
 
 Synthesis takes ~20 s (jsii starts node, cdk-nag walks the tree), so every test in this folder
 reads the same cloud assembly. If synthesis fails (including an unacknowledged cdk-nag finding),
-every test here fails with that error.
+every test here fails with that error. The grade processor's bundle is built for the session with the
+real builder (``make bundle`` does the same), so the synthesized function deploys what CI tested.
 """
 
 from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,9 +26,11 @@ from luca_infra.aws.app import (
     SYNTH_ONLY_PLACEHOLDER_CERTIFICATE_ARN,
     build_app,
 )
+from luca_infra.bundle import build_ingest_bundle
 
-STACKS = ("LucaData", "LucaIdentity", "LucaGrading", "LucaEdge", "LucaObservability")
+STACKS = ("LucaData", "LucaIdentity", "LucaObservability", "LucaIngest", "LucaGrading", "LucaEdge")
 IAM_SIMULATOR = REPO_ROOT / "node_modules" / "@cloud-copilot" / "iam-simulate"
+SIMULATOR_SCRIPT = Path(__file__).with_name("iam_simulate.cjs")
 
 
 @dataclass(frozen=True)
@@ -51,9 +56,19 @@ class Synthesized:
 
 
 @pytest.fixture(scope="session")
-def synthesized(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
+def ingest_bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The grade processor's zip, built by the same function as ``make bundle``."""
+    return build_ingest_bundle(tmp_path_factory.mktemp("bundle"))
+
+
+@pytest.fixture(scope="session")
+def synthesized(tmp_path_factory: pytest.TempPathFactory, ingest_bundle: Path) -> Synthesized:
     outdir = tmp_path_factory.mktemp("cdk") / "cdk.out"
-    app = build_app(str(outdir), context={CERTIFICATE_ARN_CONTEXT: SYNTH_ONLY_PLACEHOLDER_CERTIFICATE_ARN})
+    app = build_app(
+        str(outdir),
+        context={CERTIFICATE_ARN_CONTEXT: SYNTH_ONLY_PLACEHOLDER_CERTIFICATE_ARN},
+        ingest_bundle=ingest_bundle,
+    )
     app.synth()
     templates = {stack: json.loads((outdir / f"{stack}.template.json").read_text()) for stack in STACKS}
     return Synthesized(app=app, outdir=outdir, templates=templates)
@@ -72,3 +87,30 @@ def node() -> str:
             f"{IAM_SIMULATOR} is missing: run `make setup` (npm ci) to install the test-only IAM simulator."
         )
     return binary
+
+
+Simulate = Callable[[dict[str, dict[str, Any]]], dict[str, str]]
+
+
+@pytest.fixture(scope="session")
+def simulate_iam(node: str) -> Simulate:
+    """Named iam-simulate requests in, the policy engine's decision for each out."""
+
+    def simulate(cases: dict[str, dict[str, Any]]) -> dict[str, str]:
+        payload = json.dumps([{"name": name, "simulation": case} for name, case in cases.items()])
+        completed = subprocess.run(
+            [node, str(SIMULATOR_SCRIPT)],
+            input=payload,
+            capture_output=True,
+            text=True,
+            cwd=SIMULATOR_SCRIPT.parent,
+            timeout=120,
+            check=False,
+        )
+        assert completed.returncode == 0, completed.stderr
+        results = {item["name"]: item["result"] for item in json.loads(completed.stdout)}
+        errors = {name: result for name, result in results.items() if result.startswith("error")}
+        assert not errors, errors
+        return results
+
+    return simulate

@@ -36,10 +36,10 @@ ACKNOWLEDGED: dict[str, set[str]] = {
         "AwsSolutions-S1",
     },
     "LucaEdge": {
-        "AwsSolutions-APIG2",
         "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]",
     },
     "LucaObservability": set(),
+    "LucaIngest": {"AwsSolutions-L1", "AwsSolutions-IAM5[Resource::*]"},
 }
 
 

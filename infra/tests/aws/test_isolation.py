@@ -31,6 +31,8 @@ TABLE = PLATFORM_DEFINITION.table
 TABLE_ARN = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{TABLE.name}"
 TASK_ROLE_NAME = "grading-task-role"
 SERVICE_KEY_ARN = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/service-identity"
+# The ingest stack's grade processor role, which the tenant trust imports (see test_ingest_stack).
+PROCESSOR_ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/grade-processor-role"
 SCHOOL_TAG = f"aws:PrincipalTag/{TENANT.session_tag}"
 
 
@@ -62,8 +64,12 @@ def resolve(value: Any, role_arns: dict[str, str]) -> Any:
         separator, parts = value["Fn::Join"]
         return separator.join(str(resolve(part, role_arns)) for part in parts)
     if set(value) == {"Fn::ImportValue"}:
-        # The only import a grading policy names is the identity stack's service-identity key.
-        assert "ServiceIdentity" in value["Fn::ImportValue"], value
+        # A grading policy imports the identity stack's service-identity key; the tenant trust
+        # imports the ingest stack's grade processor role.
+        name = value["Fn::ImportValue"]
+        if name.startswith("LucaIngest:") and "ProcessorRole" in name:
+            return PROCESSOR_ROLE_ARN
+        assert "ServiceIdentity" in name, value
         return SERVICE_KEY_ARN
     if set(value) == {"Fn::GetAtt"}:
         logical_id, attribute = value["Fn::GetAtt"]
@@ -159,26 +165,27 @@ def test_no_role_in_the_grading_stack_touches_the_table_except_the_tenant_role(s
 
 
 def test_tenant_trust_requires_the_school_session_tag(synthesized: Any, iam: dict[str, Any]) -> None:
+    # One statement per admitted role (the task role; the grade processor's), same conditions.
+    statements = [
+        {
+            "Effect": "Allow",
+            "Action": ["sts:AssumeRole", "sts:TagSession"],
+            "Principal": {"AWS": principal},
+            "Condition": Match.object_like(
+                {
+                    "StringLike": {f"aws:RequestTag/{TENANT.session_tag}": "?*"},
+                    "ForAllValues:StringEquals": {"aws:TagKeys": [TENANT.session_tag]},
+                }
+            ),
+        }
+        for principal in (
+            {"Fn::GetAtt": [iam["task_logical_id"], "Arn"]},
+            {"Fn::ImportValue": Match.string_like_regexp(r"^LucaIngest:.*ProcessorRole")},
+        )
+    ]
     synthesized.template(GRADING).has_resource_properties(
         "AWS::IAM::Role",
-        {
-            "RoleName": TENANT.name,
-            "AssumeRolePolicyDocument": {
-                "Statement": [
-                    {
-                        "Effect": "Allow",
-                        "Action": ["sts:AssumeRole", "sts:TagSession"],
-                        "Principal": {"AWS": {"Fn::GetAtt": [iam["task_logical_id"], "Arn"]}},
-                        "Condition": Match.object_like(
-                            {
-                                "StringLike": {f"aws:RequestTag/{TENANT.session_tag}": "?*"},
-                                "ForAllValues:StringEquals": {"aws:TagKeys": [TENANT.session_tag]},
-                            }
-                        ),
-                    }
-                ]
-            },
-        },
+        {"RoleName": TENANT.name, "AssumeRolePolicyDocument": {"Statement": statements}},
     )
 
 

@@ -9,6 +9,14 @@ Deploy-time context (``cdk deploy -c key=value`` or ``cdk.json``):
   gRPC clients use. There is deliberately no default. ``SYNTH_ONLY_PLACEHOLDER_CERTIFICATE_ARN`` is
   for synthesizing in tests; it names no certificate, so a deploy with it fails at the listener.
 - ``luca:collectorImage`` (optional): the ADOT collector image of the tracing sidecar.
+
+The grade processor's deployment package must exist before synthesis: ``make bundle`` writes it to
+``IngestDefinition.bundle`` (``dist/ingest-lambda.zip``); ``build_app(ingest_bundle=...)`` takes
+another path (the infra tests build their own).
+
+Stack order (strong references): data and identity; observability (the ops alerts topic); ingest
+(queue, DLQ alarm on that topic, grade processor); grading (its tenant role's trust admits the grade
+processor's role); edge (the API in front of the grading service and the queue).
 """
 
 from __future__ import annotations
@@ -23,8 +31,10 @@ from luca_infra.aws.data import DataStack
 from luca_infra.aws.edge import EdgeStack
 from luca_infra.aws.grading import IMAGE_DOCKERFILE, GradingStack
 from luca_infra.aws.identity import IdentityStack
+from luca_infra.aws.ingest import IngestStack, require_bundle
 from luca_infra.aws.nag import enable_checks
 from luca_infra.aws.observability import ObservabilityStack
+from luca_infra.aws.tenant_access import admit_for_school
 from luca_infra.definitions import PLATFORM_DEFINITION, PlatformDefinition
 
 CERTIFICATE_ARN_CONTEXT = "luca:certificateArn"
@@ -48,8 +58,13 @@ def build_app(
     context: Mapping[str, Any] | None = None,
     definition: PlatformDefinition = PLATFORM_DEFINITION,
     repo_root: Path = REPO_ROOT,
+    ingest_bundle: Path | None = None,
 ) -> cdk.App:
-    """Compose every stack on a new App; nothing is synthesized until ``app.synth()``."""
+    """Compose every stack on a new App; nothing is synthesized until ``app.synth()``.
+
+    ``ingest_bundle`` is the grade processor's zip; by default ``repo_root / definition.ingest.bundle``,
+    the file ``make bundle`` writes.
+    """
     app = cdk.App(outdir=outdir, context={**DEFAULT_CONTEXT, **(context or {})})
     certificate_arn = app.node.try_get_context(CERTIFICATE_ARN_CONTEXT)
     if not certificate_arn:
@@ -62,6 +77,7 @@ def build_app(
             f"no {IMAGE_DOCKERFILE} under {repo_root}: the image's build context is wrong"
         )
     collector_image = app.node.try_get_context(COLLECTOR_IMAGE_CONTEXT) or DEFAULT_COLLECTOR_IMAGE
+    bundle = require_bundle(ingest_bundle or repo_root / definition.ingest.bundle)
 
     data = DataStack(app, "LucaData", definition=definition.table, description="Luca: the platform table")
     identity = IdentityStack(
@@ -70,6 +86,18 @@ def build_app(
         definition=definition.user_pool,
         service_identity=definition.service_identity,
         description="Luca: users, groups, app client, service-identity key",
+    )
+    observability = ObservabilityStack(
+        app, "LucaObservability", definition=definition, description="Luca: alerts topic, alarm, dashboard"
+    )
+    ingest = IngestStack(
+        app,
+        "LucaIngest",
+        definition=definition,
+        table=data.table,
+        alerts=observability.alerts,
+        bundle=bundle,
+        description="Luca: burst path (events queue, DLQ, grade processor Lambda)",
     )
     grading = GradingStack(
         app,
@@ -84,6 +112,8 @@ def build_app(
         collector_image=collector_image,
         description="Luca: grading service (ECS Fargate, ALB, per-school data access)",
     )
+    # The grade processor acts for one school at a time through the same tenant role.
+    admit_for_school(grading.tenant_role, ingest.processor_role, definition.tenant_role)
     EdgeStack(
         app,
         "LucaEdge",
@@ -93,10 +123,8 @@ def build_app(
         link_subnets=grading.private_subnets,
         link_security_group=grading.edge_link_security_group,
         load_balancer=grading.load_balancer,
-        description="Luca: REST API, authorizer, WAF",
-    )
-    ObservabilityStack(
-        app, "LucaObservability", definition=definition, description="Luca: alerts topic, alarm, dashboard"
+        events_queue=ingest.queue,
+        description="Luca: REST API, authorizer, WAF, burst routes into the events queue",
     )
     enable_checks(app)
     return app

@@ -1,4 +1,4 @@
-"""The edge: API Gateway REST API in front of the grading service, behind WAF.
+"""The edge: API Gateway REST API in front of the grading service and the burst queue, behind WAF.
 
 Request path: WAF (managed rule groups + per-IP rate rule) → stage throttling → Cognito user pools
 authorizer (the ID token must be valid; the service verifies it again and takes the school only
@@ -21,11 +21,38 @@ Correlation ids: the caller's ``X-Correlation-Id`` is passed through. A proxy in
 a header only when it is absent, so API Gateway does not mint one; the service mints it (and returns
 it) when the header is missing. The gateway's own request id travels as ``X-Edge-Request-Id`` and is
 in the access log, so edge and service logs join either way.
+
+The burst path (``POST /v1/events``: one ``StudentEvent``; ``POST /v1/events/batch``: a
+``SubmitEventsRequest`` of up to ten) has no compute at the edge. The same authorizer, then a request
+validator with a model per route built from the contract's generated JSON Schema (a body that does
+not match, including one that names a school, is a 400 problem before anything is queued; a body
+that is not ``application/json`` is a 415, so no content type can skip validation), then an AWS
+service integration that calls SQS ``SendMessageBatch`` with a role that may only send to the events
+queue. The request template (SQS query protocol, form-encoded) sends each event, re-serialized by
+``$input.json``, as one message whose entry id is the event's ``event_id``, with two message
+attributes: ``school_id`` from the verified token's ``custom:school_id`` claim (never the body) and
+``correlation_id`` (the caller's ``X-Correlation-Id`` when it is a sane token, the service's rule,
+else the gateway's request id; returned in the ``X-Correlation-Id`` response header). Repeated event
+ids in one request are queued once: the id is the idempotency key, so the repeat is the same event
+(a template cannot refuse a request, so this is where the AWS edge differs from the local one, which
+answers 400). Likewise the per-event byte limit (``max_event_bytes``) has no equivalent here without
+compute: the model bounds every field but ``occurred_at`` (a ``date-time``), the 200 answers and the
+ten events, and SQS refuses a message or batch over its own size limit (a 500 problem).
+
+Answers: 202 ``{"event_ids": [...]}`` with the ids SQS confirmed (``Successful[].Id``); otherwise an
+RFC 9457 problem that says nothing about SQS: 503 (and ``failed_event_ids``) when SQS refused some
+entries, was unavailable, or the answer confirmed nothing; 403 when the token names no school (the
+template then sends no entry at all, which SQS refuses); 500 for any other refusal. The JSON members
+read from the answer (``SendMessageBatchResponse.SendMessageBatchResult.Successful`` / ``Failed``) are
+how SQS renders query-protocol answers in JSON; the first deploy must confirm them with one call
+(a 202 listing the sent id), since the template never claims an event it cannot see confirmed.
 """
 
 from __future__ import annotations
 
 import json
+from http import HTTPStatus
+from importlib import resources
 from typing import Any
 
 import aws_cdk as cdk
@@ -34,13 +61,17 @@ from aws_cdk import aws_apigatewayv2 as apigwv2
 from aws_cdk import aws_cognito as cognito
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_elasticloadbalancingv2 as elbv2
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_wafv2 as wafv2
 from constructs import Construct
 
+from luca_grading.entrypoints.errors import PROBLEM_BASE, TITLES
+from luca_grading.telemetry.context import MAX_CORRELATION_ID
 from luca_infra.aws.load_balancer import REST_LISTENER_PORT
 from luca_infra.aws.nag import acknowledge
-from luca_infra.definitions import PlatformDefinition
+from luca_infra.definitions import IngestDefinition, PlatformDefinition
 
 ROUTE_PREFIX = "v1"
 CORRELATION_HEADER = "X-Correlation-Id"
@@ -51,6 +82,20 @@ INTEGRATION_TIMEOUT = cdk.Duration.seconds(29)
 # IP, so the per-IP ceiling is the school's own allowance over the window, never below it.
 WAF_RATE_WINDOW_SECONDS = 300
 MANAGED_RULE_GROUPS = ("AWSManagedRulesCommonRuleSet", "AWSManagedRulesKnownBadInputsRuleSet")
+
+# -- the burst path's routes ---------------------------------------------------------------------------
+SCHEMA_PACKAGE = "luca.ingest.v1.schemas"
+EVENT_MESSAGE = "StudentEvent"
+BATCH_MESSAGE = "SubmitEventsRequest"
+JSON_TYPE = "application/json"
+PROBLEM_TYPE = "application/problem+json"
+FORM_TYPE = "application/x-www-form-urlencoded"
+SQS_API_VERSION = "2012-11-05"
+SQS_MAX_BATCH_ENTRIES = 10
+# The characters the grading service accepts in a caller's correlation id (sanitize_correlation_id),
+# as a Java regex for the template's String.matches.
+CORRELATION_PATTERN = "[A-Za-z0-9._:-]+"
+RETRY_AFTER_SECONDS = 1
 
 
 def access_log_format(school_claim: str) -> dict[str, str]:
@@ -75,6 +120,307 @@ def access_log_format(school_claim: str) -> dict[str, str]:
     }
 
 
+def contract_schema(message: str) -> dict[str, Any]:
+    """The generated draft-04 JSON Schema of a ``luca.ingest.v1`` message's JSON mapping."""
+    source = resources.files(SCHEMA_PACKAGE).joinpath(f"{message}.schema.json")
+    schema: dict[str, Any] = json.loads(source.read_text(encoding="utf-8"))
+    return schema
+
+
+def _vtl(*fragments: str) -> str:
+    """Fragments joined into one line: whitespace between directives would end up in the output,
+    and a form-encoded body must not gain stray newlines or spaces."""
+    return "".join(fragment.strip() for fragment in fragments)
+
+
+def _literal(text: str) -> str:
+    """Static text for a template, as a JSON string; VTL must not find a reference or directive in it."""
+    if "$" in text or "#" in text:
+        raise ValueError(f"static template text must not contain '$' or '#': {text!r}")
+    return json.dumps(text)
+
+
+def _problem(status: HTTPStatus, kind: str, detail: str, correlation: str, **members: str) -> str:
+    """An RFC 9457 problem body (the grading service's shape); ``members`` are JSON written in VTL."""
+    title = TITLES.get(status.value, status.phrase)
+    fixed = (
+        f'"type":{_literal(PROBLEM_BASE + kind)},"title":{_literal(title)},"status":{status.value},'
+        f'"detail":{_literal(detail)},"correlation_id":"{correlation}"'
+    )
+    extra = "".join(f',"{name}":{value}' for name, value in members.items())
+    return "{" + fixed + extra + "}"
+
+
+def correlation_vtl() -> str:
+    """Sets ``$correlation``: the caller's correlation id if it is a sane token, else the request id."""
+    return _vtl(
+        f"#set($correlation = $input.params('{CORRELATION_HEADER}'))",
+        f"#if($correlation.length() > {MAX_CORRELATION_ID} || !$correlation.matches('{CORRELATION_PATTERN}'))",
+        "#set($correlation = $context.requestId)",
+        "#end",
+    )
+
+
+def school_vtl(school_claim: str) -> str:
+    """Sets ``$school`` from the verified token's claim (an empty string when the token has none)."""
+    return f"#set($school = \"$!context.authorizer.claims['{school_claim}']\")"
+
+
+def _batch_entry(number: str, event_id: str, body: str, ingest: IngestDefinition) -> str:
+    """One ``SendMessageBatchRequestEntry`` of the query protocol, every value URL-encoded."""
+    entry = f"&SendMessageBatchRequestEntry.{number}"
+    fields = [f"{entry}.Id=$util.urlEncode({event_id})", f"{entry}.MessageBody=$util.urlEncode({body})"]
+    attributes = ((ingest.school_attribute, "$school"), (ingest.correlation_attribute, "$correlation"))
+    for index, (name, value) in enumerate(attributes, start=1):
+        attribute = f"{entry}.MessageAttribute.{index}"
+        fields += [
+            f"{attribute}.Name={name}",
+            f"{attribute}.Value.DataType=String",
+            f"{attribute}.Value.StringValue=$util.urlEncode({value})",
+        ]
+    return "".join(fields)
+
+
+def send_events_template(*, batch: bool, school_claim: str, ingest: IngestDefinition) -> str:
+    """The integration request: ``SendMessageBatch`` with one entry per event (none without a school).
+
+    The single form's body is the event; the batch form's events are ``$.events``, each sent once
+    per distinct ``event_id`` (the entry id, which SQS requires to be unique in a batch).
+    """
+    if batch:
+        entries = _vtl(
+            "#set($seen = [])",
+            "#set($n = 0)",
+            "#foreach($event in $input.path('$.events'))",
+            "#if(!$seen.contains($event.event_id))",
+            "#set($added = $seen.add($event.event_id))",
+            "#set($n = $n + 1)",
+            _batch_entry("${n}", "$event.event_id", '$input.json("$.events[$foreach.index]")', ingest),
+            "#end",
+            "#end",
+        )
+    else:
+        entries = _batch_entry("1", "$input.path('$.event_id')", "$input.json('$')", ingest)
+    return _vtl(
+        correlation_vtl(),
+        school_vtl(school_claim),
+        f"Action=SendMessageBatch&Version={SQS_API_VERSION}",
+        '#if($school != "")',
+        entries,
+        "#end",
+    )
+
+
+def _id_list(variable: str) -> str:
+    return f'[#foreach($id in {variable})"$util.escapeJavaScript($id)"#if($foreach.hasNext),#end#end]'
+
+
+def _answer_headers() -> str:
+    return f"#set($context.responseOverride.header.{CORRELATION_HEADER} = $correlation)"
+
+
+def queued_response_template() -> str:
+    """SQS answered 2xx: 202 with the confirmed ids, or 503 naming the ids SQS did not take."""
+    return _vtl(
+        correlation_vtl(),
+        _answer_headers(),
+        "#set($result = $input.path('$.SendMessageBatchResponse.SendMessageBatchResult'))",
+        "#set($queued = [])",
+        "#foreach($entry in $result.Successful)#set($added = $queued.add($entry.Id))#end",
+        "#set($failed = [])",
+        "#foreach($entry in $result.Failed)#set($added = $failed.add($entry.Id))#end",
+        "#if($failed.isEmpty() && !$queued.isEmpty())",
+        '{"event_ids":' + _id_list("$queued") + "}",
+        "#else",
+        f"#set($context.responseOverride.status = {HTTPStatus.SERVICE_UNAVAILABLE.value})",
+        f'#set($context.responseOverride.header.Content-Type = "{PROBLEM_TYPE}")',
+        f'#set($context.responseOverride.header.Retry-After = "{RETRY_AFTER_SECONDS}")',
+        _problem(
+            HTTPStatus.SERVICE_UNAVAILABLE,
+            "queue-unavailable",
+            "Some events were not queued. Send the ones in failed_event_ids again: an event id is an "
+            "idempotency key, so sending an event twice never counts it twice.",
+            "$correlation",
+            event_ids=_id_list("$queued"),
+            failed_event_ids=_id_list("$failed"),
+        ),
+        "#end",
+    )
+
+
+def refused_response_template(school_claim: str) -> str:
+    """SQS refused the whole request (4xx): no school in the token (403), else our fault (500)."""
+    return _vtl(
+        correlation_vtl(),
+        school_vtl(school_claim),
+        _answer_headers(),
+        '#if($school == "")',
+        f"#set($context.responseOverride.status = {HTTPStatus.FORBIDDEN.value})",
+        _problem(
+            HTTPStatus.FORBIDDEN,
+            "forbidden",
+            "Only a school's users may submit events, and this token names no school.",
+            "$correlation",
+        ),
+        "#else",
+        _problem(
+            HTTPStatus.INTERNAL_SERVER_ERROR,
+            "internal",
+            "The events were not queued and nothing was stored.",
+            "$correlation",
+        ),
+        "#end",
+    )
+
+
+def unavailable_response_template() -> str:
+    """SQS failed (5xx): nothing was queued; the caller may send the same events again."""
+    return _vtl(
+        correlation_vtl(),
+        _answer_headers(),
+        _problem(
+            HTTPStatus.SERVICE_UNAVAILABLE,
+            "queue-unavailable",
+            "The events were not queued. Send them again: an event id is an idempotency key, so "
+            "sending an event twice never counts it twice.",
+            "$correlation",
+        ),
+    )
+
+
+class EventRoutes(Construct):
+    """``POST /v1/events`` and ``POST /v1/events/batch``: validated, then straight into the queue."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        api: apigw.RestApi,
+        authorizer: apigw.IAuthorizer,
+        queue: sqs.IQueue,
+        definition: PlatformDefinition,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        ingest = definition.ingest
+        school_claim = definition.user_pool.school_claim
+        batch_schema = contract_schema(BATCH_MESSAGE)
+        most = batch_schema["properties"]["events"]["maxItems"]
+        if most != ingest.max_events_per_request or most > SQS_MAX_BATCH_ENTRIES:
+            raise ValueError(
+                f"{BATCH_MESSAGE} allows {most} events, the definition {ingest.max_events_per_request}; "
+                f"one request is one SendMessageBatch of at most {SQS_MAX_BATCH_ENTRIES} entries"
+            )
+
+        # API Gateway signs the SQS call as this role, which may only send to the events queue.
+        self.role = iam.Role(
+            self,
+            "QueueRole",
+            assumed_by=iam.ServicePrincipal("apigateway.amazonaws.com"),
+            description="API Gateway's burst-path integration: may only send messages to the events queue",
+        )
+        self.role.add_to_policy(iam.PolicyStatement(actions=["sqs:SendMessage"], resources=[queue.queue_arn]))
+        self.validator = apigw.RequestValidator(
+            self,
+            "Validator",
+            rest_api=api,
+            request_validator_name="events-body-and-parameters",
+            validate_request_body=True,
+            validate_request_parameters=True,
+        )
+        stack = cdk.Stack.of(self)
+        self.methods: dict[str, apigw.Method] = {}
+        for route, message, schema, batch in (
+            (ingest.event_route, EVENT_MESSAGE, contract_schema(EVENT_MESSAGE), False),
+            (ingest.batch_route, BATCH_MESSAGE, batch_schema, True),
+        ):
+            integration = apigw.AwsIntegration(
+                service="sqs",
+                path=f"{stack.account}/{queue.queue_name}",
+                integration_http_method="POST",
+                options=apigw.IntegrationOptions(
+                    credentials_role=self.role,
+                    # Only the templated content type reaches SQS; any other is a 415 at the edge.
+                    passthrough_behavior=apigw.PassthroughBehavior.NEVER,
+                    request_parameters={"integration.request.header.Content-Type": f"'{FORM_TYPE}'"},
+                    request_templates={
+                        JSON_TYPE: send_events_template(batch=batch, school_claim=school_claim, ingest=ingest)
+                    },
+                    integration_responses=_integration_responses(school_claim),
+                ),
+            )
+            resource = api.root.resource_for_path(f"{ROUTE_PREFIX}/{route}")
+            self.methods[route] = resource.add_method(
+                "POST",
+                integration,
+                authorizer=authorizer,
+                authorization_type=apigw.AuthorizationType.COGNITO,
+                request_validator=self.validator,
+                request_models={JSON_TYPE: self._model(api, message, schema)},
+                method_responses=_method_responses(),
+            )
+
+    def _model(self, api: apigw.RestApi, name: str, schema: dict[str, Any]) -> apigw.IModel:
+        # The L1 model takes the generated schema as it is; the L2 would need it rebuilt as JsonSchema.
+        model = apigw.CfnModel(
+            self,
+            f"{name}Model",
+            rest_api_id=api.rest_api_id,
+            name=name,
+            content_type=JSON_TYPE,
+            description=f"luca.ingest.v1.{name}, generated from the contract",
+            schema=schema,
+        )
+        deployment = api.latest_deployment
+        if deployment is not None:
+            # Like the L2 model: a changed schema redeploys the stage, and only after the model exists.
+            deployment.node.add_dependency(model)
+            deployment.add_to_logical_id({"model": {"name": name, "schema": schema}})
+        return apigw.Model.from_model_name(self, f"{name}ModelRef", model.ref)
+
+
+def _integration_responses(school_claim: str) -> list[apigw.IntegrationResponse]:
+    problem = {"method.response.header.Content-Type": f"'{PROBLEM_TYPE}'"}
+    return [
+        apigw.IntegrationResponse(
+            status_code=str(HTTPStatus.ACCEPTED.value),
+            response_parameters={"method.response.header.Content-Type": f"'{JSON_TYPE}'"},
+            response_templates={JSON_TYPE: queued_response_template()},
+        ),
+        apigw.IntegrationResponse(
+            status_code=str(HTTPStatus.INTERNAL_SERVER_ERROR.value),
+            selection_pattern=r"4\d{2}",
+            response_parameters=problem,
+            response_templates={JSON_TYPE: refused_response_template(school_claim)},
+        ),
+        apigw.IntegrationResponse(
+            status_code=str(HTTPStatus.SERVICE_UNAVAILABLE.value),
+            selection_pattern=r"5\d{2}",
+            response_parameters={
+                **problem,
+                "method.response.header.Retry-After": f"'{RETRY_AFTER_SECONDS}'",
+            },
+            response_templates={JSON_TYPE: unavailable_response_template()},
+        ),
+    ]
+
+
+def _method_responses() -> list[apigw.MethodResponse]:
+    headers = ("Content-Type", CORRELATION_HEADER, "Retry-After")
+    return [
+        apigw.MethodResponse(
+            status_code=str(status.value),
+            response_parameters={f"method.response.header.{header}": False for header in headers},
+        )
+        for status in (
+            HTTPStatus.ACCEPTED,
+            HTTPStatus.FORBIDDEN,
+            HTTPStatus.INTERNAL_SERVER_ERROR,
+            HTTPStatus.SERVICE_UNAVAILABLE,
+        )
+    ]
+
+
 class EdgeStack(cdk.Stack):
     def __init__(
         self,
@@ -87,6 +433,7 @@ class EdgeStack(cdk.Stack):
         link_subnets: ec2.SubnetSelection,
         link_security_group: ec2.ISecurityGroup,
         load_balancer: elbv2.IApplicationLoadBalancer,
+        events_queue: sqs.IQueue,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
@@ -151,14 +498,10 @@ class EdgeStack(cdk.Stack):
                 "method.request.path.proxy": True,
                 f"method.request.header.{CORRELATION_HEADER}": False,
             },
+            # Bodies are validated by the grading service (typed models, RFC 9457 problems), the only
+            # place that knows each school's grading scale; a body validator without a model here
+            # would validate nothing. The burst routes validate bodies against the contract.
             request_validator_options=apigw.RequestValidatorOptions(validate_request_parameters=True),
-        )
-        acknowledge(
-            self.api,
-            "APIG2",
-            "Request parameters are validated at the edge; bodies are validated by the grading service "
-            "(typed models, RFC 9457 problems), the only place that knows each school's grading scale. "
-            "A body validator without a model here would validate nothing.",
         )
         cfn_method = method.node.default_child
         assert isinstance(cfn_method, apigw.CfnMethod)
@@ -171,6 +514,16 @@ class EdgeStack(cdk.Stack):
                 {"connectionId": link.vpc_link_id, "integrationTarget": load_balancer.load_balancer_arn}
             )
 
+        self.events = EventRoutes(
+            self,
+            "Events",
+            api=self.api,
+            authorizer=authorizer,
+            queue=events_queue,
+            definition=definition,
+        )
+        self._problem_gateway_responses(definition.ingest)
+
         self.web_acl = self._web_acl(definition)
         wafv2.CfnWebACLAssociation(
             self,
@@ -178,6 +531,36 @@ class EdgeStack(cdk.Stack):
             resource_arn=self.api.deployment_stage.stage_arn,
             web_acl_arn=self.web_acl.attr_arn,
         )
+
+    def _problem_gateway_responses(self, ingest: IngestDefinition) -> None:
+        """Problems, not API Gateway's ``{"message": ...}``, for what the edge itself refuses.
+
+        Only the burst routes can produce these two: the proxy route validates parameters only and
+        passes every content type through to the service, which answers with its own problems.
+        """
+        for response_type, status, kind, detail in (
+            (
+                apigw.ResponseType.BAD_REQUEST_BODY,
+                HTTPStatus.BAD_REQUEST,
+                "validation",
+                "The body does not match the contract (luca.ingest.v1): a StudentEvent, or "
+                f"{{events: [StudentEvent, ...]}} with 1 to {ingest.max_events_per_request} events, and "
+                "nothing else; the school comes from the token, never from the body.",
+            ),
+            (
+                apigw.ResponseType.UNSUPPORTED_MEDIA_TYPE,
+                HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
+                "unsupported-media-type",
+                f"Send the events as {JSON_TYPE}.",
+            ),
+        ):
+            self.api.add_gateway_response(
+                f"Problem{status.value}",
+                type=response_type,
+                status_code=str(status.value),
+                response_headers={"Content-Type": f"'{PROBLEM_TYPE}'"},
+                templates={JSON_TYPE: _problem(status, kind, detail, "$context.requestId")},
+            )
 
     def _web_acl(self, definition: PlatformDefinition) -> wafv2.CfnWebACL:
         def visibility(name: str) -> wafv2.CfnWebACL.VisibilityConfigProperty:

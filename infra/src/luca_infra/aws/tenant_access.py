@@ -9,6 +9,9 @@ of school ``AB``'s partitions. So even a bug that builds another school's key is
 The trust policy insists on that tag: it must be present and non-empty, must be the only tag, and
 must not contain ``*``, ``?`` or ``#`` (a wildcard or separator smuggled into the tag could widen the
 pattern after substitution; school ids never contain them, see ``table_design._check_part``).
+
+Other workloads that act for one school at a time (the burst path's grade processor) are admitted to
+the trust with ``admit_for_school``: one more statement, the same conditions, their own role.
 """
 
 from __future__ import annotations
@@ -29,6 +32,35 @@ def tenant_trust_conditions(session_tag: str) -> dict[str, dict[str, object]]:
         "ForAllValues:StringEquals": {"aws:TagKeys": [session_tag]},
         "StringNotLike": {f"aws:RequestTag/{session_tag}": list(FORBIDDEN_TAG_VALUE_PATTERNS)},
     }
+
+
+def school_session_principal(role_arn: str, session_tag: str) -> iam.SessionTagsPrincipal:
+    """``role_arn`` may assume the tenant role (and tag the session) only with one well-formed school tag."""
+    return iam.SessionTagsPrincipal(
+        iam.ArnPrincipal(role_arn).with_conditions(tenant_trust_conditions(session_tag))
+    )
+
+
+def admit_for_school(tenant_role: iam.Role, caller: iam.IRole, definition: TenantRoleDefinition) -> None:
+    """Add ``caller`` to the tenant role's trust, under the same school-tag conditions as the task role.
+
+    The caller still needs ``sts:AssumeRole`` and ``sts:TagSession`` on the tenant role in its own
+    policy (``grant_assume_tenant_role``): a role trust admits, an identity policy allows.
+    """
+    if tenant_role.assume_role_policy is None:
+        raise ValueError("the tenant role has no trust policy to extend")
+    school_session_principal(caller.role_arn, definition.session_tag).add_to_assume_role_policy(
+        tenant_role.assume_role_policy
+    )
+
+
+def grant_assume_tenant_role(grantee: iam.IGrantable, tenant_role_arn: str) -> iam.Grant:
+    """Let ``grantee`` assume the tenant role with the school session tag (nothing else)."""
+    return iam.Grant.add_to_principal(
+        grantee=grantee,
+        actions=["sts:AssumeRole", "sts:TagSession"],
+        resource_arns=[tenant_role_arn],
+    )
 
 
 def tenant_data_statement(definition: TenantRoleDefinition, table_arn: str) -> iam.PolicyStatement:
@@ -72,12 +104,8 @@ class TenantDataAccess(Construct):
             self,
             "TenantRole",
             role_name=definition.name,
-            # One statement: AssumeRole and TagSession, both only with a well-formed school tag.
-            assumed_by=iam.SessionTagsPrincipal(
-                iam.ArnPrincipal(self.task_role.role_arn).with_conditions(
-                    tenant_trust_conditions(definition.session_tag)
-                )
-            ),
+            # The task role's statement: AssumeRole and TagSession, only with a well-formed school tag.
+            assumed_by=school_session_principal(self.task_role.role_arn, definition.session_tag),
             max_session_duration=cdk.Duration.seconds(max(definition.session_duration_seconds, 3600)),
             description=f"Per-school table access; assumed with session tag {definition.session_tag}",
         )
@@ -85,8 +113,4 @@ class TenantDataAccess(Construct):
 
     def grant_assume_for_school(self, grantee: iam.IGrantable) -> iam.Grant:
         """Let ``grantee`` assume the tenant role with the school session tag (nothing else)."""
-        return iam.Grant.add_to_principal(
-            grantee=grantee,
-            actions=["sts:AssumeRole", "sts:TagSession"],
-            resource_arns=[self.tenant_role.role_arn],
-        )
+        return grant_assume_tenant_role(grantee, self.tenant_role.role_arn)
