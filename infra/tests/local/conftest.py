@@ -1,4 +1,5 @@
-"""Fixtures for the local platform's unit tests: a Cognito-shaped token mint and a fake upstream."""
+"""Fixtures for the local platform's unit tests: a Cognito-shaped token mint, a fake upstream, and
+an embedded emulator with an events queue and DLQ of their own per test."""
 
 from __future__ import annotations
 
@@ -6,8 +7,11 @@ import hashlib
 import json
 import time
 import uuid
+from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
+import boto3
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -17,6 +21,9 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from luca_grading.adapters.tokens import CognitoSettings, CognitoTokenVerifier
+from luca_infra.definitions import PLATFORM_DEFINITION, PlatformDefinition
+from luca_infra.local.emulator import Emulator
+from luca_infra.local.provision import EventQueues, event_queues
 
 REGION = "us-east-1"
 POOL_ID = "us-east-1_GatewayTest"
@@ -135,3 +142,55 @@ class FakeUpstream:
 @pytest.fixture
 def upstream() -> FakeUpstream:
     return FakeUpstream()
+
+
+# -- the emulator and the burst path's queues --------------------------------------------------------
+@pytest.fixture(scope="session")
+def emulator() -> Iterator[Emulator]:
+    """One embedded emulator (with its fixes) for the session; its state is process-wide: unique names."""
+    running = Emulator(port=0)
+    running.start()
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def sqs(emulator: Emulator) -> Any:
+    return boto3.client("sqs", region_name=emulator.region, endpoint_url=emulator.url)
+
+
+@pytest.fixture
+def definition() -> PlatformDefinition:
+    """The platform's definition with queue names of this test's own (everything else as deployed)."""
+    suffix = uuid.uuid4().hex[:10]
+    ingest = replace(
+        PLATFORM_DEFINITION.ingest, queue_name=f"events-{suffix}", dlq_name=f"events-dlq-{suffix}"
+    )
+    return replace(PLATFORM_DEFINITION, ingest=ingest)
+
+
+@pytest.fixture
+def queues(sqs: Any, definition: PlatformDefinition) -> EventQueues:
+    """The events queue and its DLQ, provisioned from ``definition`` as the platform provisions them."""
+    return event_queues(sqs, definition)
+
+
+def drain(sqs: Any, queue_url: str) -> list[dict[str, Any]]:
+    """Every visible message of the queue, received (and so hidden for the queue's visibility timeout)."""
+    messages: list[dict[str, Any]] = []
+    while True:
+        received = sqs.receive_message(
+            QueueUrl=queue_url,
+            MaxNumberOfMessages=10,
+            AttributeNames=["All"],
+            MessageAttributeNames=["All"],
+        ).get("Messages", [])
+        if not received:
+            return messages
+        messages.extend(received)
+
+
+@pytest.fixture
+def drained(sqs: Any) -> Any:
+    """``drained(queue_url)``: the queue's visible messages."""
+    return lambda queue_url: drain(sqs, queue_url)

@@ -1,4 +1,4 @@
-"""A deterministic DynamoDB script against a fresh moto server, every response recorded.
+"""A deterministic DynamoDB and SQS script against a fresh moto server, every response recorded.
 
 Run as ``python emulator_scenario.py fixed`` (``emulator_fixes.apply()`` first, as the embedded
 emulator does) or ``python emulator_scenario.py stock`` (moto as installed). It prints one JSON
@@ -10,6 +10,9 @@ A step records what a boto3 client sees: the parsed response, or the error's cod
 modeled fields (``CancellationReasons``, ``Item``). Only what differs from one run to the next is
 masked (timestamps, random ids, stream labels, iterators), never dropped; numbers keep their JSON
 type, so ``2`` and ``2.0`` differ. Members of a set (SS, NS, BS) are sorted: sets have no order.
+In the SQS section message ids become aliases in order of first appearance (so a message is still
+recognisable from step to step), receipt handles and timestamps are masked, and the server's
+address is taken out of queue URLs.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import json
 import logging
 import os
 import random
+import re
 import sys
 from typing import Any
 
@@ -81,6 +85,9 @@ class Recorder:
         self.streams = boto3.client(
             "dynamodbstreams", region_name=REGION, endpoint_url=endpoint, config=config
         )
+        self.sqs = boto3.client("sqs", region_name=REGION, endpoint_url=endpoint, config=config)
+        self.endpoint = endpoint
+        self.shape: Any = normalize
         self.sections: dict[str, list[dict[str, Any]]] = {}
         self.section = "main"
         self.checks: dict[str, bool] = {}
@@ -91,9 +98,9 @@ class Recorder:
         result: dict[str, Any] = {}
         try:
             result = getattr(client or self.dynamodb, operation)(**kwargs)
-            step["response"] = normalize(result)
+            step["response"] = self.shape(result)
         except ClientError as error:
-            step["error"] = normalize(error.response)
+            step["error"] = self.shape(error.response)
         self.sections.setdefault(self.section, []).append(step)
         return result
 
@@ -971,12 +978,217 @@ def rollback_edges(rec: Recorder) -> None:
     )
 
 
+# --- SQS ------------------------------------------------------------------------------------------------
+
+SQS_TIMESTAMPS = frozenset(
+    {"SentTimestamp", "ApproximateFirstReceiveTimestamp", "CreatedTimestamp", "LastModifiedTimestamp"}
+)
+SQS_MAX_RECEIVES = 2
+SQS_DELAY_SECONDS = 3
+
+
+class SqsShape:
+    """Masks what differs from run to run in SQS responses; message ids become stable aliases."""
+
+    def __init__(self, endpoint: str) -> None:
+        self.endpoint = endpoint
+        self.aliases: dict[str, str] = {}
+
+    def alias(self, message_id: str) -> str:
+        return self.aliases.setdefault(message_id, f"<message {len(self.aliases) + 1}>")
+
+    def __call__(self, value: Any) -> Any:
+        if isinstance(value, dict):
+            shaped: dict[str, Any] = {}
+            for key, item in value.items():
+                if key == "ResponseMetadata":
+                    shaped[key] = "<volatile>"
+                elif key == "MessageId" and isinstance(item, str):
+                    shaped[key] = self.alias(item)
+                elif key == "ReceiptHandle":
+                    shaped[key] = "<receipt handle>"
+                elif key in SQS_TIMESTAMPS:
+                    # epoch milliseconds (messages) or seconds with a fraction (queues)
+                    shaped[key] = "<timestamp>" if re.fullmatch(r"\d+(\.\d+)?", str(item)) else item
+                else:
+                    shaped[key] = self(item)
+            return shaped
+        if isinstance(value, list | tuple):
+            return [self(item) for item in value]
+        if isinstance(value, str):
+            return value.replace(self.endpoint, "<endpoint>")
+        return normalize(value)
+
+
+def sqs_section(rec: Recorder) -> None:
+    """A queue with a DLQ: send, batch send, delay, receive, visibility, delete, redrive, long poll."""
+    rec.section = "sqs"
+    rec.shape = SqsShape(rec.endpoint)
+    sqs = rec.sqs
+
+    def attributes(school: str, correlation: str) -> dict[str, Any]:
+        return {
+            "school_id": {"DataType": "String", "StringValue": school},
+            "correlation_id": {"DataType": "String", "StringValue": correlation},
+            "attempt": {"DataType": "Number", "StringValue": "1"},
+        }
+
+    def receive(name: str, url: str, count: int = 10, **kwargs: Any) -> list[dict[str, Any]]:
+        response = rec.call(
+            name,
+            "receive_message",
+            client=sqs,
+            QueueUrl=url,
+            MaxNumberOfMessages=count,
+            AttributeNames=["All"],
+            MessageAttributeNames=["All"],
+            **kwargs,
+        )
+        return list(response.get("Messages", []))
+
+    def depth(name: str, url: str) -> dict[str, str]:
+        return dict(
+            rec.call(
+                name,
+                "get_queue_attributes",
+                client=sqs,
+                QueueUrl=url,
+                AttributeNames=[
+                    "ApproximateNumberOfMessages",
+                    "ApproximateNumberOfMessagesNotVisible",
+                    "ApproximateNumberOfMessagesDelayed",
+                ],
+            ).get("Attributes", {})
+        )
+
+    dlq = rec.call(
+        "sqs: create the DLQ",
+        "create_queue",
+        client=sqs,
+        QueueName="scenario-events-dlq",
+        Attributes={"MessageRetentionPeriod": "1209600"},
+    )["QueueUrl"]
+    dlq_arn = rec.call(
+        "sqs: DLQ arn", "get_queue_attributes", client=sqs, QueueUrl=dlq, AttributeNames=["QueueArn"]
+    )["Attributes"]["QueueArn"]
+    queue = rec.call(
+        "sqs: create the queue",
+        "create_queue",
+        client=sqs,
+        QueueName="scenario-events",
+        Attributes={
+            "VisibilityTimeout": "30",
+            "MessageRetentionPeriod": "345600",
+            "RedrivePolicy": json.dumps(
+                {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": SQS_MAX_RECEIVES}
+            ),
+        },
+    )["QueueUrl"]
+    rec.call(
+        "sqs: all attributes", "get_queue_attributes", client=sqs, QueueUrl=queue, AttributeNames=["All"]
+    )
+    rec.call(
+        "sqs: send one",
+        "send_message",
+        client=sqs,
+        QueueUrl=queue,
+        MessageBody=json.dumps({"event_id": "evt-00000000"}),
+        MessageAttributes=attributes("s1", "corr-0"),
+    )
+    rec.call(
+        "sqs: send a batch",
+        "send_message_batch",
+        client=sqs,
+        QueueUrl=queue,
+        Entries=[
+            {
+                "Id": f"evt-0000000{n}",
+                "MessageBody": json.dumps({"event_id": f"evt-0000000{n}", "n": n}),
+                "MessageAttributes": attributes("s1" if n % 2 else "s2", f"corr-{n}"),
+            }
+            for n in range(1, 5)
+        ],
+    )
+    rec.call(
+        "sqs: a batch repeating an id",
+        "send_message_batch",
+        client=sqs,
+        QueueUrl=queue,
+        Entries=[{"Id": "same", "MessageBody": "a"}, {"Id": "same", "MessageBody": "b"}],
+    )
+    rec.call(
+        "sqs: send delayed",
+        "send_message",
+        client=sqs,
+        QueueUrl=queue,
+        MessageBody="delayed",
+        DelaySeconds=SQS_DELAY_SECONDS,
+    )
+    depth("sqs: depth after sending", queue)
+    first = receive("sqs: receive three", queue, 3)
+    second = receive("sqs: receive the rest", queue)
+    third = receive("sqs: nothing visible", queue)
+    rec.check("sqs: received messages stay invisible", len(first) == 3 and len(second) == 2 and not third)
+    depth("sqs: depth with everything in flight", queue)
+    if len(first) < 3 or len(second) < 2:
+        return
+    rec.call(
+        "sqs: delete one (and a bad handle)",
+        "delete_message_batch",
+        client=sqs,
+        QueueUrl=queue,
+        Entries=[
+            {"Id": "ok", "ReceiptHandle": first[0]["ReceiptHandle"]},
+            {"Id": "bad", "ReceiptHandle": "not-a-receipt-handle"},
+        ],
+    )
+    retried, received = first[1:], []
+    for attempt in range(1, SQS_MAX_RECEIVES + 1):
+        rec.call(
+            f"sqs: make two visible again ({attempt})",
+            "change_message_visibility_batch",
+            client=sqs,
+            QueueUrl=queue,
+            Entries=[
+                {"Id": str(n), "ReceiptHandle": message["ReceiptHandle"], "VisibilityTimeout": 0}
+                for n, message in enumerate(retried)
+            ],
+        )
+        again = receive(f"sqs: receive after visibility 0 ({attempt})", queue)
+        received.append(len(again))
+        retried = again or retried
+    # Received twice (maxReceiveCount), then moved to the DLQ by the next receive instead.
+    rec.check("sqs: retried until maxReceiveCount, then not received", received == [2, 0])
+    moved = receive("sqs: the DLQ holds them", dlq, VisibilityTimeout=0)
+    again = receive("sqs: visibility 0 on receive: received again", dlq)
+    rec.check(
+        "sqs: a message moves to the DLQ after maxReceiveCount receives, body intact",
+        sorted(m["Body"] for m in moved) == sorted(m["Body"] for m in first[1:])
+        and sorted(m["MessageId"] for m in again) == sorted(m["MessageId"] for m in moved),
+    )
+    depth("sqs: DLQ depth", dlq)
+    depth("sqs: queue depth after the redrive", queue)
+    delayed = receive("sqs: long poll for the delayed message", queue, WaitTimeSeconds=SQS_DELAY_SECONDS + 5)
+    rec.check("sqs: the delayed message arrives after its delay", [m["Body"] for m in delayed] == ["delayed"])
+    rec.call(
+        "sqs: delete in flight",
+        "delete_message_batch",
+        client=sqs,
+        QueueUrl=queue,
+        Entries=[{"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]} for n, m in enumerate(second + delayed)],
+    )
+    depth("sqs: empty at the end", queue)
+    rec.check("sqs: deleted messages never come back", not receive("sqs: nothing left", queue))
+    rec.shape = normalize
+
+
 def fix_status() -> dict[str, bool]:
     """Whether each patched entry point is a fix (the stock run must have none)."""
     from moto import backends
     from moto.dynamodb import models
     from moto.dynamodb.models.table import Table
     from moto.dynamodb.responses import DynamoResult
+    from moto.sqs import models as sqs_models
 
     def patched(value: Any) -> bool:
         return bool(getattr(value, "__luca_fix__", False))
@@ -986,6 +1198,10 @@ def fix_status() -> dict[str, bool]:
         "item-level-transactions": patched(models.DynamoDBBackend.transact_write_items),
         "partition-scoped-queries": patched(Table.query),
         "direct-json-results": patched(DynamoResult.execute_result),
+        "fast-sqs-clock": patched(sqs_models.unix_time_millis),
+        "direct-sqs-retention-check": patched(
+            sqs_models.SQSBackend.is_message_valid_based_on_retention_period
+        ),
     }
 
 
@@ -996,6 +1212,7 @@ def apply_fixes() -> dict[str, Any]:
     from moto.dynamodb.models import table, utilities
     from moto.dynamodb.models.dynamo_type import Item
     from moto.dynamodb.responses import DynamoResult
+    from moto.sqs import models as sqs_models
 
     from luca_infra.local import emulator_fixes
 
@@ -1013,6 +1230,8 @@ def apply_fixes() -> dict[str, Any]:
             utilities.dynamo_to_dict,
             responses.dynamo_to_dict,
             DynamoResult.execute_result,
+            sqs_models.unix_time_millis,
+            sqs_models.SQSBackend.is_message_valid_based_on_retention_period,
         ]
 
     first = emulator_fixes.apply()
@@ -1056,6 +1275,7 @@ def run(mode: str) -> dict[str, Any]:
         rec.call("describe h", "describe_table", TableName=HASH_TABLE)
         rec.call("describe ttl t", "describe_time_to_live", TableName=TABLE)
         rollback_edges(rec)
+        sqs_section(rec)
     finally:
         server.stop()
     return {

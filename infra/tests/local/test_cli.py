@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from luca_infra.cli import example_flow, main
+from luca_infra.cli import event_flow, example_event, example_flow, main
+from luca_infra.definitions import PLATFORM_DEFINITION
 from luca_infra.local.demo import SCHOOL_A, example_evaluation
 from luca_infra.local.platform import PlatformState
 
@@ -35,6 +36,8 @@ def state(gateway_url: str = "http://127.0.0.1:8000") -> PlatformState:
         access_log=".luca/access.jsonl",
         metrics_file=".luca/metrics.jsonl",
         traces_file=".luca/traces.jsonl",
+        events_queue_url="http://127.0.0.1:4566/123456789012/luca-student-events",
+        events_dlq_url="http://127.0.0.1:4566/123456789012/luca-student-events-dlq",
     )
 
 
@@ -54,8 +57,30 @@ def test_the_example_gets_a_token_records_a_valid_grade_and_reads_it_back() -> N
 
 def test_the_example_names_a_non_default_state_dir(tmp_path: Path) -> None:
     script = example_flow(state(), state_dir=tmp_path)
+    events = event_flow(state(), state_dir=tmp_path)
 
     assert f"--state-dir {tmp_path}" in script.splitlines()[0]
+    assert f"--state-dir {tmp_path}" in events.splitlines()[0]
+    assert events.splitlines()[-1].endswith(f"--state-dir {tmp_path}")
+
+
+def test_the_event_example_sends_a_students_event_and_waits_for_it_to_be_stored() -> None:
+    script = event_flow(state("http://127.0.0.1:9000"))
+
+    lines = script.splitlines()
+    assert lines[0] == f"STUDENT_TOKEN=$(luca token --school {SCHOOL_A.school_id} --role student)"
+    assert "curl -sS -X POST http://127.0.0.1:9000/v1/events" in script
+    assert lines[-1].startswith(
+        f"luca events show --school {SCHOOL_A.school_id} --student {SCHOOL_A.student_user_id} "
+        '--event-id "$EVENT_ID" --wait'
+    )
+    # The body is the example event with the shell's values spliced in.
+    body = script.split("-d '", 1)[1].rsplit("'", 1)[0]
+    spliced = body.replace("'\"$EVENT_ID\"'", "EVENT_ID").replace(
+        "'\"$(date -u +%Y-%m-%dT%H:%M:%SZ)\"'", "OCCURRED_AT"
+    )
+    assert json.loads(spliced) == example_event(SCHOOL_A)
+    assert "school_id" not in body  # the school comes from the token
 
 
 def test_state_round_trips_through_the_state_file(tmp_path: Path) -> None:
@@ -67,7 +92,7 @@ def test_state_round_trips_through_the_state_file(tmp_path: Path) -> None:
 
 def test_no_command_prints_help(capsys: pytest.CaptureFixture[str]) -> None:
     assert main([]) == 2
-    assert "{up,token}" in capsys.readouterr().out
+    assert "{up,token,events,dlq}" in capsys.readouterr().out
 
 
 @pytest.fixture
@@ -95,3 +120,21 @@ def test_up_on_a_taken_port_fails_fast_and_clearly(
 
     assert code == 1
     assert f"port {port}" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "flags",
+    [
+        ["--processor-concurrency", "0"],
+        ["--processor-concurrency", str(PLATFORM_DEFINITION.ingest.max_concurrency + 1)],
+        ["--retry-delay", "-1"],
+    ],
+)
+def test_up_refuses_processor_settings_the_mapping_cannot_have(
+    flags: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["up", *flags])
+
+    assert exited.value.code == 2
+    assert flags[0] in capsys.readouterr().err

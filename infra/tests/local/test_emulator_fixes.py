@@ -28,6 +28,8 @@ MODES = ("stock", "fixed")
 FIXES = [
     "cached-backend-lookup",
     "direct-json-results",
+    "direct-sqs-retention-check",
+    "fast-sqs-clock",
     "item-level-transactions",
     "partition-scoped-queries",
 ]
@@ -111,6 +113,22 @@ def test_the_scenario_checks_hold(runs: dict[str, dict[str, Any]], mode: str) ->
 def test_clients_see_the_same_responses_with_the_fixes(runs: dict[str, dict[str, Any]]) -> None:
     """Reads, queries (table, GSI1, GSI2, a hash-only table), scans, updates and transactions."""
     assert_same_section(runs, "main")
+
+
+def test_sqs_clients_see_the_same_responses_with_the_fixes(runs: dict[str, dict[str, Any]]) -> None:
+    """Send, batch send, delay, receive, visibility, delete, redrive to the DLQ, long poll, depths."""
+    assert_same_section(runs, "sqs")
+    steps = {step["step"]: step for step in runs["fixed"]["sections"]["sqs"]}
+    # The recorded responses carry what they must for the comparison to mean something.
+    moved = steps["sqs: the DLQ holds them"]["response"]["Messages"]
+    assert [m["Attributes"]["ApproximateReceiveCount"] for m in moved] == ["3", "3"]
+    assert all(m["MessageAttributes"]["school_id"]["StringValue"] for m in moved)
+    depth = steps["sqs: depth with everything in flight"]["response"]["Attributes"]
+    assert depth == {
+        "ApproximateNumberOfMessages": "0",
+        "ApproximateNumberOfMessagesNotVisible": "5",
+        "ApproximateNumberOfMessagesDelayed": "1",
+    }
 
 
 def _step(runs: dict[str, dict[str, Any]], mode: str, name: str) -> dict[str, Any]:

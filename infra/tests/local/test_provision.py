@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 import boto3
@@ -13,7 +15,7 @@ import pytest
 from luca_grading.adapters import table_design
 from luca_infra.definitions import PLATFORM_DEFINITION
 from luca_infra.local.emulator import Emulator, PortInUseError
-from luca_infra.local.provision import ProvisionedResources, provision
+from luca_infra.local.provision import ProvisionedResources, event_queues, provision
 
 pytestmark = pytest.mark.emulator
 DEFINITION = PLATFORM_DEFINITION
@@ -139,6 +141,46 @@ def test_the_service_identity_key_signs_and_has_its_alias(
     assert key["KeyId"] == resources.service_key_id
     assert key["KeySpec"] == "RSA_2048"
     assert key["KeyUsage"] == "SIGN_VERIFY"
+
+
+def test_the_events_queue_keeps_failures_for_its_dlq_as_the_definition_says(
+    emulator: Emulator, resources: ProvisionedResources
+) -> None:
+    sqs = client(emulator, "sqs")
+    ingest = DEFINITION.ingest
+    queue = sqs.get_queue_attributes(QueueUrl=resources.events_queue_url, AttributeNames=["All"])[
+        "Attributes"
+    ]
+    dlq = sqs.get_queue_attributes(QueueUrl=resources.events_dlq_url, AttributeNames=["All"])["Attributes"]
+
+    assert resources.events_queue_url == sqs.get_queue_url(QueueName=ingest.queue_name)["QueueUrl"]
+    assert resources.events_dlq_url == sqs.get_queue_url(QueueName=ingest.dlq_name)["QueueUrl"]
+    assert (queue["QueueArn"], dlq["QueueArn"]) == (resources.events_queue_arn, resources.events_dlq_arn)
+    # Lambda's rule for SQS sources: at least six times the function's timeout.
+    assert int(queue["VisibilityTimeout"]) == 6 * ingest.function_timeout_seconds
+    redrive = json.loads(queue["RedrivePolicy"])
+    assert redrive["deadLetterTargetArn"] == resources.events_dlq_arn
+    assert int(redrive["maxReceiveCount"]) == ingest.max_receive_count
+    assert int(queue["MessageRetentionPeriod"]) == ingest.message_retention_days * 86_400
+    assert int(dlq["MessageRetentionPeriod"]) == ingest.dlq_retention_days * 86_400
+    assert "RedrivePolicy" not in dlq
+
+
+def test_a_queue_found_with_other_settings_is_given_the_definitions(emulator: Emulator) -> None:
+    suffix = uuid.uuid4().hex[:8]
+    definition = replace(
+        DEFINITION,
+        ingest=replace(DEFINITION.ingest, queue_name=f"events-{suffix}", dlq_name=f"events-dlq-{suffix}"),
+    )
+    sqs = client(emulator, "sqs")
+    stale = sqs.create_queue(QueueName=definition.ingest.queue_name, Attributes={"VisibilityTimeout": "7"})
+
+    queues = event_queues(sqs, definition)
+
+    assert queues.queue_url == stale["QueueUrl"]
+    queue = sqs.get_queue_attributes(QueueUrl=queues.queue_url, AttributeNames=["All"])["Attributes"]
+    assert int(queue["VisibilityTimeout"]) == definition.ingest.visibility_timeout_seconds
+    assert json.loads(queue["RedrivePolicy"])["deadLetterTargetArn"] == queues.dlq_arn
 
 
 def test_provisioning_again_finds_the_same_resources(

@@ -1,6 +1,6 @@
 """Local-only fixes for the embedded emulator's hot paths. Never part of anything deployed.
 
-moto is a test double, written for correctness rather than speed. Four of its hot paths make the
+moto is a test double, written for correctness rather than speed. Six of its hot paths make the
 local platform far slower than the service it stands in for, and the slowness grows with the data:
 
 1. **Backend lookup on every request.** moto's WSGI dispatcher lists its own package directory on
@@ -29,10 +29,36 @@ local platform far slower than the service it stands in for, and the slowness gr
    DynamoDB's JSON protocol the result already has the wire shape, so it is written with ``json``
    directly (and converted from moto's attribute objects without a generic type check per value); any result holding something JSON cannot carry as is (binary values, timestamps) goes
    through moto's serializer as before.
+5. **SQS reads the clock through ``datetime`` for every message it looks at.** Whether a message is
+   visible or delayed is decided with ``moto.sqs.models.unix_time_millis``, which builds two
+   ``datetime`` objects per call, and SQS scans the whole queue with it: ``queue.messages`` (every
+   receive, every long-poll wake-up) and the three ``ApproximateNumberOf*`` counts that every send
+   computes. The fix reads "now" with ``time.time()`` (the same value, to the microsecond, that the
+   ``datetime`` arithmetic gives); a call with an explicit datetime still goes to moto's function.
+6. **Every received message re-lists the queue's attributes.** ReceiveMessage checks each message's
+   retention period through ``get_queue_attributes``, which computes the full attribute listing three
+   times, and with it the three counts that each scan the whole queue: for a receive of 10 messages,
+   90 passes over the queue. The fix reads the queue's ``message_retention_period`` directly and
+   compares it with the same clock, with moto's own comparison.
+
+Measured with a throwaway script against the emulator over HTTP with boto3 (moto 5.2.5, 2 busy
+cores): 5,000 messages of 300 bytes sent in batches of 10, then, at that depth, 50 single sends and
+500 messages received 10 at a time with all attributes:
+
+| fixes in force              | send, filling 0 → 5,000 | send at depth 5,000 | receive at depth 5,000 |
+|-----------------------------|------------------------:|--------------------:|-----------------------:|
+| none (moto as installed)    | 8 msg/s                 | 4.6 msg/s           | 1.6 msg/s              |
+| 5 (clock)                   | 175-216 msg/s           | 50-82 msg/s         | 38 msg/s               |
+| 5 and 6                     | 228 msg/s               | 48 msg/s            | 405 msg/s              |
+| all (1 also helps each call)| 281 msg/s               | 88 msg/s            | 666 msg/s              |
+
+Sends stay linear in the queue's depth (each still computes the queue's counts once); a recess
+burst of 5,000 events therefore still queues in tens of seconds, not in the ten minutes it took.
 
 Each fix is checked against moto's own behaviour in ``infra/tests/local/test_emulator_fixes.py``
 (run with the pinned moto): one scenario, run with and without the fixes, must give the same
-responses. Two rollback edge cases differ on purpose, where moto itself differs from DynamoDB: a
+responses (the SQS part masks message ids, receipt handles and timestamps, which differ from run
+to run anyway). Two rollback edge cases differ on purpose, where moto itself differs from DynamoDB: a
 stream read across a cancelled transaction sees later writes (moto's table swap lost them), and a
 transaction entry naming two operations rolls back the entries before it (moto kept them). ``apply()`` is idempotent and is called by the embedded emulator only;
 when moto's internals no longer look as expected a fix is skipped with a warning, never half-applied.
@@ -46,6 +72,7 @@ import json
 import logging
 import re
 import threading
+import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -393,9 +420,52 @@ def _partition_scoped_queries() -> None:
     Table.query = query  # type: ignore[method-assign]
 
 
+def _fast_sqs_clock() -> None:
+    from moto.core import utils
+    from moto.sqs import models
+
+    original = models.unix_time_millis
+    if getattr(original, "__luca_fix__", False):
+        return
+    if original is not utils.unix_time_millis:
+        raise AttributeError("moto.sqs.models no longer takes its clock from moto.core.utils")
+
+    def unix_time_millis(dt: Any = None) -> float:
+        # moto's own arithmetic for a given datetime; "now" straight from the system clock.
+        return original(dt) if dt is not None else time.time() * 1000.0
+
+    unix_time_millis.__luca_fix__ = True  # type: ignore[attr-defined]
+    models.unix_time_millis = unix_time_millis
+
+
+def _direct_sqs_retention_check() -> None:
+    from moto.sqs import models
+
+    backend_type = models.SQSBackend
+    original = backend_type.is_message_valid_based_on_retention_period
+    if getattr(original, "__luca_fix__", False):
+        return
+    if "MessageRetentionPeriod" not in models.Queue.BASE_ATTRIBUTES:  # listed as message_retention_period
+        raise AttributeError("moto's SQS queue no longer keeps MessageRetentionPeriod as expected")
+
+    @functools.wraps(original)
+    def is_message_valid_based_on_retention_period(self: Any, queue_name: str, message: Any) -> bool:
+        # The queue's retention period read from the queue, not from a full attribute listing
+        # (which counts every message of the queue three times, for each message received).
+        retention_period = self.get_queue(queue_name).message_retention_period
+        return bool(retention_period + message.sent_timestamp / 1000 > models.unix_time())
+
+    is_message_valid_based_on_retention_period.__luca_fix__ = True  # type: ignore[attr-defined]
+    backend_type.is_message_valid_based_on_retention_period = (  # type: ignore[method-assign]
+        is_message_valid_based_on_retention_period
+    )
+
+
 _FIXES: dict[str, Callable[[], None]] = {
     "cached-backend-lookup": _cache_module_listing,
     "item-level-transactions": _item_level_transactions,
     "partition-scoped-queries": _partition_scoped_queries,
     "direct-json-results": _direct_json_results,
+    "fast-sqs-clock": _fast_sqs_clock,
+    "direct-sqs-retention-check": _direct_sqs_retention_check,
 }

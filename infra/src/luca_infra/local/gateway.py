@@ -7,7 +7,14 @@ It replaces, and is kept as small as, the managed pieces the edge stack deploys:
   own ``CognitoTokenVerifier``, one instance, keys cached); 401 + ``WWW-Authenticate: Bearer``;
 * usage plans / the per-school limiter (ARCHITECTURE §2.5): a token bucket per school plus one for
   the stage, rate and burst from ``definitions.throttling``; 429 with ``Retry-After``;
-* access logging: exactly one JSON line per request.
+* access logging: exactly one JSON line per request;
+* the burst path's SQS integration: ``POST /v1/events`` (one ``luca.ingest.v1.StudentEvent``) and
+  ``POST /v1/events/batch`` (``SubmitEventsRequest``: 1-10 events) never reach the service. The body
+  is checked against the contract's generated JSON Schema (a body naming a school is refused: the
+  schema allows no extra properties), each event is limited to ``max_event_bytes``, and the events
+  go to the queue in one SendMessageBatch, entry Id = event id, with the ``school_id`` attribute
+  taken from the verified token's school claim and ``correlation_id`` from the request; the answer is
+  202 ``{"event_ids": [...]}``. This is the AWS edge's request model + SQS integration, not compute.
 
 It mints ``X-Correlation-Id`` when the caller sent none (or an unsafe one), passes it upstream and
 returns it. It never forwards headers a client could use to claim a tenant or an identity
@@ -28,13 +35,19 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cache
 from http import HTTPStatus
+from importlib import resources
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import anyio.to_thread
+import boto3
+import fastjsonschema
 import httpx
 import uvicorn
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -48,7 +61,10 @@ from luca_grading.domain.access import Principal
 from luca_grading.domain.errors import Unauthenticated
 from luca_grading.entrypoints.errors import PROBLEM_BASE
 from luca_grading.telemetry.context import CORRELATION_HEADER, sanitize_correlation_id
-from luca_infra.definitions import PLATFORM_DEFINITION, ThrottlingDefinition
+from luca_infra.definitions import PLATFORM_DEFINITION, IngestDefinition, ThrottlingDefinition
+
+if TYPE_CHECKING:
+    from mypy_boto3_sqs import SQSClient
 
 PROBLEM_JSON = "application/problem+json"
 API_PREFIX = "/v1"
@@ -57,6 +73,11 @@ REQUEST_ID_HEADER = "x-request-id"
 # API Gateway's default integration timeout.
 DEFAULT_UPSTREAM_TIMEOUT_SECONDS = 29.0
 ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+EVENTS_PATH = f"{API_PREFIX}/events"
+EVENTS_BATCH_PATH = f"{API_PREFIX}/events/batch"
+EVENT_SCHEMAS_PACKAGE = "luca.ingest.v1.schemas"
+# Room for the batch envelope ({"events": [...]}) and whitespace around the events themselves.
+_BATCH_ENVELOPE_BYTES = 1024
 
 # RFC 9110 §7.6.1 connection-specific fields, plus what the client library sets itself.
 _HOP_BY_HOP = frozenset(
@@ -288,6 +309,172 @@ class _EdgeContext:
             log_once()  # responses that never completed (errors, disconnects) are logged too
 
 
+# -- the burst path's SQS integration -----------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class EventIntakeSettings:
+    """Where the event routes put events, and the edge's limits (all from ``IngestDefinition``)."""
+
+    queue_url: str
+    region: str
+    endpoint_url: str | None = None
+    max_events_per_request: int = PLATFORM_DEFINITION.ingest.max_events_per_request
+    max_event_bytes: int = PLATFORM_DEFINITION.ingest.max_event_bytes
+    school_attribute: str = PLATFORM_DEFINITION.ingest.school_attribute
+    correlation_attribute: str = PLATFORM_DEFINITION.ingest.correlation_attribute
+
+    @classmethod
+    def from_definition(
+        cls, ingest: IngestDefinition, *, queue_url: str, region: str, endpoint_url: str | None = None
+    ) -> EventIntakeSettings:
+        return cls(
+            queue_url=queue_url,
+            region=region,
+            endpoint_url=endpoint_url,
+            max_events_per_request=ingest.max_events_per_request,
+            max_event_bytes=ingest.max_event_bytes,
+            school_attribute=ingest.school_attribute,
+            correlation_attribute=ingest.correlation_attribute,
+        )
+
+
+@cache
+def event_validator(schema: str) -> Callable[[Any], Any]:
+    """The generated JSON Schema of ``luca.ingest.v1.<schema>``, compiled once (the processor uses it too)."""
+    source = resources.files(EVENT_SCHEMAS_PACKAGE).joinpath(f"{schema}.schema.json")
+    validate: Callable[[Any], Any] = fastjsonschema.compile(json.loads(source.read_text(encoding="utf-8")))
+    return validate
+
+
+class _Rejected(Exception):
+    def __init__(
+        self, status: int, kind: str, detail: str, *, extra: Mapping[str, Any] | None = None
+    ) -> None:
+        super().__init__(detail)
+        self.status, self.kind, self.detail, self.extra = status, kind, detail, dict(extra or {})
+
+
+class EventIntake:
+    """``POST /v1/events`` and ``/v1/events/batch``: validated events onto the queue, nothing else."""
+
+    def __init__(self, settings: EventIntakeSettings, *, sqs: SQSClient | None = None) -> None:
+        self.settings = settings
+        self._sqs: SQSClient = sqs or boto3.client(
+            "sqs",
+            region_name=settings.region,
+            endpoint_url=settings.endpoint_url,
+            config=Config(retries={"mode": "standard", "max_attempts": 3}, max_pool_connections=50),
+        )
+        self._single = event_validator("StudentEvent")
+        self._batch = event_validator("SubmitEventsRequest")
+
+    async def submit(self, request: Request, *, school_id: str, batch: bool) -> Response:
+        try:
+            events = self._events(await self._body(request, batch=batch), batch=batch)
+            entries = [self._entry(event, school_id, request.state.correlation_id) for event in events]
+        except _Rejected as rejected:
+            return problem(request, rejected.status, rejected.kind, rejected.detail, extra=rejected.extra)
+        event_ids = [entry["Id"] for entry in entries]
+        try:
+            sent = await anyio.to_thread.run_sync(self._send, entries)
+        except (BotoCoreError, ClientError) as error:
+            log.warning("events not queued", extra={"error": repr(error), "events": len(entries)})
+            return problem(
+                request,
+                503,
+                "queue-unavailable",
+                "the events could not be queued; send them again (their event ids make a resend harmless)",
+                {"Retry-After": "1"},
+            )
+        failed = [entry["Id"] for entry in sent.get("Failed", [])]
+        if failed:
+            log.warning("events not queued", extra={"failed": failed})
+            return problem(
+                request,
+                503,
+                "queue-unavailable",
+                f"{len(failed)} of {len(entries)} events were not queued; send them again "
+                "(their event ids make a resend harmless)",
+                {"Retry-After": "1"},
+                extra={"failed_event_ids": failed},
+            )
+        return JSONResponse({"event_ids": event_ids}, status_code=202)
+
+    async def _body(self, request: Request, *, batch: bool) -> bytes:
+        media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if media != "application/json":
+            raise _Rejected(415, "unsupported-media-type", "send the request body as application/json")
+        settings = self.settings
+        limit = (
+            settings.max_events_per_request * settings.max_event_bytes + _BATCH_ENVELOPE_BYTES
+            if batch
+            else settings.max_event_bytes
+        )
+        too_large = _Rejected(413, "content-too-large", f"the request body exceeds {limit} bytes")
+        length = request.headers.get("content-length")
+        if length is not None and (not length.isdigit() or int(length) > limit):
+            raise too_large
+        body = bytearray()
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > limit:  # stop reading: the rest is never buffered
+                raise too_large
+        return bytes(body)
+
+    def _events(self, body: bytes, *, batch: bool) -> list[dict[str, Any]]:
+        try:
+            document = json.loads(body)
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise _Rejected(400, "malformed-json", "the body is not valid JSON") from exc
+        validate, contract = (self._batch, "SubmitEventsRequest") if batch else (self._single, "StudentEvent")
+        try:
+            validate(document)
+        except fastjsonschema.JsonSchemaValueException as exc:
+            raise _Rejected(
+                400,
+                "validation",
+                f"the body does not match luca.ingest.v1.{contract}",
+                extra={"errors": [{"loc": list(exc.path[1:]), "msg": exc.message, "type": exc.rule}]},
+            ) from exc
+        events: list[dict[str, Any]] = document["events"] if batch else [document]
+        ids = [event["event_id"] for event in events]
+        repeated = sorted({event_id for event_id in ids if ids.count(event_id) > 1})
+        if repeated:
+            raise _Rejected(
+                400,
+                "duplicate-event-ids",
+                "every event in a request needs its own event_id",
+                extra={"event_ids": repeated},
+            )
+        return events
+
+    def _entry(self, event: Mapping[str, Any], school_id: str, correlation_id: str) -> dict[str, Any]:
+        body = json.dumps(event, separators=(",", ":"), ensure_ascii=False)
+        size = len(body.encode("utf-8"))
+        if size > self.settings.max_event_bytes:
+            raise _Rejected(
+                413,
+                "content-too-large",
+                f"event {event['event_id']} is {size} bytes; an event may have at most "
+                f"{self.settings.max_event_bytes}",
+            )
+        return {
+            "Id": event["event_id"],
+            "MessageBody": body,
+            # The school comes from the verified token only; the body cannot name one.
+            "MessageAttributes": {
+                self.settings.school_attribute: {"DataType": "String", "StringValue": school_id},
+                self.settings.correlation_attribute: {"DataType": "String", "StringValue": correlation_id},
+            },
+        }
+
+    def _send(self, entries: list[dict[str, Any]]) -> dict[str, Any]:
+        response = self._sqs.send_message_batch(
+            QueueUrl=self.settings.queue_url,
+            Entries=entries,  # type: ignore[arg-type]
+        )
+        return dict(response)
+
+
 # -- the gateway -----------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class GatewaySettings:
@@ -300,13 +487,22 @@ class GatewaySettings:
     max_upstream_connections: int = 200
     access_log_path: Path | None = None
     access_log_stdout: bool = True
+    # The burst path's routes; without them /v1/events is forwarded like any other path.
+    events: EventIntakeSettings | None = None
 
 
 def problem(
-    request: Request, status: int, kind: str, detail: str, headers: Mapping[str, str] | None = None
+    request: Request,
+    status: int,
+    kind: str,
+    detail: str,
+    headers: Mapping[str, str] | None = None,
+    *,
+    extra: Mapping[str, Any] | None = None,
 ) -> Response:
     """An RFC 9457 problem, shaped like the service's so clients parse one format."""
     body = {
+        **(extra or {}),
         "type": PROBLEM_BASE + kind,
         "title": HTTPStatus(status).phrase,
         "status": status,
@@ -328,8 +524,10 @@ class Gateway:
         limiter: SchoolRateLimiter | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         access_log: AccessLog | None = None,
+        intake: EventIntake | None = None,
     ) -> None:
         self.settings = settings
+        self.intake = intake or (EventIntake(settings.events) if settings.events is not None else None)
         self.verifier = verifier
         self.limiter = limiter or SchoolRateLimiter.from_definition(
             settings.throttling, tiers=settings.school_limits
@@ -393,6 +591,9 @@ class Gateway:
         path = request.url.path
         if path != API_PREFIX and not path.startswith(API_PREFIX + "/"):
             return problem(request, 404, "not-found", f"no route {path}")
+        event_route = self.intake is not None and path.rstrip("/") in (EVENTS_PATH, EVENTS_BATCH_PATH)
+        if event_route and request.method != "POST":
+            return problem(request, 405, "method-not-allowed", f"{path} accepts POST only", {"Allow": "POST"})
         try:
             token = bearer(request.headers.get("authorization"))
             # Off the event loop: a key-set refetch is a blocking HTTP call.
@@ -409,6 +610,11 @@ class Gateway:
                 "rate-limited",
                 "your school is sending requests faster than its plan allows; retry later",
                 {"Retry-After": str(retry_after_seconds(wait))},
+            )
+        if event_route and self.intake is not None:
+            # The burst path's integration: the queue, never the grading service.
+            return await self.intake.submit(
+                request, school_id=principal.school_id, batch=path.rstrip("/") == EVENTS_BATCH_PATH
             )
         return await self._forward(request)
 

@@ -2,8 +2,9 @@
 
 API Gateway is not part of the grading service's compute in AWS, and locally it should not share an
 interpreter lock with the emulator either: every request crosses it twice. The platform writes the
-gateway's configuration as JSON (``GatewayConfig``) and passes its path in ``LUCA_GATEWAY_CONFIG``;
-the process announces its port in the ready file and drains on SIGTERM/SIGINT.
+gateway's configuration (upstream, authorizer, throttling, the event routes' queue) as JSON
+(``GatewayConfig``) and passes its path in ``LUCA_GATEWAY_CONFIG``; the process announces its port
+in the ready file and drains on SIGTERM/SIGINT.
 """
 
 from __future__ import annotations
@@ -23,7 +24,13 @@ import jwt
 from luca_grading.adapters.tokens import CognitoSettings, CognitoTokenVerifier
 from luca_grading.entrypoints.main import announce_ready
 from luca_infra.definitions import ThrottlingDefinition
-from luca_infra.local.gateway import Gateway, GatewaySettings, RateLimit, ServedGateway
+from luca_infra.local.gateway import (
+    EventIntakeSettings,
+    Gateway,
+    GatewaySettings,
+    RateLimit,
+    ServedGateway,
+)
 
 CONFIG_VARIABLE = "LUCA_GATEWAY_CONFIG"
 
@@ -43,10 +50,13 @@ class GatewayConfig:
     access_log_path: str | None = None
     access_log_stdout: bool = True
     log_level: str = "INFO"
+    events: EventIntakeSettings | None = None
 
     def write(self, path: Path) -> Path:
         raw = asdict(self)
         raw["throttling"] = {name: getattr(self.throttling, name) for name in self.throttling.__slots__}
+        if self.events is not None:
+            raw["events"] = {name: getattr(self.events, name) for name in self.events.__slots__}
         path.write_text(json.dumps(raw, indent=2), encoding="utf-8")
         return path
 
@@ -61,6 +71,7 @@ class GatewayConfig:
                 "school_limits": {
                     school: RateLimit(**limit) for school, limit in raw["school_limits"].items()
                 },
+                "events": EventIntakeSettings(**raw["events"]) if raw.get("events") else None,
             }
         )
 
@@ -72,6 +83,7 @@ class GatewayConfig:
             upstream_timeout_seconds=self.upstream_timeout_seconds,
             access_log_path=Path(self.access_log_path) if self.access_log_path else None,
             access_log_stdout=self.access_log_stdout,
+            events=self.events,
         )
 
 

@@ -1,15 +1,19 @@
 """``LocalPlatform``: the composition root of the local platform, and the only one.
 
 Starts, in order, the embedded emulator (with its local-only fixes, see ``emulator_fixes``), the
-resources provisioned from the definitions, the grading service (REST + gRPC in its own process, as
-in its own container in AWS, wired to the emulator exactly as to AWS through ``LUCA_*`` settings:
-endpoint URL, per-school AssumeRole with the session tag, JWKS of the user pool, KMS
-service-identity key), the gateway stand-in in front of it (its own process too: API Gateway is
-not the service's compute, and it must not queue behind the emulator), and the demo schools. ``stop()`` undoes it in reverse order.
+resources provisioned from the definitions (table, user pool, tenant role, service-identity key, the
+events queue and its DLQ), the grading service (REST + gRPC in its own process, as in its own
+container in AWS, wired to the emulator exactly as to AWS through ``LUCA_*`` settings: endpoint URL,
+per-school AssumeRole with the session tag, JWKS of the user pool, KMS service-identity key), the
+grade processor behind its event-source mapping (``lambda_process``: the queue's pollers and the
+Lambda handler, in a process of their own, configured like the function through its environment),
+the gateway stand-in in front of both (its own process too: API Gateway is not the service's
+compute, and it must not queue behind the emulator), and the demo schools. ``stop()`` undoes it in
+reverse order: the gateway stops taking events before the processor settles its last batch.
 
 Ports are configurable; 0 picks free ones (tests). Local artefacts go to ``state_dir`` (``.luca/``):
-``platform.json`` (what ``luca token`` reads; removed on stop), the gateway's access log, the
-service's EMF metrics and its trace spans.
+``platform.json`` (what ``luca token``, ``luca events`` and ``luca dlq`` read; removed on stop), the
+gateway's access log, the service's EMF metrics and its trace spans.
 """
 
 from __future__ import annotations
@@ -37,8 +41,11 @@ from luca_infra.definitions import PLATFORM_DEFINITION, PlatformDefinition, Thro
 from luca_infra.local.demo import DEMO_SCHOOLS, DemoIdentities, DemoRole, DemoSchool, seed_school
 from luca_infra.local.emulator import DEFAULT_PORT as DEFAULT_EMULATOR_PORT
 from luca_infra.local.emulator import HOST, Emulator, require_free_port
-from luca_infra.local.gateway import RateLimit, SchoolRateLimiter
+from luca_infra.local.event_source import EventSourceMapping
+from luca_infra.local.gateway import EventIntakeSettings, RateLimit, SchoolRateLimiter
 from luca_infra.local.gateway_process import CONFIG_VARIABLE, GatewayConfig
+from luca_infra.local.lambda_process import CONFIG_VARIABLE as LAMBDA_CONFIG_VARIABLE
+from luca_infra.local.lambda_process import LambdaProcessConfig
 from luca_infra.local.provision import ProvisionedResources, provision
 from luca_infra.local.service_process import ServiceProcess, settings_environment
 
@@ -54,6 +61,8 @@ TRACES_FILE = "traces.jsonl"
 GRADING_READY_FILE = "grading.ready.json"
 GATEWAY_READY_FILE = "gateway.ready.json"
 GATEWAY_CONFIG_FILE = "gateway.json"
+PROCESSOR_READY_FILE = "grade-processor.ready.json"
+PROCESSOR_CONFIG_FILE = "grade-processor.json"
 # A cached demo token is replaced this long before it expires.
 _TOKEN_REFRESH_MARGIN_SECONDS = 300
 
@@ -76,6 +85,10 @@ class PlatformConfig:
     service_start_timeout_seconds: float = 60.0
     access_log_stdout: bool = True
     log_level: str = "INFO"
+    # The event-source mapping's local-only knobs (see ``event_source``): pollers, and how soon a
+    # failed message is retried (Lambda waits for the queue's whole visibility timeout).
+    processor_concurrency: int = 1
+    processor_retry_delay_seconds: int | None = 2
 
     @classmethod
     def ephemeral(cls, state_dir: Path, **overrides: Any) -> PlatformConfig:
@@ -86,7 +99,7 @@ class PlatformConfig:
 
 @dataclass(frozen=True)
 class PlatformState:
-    """What a running platform publishes in ``platform.json`` (read by ``luca token``)."""
+    """What a running platform publishes in ``platform.json`` (read by ``luca token``, ``events``, ``dlq``)."""
 
     pid: int
     started_at: str
@@ -106,6 +119,8 @@ class PlatformState:
     access_log: str
     metrics_file: str
     traces_file: str
+    events_queue_url: str
+    events_dlq_url: str
 
     @classmethod
     def read(cls, state_dir: Path = DEFAULT_STATE_DIR) -> PlatformState:
@@ -133,6 +148,7 @@ class LocalPlatform:
         self._resources: ProvisionedResources | None = None
         self._grading: ServiceProcess | None = None
         self._gateway: ServiceProcess | None = None
+        self._processor: ServiceProcess | None = None
         self._identities: DemoIdentities | None = None
         self._state_path: Path | None = None
         self._tokens: dict[tuple[str, str], tuple[str, float]] = {}
@@ -159,6 +175,7 @@ class LocalPlatform:
             self._start_emulator()
             self._resources = provision(self._emulator.url, definition=self.config.definition)
             self._start_grading()
+            self._start_processor()
             self._start_gateway()
             self._seed_demo()
             self._publish_state()
@@ -181,6 +198,7 @@ class LocalPlatform:
                 log.exception("stopping %s failed", name)
         self._grading = None
         self._gateway = None
+        self._processor = None
         self.rest_port = self.grpc_port = self.gateway_port = None
 
     def _check_ports(self) -> None:
@@ -237,6 +255,54 @@ class LocalPlatform:
         self.rest_port = self._grading.ports["rest_port"]
         self.grpc_port = self._grading.ports["grpc_port"]
 
+    def processor_environment(self) -> dict[str, str]:
+        """The grade processor's environment: what the CDK app sets on the function, pointed here."""
+        resources = self.resources
+        definition = self.config.definition
+        return {
+            "LUCA_TABLE_NAME": resources.table_name,
+            "LUCA_AWS_REGION": resources.region,
+            "LUCA_AWS_ENDPOINT_URL": resources.endpoint_url,
+            "LUCA_TENANT_ROLE_ARN": resources.tenant_role_arn,
+            "LUCA_TENANT_SESSION_SECONDS": str(definition.tenant_role.session_duration_seconds),
+            "LUCA_TENANT_REFRESH_MARGIN_SECONDS": str(definition.tenant_role.refresh_margin_seconds),
+            "POWERTOOLS_METRICS_NAMESPACE": definition.metrics_namespace,
+            "POWERTOOLS_SERVICE_NAME": definition.ingest.function_name,
+            "POWERTOOLS_LOG_LEVEL": self.config.log_level,
+            # What the Lambda runtime sets for every function.
+            "AWS_REGION": resources.region,
+            "AWS_DEFAULT_REGION": resources.region,
+            "AWS_LAMBDA_FUNCTION_NAME": definition.ingest.function_name,
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(definition.ingest.memory_mib),
+        }
+
+    def _start_processor(self) -> None:
+        resources = self.resources
+        state_dir = self.config.state_dir
+        config = LambdaProcessConfig(
+            mapping=EventSourceMapping.from_definition(
+                self.config.definition.ingest,
+                queue_url=resources.events_queue_url,
+                queue_arn=resources.events_queue_arn,
+                region=resources.region,
+                endpoint_url=resources.endpoint_url,
+                max_concurrency=self.config.processor_concurrency,
+                retry_delay_seconds=self.config.processor_retry_delay_seconds,
+            ),
+            ready_file=str(state_dir / PROCESSOR_READY_FILE),
+            log_level=self.config.log_level,
+        )
+        path = config.write(state_dir / PROCESSOR_CONFIG_FILE)
+        # Its own process, as the function runs in its own environment in AWS.
+        self._processor = ServiceProcess.start(
+            name=self.config.definition.ingest.function_name,
+            module="luca_infra.local.lambda_process",
+            environment={**self.processor_environment(), LAMBDA_CONFIG_VARIABLE: str(path)},
+            ready_file=state_dir / PROCESSOR_READY_FILE,
+            timeout_seconds=self.config.service_start_timeout_seconds,
+        )
+        self._stops.append(("grade processor", self._processor.stop))
+
     def _start_gateway(self) -> None:
         resources = self.resources
         pool = self.config.definition.user_pool
@@ -260,6 +326,12 @@ class LocalPlatform:
             access_log_path=str(state_dir / ACCESS_LOG_FILE),
             access_log_stdout=self.config.access_log_stdout,
             log_level=self.config.log_level,
+            events=EventIntakeSettings.from_definition(
+                self.config.definition.ingest,
+                queue_url=resources.events_queue_url,
+                region=resources.region,
+                endpoint_url=resources.endpoint_url,
+            ),
         )
         path = config.write(state_dir / GATEWAY_CONFIG_FILE)
         # Its own process, like the managed edge in AWS: it does not queue behind the emulator.
@@ -317,6 +389,8 @@ class LocalPlatform:
             access_log=str(state_dir / ACCESS_LOG_FILE),
             metrics_file=str(state_dir / METRICS_FILE),
             traces_file=str(state_dir / TRACES_FILE),
+            events_queue_url=resources.events_queue_url,
+            events_dlq_url=resources.events_dlq_url,
         )
         self._state_path = state.write(state_dir)
         self._stops.append(("state file", self._remove_state))

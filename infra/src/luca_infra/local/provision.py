@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_iam import IAMClient
     from mypy_boto3_kms import KMSClient
+    from mypy_boto3_sqs import SQSClient
 
 
 _STANDARD_READ_ATTRIBUTES = ("email", "email_verified", "name")
@@ -49,17 +50,32 @@ class ProvisionedResources:
     tenant_role_arn: str
     service_key_id: str
     service_key_alias: str
+    events_queue_url: str
+    events_queue_arn: str
+    events_dlq_url: str
+    events_dlq_arn: str
+
+
+@dataclass(frozen=True, slots=True)
+class EventQueues:
+    """The burst path's queue and its dead-letter queue."""
+
+    queue_url: str
+    queue_arn: str
+    dlq_url: str
+    dlq_arn: str
 
 
 def provision(
     endpoint_url: str, *, region: str = REGION, definition: PlatformDefinition = PLATFORM_DEFINITION
 ) -> ProvisionedResources:
-    """Create (or find) the table, user pool, tenant role and service-identity key on the emulator."""
+    """Create (or find) the table, user pool, tenant role, service-identity key and event queues."""
     session = boto3.Session(region_name=region)
     dynamodb: DynamoDBClient = session.client("dynamodb", endpoint_url=endpoint_url)
     cognito: CognitoIdentityProviderClient = session.client("cognito-idp", endpoint_url=endpoint_url)
     iam: IAMClient = session.client("iam", endpoint_url=endpoint_url)
     kms: KMSClient = session.client("kms", endpoint_url=endpoint_url)
+    sqs: SQSClient = session.client("sqs", endpoint_url=endpoint_url)
     account = session.client("sts", endpoint_url=endpoint_url).get_caller_identity()["Account"]
 
     table_arn, stream_arn = _table(dynamodb, definition)
@@ -67,6 +83,7 @@ def provision(
     client_id = _app_client(cognito, pool_id, definition)
     role_arn = _tenant_role(iam, account, table_arn, definition)
     key_id = _service_identity_key(kms, definition)
+    queues = event_queues(sqs, definition)
     return ProvisionedResources(
         endpoint_url=endpoint_url,
         region=region,
@@ -80,6 +97,10 @@ def provision(
         tenant_role_arn=role_arn,
         service_key_id=key_id,
         service_key_alias=definition.service_identity.alias,
+        events_queue_url=queues.queue_url,
+        events_queue_arn=queues.queue_arn,
+        events_dlq_url=queues.dlq_url,
+        events_dlq_arn=queues.dlq_arn,
     )
 
 
@@ -98,6 +119,44 @@ def _table(dynamodb: DynamoDBClient, definition: PlatformDefinition) -> tuple[st
     # Deletion protection is left off locally: the emulator's state dies with the process anyway.
     table = dynamodb.describe_table(TableName=name)["Table"]
     return table["TableArn"], table["LatestStreamArn"]
+
+
+# -- burst path -----------------------------------------------------------------------------------
+_DAY_SECONDS = 86_400
+
+
+def queue_attributes(definition: PlatformDefinition, dlq_arn: str) -> dict[str, str]:
+    """The events queue: the function's visibility timeout, retention, and redrive to the DLQ."""
+    ingest = definition.ingest
+    return {
+        "VisibilityTimeout": str(ingest.visibility_timeout_seconds),
+        "MessageRetentionPeriod": str(ingest.message_retention_days * _DAY_SECONDS),
+        "RedrivePolicy": json.dumps(
+            {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": ingest.max_receive_count}
+        ),
+    }
+
+
+def dlq_attributes(definition: PlatformDefinition) -> dict[str, str]:
+    return {"MessageRetentionPeriod": str(definition.ingest.dlq_retention_days * _DAY_SECONDS)}
+
+
+def event_queues(sqs: SQSClient, definition: PlatformDefinition = PLATFORM_DEFINITION) -> EventQueues:
+    """Create (or find, and bring up to date) the events queue and its DLQ from ``definition.ingest``."""
+    ingest = definition.ingest
+    dlq_url, dlq_arn = _queue(sqs, ingest.dlq_name, dlq_attributes(definition))
+    queue_url, queue_arn = _queue(sqs, ingest.queue_name, queue_attributes(definition, dlq_arn))
+    return EventQueues(queue_url=queue_url, queue_arn=queue_arn, dlq_url=dlq_url, dlq_arn=dlq_arn)
+
+
+def _queue(sqs: SQSClient, name: str, attributes: dict[str, str]) -> tuple[str, str]:
+    try:
+        url = sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]  # type: ignore[arg-type]
+    except sqs.exceptions.QueueNameExists:  # there, with other attributes: make them the definition's
+        url = sqs.get_queue_url(QueueName=name)["QueueUrl"]
+        sqs.set_queue_attributes(QueueUrl=url, Attributes=attributes)  # type: ignore[arg-type]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    return url, arn
 
 
 # -- identity --------------------------------------------------------------------------------------
