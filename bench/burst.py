@@ -3,7 +3,8 @@
 A command, not a test. It starts the local platform in a child process, enrols a roster in three
 schools (the two demo schools and one the benchmark creates, each with a student-app user), then
 sends 5,000 distinct exercise events through the gateway's batch route (10 events a request, the
-school's token on each), each school's students in their own recess wave, the waves overlapping.
+school's token on each), each school's students in their own recess wave; by default a quarter of
+each wave overlaps the previous school's (``--overlap``: 1 sends all three schools at once).
 On top of those, 10% of the events are sent again later (an app retrying after a lost response)
 and 1% are unprocessable (a student or subject the school does not have), so they must end in the
 DLQ after their retries without holding anything else back.
@@ -16,7 +17,11 @@ message and one write per event (the same processor code, with a store that read
 by item). It prints the write-call ratio naive/ours (target >= 25) and writes
 ``bench/out/burst.json`` and a plot ``bench/out/burst.png``.
 
-    python -m bench.burst [--events 5000] [--students 600] [--resend 0.10] [--malformed 0.01]
+The batching has a bound the benchmark prints too: each school's results are written with that
+school's own credentials, so a batch costs at least one write call per school in it, and the ratio
+cannot exceed (events per batch) / (schools per batch).
+
+    python -m bench.burst [--events 5000] [--students 600] [--resend 0.10] [--malformed 0.01] [--overlap 0.25]
 """
 
 from __future__ import annotations
@@ -63,7 +68,6 @@ TARGET_RATIO = 25.0
 COURSE = "bench-recess"
 SUBJECT = "bench-math"
 WAVE_SECONDS = 12.0
-WAVE_OFFSET_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
@@ -109,8 +113,11 @@ def app_tokens(state: PlatformState) -> dict[str, str]:
     return tokens
 
 
-def workload(events: int, students: int, resend: float, malformed: float, seed: int = 11) -> list[Message]:
-    """Messages in sending order: three overlapping recess waves, resends after their originals."""
+def workload(
+    events: int, students: int, resend: float, malformed: float, overlap: float, seed: int = 11
+) -> list[Message]:
+    """Messages in sending order: one recess wave per school, each ``WAVE_SECONDS`` long and starting
+    ``overlap`` x ``WAVE_SECONDS`` before the previous one ends; resends after their originals."""
     rng = random.Random(seed)
     names = schools()
     weights = [0.4, 0.35, 0.25]
@@ -138,7 +145,7 @@ def workload(events: int, students: int, resend: float, malformed: float, seed: 
         }
 
     def when(school: str) -> float:
-        return names.index(school) * WAVE_OFFSET_SECONDS + rng.uniform(0, WAVE_SECONDS)
+        return names.index(school) * WAVE_SECONDS * (1 - overlap) + rng.uniform(0, WAVE_SECONDS)
 
     originals: list[tuple[float, Message]] = []
     for _ in range(events):
@@ -322,6 +329,14 @@ def naive_baseline(state: PlatformState, messages: list[Message], students: int)
     client: Any = boto3.client("dynamodb", region_name=state.region, endpoint_url=state.emulator_url)
     client.create_table(**td.create_table_request(table))
     seed_rosters(state.emulator_url, state.region, table, students)
+    for school in schools():  # the schools' own grading rules, as on the platform's table
+        rules_found = client.query(
+            TableName=state.table_name,
+            KeyConditionExpression="PK = :pk",
+            ExpressionAttributeValues={":pk": {"S": td.rules_pk(school)}},
+        )["Items"]
+        for rule in rules_found:
+            client.put_item(TableName=table, Item=rule)
     store = NaiveStore(client, table)
     clients = AwsClients(region=state.region, endpoint_url=state.emulator_url)
     rules = CachedRules(
@@ -391,13 +406,19 @@ def main() -> int:
     parser.add_argument("--resend", type=float, default=0.10, help="share of events sent twice")
     parser.add_argument("--malformed", type=float, default=0.01, help="share of unprocessable extra events")
     parser.add_argument(
+        "--overlap",
+        type=float,
+        default=0.25,
+        help="share of each school's recess wave that overlaps the previous school's (0-1, default %(default)s)",
+    )
+    parser.add_argument(
         "--timeout", type=float, default=900.0, help="give up waiting for the drain after this"
     )
     opts = parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("AWS_ACCESS_KEY_ID", "emulator")
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "emulator")
-    messages = workload(opts.events, opts.students, opts.resend, opts.malformed)
+    messages = workload(opts.events, opts.students, opts.resend, opts.malformed, opts.overlap)
     kinds = Counter(message.kind for message in messages)
     with tempfile.TemporaryDirectory(prefix="luca-burst-") as scratch:
         process, state, log_path = start_platform(Path(scratch), log_level="INFO")
@@ -445,7 +466,11 @@ def main() -> int:
         "duplicates_written": stored_total - len(stored_keys) + sum(c - 1 for c in stored_keys.values()),
         "lost": len(valid - set(stored_keys)),
         "foreign": len(set(stored_keys) - valid),
+        "overlap": opts.overlap,
         "write_call_ratio": round(naive["write_calls"] / max(ours["write_calls"], 1), 1),
+        # Each school's results are written with its own credentials: at best one call per school
+        # present in a batch, so the ratio cannot exceed events per batch / schools per batch.
+        "ratio_bound": round(ours["records_per_invocation"] / max(ours["schools_per_batch"], 1), 1),
         "target_ratio": TARGET_RATIO,
     }
     (OUT / "burst.json").write_text(json.dumps(report, indent=2) + "\n")
