@@ -9,9 +9,7 @@ THEN only its own school's keys are allowed, on the table and on every index.
 
 from __future__ import annotations
 
-import json
-import subprocess
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -25,7 +23,8 @@ pytestmark = pytest.mark.infra
 GRADING = "LucaGrading"
 ACCOUNT = "111122223333"
 REGION = "eu-west-1"
-SIMULATOR_SCRIPT = Path(__file__).with_name("iam_simulate.cjs")
+# The session fixture ``simulate_iam`` (conftest): named requests in, the policy engine's decisions out.
+Simulate = Callable[[dict[str, dict[str, Any]]], dict[str, str]]
 TENANT = PLATFORM_DEFINITION.tenant_role
 TABLE = PLATFORM_DEFINITION.table
 TABLE_ARN = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{TABLE.name}"
@@ -214,27 +213,9 @@ def test_service_is_told_the_tenant_role(synthesized: Any, iam: dict[str, Any]) 
 
 
 # -- evaluated by a policy engine --------------------------------------------------------------------
-def simulate(node: str, cases: list[tuple[str, dict[str, Any]]]) -> dict[str, str]:
-    payload = json.dumps([{"name": name, "simulation": simulation} for name, simulation in cases])
-    completed = subprocess.run(
-        [node, str(SIMULATOR_SCRIPT)],
-        input=payload,
-        capture_output=True,
-        text=True,
-        cwd=SIMULATOR_SCRIPT.parent,
-        timeout=120,
-        check=False,
-    )
-    assert completed.returncode == 0, completed.stderr
-    results = {item["name"]: item["result"] for item in json.loads(completed.stdout)}
-    errors = {name: result for name, result in results.items() if result.startswith("error")}
-    assert not errors, errors
-    return results
-
-
-def assert_simulated(node: str, expectations: dict[str, tuple[dict[str, Any], str]]) -> None:
+def assert_simulated(simulate_iam: Simulate, expectations: dict[str, tuple[dict[str, Any], str]]) -> None:
     """Every named request gets its expected decision from the policy engine."""
-    results = simulate(node, [(name, request) for name, (request, _) in expectations.items()])
+    results = simulate_iam({name: request for name, (request, _) in expectations.items()})
     wrong = {
         name: (results[name], expected)
         for name, (_, expected) in expectations.items()
@@ -262,7 +243,9 @@ def data_request(
     }
 
 
-def test_a_school_session_reaches_only_its_own_partitions(node: str, iam: dict[str, Any]) -> None:
+def test_a_school_session_reaches_only_its_own_partitions(
+    simulate_iam: Simulate, iam: dict[str, Any]
+) -> None:
     own = table_design.student_pk("A", "1")
     expectations: dict[str, tuple[dict[str, Any], str]] = {}
     for action in TENANT.actions:
@@ -313,7 +296,7 @@ def test_a_school_session_reaches_only_its_own_partitions(node: str, iam: dict[s
         "ImplicitlyDenied",
     )
 
-    assert_simulated(node, expectations)
+    assert_simulated(simulate_iam, expectations)
 
 
 def assume_request(
@@ -338,7 +321,7 @@ def assume_request(
 
 
 def test_only_the_task_role_with_one_school_tag_may_assume_the_tenant_role(
-    node: str, iam: dict[str, Any]
+    simulate_iam: Simulate, iam: dict[str, Any]
 ) -> None:
     tag = TENANT.session_tag
     expectations: dict[str, tuple[dict[str, Any], str]] = {}
@@ -357,7 +340,7 @@ def test_only_the_task_role_with_one_school_tag_may_assume_the_tenant_role(
             "ImplicitlyDenied",
         )
 
-    assert_simulated(node, expectations)
+    assert_simulated(simulate_iam, expectations)
 
 
 def _as_list(value: str | list[str]) -> list[str]:
