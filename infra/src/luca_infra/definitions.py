@@ -154,6 +154,9 @@ class IngestDefinition:
     max_event_bytes: int = 16 * 1024
     school_attribute: str = "school_id"
     correlation_attribute: str = "correlation_id"
+    # The token's custom:student_id when a student sent the event: the processor refuses an event
+    # naming another student. (The edge does not set it yet: see services/ingest/README.md.)
+    student_attribute: str = "submitted_by_student"
     # The edge's routes, under the API's version prefix (/v1): one event (body: StudentEvent), or up to
     # max_events_per_request of them (body: SubmitEventsRequest).
     event_route: str = "events"

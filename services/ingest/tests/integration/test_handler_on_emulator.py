@@ -100,3 +100,18 @@ def test_a_race_with_another_invocation_costs_one_more_write_and_no_second_effec
     assert outcome.written == {("st-2", fresh.event.event_id)}
     assert outcome.write_calls == 2  # cancelled once, then the rest
     assert len(ingest.exercise_results()) == 2
+
+
+def test_the_handler_reads_the_submitting_students_attribute(ingest: EmulatedIngest) -> None:
+    from_classmate = sqs_record(event_body("st-2"))
+    from_classmate["messageAttributes"]["submitted_by_student"] = {
+        "stringValue": "st-1",
+        "dataType": "String",
+    }
+    own = sqs_record(event_body("st-1"))
+    own["messageAttributes"]["submitted_by_student"] = {"stringValue": "st-1", "dataType": "String"}
+
+    response = run(ingest, [from_classmate, own])
+
+    assert response == {"batchItemFailures": [{"itemIdentifier": from_classmate["messageId"]}]}
+    assert [item["student_id"]["S"] for item in ingest.exercise_results()] == ["st-1"]

@@ -174,3 +174,19 @@ def test_grading_uses_each_schools_own_rule(store: FakeStore, rules: FakeRules) 
     assert [r.score for r in store.stored["school-a"].values()] == [Decimal("5.1")]
     assert [r.score for r in store.stored["school-b"].values()] == [Decimal("75")]
     assert all(r.event.school_id == SchoolId("school-b") for r in store.stored["school-b"].values())
+
+
+def test_a_students_submission_naming_another_student_is_refused(store: FakeStore, rules: FakeRules) -> None:
+    own, classmate = event_body("st-1"), event_body("st-2")
+    records = [
+        IncomingRecord("own", json.dumps(own), "school-a", submitted_by_student="st-1"),
+        IncomingRecord("classmate", json.dumps(classmate), "school-a", submitted_by_student="st-1"),
+        IncomingRecord("teacher", json.dumps(event_body("st-2")), "school-a"),  # no student behind the token
+    ]
+    outcome = processor(store, rules).process(records)
+
+    assert outcome.records["own"].status is Status.STORED
+    assert outcome.records["teacher"].status is Status.STORED
+    assert outcome.records["classmate"].status is Status.FAILED
+    assert outcome.records["classmate"].reason == "student_not_the_submitter"
+    assert outcome.records["classmate"].permanent

@@ -39,6 +39,7 @@ class Reason(StrEnum):
     NOT_ENROLLED = "student_not_in_course"
     UNKNOWN_SUBJECT = "unknown_subject"
     SCORE_OUT_OF_SCALE = "score_out_of_scale"
+    NOT_THE_SUBMITTER = "student_not_the_submitter"
     INVALID = "invalid"
 
 

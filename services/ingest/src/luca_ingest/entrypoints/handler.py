@@ -27,6 +27,7 @@ from luca_ingest.service_layer.processor import BatchOutcome, IncomingRecord, Re
 SERVICE = "grade-processor"
 SCHOOL_ATTRIBUTE = "school_id"
 CORRELATION_ATTRIBUTE = "correlation_id"
+STUDENT_ATTRIBUTE = "submitted_by_student"
 OPERATION = "exercise_submission"
 
 logger = Logger(service=SERVICE)
@@ -59,6 +60,7 @@ def incoming(record: dict[str, Any]) -> IncomingRecord:
         body=record.get("body") or "",
         school_id=attribute(SCHOOL_ATTRIBUTE),
         correlation_id=attribute(CORRELATION_ATTRIBUTE) or "",
+        submitted_by_student=attribute(STUDENT_ATTRIBUTE),
     )
 
 

@@ -33,6 +33,9 @@ class IncomingRecord:
     body: str
     school_id: str | None  # the message attribute set at the edge from the verified token
     correlation_id: str = ""
+    # Set at the edge when a student's token sent the event (its custom:student_id): a student may
+    # submit only their own events. Absent for teachers' and services' submissions.
+    submitted_by_student: str | None = None
 
 
 class Status(StrEnum):
@@ -120,7 +123,12 @@ class GradeProcessor:
         if not record.school_id:
             raise Unprocessable(Reason.NO_SCHOOL, "the message has no school_id attribute")
         body = self._decode(record.body)
-        return event_from_contract(record.school_id, body, record.correlation_id)
+        event = event_from_contract(record.school_id, body, record.correlation_id)
+        if record.submitted_by_student is not None and record.submitted_by_student != event.student_id:
+            raise Unprocessable(
+                Reason.NOT_THE_SUBMITTER, "a student's token may submit only that student's own events"
+            )
+        return event
 
     def _process_school(
         self,
