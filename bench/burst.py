@@ -52,6 +52,7 @@ from luca_grading.adapters.aws_clients import AwsClients
 from luca_grading.adapters.dynamodb_repository import DynamoRepositoryFactory, from_wire, to_wire
 from luca_grading.domain.model import Course, CourseId, SchoolId, Student, StudentId, Subject, SubjectId
 from luca_grading.service_layer.rule_cache import RuleCache
+from luca_infra.cli import stored_results
 from luca_infra.definitions import PLATFORM_DEFINITION
 from luca_infra.local.demo import DEMO_SCHOOLS, DemoIdentities
 from luca_infra.local.platform import PlatformState
@@ -175,6 +176,10 @@ async def send_all(state: PlatformState, tokens: dict[str, str], messages: list[
     pending: dict[str, list[dict[str, Any]]] = {}
     for message in messages:
         batch = pending.setdefault(message.school, [])
+        if any(body["event_id"] == message.body["event_id"] for body in batch):
+            # A resend is the app's second request, never a repeat inside the first one.
+            requests.append((message.school, batch))
+            batch = pending[message.school] = []
         batch.append(message.body)
         if len(batch) == INGEST.max_events_per_request:
             requests.append((message.school, batch))
@@ -248,21 +253,10 @@ def wait_for_drain(state: PlatformState, expected_dlq: int, started: float, time
     return {"drain_seconds": round(time.monotonic() - started, 2), "queue_left": depth, "dlq": dlq}
 
 
-def stored_results(endpoint: str, region: str, table: str) -> list[dict[str, Any]]:
-    client = boto3.client("dynamodb", region_name=region, endpoint_url=endpoint)
-    items: list[dict[str, Any]] = []
-    kwargs: dict[str, Any] = {
-        "TableName": table,
-        "FilterExpression": "#t = :t",
-        "ExpressionAttributeNames": {"#t": "type"},
-        "ExpressionAttributeValues": {":t": {"S": "ExerciseResult"}},
-    }
-    while True:
-        page = client.scan(**kwargs)
-        items.extend(from_wire(item) for item in page["Items"])
-        if "LastEvaluatedKey" not in page:
-            return items
-        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+def all_stored_results(state: PlatformState) -> list[dict[str, Any]]:
+    """Every school's exercise results, read as ``luca events show`` reads them."""
+    client = boto3.client("dynamodb", region_name=state.region, endpoint_url=state.emulator_url)
+    return [item for school in schools() for item in stored_results(client, state.table_name, school)]
 
 
 def processor_batches(log_path: Path) -> list[dict[str, Any]]:
@@ -434,7 +428,7 @@ def main() -> int:
             started = time.monotonic()
             sent = asyncio.run(send_all(state, tokens, messages))
             drain = wait_for_drain(state, kinds["malformed"], started, opts.timeout)
-            results = stored_results(state.emulator_url, state.region, state.table_name)
+            results = all_stored_results(state)
             batches = processor_batches(log_path)
             print("naive baseline: the same messages, one invocation each, one write per event")
             naive = naive_baseline(state, messages, opts.students)
