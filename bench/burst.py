@@ -1,10 +1,12 @@
 """Burst-path benchmark: a recess of student events through the gateway, the queue and the processor.
 
 A command, not a test. It starts the local platform in a child process, enrols a roster in three
-schools (the two demo schools and one the benchmark creates, each with a student-app user), then
-sends 5,000 distinct exercise events through the gateway's batch route (10 events a request, the
-school's token on each), each school's students in their own recess wave; by default a quarter of
-each wave overlaps the previous school's (``--overlap``: 1 sends all three schools at once).
+schools (the two demo schools and one the benchmark creates), signs in one student-app user per
+student (a student's token may submit only that student's events), then sends 5,000 distinct
+exercise events through the gateway, each as the student's app sends it: ``POST /v1/events`` with
+that student's token, when the submission is made. Each school's students have their own recess
+wave; by default a quarter of each wave overlaps the previous school's (``--overlap``: 1 sends all
+three schools at once).
 On top of those, 10% of the events are sent again later (an app retrying after a lost response)
 and 1% are unprocessable (a student or subject the school does not have), so they must end in the
 DLQ after their retries without holding anything else back.
@@ -45,6 +47,7 @@ from typing import Any
 
 import boto3
 import httpx
+from botocore.config import Config
 
 from bench.platform import start_platform, stop_platform
 from luca_grading.adapters import table_design as td
@@ -69,6 +72,7 @@ TARGET_RATIO = 25.0
 COURSE = "bench-recess"
 SUBJECT = "bench-math"
 WAVE_SECONDS = 12.0
+TOKEN_WORKERS = 8
 
 
 @dataclass(frozen=True)
@@ -103,14 +107,32 @@ def seed_rosters(endpoint: str, region: str, table: str, students: int) -> None:
         list(pool.map(enrol, schools()))
 
 
-def app_tokens(state: PlatformState) -> dict[str, str]:
-    """One signed-in student-app user per school (created for the third school)."""
-    cognito = boto3.client("cognito-idp", region_name=state.region, endpoint_url=state.emulator_url)
+def app_tokens(state: PlatformState, messages: Sequence[Message]) -> dict[tuple[str, str], str]:
+    """A signed-in student-app user for every (school, student) that sends something.
+
+    The unprocessable events' unknown students get one too: a student taken off the roster whose
+    app still sends."""
+    cognito = boto3.client(
+        "cognito-idp",
+        region_name=state.region,
+        endpoint_url=state.emulator_url,
+        config=Config(max_pool_connections=TOKEN_WORKERS),
+    )
     identities = DemoIdentities(cognito, state.user_pool_id, state.user_pool_client_id)
-    tokens = {}
-    for school in schools():
-        username = identities.create_user(school, "student", f"bench-app-{school}")
-        tokens[school] = identities.id_token(username)
+    senders = sorted({(m.school, m.body["student_id"]) for m in messages})
+    tokens: dict[tuple[str, str], str] = {}
+
+    def sign_in(sender: tuple[str, str]) -> tuple[tuple[str, str], str]:
+        school, student = sender
+        username = identities.create_user(school, "student", f"app-{school}-{student}", student_id=student)
+        return sender, identities.id_token(username)
+
+    with ThreadPoolExecutor(max_workers=TOKEN_WORKERS) as pool:
+        for sender, token in pool.map(sign_in, senders):
+            tokens[sender] = token
+            if len(tokens) % 100 == 0 or len(tokens) == len(senders):
+                print(f"\r  {len(tokens)}/{len(senders)} student apps signed in", end="", flush=True)
+    print()
     return tokens
 
 
@@ -170,21 +192,11 @@ def workload(
     return [message for _, message in timeline]
 
 
-async def send_all(state: PlatformState, tokens: dict[str, str], messages: list[Message]) -> dict[str, Any]:
-    """Through the gateway's batch route, 10 events a request per school, in wave order."""
-    requests: list[tuple[str, list[dict[str, Any]]]] = []
-    pending: dict[str, list[dict[str, Any]]] = {}
-    for message in messages:
-        batch = pending.setdefault(message.school, [])
-        if any(body["event_id"] == message.body["event_id"] for body in batch):
-            # A resend is the app's second request, never a repeat inside the first one.
-            requests.append((message.school, batch))
-            batch = pending[message.school] = []
-        batch.append(message.body)
-        if len(batch) == INGEST.max_events_per_request:
-            requests.append((message.school, batch))
-            pending[message.school] = []
-    requests.extend((school, batch) for school, batch in pending.items() if batch)
+async def send_all(
+    state: PlatformState, tokens: dict[tuple[str, str], str], messages: list[Message]
+) -> dict[str, Any]:
+    """Each message as its student's app sends it (``POST /v1/events``, the student's token), in wave order."""
+    requests = messages
     statuses: Counter[int] = Counter()
     accepted = 0
     gate = asyncio.Semaphore(24)
@@ -193,14 +205,15 @@ async def send_all(state: PlatformState, tokens: dict[str, str], messages: list[
     limits = httpx.Limits(max_connections=24, max_keepalive_connections=24)
     async with httpx.AsyncClient(base_url=state.gateway_url, timeout=60, limits=limits) as client:
 
-        async def one(school: str, events: list[dict[str, Any]]) -> None:
+        async def one(message: Message) -> None:
             nonlocal accepted, done
+            token = tokens[(message.school, message.body["student_id"])]
             async with gate:
                 for attempt in range(6):
                     response = await client.post(
-                        "/v1/events/batch",
-                        json={"events": events},
-                        headers={"Authorization": f"Bearer {tokens[school]}"},
+                        f"/v1/{INGEST.event_route}",
+                        json=message.body,
+                        headers={"Authorization": f"Bearer {token}"},
                     )
                     if response.status_code != 429:
                         break
@@ -209,14 +222,14 @@ async def send_all(state: PlatformState, tokens: dict[str, str], messages: list[
             if response.status_code == 202:
                 accepted += len(response.json()["event_ids"])
             done += 1
-            if done % 50 == 0 or done == len(requests):
+            if done % 200 == 0 or done == len(requests):
                 print(
                     f"\r  sent {done}/{len(requests)} requests, {accepted} events accepted",
                     end="",
                     flush=True,
                 )
 
-        await asyncio.gather(*(one(school, events) for school, events in requests))
+        await asyncio.gather(*(one(message) for message in requests))
     print()
     return {
         "requests": len(requests),
@@ -419,7 +432,8 @@ def main() -> int:
         try:
             print(f"enrolling {opts.students} students in each of {len(schools())} schools")
             seed_rosters(state.emulator_url, state.region, state.table_name, opts.students)
-            tokens = app_tokens(state)
+            print("signing in the students' apps")
+            tokens = app_tokens(state, messages)
             print(
                 f"sending {len(messages)} messages: {kinds['event']} events, {kinds['resend']} resends, "
                 f"{kinds['malformed']} unprocessable"

@@ -107,10 +107,11 @@ def test_a_students_event_is_accepted_and_shortly_graded_and_stored(
 def test_a_batch_of_events_is_stored_one_result_per_event(
     platform: LocalPlatform, auth: Auth, gateway: httpx.Client
 ) -> None:
+    # A teacher's classroom device sends the whole class's submissions: its token names no student.
     events = [student_event(SCHOOL_B, student.student_id) for student in SCHOOL_B.students]
 
     response = gateway.post(
-        "/v1/events/batch", json={"events": events}, headers=auth.headers(SCHOOL_B.school_id, "student")
+        "/v1/events/batch", json={"events": events}, headers=auth.headers(SCHOOL_B.school_id, "teacher")
     )
 
     assert response.status_code == 202, response.text
@@ -164,9 +165,9 @@ def test_a_school_a_token_cannot_make_an_event_land_in_school_b(
             Student(SchoolId(school.school_id), StudentId(shared), CourseId(SCHOOL_A.course_id), shared)
         )
     event = student_event(SCHOOL_A, shared)
-    headers = auth.headers(SCHOOL_A.school_id, "student") | {"X-School-Id": SCHOOL_B.school_id}
+    headers = auth.headers(SCHOOL_A.school_id, "teacher") | {"X-School-Id": SCHOOL_B.school_id}
 
-    # WHEN school A's app sends it (claiming school B in a header), and then in the body
+    # WHEN school A's classroom app sends it (claiming school B in a header), and then in the body
     accepted = gateway.post("/v1/events", json=event, headers=headers)
     refused = gateway.post(
         "/v1/events",
@@ -182,6 +183,28 @@ def test_a_school_a_token_cannot_make_an_event_land_in_school_b(
     )
     assert stored["school_id"] == SCHOOL_A.school_id
     assert stored_result(platform, SCHOOL_B.school_id, shared, event["event_id"]) is None
+
+
+def test_a_students_token_cannot_submit_for_a_classmate(
+    platform: LocalPlatform, auth: Auth, gateway: httpx.Client
+) -> None:
+    classmate = next(s.student_id for s in SCHOOL_A.students if s.student_id != SCHOOL_A.student_user_id)
+    own, theirs = student_event(SCHOOL_A), student_event(SCHOOL_A, classmate)
+    headers = auth.headers(SCHOOL_A.school_id, "student")
+
+    refused = gateway.post("/v1/events/batch", json={"events": [own, theirs]}, headers=headers)
+    accepted = gateway.post("/v1/events", json={**own, "event_id": f"{own['event_id']}-own"}, headers=headers)
+
+    assert refused.status_code == 403, refused.text
+    assert refused.json()["event_ids"] == [theirs["event_id"]]
+    assert accepted.status_code == 202, accepted.text
+    # Once the student's own later event is stored, the refused request has left nothing behind.
+    eventually(
+        lambda: stored_result(platform, SCHOOL_A.school_id, own["student_id"], f"{own['event_id']}-own"),
+        "the student's own event is stored",
+    )
+    assert stored_result(platform, SCHOOL_A.school_id, classmate, theirs["event_id"]) is None
+    assert stored_result(platform, SCHOOL_A.school_id, own["student_id"], own["event_id"]) is None
 
 
 @pytest.mark.skipif(

@@ -119,6 +119,10 @@ class GradingServiceDefinition:
     health_path: str = "/healthz"
 
 
+# How both edges refuse a student's request naming another student (403), in the same words.
+NOT_THE_SUBMITTER = "A student may submit only their own events, and this request names another student."
+
+
 @dataclass(frozen=True, slots=True)
 class IngestDefinition:
     """The burst path: the events queue, its DLQ and the grade processor's event-source mapping.
@@ -154,8 +158,8 @@ class IngestDefinition:
     max_event_bytes: int = 16 * 1024
     school_attribute: str = "school_id"
     correlation_attribute: str = "correlation_id"
-    # The token's custom:student_id when a student sent the event: the processor refuses an event
-    # naming another student. (The edge does not set it yet: see services/ingest/README.md.)
+    # The token's custom:student_id when a student sent the event. The edge refuses a student's request
+    # naming another student (403), and the processor refuses such an event again if one gets through.
     student_attribute: str = "submitted_by_student"
     # The edge's routes, under the API's version prefix (/v1): one event (body: StudentEvent), or up to
     # max_events_per_request of them (body: SubmitEventsRequest).

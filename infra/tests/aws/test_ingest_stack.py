@@ -28,7 +28,14 @@ from luca_infra.aws.app import (
     SYNTH_ONLY_PLACEHOLDER_CERTIFICATE_ARN,
     build_app,
 )
-from luca_infra.aws.edge import CORRELATION_HEADER, ROUTE_PREFIX, EventRoutes
+from luca_infra.aws.edge import (
+    CORRELATION_HEADER,
+    ROUTE_PREFIX,
+    SQS_EMPTY_BATCH,
+    EventRoutes,
+    refused_response_template,
+    send_events_template,
+)
 from luca_infra.aws.grading import IMAGE_DOCKERFILE
 from luca_infra.aws.ingest import DLQ_ALARM_NAME
 from luca_infra.definitions import PLATFORM_DEFINITION
@@ -41,6 +48,7 @@ DEFINITION = PLATFORM_DEFINITION
 INGEST = DEFINITION.ingest
 TENANT = DEFINITION.tenant_role
 SCHOOL_CLAIM = DEFINITION.user_pool.school_claim
+STUDENT_CLAIM = DEFINITION.user_pool.student_claim
 INGEST_STACK = "LucaIngest"
 EDGE_STACK = "LucaEdge"
 SCHEMA_PACKAGE = "luca.ingest.v1.schemas"
@@ -534,7 +542,11 @@ def test_request_templates_take_the_school_from_the_token_and_never_from_the_bod
         # The body is read only for the events themselves, never for a school.
         reads = re.findall(r"\$input\.(?:path|json)\(([^)]*)\)", template)
         allowed = {
-            "event": {"'$.event_id'", "'$'"},
+            "event": {
+                "'$.event_id'",
+                "'$'",
+                "'$.student_id'",
+            },  # the student only to compare with the token's
             "batch": {"'$.events'", '"$.events[$foreach.index]"'},
         }[route]
         assert set(reads) == allowed, reads
@@ -550,7 +562,9 @@ def test_request_templates_send_each_event_as_one_message_keyed_by_its_id(
     for route, method in routes.items():
         template = _request_template(method)
         names = re.findall(r"MessageAttribute\.\d\.Name=([A-Za-z_]+)", template)
-        assert names == [INGEST.school_attribute, INGEST.correlation_attribute], route
+        assert names == [INGEST.school_attribute, INGEST.correlation_attribute, INGEST.student_attribute], (
+            route
+        )
         number = "1" if route == "event" else "${n}"
         entry = re.escape(f"SendMessageBatchRequestEntry.{number}.")
         (entry_id,) = re.findall(entry + r"Id=([^&#]*)", template)
@@ -568,9 +582,19 @@ def test_request_templates_send_each_event_as_one_message_keyed_by_its_id(
         assert "#set($correlation = $context.requestId)" in template
         (correlation,) = re.findall(r"MessageAttribute\.2\.Value\.StringValue=([^&#]*)", template)
         assert correlation == "$util.urlEncode($correlation)"
-        # Without a school nothing is sent: no entry may escape the school check.
-        school_check = template.index('#if($school != "")')
+        # Without a school, or with another student's event in a student's request, nothing is sent:
+        # no entry may escape the check. (Rendered and sent to SQS in test_edge_mapping_templates.)
+        school_check = template.index('#if($school != "" && !$foreign)')
         assert template.index("SendMessageBatchRequestEntry") > school_check
+        assert re.findall(r'#set\(\$student = "([^"]*)"\)', template) == [
+            f"$!context.authorizer.claims['{STUDENT_CLAIM}']"
+        ]
+        (student,) = re.findall(r"MessageAttribute\.3\.Value\.StringValue=([^&#]*)", template)
+        assert student == "$util.urlEncode($student)"
+        # The rendering test runs the functions; the deployed templates are exactly their output.
+        assert template == send_events_template(
+            batch=route == "batch", user_pool=DEFINITION.user_pool, ingest=INGEST
+        )
 
 
 def test_answers_carry_the_confirmed_ids_and_leak_nothing_from_sqs(routes: dict[str, dict[str, Any]]) -> None:
@@ -597,14 +621,18 @@ def test_answers_carry_the_confirmed_ids_and_leak_nothing_from_sqs(routes: dict[
                 "'application/problem+json'"
             )
             text = error["ResponseTemplates"]["application/json"]
-            # Nothing of SQS's answer (codes, messages, queue names) is read into these.
+            # Nothing of SQS's answer (codes, messages, queue names) is written into these: the body
+            # is only searched for the empty-batch code the request template provokes.
             assert "$input.path" not in text
             assert "$input.json" not in text
-            assert "$input.body" not in text
+            assert re.findall(r"\$input\.body[^&)]*", text) == (
+                [f'$input.body.contains("{SQS_EMPTY_BATCH}"'] if pattern == r"4\d{2}" else []
+            )
         # A token without a school is a 403, decided from the token, not from SQS's answer.
         refused = responses[r"4\d{2}"]["ResponseTemplates"]["application/json"]
         assert f"#set($school = \"$!context.authorizer.claims['{SCHOOL_CLAIM}']\")" in refused
         assert '#if($school == "")#set($context.responseOverride.status = 403)' in refused
+        assert refused == refused_response_template(DEFINITION.user_pool)
         assert {r["StatusCode"] for r in method["MethodResponses"]} == {"202", "403", "500", "503"}
 
 

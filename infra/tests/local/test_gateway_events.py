@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from luca_grading.adapters.tokens import CognitoTokenVerifier
-from luca_infra.definitions import PlatformDefinition
+from luca_infra.definitions import NOT_THE_SUBMITTER, PlatformDefinition
 from luca_infra.local.emulator import Emulator
 from luca_infra.local.gateway import (
     AccessLog,
@@ -148,9 +148,28 @@ def test_a_batch_is_queued_in_order_one_message_per_event(
     messages = drained(queues.queue_url)
     assert sorted(json.loads(m["Body"])["event_id"] for m in messages) == [e["event_id"] for e in events]
     assert {m["MessageAttributes"]["school_id"]["StringValue"] for m in messages} == {"school-b"}
+    # A teacher's token names no student: the events may be any of the school's students'.
+    assert not any("submitted_by_student" in m["MessageAttributes"] for m in messages)
     correlation = {m["MessageAttributes"]["correlation_id"]["StringValue"] for m in messages}
     assert correlation == {response.headers["x-correlation-id"]}
     assert not upstream.requests
+
+
+def test_a_students_events_carry_the_student_from_the_token(
+    client: httpx.Client, mint: Mint, queues: EventQueues, drained: Drained
+) -> None:
+    token = mint.token(school="school-a", groups=("students",), **{"custom:student_id": "st-7"})
+    events = [event("evt-00000071", student_id="st-7"), event("evt-00000072", student_id="st-7")]
+
+    response = client.post("/v1/events/batch", json={"events": events}, headers=bearer(token))
+
+    assert response.status_code == 202, response.text
+    messages = drained(queues.queue_url)
+    assert len(messages) == 2
+    for message in messages:
+        attributes = {name: value["StringValue"] for name, value in message["MessageAttributes"].items()}
+        assert attributes["school_id"] == "school-a"
+        assert attributes["submitted_by_student"] == "st-7"
 
 
 # -- refused ------------------------------------------------------------------------------------------------
@@ -222,6 +241,22 @@ def test_a_batch_outside_the_contract_is_a_400(
 
     assert_problem(response, 400, "validation")
     assert drained(queues.queue_url) == []
+
+
+@pytest.mark.parametrize("route", ["/v1/events", "/v1/events/batch"])
+def test_a_student_cannot_submit_another_students_events(
+    client: httpx.Client, mint: Mint, queues: EventQueues, drained: Drained, route: str
+) -> None:
+    token = mint.token(school="school-a", groups=("students",), **{"custom:student_id": "st-7"})
+    own, other = event("evt-00000081", student_id="st-7"), event("evt-00000082", student_id="st-8")
+    body = other if route == "/v1/events" else {"events": [own, other]}
+
+    response = client.post(route, json=body, headers=bearer(token))
+
+    problem = assert_problem(response, 403, "forbidden")
+    assert problem["detail"] == NOT_THE_SUBMITTER  # the AWS edge's words too
+    assert problem["event_ids"] == ["evt-00000082"]
+    assert drained(queues.queue_url) == []  # the request is refused whole: not even the own event
 
 
 def test_a_body_that_is_not_json_is_a_400(client: httpx.Client, mint: Mint) -> None:

@@ -29,10 +29,13 @@ not match, including one that names a school, is a 400 problem before anything i
 that is not ``application/json`` is a 415, so no content type can skip validation), then an AWS
 service integration that calls SQS ``SendMessageBatch`` with a role that may only send to the events
 queue. The request template (SQS query protocol, form-encoded) sends each event, re-serialized by
-``$input.json``, as one message whose entry id is the event's ``event_id``, with two message
-attributes: ``school_id`` from the verified token's ``custom:school_id`` claim (never the body) and
+``$input.json``, as one message whose entry id is the event's ``event_id``, with message
+attributes: ``school_id`` from the verified token's ``custom:school_id`` claim (never the body),
 ``correlation_id`` (the caller's ``X-Correlation-Id`` when it is a sane token, the service's rule,
-else the gateway's request id; returned in the ``X-Correlation-Id`` response header). Repeated event
+else the gateway's request id; returned in the ``X-Correlation-Id`` response header), and, for a
+student's token, ``submitted_by_student`` from its ``custom:student_id`` claim. A student's token
+may only send that student's events: a request naming another student queues nothing (403), and the
+processor checks the attribute again. Repeated event
 ids in one request are queued once: the id is the idempotency key, so the repeat is the same event
 (a template cannot refuse a request, so this is where the AWS edge differs from the local one, which
 answers 400). Likewise the per-event byte limit (``max_event_bytes``) has no equivalent here without
@@ -41,8 +44,9 @@ ten events, and SQS refuses a message or batch over its own size limit (a 500 pr
 
 Answers: 202 ``{"event_ids": [...]}`` with the ids SQS confirmed (``Successful[].Id``); otherwise an
 RFC 9457 problem that says nothing about SQS: 503 (and ``failed_event_ids``) when SQS refused some
-entries, was unavailable, or the answer confirmed nothing; 403 when the token names no school (the
-template then sends no entry at all, which SQS refuses); 500 for any other refusal. The JSON members
+entries, was unavailable, or the answer confirmed nothing; 403 when the token names no school or a
+student's token names another student (the template then sends no entry at all, which SQS refuses
+with ``EmptyBatchRequest``); 500 for any other refusal. The JSON members
 read from the answer (``SendMessageBatchResponse.SendMessageBatchResult.Successful`` / ``Failed``) are
 how SQS renders query-protocol answers in JSON; the first deploy must confirm them with one call
 (a 202 listing the sent id), since the template never claims an event it cannot see confirmed.
@@ -71,7 +75,12 @@ from luca_grading.entrypoints.errors import PROBLEM_BASE, TITLES
 from luca_grading.telemetry.context import MAX_CORRELATION_ID
 from luca_infra.aws.load_balancer import REST_LISTENER_PORT
 from luca_infra.aws.nag import acknowledge
-from luca_infra.definitions import IngestDefinition, PlatformDefinition
+from luca_infra.definitions import (
+    NOT_THE_SUBMITTER,
+    IngestDefinition,
+    PlatformDefinition,
+    UserPoolDefinition,
+)
 
 ROUTE_PREFIX = "v1"
 CORRELATION_HEADER = "X-Correlation-Id"
@@ -96,6 +105,8 @@ SQS_MAX_BATCH_ENTRIES = 10
 # as a Java regex for the template's String.matches.
 CORRELATION_PATTERN = "[A-Za-z0-9._:-]+"
 RETRY_AFTER_SECONDS = 1
+# SQS's error code for a SendMessageBatch without entries: what the request template provokes to refuse.
+SQS_EMPTY_BATCH = "EmptyBatchRequest"
 
 
 def access_log_format(school_claim: str) -> dict[str, str]:
@@ -166,28 +177,47 @@ def school_vtl(school_claim: str) -> str:
     return f"#set($school = \"$!context.authorizer.claims['{school_claim}']\")"
 
 
+def student_vtl(student_claim: str) -> str:
+    """Sets ``$student`` from the verified token's student claim (empty for teachers and services)."""
+    return f"#set($student = \"$!context.authorizer.claims['{student_claim}']\")"
+
+
 def _batch_entry(number: str, event_id: str, body: str, ingest: IngestDefinition) -> str:
     """One ``SendMessageBatchRequestEntry`` of the query protocol, every value URL-encoded."""
     entry = f"&SendMessageBatchRequestEntry.{number}"
     fields = [f"{entry}.Id=$util.urlEncode({event_id})", f"{entry}.MessageBody=$util.urlEncode({body})"]
-    attributes = ((ingest.school_attribute, "$school"), (ingest.correlation_attribute, "$correlation"))
+    attributes = (
+        (ingest.school_attribute, "$school"),
+        (ingest.correlation_attribute, "$correlation"),
+        (ingest.student_attribute, "$student"),
+    )
     for index, (name, value) in enumerate(attributes, start=1):
         attribute = f"{entry}.MessageAttribute.{index}"
         fields += [
+            # Only a student's token has a student claim; SQS refuses an empty attribute value.
+            '#if($student != "")' if value == "$student" else "",
             f"{attribute}.Name={name}",
             f"{attribute}.Value.DataType=String",
             f"{attribute}.Value.StringValue=$util.urlEncode({value})",
+            "#end" if value == "$student" else "",
         ]
     return "".join(fields)
 
 
-def send_events_template(*, batch: bool, school_claim: str, ingest: IngestDefinition) -> str:
-    """The integration request: ``SendMessageBatch`` with one entry per event (none without a school).
+def send_events_template(*, batch: bool, user_pool: UserPoolDefinition, ingest: IngestDefinition) -> str:
+    """The integration request: ``SendMessageBatch`` with one entry per event.
 
     The single form's body is the event; the batch form's events are ``$.events``, each sent once
-    per distinct ``event_id`` (the entry id, which SQS requires to be unique in a batch).
+    per distinct ``event_id`` (the entry id, which SQS requires to be unique in a batch). No entry at
+    all is sent when the token names no school, or when a student's token sends an event naming
+    another student: SQS refuses the empty batch and the refusal's template answers 403.
     """
     if batch:
+        foreign = _vtl(
+            "#foreach($event in $input.path('$.events'))",
+            '#if($student != "" && $event.student_id != $student)#set($foreign = true)#end',
+            "#end",
+        )
         entries = _vtl(
             "#set($seen = [])",
             "#set($n = 0)",
@@ -200,12 +230,16 @@ def send_events_template(*, batch: bool, school_claim: str, ingest: IngestDefini
             "#end",
         )
     else:
+        foreign = "#if($student != \"\" && $input.path('$.student_id') != $student)#set($foreign = true)#end"
         entries = _batch_entry("1", "$input.path('$.event_id')", "$input.json('$')", ingest)
     return _vtl(
         correlation_vtl(),
-        school_vtl(school_claim),
+        school_vtl(user_pool.school_claim),
+        student_vtl(user_pool.student_claim),
+        "#set($foreign = false)",
+        foreign,
         f"Action=SendMessageBatch&Version={SQS_API_VERSION}",
-        '#if($school != "")',
+        '#if($school != "" && !$foreign)',
         entries,
         "#end",
     )
@@ -248,11 +282,13 @@ def queued_response_template() -> str:
     )
 
 
-def refused_response_template(school_claim: str) -> str:
-    """SQS refused the whole request (4xx): no school in the token (403), else our fault (500)."""
+def refused_response_template(user_pool: UserPoolDefinition) -> str:
+    """SQS refused the whole request (4xx). 403 when the request template sent no entry: the token
+    names no school, or a student's token sent another student's event. Otherwise our fault (500)."""
     return _vtl(
         correlation_vtl(),
-        school_vtl(school_claim),
+        school_vtl(user_pool.school_claim),
+        student_vtl(user_pool.student_claim),
         _answer_headers(),
         '#if($school == "")',
         f"#set($context.responseOverride.status = {HTTPStatus.FORBIDDEN.value})",
@@ -262,6 +298,9 @@ def refused_response_template(school_claim: str) -> str:
             "Only a school's users may submit events, and this token names no school.",
             "$correlation",
         ),
+        f'#elseif($student != "" && $input.body.contains("{SQS_EMPTY_BATCH}"))',
+        f"#set($context.responseOverride.status = {HTTPStatus.FORBIDDEN.value})",
+        _problem(HTTPStatus.FORBIDDEN, "forbidden", NOT_THE_SUBMITTER, "$correlation"),
         "#else",
         _problem(
             HTTPStatus.INTERNAL_SERVER_ERROR,
@@ -303,7 +342,6 @@ class EventRoutes(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         ingest = definition.ingest
-        school_claim = definition.user_pool.school_claim
         batch_schema = contract_schema(BATCH_MESSAGE)
         most = batch_schema["properties"]["events"]["maxItems"]
         if most != ingest.max_events_per_request or most > SQS_MAX_BATCH_ENTRIES:
@@ -344,9 +382,11 @@ class EventRoutes(Construct):
                     passthrough_behavior=apigw.PassthroughBehavior.NEVER,
                     request_parameters={"integration.request.header.Content-Type": f"'{FORM_TYPE}'"},
                     request_templates={
-                        JSON_TYPE: send_events_template(batch=batch, school_claim=school_claim, ingest=ingest)
+                        JSON_TYPE: send_events_template(
+                            batch=batch, user_pool=definition.user_pool, ingest=ingest
+                        )
                     },
-                    integration_responses=_integration_responses(school_claim),
+                    integration_responses=_integration_responses(definition.user_pool),
                 ),
             )
             resource = api.root.resource_for_path(f"{ROUTE_PREFIX}/{route}")
@@ -379,7 +419,7 @@ class EventRoutes(Construct):
         return apigw.Model.from_model_name(self, f"{name}ModelRef", model.ref)
 
 
-def _integration_responses(school_claim: str) -> list[apigw.IntegrationResponse]:
+def _integration_responses(user_pool: UserPoolDefinition) -> list[apigw.IntegrationResponse]:
     problem = {"method.response.header.Content-Type": f"'{PROBLEM_TYPE}'"}
     return [
         apigw.IntegrationResponse(
@@ -391,7 +431,7 @@ def _integration_responses(school_claim: str) -> list[apigw.IntegrationResponse]
             status_code=str(HTTPStatus.INTERNAL_SERVER_ERROR.value),
             selection_pattern=r"4\d{2}",
             response_parameters=problem,
-            response_templates={JSON_TYPE: refused_response_template(school_claim)},
+            response_templates={JSON_TYPE: refused_response_template(user_pool)},
         ),
         apigw.IntegrationResponse(
             status_code=str(HTTPStatus.SERVICE_UNAVAILABLE.value),

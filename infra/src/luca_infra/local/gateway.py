@@ -61,7 +61,12 @@ from luca_grading.domain.access import Principal
 from luca_grading.domain.errors import Unauthenticated
 from luca_grading.entrypoints.errors import PROBLEM_BASE
 from luca_grading.telemetry.context import CORRELATION_HEADER, sanitize_correlation_id
-from luca_infra.definitions import PLATFORM_DEFINITION, IngestDefinition, ThrottlingDefinition
+from luca_infra.definitions import (
+    NOT_THE_SUBMITTER,
+    PLATFORM_DEFINITION,
+    IngestDefinition,
+    ThrottlingDefinition,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
@@ -321,6 +326,7 @@ class EventIntakeSettings:
     max_event_bytes: int = PLATFORM_DEFINITION.ingest.max_event_bytes
     school_attribute: str = PLATFORM_DEFINITION.ingest.school_attribute
     correlation_attribute: str = PLATFORM_DEFINITION.ingest.correlation_attribute
+    student_attribute: str = PLATFORM_DEFINITION.ingest.student_attribute
 
     @classmethod
     def from_definition(
@@ -334,6 +340,7 @@ class EventIntakeSettings:
             max_event_bytes=ingest.max_event_bytes,
             school_attribute=ingest.school_attribute,
             correlation_attribute=ingest.correlation_attribute,
+            student_attribute=ingest.student_attribute,
         )
 
 
@@ -367,10 +374,11 @@ class EventIntake:
         self._single = event_validator("StudentEvent")
         self._batch = event_validator("SubmitEventsRequest")
 
-    async def submit(self, request: Request, *, school_id: str, batch: bool) -> Response:
+    async def submit(self, request: Request, *, principal: Principal, batch: bool) -> Response:
         try:
             events = self._events(await self._body(request, batch=batch), batch=batch)
-            entries = [self._entry(event, school_id, request.state.correlation_id) for event in events]
+            self._check_submitter(events, principal)
+            entries = [self._entry(event, principal, request.state.correlation_id) for event in events]
         except _Rejected as rejected:
             return problem(request, rejected.status, rejected.kind, rejected.detail, extra=rejected.extra)
         event_ids = [entry["Id"] for entry in entries]
@@ -447,7 +455,16 @@ class EventIntake:
             )
         return events
 
-    def _entry(self, event: Mapping[str, Any], school_id: str, correlation_id: str) -> dict[str, Any]:
+    @staticmethod
+    def _check_submitter(events: list[dict[str, Any]], principal: Principal) -> None:
+        """A student's token sends only that student's events (API Gateway's template refuses alike)."""
+        if principal.student_id is None:
+            return
+        others = [event["event_id"] for event in events if event["student_id"] != principal.student_id]
+        if others:
+            raise _Rejected(403, "forbidden", NOT_THE_SUBMITTER, extra={"event_ids": others})
+
+    def _entry(self, event: Mapping[str, Any], principal: Principal, correlation_id: str) -> dict[str, Any]:
         body = json.dumps(event, separators=(",", ":"), ensure_ascii=False)
         size = len(body.encode("utf-8"))
         if size > self.settings.max_event_bytes:
@@ -457,15 +474,17 @@ class EventIntake:
                 f"event {event['event_id']} is {size} bytes; an event may have at most "
                 f"{self.settings.max_event_bytes}",
             )
-        return {
-            "Id": event["event_id"],
-            "MessageBody": body,
-            # The school comes from the verified token only; the body cannot name one.
-            "MessageAttributes": {
-                self.settings.school_attribute: {"DataType": "String", "StringValue": school_id},
-                self.settings.correlation_attribute: {"DataType": "String", "StringValue": correlation_id},
-            },
+        # The school (and a student's own id) come from the verified token only; the body cannot name one.
+        attributes = {
+            self.settings.school_attribute: {"DataType": "String", "StringValue": principal.school_id},
+            self.settings.correlation_attribute: {"DataType": "String", "StringValue": correlation_id},
         }
+        if principal.student_id is not None:
+            attributes[self.settings.student_attribute] = {
+                "DataType": "String",
+                "StringValue": principal.student_id,
+            }
+        return {"Id": event["event_id"], "MessageBody": body, "MessageAttributes": attributes}
 
     def _send(self, entries: list[dict[str, Any]]) -> dict[str, Any]:
         response = self._sqs.send_message_batch(
@@ -614,7 +633,7 @@ class Gateway:
         if event_route and self.intake is not None:
             # The burst path's integration: the queue, never the grading service.
             return await self.intake.submit(
-                request, school_id=principal.school_id, batch=path.rstrip("/") == EVENTS_BATCH_PATH
+                request, principal=principal, batch=path.rstrip("/") == EVENTS_BATCH_PATH
             )
         return await self._forward(request)
 
