@@ -39,10 +39,12 @@ from rich.panel import Panel
 from rich.progress import Progress
 from rich.table import Table
 
+from luca_infra import sync_cli
 from luca_infra.definitions import PLATFORM_DEFINITION
 from luca_infra.local.demo import (
     DEMO_PASSWORD,
     DEMO_ROLES,
+    DEMO_TERM,
     SCHOOL_A,
     DemoSchool,
     example_evaluation,
@@ -85,6 +87,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _dlq_list(args)
     if args.command == "dlq" and args.dlq_command == "redrive":
         return _dlq_redrive(args)
+    if args.command == "sync":
+        return sync_cli.run(args)
     parser.print_help()
     return 2
 
@@ -161,6 +165,7 @@ def _parser() -> argparse.ArgumentParser:
     which.add_argument("--all", action="store_true", help="every message in the DLQ")
     which.add_argument("--message-id", action="append", dest="message_ids", help="this message (repeatable)")
     redrive.add_argument("--state-dir", type=Path, default=DEFAULT_STATE_DIR)
+    sync_cli.add_parser(commands)
     return parser
 
 
@@ -282,6 +287,19 @@ def event_flow(state: PlatformState, *, command: str = "luca", state_dir: Path =
     )
 
 
+def sync_flow(*, command: str = "luca", state_dir: Path = DEFAULT_STATE_DIR) -> str:
+    """The banner's third example: the government sync of the demo term, watched, then its state."""
+    state_flag = "" if state_dir == DEFAULT_STATE_DIR else f" --state-dir {shlex.quote(str(state_dir))}"
+    school = SCHOOL_A.school_id
+    return "\n".join(
+        [
+            f"{command} sync start --period {DEMO_TERM} --school {school}{state_flag}",
+            f"{command} sync status --period {DEMO_TERM} --school {school}{state_flag}",
+            f"{command} sync dlq{state_flag}   # batches that failed for good; then: {command} sync redrive{state_flag}",
+        ]
+    )
+
+
 def _print_banner(console: Console, platform: LocalPlatform) -> None:
     state = PlatformState.read(platform.config.state_dir)
     endpoints = Table.grid(padding=(0, 2))
@@ -303,6 +321,15 @@ def _print_banner(console: Console, platform: LocalPlatform) -> None:
         f"window {ingest.max_batching_window_seconds} s; DLQ after {ingest.max_receive_count} receives)",
     )
     endpoints.add_row("events queue, DLQ", f"{state.events_queue_url}, {state.events_dlq_url}")
+    govsync = PLATFORM_DEFINITION.govsync
+    endpoints.add_row(
+        "government sync",
+        f"{state.govsync_state_machine_arn}  (schedule {govsync.schedule_expression} {govsync.schedule_timezone})",
+    )
+    endpoints.add_row("govsync gRPC", state.govsync_grpc_target + "  (a school admin's ID token)")
+    endpoints.add_row(
+        "ministry (simulator)", f"{state.ministry_url}  (faults: PUT {state.ministry_url}/_sim/faults)"
+    )
     for school, roles in state.users.items():
         endpoints.add_row(school, ", ".join(f"{role}: {roles[role]}" for role in DEMO_ROLES))
     console.print(Panel(endpoints, title="[bold green]Luca local platform is up[/bold green]", expand=False))
@@ -321,6 +348,13 @@ def _print_banner(console: Console, platform: LocalPlatform) -> None:
     console.print(
         f"Events that keep failing end in the DLQ: {_luca_command()} dlq list{state_flag}  "
         f"(then: {_luca_command()} dlq redrive --all{state_flag})",
+        soft_wrap=True,
+        highlight=False,
+        markup=False,
+    )
+    console.print("[bold]Send a term's grades to the ministry and watch the sync[/bold]:")
+    console.print(
+        sync_flow(command=_luca_command(), state_dir=platform.config.state_dir),
         soft_wrap=True,
         highlight=False,
         markup=False,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from luca_govsync.definition import RetryPolicy
 from luca_grading.adapters import table_design
 
 PLATFORM = "luca"
@@ -172,6 +173,64 @@ class IngestDefinition:
 
 
 @dataclass(frozen=True, slots=True)
+class GovSyncDefinition:
+    """The government path: the state machine, its task functions, manifests, DLQ, schedule and alarm.
+
+    The state machine's states come from ``luca_govsync.definition``; this names what it runs on and
+    holds the production retry policy (the local platform may shorten it through configuration).
+    """
+
+    state_machine_name: str = "luca-government-sync"
+    log_group_name: str = "/aws/stepfunctions/government-sync"
+    # Task functions: name suffix -> handler (luca_govsync.entrypoints.handlers.<task>).
+    function_prefix: str = "luca-govsync-"
+    tasks: tuple[str, ...] = ("prepare", "submit", "record_failure", "report")
+    handler_module: str = "luca_govsync.entrypoints.handlers"
+    bundle: str = "dist/govsync-lambda.zip"
+    runtime: str = "python3.11"
+    architecture: str = "arm64"
+    # Above the ministry client's timeout (20 s) with room for the manifest and the table.
+    function_timeout_seconds: int = 60
+    memory_mib: int = 512
+    dlq_name: str = "luca-govsync-dlq"
+    dlq_retention_days: int = 14
+    manifest_bucket_prefix: str = "luca-govsync-manifests"
+    batch_size: int = 100
+    max_concurrency: int = 4
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    # Quarterly: 06:00 UTC on the first day after each term (Jan, Apr, Jul, Oct); the period synced
+    # is the term that just ended.
+    schedule_expression: str = "cron(0 6 1 1,4,7,10 ? *)"
+    schedule_timezone: str = "America/Santiago"
+    alarm_name: str = "Luca-StepFunction-Failure-Alert"
+    alarm_consecutive_failures: int = 3
+    # The ministry API's client credentials live in this secret (client_id, client_secret).
+    ministry_secret_name: str = "luca/govsync/ministry"  # noqa: S105 - the secret's name, not a secret
+    # The schedule's target: a function that starts one execution per school listed in this SSM
+    # StringList parameter (school onboarding appends to it) for the term that just ended.
+    starter_task: str = "start_scheduled"
+    schools_parameter: str = "/luca/govsync/schools"
+    # How long the submit task waits for one ministry answer (LUCA_MINISTRY_TIMEOUT_SECONDS); below
+    # function_timeout_seconds.
+    ministry_timeout_seconds: int = 20
+    # The starter makes one or two Step Functions calls per school; thousands of schools take minutes.
+    starter_timeout_seconds: int = 900
+    schedule_name: str = "luca-government-sync-quarterly"
+    # Where a scheduled start that failed for good lands (the scheduler could not invoke the starter,
+    # or the starter failed on every attempt). Not the batches' DLQ: that one holds batches only,
+    # which is what `luca sync redrive` reads.
+    schedule_dlq_name: str = "luca-govsync-schedule-dlq"
+
+    def function_name(self, task: str) -> str:
+        if task not in (*self.tasks, self.starter_task):
+            raise ValueError(f"unknown task {task!r}")
+        return f"{self.function_prefix}{task.replace('_', '-')}"
+
+    def handler(self, task: str) -> str:
+        return f"{self.handler_module}.{task}"
+
+
+@dataclass(frozen=True, slots=True)
 class PlatformDefinition:
     table: TableDefinition = field(default_factory=TableDefinition)
     user_pool: UserPoolDefinition = field(default_factory=UserPoolDefinition)
@@ -180,6 +239,7 @@ class PlatformDefinition:
     throttling: ThrottlingDefinition = field(default_factory=ThrottlingDefinition)
     grading: GradingServiceDefinition = field(default_factory=GradingServiceDefinition)
     ingest: IngestDefinition = field(default_factory=IngestDefinition)
+    govsync: GovSyncDefinition = field(default_factory=GovSyncDefinition)
     api_name: str = "luca-api"
     api_stage: str = "v1"
     metrics_namespace: str = "Luca/Platform"

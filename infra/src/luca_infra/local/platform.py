@@ -35,7 +35,12 @@ from typing import TYPE_CHECKING, Any
 import boto3
 import jwt
 
-from luca_grading.adapters.tokens import CognitoSettings
+from luca_grading.adapters.tokens import (
+    Authenticator,
+    CognitoSettings,
+    CognitoTokenVerifier,
+    ServiceTokenVerifier,
+)
 from luca_grading.config import GradingSettings
 from luca_infra.definitions import PLATFORM_DEFINITION, PlatformDefinition, ThrottlingDefinition
 from luca_infra.local.demo import DEMO_SCHOOLS, DemoIdentities, DemoRole, DemoSchool, seed_school
@@ -44,6 +49,7 @@ from luca_infra.local.emulator import HOST, Emulator, require_free_port
 from luca_infra.local.event_source import EventSourceMapping
 from luca_infra.local.gateway import EventIntakeSettings, RateLimit, SchoolRateLimiter
 from luca_infra.local.gateway_process import CONFIG_VARIABLE, GatewayConfig
+from luca_infra.local.govsync import GovSyncConfig, GovSyncResources, LocalGovSync
 from luca_infra.local.lambda_process import CONFIG_VARIABLE as LAMBDA_CONFIG_VARIABLE
 from luca_infra.local.lambda_process import LambdaProcessConfig
 from luca_infra.local.provision import ProvisionedResources, provision
@@ -53,6 +59,8 @@ if TYPE_CHECKING:
     from mypy_boto3_cognito_idp import CognitoIdentityProviderClient
 
 DEFAULT_GATEWAY_PORT = 8000
+# The government sync's gRPC API (luca.govsync.v1), next to the grading service's.
+DEFAULT_GOVSYNC_GRPC_PORT = 50052
 DEFAULT_STATE_DIR = Path(".luca")
 STATE_FILE = "platform.json"
 ACCESS_LOG_FILE = "access.jsonl"
@@ -89,11 +97,20 @@ class PlatformConfig:
     # failed message is retried (Lambda waits for the queue's whole visibility timeout).
     processor_concurrency: int = 1
     processor_retry_delay_seconds: int | None = 2
+    # The government path's local knobs: shorter retries, the schedule, the ministry simulator's faults.
+    govsync: GovSyncConfig = field(default_factory=GovSyncConfig)
+    govsync_grpc_port: int = DEFAULT_GOVSYNC_GRPC_PORT
 
     @classmethod
     def ephemeral(cls, state_dir: Path, **overrides: Any) -> PlatformConfig:
         """Every port chosen by the OS: for tests and for running beside a platform already up."""
-        ports = {"gateway_port": 0, "rest_port": 0, "grpc_port": 0, "emulator_port": 0}
+        ports = {
+            "gateway_port": 0,
+            "rest_port": 0,
+            "grpc_port": 0,
+            "emulator_port": 0,
+            "govsync_grpc_port": 0,
+        }
         return cls(state_dir=state_dir, **(ports | overrides))
 
 
@@ -121,6 +138,11 @@ class PlatformState:
     traces_file: str
     events_queue_url: str
     events_dlq_url: str
+    govsync_state_machine_arn: str = ""
+    govsync_dlq_url: str = ""
+    govsync_manifest_bucket: str = ""
+    ministry_url: str = ""
+    govsync_grpc_target: str = ""
 
     @classmethod
     def read(cls, state_dir: Path = DEFAULT_STATE_DIR) -> PlatformState:
@@ -149,6 +171,8 @@ class LocalPlatform:
         self._grading: ServiceProcess | None = None
         self._gateway: ServiceProcess | None = None
         self._processor: ServiceProcess | None = None
+        self.govsync: LocalGovSync | None = None
+        self.govsync_grpc_port: int | None = None
         self._identities: DemoIdentities | None = None
         self._state_path: Path | None = None
         self._tokens: dict[tuple[str, str], tuple[str, float]] = {}
@@ -177,6 +201,7 @@ class LocalPlatform:
             self._start_grading()
             self._start_processor()
             self._start_gateway()
+            self._start_govsync()
             self._seed_demo()
             self._publish_state()
         except BaseException:
@@ -203,7 +228,13 @@ class LocalPlatform:
 
     def _check_ports(self) -> None:
         config = self.config
-        for port in (config.gateway_port, config.rest_port, config.grpc_port, config.emulator_port):
+        for port in (
+            config.gateway_port,
+            config.rest_port,
+            config.grpc_port,
+            config.emulator_port,
+            config.govsync_grpc_port,
+        ):
             if port:
                 # gRPC binds with SO_REUSEPORT and would silently share a taken port: check first.
                 require_free_port(port)
@@ -345,6 +376,40 @@ class LocalPlatform:
         self._stops.append(("gateway", self._gateway.stop))
         self.gateway_port = self._gateway.ports["gateway_port"]
 
+    def _start_govsync(self) -> None:
+        resources = self.resources
+        self.govsync = LocalGovSync(
+            emulator_url=resources.endpoint_url,
+            region=resources.region,
+            table_name=resources.table_name,
+            tenant_role_arn=resources.tenant_role_arn,
+            definition=self.config.definition.govsync,
+            schools=lambda: [school.school_id for school in self.config.schools],
+            config=self.config.govsync,
+        )
+        self._stops.append(("government sync", self.govsync.stop))
+        self.govsync.start()
+        pool = self.config.definition.user_pool
+        authenticator = Authenticator(
+            users=CognitoTokenVerifier(
+                CognitoSettings(
+                    region=resources.region,
+                    user_pool_id=resources.user_pool_id,
+                    client_id=resources.user_pool_client_id,
+                    school_claim=pool.school_claim,
+                    student_claim=pool.student_claim,
+                    jwks_url=resources.jwks_url,
+                )
+            ),
+            services=ServiceTokenVerifier.from_kms(
+                boto3.client("kms", region_name=resources.region, endpoint_url=resources.endpoint_url),
+                resources.service_key_id,
+            ),
+        )
+        self.govsync_grpc_port = self.govsync.serve_grpc(
+            authenticator, host=HOST, port=self.config.govsync_grpc_port
+        )
+
     def _seed_demo(self) -> None:
         resources = self.resources
         self._identities = DemoIdentities(
@@ -391,6 +456,11 @@ class LocalPlatform:
             traces_file=str(state_dir / TRACES_FILE),
             events_queue_url=resources.events_queue_url,
             events_dlq_url=resources.events_dlq_url,
+            govsync_state_machine_arn=self.govsync_resources.state_machine_arn,
+            govsync_dlq_url=self.govsync_resources.dlq_url,
+            govsync_manifest_bucket=self.govsync_resources.manifest_bucket,
+            ministry_url=self.govsync_resources.ministry_url,
+            govsync_grpc_target=f"{HOST}:{self.govsync_grpc_port}",
         )
         self._state_path = state.write(state_dir)
         self._stops.append(("state file", self._remove_state))
@@ -402,6 +472,12 @@ class LocalPlatform:
             self._state_path = None
 
     # -- what it exposes ---------------------------------------------------------------------------
+    @property
+    def govsync_resources(self) -> GovSyncResources:
+        if self.govsync is None or self.govsync.resources is None:
+            raise RuntimeError("the government sync is not started")
+        return self.govsync.resources
+
     @property
     def resources(self) -> ProvisionedResources:
         if self._resources is None:

@@ -93,3 +93,24 @@ def test_a_fraction_correct_on_a_percentage_scale_is_the_percentage() -> None:
 def test_a_fraction_outside_zero_to_one_is_refused(fraction: str) -> None:
     with pytest.raises(InvalidInput):
         default_rule().score_for_fraction(Decimal(fraction))
+
+
+@pytest.mark.parametrize("score", ["1.0", "2.5", "3.9", "4.0", "5.5", "7.0"])
+def test_fraction_for_score_inverts_score_for_fraction(score: str) -> None:
+    rule = default_rule()
+    assert rule.score_for_fraction(rule.fraction_for_score(Decimal(score))) == Decimal(score)
+
+
+def test_a_passing_grade_on_one_scale_is_the_passing_grade_on_another() -> None:
+    percentage = GradingRule(
+        SubjectId("art"), scale=ScaleKind.PERCENTAGE, passing_grade=Decimal("70"), decimals=0
+    )
+    chilean = default_rule()
+    assert chilean.score_for_fraction(percentage.fraction_for_score(Decimal("70"))) == Decimal("4.0")
+    assert chilean.score_for_fraction(percentage.fraction_for_score(Decimal("100"))) == Decimal("7.0")
+    assert chilean.score_for_fraction(percentage.fraction_for_score(Decimal("0"))) == Decimal("1.0")
+
+
+def test_fraction_for_a_score_outside_the_scale_is_refused() -> None:
+    with pytest.raises(ScoreOutOfScale):
+        default_rule().fraction_for_score(Decimal("8.0"))

@@ -17,6 +17,14 @@ what lets IAM's ``dynamodb:LeadingKeys`` condition confine a per-school session 
 | GradingRule   | SCHOOL#s#RULES                       | SUBJECT#sub                            | -                                          | -                             | no  |
 | Idempotency   | SCHOOL#s#IDEMPOTENCY#scope#key       | IDEMPOTENCY                            | -                                          | -                             | 30 days |
 | ExerciseResult| SCHOOL#s#STUDENT#st                  | EXERCISE#event_id                      | -                                          | -                             | 30 days |
+| GovSyncRun    | SCHOOL#s#GOVSYNC#period              | RUN#sync_id                            | -                                          | -                             | no  |
+| GovSyncBatch  | SCHOOL#s#GOVSYNC#period              | BATCH#sync_id#number                   | -                                          | -                             | no  |
+| GovSyncRecord | SCHOOL#s#GOVSYNC#period              | RECORD#record_id                       | -                                          | -                             | no  |
+| GovSyncAudit  | SCHOOL#s#GOVSYNC#period              | AUDIT#at#step#id                       | -                                          | -                             | no  |
+
+A school's sync of one period keeps its whole state in one partition (runs, batch states, the
+ministry's verdict per record, the audit trail), so its progress is one Query; the audit trail is
+the record of what was sent to the government, so none of it expires.
 
 Only re-derivable, high-volume items carry ``expires_at``: idempotency records, and the exercise
 results of the burst path (practice, not official grades; the event itself is their idempotency
@@ -150,6 +158,33 @@ EXERCISE_SK_PREFIX = f"EXERCISE{SEP}"
 
 def exercise_result_sk(event_id: str) -> str:
     return f"{EXERCISE_SK_PREFIX}{_check_part(event_id)}"
+
+
+def govsync_pk(school_id: str, period: str) -> str:
+    """The partition of one school's government sync of one period."""
+    return f"{school_prefix(school_id)}GOVSYNC{SEP}{_check_part(period)}"
+
+
+GOVSYNC_RUN_PREFIX = f"RUN{SEP}"
+GOVSYNC_BATCH_PREFIX = f"BATCH{SEP}"
+GOVSYNC_RECORD_PREFIX = f"RECORD{SEP}"
+GOVSYNC_AUDIT_PREFIX = f"AUDIT{SEP}"
+
+
+def govsync_run_sk(sync_id: str) -> str:
+    return f"{GOVSYNC_RUN_PREFIX}{_check_part(sync_id)}"
+
+
+def govsync_batch_sk(sync_id: str, number: int) -> str:
+    return f"{GOVSYNC_BATCH_PREFIX}{_check_part(sync_id)}{SEP}{number:05d}"
+
+
+def govsync_record_sk(record_id: str) -> str:
+    return f"{GOVSYNC_RECORD_PREFIX}{_check_part(record_id)}"
+
+
+def govsync_audit_sk(at: str, step: str, audit_id: str) -> str:
+    return f"{GOVSYNC_AUDIT_PREFIX}{_check_part(at)}{SEP}{_check_part(step)}{SEP}{_check_part(audit_id)}"
 
 
 def create_table_request(table_name: str) -> dict[str, object]:

@@ -124,6 +124,23 @@ class GradingRule:
             value = self.passing_grade + (high - self.passing_grade) * (fraction - demand) / (1 - demand)
         return self.round(value)
 
+    def fraction_for_score(self, score: Decimal, demand: Decimal = Decimal("0.6")) -> Decimal:
+        """The inverse of ``score_for_fraction``: where ``score`` sits between the scale's ends, with
+        the passing grade at ``demand``. How a grade moves to another scale with its meaning kept:
+        a passing grade stays passing, the best stays the best."""
+        low, high = self.bounds
+        if not low <= score <= high:
+            raise ScoreOutOfScale(
+                f"score {score} is outside the {self.scale} scale {low}-{high}", field="score"
+            )
+        if not Decimal(0) < demand < Decimal(1):
+            raise InvalidInput(f"demand {demand} is outside (0, 1)", field="demand")
+        if score < self.passing_grade:
+            return demand * (score - low) / (self.passing_grade - low)
+        if high == self.passing_grade:
+            return Decimal(1)
+        return demand + (1 - demand) * (score - self.passing_grade) / (high - self.passing_grade)
+
     def is_passing(self, value: Decimal) -> bool:
         return value >= self.passing_grade
 

@@ -1,0 +1,462 @@
+"""The emulator's Step Functions engine, with Lambda tasks run by in-repo handlers in this process.
+
+Local-only: nothing here is deployed. On AWS a state machine's Lambda tasks run in Lambda; on the
+local platform the emulator (moto, see ``emulator``) interprets the same definition and every Lambda
+invocation, from a Task state or from ``lambda.invoke`` through the SDK, is handed to the Python
+handler registered for the function's name on ``DISPATCHER``. No Docker, no code upload: the
+function record that ``create_function`` makes only gives the function a name, an ARN, a timeout.
+
+Use, in the process that runs the emulator (handlers registered anywhere else are never called)::
+
+    emulator.start()
+    enable_execution(emulator.url)        # before any state machine or function is created
+    arn = create_function(lambda_client, iam_client, "luca-govsync-submit", timeout_seconds=60)
+    DISPATCHER.register("luca-govsync-submit", handlers.submit)
+
+How a dispatched invocation behaves, as the Lambda Python runtime does:
+
+* the handler gets the JSON payload as ``event`` and a ``LambdaContext`` (function name and version,
+  the ARN it was invoked by, memory, request id, log group and stream,
+  ``get_remaining_time_in_millis()`` counted from the function's timeout);
+* its return value is the response payload, JSON round-tripped (``Decimal`` becomes a number, as
+  the runtime's encoder does); something JSON cannot carry is a ``Runtime.MarshalError``;
+* an exception is a function error (``X-Amz-Function-Error: Unhandled``) with the payload
+  ``{"errorMessage": str(e), "errorType": type(e).__name__, "requestId": …, "stackTrace": […]}``.
+  Step Functions names the failed Task after ``errorType`` and puts the payload in ``Cause``, so a
+  definition's ``Retry``/``Catch`` match our exception class names, locally as on AWS;
+* a handler still running when the function's timeout runs out is a ``Sandbox.Timedout`` function
+  error (the handler's thread cannot be killed: it runs on, and its result is dropped);
+* ``SystemExit`` is ``Runtime.ExitError``; a function with no registered handler is
+  ``Runtime.HandlerNotFound``; an unknown function is ``ResourceNotFoundException``, and a
+  ``lambda:invoke`` Task fails with ``Lambda.ResourceNotFoundException``, all as on AWS (a
+  bare-ARN Task fails with ``Exception``: moto's name);
+* ``InvocationType="Event"`` runs the handler in the background (202), ``"DryRun"`` does not run it.
+
+A handler never runs on moto's execution threads: an execution's Task calls the emulator over HTTP,
+the emulator's request thread runs the handler on a thread of its own and always answers, so an
+exception or a hang in a handler cannot stop the engine. Concurrent invocations (a ``Map`` with
+``MaxConcurrency`` > 1) run concurrently, in one process: unlike Lambda's sandboxes they share the
+handler module's globals (a warm app object, a Powertools ``Logger``'s appended keys), so handlers
+must be thread-safe.
+
+What this moto (5.2.5) interprets, probed against the emulator (``test_stepfunctions_engine.py``
+checks the rows marked ✓ with tests; "fix" names a patch this module applies in ``apply()``):
+
+| feature | locally | notes |
+|---|---|---|
+| ``lambda:invoke`` (``FunctionName``, ``Payload.$``), bare function ARN ✓ | yes, dispatched | output ``{"StatusCode", "ExecutedVersion", "Payload"}`` (no ``SdkHttpMetadata``) / the handler's value |
+| function error → Error = ``errorType``, Cause = payload JSON ✓ | yes | moto already reads ``errorType``; the dispatcher writes it |
+| Task ``TimeoutSeconds`` | yes | ``States.Timeout`` |
+| ``Map`` inline: ``ItemsPath``, ``ItemSelector``/``Parameters``, ``ItemProcessor``/``Iterator``, ``MaxConcurrency`` ✓ | yes | concurrency limit honoured; 0 = unbounded; results in item order |
+| ``Map`` ``Items`` / any ``QueryLanguage: JSONata`` | **no** | JSONata needs Java (jpype): fails with ``States.Runtime``. JSONPath only |
+| ``Retry``: ``IntervalSeconds``, ``BackoffRate``, ``MaxAttempts``, ``MaxDelaySeconds``, ``JitterStrategy: FULL`` ✓ | yes, in real time | waits are real ``sleep``s; FULL jitter waits uniform(0, interval) |
+| ``IntervalSeconds`` 0 or 0.5, ``BackoffRate`` < 1 ✓ | rejected at create | ``InvalidDefinition``, as AWS: intervals are whole seconds ≥ 1, so keep tests' ``MaxAttempts`` small |
+| Task integrations call the emulator back over HTTP | **fix** ``pinned-callback-port`` | on ``localhost:MOTO_PORT``, which the last emulator started sets (and a stopped one leaves behind): now the emulator given to ``enable_execution`` |
+| the interpreter's API errors (``InvalidDefinition``, ``InvalidExecutionInput``…) ✓ | **fix** ``interpreter-error-codes`` | moto sent them with an empty error code: the SDK's modelled exceptions never matched |
+| ``Catch`` with ``ResultPath`` ✓, ``States.ALL``, ``States.TaskFailed`` | yes | ``{"Error", "Cause"}`` |
+| ``sqs:sendMessage`` ✓ (``MessageBody`` object → JSON text, ``MessageAttributes`` with ``StringValue.$``) | yes | its errors are all named ``SQS.SdkClientException``, unlike AWS: catch them with ``States.ALL`` |
+| ``dynamodb:putItem`` ✓, ``updateItem`` ✓, ``getItem`` | yes | errors as AWS: ``DynamoDB.ConditionalCheckFailedException`` |
+| ``States.Format``, ``States.JsonToString``, ``States.ArrayLength`` ✓, ``States.Array``, ``States.UUID``, ``States.Hash`` | yes | |
+| ``Pass``, ``Choice`` (incl. ``And``/``IsPresent``/``StringMatches``), ``Succeed``, ``Fail`` (incl. ``ErrorPath``) ✓, ``Parallel``, ``Wait`` | yes | |
+| ``StartExecution`` without a name ✓ | **fix** ``generated-execution-names`` | moto named every such execution ``None``: the second one failed with ``ExecutionAlreadyExists``. Now a UUID, as AWS |
+| same name + same input while running ✓ | same execution ARN | input compared as text, byte for byte |
+| same name, other input or after it ended ✓ | ``ExecutionAlreadyExists`` | as AWS (Standard workflows) |
+| ``DescribeExecution`` ✓, ``ListExecutions`` + ``statusFilter`` ✓, ``GetExecutionHistory`` ✓ | yes | history ignores ``maxResults``/``reverseOrder``: all events, oldest first |
+| ``StopExecution`` | partly | status stays ``RUNNING`` until the current state returns, then ``ABORTED``; ``error``/``cause`` dropped |
+| Lambda function timeout | **dispatcher** | ``Sandbox.Timedout``; AWS documents ``Lambda.Unknown`` for this: match timeouts with ``States.TaskFailed``, or set the Task's ``TimeoutSeconds`` (``States.Timeout`` in both) |
+
+moto also logs every failed state (retried or caught too) as an ERROR with the whole state's repr;
+``enable_execution`` raises that one logger's level: the failure is in the execution's history.
+"""
+
+from __future__ import annotations
+
+import decimal
+import functools
+import io
+import json
+import logging
+import threading
+import time
+import traceback
+import urllib.parse
+import urllib.request
+import uuid
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+log = logging.getLogger("luca.local.stepfunctions")
+
+Handler = Callable[[Any, Any], Any]
+"""An in-repo Lambda handler: ``handler(event, context)`` returns what JSON can carry."""
+
+DEFAULT_TIMEOUT_SECONDS = 3  # Lambda's own default
+ROLE_NAME = "luca-local-dispatched-function"
+_TRUST_POLICY = json.dumps(
+    {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "lambda.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+            }
+        ],
+    }
+)
+_ENGINE_CONFIG = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
+# Logs every failed state at ERROR, including those a Retry or Catch handles (see module docstring).
+_NOISY_LOGGER = "moto.stepfunctions.parser.asl.component.eval_component"
+
+
+class EngineError(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class LambdaContext:
+    """What the Lambda Python runtime passes a handler as ``context`` (the attributes handlers read)."""
+
+    function_name: str
+    function_version: str
+    invoked_function_arn: str
+    memory_limit_in_mb: int
+    aws_request_id: str
+    log_group_name: str
+    log_stream_name: str
+    timeout_seconds: float
+    deadline: float = field(repr=False)  # time.monotonic() when the function's timeout runs out
+    identity: Any = None
+    client_context: Any = None
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self.deadline - time.monotonic()) * 1000))
+
+
+class LambdaDispatcher:
+    """Which in-repo handler a function name runs on the emulator. Process-wide: see ``DISPATCHER``."""
+
+    def __init__(self) -> None:
+        self._handlers: dict[str, Handler] = {}
+        self._lock = threading.Lock()
+
+    def register(self, function_name: str, handler: Handler) -> None:
+        """Run ``handler`` for ``function_name`` (the name, not the ARN); replaces an earlier one."""
+        with self._lock:
+            self._handlers[function_name] = handler
+
+    def unregister(self, function_name: str) -> None:
+        with self._lock:
+            self._handlers.pop(function_name, None)
+
+    def handler_for(self, function_name: str) -> Handler | None:
+        with self._lock:
+            return self._handlers.get(function_name)
+
+    def invoke(self, context: LambdaContext, event: Any) -> tuple[bytes, bool]:
+        """Run the function's handler: (response payload, whether it is a function error). Never raises."""
+        handler = self.handler_for(context.function_name)
+        if handler is None:
+            message = f"no handler registered for {context.function_name!r} (DISPATCHER.register)"
+            return _function_error("Runtime.HandlerNotFound", message, context), True
+        outcome: list[tuple[bytes, bool]] = []
+        # A thread of its own, so that a handler outliving the function's timeout is reported, not awaited.
+        worker = threading.Thread(
+            target=lambda: outcome.append(_run(handler, event, context)),
+            name=f"lambda-{context.function_name}",
+            daemon=True,
+        )
+        worker.start()
+        worker.join(max(0.0, context.deadline - time.monotonic()))
+        if outcome:
+            return outcome[0]
+        if not worker.is_alive():  # _run itself failed (an exception whose str() raises, say)
+            return _function_error("Runtime.Unknown", "the handler's outcome was lost", context), True
+        log.warning("handler timed out", extra={"function": context.function_name})
+        message = (
+            f"RequestId: {context.aws_request_id} Error: "
+            f"Task timed out after {context.timeout_seconds:.2f} seconds"
+        )
+        return _function_error("Sandbox.Timedout", message, context), True
+
+
+DISPATCHER = LambdaDispatcher()
+"""The dispatcher the emulator's Lambda backend calls (after ``apply()``)."""
+
+
+def _run(handler: Handler, event: Any, context: LambdaContext) -> tuple[bytes, bool]:
+    try:
+        result = handler(event, context)
+    except SystemExit as exit_:
+        message = (
+            f"RequestId: {context.aws_request_id} Error: Runtime exited with error: exit status {exit_.code}"
+        )
+        return _function_error("Runtime.ExitError", message, context), True
+    except BaseException as error:  # whatever the handler raises is the function's error, as on AWS
+        frames = traceback.extract_tb(error.__traceback__)[1:]  # from the handler down, not this frame
+        return _function_error(type(error).__name__, str(error), context, traceback.format_list(frames)), True
+    try:
+        return json.dumps(result, default=_json_number).encode(), False
+    except (TypeError, ValueError) as error:
+        return _function_error("Runtime.MarshalError", f"Unable to marshal response: {error}", context), True
+
+
+def _json_number(value: Any) -> Any:
+    if isinstance(value, decimal.Decimal):
+        if not value.is_finite():
+            raise ValueError(f"{value} is not a JSON number")
+        return int(value) if value == value.to_integral_value() else float(value)
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
+def _function_error(
+    error_type: str, message: str, context: LambdaContext, stack_trace: list[str] | None = None
+) -> bytes:
+    return json.dumps(
+        {
+            "errorMessage": message,
+            "errorType": error_type,
+            "requestId": context.aws_request_id,
+            "stackTrace": stack_trace or [],
+        }
+    ).encode()
+
+
+# -- patches to moto, applied once per process ---------------------------------------------------------
+_applied: set[str] = set()
+_callback_port: str | None = None  # the port of the emulator given to enable_execution
+
+
+def apply() -> tuple[str, ...]:
+    """Patch moto for the local engine (idempotent); returns the names of the patches in force.
+
+    When moto's internals no longer look as expected a patch is skipped with a warning, never
+    half-applied; ``enable_execution`` then refuses to run without the dispatcher.
+    """
+    for name, patch in _PATCHES.items():
+        if name in _applied:
+            continue
+        try:
+            patch()
+        except (ImportError, AttributeError) as error:
+            log.warning("engine patch skipped", extra={"patch": name, "reason": repr(error)})
+            continue
+        _applied.add(name)
+    return tuple(sorted(_applied))
+
+
+def _dispatch_lambda_invoke() -> None:
+    """moto's Docker-less Lambda backend answers every invoke with a canned string: run the handler."""
+    from moto.awslambda.exceptions import LambdaClientError
+    from moto.awslambda_simple.models import LambdaSimpleBackend
+
+    original = LambdaSimpleBackend.invoke
+    if getattr(original, "__luca_fix__", False):
+        return
+
+    @functools.wraps(original)
+    def invoke(
+        self: Any, function_name: str, qualifier: str | None, body: Any, headers: Any, response_headers: Any
+    ) -> bytes:
+        function = self.get_function(function_name, qualifier)  # unknown: ResourceNotFoundException
+        try:
+            event = json.loads(body) if body else {}
+        except ValueError as error:
+            raise LambdaClientError(
+                "InvalidRequestContentException", f"Could not parse request body into json: {error}"
+            ) from error
+        invoked_arn = function_name if function_name.startswith("arn:") else function.function_arn
+        if qualifier and not function_name.startswith("arn:"):
+            invoked_arn = f"{invoked_arn}:{qualifier}"
+        request_id = str(uuid.uuid4())
+        timeout = float(function.timeout)
+        context = LambdaContext(
+            function_name=function.function_name,
+            function_version=str(function.version),
+            invoked_function_arn=invoked_arn,
+            memory_limit_in_mb=int(function.memory_size),
+            aws_request_id=request_id,
+            log_group_name=f"/aws/lambda/{function.function_name}",
+            log_stream_name=f"local/[{function.version}]{request_id.replace('-', '')}",
+            timeout_seconds=timeout,
+            deadline=time.monotonic() + timeout,
+        )
+        invocation_type = headers.get("X-Amz-Invocation-Type") or "RequestResponse"
+        if invocation_type == "DryRun":
+            return b""
+        if invocation_type == "Event":
+            threading.Thread(target=DISPATCHER.invoke, args=(context, event), daemon=True).start()
+            return b""
+        payload, failed = DISPATCHER.invoke(context, event)
+        if failed:
+            response_headers["x-amz-function-error"] = "Unhandled"
+        response_headers["x-amz-executed-version"] = str(function.version)
+        return payload
+
+    invoke.__luca_fix__ = True  # type: ignore[attr-defined]
+    LambdaSimpleBackend.invoke = invoke  # type: ignore[method-assign]
+
+
+def _generated_execution_names() -> None:
+    """moto's interpreter names an unnamed execution ``None``; AWS gives it a UUID."""
+    from moto.stepfunctions.parser.models import StepFunctionsParserBackend
+
+    original: Any = StepFunctionsParserBackend.start_execution  # typed str, called with None too
+    if getattr(original, "__luca_fix__", False):
+        return
+    validate_name = StepFunctionsParserBackend._validate_name  # the mock backend's own check
+
+    @functools.wraps(original)
+    def start_execution(
+        self: Any,
+        state_machine_arn: str,
+        name: str | None = None,
+        execution_input: str | None = None,
+        trace_header: str | None = None,
+    ) -> Any:
+        if name:
+            validate_name(self, name)
+        return original(self, state_machine_arn, name or str(uuid.uuid4()), execution_input, trace_header)
+
+    start_execution.__luca_fix__ = True  # type: ignore[attr-defined]
+    StepFunctionsParserBackend.start_execution = start_execution  # type: ignore[method-assign]
+
+
+def _interpreter_error_codes() -> None:
+    """The interpreter's exceptions (``InvalidDefinition``, ``InvalidExecutionInput``, ``TaskDoesNotExist``…)
+    declare their AWS error code as ``code``, but moto's base class serializes ``TYPE``: every one
+    reached the SDK with an empty code, so ``except sfn.exceptions.InvalidDefinition`` never matched."""
+    from moto.core.exceptions import AWSError
+    from moto.stepfunctions.parser import api
+
+    for error_type in vars(api).values():
+        if (
+            isinstance(error_type, type)
+            and issubclass(error_type, AWSError)
+            and error_type.TYPE is None
+            and isinstance(error_type.__dict__.get("code"), str)
+        ):
+            error_type.TYPE = error_type.__dict__["code"]
+
+
+def _pinned_callback_port() -> None:
+    """Tasks call the emulator back on ``localhost:MOTO_PORT``, a variable every emulator started in
+    the process sets, and none clears when it stops (a test's own emulator, a platform stopped and
+    started again): the engine calls back the emulator ``enable_execution`` was given instead."""
+    from moto.stepfunctions.parser.asl.utils import boto_client
+
+    original = boto_client.moto_server_port
+    if getattr(original, "__luca_fix__", False):
+        return
+
+    def moto_server_port() -> str:
+        return _callback_port or original()
+
+    moto_server_port.__luca_fix__ = True  # type: ignore[attr-defined]
+    boto_client.moto_server_port = moto_server_port
+
+
+_PATCHES: dict[str, Callable[[], None]] = {
+    "dispatched-lambda-invoke": _dispatch_lambda_invoke,
+    "pinned-callback-port": _pinned_callback_port,
+    "generated-execution-names": _generated_execution_names,
+    "interpreter-error-codes": _interpreter_error_codes,
+}
+
+
+# -- setting the engine up -------------------------------------------------------------------------------
+def enable_execution(emulator_url: str) -> None:
+    """Make the emulator run state machines and send Lambda invocations to ``DISPATCHER``.
+
+    Call it right after the emulator starts: moto keeps state machines and functions created before
+    in other backends, where the engine does not see them. The emulator must run in this process.
+    """
+    global _callback_port
+    patches = apply()
+    if not {"dispatched-lambda-invoke", "pinned-callback-port"} <= set(patches):
+        raise EngineError("this moto's engine cannot be set up for in-process handlers (see the log)")
+    request = urllib.request.Request(  # noqa: S310 - the emulator's URL, http on loopback
+        f"{emulator_url.rstrip('/')}/moto-api/config",
+        data=json.dumps(_ENGINE_CONFIG).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+        response.read()
+    from moto.core.config import default_user_config
+
+    if not default_user_config.get("stepfunctions", {}).get("execute_state_machine"):
+        raise EngineError(
+            f"the emulator at {emulator_url} does not run in this process: handlers registered here "
+            "would never be called"
+        )
+    port = urllib.parse.urlsplit(emulator_url).port
+    _callback_port = str(port) if port else None
+    logging.getLogger(_NOISY_LOGGER).setLevel(logging.CRITICAL)
+
+
+def create_function(
+    lambda_client: Any,
+    iam_client: Any,
+    name: str,
+    *,
+    timeout_seconds: int = DEFAULT_TIMEOUT_SECONDS,
+    memory_mb: int = 128,
+) -> str:
+    """The function's ARN, after creating its record (and the role it needs) unless it exists.
+
+    The code uploaded is a placeholder that never runs: ``DISPATCHER`` runs the handler registered
+    for ``name``. An existing function is left as it is.
+    """
+    try:
+        role_arn = iam_client.get_role(RoleName=ROLE_NAME)["Role"]["Arn"]
+    except iam_client.exceptions.NoSuchEntityException:
+        try:
+            role_arn = iam_client.create_role(RoleName=ROLE_NAME, AssumeRolePolicyDocument=_TRUST_POLICY)[
+                "Role"
+            ]["Arn"]
+        except iam_client.exceptions.EntityAlreadyExistsException:  # created meanwhile
+            role_arn = iam_client.get_role(RoleName=ROLE_NAME)["Role"]["Arn"]
+    try:
+        return str(lambda_client.get_function(FunctionName=name)["Configuration"]["FunctionArn"])
+    except lambda_client.exceptions.ResourceNotFoundException:
+        pass
+    try:
+        created = lambda_client.create_function(
+            FunctionName=name,
+            Runtime="python3.11",
+            Role=role_arn,
+            Handler="placeholder.handler",
+            Code={"ZipFile": _placeholder_zip()},
+            Timeout=timeout_seconds,
+            MemorySize=memory_mb,
+        )
+    except lambda_client.exceptions.ResourceConflictException:  # created meanwhile
+        return str(lambda_client.get_function(FunctionName=name)["Configuration"]["FunctionArn"])
+    return str(created["FunctionArn"])
+
+
+def _placeholder_zip() -> bytes:
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as zipped:
+        zipped.writestr(
+            "placeholder.py",
+            "def handler(event, context):\n    raise RuntimeError('dispatched in process, never run')\n",
+        )
+    return archive.getvalue()
+
+
+def wait_for_execution(
+    sfn_client: Any, execution_arn: str, *, timeout_seconds: float = 60.0, poll_seconds: float = 0.05
+) -> dict[str, Any]:
+    """``DescribeExecution`` once the execution has left ``RUNNING``; ``TimeoutError`` if it does not."""
+    deadline = time.monotonic() + timeout_seconds
+    while True:
+        described: dict[str, Any] = sfn_client.describe_execution(executionArn=execution_arn)
+        if described["status"] != "RUNNING":
+            return described
+        if time.monotonic() >= deadline:
+            raise TimeoutError(f"{execution_arn} still running after {timeout_seconds} s")
+        time.sleep(poll_seconds)

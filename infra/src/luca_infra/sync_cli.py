@@ -1,0 +1,284 @@
+"""``luca sync``: start the government sync of a period and watch it, list and redrive its DLQ.
+
+Against the running local platform (``platform.json``): executions through the emulator's Step
+Functions API, progress from the sync's own state in the table (per-school sessions).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import boto3
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from luca_govsync.adapters.dynamodb_store import DynamoSyncStore
+from luca_govsync.adapters.stepfunctions import StepFunctionsExecutions
+from luca_govsync.domain.model import BatchRef, BatchStatus, InvalidSyncRequest, SyncKey, SyncProgress
+from luca_govsync.entrypoints.handlers import report_json
+from luca_govsync.service_layer.starter import SyncStarter
+from luca_grading.adapters.aws_clients import AwsClients
+from luca_infra.local.platform import DEFAULT_STATE_DIR, PlatformState
+
+POLL_SECONDS = 0.5
+SQS_BATCH = 10
+
+
+def add_parser(commands: Any) -> None:
+    sync = commands.add_parser("sync", help="the government sync: start it, watch it, redrive its DLQ")
+    sync_commands = sync.add_subparsers(dest="sync_command")
+    start = sync_commands.add_parser("start", help="start the sync of a period (one school or all)")
+    start.add_argument("--period", required=True, help="a term, e.g. 2025-T1")
+    start.add_argument(
+        "--school", action="append", dest="schools", help="this school (repeatable; default all)"
+    )
+    start.add_argument("--by", default="operator", help="who starts it, for the audit trail")
+    start.add_argument("--no-wait", action="store_true", help="start and return; do not watch")
+    start.add_argument("--state-dir", type=Path, default=DEFAULT_STATE_DIR)
+    status = sync_commands.add_parser("status", help="where a school's sync of a period stands")
+    status.add_argument("--period", required=True)
+    status.add_argument("--school", required=True)
+    status.add_argument("--watch", action="store_true", help="follow it with a progress bar until it ends")
+    status.add_argument("--json", action="store_true")
+    status.add_argument("--state-dir", type=Path, default=DEFAULT_STATE_DIR)
+    dlq = sync_commands.add_parser("dlq", help="batches that failed for good (nothing is removed)")
+    dlq.add_argument("--json", action="store_true")
+    dlq.add_argument("--state-dir", type=Path, default=DEFAULT_STATE_DIR)
+    redrive = sync_commands.add_parser(
+        "redrive", help="resubmit the DLQ's batches (exactly once at the ministry)"
+    )
+    redrive.add_argument("--by", default="operator")
+    redrive.add_argument("--no-wait", action="store_true")
+    redrive.add_argument("--state-dir", type=Path, default=DEFAULT_STATE_DIR)
+
+
+class SyncControl:
+    """The operator's view of the government path of a running local platform."""
+
+    def __init__(self, state: PlatformState) -> None:
+        if not state.govsync_state_machine_arn:
+            raise RuntimeError("this platform runs no government sync (restart it with `luca up`)")
+        self.state = state
+        self.sfn = boto3.client("stepfunctions", region_name=state.region, endpoint_url=state.emulator_url)
+        self.sqs = boto3.client("sqs", region_name=state.region, endpoint_url=state.emulator_url)
+        self.executions = StepFunctionsExecutions(self.sfn, state.govsync_state_machine_arn)
+        self.starter = SyncStarter(self.executions)
+        clients = AwsClients(
+            region=state.region, endpoint_url=state.emulator_url, tenant_role_arn=state.tenant_role_arn
+        )
+        self.store = DynamoSyncStore(clients, state.table_name)
+
+    def schools(self) -> list[str]:
+        return sorted(self.state.users)
+
+    def progress(self, school: str, period: str) -> SyncProgress | None:
+        return self.store.progress(school, period)
+
+    def dead_letters(self) -> list[tuple[BatchRef, str, dict[str, Any]]]:
+        """Every DLQ message (held briefly, then visible again): its batch, message id and error."""
+        found: dict[str, tuple[BatchRef, str, dict[str, Any]]] = {}
+        for _ in range(100):
+            got = self.sqs.receive_message(
+                QueueUrl=self.state.govsync_dlq_url, MaxNumberOfMessages=SQS_BATCH, VisibilityTimeout=20
+            ).get("Messages", [])
+            if not got:
+                break
+            for message in got:
+                body = json.loads(message["Body"])
+                error = body.get("error", {})
+                ref = BatchRef.from_json({k: v for k, v in body.items() if k not in ("error", "result")})
+                found[message["MessageId"]] = (ref, message["MessageId"], error)
+            self.sqs.change_message_visibility_batch(
+                QueueUrl=self.state.govsync_dlq_url,
+                Entries=[
+                    {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"], "VisibilityTimeout": 0}
+                    for i, m in enumerate(got)
+                ],
+            )
+            if len(found) >= 1000:
+                break
+        return list(found.values())
+
+    def remove_dead_letters(self, message_ids: set[str]) -> int:
+        removed = 0
+        for _ in range(100):
+            got = self.sqs.receive_message(
+                QueueUrl=self.state.govsync_dlq_url, MaxNumberOfMessages=SQS_BATCH, VisibilityTimeout=20
+            ).get("Messages", [])
+            if not got:
+                break
+            mine = [m for m in got if m["MessageId"] in message_ids]
+            others = [m for m in got if m["MessageId"] not in message_ids]
+            for message in mine:
+                self.sqs.delete_message(
+                    QueueUrl=self.state.govsync_dlq_url, ReceiptHandle=message["ReceiptHandle"]
+                )
+                removed += 1
+            for message in others:
+                self.sqs.change_message_visibility(
+                    QueueUrl=self.state.govsync_dlq_url,
+                    ReceiptHandle=message["ReceiptHandle"],
+                    VisibilityTimeout=0,
+                )
+            if not mine:
+                break
+        return removed
+
+
+def watch(control: SyncControl, keys: list[tuple[SyncKey, str]], console: Console) -> dict[str, str]:
+    """A progress bar per school until every execution has ended; returns each execution's status."""
+    statuses: dict[str, str] = {}
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[detail]}"),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=console, transient=False) as bars:
+        tasks = {
+            name: bars.add_task(f"{key.school_id} {key.period}", total=None, detail="starting")
+            for key, name in keys
+        }
+        while True:
+            for key, name in keys:
+                status = control.executions.status(name) or "UNKNOWN"
+                statuses[name] = status
+                progress = control.progress(key.school_id, key.period)
+                if progress is None:
+                    continue
+                done, failed = progress.count(BatchStatus.DONE), progress.count(BatchStatus.FAILED)
+                retrying = progress.count(BatchStatus.RETRYING)
+                bars.update(
+                    tasks[name],
+                    total=len(progress.batches) or 1,
+                    completed=done + failed,
+                    detail=f"done {done}  retrying {retrying}  failed {failed}  "
+                    f"accepted {progress.accepted}  rejected {len(progress.rejected)}  [{status}]",
+                )
+            if all(status not in ("RUNNING", "UNKNOWN") for status in statuses.values()):
+                return statuses
+            time.sleep(POLL_SECONDS)
+
+
+def print_progress(progress: SyncProgress, console: Console) -> None:
+    table = Table(
+        title=f"{progress.school_id} {progress.period}: {progress.sync_id} ({progress.status.value})"
+    )
+    for column in ("batch", "records", "status", "attempts", "accepted", "rejected", "last error"):
+        table.add_column(column)
+    for batch in progress.batches:
+        table.add_row(
+            str(batch.ref.number),
+            str(batch.ref.records),
+            batch.status.value,
+            str(batch.attempts),
+            str(batch.accepted),
+            str(batch.rejected),
+            batch.last_error[:60],
+        )
+    console.print(table)
+    console.print(
+        f"records {progress.records_total}: accepted {progress.accepted}, rejected {len(progress.rejected)}",
+        markup=False,
+    )
+    for outcome in progress.rejected[:20]:
+        console.print(
+            f"  rejected {outcome.record_id} (student {outcome.student_id}): {outcome.reason_code} {outcome.reason}",
+            markup=False,
+        )
+
+
+def run(args: argparse.Namespace) -> int:
+    console, err = Console(), Console(stderr=True)
+    try:
+        control = SyncControl(PlatformState.read(args.state_dir))
+    except (FileNotFoundError, RuntimeError) as exc:
+        err.print(str(exc), style="red", markup=False)
+        return 1
+    try:
+        if args.sync_command == "start":
+            return _start(control, args, console)
+        if args.sync_command == "status":
+            return _status(control, args, console)
+        if args.sync_command == "dlq":
+            return _dlq(control, args, console)
+        if args.sync_command == "redrive":
+            return _redrive(control, args, console)
+    except InvalidSyncRequest as exc:
+        err.print(f"refused: {exc}", style="red", markup=False)
+        return 2
+    err.print("usage: luca sync {start,status,dlq,redrive} --help", markup=False)
+    return 2
+
+
+def _start(control: SyncControl, args: argparse.Namespace, console: Console) -> int:
+    schools = args.schools or control.schools()
+    started = control.starter.start(args.period, schools, args.by)
+    for run_ in started:
+        verb = "started" if run_.started else f"already exists ({run_.status}), not started again"
+        console.print(f"{run_.key.school_id} {run_.key.period}: {run_.execution_name} {verb}", markup=False)
+    if args.no_wait:
+        return 0
+    statuses = watch(control, [(s.key, s.execution_name) for s in started], console)
+    return 0 if all(status == "SUCCEEDED" for status in statuses.values()) else 1
+
+
+def _status(control: SyncControl, args: argparse.Namespace, console: Console) -> int:
+    key = SyncKey(args.school, args.period)
+    if args.watch:
+        watch(control, [(key, key.execution_name())], console)
+    progress = control.progress(key.school_id, key.period)
+    if progress is None:
+        console.print(f"no sync of {key.school_id} for {key.period} yet", markup=False)
+        return 1
+    if args.json:
+        console.print_json(json.dumps(report_json(progress)))
+    else:
+        print_progress(progress, console)
+    return 0
+
+
+def _dlq(control: SyncControl, args: argparse.Namespace, console: Console) -> int:
+    letters = control.dead_letters()
+    for ref, message_id, error in letters:
+        line = {
+            "message_id": message_id,
+            "school_id": ref.school_id,
+            "period": ref.period,
+            "sync_id": ref.sync_id,
+            "batch": ref.number,
+            "records": ref.records,
+            "client_batch_id": ref.client_batch_id,
+            "error": error.get("Error", ""),
+        }
+        console.print(
+            json.dumps(line) if args.json else "  ".join(f"{k}={v}" for k, v in line.items()), markup=False
+        )
+    if not args.json:
+        console.print(f"{len(letters)} batches in the DLQ", markup=False)
+    return 0
+
+
+def _redrive(control: SyncControl, args: argparse.Namespace, console: Console) -> int:
+    letters = control.dead_letters()
+    if not letters:
+        console.print("the DLQ is empty", markup=False)
+        return 0
+    started = control.starter.redrive([(ref, message_id) for ref, message_id, _ in letters], args.by)
+    # Started (or found already started): the messages are the redrive's now. A batch that fails
+    # again is dead-lettered again, with a new message.
+    removed = control.remove_dead_letters({message_id for _, message_id, _ in letters})
+    console.print(
+        f"redriving {len(letters)} batches in {len(started)} executions; {removed} DLQ messages removed",
+        markup=False,
+    )
+    if args.no_wait:
+        return 0
+    statuses = watch(control, [(s.key, s.execution_name) for s in started], console)
+    return 0 if all(status == "SUCCEEDED" for status in statuses.values()) else 1

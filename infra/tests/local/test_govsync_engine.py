@@ -1,0 +1,231 @@
+"""The real government-sync definition on the emulator's Step Functions engine, against the
+ministry simulator with faults: every grade reaches the ministry exactly once.
+
+Only configuration differs from production: short retry intervals and a small batch size. The
+states, retries and catches are ``luca_govsync.definition``'s.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import boto3
+import pytest
+
+from luca_govsync.definition import DEAD_LETTERED, RetryPolicy
+from luca_govsync.domain.model import BatchRef, BatchStatus, SyncStatus
+from luca_govsync.simulator.faults import FaultPlan
+from luca_grading.adapters.dynamodb_repository import evaluation_item, to_wire
+from luca_grading.domain.model import CourseId, Evaluation, SchoolId, StudentId, SubjectId, TeacherId, TermId
+from luca_infra.definitions import PLATFORM_DEFINITION
+from luca_infra.local.emulator import Emulator
+from luca_infra.local.govsync import GovSyncConfig, LocalGovSync
+from luca_infra.local.provision import ProvisionedResources, provision
+from luca_infra.local.stepfunctions import wait_for_execution
+
+pytestmark = pytest.mark.emulator
+PERIOD = "2025-T1"
+FAST_RETRY = RetryPolicy(interval_seconds=1, backoff_rate=1.5, max_attempts=4, max_delay_seconds=2)
+
+
+@pytest.fixture(scope="module")
+def resources(emulator: Emulator) -> ProvisionedResources:
+    return provision(emulator.url)
+
+
+def seed_grades(
+    resources: ProvisionedResources, school: str, count: int, *, rejected_student: str
+) -> list[str]:
+    dynamodb = boto3.client("dynamodb", region_name=resources.region, endpoint_url=resources.endpoint_url)
+    ids = []
+    for n in range(count):
+        student = rejected_student if n % 10 == 0 else f"st-{n % 9}"
+        evaluation = Evaluation(
+            school_id=SchoolId(school),
+            evaluation_id=f"ev-{n:04d}",
+            student_id=StudentId(student),
+            course_id=CourseId("1A"),
+            subject_id=SubjectId("math"),
+            term_id=TermId(PERIOD),
+            score=Decimal("5.5"),
+            weight=Decimal("1"),
+            teacher_id=TeacherId("t-1"),
+            recorded_at=datetime(2025, 3, 1, 10, 0, tzinfo=UTC) + timedelta(minutes=n),
+        )
+        item = {k: v for k, v in evaluation_item(evaluation).items() if v is not None}
+        dynamodb.put_item(TableName=resources.table_name, Item=to_wire(item))
+        ids.append(evaluation.evaluation_id)
+    return ids
+
+
+@pytest.fixture
+def govsync(resources: ProvisionedResources) -> Iterator[Any]:
+    """``govsync(faults)``: the government path on the emulator, with names of this test's own."""
+    started: list[LocalGovSync] = []
+
+    def start(faults: FaultPlan) -> LocalGovSync:
+        suffix = uuid.uuid4().hex[:8]
+        definition = replace(
+            PLATFORM_DEFINITION.govsync,
+            state_machine_name=f"govsync-test-{suffix}",
+            function_prefix=f"govsync-{suffix}-",
+            dlq_name=f"govsync-dlq-{suffix}",
+            manifest_bucket_prefix=f"govsync-{suffix}",
+            batch_size=10,
+        )
+        local = LocalGovSync(
+            emulator_url=resources.endpoint_url,
+            region=resources.region,
+            table_name=resources.table_name,
+            tenant_role_arn=resources.tenant_role_arn,
+            definition=definition,
+            schools=list,
+            config=GovSyncConfig(
+                retry=FAST_RETRY, schedule_expression="", faults=faults, ministry_timeout_seconds=1.0
+            ),
+        )
+        local.start()
+        started.append(local)
+        return local
+
+    yield start
+    for local in started:
+        local.stop()
+
+
+def run(local: LocalGovSync, school: str, **input_: Any) -> dict[str, Any]:
+    (started,) = local.start_sync(PERIOD, [school], "test@ops")
+    assert started.started
+    sfn = local.client("stepfunctions")
+    return wait_for_execution(sfn, started.execution_arn, timeout_seconds=180)
+
+
+def dead_letters(local: LocalGovSync) -> list[dict[str, Any]]:
+    sqs = local.client("sqs")
+    assert local.resources is not None
+    messages = []
+    while True:
+        got = sqs.receive_message(
+            QueueUrl=local.resources.dlq_url, MaxNumberOfMessages=10, MessageAttributeNames=["All"]
+        ).get("Messages", [])
+        if not got:
+            return messages
+        messages.extend(got)
+
+
+def test_every_grade_lands_once_through_transient_errors_and_lost_answers(
+    govsync: Any, resources: ProvisionedResources
+) -> None:
+    school = f"gs-{uuid.uuid4().hex[:8]}"
+    ids = seed_grades(resources, school, 60, rejected_student="ghost")
+    local = govsync(
+        FaultPlan(
+            seed=3,
+            error_rate=0.3,
+            timeout_after_rate=0.1,  # the ministry stores the batch, then our call times out
+            hang_seconds=1.5,
+            unknown_students=frozenset({"ghost"}),
+        )
+    )
+
+    execution = run(local, school)
+
+    assert execution["status"] == "SUCCEEDED", execution
+    report = json.loads(execution["output"])
+    assert report["status"] == SyncStatus.COMPLETED_WITH_FAILURES.value  # rejections, no lost batch
+    assert (report["batches_total"], report["batches_done"], report["batches_failed"]) == (6, 6, 0)
+    assert local.simulator is not None
+    ledger = local.simulator.ministry.ledger()
+    assert ledger["duplicates"] == 0
+    accepted = {i for i in ids if int(i[3:]) % 10 != 0}
+    assert ledger["by_school"][school]["records"] == len(accepted) == report["records_accepted"]
+    assert {r["record_id"] for r in report["rejected"]} == set(ids) - accepted
+    assert {r["reason_code"] for r in report["rejected"]} == {"UNKNOWN_STUDENT"}
+    stats = local.simulator.ministry.stats()
+    submit_calls = sum(stats["calls"]["submit"].values())
+    assert submit_calls > 6  # the faults were met, and retried
+    assert stats["batches_processed"] == 6  # a batch stored before its answer was lost is not stored again
+    # Every step left an audit entry; the retried attempts too.
+    assert local.app is not None
+    trail = local.app.store.audit_trail(school, PERIOD)
+    steps = [entry["step"] for entry in trail]
+    assert steps.count("prepare") == 1
+    assert steps.count("report") == 1
+    assert steps.count("submit") >= 7
+    assert all(entry["actor"] and entry["at"] and entry["outcome"] for entry in trail)
+    assert dead_letters(local) == []
+
+
+def test_an_outage_sends_batches_to_the_dlq_and_a_redrive_lands_them_once(
+    govsync: Any, resources: ProvisionedResources
+) -> None:
+    school = f"gs-{uuid.uuid4().hex[:8]}"
+    ids = seed_grades(resources, school, 25, rejected_student="st-0")
+    now = datetime.now(UTC)
+    local = govsync(
+        FaultPlan(seed=5, outage_start=now - timedelta(seconds=1), outage_end=now + timedelta(hours=1))
+    )
+
+    execution = run(local, school)
+
+    # The execution fails (so the alarm counts it), every batch is in the DLQ with its reference.
+    assert execution["status"] == "FAILED"
+    assert execution.get("error") == DEAD_LETTERED
+    letters = dead_letters(local)
+    assert len(letters) == 3
+    refs = []
+    for letter in letters:
+        body = json.loads(letter["Body"])
+        assert body["error"]["Error"] == "MinistryUnavailable"
+        assert letter["MessageAttributes"]["school_id"]["StringValue"] == school
+        refs.append(
+            (BatchRef.from_json({k: v for k, v in body.items() if k != "error"}), letter["MessageId"])
+        )
+    assert local.app is not None
+    progress = local.app.store.progress(school, PERIOD)
+    assert progress is not None
+    assert progress.count(BatchStatus.FAILED) == 3
+    assert local.simulator is not None
+    assert local.simulator.ministry.ledger()["records"] == 0
+
+    # The ministry recovers; the dead letters are redriven, twice (a second redrive finds the first).
+    local.simulator.ministry.set_plan(FaultPlan(seed=5))
+    (redrive,) = local.starter.redrive(refs, "test@ops")
+    again = local.starter.redrive(refs, "test@ops")
+    redriven = wait_for_execution(local.client("stepfunctions"), redrive.execution_arn, timeout_seconds=120)
+
+    assert redriven["status"] == "SUCCEEDED", redriven
+    assert not again[0].started
+    ledger = local.simulator.ministry.ledger()
+    assert ledger["duplicates"] == 0
+    assert ledger["records"] == len(ids)  # st-0 is a known student to this ministry
+    final = local.app.store.progress(school, PERIOD)
+    assert final is not None
+    assert final.count(BatchStatus.DONE) == 3
+    assert final.status is SyncStatus.SUCCEEDED
+
+
+def test_a_second_start_of_the_same_sync_never_runs_twice(
+    govsync: Any, resources: ProvisionedResources
+) -> None:
+    school = f"gs-{uuid.uuid4().hex[:8]}"
+    seed_grades(resources, school, 5, rejected_student="st-0")
+    local = govsync(FaultPlan(seed=1))
+
+    first = local.start_sync(PERIOD, [school], "ops-a")
+    second = local.start_sync(PERIOD, [school], "ops-b")
+    wait_for_execution(local.client("stepfunctions"), first[0].execution_arn, timeout_seconds=60)
+    third = local.start_sync(PERIOD, [school], "ops-c")
+
+    assert first[0].started
+    assert not second[0].started
+    assert not third[0].started
+    assert first[0].execution_arn == second[0].execution_arn == third[0].execution_arn
+    assert local.simulator is not None
+    assert local.simulator.ministry.ledger()["acceptances"] == 5

@@ -1,0 +1,85 @@
+"""The composition root: settings in, the sync's tasks out. Nothing else builds adapters."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import boto3
+from aws_lambda_powertools.utilities import parameters
+
+from luca_govsync.adapters.dynamodb_store import DynamoGradeSource, DynamoSyncStore, SchoolRules, now_iso
+from luca_govsync.adapters.ministry_client import MinistryClient, MinistrySettings
+from luca_govsync.adapters.s3_manifests import S3Manifests
+from luca_govsync.adapters.stepfunctions import StepFunctionsExecutions
+from luca_govsync.config import GovSyncSettings, StarterSettings
+from luca_govsync.service_layer.starter import SyncStarter
+from luca_govsync.service_layer.tasks import SyncTasks
+from luca_grading.adapters.aws_clients import AwsClients
+from luca_grading.adapters.dynamodb_repository import DynamoRepositoryFactory
+from luca_grading.service_layer.rule_cache import RuleCache
+
+
+@dataclass(frozen=True, slots=True)
+class GovSyncApp:
+    settings: GovSyncSettings
+    clients: AwsClients
+    store: DynamoSyncStore
+    ministry: MinistryClient
+    tasks: SyncTasks
+
+
+def ministry_credentials(settings: GovSyncSettings) -> tuple[str, str]:
+    """(client id, client secret): from the secret when one is named, else as configured."""
+    if not settings.ministry_secret_arn:
+        return settings.ministry_client_id, settings.ministry_client_secret
+    secret = parameters.get_secret(settings.ministry_secret_arn, transform="json", max_age=3600)
+    if not isinstance(secret, dict) or not secret.get("client_id") or not secret.get("client_secret"):
+        raise RuntimeError("the ministry secret must hold client_id and client_secret")
+    return str(secret["client_id"]), str(secret["client_secret"])
+
+
+def build(settings: GovSyncSettings, clients: AwsClients | None = None) -> GovSyncApp:
+    clients = clients or AwsClients(
+        region=settings.aws_region,
+        endpoint_url=settings.aws_endpoint_url,
+        tenant_role_arn=settings.tenant_role_arn,
+    )
+    s3 = boto3.client("s3", region_name=settings.aws_region, endpoint_url=settings.aws_endpoint_url)
+    store = DynamoSyncStore(clients, settings.table_name)
+    client_id, client_secret = ministry_credentials(settings)
+    ministry = MinistryClient(
+        MinistrySettings(
+            base_url=settings.ministry_url,
+            client_id=client_id,
+            client_secret=client_secret,
+            timeout_seconds=settings.ministry_timeout_seconds,
+        )
+    )
+    tasks = SyncTasks(
+        grades=DynamoGradeSource(clients, settings.table_name),
+        rules=SchoolRules(
+            DynamoRepositoryFactory(clients=clients, table_name=settings.table_name),
+            RuleCache(ttl_seconds=60.0),
+        ),
+        manifests=S3Manifests(s3, settings.manifest_bucket),
+        store=store,
+        ministry=ministry,
+        batch_size=settings.batch_size,
+        clock=now_iso,
+    )
+    return GovSyncApp(settings, clients, store, ministry, tasks)
+
+
+def build_starter(settings: StarterSettings) -> tuple[SyncStarter, Callable[[], list[str]]]:
+    """The scheduled starter and how it lists the schools to sync."""
+    sfn = boto3.client(
+        "stepfunctions", region_name=settings.aws_region, endpoint_url=settings.aws_endpoint_url
+    )
+    ssm = boto3.client("ssm", region_name=settings.aws_region, endpoint_url=settings.aws_endpoint_url)
+
+    def schools() -> list[str]:
+        value = ssm.get_parameter(Name=settings.schools_parameter)["Parameter"]["Value"]
+        return [school.strip() for school in value.split(",") if school.strip()]
+
+    return SyncStarter(StepFunctionsExecutions(sfn, settings.state_machine_arn)), schools

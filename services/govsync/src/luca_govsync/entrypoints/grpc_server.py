@@ -1,0 +1,232 @@
+"""gRPC ``luca.govsync.v1.GovSyncService`` for internal clients, with health and reflection.
+
+Every call is authenticated like the grading service's (a Cognito ID token, or a service token
+acting for one school); the school comes from the token, and ``SyncControl`` refuses any other.
+Errors are gRPC statuses with details (``google.rpc.ErrorInfo``; ``BadRequest`` for a bad field).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from concurrent import futures
+from typing import Any, TypeVar
+
+import grpc
+from google.protobuf import any_pb2, timestamp_pb2
+from google.rpc import code_pb2, error_details_pb2, status_pb2
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+from grpc_status import rpc_status
+
+from luca.govsync.v1 import govsync_pb2, govsync_pb2_grpc
+from luca_govsync.domain.model import (
+    BatchState,
+    BatchStatus,
+    InvalidSyncRequest,
+    RecordOutcome,
+    SyncProgress,
+    SyncStatus,
+)
+from luca_govsync.service_layer.control import SyncControl, SyncNotFound
+from luca_grading.adapters.tokens import Authenticator
+from luca_grading.domain.access import Principal
+from luca_grading.domain.errors import Forbidden, Unauthenticated
+
+SERVICE_NAME = govsync_pb2.DESCRIPTOR.services_by_name["GovSyncService"].full_name
+ERROR_DOMAIN = "govsync.luca.school"
+log = logging.getLogger("luca.govsync.grpc")
+R = TypeVar("R")
+
+_SYNC_STATUS = {
+    SyncStatus.RUNNING: govsync_pb2.SYNC_STATUS_RUNNING,
+    SyncStatus.SUCCEEDED: govsync_pb2.SYNC_STATUS_SUCCEEDED,
+    SyncStatus.COMPLETED_WITH_FAILURES: govsync_pb2.SYNC_STATUS_COMPLETED_WITH_FAILURES,
+    SyncStatus.FAILED: govsync_pb2.SYNC_STATUS_FAILED,
+}
+_BATCH_STATUS = {
+    BatchStatus.PENDING: govsync_pb2.BATCH_STATUS_PENDING,
+    BatchStatus.SUBMITTING: govsync_pb2.BATCH_STATUS_SUBMITTING,
+    BatchStatus.RETRYING: govsync_pb2.BATCH_STATUS_RETRYING,
+    BatchStatus.DONE: govsync_pb2.BATCH_STATUS_DONE,
+    BatchStatus.FAILED: govsync_pb2.BATCH_STATUS_FAILED,
+}
+
+
+def _timestamp(value: str) -> timestamp_pb2.Timestamp | None:
+    if not value:
+        return None
+    stamp = timestamp_pb2.Timestamp()
+    try:
+        stamp.FromJsonString(value if value.endswith("Z") else f"{value}Z")
+    except ValueError:
+        return None
+    return stamp
+
+
+def batch_pb(batch: BatchState) -> govsync_pb2.Batch:
+    message = govsync_pb2.Batch(
+        sync_id=batch.ref.sync_id,
+        school_id=batch.ref.school_id,
+        period=batch.ref.period,
+        number=batch.ref.number,
+        client_batch_id=batch.ref.client_batch_id,
+        records=batch.ref.records,
+        status=_BATCH_STATUS[batch.status],
+        attempts=batch.attempts,
+        last_error=batch.last_error,
+    )
+    stamp = _timestamp(batch.updated_at)
+    if stamp is not None:
+        message.updated_at.CopyFrom(stamp)
+    return message
+
+
+def outcome_pb(outcome: RecordOutcome) -> govsync_pb2.RecordOutcome:
+    return govsync_pb2.RecordOutcome(
+        record_id=outcome.record_id,
+        student_id=outcome.student_id,
+        status=govsync_pb2.RECORD_STATUS_REJECTED,
+        reason_code=outcome.reason_code,
+        reason=outcome.reason,
+    )
+
+
+def report_pb(progress: SyncProgress) -> govsync_pb2.SyncReport:
+    message = govsync_pb2.SyncReport(
+        sync_id=progress.sync_id,
+        school_id=progress.school_id,
+        period=progress.period,
+        status=_SYNC_STATUS[progress.status],
+        batches_total=len(progress.batches),
+        batches_done=progress.count(BatchStatus.DONE),
+        batches_retrying=progress.count(BatchStatus.RETRYING),
+        batches_failed=progress.count(BatchStatus.FAILED),
+        records_total=progress.records_total,
+        records_accepted=progress.accepted,
+        records_rejected=len(progress.rejected),
+        rejected=[outcome_pb(outcome) for outcome in progress.rejected],
+        started_by=progress.started_by,
+    )
+    for field, value in (("started_at", progress.started_at), ("finished_at", progress.finished_at)):
+        stamp = _timestamp(value)
+        if stamp is not None:
+            getattr(message, field).CopyFrom(stamp)
+    return message
+
+
+def _status(code: grpc.StatusCode, reason: str, message: str, field: str = "") -> status_pb2.Status:
+    details = []
+    info = any_pb2.Any()
+    info.Pack(error_details_pb2.ErrorInfo(reason=reason, domain=ERROR_DOMAIN))
+    details.append(info)
+    if field:
+        bad = any_pb2.Any()
+        bad.Pack(
+            error_details_pb2.BadRequest(
+                field_violations=[
+                    error_details_pb2.BadRequest.FieldViolation(field=field, description=message)
+                ]
+            )
+        )
+        details.append(bad)
+    return status_pb2.Status(code=getattr(code_pb2, code.name), message=message, details=details)
+
+
+class GovSyncServicer(govsync_pb2_grpc.GovSyncServiceServicer):
+    def __init__(self, control: SyncControl, authenticator: Authenticator) -> None:
+        self._control = control
+        self._authenticator = authenticator
+
+    def _call(self, context: grpc.ServicerContext, work: Callable[[Principal], R]) -> R:
+        metadata = {k.lower(): v for k, v in context.invocation_metadata() if isinstance(v, str)}
+        try:
+            principal = self._authenticator.authenticate(metadata.get("authorization"))
+            return work(principal)
+        except Unauthenticated as error:
+            context.abort_with_status(
+                rpc_status.to_status(
+                    _status(grpc.StatusCode.UNAUTHENTICATED, "UNAUTHENTICATED", error.detail)
+                )
+            )
+        except Forbidden as error:
+            context.abort_with_status(
+                rpc_status.to_status(
+                    _status(grpc.StatusCode.PERMISSION_DENIED, "NOT_YOUR_SCHOOL", error.detail)
+                )
+            )
+        except InvalidSyncRequest as error:
+            field = "period" if "period" in str(error) else "school_id"
+            context.abort_with_status(
+                rpc_status.to_status(
+                    _status(grpc.StatusCode.INVALID_ARGUMENT, "INVALID_REQUEST", str(error), field)
+                )
+            )
+        except SyncNotFound as error:
+            context.abort_with_status(
+                rpc_status.to_status(_status(grpc.StatusCode.NOT_FOUND, "NO_SUCH_SYNC", str(error)))
+            )
+        raise AssertionError("unreachable: abort_with_status raises")
+
+    def StartSync(self, request: Any, context: grpc.ServicerContext) -> Any:
+        def work(principal: Principal) -> govsync_pb2.StartSyncResponse:
+            started = self._control.start(principal, request.request.period, request.request.school_id)
+            reports = []
+            if started.progress is not None:
+                reports.append(report_pb(started.progress))
+            else:  # just started: prepare has not run yet
+                reports.append(
+                    govsync_pb2.SyncReport(
+                        sync_id=started.started.execution_name,
+                        school_id=started.started.key.school_id,
+                        period=started.started.key.period,
+                        status=govsync_pb2.SYNC_STATUS_RUNNING,
+                    )
+                )
+            return govsync_pb2.StartSyncResponse(syncs=reports)
+
+        return self._call(context, work)
+
+    def GetSyncProgress(self, request: Any, context: grpc.ServicerContext) -> Any:
+        def work(principal: Principal) -> govsync_pb2.GetSyncProgressResponse:
+            progress = self._control.progress(principal, request.period, request.school_id)
+            return govsync_pb2.GetSyncProgressResponse(progress=report_pb(progress))
+
+        return self._call(context, work)
+
+    def ListSyncs(self, request: Any, context: grpc.ServicerContext) -> Any:
+        def work(principal: Principal) -> govsync_pb2.ListSyncsResponse:
+            syncs = self._control.list_syncs(principal, request.period, request.school_id)
+            return govsync_pb2.ListSyncsResponse(syncs=[report_pb(progress) for progress in syncs])
+
+        return self._call(context, work)
+
+    def ListFailedBatches(self, request: Any, context: grpc.ServicerContext) -> Any:
+        def work(principal: Principal) -> govsync_pb2.ListFailedBatchesResponse:
+            batches = self._control.failed_batches(principal, request.period, request.school_id)
+            return govsync_pb2.ListFailedBatchesResponse(batches=[batch_pb(batch) for batch in batches])
+
+        return self._call(context, work)
+
+
+def create_server(
+    control: SyncControl, authenticator: Authenticator, *, address: str, workers: int = 8
+) -> tuple[grpc.Server, int]:
+    """A bound, not yet started server; returns it and its port."""
+    from opentelemetry.instrumentation.grpc import server_interceptor
+
+    server = grpc.server(
+        futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="govsync-grpc"),
+        interceptors=[server_interceptor()],
+    )
+    govsync_pb2_grpc.add_GovSyncServiceServicer_to_server(GovSyncServicer(control, authenticator), server)
+    health_servicer = health.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    for name in ("", SERVICE_NAME):
+        health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+    reflection.enable_server_reflection(
+        (SERVICE_NAME, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME),
+        server,
+    )
+    port = server.add_insecure_port(address)
+    return server, port

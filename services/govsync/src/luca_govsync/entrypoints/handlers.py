@@ -1,0 +1,168 @@
+"""The state machine's Lambda tasks: decode the input, call the task, return JSON.
+
+One handler per task (``prepare``, ``submit``, ``record_failure``, ``report``), one composition root
+(``bootstrap.build``), built on the first invocation and kept warm. Log keys are appended per
+thread: in Lambda one invocation runs at a time, but the local engine runs a Map's iterations
+concurrently in one process, and their keys must not mix. A ministry error is raised as it
+is: its class name is the error name the definition's Retry and Catch match.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from luca_govsync.bootstrap import GovSyncApp, build, build_starter
+from luca_govsync.config import GovSyncSettings, StarterSettings
+from luca_govsync.domain.model import (
+    BatchRef,
+    BatchStatus,
+    InvalidSyncRequest,
+    SyncKey,
+    SyncProgress,
+    period_before,
+)
+
+SERVICE = "govsync"
+logger = Logger(service=SERVICE)
+T = TypeVar("T")
+_app: GovSyncApp | None = None
+
+
+def _fresh_thread_keys(
+    handler: Callable[[dict[str, Any], LambdaContext], T],
+) -> Callable[[dict[str, Any], LambdaContext], T]:
+    @functools.wraps(handler)
+    def wrapped(event: dict[str, Any], context: LambdaContext) -> T:
+        logger.thread_safe_clear_keys()
+        return handler(event, context)
+
+    return wrapped
+
+
+def app() -> GovSyncApp:
+    global _app
+    if _app is None:
+        _app = build(GovSyncSettings.from_environment())
+    return _app
+
+
+def use(built: GovSyncApp | None) -> None:
+    """Install (or clear) the composition the handlers use: the local platform and tests call this."""
+    global _app
+    _app = built
+
+
+def _key(event: dict[str, Any]) -> SyncKey:
+    try:
+        return SyncKey(str(event["school_id"]), str(event["period"]))
+    except KeyError as exc:
+        raise InvalidSyncRequest(f"the task input has no {exc.args[0]}") from exc
+
+
+@logger.inject_lambda_context(clear_state=True)
+@_fresh_thread_keys
+def prepare(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    key = _key(event)
+    logger.thread_safe_append_keys(school_id=key.school_id, period=key.period, sync_id=event.get("sync_id"))
+    prepared = app().tasks.prepare(
+        key, str(event.get("sync_id", "")), str(event.get("started_by") or "schedule")
+    )
+    logger.info("prepared", extra={"batches": len(prepared.batches), "records": prepared.records_total})
+    return prepared.to_json()
+
+
+@logger.inject_lambda_context(clear_state=True)
+@_fresh_thread_keys
+def submit(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    ref = BatchRef.from_json(event)
+    logger.thread_safe_append_keys(
+        school_id=ref.school_id, period=ref.period, sync_id=ref.sync_id, batch=ref.number
+    )
+    try:
+        submitted = app().tasks.submit(ref)
+    except Exception as error:
+        logger.warning(
+            "batch not submitted", extra={"error": type(error).__name__, "detail": str(error)[:300]}
+        )
+        raise
+    logger.info("batch submitted", extra={"accepted": submitted.accepted, "rejected": submitted.rejected})
+    return submitted.to_json()
+
+
+@logger.inject_lambda_context(clear_state=True)
+@_fresh_thread_keys
+def record_failure(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    ref = BatchRef.from_json({k: v for k, v in dict(event["batch"]).items() if k not in ("error", "result")})
+    logger.thread_safe_append_keys(
+        school_id=ref.school_id, period=ref.period, sync_id=ref.sync_id, batch=ref.number
+    )
+    logger.error("batch dead-lettered", extra={"error": event.get("error")})
+    return app().tasks.record_failure(ref, str(event.get("error", "")), str(event.get("cause", ""))[:2000])
+
+
+@logger.inject_lambda_context(clear_state=True)
+@_fresh_thread_keys
+def report(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    key = _key(event)
+    sync_id = str(event.get("sync_id", ""))
+    logger.thread_safe_append_keys(school_id=key.school_id, period=key.period, sync_id=sync_id)
+    progress = app().tasks.report(key, sync_id)
+    summary = report_json(progress)
+    logger.info("sync reported", extra={k: v for k, v in summary.items() if k != "rejected"})
+    return summary
+
+
+@logger.inject_lambda_context(clear_state=True)
+@_fresh_thread_keys
+def start_scheduled(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """The quarterly schedule's target: the term that just ended, for every school on the list.
+    A school whose sync of that period exists already is not started again."""
+    starter, schools = build_starter(StarterSettings.from_environment())
+    fired = _fired_at(event)
+    period = period_before(fired.year, fired.month)
+    started = starter.start(period, schools(), "schedule")
+    summary = {"period": period, "started": [s.execution_name for s in started if s.started]}
+    summary["already"] = [s.execution_name for s in started if not s.started]
+    logger.info("scheduled sync", extra=summary)
+    return summary
+
+
+def _fired_at(event: dict[str, Any]) -> datetime:
+    """EventBridge Scheduler passes its <aws.scheduler.scheduled-time> in the input we configure."""
+    value = event.get("scheduled_time") if isinstance(event, dict) else None
+    if isinstance(value, str) and value:
+        try:
+            return datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            logger.warning("unreadable scheduled_time; using now", extra={"scheduled_time": value[:40]})
+    return datetime.now(UTC)
+
+
+def report_json(progress: SyncProgress) -> dict[str, Any]:
+    return {
+        "sync_id": progress.sync_id,
+        "school_id": progress.school_id,
+        "period": progress.period,
+        "status": progress.status.value,
+        "batches_total": len(progress.batches),
+        "batches_done": progress.count(BatchStatus.DONE),
+        "batches_failed": progress.count(BatchStatus.FAILED),
+        "records_total": progress.records_total,
+        "records_accepted": progress.accepted,
+        "records_rejected": len(progress.rejected),
+        "rejected": [
+            {
+                "record_id": r.record_id,
+                "student_id": r.student_id,
+                "reason_code": r.reason_code,
+                "reason": r.reason,
+            }
+            for r in progress.rejected
+        ],
+    }

@@ -1,0 +1,94 @@
+"""What the sync's tasks need from the world: grades, a place for manifests, the sync's own state,
+and the ministry. Adapters implement these; the tasks and their tests see only these."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from luca_govsync.domain.model import (
+    AuditEntry,
+    BatchRef,
+    BatchState,
+    GradeRecord,
+    RecordOutcome,
+    SyncProgress,
+)
+from luca_grading.domain.model import GradingRule
+
+
+class GradeSource(Protocol):
+    def period_grades(self, school_id: str, period: str) -> list[GradeRecord]:
+        """Every official grade of the school in the period (through the school-term index)."""
+        ...
+
+
+class Rules(Protocol):
+    def rule_for(self, school_id: str, subject_id: str) -> GradingRule:
+        """The school's grading rule for the subject (its own, or the school's default)."""
+        ...
+
+
+class ManifestStore(Protocol):
+    def put(self, key: str, records: Sequence[GradeRecord]) -> None: ...
+
+    def get(self, key: str) -> list[GradeRecord]: ...
+
+
+class SyncStore(Protocol):
+    """The sync's state in the table: runs, batch states, verdicts per record, the audit trail."""
+
+    def accepted_record_ids(self, school_id: str, period: str) -> set[str]: ...
+
+    def start_run(self, school_id: str, period: str, sync_id: str, started_by: str, records: int) -> None: ...
+
+    def put_batches(self, refs: Sequence[BatchRef]) -> None:
+        """New batches, pending (a batch already known keeps its state)."""
+        ...
+
+    def begin_attempt(self, ref: BatchRef) -> int:
+        """Counts one more submit attempt; returns the attempt number (1 for the first)."""
+        ...
+
+    def attempt_failed(self, ref: BatchRef, error: str) -> None: ...
+
+    def batch_done(self, ref: BatchRef, outcomes: Sequence[RecordOutcome]) -> None:
+        """The ministry's verdicts, then the batch's state: done."""
+        ...
+
+    def batch_failed(self, ref: BatchRef, error: str) -> None: ...
+
+    def audit(self, entry: AuditEntry) -> None: ...
+
+    def progress(self, school_id: str, period: str, sync_id: str | None = None) -> SyncProgress | None:
+        """The latest (or the named) run of the school's sync of the period, None if there is none."""
+        ...
+
+    def batch_states(self, school_id: str, period: str, sync_id: str) -> list[BatchState]: ...
+
+    def sync_ids(self, school_id: str, period: str) -> list[str]:
+        """The runs of the school's sync of the period, most recent first."""
+        ...
+
+    def finish_run(self, progress: SyncProgress) -> None: ...
+
+
+class Ministry(Protocol):
+    def submit(
+        self, client_batch_id: str, school_code: str, period: str, records: Sequence[GradeRecord]
+    ) -> list[RecordOutcome]:
+        """One verdict per record, or a ``MinistryError`` (``domain.errors``)."""
+        ...
+
+
+class Executions(Protocol):
+    """The state machine's executions (Step Functions)."""
+
+    def start(self, name: str, payload: dict[str, object]) -> tuple[str, bool]:
+        """Starts the execution ``name``; returns (its ARN, True if this call started it). An
+        execution of that name that already exists is returned as it is, never started again."""
+        ...
+
+    def status(self, name: str) -> str | None:
+        """RUNNING, SUCCEEDED, FAILED, TIMED_OUT, ABORTED; None when there is no such execution."""
+        ...

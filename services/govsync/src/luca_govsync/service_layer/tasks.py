@@ -1,0 +1,219 @@
+"""The state machine's tasks: prepare, submit one batch, record a batch that failed for good, report.
+
+Each task is a plain function of its input and the ports; the Lambda handlers only decode events
+and call these. Every step leaves an audit entry (who, when, what, how it ended) in the table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+from luca_govsync.domain.errors import MinistryError
+from luca_govsync.domain.model import (
+    AuditEntry,
+    BatchRef,
+    BatchStatus,
+    InvalidSyncRequest,
+    RecordStatus,
+    SyncKey,
+    SyncProgress,
+    chunk,
+    client_batch_id,
+    ministry_grade,
+)
+from luca_govsync.service_layer.ports import GradeSource, ManifestStore, Ministry, Rules, SyncStore
+
+SYSTEM_ACTOR = "govsync"
+
+
+def manifest_key(school_id: str, period: str, sync_id: str, number: int) -> str:
+    """Manifests live under their school's prefix, like every other key of the platform."""
+    return f"{school_id}/{period}/{sync_id}/batch-{number:05d}.json"
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    sync_id: str
+    school_id: str
+    period: str
+    records_total: int
+    already_accepted: int
+    batches: tuple[BatchRef, ...]
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "sync_id": self.sync_id,
+            "school_id": self.school_id,
+            "period": self.period,
+            "records_total": self.records_total,
+            "already_accepted": self.already_accepted,
+            "batches": [batch.to_json() for batch in self.batches],
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Submitted:
+    number: int
+    client_batch_id: str
+    accepted: int
+    rejected: int
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "number": self.number,
+            "client_batch_id": self.client_batch_id,
+            "status": BatchStatus.DONE.value,
+            "accepted": self.accepted,
+            "rejected": self.rejected,
+        }
+
+
+class SyncTasks:
+    def __init__(
+        self,
+        *,
+        grades: GradeSource,
+        rules: Rules,
+        manifests: ManifestStore,
+        store: SyncStore,
+        ministry: Ministry,
+        batch_size: int,
+        clock: Callable[[], str],
+    ) -> None:
+        if batch_size < 1:
+            raise ValueError("batch_size must be at least 1")
+        self._grades, self._manifests, self._store, self._ministry = grades, manifests, store, ministry
+        self._rules = rules
+        self._batch_size = batch_size
+        self._clock = clock
+
+    def _audit(
+        self, ref: BatchRef | SyncKey, sync_id: str, step: str, actor: str, what: str, outcome: str
+    ) -> None:
+        self._store.audit(
+            AuditEntry(
+                school_id=ref.school_id,
+                period=ref.period,
+                sync_id=sync_id,
+                step=step,
+                actor=actor,
+                what=what,
+                outcome=outcome,
+                at=self._clock(),
+            )
+        )
+
+    def prepare(self, key: SyncKey, sync_id: str, started_by: str) -> Prepared:
+        """The period's grades not yet accepted by the ministry, chunked, each chunk a manifest in S3."""
+        if not sync_id:
+            raise InvalidSyncRequest("a sync needs its id (the execution name)")
+        grades = self._grades.period_grades(key.school_id, key.period)
+        accepted = self._store.accepted_record_ids(key.school_id, key.period)
+        pending = [
+            replace(
+                record,
+                score=ministry_grade(record.score, self._rules.rule_for(key.school_id, record.subject_id)),
+            )
+            for record in grades
+            if record.record_id not in accepted
+        ]
+        refs = []
+        for number, records in enumerate(chunk(pending, self._batch_size), start=1):
+            ref = BatchRef(
+                school_id=key.school_id,
+                period=key.period,
+                sync_id=sync_id,
+                number=number,
+                client_batch_id=client_batch_id(key.school_id, key.period, [r.record_id for r in records]),
+                manifest_key=manifest_key(key.school_id, key.period, sync_id, number),
+                records=len(records),
+            )
+            self._manifests.put(ref.manifest_key, records)
+            refs.append(ref)
+        self._store.start_run(key.school_id, key.period, sync_id, started_by, len(pending))
+        self._store.put_batches(refs)
+        self._audit(
+            key,
+            sync_id,
+            "prepare",
+            started_by or SYSTEM_ACTOR,
+            f"{len(grades)} grades in the period, {len(grades) - len(pending)} already accepted",
+            f"{len(refs)} batches of at most {self._batch_size} records",
+        )
+        return Prepared(
+            sync_id, key.school_id, key.period, len(pending), len(grades) - len(pending), tuple(refs)
+        )
+
+    def submit(self, ref: BatchRef) -> Submitted:
+        """One attempt at one batch. A ministry error is recorded and raised again: the state machine
+        decides whether to retry (transient) or to send the batch to the DLQ (anything else)."""
+        attempt = self._store.begin_attempt(ref)
+        what = f"batch {ref.number} ({ref.records} records, {ref.client_batch_id}), attempt {attempt}"
+        records = self._manifests.get(ref.manifest_key)
+        if len(records) != ref.records:
+            raise InvalidSyncRequest(
+                f"manifest {ref.manifest_key} holds {len(records)} records, the reference says {ref.records}"
+            )
+        try:
+            outcomes = self._ministry.submit(ref.client_batch_id, ref.school_id, ref.period, records)
+        except MinistryError as error:
+            reason = f"{type(error).__name__}: {error.detail}"
+            self._store.attempt_failed(ref, reason)
+            self._audit(ref, ref.sync_id, "submit", SYSTEM_ACTOR, what, reason)
+            raise
+        self._store.batch_done(ref, outcomes)
+        accepted = sum(1 for outcome in outcomes if outcome.status is RecordStatus.ACCEPTED)
+        rejected = len(outcomes) - accepted
+        self._audit(
+            ref, ref.sync_id, "submit", SYSTEM_ACTOR, what, f"accepted {accepted}, rejected {rejected}"
+        )
+        return Submitted(ref.number, ref.client_batch_id, accepted, rejected)
+
+    def record_failure(self, ref: BatchRef, error: str, cause: str) -> dict[str, object]:
+        """A batch that failed for good (its DLQ message is already sent): its state and an audit entry."""
+        reason = f"{error}: {cause}"[:1000]
+        self._store.batch_failed(ref, reason)
+        self._audit(
+            ref,
+            ref.sync_id,
+            "dead-letter",
+            SYSTEM_ACTOR,
+            f"batch {ref.number} ({ref.client_batch_id})",
+            f"sent to the DLQ after {error}",
+        )
+        return {
+            "number": ref.number,
+            "client_batch_id": ref.client_batch_id,
+            "status": BatchStatus.FAILED.value,
+            "error": error,
+        }
+
+    def report(self, key: SyncKey, sync_id: str) -> SyncProgress:
+        progress = self._store.progress(key.school_id, key.period, sync_id)
+        if progress is None:
+            raise InvalidSyncRequest(f"no sync {sync_id} of {key.school_id} for {key.period}")
+        finished = SyncProgress(
+            school_id=progress.school_id,
+            period=progress.period,
+            sync_id=progress.sync_id,
+            status=progress.final_status(),
+            batches=progress.batches,
+            records_total=progress.records_total,
+            accepted=progress.accepted,
+            rejected=progress.rejected,
+            started_by=progress.started_by,
+            started_at=progress.started_at,
+            finished_at=self._clock(),
+        )
+        self._store.finish_run(finished)
+        self._audit(
+            key,
+            sync_id,
+            "report",
+            SYSTEM_ACTOR,
+            f"{len(finished.batches)} batches, {finished.records_total} records",
+            f"{finished.status.value}: accepted {finished.accepted}, rejected {len(finished.rejected)}, "
+            f"batches failed {finished.count(BatchStatus.FAILED)}",
+        )
+        return finished

@@ -1,0 +1,356 @@
+"""The sync's tasks against in-memory ports: prepare, submit, failure, report, and exactly-once."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+from decimal import Decimal
+
+import pytest
+
+from luca_govsync.domain.errors import MinistryRefused, MinistryUnavailable
+from luca_govsync.domain.model import (
+    AuditEntry,
+    BatchRef,
+    BatchState,
+    BatchStatus,
+    GradeRecord,
+    InvalidSyncRequest,
+    RecordOutcome,
+    RecordStatus,
+    SyncKey,
+    SyncProgress,
+    SyncStatus,
+    client_batch_id,
+    period_before,
+)
+from luca_govsync.service_layer.tasks import SyncTasks, manifest_key
+from luca_grading.domain.model import GradingRule, ScaleKind, SubjectId
+
+
+def grade(n: int, school: str = "school-a", period: str = "2025-T1") -> GradeRecord:
+    return GradeRecord(
+        f"ev-{n:04d}", f"st-{n % 7}", "1A", "math", period, "5.5", "2025-03-01T10:00:00.000000Z"
+    )
+
+
+class Grades:
+    def __init__(self, records: dict[tuple[str, str], list[GradeRecord]]) -> None:
+        self.records = records
+
+    def period_grades(self, school_id: str, period: str) -> list[GradeRecord]:
+        return list(self.records.get((school_id, period), []))
+
+
+class Rules:
+    """School A grades on the Chilean scale; school P on percentages."""
+
+    def rule_for(self, school_id: str, subject_id: str) -> GradingRule:
+        if school_id == "school-p":
+            return GradingRule(
+                SubjectId(subject_id), scale=ScaleKind.PERCENTAGE, passing_grade=Decimal("60"), decimals=0
+            )
+        return GradingRule(SubjectId(subject_id))
+
+
+class Manifests:
+    def __init__(self) -> None:
+        self.objects: dict[str, list[GradeRecord]] = {}
+
+    def put(self, key: str, records: Sequence[GradeRecord]) -> None:
+        self.objects[key] = list(records)
+
+    def get(self, key: str) -> list[GradeRecord]:
+        return list(self.objects[key])
+
+
+class Store:
+    def __init__(self) -> None:
+        self.runs: dict[tuple[str, str, str], dict[str, object]] = {}
+        self.batches: dict[tuple[str, str, str, int], BatchState] = {}
+        self.verdicts: dict[tuple[str, str, str], tuple[RecordOutcome, str]] = {}
+        self.trail: list[AuditEntry] = []
+
+    def accepted_record_ids(self, school_id: str, period: str) -> set[str]:
+        return {
+            rid
+            for (s, p, rid), (outcome, _) in self.verdicts.items()
+            if (s, p) == (school_id, period) and outcome.status is RecordStatus.ACCEPTED
+        }
+
+    def start_run(self, school_id: str, period: str, sync_id: str, started_by: str, records: int) -> None:
+        self.runs[(school_id, period, sync_id)] = {"started_by": started_by, "records": records}
+
+    def put_batches(self, refs: Sequence[BatchRef]) -> None:
+        for ref in refs:
+            self.batches.setdefault(self._key(ref), BatchState(ref, BatchStatus.PENDING))
+
+    @staticmethod
+    def _key(ref: BatchRef) -> tuple[str, str, str, int]:
+        return (ref.school_id, ref.period, ref.sync_id, ref.number)
+
+    def begin_attempt(self, ref: BatchRef) -> int:
+        state = self.batches.get(self._key(ref), BatchState(ref, BatchStatus.PENDING))
+        attempts = state.attempts + 1
+        status = BatchStatus.SUBMITTING if attempts == 1 else BatchStatus.RETRYING
+        self.batches[self._key(ref)] = replace(state, attempts=attempts, status=status)
+        return attempts
+
+    def attempt_failed(self, ref: BatchRef, error: str) -> None:
+        state = self.batches[self._key(ref)]
+        self.batches[self._key(ref)] = replace(state, status=BatchStatus.RETRYING, last_error=error)
+
+    def batch_done(self, ref: BatchRef, outcomes: Sequence[RecordOutcome]) -> None:
+        for outcome in outcomes:
+            self.verdicts[(ref.school_id, ref.period, outcome.record_id)] = (outcome, ref.client_batch_id)
+        state = self.batches[self._key(ref)]
+        self.batches[self._key(ref)] = replace(state, status=BatchStatus.DONE)
+
+    def batch_failed(self, ref: BatchRef, error: str) -> None:
+        state = self.batches[self._key(ref)]
+        self.batches[self._key(ref)] = replace(state, status=BatchStatus.FAILED, last_error=error)
+
+    def audit(self, entry: AuditEntry) -> None:
+        self.trail.append(entry)
+
+    def batch_states(self, school_id: str, period: str, sync_id: str) -> list[BatchState]:
+        return [b for k, b in sorted(self.batches.items()) if k[:3] == (school_id, period, sync_id)]
+
+    def sync_ids(self, school_id: str, period: str) -> list[str]:
+        return [k[2] for k in reversed(self.runs) if k[:2] == (school_id, period)]
+
+    def progress(self, school_id: str, period: str, sync_id: str | None = None) -> SyncProgress | None:
+        run = next(
+            (
+                (k, v)
+                for k, v in reversed(self.runs.items())
+                if k[:2] == (school_id, period) and sync_id in (None, k[2])
+            ),
+            None,
+        )
+        if run is None:
+            return None
+        (_, _, run_id), info = run
+        batches = tuple(self.batch_states(school_id, period, run_id))
+        ids = {b.ref.client_batch_id for b in batches}
+        mine = [
+            o for (s, p, _), (o, cb) in self.verdicts.items() if (s, p) == (school_id, period) and cb in ids
+        ]
+        return SyncProgress(
+            school_id,
+            period,
+            run_id,
+            SyncStatus.RUNNING,
+            batches,
+            int(str(info["records"])),
+            sum(1 for o in mine if o.status is RecordStatus.ACCEPTED),
+            tuple(o for o in mine if o.status is RecordStatus.REJECTED),
+        )
+
+    def finish_run(self, progress: SyncProgress) -> None:
+        self.runs[(progress.school_id, progress.period, progress.sync_id)]["status"] = progress.status
+
+
+class Ministry:
+    """Accepts everything but the students it is told to reject; can fail the first calls."""
+
+    def __init__(
+        self, reject_students: frozenset[str] = frozenset(), failures: list[Exception] | None = None
+    ):
+        self.reject_students = reject_students
+        self.failures = list(failures or [])
+        self.calls: list[str] = []
+        self.accepted: dict[tuple[str, str, str], int] = {}
+        self.seen: dict[str, list[RecordOutcome]] = {}
+
+    def submit(
+        self, client_batch_id: str, school_code: str, period: str, records: Sequence[GradeRecord]
+    ) -> list[RecordOutcome]:
+        self.calls.append(client_batch_id)
+        if self.failures:
+            raise self.failures.pop(0)
+        if client_batch_id in self.seen:  # the ministry's dedupe by client batch id
+            return self.seen[client_batch_id]
+        outcomes = []
+        for record in records:
+            if record.student_id in self.reject_students:
+                outcomes.append(
+                    RecordOutcome(
+                        record.record_id,
+                        record.student_id,
+                        RecordStatus.REJECTED,
+                        "UNKNOWN_STUDENT",
+                        "no such student",
+                    )
+                )
+            else:
+                key = (school_code, period, record.record_id)
+                self.accepted[key] = self.accepted.get(key, 0) + 1
+                outcomes.append(RecordOutcome(record.record_id, record.student_id, RecordStatus.ACCEPTED))
+        self.seen[client_batch_id] = outcomes
+        return outcomes
+
+
+@pytest.fixture
+def world() -> tuple[SyncTasks, Grades, Manifests, Store, Ministry]:
+    grades = Grades(
+        {
+            ("school-a", "2025-T1"): [grade(n) for n in range(25)],
+            ("school-b", "2025-T1"): [grade(99, "school-b")],
+        }
+    )
+    manifests, store, ministry = Manifests(), Store(), Ministry(reject_students=frozenset({"st-3"}))
+    tasks = SyncTasks(
+        grades=grades,
+        rules=Rules(),
+        manifests=manifests,
+        store=store,
+        ministry=ministry,
+        batch_size=10,
+        clock=lambda: "2026-04-01T06:00:00Z",
+    )
+    return tasks, grades, manifests, store, ministry
+
+
+KEY = SyncKey("school-a", "2025-T1")
+
+
+def test_prepare_chunks_the_periods_grades_into_manifests_under_the_school(world) -> None:
+    tasks, _, manifests, store, _ = world
+
+    prepared = tasks.prepare(KEY, "govsync-school-a-2025-T1", "schedule")
+
+    assert [b.records for b in prepared.batches] == [10, 10, 5]
+    assert all(b.manifest_key.startswith("school-a/2025-T1/") for b in prepared.batches)
+    sent = [r.record_id for b in prepared.batches for r in manifests.get(b.manifest_key)]
+    assert sent == sorted(f"ev-{n:04d}" for n in range(25))  # every grade, once, in a stable order
+    assert prepared.batches[0].client_batch_id == client_batch_id("school-a", "2025-T1", sent[:10])
+    assert manifest_key("school-a", "2025-T1", "s1", 3) == "school-a/2025-T1/s1/batch-00003.json"
+    assert {b.status for b in store.batch_states("school-a", "2025-T1", prepared.sync_id)} == {
+        BatchStatus.PENDING
+    }
+    assert [e.step for e in store.trail] == ["prepare"]
+    assert store.trail[0].actor == "schedule"
+
+
+def test_submit_stores_the_verdicts_and_rejections_keep_their_reason(world) -> None:
+    tasks, _, _, store, ministry = world
+    prepared = tasks.prepare(KEY, "sync-1", "ops@school-a")
+
+    for ref in prepared.batches:
+        tasks.submit(ref)
+    report = tasks.report(KEY, "sync-1")
+
+    assert report.status is SyncStatus.COMPLETED_WITH_FAILURES  # some records were rejected
+    rejected = {o.record_id for o in report.rejected}
+    assert rejected == {f"ev-{n:04d}" for n in range(25) if n % 7 == 3}
+    assert all(o.reason_code == "UNKNOWN_STUDENT" for o in report.rejected)
+    assert report.accepted == 25 - len(rejected)
+    assert sum(ministry.accepted.values()) == report.accepted
+    assert [e.step for e in store.trail] == ["prepare", "submit", "submit", "submit", "report"]
+
+
+def test_a_failed_attempt_is_recorded_raised_and_the_retry_lands_once(world) -> None:
+    tasks, _, _, store, ministry = world
+    ministry.failures = [MinistryUnavailable("503 maintenance", status=503)]
+    ref = tasks.prepare(KEY, "sync-1", "schedule").batches[0]
+
+    with pytest.raises(MinistryUnavailable):
+        tasks.submit(ref)
+    state = store.batch_states("school-a", "2025-T1", "sync-1")[0]
+    assert (state.status, state.attempts) == (BatchStatus.RETRYING, 1)
+    assert "MinistryUnavailable" in state.last_error
+    tasks.submit(ref)  # the state machine's retry
+    tasks.submit(ref)  # and a redelivery of the same batch: the ministry deduplicates the batch id
+
+    assert store.batch_states("school-a", "2025-T1", "sync-1")[0].status is BatchStatus.DONE
+    assert max(ministry.accepted.values()) == 1
+    assert ministry.calls == [ref.client_batch_id] * 3
+
+
+def test_a_later_sync_of_the_same_period_never_resends_accepted_records(world) -> None:
+    tasks, grades, manifests, _, ministry = world
+    for ref in tasks.prepare(KEY, "sync-1", "schedule").batches:
+        tasks.submit(ref)
+    # A teacher records one more grade; the period is synced again.
+    grades.records[("school-a", "2025-T1")].append(grade(500))
+
+    again = tasks.prepare(KEY, "sync-2", "ops")
+
+    resent = {r for b in again.batches for r in manifests.get(b.manifest_key)}
+    # Only what the ministry has not accepted: the new grade and the rejected ones (for a person to fix).
+    assert {r.record_id for r in resent} == {"ev-0500"} | {f"ev-{n:04d}" for n in range(25) if n % 7 == 3}
+    for ref in again.batches:
+        tasks.submit(ref)
+    assert max(ministry.accepted.values()) == 1
+
+
+def test_a_dead_lettered_batch_is_marked_failed_and_the_sync_reports_it(world) -> None:
+    tasks, _, _, store, ministry = world
+    refs = tasks.prepare(KEY, "sync-1", "schedule").batches
+    ministry.failures = [MinistryRefused("422 invalid batch", status=422)]
+    with pytest.raises(MinistryRefused):
+        tasks.submit(refs[0])
+    tasks.record_failure(refs[0], "MinistryRefused", "422 invalid batch")
+    for ref in refs[1:]:
+        tasks.submit(ref)
+
+    report = tasks.report(KEY, "sync-1")
+
+    assert report.count(BatchStatus.FAILED) == 1
+    assert report.status is SyncStatus.COMPLETED_WITH_FAILURES
+    assert [e.step for e in store.trail] == ["prepare", "submit", "dead-letter", "submit", "submit", "report"]
+    assert "MinistryRefused" in store.trail[1].outcome
+
+
+def test_a_sync_only_reads_and_writes_its_own_school(world) -> None:
+    tasks, _, manifests, store, ministry = world
+    prepared = tasks.prepare(SyncKey("school-b", "2025-T1"), "sync-b", "schedule")
+    for ref in prepared.batches:
+        tasks.submit(ref)
+
+    assert {k.split("/")[0] for k in manifests.objects} == {"school-b"}
+    assert {school for school, _, _ in ministry.accepted} == {"school-b"}
+    assert store.progress("school-a", "2025-T1") is None
+
+
+@pytest.mark.parametrize("period", ["2025-Q1", "2025-T5", "25-T1", "", "2025-T1; DROP"])
+def test_an_unknown_period_is_refused(period: str) -> None:
+    with pytest.raises(InvalidSyncRequest, match="unknown period"):
+        SyncKey("school-a", period)
+
+
+def test_a_bad_batch_reference_is_refused() -> None:
+    with pytest.raises(InvalidSyncRequest):
+        BatchRef.from_json({"school_id": "school-a", "period": "2025-T1"})
+    with pytest.raises(InvalidSyncRequest):
+        BatchRef.from_json({**BatchRef("a#b", "2025-T1", "s", 1, "c", "k", 1).to_json()})
+
+
+def test_execution_names_are_deterministic_and_valid() -> None:
+    name = KEY.execution_name()
+    assert name == "govsync-school-a-2025-T1" == SyncKey("school-a", "2025-T1").execution_name()
+    long = SyncKey("x" * 90, "2025-T1").execution_name("redrive-abc")
+    assert len(long) <= 80
+    assert long != SyncKey("x" * 91, "2025-T1").execution_name("redrive-abc")
+
+
+@pytest.mark.parametrize(
+    ("year", "month", "period"),
+    [(2026, 4, "2026-T1"), (2026, 1, "2025-T4"), (2026, 7, "2026-T2"), (2026, 10, "2026-T3")],
+)
+def test_a_scheduled_sync_submits_the_term_that_just_ended(year: int, month: int, period: str) -> None:
+    assert period_before(year, month) == period
+
+
+def test_a_school_grading_on_percentages_sends_grades_on_the_ministrys_scale(world) -> None:
+    tasks, grades, manifests, _, _ = world
+    grades.records[("school-p", "2025-T1")] = [
+        replace(grade(n, "school-p"), score=score) for n, score in enumerate(["0", "50", "60", "87", "100"])
+    ]
+
+    prepared = tasks.prepare(SyncKey("school-p", "2025-T1"), "sync-p", "schedule")
+
+    sent = [r.score for b in prepared.batches for r in manifests.get(b.manifest_key)]
+    # The school's passing grade (60%) is the ministry's 4.0; its best (100%) the ministry's 7.0.
+    assert sent == ["1.0", "3.5", "4.0", "6.0", "7.0"]
