@@ -14,7 +14,7 @@ import contextlib
 import json
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -22,18 +22,16 @@ import boto3
 import grpc
 
 from luca_govsync.adapters.stepfunctions import StepFunctionsExecutions
-from luca_govsync.bootstrap import GovSyncApp, build
-from luca_govsync.config import GovSyncSettings
+from luca_govsync.bootstrap import GovSyncApp, build, build_control
+from luca_govsync.config import ApiSettings, GovSyncSettings
 from luca_govsync.definition import DefinitionSettings, RetryPolicy, build_definition
 from luca_govsync.domain.model import period_before
 from luca_govsync.entrypoints import handlers
 from luca_govsync.entrypoints.grpc_server import create_server
-from luca_govsync.service_layer.control import SyncControl
 from luca_govsync.service_layer.starter import Started, SyncStarter
 from luca_govsync.simulator.faults import FaultPlan
 from luca_govsync.simulator.server import SimulatorServer
 from luca_govsync.simulator.state import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
-from luca_grading.adapters.tokens import Authenticator
 from luca_infra.definitions import GovSyncDefinition
 from luca_infra.local import stepfunctions
 from luca_infra.local.scheduler import LocalSchedule
@@ -131,17 +129,17 @@ class LocalGovSync:
         log.info("government sync ready", extra={"ministry": self.simulator.url})
         return self.resources
 
-    def serve_grpc(self, authenticator: Authenticator, *, host: str, port: int) -> int:
-        """``luca.govsync.v1.GovSyncService`` on ``host:port`` (0: a free port); returns the port."""
-        if self.app is None or self.resources is None:
+    def serve_grpc(self, settings: ApiSettings) -> int:
+        """``luca.govsync.v1.GovSyncService`` as its container serves it (same composition), on
+        ``settings.grpc_host:grpc_port`` (0: a free port); returns the port."""
+        if self.resources is None:
             raise RuntimeError("the government sync is not started")
-        control = SyncControl(
-            executions=StepFunctionsExecutions(
-                self.client("stepfunctions"), self.resources.state_machine_arn
-            ),
-            store=self.app.store,
+        control, authenticator = build_control(
+            replace(settings, state_machine_arn=self.resources.state_machine_arn)
         )
-        self._grpc, bound = create_server(control, authenticator, address=f"{host}:{port}")
+        self._grpc, bound = create_server(
+            control, authenticator, address=f"{settings.grpc_host}:{settings.grpc_port}"
+        )
         self._grpc.start()
         return bound
 

@@ -35,12 +35,8 @@ from typing import TYPE_CHECKING, Any
 import boto3
 import jwt
 
-from luca_grading.adapters.tokens import (
-    Authenticator,
-    CognitoSettings,
-    CognitoTokenVerifier,
-    ServiceTokenVerifier,
-)
+from luca_govsync.config import ApiSettings
+from luca_grading.adapters.tokens import CognitoSettings
 from luca_grading.config import GradingSettings
 from luca_infra.definitions import PLATFORM_DEFINITION, PlatformDefinition, ThrottlingDefinition
 from luca_infra.local.demo import DEMO_SCHOOLS, DemoIdentities, DemoRole, DemoSchool, seed_school
@@ -390,24 +386,22 @@ class LocalPlatform:
         self._stops.append(("government sync", self.govsync.stop))
         self.govsync.start()
         pool = self.config.definition.user_pool
-        authenticator = Authenticator(
-            users=CognitoTokenVerifier(
-                CognitoSettings(
-                    region=resources.region,
-                    user_pool_id=resources.user_pool_id,
-                    client_id=resources.user_pool_client_id,
-                    school_claim=pool.school_claim,
-                    student_claim=pool.student_claim,
-                    jwks_url=resources.jwks_url,
-                )
-            ),
-            services=ServiceTokenVerifier.from_kms(
-                boto3.client("kms", region_name=resources.region, endpoint_url=resources.endpoint_url),
-                resources.service_key_id,
-            ),
-        )
         self.govsync_grpc_port = self.govsync.serve_grpc(
-            authenticator, host=HOST, port=self.config.govsync_grpc_port
+            ApiSettings(
+                table_name=resources.table_name,
+                state_machine_arn="",  # the one the government sync provisioned
+                user_pool_id=resources.user_pool_id,
+                user_pool_client_id=resources.user_pool_client_id,
+                aws_region=resources.region,
+                aws_endpoint_url=resources.endpoint_url,
+                tenant_role_arn=resources.tenant_role_arn,
+                jwks_url=resources.jwks_url,
+                school_claim=pool.school_claim,
+                student_claim=pool.student_claim,
+                service_token_key_id=resources.service_key_id,
+                grpc_host=HOST,
+                grpc_port=self.config.govsync_grpc_port,
+            )
         )
 
     def _seed_demo(self) -> None:

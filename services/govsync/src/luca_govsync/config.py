@@ -85,3 +85,47 @@ class StarterSettings:
             aws_region=env.get("LUCA_AWS_REGION") or env.get("AWS_REGION") or "us-east-1",
             aws_endpoint_url=env.get("LUCA_AWS_ENDPOINT_URL") or None,
         )
+
+
+@dataclass(frozen=True, slots=True)
+class ApiSettings:
+    """The ``luca.govsync.v1`` gRPC API's container: who it trusts, where the sync's state is."""
+
+    table_name: str
+    state_machine_arn: str
+    user_pool_id: str
+    user_pool_client_id: str
+    aws_region: str = "us-east-1"
+    aws_endpoint_url: str | None = None
+    tenant_role_arn: str | None = None
+    jwks_url: str | None = None
+    school_claim: str = "custom:school_id"
+    student_claim: str = "custom:student_id"
+    service_token_key_id: str | None = None
+    grpc_host: str = "127.0.0.1"
+    grpc_port: int = 50052
+    grpc_workers: int = 8
+    ready_file: str | None = None
+
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str] | None = None) -> ApiSettings:
+        env = os.environ if environ is None else environ
+        names = ("table_name", "state_machine_arn", "user_pool_id", "user_pool_client_id")
+        required = {name: env.get(f"LUCA_{name.upper()}", "") for name in names}
+        missing = [f"LUCA_{name.upper()}" for name, value in required.items() if not value]
+        if missing:
+            raise RuntimeError(f"not set: {', '.join(missing)}")
+        return cls(
+            **required,
+            aws_region=env.get("LUCA_AWS_REGION") or env.get("AWS_REGION") or "us-east-1",
+            aws_endpoint_url=env.get("LUCA_AWS_ENDPOINT_URL") or None,
+            tenant_role_arn=env.get("LUCA_TENANT_ROLE_ARN") or None,
+            jwks_url=env.get("LUCA_JWKS_URL") or None,
+            school_claim=env.get("LUCA_SCHOOL_CLAIM", "custom:school_id"),
+            student_claim=env.get("LUCA_STUDENT_CLAIM", "custom:student_id"),
+            service_token_key_id=env.get("LUCA_SERVICE_TOKEN_KEY_ID") or None,
+            grpc_host=env.get("LUCA_GRPC_HOST", "127.0.0.1"),
+            grpc_port=int(env.get("LUCA_GRPC_PORT", "50052")),
+            grpc_workers=int(env.get("LUCA_GRPC_WORKERS", "8")),
+            ready_file=env.get("LUCA_READY_FILE") or None,
+        )
