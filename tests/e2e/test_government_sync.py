@@ -7,16 +7,23 @@ import json
 import shutil
 import subprocess
 import sys
+import uuid
 from collections.abc import Iterator
+from dataclasses import replace
+from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import boto3
 import grpc
 import pytest
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
 from luca.govsync.v1 import govsync_pb2, govsync_pb2_grpc
+from luca_grading.adapters.dynamodb_repository import evaluation_item, to_wire
+from luca_grading.domain.model import CourseId, Evaluation, SchoolId, StudentId, SubjectId, TeacherId, TermId
 from luca_infra.cli import main, sync_flow
 from luca_infra.local.demo import DEMO_TERM, SCHOOL_A, SCHOOL_B, DemoRole
 from luca_infra.local.platform import LocalPlatform
@@ -211,3 +218,75 @@ def test_the_printed_sync_example_works_when_pasted_into_a_shell(state_dir: Path
     assert f"govsync-{SCHOOL_A.school_id}-{DEMO_TERM}" in result.stdout
     assert "accepted" in result.stdout  # `luca sync status`'s table
     assert "batches in the DLQ" in result.stdout
+
+
+def test_batches_the_ministry_refuses_wait_in_the_dlq_and_a_redrive_lands_them_once(
+    platform: LocalPlatform, state_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN a school with grades the ministry refuses for now (403: a permanent error, no retries)
+    assert platform.govsync is not None
+    simulator = platform.govsync.simulator
+    assert simulator is not None
+    school = f"gs-cli-{uuid.uuid4().hex[:8]}"
+    seed_grades(platform, school, 7)
+    healthy = simulator.ministry.plan
+    simulator.ministry.set_plan(replace(healthy, forbidden_schools=frozenset({school})))
+    try:
+        code, out = run(
+            capsys, "sync", "start", "--period", DEMO_TERM, "--school", school, "--state-dir", str(state_dir)
+        )
+    finally:
+        simulator.ministry.set_plan(healthy)
+
+    # THEN the sync fails, its batch is in the DLQ with the ministry's refusal, nothing was accepted
+    assert code == 1, out
+    code, listed = run(capsys, "sync", "dlq", "--json", "--state-dir", str(state_dir))
+    mine = [json.loads(line) for line in listed.splitlines() if school in line]
+    assert [(m["school_id"], m["records"], m["error"]) for m in mine] == [(school, 7, "MinistryRefused")]
+    assert school not in simulator.ministry.ledger()["by_school"]
+
+    # WHEN the ministry accepts the school again and the DLQ is redriven
+    code, redriven = run(capsys, "sync", "redrive", "--by", "ops@test", "--state-dir", str(state_dir))
+
+    # THEN every grade lands once, and the DLQ no longer holds the batch
+    assert code == 0, redriven
+    ledger = simulator.ministry.ledger()
+    assert ledger["by_school"][school]["records"] == 7
+    assert ledger["duplicates"] == 0
+    code, after = run(capsys, "sync", "dlq", "--json", "--state-dir", str(state_dir))
+    assert school not in after
+    code, status = run(
+        capsys,
+        "sync",
+        "status",
+        "--period",
+        DEMO_TERM,
+        "--school",
+        school,
+        "--json",
+        "--state-dir",
+        str(state_dir),
+    )
+    report = json.loads(status)
+    assert (report["batches_failed"], report["records_accepted"]) == (0, 7)
+
+
+def seed_grades(platform: LocalPlatform, school: str, count: int) -> None:
+    dynamodb = boto3.client(
+        "dynamodb", region_name=platform.resources.region, endpoint_url=platform.emulator_url
+    )
+    for n in range(count):
+        evaluation = Evaluation(
+            school_id=SchoolId(school),
+            evaluation_id=f"ev-{n:03d}",
+            student_id=StudentId(f"st-{n}"),
+            course_id=CourseId("1A"),
+            subject_id=SubjectId("math"),
+            term_id=TermId(DEMO_TERM),
+            score=Decimal("6.1"),
+            weight=Decimal("1"),
+            teacher_id=TeacherId("t-1"),
+            recorded_at=datetime(2025, 3, 1, 10, n, tzinfo=UTC),
+        )
+        item = {k: v for k, v in evaluation_item(evaluation).items() if v is not None}
+        dynamodb.put_item(TableName=platform.resources.table_name, Item=to_wire(item))

@@ -238,7 +238,9 @@ def _status(control: SyncControl, args: argparse.Namespace, console: Console) ->
         console.print(f"no sync of {key.school_id} for {key.period} yet", markup=False)
         return 1
     if args.json:
-        console.print_json(json.dumps(report_json(progress)))
+        console.print(
+            json.dumps(report_json(progress), indent=2), markup=False, highlight=False, soft_wrap=True
+        )
     else:
         print_progress(progress, console)
     return 0
@@ -257,9 +259,9 @@ def _dlq(control: SyncControl, args: argparse.Namespace, console: Console) -> in
             "client_batch_id": ref.client_batch_id,
             "error": error.get("Error", ""),
         }
-        console.print(
-            json.dumps(line) if args.json else "  ".join(f"{k}={v}" for k, v in line.items()), markup=False
-        )
+        # One line per batch, never wrapped: a JSON line must stay one line for the tools reading it.
+        text = json.dumps(line) if args.json else "  ".join(f"{k}={v}" for k, v in line.items())
+        console.print(text, markup=False, highlight=False, soft_wrap=True)
     if not args.json:
         console.print(f"{len(letters)} batches in the DLQ", markup=False)
     return 0
