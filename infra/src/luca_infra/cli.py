@@ -29,7 +29,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any
@@ -52,13 +52,16 @@ from luca_infra.local.demo import (
 )
 from luca_infra.local.emulator import DEFAULT_PORT as DEFAULT_EMULATOR_PORT
 from luca_infra.local.emulator import EmulatorError, PortInUseError, ensure_dummy_credentials
+from luca_infra.local.govsync import GovSyncConfig
 from luca_infra.local.platform import (
     DEFAULT_GATEWAY_PORT,
+    DEFAULT_GOVSYNC_GRPC_PORT,
     DEFAULT_STATE_DIR,
     LocalPlatform,
     PlatformConfig,
     PlatformState,
 )
+from luca_infra.local.scheduler import ScheduleError, trigger_for
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
@@ -73,6 +76,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     if args.command == "up":
+        if args.sync_schedule != "off":
+            try:
+                trigger_for(args.sync_schedule)
+            except ScheduleError as exc:
+                parser.error(f"--sync-schedule: {exc}")
+        if args.sync_retry_interval is not None and args.sync_retry_interval < 1:
+            parser.error("--sync-retry-interval must be at least 1 (Step Functions waits whole seconds)")
         most = PLATFORM_DEFINITION.ingest.max_concurrency
         if not 1 <= args.processor_concurrency <= most:
             parser.error(f"--processor-concurrency must be 1 to {most} (the deployed mapping's limit)")
@@ -138,6 +148,26 @@ def _parser() -> argparse.ArgumentParser:
         f"timeout, {PLATFORM_DEFINITION.ingest.visibility_timeout_seconds} s; default %(default)s)",
     )
 
+    up.add_argument(
+        "--sync-schedule",
+        default=PLATFORM_DEFINITION.govsync.schedule_expression,
+        help="when the government sync runs by itself: an EventBridge expression (rate(...) or "
+        "cron(...)), or off (default: the deployed one, %(default)s)",
+    )
+    up.add_argument(
+        "--sync-retry-interval",
+        type=int,
+        default=None,
+        help="seconds before the first retry of a batch the ministry failed "
+        f"(default: the deployed {PLATFORM_DEFINITION.govsync.retry.interval_seconds})",
+    )
+    up.add_argument(
+        "--sync-grpc-port",
+        type=int,
+        default=DEFAULT_GOVSYNC_GRPC_PORT,
+        help="the government sync's gRPC API (default %(default)s)",
+    )
+
     token = commands.add_parser("token", help="print a demo user's ID token from the running platform")
     token.add_argument("--school", required=True, help="e.g. demo-school-a")
     token.add_argument("--role", required=True, choices=DEMO_ROLES)
@@ -187,6 +217,13 @@ def _up(args: argparse.Namespace) -> int:
         log_level=args.log_level,
         processor_concurrency=args.processor_concurrency,
         processor_retry_delay_seconds=args.retry_delay,
+        govsync_grpc_port=args.sync_grpc_port,
+        govsync=GovSyncConfig(
+            retry=None
+            if args.sync_retry_interval is None
+            else replace(PLATFORM_DEFINITION.govsync.retry, interval_seconds=args.sync_retry_interval),
+            schedule_expression="" if args.sync_schedule == "off" else args.sync_schedule,
+        ),
     )
     stopping = threading.Event()
     try:

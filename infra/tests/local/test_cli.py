@@ -128,9 +128,12 @@ def test_up_on_a_taken_port_fails_fast_and_clearly(
         ["--processor-concurrency", "0"],
         ["--processor-concurrency", str(PLATFORM_DEFINITION.ingest.max_concurrency + 1)],
         ["--retry-delay", "-1"],
+        ["--sync-schedule", "cron(0 6 1 1,4,7,10 * *)"],
+        ["--sync-schedule", "every quarter"],
+        ["--sync-retry-interval", "0"],
     ],
 )
-def test_up_refuses_processor_settings_the_mapping_cannot_have(
+def test_up_refuses_settings_the_deployed_resources_cannot_have(
     flags: list[str], capsys: pytest.CaptureFixture[str]
 ) -> None:
     with pytest.raises(SystemExit) as exited:

@@ -69,7 +69,7 @@ def govsync(resources: ProvisionedResources) -> Iterator[Any]:
     """``govsync(faults)``: the government path on the emulator, with names of this test's own."""
     started: list[LocalGovSync] = []
 
-    def start(faults: FaultPlan) -> LocalGovSync:
+    def start(faults: FaultPlan, schools: tuple[str, ...] = ()) -> LocalGovSync:
         suffix = uuid.uuid4().hex[:8]
         definition = replace(
             PLATFORM_DEFINITION.govsync,
@@ -85,7 +85,7 @@ def govsync(resources: ProvisionedResources) -> Iterator[Any]:
             table_name=resources.table_name,
             tenant_role_arn=resources.tenant_role_arn,
             definition=definition,
-            schools=list,
+            schools=lambda: list(schools),
             config=GovSyncConfig(
                 retry=FAST_RETRY, schedule_expression="", faults=faults, ministry_timeout_seconds=1.0
             ),
@@ -229,3 +229,24 @@ def test_a_second_start_of_the_same_sync_never_runs_twice(
     assert first[0].execution_arn == second[0].execution_arn == third[0].execution_arn
     assert local.simulator is not None
     assert local.simulator.ministry.ledger()["acceptances"] == 5
+
+
+def test_the_schedule_syncs_every_listed_school_for_the_term_that_just_ended(
+    govsync: Any, resources: ProvisionedResources
+) -> None:
+    schools = (f"gs-{uuid.uuid4().hex[:8]}", f"gs-{uuid.uuid4().hex[:8]}")
+    for school in schools:
+        seed_grades(resources, school, 3, rejected_student="st-0")
+    local = govsync(FaultPlan(seed=2), schools)
+
+    local._scheduled(datetime(2025, 4, 1, 6, 0, tzinfo=UTC))  # what the quarterly schedule fires
+
+    sfn = local.client("stepfunctions")
+    assert local.resources is not None
+    prefix = local.resources.state_machine_arn.replace(":stateMachine:", ":execution:")
+    for school in schools:
+        execution = wait_for_execution(sfn, f"{prefix}:govsync-{school}-{PERIOD}", timeout_seconds=60)
+        assert execution["status"] == "SUCCEEDED"
+        assert json.loads(execution["input"])["started_by"] == "schedule"
+    assert local.simulator is not None
+    assert set(local.simulator.ministry.ledger()["by_school"]) == set(schools)
