@@ -22,7 +22,8 @@ import boto3
 import grpc
 
 from luca_govsync.adapters.stepfunctions import StepFunctionsExecutions
-from luca_govsync.bootstrap import GovSyncApp, build, build_control
+from luca_govsync.bootstrap import GovSyncApp, build
+from luca_govsync.bootstrap_api import build_control
 from luca_govsync.config import ApiSettings, GovSyncSettings
 from luca_govsync.definition import DefinitionSettings, RetryPolicy, build_definition
 from luca_govsync.domain.model import period_before

@@ -1,4 +1,5 @@
-"""The composition root: settings in, the sync's tasks out. Nothing else builds adapters."""
+"""The Lambda functions' composition root: settings in, the sync's tasks (or the scheduled starter)
+out. Pure Python, as the bundle requires; the gRPC API container has its own (``bootstrap_api``)."""
 
 from __future__ import annotations
 
@@ -12,18 +13,11 @@ from luca_govsync.adapters.dynamodb_store import DynamoGradeSource, DynamoSyncSt
 from luca_govsync.adapters.ministry_client import MinistryClient, MinistrySettings
 from luca_govsync.adapters.s3_manifests import S3Manifests
 from luca_govsync.adapters.stepfunctions import StepFunctionsExecutions
-from luca_govsync.config import ApiSettings, GovSyncSettings, StarterSettings
-from luca_govsync.service_layer.control import SyncControl
+from luca_govsync.config import GovSyncSettings, StarterSettings
 from luca_govsync.service_layer.starter import SyncStarter
 from luca_govsync.service_layer.tasks import SyncTasks
 from luca_grading.adapters.aws_clients import AwsClients
 from luca_grading.adapters.dynamodb_repository import DynamoRepositoryFactory
-from luca_grading.adapters.tokens import (
-    Authenticator,
-    CognitoSettings,
-    CognitoTokenVerifier,
-    ServiceTokenVerifier,
-)
 from luca_grading.service_layer.rule_cache import RuleCache
 
 
@@ -90,37 +84,3 @@ def build_starter(settings: StarterSettings) -> tuple[SyncStarter, Callable[[], 
         return [school.strip() for school in value.split(",") if school.strip()]
 
     return SyncStarter(StepFunctionsExecutions(sfn, settings.state_machine_arn)), schools
-
-
-def build_control(
-    settings: ApiSettings, clients: AwsClients | None = None
-) -> tuple[SyncControl, Authenticator]:
-    """The gRPC API's composition: the sync's control over Step Functions and the table, and the
-    authenticator that verifies callers' tokens (Cognito ID tokens; service tokens when a key is set)."""
-    clients = clients or AwsClients(
-        region=settings.aws_region,
-        endpoint_url=settings.aws_endpoint_url,
-        tenant_role_arn=settings.tenant_role_arn,
-    )
-    sfn = boto3.client(
-        "stepfunctions", region_name=settings.aws_region, endpoint_url=settings.aws_endpoint_url
-    )
-    control = SyncControl(
-        executions=StepFunctionsExecutions(sfn, settings.state_machine_arn),
-        store=DynamoSyncStore(clients, settings.table_name),
-    )
-    services = None
-    if settings.service_token_key_id:
-        kms = boto3.client("kms", region_name=settings.aws_region, endpoint_url=settings.aws_endpoint_url)
-        services = ServiceTokenVerifier.from_kms(kms, settings.service_token_key_id)
-    users = CognitoTokenVerifier(
-        CognitoSettings(
-            region=settings.aws_region,
-            user_pool_id=settings.user_pool_id,
-            client_id=settings.user_pool_client_id,
-            school_claim=settings.school_claim,
-            student_claim=settings.student_claim,
-            jwks_url=settings.jwks_url,
-        )
-    )
-    return control, Authenticator(users=users, services=services)

@@ -1,6 +1,6 @@
 """The ``luca.govsync.v1`` gRPC API's process (its container's entrypoint, ``luca-govsync-api``).
 
-Settings from the environment (``ApiSettings``), one composition (``bootstrap.build_control``), the
+Settings from the environment (``ApiSettings``), one composition (``bootstrap_api.build_control``), the
 server with health and reflection; SIGTERM drains it. Ready, it writes its bound port to
 ``LUCA_READY_FILE`` when one is set (a supervisor's handshake).
 """
@@ -14,7 +14,7 @@ import signal
 import threading
 from pathlib import Path
 
-from luca_govsync.bootstrap import build_control
+from luca_govsync.bootstrap_api import build_control
 from luca_govsync.config import ApiSettings
 from luca_govsync.entrypoints.grpc_server import create_server
 
