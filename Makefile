@@ -14,7 +14,7 @@ BIN := .venv/bin
 export UV_PYTHON := python3.11
 export UV_LINK_MODE := copy
 
-.PHONY: setup lock up test lint proto proto-check buf typecheck pytest bench bench-burst bundle clean
+.PHONY: setup lock up test lint proto proto-check buf typecheck pytest bench bench-burst bench-govsync bundle clean
 
 $(UV):
 	python3 -m venv $(TOOLS)
@@ -69,6 +69,9 @@ bench: setup
 
 bench-burst: setup
 	$(PY) -m bench.burst
+
+bench-govsync: setup
+	$(PY) -m bench.govsync
 
 # The grade processor's Lambda zip (dist/ingest-lambda.zip), which the CDK app deploys as it is.
 bundle: setup

@@ -104,7 +104,11 @@ class Store:
         for outcome in outcomes:
             self.verdicts[(ref.school_id, ref.period, outcome.record_id)] = (outcome, ref.client_batch_id)
         state = self.batches[self._key(ref)]
-        self.batches[self._key(ref)] = replace(state, status=BatchStatus.DONE)
+        rejections = tuple(o for o in outcomes if o.status is RecordStatus.REJECTED)
+        accepted = len(outcomes) - len(rejections)
+        self.batches[self._key(ref)] = replace(
+            state, status=BatchStatus.DONE, accepted=accepted, rejected=len(rejections), rejections=rejections
+        )
 
     def batch_failed(self, ref: BatchRef, error: str) -> None:
         state = self.batches[self._key(ref)]

@@ -145,25 +145,10 @@ class DynamoSyncStore:
         run = next((r for r in runs if sync_id is None or r["sync_id"] == sync_id), None)
         if run is None:
             return None
+        # Batch items carry their counts and their rejections: progress never reads the records.
         batches = tuple(self.batch_states(school_id, period, str(run["sync_id"])))
-        numbers = {batch.ref.client_batch_id for batch in batches}
-        verdicts = [
-            item
-            for item in self._partition(school_id, period, td.GOVSYNC_RECORD_PREFIX)
-            if item.get("client_batch_id") in numbers
-        ]
-        rejected = tuple(
-            RecordOutcome(
-                record_id=str(item["record_id"]),
-                student_id=str(item.get("student_id", "")),
-                status=RecordStatus.REJECTED,
-                reason_code=str(item.get("reason_code", "")),
-                reason=str(item.get("reason", "")),
-            )
-            for item in verdicts
-            if item.get("status") == RecordStatus.REJECTED.value
-        )
-        accepted = sum(1 for item in verdicts if item.get("status") == RecordStatus.ACCEPTED.value)
+        accepted = sum(batch.accepted for batch in batches if batch.status is BatchStatus.DONE)
+        rejected = tuple(r for batch in batches if batch.status is BatchStatus.DONE for r in batch.rejections)
         return SyncProgress(
             school_id=school_id,
             period=period,
@@ -270,13 +255,25 @@ class DynamoSyncStore:
         ]
         self._batch_write(ref.school_id, items)
         accepted = sum(1 for outcome in outcomes if outcome.status is RecordStatus.ACCEPTED)
+        rejections = [
+            {
+                "record_id": outcome.record_id,
+                "student_id": outcome.student_id,
+                "reason_code": outcome.reason_code,
+                "reason": outcome.reason[:300],
+            }
+            for outcome in outcomes
+            if outcome.status is RecordStatus.REJECTED
+        ]
         self._update(
             ref,
-            "SET #status = :done, accepted = :accepted, rejected = :rejected, updated_at = :now REMOVE last_error",
+            "SET #status = :done, accepted = :accepted, rejected = :rejected, rejections = :rejections, "
+            "updated_at = :now REMOVE last_error",
             {
                 ":done": BatchStatus.DONE.value,
                 ":accepted": accepted,
                 ":rejected": len(outcomes) - accepted,
+                ":rejections": rejections,
                 ":now": now_iso(),
             },
             {"#status": "status"},
@@ -378,4 +375,14 @@ def _batch_state(item: dict[str, Any]) -> BatchState:
         accepted=int(item.get("accepted", 0)),
         rejected=int(item.get("rejected", 0)),
         updated_at=str(item.get("updated_at", "")),
+        rejections=tuple(
+            RecordOutcome(
+                record_id=str(r["record_id"]),
+                student_id=str(r.get("student_id", "")),
+                status=RecordStatus.REJECTED,
+                reason_code=str(r.get("reason_code", "")),
+                reason=str(r.get("reason", "")),
+            )
+            for r in item.get("rejections") or []
+        ),
     )

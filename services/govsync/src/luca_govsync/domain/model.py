@@ -163,6 +163,8 @@ class BatchState:
     accepted: int = 0
     rejected: int = 0
     updated_at: str = ""
+    # The ministry's rejections in this batch, with their reasons (few; the batch item holds them).
+    rejections: tuple[RecordOutcome, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
