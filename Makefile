@@ -73,9 +73,10 @@ bench-burst: setup
 bench-govsync: setup
 	$(PY) -m bench.govsync
 
-# The grade processor's Lambda zip (dist/ingest-lambda.zip), which the CDK app deploys as it is.
+# The Lambda zips the CDK app deploys as they are: the grade processor (dist/ingest-lambda.zip) and
+# the government sync's functions (dist/govsync-lambda.zip).
 bundle: setup
-	$(PY) -m luca_infra.bundle ingest
+	$(PY) -m luca_infra.bundle ingest govsync
 
 clean:
 	rm -rf .venv $(TOOLS) node_modules infra/cdk.out .luca bench/out dist

@@ -118,6 +118,11 @@ class GradingServiceDefinition:
     memory_mib: int = 1024
     target_cpu_percent: int = 60
     health_path: str = "/healthz"
+    # The government sync's gRPC API (luca.govsync.v1) runs beside the service in the same task, its own
+    # container and process; the ALB's gRPC listener routes that service's paths to it.
+    govsync_api_container: str = "govsync-api"
+    govsync_api_port: int = 50052
+    govsync_api_path: str = "/luca.govsync.v1.GovSyncService/*"
 
 
 # How both edges refuse a student's request naming another student (403), in the same words.

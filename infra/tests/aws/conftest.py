@@ -2,8 +2,9 @@
 
 Synthesis takes ~20 s (jsii starts node, cdk-nag walks the tree), so every test in this folder
 reads the same cloud assembly. If synthesis fails (including an unacknowledged cdk-nag finding),
-every test here fails with that error. The grade processor's bundle is built for the session with the
-real builder (``make bundle`` does the same), so the synthesized function deploys what CI tested.
+every test here fails with that error. The Lambda bundles (the grade processor's, the government
+sync's) are built for the session with the real builder (``make bundle`` does the same), so the
+synthesized functions deploy what CI tested.
 """
 
 from __future__ import annotations
@@ -22,13 +23,28 @@ from aws_cdk.assertions import Template
 
 from luca_infra.aws.app import (
     CERTIFICATE_ARN_CONTEXT,
+    MINISTRY_URL_CONTEXT,
     REPO_ROOT,
     SYNTH_ONLY_PLACEHOLDER_CERTIFICATE_ARN,
+    SYNTH_ONLY_PLACEHOLDER_MINISTRY_URL,
     build_app,
 )
-from luca_infra.bundle import build_ingest_bundle
+from luca_infra.bundle import build_govsync_bundle, build_ingest_bundle
 
-STACKS = ("LucaData", "LucaIdentity", "LucaObservability", "LucaIngest", "LucaGrading", "LucaEdge")
+STACKS = (
+    "LucaData",
+    "LucaIdentity",
+    "LucaObservability",
+    "LucaIngest",
+    "LucaGovSync",
+    "LucaGrading",
+    "LucaEdge",
+)
+# The context every synthesis in these tests passes (deploy-time values with no default).
+SYNTH_CONTEXT = {
+    CERTIFICATE_ARN_CONTEXT: SYNTH_ONLY_PLACEHOLDER_CERTIFICATE_ARN,
+    MINISTRY_URL_CONTEXT: SYNTH_ONLY_PLACEHOLDER_MINISTRY_URL,
+}
 IAM_SIMULATOR = REPO_ROOT / "node_modules" / "@cloud-copilot" / "iam-simulate"
 SIMULATOR_SCRIPT = Path(__file__).with_name("iam_simulate.cjs")
 
@@ -62,12 +78,21 @@ def ingest_bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def synthesized(tmp_path_factory: pytest.TempPathFactory, ingest_bundle: Path) -> Synthesized:
+def govsync_bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The government sync's zip (its five functions), built by the same function as ``make bundle``."""
+    return build_govsync_bundle(tmp_path_factory.mktemp("govsync-bundle"))
+
+
+@pytest.fixture(scope="session")
+def synthesized(
+    tmp_path_factory: pytest.TempPathFactory, ingest_bundle: Path, govsync_bundle: Path
+) -> Synthesized:
     outdir = tmp_path_factory.mktemp("cdk") / "cdk.out"
     app = build_app(
         str(outdir),
-        context={CERTIFICATE_ARN_CONTEXT: SYNTH_ONLY_PLACEHOLDER_CERTIFICATE_ARN},
+        context=SYNTH_CONTEXT,
         ingest_bundle=ingest_bundle,
+        govsync_bundle=govsync_bundle,
     )
     app.synth()
     templates = {stack: json.loads((outdir / f"{stack}.template.json").read_text()) for stack in STACKS}

@@ -318,6 +318,7 @@ def processor_iam(synthesized: Any, ingest: dict[str, Any]) -> dict[str, Any]:
         s["Principal"]["AWS"]["Fn::ImportValue"]
         for s in trust["Statement"]
         if "Fn::ImportValue" in s["Principal"]["AWS"]
+        and s["Principal"]["AWS"]["Fn::ImportValue"].startswith(f"{INGEST_STACK}:")
     ]
     # The trust's import is this stack's export of the processor role's ARN.
     (processor_import,) = imports
@@ -325,7 +326,8 @@ def processor_iam(synthesized: Any, ingest: dict[str, Any]) -> dict[str, Any]:
     assert (stack, value) == (INGEST_STACK, {"Fn::GetAtt": [ingest["role_id"], "Arn"]})
     resolve_grading = _resolver(
         {task_id: f"arn:aws:iam::{ACCOUNT}:role/grading-task-role" for task_id in task_ids},
-        {processor_import: PROCESSOR_ROLE_ARN},
+        # The government sync's tasks role is admitted too (see test_govsync_stack).
+        {processor_import: PROCESSOR_ROLE_ARN, "LucaGovSync:": f"arn:aws:iam::{ACCOUNT}:role/govsync-tasks"},
     )
     return {
         "policy": {

@@ -32,6 +32,8 @@ TASK_ROLE_NAME = "grading-task-role"
 SERVICE_KEY_ARN = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/service-identity"
 # The ingest stack's grade processor role, which the tenant trust imports (see test_ingest_stack).
 PROCESSOR_ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/grade-processor-role"
+# The government sync's task role, which the tenant trust imports too (see test_govsync_stack).
+GOVSYNC_TASKS_ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/govsync-tasks-role"
 SCHOOL_TAG = f"aws:PrincipalTag/{TENANT.session_tag}"
 
 
@@ -68,6 +70,8 @@ def resolve(value: Any, role_arns: dict[str, str]) -> Any:
         name = value["Fn::ImportValue"]
         if name.startswith("LucaIngest:") and "ProcessorRole" in name:
             return PROCESSOR_ROLE_ARN
+        if name.startswith("LucaGovSync:") and "TasksRole" in name:
+            return GOVSYNC_TASKS_ROLE_ARN
         assert "ServiceIdentity" in name, value
         return SERVICE_KEY_ARN
     if set(value) == {"Fn::GetAtt"}:
@@ -126,7 +130,7 @@ def test_tenant_role_is_the_defined_role(synthesized: Any, iam: dict[str, Any]) 
     )
 
 
-def test_task_role_may_only_assume_the_tenant_role_verify_service_tokens_and_write_traces(
+def test_task_role_may_only_assume_the_tenant_role_verify_service_tokens_write_traces_and_start_syncs(
     iam: dict[str, Any],
 ) -> None:
     statements = iam["task_policy"]["Statement"]
@@ -139,12 +143,20 @@ def test_task_role_may_only_assume_the_tenant_role_verify_service_tokens_and_wri
         "kms:DescribeKey",
         "xray:PutTraceSegments",
         "xray:PutTelemetryRecords",
+        # The government sync's API (a container in the task): its own state machine only.
+        "states:StartExecution",
+        "states:DescribeExecution",
     }
     for statement in statements:
         statement_actions = set(_as_list(statement["Action"]))
         if any(action.startswith("sts:") for action in statement_actions):
             assert statement["Resource"] == iam["tenant_arn"]
             assert statement_actions == {"sts:AssumeRole", "sts:TagSession"}
+        if any(action.startswith("states:") for action in statement_actions):
+            name = PLATFORM_DEFINITION.govsync.state_machine_name
+            assert f":stateMachine:{name}" in str(statement["Resource"]) or f":execution:{name}:*" in str(
+                statement["Resource"]
+            )
         if any(action.startswith("kms:") for action in statement_actions):
             # It verifies service tokens; it can never mint one (no kms:Sign).
             assert statement["Resource"] == SERVICE_KEY_ARN
@@ -180,6 +192,7 @@ def test_tenant_trust_requires_the_school_session_tag(synthesized: Any, iam: dic
         for principal in (
             {"Fn::GetAtt": [iam["task_logical_id"], "Arn"]},
             {"Fn::ImportValue": Match.string_like_regexp(r"^LucaIngest:.*ProcessorRole")},
+            {"Fn::ImportValue": Match.string_like_regexp(r"^LucaGovSync:.*TasksRole")},
         )
     ]
     synthesized.template(GRADING).has_resource_properties(

@@ -11,11 +11,12 @@ from typing import Any
 import pytest
 from aws_cdk.assertions import Match
 
+from luca_govsync.config import ApiSettings
 from luca_grading.adapters import table_design
 from luca_grading.config import GradingSettings
 from luca_grading.telemetry.metrics import INTERACTIVE_REQUEST_LATENCY
 from luca_infra.aws.edge import ROUTE_PREFIX
-from luca_infra.aws.grading import setting_env
+from luca_infra.aws.grading import GOVSYNC_API_DOCKERFILE, IMAGE_DOCKERFILE, setting_env
 from luca_infra.aws.load_balancer import GRPC_HEALTH_CHECK_PATH
 from luca_infra.aws.observability import DASHBOARD_NAME, LATENCY_ALARM_NAME, LATENCY_OBJECTIVE_MS
 from luca_infra.definitions import PLATFORM_DEFINITION
@@ -261,7 +262,7 @@ def test_image_is_an_asset_built_at_deploy_time_from_an_allowlisted_context(synt
     import json
 
     assets = json.loads((synthesized.outdir / "LucaGrading.assets.json").read_text())
-    (image,) = assets["dockerImages"].values()
+    (image,) = [i for i in assets["dockerImages"].values() if i["source"]["dockerFile"] == IMAGE_DOCKERFILE]
     source = image["source"]
     assert source["dockerFile"] == "services/grading/Dockerfile"
     assert source["platform"] == "linux/amd64"
@@ -274,6 +275,75 @@ def test_image_is_an_asset_built_at_deploy_time_from_an_allowlisted_context(synt
     for heavy in (".venv", "node_modules", "cdk.out", ".git", "infra"):
         assert not (staged / heavy).exists()
     assert not (staged / "services/grading/tests").exists()
+
+
+def test_the_government_sync_api_runs_beside_the_service_from_its_own_allowlisted_image(
+    synthesized: Any,
+) -> None:
+    import json
+
+    service = DEFINITION.grading
+    container = _container(synthesized, service.govsync_api_container)
+    assert container["Essential"] is False  # grading keeps serving without it
+    assert container["ReadonlyRootFilesystem"] is True
+    assert [m["ContainerPort"] for m in container["PortMappings"]] == [service.govsync_api_port]
+    environment = {variable["Name"]: variable["Value"] for variable in container["Environment"]}
+    # Exactly what the API's process reads: it starts from this environment (tokens stand for values).
+    settings = ApiSettings.from_environment(
+        {name: value if isinstance(value, str) else f"<{name}>" for name, value in environment.items()}
+    )
+    assert settings.grpc_port == service.govsync_api_port
+    assert settings.school_claim == DEFINITION.user_pool.school_claim
+    assert ":stateMachine:" + DEFINITION.govsync.state_machine_name in json.dumps(
+        environment["LUCA_STATE_MACHINE_ARN"]
+    )
+    assets = json.loads((synthesized.outdir / "LucaGrading.assets.json").read_text())
+    (image,) = [
+        i for i in assets["dockerImages"].values() if i["source"]["dockerFile"] == GOVSYNC_API_DOCKERFILE
+    ]
+    staged = synthesized.outdir / image["source"]["directory"]
+    assert {path.name for path in staged.iterdir()} == {"services", "proto", "requirements.lock"}
+    assert {path.name for path in (staged / "services").iterdir()} == {"grading", "govsync"}
+    assert not (staged / "services/govsync/tests").exists()
+    assert not (staged / "services/grading/tests").exists()
+
+
+def test_the_grpc_listener_routes_the_government_sync_api_to_its_container(synthesized: Any) -> None:
+    service = DEFINITION.grading
+    groups = synthesized.resources("LucaGrading", "AWS::ElasticLoadBalancingV2::TargetGroup")
+    (govsync_group,) = [
+        lid for lid, g in groups.items() if g["Properties"]["Port"] == service.govsync_api_port
+    ]
+    assert groups[govsync_group]["Properties"]["ProtocolVersion"] == "GRPC"
+    assert groups[govsync_group]["Properties"]["HealthCheckPath"] == GRPC_HEALTH_CHECK_PATH
+    (rule,) = synthesized.resources("LucaGrading", "AWS::ElasticLoadBalancingV2::ListenerRule").values()
+    assert rule["Properties"]["Conditions"] == [
+        {"Field": "path-pattern", "PathPatternConfig": {"Values": [service.govsync_api_path]}}
+    ]
+    assert rule["Properties"]["Actions"][0]["TargetGroupArn"] == {"Ref": govsync_group}
+    _, ecs_service = synthesized.only("LucaGrading", "AWS::ECS::Service")
+    targets = {(t["ContainerName"], t["ContainerPort"]) for t in ecs_service["Properties"]["LoadBalancers"]}
+    assert (service.govsync_api_container, service.govsync_api_port) in targets
+
+
+def test_the_task_may_start_only_the_government_syncs_executions(synthesized: Any) -> None:
+    import json
+
+    policies = synthesized.resources("LucaGrading", "AWS::IAM::Policy").values()
+    statements = [
+        st
+        for policy in policies
+        for st in policy["Properties"]["PolicyDocument"]["Statement"]
+        if any(
+            str(a).startswith("states:")
+            for a in ([st["Action"]] if isinstance(st["Action"], str) else st["Action"])
+        )
+    ]
+    assert {st["Action"] for st in statements} == {"states:StartExecution", "states:DescribeExecution"}
+    name = DEFINITION.govsync.state_machine_name
+    for statement in statements:
+        resource = json.dumps(statement["Resource"])
+        assert (f":stateMachine:{name}" in resource) or (f":execution:{name}:*" in resource), resource
 
 
 # -- edge --------------------------------------------------------------------------------------------

@@ -1,9 +1,10 @@
-"""The grade processor's Lambda bundle runs on its own.
+"""The Lambda bundles run on their own: the grade processor's and the government sync's.
 
-The zip is unzipped next to a copy of what the Lambda Python runtime ships (the AWS SDK and its
-dependencies) and a real SQS-shaped batch goes through the handler in a fresh isolated interpreter
-(``-I -S``: the stdlib, the bundle and that copy, nothing from the virtual environment), against
-moto's server.
+Each zip is unzipped next to a copy of what the Lambda Python runtime ships (the AWS SDK and its
+dependencies) and its handlers run in a fresh isolated interpreter (``-I -S``: the stdlib, the bundle
+and that copy, nothing from the virtual environment), against moto's server: a real SQS-shaped batch
+through the grade processor; a school's sync (prepare, submit against the ministry simulator, report)
+and the schedule's start through the government sync's functions.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ import textwrap
 import uuid
 import zipfile
 from collections.abc import Iterator
+from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -25,11 +28,31 @@ import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
+from luca_govsync.simulator.server import SimulatorServer
+from luca_govsync.simulator.state import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
 from luca_grading.adapters.aws_clients import AwsClients
-from luca_grading.adapters.dynamodb_repository import DynamoRepositoryFactory
+from luca_grading.adapters.dynamodb_repository import DynamoRepositoryFactory, evaluation_item, to_wire
 from luca_grading.adapters.table_design import create_table_request
-from luca_grading.domain.model import CourseId, SchoolId, Student, StudentId, Subject, SubjectId
-from luca_infra.bundle import NativeCodeError, base_interpreter, build_ingest_bundle, describe, write_zip
+from luca_grading.domain.model import (
+    CourseId,
+    Evaluation,
+    SchoolId,
+    Student,
+    StudentId,
+    Subject,
+    SubjectId,
+    TeacherId,
+    TermId,
+)
+from luca_infra.bundle import (
+    NativeCodeError,
+    base_interpreter,
+    build_govsync_bundle,
+    build_ingest_bundle,
+    describe,
+    write_zip,
+)
+from luca_infra.definitions import PLATFORM_DEFINITION
 
 REGION = "us-east-1"
 SCHOOL = "school-a"
@@ -79,9 +102,90 @@ RUN_HANDLER = textwrap.dedent(
 )
 
 
+GOVSYNC = PLATFORM_DEFINITION.govsync
+PERIOD = "2026-T1"
+# Runs the government sync's functions as Step Functions and the schedule would: prepare, each batch's
+# submit, report, then the scheduled start. Everything is imported from the bundle and the runtime copy.
+RUN_GOVSYNC = textwrap.dedent(
+    """
+    import json, sys, sysconfig, time
+
+    bundle, runtime, request_file, result_file = sys.argv[1:5]
+    sys.path[:0] = [bundle, runtime]
+    started = time.perf_counter()
+    from luca_govsync.entrypoints import handlers
+    import_seconds = time.perf_counter() - started
+
+
+    class Context:
+        function_version = "$LATEST"
+        memory_limit_in_mb = 512
+        aws_request_id = "req-bundle-test"
+        log_stream_name = "bundle-test"
+
+        def __init__(self, name):
+            self.function_name = name
+            self.invoked_function_arn = f"arn:aws:lambda:us-east-1:123456789012:function:{name}"
+            self.log_group_name = f"/aws/lambda/{name}"
+
+        @staticmethod
+        def get_remaining_time_in_millis():
+            return 60_000
+
+
+    with open(request_file) as source:
+        request = json.load(source)
+    school, period, sync_id = request["school_id"], request["period"], request["sync_id"]
+    prepared = handlers.prepare(
+        {"school_id": school, "period": period, "sync_id": sync_id, "started_by": "bundle-test"},
+        Context("luca-govsync-prepare"),
+    )
+    submitted = [handlers.submit(batch, Context("luca-govsync-submit")) for batch in prepared["batches"]]
+    report = handlers.report(
+        {"school_id": school, "period": period, "sync_id": sync_id}, Context("luca-govsync-report")
+    )
+    scheduled = handlers.start_scheduled(
+        {"scheduled_time": request["scheduled_time"]}, Context("luca-govsync-start-scheduled")
+    )
+    stdlib = sysconfig.get_paths()["stdlib"]
+    origins = {}
+    for name, module in list(sys.modules.items()):
+        origin = getattr(module, "__file__", None)
+        if origin and not origin.startswith(stdlib) and name not in ("__main__", "__mp_main__"):
+            origins.setdefault(name.split(".")[0], origin)
+    with open(result_file, "w") as sink:
+        json.dump(
+            {
+                "prepared": prepared,
+                "submitted": submitted,
+                "report": report,
+                "scheduled": scheduled,
+                "import_seconds": import_seconds,
+                "origins": origins,
+            },
+            sink,
+        )
+    """
+)
+
+
 @pytest.fixture(scope="module")
 def bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_ingest_bundle(tmp_path_factory.mktemp("dist"))
+
+
+@pytest.fixture(scope="module")
+def govsync_bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_govsync_bundle(tmp_path_factory.mktemp("govsync-dist"))
+
+
+@pytest.fixture
+def ministry() -> Iterator[SimulatorServer]:
+    """The ministry simulator, fault-free, in this process (its default client is the one we pass)."""
+    server = SimulatorServer()
+    server.start()
+    yield server
+    server.stop()
 
 
 @pytest.fixture
@@ -249,6 +353,158 @@ def test_building_twice_gives_the_same_bytes(bundle: Path, tmp_path: Path) -> No
     again = build_ingest_bundle(tmp_path)
 
     assert again.read_bytes() == bundle.read_bytes()
+
+
+def seed_grade(dynamodb: Any, table: str, school: str, evaluation_id: str, student: str, period: str) -> None:
+    evaluation = Evaluation(
+        school_id=SchoolId(school),
+        evaluation_id=evaluation_id,
+        student_id=StudentId(student),
+        course_id=CourseId(COURSE),
+        subject_id=SubjectId(SUBJECT),
+        term_id=TermId(period),
+        score=Decimal("5.5"),
+        weight=Decimal("1"),
+        teacher_id=TeacherId("t-1"),
+        recorded_at=datetime(2026, 3, 2, 10, 0, tzinfo=UTC),
+    )
+    item = {key: value for key, value in evaluation_item(evaluation).items() if value is not None}
+    dynamodb.put_item(TableName=table, Item=to_wire(item))
+
+
+@pytest.mark.emulator
+def test_the_govsync_bundle_alone_syncs_a_school_and_starts_the_schedule(
+    govsync_bundle: Path, emulator: str, ministry: SimulatorServer, tmp_path: Path
+) -> None:
+    # GIVEN the government sync's bundle unzipped beside a copy of the runtime's packages
+    code_dir = tmp_path / "task"
+    with zipfile.ZipFile(govsync_bundle) as archive:
+        names = archive.namelist()
+        archive.extractall(code_dir)
+    runtime_dir = lambda_runtime_copy(tmp_path / "runtime")
+    # AND a table with two official grades of the period for one school, and others it must not send
+    suffix = uuid.uuid4().hex[:8]
+    table = f"bundle-govsync-{suffix}"
+    dynamodb = boto3.client("dynamodb", region_name=REGION, endpoint_url=emulator)
+    dynamodb.create_table(**create_table_request(table))  # type: ignore[arg-type]
+    seed_grade(dynamodb, table, SCHOOL, "ev-0001", STUDENT, PERIOD)
+    seed_grade(dynamodb, table, SCHOOL, "ev-0002", "st-2", PERIOD)
+    seed_grade(dynamodb, table, SCHOOL, "ev-0003", STUDENT, "2025-T4")  # another period
+    seed_grade(dynamodb, table, "school-b", "ev-0004", STUDENT, PERIOD)  # another school
+    # AND the manifest bucket, the schools parameter and a state machine for the starter to start
+    bucket = f"{GOVSYNC.manifest_bucket_prefix}-{suffix}"
+    s3 = boto3.client("s3", region_name=REGION, endpoint_url=emulator)
+    s3.create_bucket(Bucket=bucket)
+    ssm = boto3.client("ssm", region_name=REGION, endpoint_url=emulator)
+    parameter = f"{GOVSYNC.schools_parameter}-{suffix}"
+    ssm.put_parameter(Name=parameter, Type="StringList", Value=f"{SCHOOL},school-b")
+    sfn = boto3.client("stepfunctions", region_name=REGION, endpoint_url=emulator)
+    state_machine = sfn.create_state_machine(
+        name=f"{GOVSYNC.state_machine_name}-{suffix}",
+        definition=json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}}),
+        roleArn="arn:aws:iam::123456789012:role/states",
+    )["stateMachineArn"]
+    request_file, result_file = tmp_path / "request.json", tmp_path / "result.json"
+    request_file.write_text(
+        json.dumps(
+            {
+                "school_id": SCHOOL,
+                "period": PERIOD,
+                "sync_id": f"govsync-{SCHOOL}-{PERIOD}",
+                # April's schedule submits the first term.
+                "scheduled_time": "2026-04-01T09:00:00Z",
+            }
+        )
+    )
+    script = tmp_path / "run_govsync.py"
+    script.write_text(RUN_GOVSYNC)
+
+    # WHEN the functions run in an interpreter that sees only the stdlib, the bundle and the runtime copy
+    completed = subprocess.run(
+        [
+            base_interpreter(),
+            "-I",
+            "-S",
+            "-B",
+            str(script),
+            str(code_dir),
+            str(runtime_dir),
+            str(request_file),
+            str(result_file),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+        env={
+            "LUCA_TABLE_NAME": table,
+            "LUCA_MANIFEST_BUCKET": bucket,
+            "LUCA_MINISTRY_URL": ministry.url,
+            "LUCA_MINISTRY_CLIENT_ID": DEFAULT_CLIENT_ID,
+            "LUCA_MINISTRY_CLIENT_SECRET": DEFAULT_CLIENT_SECRET,
+            "LUCA_GOVSYNC_BATCH_SIZE": "1",  # one batch per grade: two submits
+            "LUCA_MINISTRY_TIMEOUT_SECONDS": "10",
+            "LUCA_AWS_REGION": REGION,
+            "LUCA_AWS_ENDPOINT_URL": emulator,
+            "LUCA_STATE_MACHINE_ARN": state_machine,
+            "LUCA_SCHOOLS_PARAMETER": parameter,
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "POWERTOOLS_SERVICE_NAME": "govsync",
+        },
+    )
+
+    # THEN prepare found the school's two grades of the period, and wrote one manifest per batch
+    assert completed.returncode == 0, completed.stderr[-4000:]
+    result = json.loads(result_file.read_text())
+    prepared = result["prepared"]
+    assert (prepared["records_total"], len(prepared["batches"])) == (2, 2)
+    manifests = s3.list_objects_v2(Bucket=bucket).get("Contents", [])
+    assert sorted(m["Key"] for m in manifests) == sorted(b["manifest_key"] for b in prepared["batches"])
+    assert all(m["Key"].startswith(f"{SCHOOL}/{PERIOD}/") for m in manifests)
+    # AND both batches reached the ministry, whose books hold exactly those records, once
+    assert [s["status"] for s in result["submitted"]] == ["done", "done"]
+    accepted = sum(s["accepted"] for s in result["submitted"])
+    assert accepted + sum(s["rejected"] for s in result["submitted"]) == 2
+    books = ministry.ministry.ledger()
+    assert (books["records"], books["duplicates"]) == (accepted, 0)
+    assert set(books["by_school"]) <= {SCHOOL}
+    # AND the report counts the sync from the table
+    report = result["report"]
+    assert (report["batches_total"], report["batches_done"], report["batches_failed"]) == (2, 2, 0)
+    assert report["records_accepted"] == accepted
+    # AND the scheduled start began one execution per listed school, for the term that just ended
+    scheduled = result["scheduled"]
+    assert scheduled["period"] == PERIOD
+    assert len(scheduled["started"]) == 2
+    executions = sfn.list_executions(stateMachineArn=state_machine)["executions"]
+    assert sorted(e["name"] for e in executions) == sorted(scheduled["started"])
+    # AND everything outside the stdlib came from the bundle or the runtime copy
+    origins: dict[str, str] = result["origins"]
+    strays = {
+        name: origin
+        for name, origin in origins.items()
+        if not origin.startswith((str(code_dir), str(runtime_dir)))
+    }
+    assert strays == {}
+    # AND the zip is pure Python, leaves the SDK to the runtime, and holds no simulator or builder
+    assert [name for name in names if name.endswith((".so", ".pyd"))] == []
+    assert {name.split("/")[0] for name in names}.isdisjoint({"boto3", "botocore", "starlette", "uvicorn"})
+    assert not [n for n in names if n.startswith(("luca_govsync/simulator/", "luca_govsync/definition"))]
+    assert not [n for n in names if n.startswith(("luca_grading/entrypoints/", "luca/"))]
+
+    summary = describe(govsync_bundle)
+    print(
+        f"\ngovsync bundle: {summary.size_bytes} bytes ({summary.size_mib:.2f} MiB), {summary.files} files; "
+        f"cold import of the handlers: {result['import_seconds'] * 1000:.0f} ms; "
+        f"from the bundle: {sorted(n for n, o in origins.items() if o.startswith(str(code_dir)))}"
+    )
+
+
+def test_building_the_govsync_bundle_twice_gives_the_same_bytes(govsync_bundle: Path, tmp_path: Path) -> None:
+    again = build_govsync_bundle(tmp_path)
+
+    assert again.read_bytes() == govsync_bundle.read_bytes()
 
 
 def test_the_zip_has_fixed_times_and_modes_and_no_caches_stubs_or_tests(bundle: Path) -> None:

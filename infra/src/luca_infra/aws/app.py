@@ -9,14 +9,20 @@ Deploy-time context (``cdk deploy -c key=value`` or ``cdk.json``):
   gRPC clients use. There is deliberately no default. ``SYNTH_ONLY_PLACEHOLDER_CERTIFICATE_ARN`` is
   for synthesizing in tests; it names no certificate, so a deploy with it fails at the listener.
 - ``luca:collectorImage`` (optional): the ADOT collector image of the tracing sidecar.
+- ``luca:ministryUrl`` (required): the base URL (https) of the ministry's records API, which the
+  government sync submits to. No default either; ``SYNTH_ONLY_PLACEHOLDER_MINISTRY_URL`` is for tests
+  and names no host (``.invalid``).
 
-The grade processor's deployment package must exist before synthesis: ``make bundle`` writes it to
-``IngestDefinition.bundle`` (``dist/ingest-lambda.zip``); ``build_app(ingest_bundle=...)`` takes
-another path (the infra tests build their own).
+The Lambda deployment packages must exist before synthesis: ``make bundle`` writes them to
+``IngestDefinition.bundle`` (``dist/ingest-lambda.zip``) and ``GovSyncDefinition.bundle``
+(``dist/govsync-lambda.zip``); ``build_app(ingest_bundle=..., govsync_bundle=...)`` takes other paths
+(the infra tests build their own).
 
 Stack order (strong references): data and identity; observability (the ops alerts topic); ingest
-(queue, DLQ alarm on that topic, grade processor); grading (its tenant role's trust admits the grade
-processor's role); edge (the API in front of the grading service and the queue).
+(queue, DLQ alarm on that topic, grade processor); govsync (the government sync's schedule, state
+machine, functions, manifests and DLQs, alarms on that topic); grading (its tenant role's trust
+admits the grade processor's and the government sync tasks' roles); edge (the API in front of the
+grading service and the queue).
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ import aws_cdk as cdk
 
 from luca_infra.aws.data import DataStack
 from luca_infra.aws.edge import EdgeStack
+from luca_infra.aws.govsync import GovSyncStack, require_govsync_bundle
 from luca_infra.aws.grading import IMAGE_DOCKERFILE, GradingStack
 from luca_infra.aws.identity import IdentityStack
 from luca_infra.aws.ingest import IngestStack, require_bundle
@@ -39,6 +46,8 @@ from luca_infra.definitions import PLATFORM_DEFINITION, PlatformDefinition
 
 CERTIFICATE_ARN_CONTEXT = "luca:certificateArn"
 COLLECTOR_IMAGE_CONTEXT = "luca:collectorImage"
+MINISTRY_URL_CONTEXT = "luca:ministryUrl"
+SYNTH_ONLY_PLACEHOLDER_MINISTRY_URL = "https://records.ministry.invalid"
 SYNTH_ONLY_PLACEHOLDER_CERTIFICATE_ARN = (
     "arn:aws:acm:us-east-1:000000000000:certificate/00000000-0000-0000-0000-000000000000"
 )
@@ -47,6 +56,9 @@ DEFAULT_COLLECTOR_IMAGE = "public.ecr.aws/aws-observability/aws-otel-collector:v
 DEFAULT_CONTEXT: dict[str, Any] = {
     # Cross-stack references as CloudFormation exports that protect the producing stack.
     "@aws-cdk/core:defaultCrossStackReferences": "strong",
+    # S3 server access logs delivered under a bucket policy for the logging service, so the log
+    # bucket keeps ACLs disabled (BucketOwnerEnforced) instead of granting LogDeliveryWrite.
+    "@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy": True,
 }
 # infra/src/luca_infra/aws/app.py -> the repository root (the grading image's build context).
 REPO_ROOT = Path(__file__).resolve().parents[4]
@@ -59,11 +71,13 @@ def build_app(
     definition: PlatformDefinition = PLATFORM_DEFINITION,
     repo_root: Path = REPO_ROOT,
     ingest_bundle: Path | None = None,
+    govsync_bundle: Path | None = None,
 ) -> cdk.App:
     """Compose every stack on a new App; nothing is synthesized until ``app.synth()``.
 
-    ``ingest_bundle`` is the grade processor's zip; by default ``repo_root / definition.ingest.bundle``,
-    the file ``make bundle`` writes.
+    ``ingest_bundle`` is the grade processor's zip, ``govsync_bundle`` the government sync's; by
+    default ``repo_root / definition.ingest.bundle`` and ``repo_root / definition.govsync.bundle``,
+    the files ``make bundle`` writes.
     """
     app = cdk.App(outdir=outdir, context={**DEFAULT_CONTEXT, **(context or {})})
     certificate_arn = app.node.try_get_context(CERTIFICATE_ARN_CONTEXT)
@@ -78,6 +92,8 @@ def build_app(
         )
     collector_image = app.node.try_get_context(COLLECTOR_IMAGE_CONTEXT) or DEFAULT_COLLECTOR_IMAGE
     bundle = require_bundle(ingest_bundle or repo_root / definition.ingest.bundle)
+    sync_bundle = require_govsync_bundle(govsync_bundle or repo_root / definition.govsync.bundle)
+    ministry_url = _ministry_url(app.node.try_get_context(MINISTRY_URL_CONTEXT))
 
     data = DataStack(app, "LucaData", definition=definition.table, description="Luca: the platform table")
     identity = IdentityStack(
@@ -99,6 +115,16 @@ def build_app(
         bundle=bundle,
         description="Luca: burst path (events queue, DLQ, grade processor Lambda)",
     )
+    govsync = GovSyncStack(
+        app,
+        "LucaGovSync",
+        definition=definition,
+        table=data.table,
+        alerts=observability.alerts,
+        bundle=sync_bundle,
+        ministry_url=ministry_url,
+        description="Luca: government sync (schedule, state machine, task Lambdas, manifests, DLQs)",
+    )
     grading = GradingStack(
         app,
         "LucaGrading",
@@ -114,6 +140,8 @@ def build_app(
     )
     # The grade processor acts for one school at a time through the same tenant role.
     admit_for_school(grading.tenant_role, ingest.processor_role, definition.tenant_role)
+    # So do the government sync's tasks, reading a school's grades and writing its sync's state.
+    admit_for_school(grading.tenant_role, govsync.tasks_role, definition.tenant_role)
     EdgeStack(
         app,
         "LucaEdge",
@@ -128,6 +156,20 @@ def build_app(
     )
     enable_checks(app)
     return app
+
+
+def _ministry_url(value: object) -> str:
+    if not value:
+        raise ValueError(
+            f"set the context value {MINISTRY_URL_CONTEXT} to the ministry records API's base URL, "
+            f"e.g. `cdk synth -c {MINISTRY_URL_CONTEXT}=https://...`"
+        )
+    url = str(value).rstrip("/")
+    if not url.startswith("https://") or len(url) <= len("https://"):
+        raise ValueError(
+            f"{MINISTRY_URL_CONTEXT} must be an https URL (the client sends credentials): {url!r}"
+        )
+    return url
 
 
 def main() -> None:

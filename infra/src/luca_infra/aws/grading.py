@@ -43,6 +43,21 @@ SCRATCH_DIR = "/tmp"  # noqa: S108  (a per-task ephemeral volume, not a shared h
 # What the image build may see, relative to the repository root (Docker ignore syntax: exclude all,
 # then re-include). An allowlist, so a new top-level directory never leaks into the build context.
 IMAGE_DOCKERFILE = "services/grading/Dockerfile"
+GOVSYNC_API_DOCKERFILE = "services/govsync/Dockerfile"
+GOVSYNC_API_CONTEXT_ALLOWLIST = (
+    "*",
+    "!requirements.lock",
+    "!proto/python",
+    "!services/grading/pyproject.toml",
+    "!services/grading/src",
+    "!services/govsync",
+    "services/govsync/tests",
+    "**/__pycache__",
+    "**/*.pyc",
+    "**/.pytest_cache",
+    "**/.mypy_cache",
+    "**/.ruff_cache",
+)
 IMAGE_CONTEXT_ALLOWLIST = (
     "*",
     "!requirements.lock",
@@ -130,6 +145,34 @@ class GradingStack(cdk.Stack):
             "permissions (the trace collector sidecar shares the task role). Write-only telemetry, no data access.",
         )
 
+        # The government sync's API (beside the service in the task) starts and reads executions of the
+        # sync's state machine only; its name is fixed by the definition, so no stack depends on another.
+        govsync = definition.govsync
+        state_machine_arn = self.format_arn(
+            service="states",
+            resource="stateMachine",
+            resource_name=govsync.state_machine_name,
+            arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
+        )
+        executions_arn = self.format_arn(
+            service="states",
+            resource="execution",
+            resource_name=f"{govsync.state_machine_name}:*",
+            arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
+        )
+        iam.Grant.add_to_principal(
+            grantee=self.task_role, actions=["states:StartExecution"], resource_arns=[state_machine_arn]
+        )
+        iam.Grant.add_to_principal(
+            grantee=self.task_role, actions=["states:DescribeExecution"], resource_arns=[executions_arn]
+        )
+        acknowledge(
+            self.task_role,
+            f"IAM5[Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:{govsync.state_machine_name}:*]",
+            "DescribeExecution on the government sync's own executions, whose names are only known when they "
+            "start (one per school and period); no other state machine.",
+        )
+
         # -- tasks ---------------------------------------------------------------------------------
         cluster = ecs.Cluster(
             self, "Cluster", vpc=self.vpc, container_insights_v2=ecs.ContainerInsights.ENABLED
@@ -153,12 +196,25 @@ class GradingStack(cdk.Stack):
             setting_env("otel_exporter"): "otlp",
             "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://{OTLP_HTTP_ENDPOINT}",
         }
+        govsync_environment = {
+            "LUCA_AWS_REGION": self.region,
+            "LUCA_TABLE_NAME": table.table_name,
+            "LUCA_STATE_MACHINE_ARN": state_machine_arn,
+            "LUCA_USER_POOL_ID": user_pool.user_pool_id,
+            "LUCA_USER_POOL_CLIENT_ID": user_pool_client.user_pool_client_id,
+            "LUCA_SCHOOL_CLAIM": definition.user_pool.school_claim,
+            "LUCA_STUDENT_CLAIM": definition.user_pool.student_claim,
+            "LUCA_TENANT_ROLE_ARN": self.tenant_role.role_arn,
+            "LUCA_SERVICE_TOKEN_KEY_ID": service_identity.key.key_arn,
+            "LUCA_GRPC_PORT": str(service_definition.govsync_api_port),
+        }
         task = GradingTask(
             self,
             "Task",
             definition=service_definition,
             task_role=self.task_role,
             environment=environment,
+            govsync_environment=govsync_environment,
             repo_root=repo_root,
             collector_image=collector_image,
         ).task_definition
@@ -198,9 +254,17 @@ class GradingStack(cdk.Stack):
             assign_public_ip=False,
             health_check_grace_period=cdk.Duration.seconds(60),
         )
-        for port, targets in ((rest_port, front.rest_targets), (grpc_port, front.grpc_targets)):
+        for container, port, targets in (
+            (SERVICE_CONTAINER, rest_port, front.rest_targets),
+            (SERVICE_CONTAINER, grpc_port, front.grpc_targets),
+            (
+                service_definition.govsync_api_container,
+                service_definition.govsync_api_port,
+                front.govsync_targets,
+            ),
+        ):
             targets.add_target(
-                self.service.load_balancer_target(container_name=SERVICE_CONTAINER, container_port=port)
+                self.service.load_balancer_target(container_name=container, container_port=port)
             )
             service_security_group.connections.allow_from(
                 front.security_group, ec2.Port.tcp(port), "from the grading ALB"
@@ -227,6 +291,7 @@ class GradingTask(Construct):
         definition: GradingServiceDefinition,
         task_role: iam.IRole,
         environment: Mapping[str, str],
+        govsync_environment: Mapping[str, str],
         repo_root: Path,
         collector_image: str,
     ) -> None:
@@ -286,6 +351,31 @@ class GradingTask(Construct):
         )
         # The root filesystem is read-only; the task's own scratch volume backs /tmp.
         container.add_mount_points(
+            ecs.MountPoint(container_path=SCRATCH_DIR, source_volume="scratch", read_only=False)
+        )
+        # The government sync's gRPC API: its own image and process, the same task role (it reaches the
+        # table through per-school sessions too), no public port but the ALB's.
+        govsync_api = task.add_container(
+            definition.govsync_api_container,
+            image=ecs.ContainerImage.from_asset(
+                str(repo_root),
+                file=GOVSYNC_API_DOCKERFILE,
+                exclude=list(GOVSYNC_API_CONTEXT_ALLOWLIST),
+                ignore_mode=cdk.IgnoreMode.DOCKER,
+                platform=ecr_assets.Platform.LINUX_AMD64,
+            ),
+            # Grading keeps serving if the sync's API stops; ECS restarts the task only for grading.
+            essential=False,
+            readonly_root_filesystem=True,
+            port_mappings=[ecs.PortMapping(container_port=definition.govsync_api_port, name="govsync-grpc")],
+            environment=dict(govsync_environment),
+            logging=ecs.LogDrivers.aws_logs(
+                stream_prefix=definition.govsync_api_container,
+                log_group=log_group,
+                mode=ecs.AwsLogDriverMode.NON_BLOCKING,
+            ),
+        )
+        govsync_api.add_mount_points(
             ecs.MountPoint(container_path=SCRATCH_DIR, source_volume="scratch", read_only=False)
         )
         collector = task.add_container(

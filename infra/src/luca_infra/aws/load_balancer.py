@@ -85,22 +85,7 @@ class InternalLoadBalancer(Construct):
                 healthy_threshold_count=2,
             ),
         )
-        self.grpc_targets = elbv2.ApplicationTargetGroup(
-            self,
-            "GrpcTargets",
-            vpc=vpc,
-            target_type=elbv2.TargetType.IP,
-            protocol=elbv2.ApplicationProtocol.HTTP,
-            protocol_version=elbv2.ApplicationProtocolVersion.GRPC,
-            port=definition.grpc_port,
-            deregistration_delay=cdk.Duration.seconds(30),
-            health_check=elbv2.HealthCheck(
-                path=GRPC_HEALTH_CHECK_PATH,
-                healthy_grpc_codes=GRPC_OK,
-                interval=cdk.Duration.seconds(15),
-                healthy_threshold_count=2,
-            ),
-        )
+        self.grpc_targets = _grpc_targets(self, "GrpcTargets", vpc, definition.grpc_port)
         self.load_balancer.add_listener(
             "Rest",
             protocol=elbv2.ApplicationProtocol.HTTP,
@@ -108,7 +93,10 @@ class InternalLoadBalancer(Construct):
             open=False,
             default_target_groups=[self.rest_targets],
         )
-        self.load_balancer.add_listener(
+        # The government sync's API (its own container in the same task): the gRPC listener sends
+        # that service's paths there, everything else to the grading service.
+        self.govsync_targets = _grpc_targets(self, "GovSyncGrpcTargets", vpc, definition.govsync_api_port)
+        self.grpc_listener = self.load_balancer.add_listener(
             "Grpc",
             protocol=elbv2.ApplicationProtocol.HTTPS,
             port=GRPC_LISTENER_PORT,
@@ -116,6 +104,12 @@ class InternalLoadBalancer(Construct):
             certificates=[elbv2.ListenerCertificate.from_arn(certificate_arn)],
             ssl_policy=elbv2.SslPolicy.RECOMMENDED_TLS,
             default_target_groups=[self.grpc_targets],
+        )
+        self.grpc_listener.add_target_groups(
+            "GovSyncApi",
+            priority=10,
+            conditions=[elbv2.ListenerCondition.path_patterns([definition.govsync_api_path])],
+            target_groups=[self.govsync_targets],
         )
         self.security_group.add_ingress_rule(
             self.edge_link_security_group, ec2.Port.tcp(REST_LISTENER_PORT), "REST from the API VPC link"
@@ -146,6 +140,28 @@ class InternalLoadBalancer(Construct):
             "need yet another log bucket (and so on). It is private, SSL-only and written by ELB alone.",
         )
         return bucket
+
+
+def _grpc_targets(
+    scope: Construct, construct_id: str, vpc: ec2.IVpc, port: int
+) -> elbv2.ApplicationTargetGroup:
+    """A gRPC target group on the tasks' IPs, healthy when ``grpc.health.v1`` answers SERVING."""
+    return elbv2.ApplicationTargetGroup(
+        scope,
+        construct_id,
+        vpc=vpc,
+        target_type=elbv2.TargetType.IP,
+        protocol=elbv2.ApplicationProtocol.HTTP,
+        protocol_version=elbv2.ApplicationProtocolVersion.GRPC,
+        port=port,
+        deregistration_delay=cdk.Duration.seconds(30),
+        health_check=elbv2.HealthCheck(
+            path=GRPC_HEALTH_CHECK_PATH,
+            healthy_grpc_codes=GRPC_OK,
+            interval=cdk.Duration.seconds(15),
+            healthy_threshold_count=2,
+        ),
+    )
 
 
 def _deliver_access_logs(load_balancer: elbv2.ApplicationLoadBalancer, bucket: s3.Bucket) -> None:
