@@ -1,0 +1,1 @@
+"""Analytics: the table's changes as a partitioned Parquet lake, and per-school reports over it."""

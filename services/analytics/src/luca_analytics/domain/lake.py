@@ -1,0 +1,180 @@
+"""The lake's rows, and how a change to the table becomes one. No I/O, no AWS types here.
+
+The same ``flatten`` runs in AWS (the Pipes enrichment function) and locally (the stream poller):
+a stream record's new image, already decoded from DynamoDB's typed JSON into plain values, becomes
+one ``LakeRow`` or a ``Skip`` with its reason. Only INSERT and MODIFY of the item types below reach
+the lake; everything else is counted and skipped, never an error that stops the stream.
+
+Minimisation, for minors' data: the student becomes ``student_key`` = HMAC-SHA256(key, school + "#" +
+student) (stable within the school, meaningless without the key); teacher ids, names, evaluation
+descriptions and behavior notes' text never enter the lake.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+from enum import StrEnum
+from typing import Any
+
+PARTITION_KEYS: tuple[str, ...] = ("school_id", "year", "month")
+LAKE_CHANGES = frozenset({"INSERT", "MODIFY"})
+
+
+class ItemType(StrEnum):
+    EVALUATION = "evaluation"
+    BEHAVIOR_NOTE = "behavior_note"
+    EXERCISE_RESULT = "exercise_result"
+
+
+# The table's item types (its ``type`` attribute) that reach the lake, and the schema versions of
+# each that ``flatten`` knows how to read.
+LAKE_TYPES: Mapping[str, ItemType] = {
+    "Evaluation": ItemType.EVALUATION,
+    "BehaviorNote": ItemType.BEHAVIOR_NOTE,
+    "ExerciseResult": ItemType.EXERCISE_RESULT,
+}
+KNOWN_SCHEMA_VERSIONS: Mapping[ItemType, frozenset[int]] = {
+    ItemType.EVALUATION: frozenset({1}),
+    ItemType.BEHAVIOR_NOTE: frozenset({1}),
+    ItemType.EXERCISE_RESULT: frozenset({1}),
+}
+# Item types that are deliberately not analytics facts (catalog, roster, rules, bookkeeping).
+NOT_LAKE_TYPES = frozenset(
+    {
+        "Student",
+        "Subject",
+        "Course",
+        "GradingRule",
+        "Idempotency",
+        "GovSyncRun",
+        "GovSyncBatch",
+        "GovSyncRecord",
+        "GovSyncAudit",
+    }
+)
+
+
+class SkipReason(StrEnum):
+    REMOVE = "remove"  # a deletion (TTL expiry or otherwise): the lake keeps everything
+    NOT_A_FACT = "not_a_fact"  # an item type that is deliberately not in the lake
+    UNKNOWN_TYPE = "unknown_type"
+    UNKNOWN_SCHEMA_VERSION = "unknown_schema_version"
+    MALFORMED = "malformed"  # a known type missing what it must have
+
+
+@dataclass(frozen=True, slots=True)
+class Skip:
+    reason: SkipReason
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class LakeRow:
+    """``luca.analytics.v1.LakeRecord`` as plain values; the Parquet columns are its fields."""
+
+    school_id: str
+    year: int
+    month: int
+    item_type: str
+    change: str
+    changed_at: datetime
+    record_id: str
+    student_key: str
+    course_id: str
+    subject_id: str
+    term_id: str
+    score: float | None
+    weight: float | None
+    behavior_kind: str
+    passing: bool | None
+    occurred_at: datetime
+    source_schema_version: int
+
+
+def student_key(key: bytes, school_id: str, student_id: str) -> str:
+    """The pseudonym of a student in the lake: the same for the same student of the same school."""
+    if not key:
+        raise ValueError("the pseudonymisation key is empty")
+    return hmac.new(key, f"{school_id}#{student_id}".encode(), hashlib.sha256).hexdigest()
+
+
+def _timestamp(value: Any) -> datetime:
+    if not isinstance(value, str) or not value:
+        raise ValueError(f"not a timestamp: {value!r}")
+    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _number(value: Any) -> float | None:
+    if value is None:
+        return None
+    try:
+        return float(Decimal(str(value)))
+    except (InvalidOperation, ValueError) as exc:
+        raise ValueError(f"not a number: {value!r}") from exc
+
+
+def flatten(change: str, image: Mapping[str, Any] | None, changed_at: datetime, key: bytes) -> LakeRow | Skip:
+    """One stream change as a lake row, or why it is skipped."""
+    if change not in LAKE_CHANGES:
+        return Skip(SkipReason.REMOVE if change == "REMOVE" else SkipReason.MALFORMED, change)
+    if not image:
+        return Skip(SkipReason.MALFORMED, "no new image")
+    raw_type = image.get("type")
+    if not isinstance(raw_type, str):
+        return Skip(SkipReason.UNKNOWN_TYPE, "no type")
+    if raw_type in NOT_LAKE_TYPES:
+        return Skip(SkipReason.NOT_A_FACT, raw_type)
+    item_type = LAKE_TYPES.get(raw_type)
+    if item_type is None:
+        return Skip(SkipReason.UNKNOWN_TYPE, raw_type[:64])
+    version = image.get("schema_version")
+    try:
+        version_number = int(version)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return Skip(SkipReason.UNKNOWN_SCHEMA_VERSION, f"{raw_type} {version!r}")
+    if version_number not in KNOWN_SCHEMA_VERSIONS[item_type]:
+        return Skip(SkipReason.UNKNOWN_SCHEMA_VERSION, f"{raw_type} v{version_number}")
+    try:
+        return _row(item_type, change, image, changed_at, key, version_number)
+    except (KeyError, ValueError, TypeError) as exc:
+        return Skip(SkipReason.MALFORMED, f"{raw_type}: {exc}"[:200])
+
+
+def _row(
+    item_type: ItemType, change: str, image: Mapping[str, Any], changed_at: datetime, key: bytes, version: int
+) -> LakeRow:
+    school, student = str(image["school_id"]), str(image["student_id"])
+    if item_type is ItemType.EVALUATION:
+        occurred, record_id = _timestamp(image["recorded_at"]), str(image["evaluation_id"])
+    elif item_type is ItemType.BEHAVIOR_NOTE:
+        occurred, record_id = _timestamp(image["recorded_at"]), str(image["note_id"])
+    else:
+        occurred, record_id = _timestamp(image["occurred_at"]), str(image["event_id"])
+    if not school or not student or not record_id:
+        raise ValueError("school, student and id are required")
+    passing = image.get("passing") if item_type is ItemType.EXERCISE_RESULT else None
+    return LakeRow(
+        school_id=school,
+        year=occurred.year,
+        month=occurred.month,
+        item_type=item_type.value,
+        change=change,
+        changed_at=changed_at.astimezone(UTC),
+        record_id=record_id,
+        student_key=student_key(key, school, student),
+        course_id=str(image.get("course_id") or ""),
+        subject_id=str(image.get("subject_id") or ""),
+        term_id=str(image.get("term_id") or "") if item_type is ItemType.EVALUATION else "",
+        score=_number(image.get("score")) if item_type is not ItemType.BEHAVIOR_NOTE else None,
+        weight=_number(image.get("weight")) if item_type is ItemType.EVALUATION else None,
+        behavior_kind=str(image.get("kind") or "") if item_type is ItemType.BEHAVIOR_NOTE else "",
+        passing=bool(passing) if isinstance(passing, bool) else None,
+        occurred_at=occurred,
+        source_schema_version=version,
+    )
