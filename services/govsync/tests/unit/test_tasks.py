@@ -358,3 +358,13 @@ def test_a_school_grading_on_percentages_sends_grades_on_the_ministrys_scale(wor
     sent = [r.score for b in prepared.batches for r in manifests.get(b.manifest_key)]
     # The school's passing grade (60%) is the ministry's 4.0; its best (100%) the ministry's 7.0.
     assert sent == ["1.0", "3.5", "4.0", "6.0", "7.0"]
+
+
+def test_a_batch_reference_pointing_at_another_schools_manifest_is_refused(world) -> None:
+    tasks, _, _, _, ministry = world
+    theirs = tasks.prepare(SyncKey("school-b", "2025-T1"), "sync-b", "schedule").batches[0]
+    forged = {**theirs.to_json(), "school_id": "school-a"}  # school B's records under school A's name
+
+    with pytest.raises(InvalidSyncRequest, match="not under school-a/2025-T1/"):
+        BatchRef.from_json(forged)
+    assert ministry.calls == []

@@ -151,6 +151,12 @@ class BatchRef:
         except (KeyError, TypeError, ValueError) as exc:
             raise InvalidSyncRequest(f"not a batch reference: {exc}") from exc
         SyncKey(ref.school_id, ref.period)  # validates the school id
+        # A batch's manifest lives under its own school and period: a reference pointing elsewhere
+        # (another school's records under this school's name) is refused, whoever built it.
+        if not ref.manifest_key.startswith(f"{ref.school_id}/{ref.period}/"):
+            raise InvalidSyncRequest(
+                f"batch {ref.number}'s manifest is not under {ref.school_id}/{ref.period}/"
+            )
         return ref
 
 
