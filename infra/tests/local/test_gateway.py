@@ -400,3 +400,21 @@ def test_a_method_no_route_takes_is_a_405_problem(client: httpx.Client, mint: Mi
     response = client.request("TRACE", "/v1/x", headers=bearer(mint.token()))
 
     assert_problem(response, 405)
+
+
+def test_a_routed_prefix_reaches_its_own_service_and_everything_else_the_grading_service(
+    verifier: CognitoTokenVerifier, upstream: FakeUpstream, access_log_path: Path, mint: Mint
+) -> None:
+    gateway = build(verifier, upstream, access_log_path, routes={"/v1/analytics": "http://analytics.test"})
+    token = bearer(mint.token(school="school-a", groups=("admins",)))
+
+    with serve(gateway) as http:
+        reports = http.get("/v1/analytics/subject-averages?term_id=2025-T1", headers=token)
+        grades = http.get("/v1/students/st-1/evaluations", headers=token)
+        lookalike = http.get("/v1/analyticsx", headers=token)
+
+    assert (reports.status_code, grades.status_code, lookalike.status_code) == (200, 200, 200)
+    hosts = [dict(seen["headers"])["host"] for seen in upstream.requests]
+    assert hosts == ["analytics.test", "grading.test", "grading.test"]
+    assert upstream.requests[0]["path"] == "/v1/analytics/subject-averages"
+    assert upstream.requests[0]["query"] == "term_id=2025-T1"

@@ -498,6 +498,9 @@ class EventIntake:
 @dataclass(frozen=True)
 class GatewaySettings:
     upstream_url: str
+    # Other services behind the same edge, by path prefix (API Gateway's resources, each with its own
+    # integration): "/v1/analytics" -> its base URL. Everything else goes to ``upstream_url``.
+    routes: Mapping[str, str] = field(default_factory=dict)
     throttling: ThrottlingDefinition = PLATFORM_DEFINITION.throttling
     # Tiers: schools whose plan differs from the default (the local twin of per-tier usage plans).
     school_limits: Mapping[str, RateLimit] = field(default_factory=dict)
@@ -580,7 +583,6 @@ class Gateway:
             keepalive_expiry=30,
         )
         self._client = httpx.AsyncClient(
-            base_url=self.settings.upstream_url,
             transport=self._transport,
             timeout=timeout,
             limits=limits,
@@ -637,12 +639,22 @@ class Gateway:
             )
         return await self._forward(request)
 
+    def _upstream_for(self, path: str) -> tuple[str, str]:
+        """(service name, base URL) of the upstream that serves ``path``: the longest matching route."""
+        for prefix in sorted(self.settings.routes, key=len, reverse=True):
+            if path == prefix or path.startswith(prefix.rstrip("/") + "/"):
+                return prefix.rstrip("/").rsplit("/", 1)[-1] + " service", self.settings.routes[prefix]
+        return "grading service", self.settings.upstream_url
+
     async def _forward(self, request: Request) -> Response:
         if self._client is None:
             return problem(request, 503, "upstream-unavailable", "the gateway is not started")
         raw_path = request.scope.get("raw_path") or request.url.path.encode()
         query = request.scope.get("query_string", b"")
-        target = raw_path.decode("latin-1") + (f"?{query.decode('latin-1')}" if query else "")
+        service, base = self._upstream_for(request.url.path)
+        target = (
+            base.rstrip("/") + raw_path.decode("latin-1") + (f"?{query.decode('latin-1')}" if query else "")
+        )
         upstream_request = self._client.build_request(
             request.method,
             target,
@@ -657,18 +669,18 @@ class Gateway:
         try:
             upstream = await self._client.send(upstream_request, stream=True)
         except httpx.TimeoutException:
-            return problem(request, 504, "upstream-timeout", "the grading service did not answer in time")
+            return problem(request, 504, "upstream-timeout", f"the {service} did not answer in time")
         except httpx.ConnectError:
             return problem(
                 request,
                 503,
                 "upstream-unavailable",
-                "the grading service is unavailable",
+                f"the {service} is unavailable",
                 {"Retry-After": "1"},
             )
         except httpx.HTTPError as exc:
             log.warning("upstream error", extra={"error": repr(exc)})
-            return problem(request, 502, "bad-gateway", "the grading service gave no valid answer")
+            return problem(request, 502, "bad-gateway", f"the {service} gave no valid answer")
         request.state.upstream_ms = round((time.perf_counter() - started) * 1000, 2)
 
         return _UpstreamResponse(upstream)

@@ -46,6 +46,8 @@ class GatewayConfig:
     cognito: CognitoSettings
     throttling: ThrottlingDefinition
     school_limits: dict[str, RateLimit] = field(default_factory=dict)
+    # Other services behind the gateway, by path prefix (see GatewaySettings.routes).
+    routes: dict[str, str] = field(default_factory=dict)
     upstream_timeout_seconds: float = 10.0
     access_log_path: str | None = None
     access_log_stdout: bool = True
@@ -78,6 +80,7 @@ class GatewayConfig:
     def settings(self) -> GatewaySettings:
         return GatewaySettings(
             upstream_url=self.upstream_url,
+            routes=self.routes,
             throttling=self.throttling,
             school_limits=self.school_limits,
             upstream_timeout_seconds=self.upstream_timeout_seconds,
