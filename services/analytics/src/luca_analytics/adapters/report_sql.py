@@ -1,0 +1,142 @@
+"""The report queries, in the one SQL both engines run: DuckDB locally, Athena (Trino) in AWS.
+
+Every query starts ``WHERE school_id = ?`` and its first parameter is the school, which the lake
+adapter supplies from the verified principal (never from the request). Every other value is a
+positional ``?`` parameter: nothing a caller sends is ever formatted into the text. The only thing
+formatted in is the table's name, an identifier from configuration, checked against a strict pattern.
+
+Dialect notes (kept to the common subset of DuckDB 1.x/2.x and Trino as Athena runs it):
+
+* Parameters are positional ``?``: Athena's ``ExecutionParameters`` (and ``EXECUTE ... USING``) are
+  positional only; DuckDB's ``$name`` has no Trino equivalent. An optional filter is therefore
+  ``(? = '' OR term_id = ?)`` with the value bound twice (``ReportQuery.params`` lists it twice),
+  in textual ``?`` order.
+* Athena substitutes execution parameters before planning, so partition projection prunes on
+  ``school_id = ?`` as on a literal. ``year * 100 + month BETWEEN ? AND ?`` is an expression on
+  partition columns: Trino still filters partitions by it, but projection may enumerate the school's
+  projected months first; the school equality already bounds that to one school.
+* Division is only ever of DOUBLEs (``score``, ``weight``, ``1.0``): Trino divides integers as
+  integers, DuckDB as doubles.
+* ``FLOOR`` of a DOUBLE is a DOUBLE in Trino and DuckDB; the ``CAST(... AS INTEGER)`` makes both
+  return an integer bucket number.
+* Months come back as ``year`` and ``month`` integers and are formatted by the caller: DuckDB
+  (``strftime``, ``printf``) and Trino (``format``, ``lpad``) share no string formatting function.
+* Changes are versions: the lake keeps every INSERT and MODIFY of a record, so each query keeps the
+  latest by ``ROW_NUMBER() OVER (PARTITION BY record_id ORDER BY changed_at DESC)`` (both engines).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+LAKE_TABLE = "lake_grades"  # the DuckDB view over the school's dataset; in Athena, the Glue table
+SCHOOL_PARAMETER = "school_id"
+_TABLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}(\.[A-Za-z_][A-Za-z0-9_]{0,127})?$")
+
+
+@dataclass(frozen=True, slots=True)
+class ReportQuery:
+    name: str
+    template: str  # ``{table}`` is the only placeholder
+    params: tuple[str, ...]  # the request parameters bound, in ``?`` order; the school is first
+
+    def sql(self, table: str = LAKE_TABLE) -> str:
+        if not _TABLE_NAME.match(table):
+            raise ValueError(f"not a table name: {table!r}")
+        return self.template.format(table=table)
+
+
+# Each text is written out whole (no composition), so what runs is what is read here. The CTE keeps
+# the latest version of each record of one school; term and subject then filter those versions (a
+# correction may move a grade to another term).
+QUERIES: dict[str, ReportQuery] = {
+    q.name: q
+    for q in (
+        ReportQuery(
+            "subject_averages",
+            """WITH latest AS (
+    SELECT student_key, subject_id, term_id, score, weight,
+           ROW_NUMBER() OVER (PARTITION BY record_id ORDER BY changed_at DESC) AS version_rank
+    FROM {table}
+    WHERE school_id = ? AND item_type = 'evaluation'
+)
+SELECT subject_id, term_id,
+       SUM(score * COALESCE(weight, 1.0)) / SUM(COALESCE(weight, 1.0)) AS weighted_average,
+       COUNT(*) AS grades,
+       COUNT(DISTINCT student_key) AS students
+FROM latest
+WHERE version_rank = 1 AND score IS NOT NULL
+  AND (? = '' OR term_id = ?)
+GROUP BY subject_id, term_id
+ORDER BY subject_id, term_id""",
+            (SCHOOL_PARAMETER, "term_id", "term_id"),
+        ),
+        ReportQuery(
+            "student_averages",
+            """WITH latest AS (
+    SELECT student_key, subject_id, term_id, score, weight,
+           ROW_NUMBER() OVER (PARTITION BY record_id ORDER BY changed_at DESC) AS version_rank
+    FROM {table}
+    WHERE school_id = ? AND item_type = 'evaluation'
+)
+SELECT student_key, subject_id,
+       SUM(score * COALESCE(weight, 1.0)) / SUM(COALESCE(weight, 1.0)) AS weighted_average,
+       COUNT(*) AS grades
+FROM latest
+WHERE version_rank = 1 AND score IS NOT NULL
+  AND (? = '' OR term_id = ?)
+  AND (? = '' OR subject_id = ?)
+GROUP BY student_key, subject_id
+ORDER BY subject_id, student_key""",
+            (SCHOOL_PARAMETER, "term_id", "term_id", "subject_id", "subject_id"),
+        ),
+        ReportQuery(
+            "behavior_trend",
+            """WITH latest AS (
+    SELECT year, month, behavior_kind,
+           ROW_NUMBER() OVER (PARTITION BY record_id ORDER BY changed_at DESC) AS version_rank
+    FROM {table}
+    WHERE school_id = ? AND item_type = 'behavior_note'
+      AND year * 100 + month BETWEEN ? AND ?
+)
+SELECT year, month,
+       SUM(CASE WHEN behavior_kind = 'positive' THEN 1 ELSE 0 END) AS positive,
+       SUM(CASE WHEN behavior_kind = 'negative' THEN 1 ELSE 0 END) AS negative
+FROM latest
+WHERE version_rank = 1
+GROUP BY year, month
+ORDER BY year, month""",
+            (SCHOOL_PARAMETER, "from_month", "to_month"),
+        ),
+        ReportQuery(
+            "grade_distribution",
+            """WITH latest AS (
+    SELECT subject_id, term_id, score,
+           ROW_NUMBER() OVER (PARTITION BY record_id ORDER BY changed_at DESC) AS version_rank
+    FROM {table}
+    WHERE school_id = ? AND item_type = 'evaluation'
+),
+bucketed AS (
+    SELECT CAST(FLOOR((score - ?) / ?) AS INTEGER) AS bucket
+    FROM latest
+    WHERE version_rank = 1 AND score IS NOT NULL
+      AND (? = '' OR term_id = ?)
+      AND (? = '' OR subject_id = ?)
+)
+SELECT bucket, COUNT(*) AS grades
+FROM bucketed
+GROUP BY bucket
+ORDER BY bucket""",
+            # ``?`` order is the text's: the school, then the scale's bottom and width, then the filters.
+            (SCHOOL_PARAMETER, "low", "width", "term_id", "term_id", "subject_id", "subject_id"),
+        ),
+    )
+}
+
+
+def query(name: str) -> ReportQuery:
+    try:
+        return QUERIES[name]
+    except KeyError:
+        raise KeyError(f"no report query {name!r}") from None

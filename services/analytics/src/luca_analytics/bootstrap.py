@@ -1,0 +1,95 @@
+"""The query service's composition root: settings in, the reports and the caller authenticator out.
+
+Adapters are parameters (the real ones by default, fakes in tests); nothing is built at import.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+import boto3
+
+from luca_analytics.adapters.duckdb_lake import DuckDbLake
+from luca_analytics.adapters.school_data import DynamoRoster, SchoolRules
+from luca_analytics.config import AnalyticsSettings
+from luca_analytics.service_layer.reports import Lake, Reports, Roster, Rules
+from luca_grading.adapters.aws_clients import AwsClients
+from luca_grading.adapters.dynamodb_repository import DynamoRepositoryFactory
+from luca_grading.adapters.tokens import (
+    Authenticator,
+    CognitoSettings,
+    CognitoTokenVerifier,
+    ServiceTokenVerifier,
+)
+from luca_grading.domain.access import Principal
+from luca_grading.service_layer.rule_cache import RuleCache
+
+
+class PrincipalSource(Protocol):
+    """What the entrypoints need from an authenticator (the real one, or a test's fake)."""
+
+    def authenticate(self, authorization: str | None) -> Principal: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Container:
+    reports: Reports
+    authenticator: PrincipalSource
+
+
+def build_lake(settings: AnalyticsSettings) -> DuckDbLake:
+    if settings.lake_directory:
+        return DuckDbLake.local(settings.lake_directory, duckdb_threads=settings.duckdb_threads)
+    return DuckDbLake.s3(
+        settings.lake_bucket,
+        region=settings.aws_region,
+        endpoint_url=settings.aws_endpoint_url,
+        duckdb_threads=settings.duckdb_threads,
+    )
+
+
+def build_authenticator(settings: AnalyticsSettings) -> Authenticator:
+    """Cognito ID tokens; service tokens too when a signing key is configured."""
+    services = None
+    if settings.service_token_key_id:
+        kms = boto3.client("kms", region_name=settings.aws_region, endpoint_url=settings.aws_endpoint_url)
+        services = ServiceTokenVerifier.from_kms(kms, settings.service_token_key_id)
+    users = CognitoTokenVerifier(
+        CognitoSettings(
+            region=settings.aws_region,
+            user_pool_id=settings.user_pool_id,
+            client_id=settings.user_pool_client_id,
+            school_claim=settings.school_claim,
+            student_claim=settings.student_claim,
+            jwks_url=settings.jwks_url,
+        )
+    )
+    return Authenticator(users=users, services=services)
+
+
+def bootstrap(
+    settings: AnalyticsSettings,
+    *,
+    lake: Lake | None = None,
+    rules: Rules | None = None,
+    roster: Roster | None = None,
+    authenticator: PrincipalSource | None = None,
+    clients: AwsClients | None = None,
+) -> Container:
+    if rules is None or roster is None:
+        clients = clients or AwsClients(
+            region=settings.aws_region,
+            endpoint_url=settings.aws_endpoint_url,
+            tenant_role_arn=settings.tenant_role_arn,
+        )
+        repositories = DynamoRepositoryFactory(clients=clients, table_name=settings.table_name)
+        rules = rules or SchoolRules(repositories, RuleCache(ttl_seconds=settings.rule_cache_seconds))
+        roster = roster or DynamoRoster(clients, settings.table_name)
+    reports = Reports(
+        lake=lake or build_lake(settings),
+        rules=rules,
+        roster=roster,
+        pseudonym_key=settings.pseudonym_key,
+    )
+    return Container(reports=reports, authenticator=authenticator or build_authenticator(settings))

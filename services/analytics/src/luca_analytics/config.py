@@ -1,0 +1,69 @@
+"""The query service's settings, from its environment (prefix ``LUCA_``), checked at start.
+
+Whoever deploys it sets them (the CDK app, the local platform). The pseudonymisation key is the
+same one the pipeline hashes students with (``LUCA_PSEUDONYM_KEY``): without it the service could
+not re-identify a school's students, so it refuses to start.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True, slots=True)
+class AnalyticsSettings:
+    table_name: str
+    user_pool_id: str
+    user_pool_client_id: str
+    pseudonym_key: bytes = field(repr=False)
+    lake_bucket: str = ""  # the lake in S3 ...
+    lake_directory: str = ""  # ... or in a local directory (tools and tests)
+    aws_region: str = "us-east-1"
+    aws_endpoint_url: str | None = None  # set only to reach an emulator
+    tenant_role_arn: str | None = None  # per-school sessions; unset = the task's own role
+    jwks_url: str | None = None
+    school_claim: str = "custom:school_id"
+    student_claim: str = "custom:student_id"
+    service_token_key_id: str | None = None
+    rule_cache_seconds: float = 60.0
+    duckdb_threads: int = 2
+    grpc_host: str = "127.0.0.1"
+    grpc_port: int = 50053
+    grpc_workers: int = 8
+
+    def __post_init__(self) -> None:
+        if not self.pseudonym_key:
+            raise RuntimeError("not set: LUCA_PSEUDONYM_KEY")
+        if bool(self.lake_bucket) == bool(self.lake_directory):
+            raise RuntimeError("set exactly one of LUCA_LAKE_BUCKET and LUCA_LAKE_DIRECTORY")
+        if not 1 <= self.duckdb_threads <= 64:
+            raise RuntimeError("LUCA_ANALYTICS_DUCKDB_THREADS must be 1 to 64")
+
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str] | None = None) -> AnalyticsSettings:
+        env = os.environ if environ is None else environ
+        names = ("table_name", "user_pool_id", "user_pool_client_id")
+        required = {name: env.get(f"LUCA_{name.upper()}", "") for name in names}
+        missing = [f"LUCA_{name.upper()}" for name, value in required.items() if not value]
+        if missing:
+            raise RuntimeError(f"not set: {', '.join(missing)}")
+        return cls(
+            **required,
+            pseudonym_key=env.get("LUCA_PSEUDONYM_KEY", "").encode(),
+            lake_bucket=env.get("LUCA_LAKE_BUCKET", ""),
+            lake_directory=env.get("LUCA_LAKE_DIRECTORY", ""),
+            aws_region=env.get("LUCA_AWS_REGION") or env.get("AWS_REGION") or "us-east-1",
+            aws_endpoint_url=env.get("LUCA_AWS_ENDPOINT_URL") or None,
+            tenant_role_arn=env.get("LUCA_TENANT_ROLE_ARN") or None,
+            jwks_url=env.get("LUCA_JWKS_URL") or None,
+            school_claim=env.get("LUCA_SCHOOL_CLAIM", "custom:school_id"),
+            student_claim=env.get("LUCA_STUDENT_CLAIM", "custom:student_id"),
+            service_token_key_id=env.get("LUCA_SERVICE_TOKEN_KEY_ID") or None,
+            rule_cache_seconds=float(env.get("LUCA_RULE_CACHE_SECONDS", "60")),
+            duckdb_threads=int(env.get("LUCA_ANALYTICS_DUCKDB_THREADS", "2")),
+            grpc_host=env.get("LUCA_GRPC_HOST", "127.0.0.1"),
+            grpc_port=int(env.get("LUCA_GRPC_PORT", "50053")),
+            grpc_workers=int(env.get("LUCA_GRPC_WORKERS", "8")),
+        )

@@ -1,0 +1,200 @@
+"""REST API of the per-school reports, for school admins through the gateway (FastAPI, ``/v1``).
+
+``GET /v1/analytics/{report}`` with the report's query parameters. The school comes from the
+verified bearer token. A ``school_id`` query parameter is accepted only to refuse it when it names
+another school (403, no rows); any parameter the report does not take, or a repeated one, is a 400:
+nothing unexpected is silently dropped. Every 4xx is an RFC 9457 problem (``application/problem+json``).
+"""
+
+# No ``from __future__ import annotations``: FastAPI resolves the ``Caller`` dependency declared
+# inside ``create_app`` from the live annotation.
+import logging
+import math
+from collections.abc import Mapping
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, Header, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from luca_analytics.bootstrap import Container
+from luca_analytics.service_layer.reports import Reports
+from luca_grading.domain.access import Principal
+from luca_grading.domain.errors import GradingError, InvalidInput, TenantBoundaryViolation
+from luca_grading.entrypoints.errors import PROBLEM_BASE, TITLES, http_status
+
+log = logging.getLogger("luca.analytics.rest")
+PROBLEM_JSON = "application/problem+json"
+CORRELATION_HEADER = "x-correlation-id"
+
+# The parameters each report takes (besides ``school_id``, which may only name the caller's school).
+REPORT_PARAMETERS: Mapping[str, frozenset[str]] = {
+    "subject-averages": frozenset({"term_id"}),
+    "students-below-passing": frozenset({"term_id", "subject_id"}),
+    "behavior-trend": frozenset({"from_month", "to_month"}),
+    "grade-distribution": frozenset({"term_id", "subject_id", "bucket_width"}),
+}
+
+
+class Problem(BaseModel):
+    type: str
+    title: str
+    status: int
+    detail: str
+    instance: str | None = None
+    correlation_id: str | None = None
+    errors: list[dict[str, Any]] | None = None
+
+
+def problem(
+    request: Request,
+    status: int,
+    kind: str,
+    detail: str,
+    *,
+    errors: list[dict[str, Any]] | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    body = Problem(
+        type=PROBLEM_BASE + kind,
+        title=TITLES.get(status, "Error"),
+        status=status,
+        detail=detail,
+        instance=request.url.path,
+        correlation_id=request.headers.get(CORRELATION_HEADER),
+        errors=errors,
+    )
+    return JSONResponse(
+        body.model_dump(exclude_none=True), status_code=status, media_type=PROBLEM_JSON, headers=headers
+    )
+
+
+def _parameters(request: Request, report: str) -> dict[str, str]:
+    allowed = REPORT_PARAMETERS[report] | {"school_id"}
+    found: dict[str, str] = {}
+    for name, value in request.query_params.multi_items():
+        if name not in allowed:
+            raise InvalidInput(f"{report} takes no parameter {name[:64]!r}", field=name[:64])
+        if name in found:
+            raise InvalidInput(f"{name} given more than once", field=name)
+        found[name] = value
+    return found
+
+
+def _width(raw: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        raise InvalidInput("bucket_width must be a number", field="bucket_width") from None
+    if not math.isfinite(value):
+        raise InvalidInput("bucket_width must be a finite number", field="bucket_width")
+    return value
+
+
+def _run(reports: Reports, report: str, principal: Principal, p: dict[str, str]) -> dict[str, Any]:
+    school = p.get("school_id", "")
+    if report == "subject-averages":
+        averages = reports.subject_averages(principal, term_id=p.get("term_id", ""), school_id=school)
+        return {
+            "averages": [
+                {
+                    "subject_id": a.subject_id,
+                    "term_id": a.term_id,
+                    "weighted_average": a.weighted_average,
+                    "grades": a.grades,
+                    "students": a.students,
+                }
+                for a in averages
+            ]
+        }
+    if report == "students-below-passing":
+        students = reports.students_below_passing(
+            principal, term_id=p.get("term_id", ""), subject_id=p.get("subject_id", ""), school_id=school
+        )
+        return {
+            "students": [
+                {
+                    "student_id": s.student_id,  # null: a pseudonym no roster student produces
+                    "identified": s.identified,
+                    "subject_id": s.subject_id,
+                    "weighted_average": s.weighted_average,
+                    "passing_grade": s.passing_grade,
+                    "grades": s.grades,
+                }
+                for s in students
+            ]
+        }
+    if report == "behavior-trend":
+        months = reports.behavior_trend(
+            principal, from_month=p.get("from_month", ""), to_month=p.get("to_month", ""), school_id=school
+        )
+        return {
+            "months": [{"month": m.month, "positive": m.positive, "negative": m.negative} for m in months]
+        }
+    buckets = reports.grade_distribution(
+        principal,
+        term_id=p.get("term_id", ""),
+        subject_id=p.get("subject_id", ""),
+        bucket_width=_width(p["bucket_width"]) if "bucket_width" in p else 0.0,
+        school_id=school,
+    )
+    return {
+        "buckets": [{"from_score": b.from_score, "to_score": b.to_score, "grades": b.grades} for b in buckets]
+    }
+
+
+def create_app(container: Container) -> FastAPI:
+    app = FastAPI(
+        title="Luca analytics API",
+        version="1.0.0",
+        description="Per-school reports over the grades lake: the caller's school, from its token.",
+        openapi_url="/v1/analytics/openapi.json",
+        docs_url=None,
+        redoc_url=None,
+        responses={
+            status: {"model": Problem, "content": {PROBLEM_JSON: {}}, "description": TITLES[status]}
+            for status in (400, 401, 403, 404)
+        },
+    )
+
+    def principal(authorization: Annotated[str | None, Header()] = None) -> Principal:
+        return container.authenticator.authenticate(authorization)
+
+    Caller = Annotated[Principal, Depends(principal)]
+
+    @app.exception_handler(GradingError)
+    async def grading_error(request: Request, exc: GradingError) -> JSONResponse:
+        status = http_status(exc)
+        headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+        errors = [{"field": exc.field, "reason": exc.reason.value}] if exc.field else None
+        return problem(request, status, exc.reason.value, exc.detail, errors=errors, headers=headers)
+
+    @app.exception_handler(TenantBoundaryViolation)
+    async def boundary(request: Request, exc: TenantBoundaryViolation) -> JSONResponse:
+        log.error("tenant boundary violation refused", extra={"error": str(exc)})
+        return problem(request, 403, "forbidden", "not part of your school")
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [
+            {"field": ".".join(str(p) for p in e.get("loc", ())), "reason": str(e.get("type", ""))}
+            for e in exc.errors()
+        ]
+        return problem(request, 400, "validation", "the request does not match the schema", errors=errors)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        kind = {404: "not-found", 405: "method-not-allowed"}.get(exc.status_code, "http-error")
+        detail = f"no route {request.url.path}" if exc.status_code == 404 else str(exc.detail)
+        return problem(request, exc.status_code, kind, detail)
+
+    @app.get("/v1/analytics/{report}", summary="A per-school report")
+    def report(report: str, request: Request, caller: Caller) -> dict[str, Any]:
+        if report not in REPORT_PARAMETERS:
+            raise StarletteHTTPException(404)
+        found = _run(container.reports, report, caller, _parameters(request, report))
+        return {"report": report, "school_id": caller.school_id, **found}
+
+    return app
