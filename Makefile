@@ -76,7 +76,7 @@ bench-govsync: setup
 # The Lambda zips the CDK app deploys as they are: the grade processor (dist/ingest-lambda.zip) and
 # the government sync's functions (dist/govsync-lambda.zip).
 bundle: setup
-	$(PY) -m luca_infra.bundle ingest govsync
+	$(PY) -m luca_infra.bundle ingest govsync analytics
 
 clean:
 	rm -rf .venv $(TOOLS) node_modules infra/cdk.out .luca bench/out dist

@@ -1,10 +1,11 @@
 """The Lambda deployment packages: one deterministic, pure-Python zip per deployable.
 
-    python -m luca_infra.bundle [ingest] [govsync] [--out DIR]   (``make bundle``: both; DIR: dist/)
+    python -m luca_infra.bundle [ingest] [govsync] [analytics] [--out DIR]   (``make bundle``: all; DIR: dist/)
 
 ``ingest`` is the burst path's grade processor (``IngestDefinition.bundle``, dist/ingest-lambda.zip);
 ``govsync`` holds the government sync's five functions, the state machine's four tasks and the
-schedule's starter (``GovSyncDefinition.bundle``, dist/govsync-lambda.zip). The CDK app deploys exactly
+schedule's starter (``GovSyncDefinition.bundle``, dist/govsync-lambda.zip); ``analytics`` is the lake's
+Pipes enrichment function (``AnalyticsAwsDefinition.bundle``, dist/analytics-lambda.zip). The CDK app deploys exactly
 these files with ``Code.from_asset``, so synth never needs Docker. Everything a handler imports comes
 from its zip, except what the Lambda Python runtime already ships.
 
@@ -23,6 +24,10 @@ What goes in
       ministry's OpenAPI document is read by tests and the simulator only; the client keeps the
       numbers it needs as constants. The workspace code makes no lazy imports on the tasks' paths,
       and ``infra/tests/local/test_bundle.py`` runs every handler from the unzipped bundle.
+    - analytics: likewise only what the enrichment handler imports: ``luca_analytics.domain.lake``
+      and ``luca_analytics.entrypoints.enrich`` (and their packages' ``__init__``). Never the lake
+      schema module, the DuckDB adapter or the query service: pyarrow and duckdb are native and
+      large, and the handler needs neither (rows leave it as JSON; Firehose writes the Parquet).
   * The third-party distributions in the handlers' import graph that the runtime does not provide.
     Each is copied from the files its installer recorded, plus its METADATA and licence files;
     RECORD is left out because it would list files the zip does not hold. Nothing in the graph reads
@@ -31,6 +36,7 @@ What goes in
     read from the zip and ``importlib.metadata`` answers in the function.
     - ingest: aws-lambda-powertools with its requirements jmespath and typing-extensions,
       fastjsonschema (powertools' validation) and cachetools (luca_grading's client and rule caches).
+    - analytics: aws-lambda-powertools (logger, metrics, parameters), jmespath, typing-extensions.
     - govsync: aws-lambda-powertools, jmespath, typing-extensions and cachetools as above, and the
       ministry client's httpx with what its synchronous client imports: httpcore, h11, idna and
       certifi (httpx verifies TLS against certifi's CA bundle).
@@ -81,11 +87,17 @@ from email.parser import HeaderParser
 from importlib import metadata
 from pathlib import Path, PurePosixPath
 
-from luca_infra.definitions import PLATFORM_DEFINITION, GovSyncDefinition, IngestDefinition
+from luca_infra.definitions import (
+    PLATFORM_DEFINITION,
+    AnalyticsAwsDefinition,
+    GovSyncDefinition,
+    IngestDefinition,
+)
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 INGEST: IngestDefinition = PLATFORM_DEFINITION.ingest
 GOVSYNC: GovSyncDefinition = PLATFORM_DEFINITION.govsync
+ANALYTICS: AnalyticsAwsDefinition = PLATFORM_DEFINITION.analytics_aws
 
 # The grade processor's contents (kept under these names: the ingest bundle's own constants).
 WORKSPACE_PACKAGES: tuple[str, ...] = ("luca", "luca_grading", "luca_ingest")
@@ -107,10 +119,17 @@ GOVSYNC_DISTRIBUTIONS: tuple[str, ...] = (
     "jmespath",
     "typing-extensions",
 )
+ANALYTICS_DISTRIBUTIONS: tuple[str, ...] = ("aws-lambda-powertools", "jmespath", "typing-extensions")
 # Top-level modules the Lambda Python runtime ships; never bundled.
 PROVIDED_BY_RUNTIME: tuple[str, ...] = ("boto3", "botocore", "s3transfer", "urllib3", "dateutil", "six")
 # Every workspace package a bundle may hold (for describing a zip).
-ALL_WORKSPACE_PACKAGES: tuple[str, ...] = ("luca", "luca_govsync", "luca_grading", "luca_ingest")
+ALL_WORKSPACE_PACKAGES: tuple[str, ...] = (
+    "luca",
+    "luca_analytics",
+    "luca_govsync",
+    "luca_grading",
+    "luca_ingest",
+)
 
 _SKIPPED_DIRECTORIES = frozenset({"__pycache__", "tests"})
 _SKIPPED_SUFFIXES = (".pyc", ".pyo", ".pyi", ".pth")
@@ -167,7 +186,19 @@ GOVSYNC_BUNDLE = BundleSpec(
     imported_packages=("luca_govsync", "luca_grading"),
     distributions=GOVSYNC_DISTRIBUTIONS,
 )
-BUNDLES: dict[str, BundleSpec] = {spec.name: spec for spec in (INGEST_BUNDLE, GOVSYNC_BUNDLE)}
+ANALYTICS_BUNDLE = BundleSpec(
+    name="analytics",
+    summary="the lake's Pipes enrichment function",
+    bundle=ANALYTICS.bundle,
+    runtime=ANALYTICS.runtime,
+    handlers=(ANALYTICS.enrich_handler,),
+    whole_packages=(),
+    imported_packages=("luca_analytics",),
+    distributions=ANALYTICS_DISTRIBUTIONS,
+)
+BUNDLES: dict[str, BundleSpec] = {
+    spec.name: spec for spec in (INGEST_BUNDLE, GOVSYNC_BUNDLE, ANALYTICS_BUNDLE)
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,6 +247,11 @@ def build_ingest_bundle(out_dir: Path) -> Path:
 def build_govsync_bundle(out_dir: Path) -> Path:
     """Write ``out_dir/govsync-lambda.zip`` (every handler checked to import) and return its path."""
     return build(GOVSYNC_BUNDLE, out_dir).path
+
+
+def build_analytics_bundle(out_dir: Path) -> Path:
+    """Write ``out_dir/analytics-lambda.zip`` (the enrichment handler checked to import) and return its path."""
+    return build(ANALYTICS_BUNDLE, out_dir).path
 
 
 def ingest_bundle_files() -> dict[str, Path]:

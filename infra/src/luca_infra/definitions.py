@@ -236,6 +236,54 @@ class GovSyncDefinition:
 
 
 @dataclass(frozen=True, slots=True)
+class AnalyticsAwsDefinition:
+    """The AWS path of the lake (``LucaAnalytics``): stream → Pipes → Firehose → S3 → Glue/Athena.
+
+    The lake's columns, partition keys and prefix are not here: they come from
+    ``luca_analytics.adapters.lake_schema`` (the contract), which the stack reads.
+    """
+
+    pipe_name: str = "luca-lake-changes"
+    pipe_batch_size: int = 100
+    pipe_max_batching_window_seconds: int = 10
+    # A batch whose enrichment keeps failing is retried this many times, then dead-lettered.
+    pipe_max_retry_attempts: int = 10
+    pipe_max_record_age_seconds: int = 86400
+    pipe_dlq_name: str = "luca-lake-changes-dlq"
+    pipe_dlq_retention_days: int = 14
+    enrich_function_name: str = "luca-lake-enrichment"
+    enrich_handler: str = "luca_analytics.entrypoints.enrich.handler"
+    bundle: str = "dist/analytics-lambda.zip"
+    runtime: str = "python3.11"
+    architecture: str = "arm64"
+    enrich_timeout_seconds: int = 60
+    enrich_memory_mib: int = 512
+    pseudonym_key_secret_name: str = "luca/analytics/pseudonym-key"  # noqa: S105 - a name, not a secret
+    delivery_stream_name: str = "luca-lake-grades"
+    # Dynamic partitioning needs a buffer of at least 64 MiB; 128 MiB / 900 s (both maxima) make the
+    # fewest, largest files; freshness is bounded by the 900 s (see the stack's docstring).
+    buffer_size_mib: int = 128
+    buffer_interval_seconds: int = 900
+    # The active-partition quota requested for the delivery stream (default 500, at most 5,000 per
+    # stream); the stack alarms at 80 % of it. Keep it equal to what the account was granted.
+    active_partitions_quota: int = 5000
+    error_output_prefix: str = "lake-errors/"
+    lake_bucket_prefix: str = "luca-lake"
+    athena_results_bucket_prefix: str = "luca-athena-results"
+    athena_results_expiry_days: int = 30
+    glue_database: str = "luca_lake"
+    glue_table: str = "grades"
+    workgroup_name: str = "luca-analytics"
+    # Per query: one school's whole history is a few hundred MiB of Parquet; 10 GiB stops a runaway.
+    bytes_scanned_cutoff: int = 10 * 1024**3
+    athena_engine_version: str = "Athena engine version 3"
+    projection_year_range: tuple[int, int] = (2024, 2100)
+    delivery_alarm_name: str = "Luca-Lake-Delivery-Alert"
+    partition_alarm_name: str = "Luca-Lake-PartitionCount-Alert"
+    pipe_dlq_alarm_name: str = "Luca-Lake-Pipe-DLQ-Alert"
+
+
+@dataclass(frozen=True, slots=True)
 class PlatformDefinition:
     table: TableDefinition = field(default_factory=TableDefinition)
     user_pool: UserPoolDefinition = field(default_factory=UserPoolDefinition)
@@ -245,6 +293,7 @@ class PlatformDefinition:
     grading: GradingServiceDefinition = field(default_factory=GradingServiceDefinition)
     ingest: IngestDefinition = field(default_factory=IngestDefinition)
     govsync: GovSyncDefinition = field(default_factory=GovSyncDefinition)
+    analytics_aws: AnalyticsAwsDefinition = field(default_factory=AnalyticsAwsDefinition)
     api_name: str = "luca-api"
     api_stage: str = "v1"
     metrics_namespace: str = "Luca/Platform"

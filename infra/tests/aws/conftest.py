@@ -3,7 +3,7 @@
 Synthesis takes ~20 s (jsii starts node, cdk-nag walks the tree), so every test in this folder
 reads the same cloud assembly. If synthesis fails (including an unacknowledged cdk-nag finding),
 every test here fails with that error. The Lambda bundles (the grade processor's, the government
-sync's) are built for the session with the real builder (``make bundle`` does the same), so the
+sync's, the lake enrichment's) are built for the session with the real builder (``make bundle`` does the same), so the
 synthesized functions deploy what CI tested.
 """
 
@@ -29,7 +29,7 @@ from luca_infra.aws.app import (
     SYNTH_ONLY_PLACEHOLDER_MINISTRY_URL,
     build_app,
 )
-from luca_infra.bundle import build_govsync_bundle, build_ingest_bundle
+from luca_infra.bundle import build_analytics_bundle, build_govsync_bundle, build_ingest_bundle
 
 STACKS = (
     "LucaData",
@@ -39,6 +39,7 @@ STACKS = (
     "LucaGovSync",
     "LucaGrading",
     "LucaEdge",
+    "LucaAnalytics",
 )
 # The context every synthesis in these tests passes (deploy-time values with no default).
 SYNTH_CONTEXT = {
@@ -84,8 +85,17 @@ def govsync_bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def analytics_bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The lake enrichment function's zip, built by the same function as ``make bundle``."""
+    return build_analytics_bundle(tmp_path_factory.mktemp("analytics-bundle"))
+
+
+@pytest.fixture(scope="session")
 def synthesized(
-    tmp_path_factory: pytest.TempPathFactory, ingest_bundle: Path, govsync_bundle: Path
+    tmp_path_factory: pytest.TempPathFactory,
+    ingest_bundle: Path,
+    govsync_bundle: Path,
+    analytics_bundle: Path,
 ) -> Synthesized:
     outdir = tmp_path_factory.mktemp("cdk") / "cdk.out"
     app = build_app(
@@ -93,6 +103,7 @@ def synthesized(
         context=SYNTH_CONTEXT,
         ingest_bundle=ingest_bundle,
         govsync_bundle=govsync_bundle,
+        analytics_bundle=analytics_bundle,
     )
     app.synth()
     templates = {stack: json.loads((outdir / f"{stack}.template.json").read_text()) for stack in STACKS}

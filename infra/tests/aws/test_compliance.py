@@ -20,6 +20,7 @@ import pytest
 from aws_cdk import aws_sns as sns
 from cdk_nag import AwsSolutionsChecks
 
+from luca_analytics.adapters.lake_schema import LAKE_PREFIX
 from luca_infra.aws.nag import acknowledge, enable_checks
 from luca_infra.definitions import PLATFORM_DEFINITION
 
@@ -27,6 +28,7 @@ pytestmark = pytest.mark.infra
 
 TABLE = PLATFORM_DEFINITION.table.name
 GOVSYNC = PLATFORM_DEFINITION.govsync
+ANALYTICS = PLATFORM_DEFINITION.analytics_aws
 NAMED_TABLE_INDEXES = f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:dynamodb:<AWS::Region>:<AWS::AccountId>:table/{TABLE}/index/*]"
 # DescribeExecution on the government sync's executions (their names are per school and period): the
 # starter in LucaGovSync and the sync's gRPC API in the grading task both need it.
@@ -53,6 +55,15 @@ ACKNOWLEDGED: dict[str, set[str]] = {
         "AwsSolutions-IAM5[Resource::*]",
         "AwsSolutions-IAM5[Resource::<{manifests}.Arn>/*]",
         GOVSYNC_EXECUTIONS,
+        "AwsSolutions-S1",
+        "AwsSolutions-SMG4",
+        "AwsSolutions-SQS3",
+    },
+    "LucaAnalytics": {
+        "AwsSolutions-L1",
+        "AwsSolutions-IAM5[Resource::*]",
+        f"AwsSolutions-IAM5[Resource::<{{lake}}.Arn>/{LAKE_PREFIX}/*]",
+        f"AwsSolutions-IAM5[Resource::<{{lake}}.Arn>/{ANALYTICS.error_output_prefix}*]",
         "AwsSolutions-S1",
         "AwsSolutions-SMG4",
         "AwsSolutions-SQS3",
@@ -89,6 +100,11 @@ def _logical_ids(template: dict[str, Any]) -> dict[str, str]:
             and name.get("Fn::Join", ["", [""]])[1][0] == f"{GOVSYNC.manifest_bucket_prefix}-"
         ):
             found["manifests"] = logical_id
+        if (
+            isinstance(name, dict)
+            and name.get("Fn::Join", ["", [""]])[1][0] == f"{ANALYTICS.lake_bucket_prefix}-"
+        ):
+            found["lake"] = logical_id
     return found
 
 

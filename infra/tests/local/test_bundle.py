@@ -47,6 +47,7 @@ from luca_grading.domain.model import (
 from luca_infra.bundle import (
     NativeCodeError,
     base_interpreter,
+    build_analytics_bundle,
     build_govsync_bundle,
     build_ingest_bundle,
     describe,
@@ -177,6 +178,11 @@ def bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def govsync_bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_govsync_bundle(tmp_path_factory.mktemp("govsync-dist"))
+
+
+@pytest.fixture(scope="module")
+def analytics_bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_analytics_bundle(tmp_path_factory.mktemp("analytics-dist"))
 
 
 @pytest.fixture
@@ -531,3 +537,148 @@ def test_a_native_extension_refuses_the_build(tmp_path: Path) -> None:
             {"pkg/module.py": module, "pkg/_speedups.cpython-311-x86_64-linux-gnu.so": extension}, target
         )
     assert not target.exists()
+
+
+RUN_ENRICH = textwrap.dedent(
+    """
+    import json, sys, sysconfig
+
+    bundle, runtime, batch_file, result_file = sys.argv[1:5]
+    sys.path[:0] = [bundle, runtime]
+    from luca_analytics.entrypoints import enrich
+
+
+    class Context:
+        function_name = "luca-lake-enrichment"
+        function_version = "$LATEST"
+        memory_limit_in_mb = 512
+        aws_request_id = "req-bundle-test"
+        log_stream_name = "bundle-test"
+        log_group_name = "/aws/lambda/luca-lake-enrichment"
+        invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:luca-lake-enrichment"
+
+        @staticmethod
+        def get_remaining_time_in_millis():
+            return 60_000
+
+
+    rows = enrich.handler(json.loads(open(batch_file).read()), Context())
+    stdlib = sysconfig.get_paths()["stdlib"]
+    origins = {
+        name: str(getattr(module, "__file__", None))
+        for name, module in list(sys.modules.items())
+        if getattr(module, "__file__", None)
+        and not str(module.__file__).startswith(stdlib)
+        and name not in ("__main__", "__mp_main__")
+    }
+    open(result_file, "w").write(json.dumps({"rows": rows, "origins": origins}))
+    """
+)
+
+
+def stream_record(event_name: str, image: dict[str, Any] | None) -> dict[str, Any]:
+    from boto3.dynamodb.types import TypeSerializer
+
+    section: dict[str, Any] = {"ApproximateCreationDateTime": 1740916800, "SequenceNumber": "1"}
+    if image is not None:
+        section["NewImage"] = {k: TypeSerializer().serialize(v) for k, v in image.items()}
+    return {"eventName": event_name, "eventSource": "aws:dynamodb", "dynamodb": section}
+
+
+@pytest.mark.emulator
+def test_the_analytics_bundle_alone_turns_stream_records_into_lake_rows(
+    analytics_bundle: Path, emulator: str, tmp_path: Path
+) -> None:
+    # GIVEN the enrichment bundle unzipped beside a copy of the runtime's packages
+    code_dir = tmp_path / "task"
+    with zipfile.ZipFile(analytics_bundle) as archive:
+        names = archive.namelist()
+        archive.extractall(code_dir)
+    runtime_dir = lambda_runtime_copy(tmp_path / "runtime")
+    # AND the pseudonymisation key in the emulator's Secrets Manager
+    secrets = boto3.client("secretsmanager", region_name=REGION, endpoint_url=emulator)
+    secret_arn = secrets.create_secret(
+        Name=f"{PLATFORM_DEFINITION.analytics_aws.pseudonym_key_secret_name}-{uuid.uuid4().hex[:8]}",
+        SecretString="bundle-test-key",
+    )["ARN"]
+    # AND a batch with a REMOVE, an unknown item type and one good evaluation
+    evaluation = {
+        "type": "Evaluation",
+        "schema_version": Decimal(1),
+        "school_id": SCHOOL,
+        "evaluation_id": "ev-1",
+        "student_id": STUDENT,
+        "subject_id": "math",
+        "term_id": "2025-T1",
+        "score": Decimal("6.1"),
+        "weight": Decimal(1),
+        "recorded_at": "2025-03-01T10:00:00.000000Z",
+    }
+    batch = [
+        stream_record("REMOVE", None),
+        stream_record("INSERT", {"type": "Homework"}),
+        stream_record("INSERT", evaluation),
+    ]
+    batch_file, result_file = tmp_path / "batch.json", tmp_path / "result.json"
+    batch_file.write_text(json.dumps(batch))
+    script = tmp_path / "run_enrich.py"
+    script.write_text(RUN_ENRICH)
+
+    # WHEN the handler runs in an interpreter that sees only the stdlib, the bundle and the runtime copy
+    completed = subprocess.run(
+        [
+            base_interpreter(),
+            "-I",
+            "-S",
+            "-B",
+            str(script),
+            str(code_dir),
+            str(runtime_dir),
+            str(batch_file),
+            str(result_file),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env={
+            "LUCA_PSEUDONYM_KEY_SECRET_ARN": secret_arn,
+            "AWS_ENDPOINT_URL": emulator,
+            "AWS_DEFAULT_REGION": REGION,
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "POWERTOOLS_METRICS_NAMESPACE": "Luca/Test",
+        },
+    )
+
+    # THEN only the evaluation became a row, with its partition keys, and the skips were counted
+    assert completed.returncode == 0, completed.stderr[-4000:]
+    result = json.loads(result_file.read_text())
+    assert [(r["school_id"], r["year"], r["month"], r["record_id"]) for r in result["rows"]] == [
+        (SCHOOL, "2025", "03", "ev-1")
+    ]
+    assert STUDENT not in json.dumps(result["rows"])
+    assert '"reason":"remove"' in completed.stdout
+    assert '"reason":"unknown_type"' in completed.stdout
+    # AND everything outside the stdlib came from the bundle or the runtime copy
+    strays = {
+        name: origin
+        for name, origin in result["origins"].items()
+        if not origin.startswith((str(code_dir), str(runtime_dir)))
+    }
+    assert strays == {}
+    # AND the zip is pure Python and holds neither pyarrow, duckdb, the schema module nor the query service
+    tops = {name.split("/")[0] for name in names}
+    assert tops.isdisjoint({"pyarrow", "duckdb", "boto3", "botocore", "grpc", "luca", "luca_grading"})
+    assert [name for name in names if name.endswith((".so", ".pyd"))] == []
+    assert sorted(n for n in names if n.startswith("luca_analytics/")) == [
+        "luca_analytics/__init__.py",
+        "luca_analytics/domain/__init__.py",
+        "luca_analytics/domain/lake.py",
+        "luca_analytics/entrypoints/__init__.py",
+        "luca_analytics/entrypoints/enrich.py",
+    ]
+    summary = describe(analytics_bundle)
+    print(
+        f"\nanalytics bundle: {summary.size_bytes} bytes ({summary.size_mib:.2f} MiB), {summary.files} files"
+    )

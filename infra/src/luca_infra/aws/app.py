@@ -15,14 +15,16 @@ Deploy-time context (``cdk deploy -c key=value`` or ``cdk.json``):
 
 The Lambda deployment packages must exist before synthesis: ``make bundle`` writes them to
 ``IngestDefinition.bundle`` (``dist/ingest-lambda.zip``) and ``GovSyncDefinition.bundle``
-(``dist/govsync-lambda.zip``); ``build_app(ingest_bundle=..., govsync_bundle=...)`` takes other paths
-(the infra tests build their own).
+(``dist/govsync-lambda.zip``) and ``AnalyticsAwsDefinition.bundle`` (``dist/analytics-lambda.zip``);
+``build_app(ingest_bundle=..., govsync_bundle=..., analytics_bundle=...)`` takes other paths (the
+infra tests build their own).
 
 Stack order (strong references): data and identity; observability (the ops alerts topic); ingest
 (queue, DLQ alarm on that topic, grade processor); govsync (the government sync's schedule, state
 machine, functions, manifests and DLQs, alarms on that topic); grading (its tenant role's trust
 admits the grade processor's and the government sync tasks' roles); edge (the API in front of the
-grading service and the queue).
+grading service and the queue); analytics (the table's stream through a pipe and Firehose into the
+Parquet lake, the Glue table and the Athena workgroup, alarms on the ops topic).
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from typing import Any
 
 import aws_cdk as cdk
 
+from luca_infra.aws.analytics import AnalyticsStack, require_analytics_bundle
 from luca_infra.aws.data import DataStack
 from luca_infra.aws.edge import EdgeStack
 from luca_infra.aws.govsync import GovSyncStack, require_govsync_bundle
@@ -72,12 +75,13 @@ def build_app(
     repo_root: Path = REPO_ROOT,
     ingest_bundle: Path | None = None,
     govsync_bundle: Path | None = None,
+    analytics_bundle: Path | None = None,
 ) -> cdk.App:
     """Compose every stack on a new App; nothing is synthesized until ``app.synth()``.
 
-    ``ingest_bundle`` is the grade processor's zip, ``govsync_bundle`` the government sync's; by
-    default ``repo_root / definition.ingest.bundle`` and ``repo_root / definition.govsync.bundle``,
-    the files ``make bundle`` writes.
+    ``ingest_bundle`` is the grade processor's zip, ``govsync_bundle`` the government sync's,
+    ``analytics_bundle`` the lake enrichment function's; by default ``repo_root /`` the
+    definitions' ``bundle`` paths, the files ``make bundle`` writes.
     """
     app = cdk.App(outdir=outdir, context={**DEFAULT_CONTEXT, **(context or {})})
     certificate_arn = app.node.try_get_context(CERTIFICATE_ARN_CONTEXT)
@@ -94,6 +98,7 @@ def build_app(
     bundle = require_bundle(ingest_bundle or repo_root / definition.ingest.bundle)
     sync_bundle = require_govsync_bundle(govsync_bundle or repo_root / definition.govsync.bundle)
     ministry_url = _ministry_url(app.node.try_get_context(MINISTRY_URL_CONTEXT))
+    lake_bundle = require_analytics_bundle(analytics_bundle or repo_root / definition.analytics_aws.bundle)
 
     data = DataStack(app, "LucaData", definition=definition.table, description="Luca: the platform table")
     identity = IdentityStack(
@@ -153,6 +158,15 @@ def build_app(
         load_balancer=grading.load_balancer,
         events_queue=ingest.queue,
         description="Luca: REST API, authorizer, WAF, burst routes into the events queue",
+    )
+    AnalyticsStack(
+        app,
+        "LucaAnalytics",
+        definition=definition,
+        table=data.table,
+        alerts=observability.alerts,
+        bundle=lake_bundle,
+        description="Luca: analytics lake (stream pipe, enrichment Lambda, Firehose to Parquet, Glue, Athena)",
     )
     enable_checks(app)
     return app
