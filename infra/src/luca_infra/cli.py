@@ -6,6 +6,7 @@
     luca events show --school demo-school-a [--student st-a-001] [--event-id ID] [--wait 15]
     luca dlq list
     luca dlq redrive (--all | --message-id ID [--message-id ID ...])
+    luca lake show [--school demo-school-a] [--json]
 
 ``up`` logs JSON lines, prints a human-readable banner when ready and stops cleanly on Ctrl-C or
 SIGTERM. The other commands find the running platform through ``.luca/platform.json``. ``token``
@@ -39,7 +40,7 @@ from rich.panel import Panel
 from rich.progress import Progress
 from rich.table import Table
 
-from luca_infra import sync_cli
+from luca_infra import lake_cli, sync_cli
 from luca_infra.definitions import PLATFORM_DEFINITION
 from luca_infra.local.demo import (
     DEMO_PASSWORD,
@@ -99,6 +100,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _dlq_redrive(args)
     if args.command == "sync":
         return sync_cli.run(args)
+    if args.command == "lake":
+        return lake_cli.run(args)
     parser.print_help()
     return 2
 
@@ -196,6 +199,7 @@ def _parser() -> argparse.ArgumentParser:
     which.add_argument("--message-id", action="append", dest="message_ids", help="this message (repeatable)")
     redrive.add_argument("--state-dir", type=Path, default=DEFAULT_STATE_DIR)
     sync_cli.add_parser(commands)
+    lake_cli.add_parser(commands)
     return parser
 
 
@@ -392,6 +396,14 @@ def _print_banner(console: Console, platform: LocalPlatform) -> None:
     console.print("[bold]Send a term's grades to the ministry and watch the sync[/bold]:")
     console.print(
         sync_flow(command=_luca_command(), state_dir=platform.config.state_dir),
+        soft_wrap=True,
+        highlight=False,
+        markup=False,
+    )
+    buffering = platform.config.definition.analytics
+    console.print(
+        f"Every change reaches the lake (Parquet per school/year/month) within about "
+        f"{buffering.buffer_seconds:g} s: {_luca_command()} lake show{state_flag}",
         soft_wrap=True,
         highlight=False,
         markup=False,

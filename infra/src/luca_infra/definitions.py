@@ -284,6 +284,28 @@ class AnalyticsAwsDefinition:
 
 
 @dataclass(frozen=True, slots=True)
+class AnalyticsDefinition:
+    """The lake's local stand-ins for Pipes + Firehose (``luca_infra.local.lake``) and the TTL reaper.
+
+    The bucket's name follows the AWS stack's (``AnalyticsAwsDefinition.lake_bucket_prefix``), the
+    prefix and columns come from ``luca_analytics.adapters.lake_schema``. Buffering is Firehose's rule
+    (size or interval since the first buffered record) with local sizes, so a change is queryable in
+    seconds. The pseudonymisation key is, in AWS, the secret ``pseudonym_key_secret_name``; locally it
+    is a random key kept in the state directory (``pseudonym_key_file``), never a real school's key.
+    """
+
+    buffer_bytes: int = 1024 * 1024
+    buffer_seconds: float = 5.0
+    # How long the stream poller sleeps when a pass over the shards found nothing.
+    poll_interval_seconds: float = 0.5
+    # How often the reaper deletes items whose TTL passed (DynamoDB does it within days; moto never).
+    reaper_interval_seconds: float = 30.0
+    compression: str = "zstd"
+    pseudonym_key_file: str = "lake-pseudonym.key"
+    metrics_file: str = "lake-metrics.jsonl"
+
+
+@dataclass(frozen=True, slots=True)
 class PlatformDefinition:
     table: TableDefinition = field(default_factory=TableDefinition)
     user_pool: UserPoolDefinition = field(default_factory=UserPoolDefinition)
@@ -294,6 +316,7 @@ class PlatformDefinition:
     ingest: IngestDefinition = field(default_factory=IngestDefinition)
     govsync: GovSyncDefinition = field(default_factory=GovSyncDefinition)
     analytics_aws: AnalyticsAwsDefinition = field(default_factory=AnalyticsAwsDefinition)
+    analytics: AnalyticsDefinition = field(default_factory=AnalyticsDefinition)
     api_name: str = "luca-api"
     api_stage: str = "v1"
     metrics_namespace: str = "Luca/Platform"

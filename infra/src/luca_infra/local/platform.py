@@ -46,6 +46,7 @@ from luca_infra.local.event_source import EventSourceMapping
 from luca_infra.local.gateway import EventIntakeSettings, RateLimit, SchoolRateLimiter
 from luca_infra.local.gateway_process import CONFIG_VARIABLE, GatewayConfig
 from luca_infra.local.govsync import GovSyncConfig, GovSyncResources, LocalGovSync
+from luca_infra.local.lake import LocalLake
 from luca_infra.local.lambda_process import CONFIG_VARIABLE as LAMBDA_CONFIG_VARIABLE
 from luca_infra.local.lambda_process import LambdaProcessConfig
 from luca_infra.local.provision import ProvisionedResources, provision
@@ -139,6 +140,10 @@ class PlatformState:
     govsync_manifest_bucket: str = ""
     ministry_url: str = ""
     govsync_grpc_target: str = ""
+    # The lake (Parquet under lake_schema.LAKE_PREFIX) and its pipeline's EMF lines; empty in state
+    # files written before the lake existed.
+    lake_bucket: str = ""
+    lake_metrics_file: str = ""
 
     @classmethod
     def read(cls, state_dir: Path = DEFAULT_STATE_DIR) -> PlatformState:
@@ -169,6 +174,7 @@ class LocalPlatform:
         self._processor: ServiceProcess | None = None
         self.govsync: LocalGovSync | None = None
         self.govsync_grpc_port: int | None = None
+        self.lake: LocalLake | None = None
         self._identities: DemoIdentities | None = None
         self._state_path: Path | None = None
         self._tokens: dict[tuple[str, str], tuple[str, float]] = {}
@@ -194,6 +200,7 @@ class LocalPlatform:
             self.config.state_dir.mkdir(parents=True, exist_ok=True)
             self._start_emulator()
             self._resources = provision(self._emulator.url, definition=self.config.definition)
+            self._start_lake()
             self._start_grading()
             self._start_processor()
             self._start_gateway()
@@ -238,6 +245,22 @@ class LocalPlatform:
     def _start_emulator(self) -> None:
         self._emulator.start()
         self._stops.append(("emulator", self._emulator.stop))
+
+    def _start_lake(self) -> None:
+        """The stream poller (Pipes + Firehose) and the TTL reaper: threads in this process, next to
+        the emulator; stopping flushes the pipeline's buffer before the emulator goes."""
+        resources = self.resources
+        self.lake = LocalLake(
+            endpoint_url=resources.endpoint_url,
+            region=resources.region,
+            table_name=resources.table_name,
+            stream_arn=resources.stream_arn,
+            state_dir=self.config.state_dir,
+            definition=self.config.definition,
+            account=resources.table_arn.split(":")[4],
+        )
+        self._stops.append(("lake pipeline", self.lake.stop))
+        self.lake.start()
 
     def _start_grading(self) -> None:
         resources = self.resources
@@ -455,6 +478,8 @@ class LocalPlatform:
             govsync_manifest_bucket=self.govsync_resources.manifest_bucket,
             ministry_url=self.govsync_resources.ministry_url,
             govsync_grpc_target=f"{HOST}:{self.govsync_grpc_port}",
+            lake_bucket=self.lake.bucket if self.lake else "",
+            lake_metrics_file=str(self.lake.metrics_path) if self.lake else "",
         )
         self._state_path = state.write(state_dir)
         self._stops.append(("state file", self._remove_state))
