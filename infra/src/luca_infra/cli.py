@@ -328,6 +328,20 @@ def event_flow(state: PlatformState, *, command: str = "luca", state_dir: Path =
     )
 
 
+def report_flow(state: PlatformState, *, command: str = "luca", state_dir: Path = DEFAULT_STATE_DIR) -> str:
+    """The banner's fourth example: a report over the lake through the gateway, and the lake's files."""
+    school = SCHOOL_A.school_id
+    state_flag = "" if state_dir == DEFAULT_STATE_DIR else f" --state-dir {shlex.quote(str(state_dir))}"
+    return "\n".join(
+        [
+            f"ADMIN_TOKEN=$({command} token --school {school} --role admin{state_flag})",
+            f'curl -sS -w "\\n" "{state.gateway_url}/v1/analytics/subject-averages?term_id={DEMO_TERM}" '
+            '-H "Authorization: Bearer $ADMIN_TOKEN"',
+            f"{command} lake show --school {school}{state_flag}",
+        ]
+    )
+
+
 def sync_flow(*, command: str = "luca", state_dir: Path = DEFAULT_STATE_DIR) -> str:
     """The banner's third example: the government sync of the demo term, watched, then its state."""
     state_flag = "" if state_dir == DEFAULT_STATE_DIR else f" --state-dir {shlex.quote(str(state_dir))}"
@@ -402,8 +416,11 @@ def _print_banner(console: Console, platform: LocalPlatform) -> None:
     )
     buffering = platform.config.definition.analytics
     console.print(
-        f"Every change reaches the lake (Parquet per school/year/month) within about "
-        f"{buffering.buffer_seconds:g} s: {_luca_command()} lake show{state_flag}",
+        f"[bold]Every change reaches the lake[/bold] (Parquet per school/year/month, within about "
+        f"{buffering.buffer_seconds:g} s); a school admin's report over it:"
+    )
+    console.print(
+        report_flow(state, command=_luca_command(), state_dir=platform.config.state_dir),
         soft_wrap=True,
         highlight=False,
         markup=False,

@@ -3,6 +3,9 @@
 Against the running local platform (``platform.json``): lists the objects under the lake's prefix in
 the emulator's S3, grouped by partition (school, year, month), with totals. The listing is what
 Athena's partition projection and the query service would find; nothing is read from the files.
+Below it, the pipeline's own figures since the platform started, summed from the EMF lines it
+publishes at every flush (``lake_metrics_file``): records in, rows out, records skipped by reason,
+and the freshness (change → queryable) of the latest flush and the worst one.
 """
 
 from __future__ import annotations
@@ -17,6 +20,15 @@ from rich.console import Console
 from rich.table import Table
 
 from luca_analytics.adapters.lake_schema import LAKE_PREFIX
+from luca_analytics.service_layer.pipeline import (
+    BYTES_METRIC,
+    FILES_METRIC,
+    FRESHNESS_METRIC,
+    FRESHNESS_P50_METRIC,
+    RECORDS_IN_METRIC,
+    ROWS_OUT_METRIC,
+    SKIPPED_METRIC,
+)
 from luca_infra.local.lake import PartitionFiles, lake_partitions
 from luca_infra.local.platform import DEFAULT_STATE_DIR, PlatformState
 
@@ -45,11 +57,81 @@ def run(args: argparse.Namespace, console: Console | None = None) -> int:
         return 1
     s3 = boto3.client("s3", region_name=state.region, endpoint_url=state.emulator_url)
     partitions = lake_partitions(s3, state.lake_bucket, args.school)
+    pipeline = pipeline_figures(Path(state.lake_metrics_file)) if state.lake_metrics_file else {}
     if args.json:
-        console.print_json(json.dumps(_document(state.lake_bucket, partitions)))
+        console.print_json(json.dumps({**_document(state.lake_bucket, partitions), "pipeline": pipeline}))
     else:
         console.print(_table(state.lake_bucket, args.school, partitions))
+        if pipeline:
+            console.print(_pipeline_line(pipeline), highlight=False, soft_wrap=True)
     return 0
+
+
+def pipeline_figures(path: Path) -> dict[str, Any]:
+    """The pipeline's totals since start, from its EMF lines (an unreadable line is passed over)."""
+    totals = {"records_in": 0.0, "rows_out": 0.0, "files_written": 0.0, "bytes_written": 0.0, "flushes": 0}
+    skipped: dict[str, float] = {}
+    freshness: dict[str, float] = {}
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        return {}
+    for line in lines:
+        try:
+            document = json.loads(line)
+        except ValueError:
+            continue
+        if not isinstance(document, dict):
+            continue
+        if SKIPPED_METRIC in document:
+            reason = str(document.get("reason", "unknown"))
+            skipped[reason] = skipped.get(reason, 0.0) + _value(document[SKIPPED_METRIC])
+            continue
+        if RECORDS_IN_METRIC not in document:
+            continue
+        totals["flushes"] += 1
+        for name, metric in (
+            ("records_in", RECORDS_IN_METRIC),
+            ("rows_out", ROWS_OUT_METRIC),
+            ("files_written", FILES_METRIC),
+            ("bytes_written", BYTES_METRIC),
+        ):
+            totals[name] += _value(document.get(metric, 0))
+        if FRESHNESS_METRIC in document:
+            worst = _value(document[FRESHNESS_METRIC])
+            freshness["latest_max_seconds"] = worst
+            freshness["latest_p50_seconds"] = _value(document.get(FRESHNESS_P50_METRIC, worst))
+            freshness["worst_seconds"] = max(freshness.get("worst_seconds", 0.0), worst)
+    return {
+        **{name: int(value) for name, value in totals.items()},
+        "skipped": {reason: int(count) for reason, count in sorted(skipped.items())},
+        "freshness": freshness,
+    }
+
+
+def _value(raw: Any) -> float:
+    """An EMF metric value: a number, or a list of them (summed)."""
+    if isinstance(raw, list):
+        return float(sum(float(v) for v in raw))
+    try:
+        return float(raw)
+    except (TypeError, ValueError):
+        return 0.0
+
+
+def _pipeline_line(figures: dict[str, Any]) -> str:
+    skipped = ", ".join(f"{reason} {count}" for reason, count in figures["skipped"].items()) or "none"
+    line = (
+        f"pipeline since start: {figures['records_in']} records in, {figures['rows_out']} rows out, "
+        f"skipped: {skipped}; {figures['files_written']} files in {figures['flushes']} flushes"
+    )
+    freshness = figures["freshness"]
+    if freshness:
+        line += (
+            f"; freshness (change -> queryable) latest flush p50 {freshness['latest_p50_seconds']:.1f} s, "
+            f"max {freshness['latest_max_seconds']:.1f} s; worst {freshness['worst_seconds']:.1f} s"
+        )
+    return line
 
 
 def _document(bucket: str, partitions: list[PartitionFiles]) -> dict[str, Any]:

@@ -6,6 +6,7 @@ runs them (``LocalLake``). Rows are read back with ``pyarrow.dataset`` over the 
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -309,6 +310,7 @@ def test_lake_show_prints_the_partitions(
         events_queue_url="",
         events_dlq_url="",
         lake_bucket=lake.bucket,
+        lake_metrics_file=str(lake.metrics_path),
     )
     state.write(lake.state_dir)
 
@@ -317,11 +319,18 @@ def test_lake_show_prints_the_partitions(
     assert SCHOOL_A in table
     assert SCHOOL_B in table
     assert "2 partitions" in table
+    # The pipeline's own figures, summed from the EMF lines it published.
+    assert "rows out" in table
+    assert "freshness (change -> queryable)" in table
 
     assert cli.main(["lake", "show", "--school", SCHOOL_B, "--json", "--state-dir", str(lake.state_dir)]) == 0
     shown = capsys.readouterr().out
     assert SCHOOL_B in shown
     assert SCHOOL_A not in shown
+    document = json.loads(shown)
+    assert document["pipeline"]["rows_out"] >= 2
+    assert document["pipeline"]["records_in"] >= document["pipeline"]["rows_out"]
+    assert document["pipeline"]["freshness"]["worst_seconds"] >= 0
 
 
 class FakeStreams:

@@ -46,7 +46,7 @@ from luca_infra.local.event_source import EventSourceMapping
 from luca_infra.local.gateway import EventIntakeSettings, RateLimit, SchoolRateLimiter
 from luca_infra.local.gateway_process import CONFIG_VARIABLE, GatewayConfig
 from luca_infra.local.govsync import GovSyncConfig, GovSyncResources, LocalGovSync
-from luca_infra.local.lake import LocalLake
+from luca_infra.local.lake import LocalLake, local_pseudonym_key
 from luca_infra.local.lambda_process import CONFIG_VARIABLE as LAMBDA_CONFIG_VARIABLE
 from luca_infra.local.lambda_process import LambdaProcessConfig
 from luca_infra.local.provision import ProvisionedResources, provision
@@ -58,6 +58,10 @@ if TYPE_CHECKING:
 DEFAULT_GATEWAY_PORT = 8000
 # The government sync's gRPC API (luca.govsync.v1), next to the grading service's.
 DEFAULT_GOVSYNC_GRPC_PORT = 50052
+# The analytics service (per-school reports over the lake): REST behind the gateway, gRPC internal.
+DEFAULT_ANALYTICS_REST_PORT = 8082
+DEFAULT_ANALYTICS_GRPC_PORT = 50053
+ANALYTICS_ROUTE = "/v1/analytics"
 DEFAULT_STATE_DIR = Path(".luca")
 STATE_FILE = "platform.json"
 ACCESS_LOG_FILE = "access.jsonl"
@@ -68,6 +72,7 @@ GATEWAY_READY_FILE = "gateway.ready.json"
 GATEWAY_CONFIG_FILE = "gateway.json"
 PROCESSOR_READY_FILE = "grade-processor.ready.json"
 PROCESSOR_CONFIG_FILE = "grade-processor.json"
+ANALYTICS_READY_FILE = "analytics.ready.json"
 # A cached demo token is replaced this long before it expires.
 _TOKEN_REFRESH_MARGIN_SECONDS = 300
 
@@ -97,6 +102,8 @@ class PlatformConfig:
     # The government path's local knobs: shorter retries, the schedule, the ministry simulator's faults.
     govsync: GovSyncConfig = field(default_factory=GovSyncConfig)
     govsync_grpc_port: int = DEFAULT_GOVSYNC_GRPC_PORT
+    analytics_rest_port: int = DEFAULT_ANALYTICS_REST_PORT
+    analytics_grpc_port: int = DEFAULT_ANALYTICS_GRPC_PORT
 
     @classmethod
     def ephemeral(cls, state_dir: Path, **overrides: Any) -> PlatformConfig:
@@ -107,6 +114,8 @@ class PlatformConfig:
             "grpc_port": 0,
             "emulator_port": 0,
             "govsync_grpc_port": 0,
+            "analytics_rest_port": 0,
+            "analytics_grpc_port": 0,
         }
         return cls(state_dir=state_dir, **(ports | overrides))
 
@@ -144,6 +153,8 @@ class PlatformState:
     # files written before the lake existed.
     lake_bucket: str = ""
     lake_metrics_file: str = ""
+    analytics_rest_url: str = ""
+    analytics_grpc_target: str = ""
 
     @classmethod
     def read(cls, state_dir: Path = DEFAULT_STATE_DIR) -> PlatformState:
@@ -183,6 +194,9 @@ class LocalPlatform:
         self.rest_port: int | None = None
         self.grpc_port: int | None = None
         self.gateway_port: int | None = None
+        self._analytics: ServiceProcess | None = None
+        self.analytics_rest_port: int | None = None
+        self.analytics_grpc_port: int | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------------
     def __enter__(self) -> LocalPlatform:
@@ -203,6 +217,7 @@ class LocalPlatform:
             self._start_lake()
             self._start_grading()
             self._start_processor()
+            self._start_analytics()
             self._start_gateway()
             self._start_govsync()
             self._seed_demo()
@@ -227,7 +242,9 @@ class LocalPlatform:
         self._grading = None
         self._gateway = None
         self._processor = None
+        self._analytics = None
         self.rest_port = self.grpc_port = self.gateway_port = None
+        self.analytics_rest_port = self.analytics_grpc_port = None
 
     def _check_ports(self) -> None:
         config = self.config
@@ -237,6 +254,8 @@ class LocalPlatform:
             config.grpc_port,
             config.emulator_port,
             config.govsync_grpc_port,
+            config.analytics_rest_port,
+            config.analytics_grpc_port,
         ):
             if port:
                 # gRPC binds with SO_REUSEPORT and would silently share a taken port: check first.
@@ -305,6 +324,54 @@ class LocalPlatform:
         self.rest_port = self._grading.ports["rest_port"]
         self.grpc_port = self._grading.ports["grpc_port"]
 
+    def analytics_environment(self) -> dict[str, str]:
+        """The analytics service's environment: what its container gets in AWS, pointed here.
+
+        The lake is the emulator's bucket (written by ``LocalLake``) read with DuckDB; in AWS the
+        same service runs the same SQL on Athena. The pseudonymisation key is the local one the
+        pipeline hashes with (in AWS: the Secrets Manager secret, injected by ECS)."""
+        resources = self.resources
+        definition = self.config.definition
+        state_dir = self.config.state_dir
+        if self.lake is None:
+            raise RuntimeError("the lake pipeline is not started")
+        pool = definition.user_pool
+        return {
+            "LUCA_TABLE_NAME": resources.table_name,
+            "LUCA_USER_POOL_ID": resources.user_pool_id,
+            "LUCA_USER_POOL_CLIENT_ID": resources.user_pool_client_id,
+            "LUCA_PSEUDONYM_KEY": local_pseudonym_key(state_dir, definition).decode(),
+            "LUCA_LAKE_BUCKET": self.lake.bucket,
+            "LUCA_AWS_REGION": resources.region,
+            "LUCA_AWS_ENDPOINT_URL": resources.endpoint_url,
+            "LUCA_TENANT_ROLE_ARN": resources.tenant_role_arn,
+            "LUCA_JWKS_URL": resources.jwks_url,
+            "LUCA_SCHOOL_CLAIM": pool.school_claim,
+            "LUCA_STUDENT_CLAIM": pool.student_claim,
+            "LUCA_SERVICE_TOKEN_KEY_ID": resources.service_key_id,
+            "LUCA_GRPC_HOST": HOST,
+            "LUCA_GRPC_PORT": str(self.config.analytics_grpc_port),
+            "LUCA_REST_HOST": HOST,
+            "LUCA_REST_PORT": str(self.config.analytics_rest_port),
+            "LUCA_READY_FILE": str(state_dir / ANALYTICS_READY_FILE),
+            "LUCA_LOG_LEVEL": self.config.log_level,
+            "LUCA_OTEL_EXPORTER": "file",
+            "LUCA_OTEL_FILE_PATH": str(state_dir / TRACES_FILE),
+        }
+
+    def _start_analytics(self) -> None:
+        # Its own process, as its own container in AWS.
+        self._analytics = ServiceProcess.start(
+            name="analytics",
+            module="luca_analytics.entrypoints.main",
+            environment=self.analytics_environment(),
+            ready_file=self.config.state_dir / ANALYTICS_READY_FILE,
+            timeout_seconds=self.config.service_start_timeout_seconds,
+        )
+        self._stops.append(("analytics service", self._analytics.stop))
+        self.analytics_rest_port = self._analytics.ports["rest_port"]
+        self.analytics_grpc_port = self._analytics.ports["grpc_port"]
+
     def processor_environment(self) -> dict[str, str]:
         """The grade processor's environment: what the CDK app sets on the function, pointed here."""
         resources = self.resources
@@ -362,6 +429,7 @@ class LocalPlatform:
             port=self.config.gateway_port,
             ready_file=str(state_dir / GATEWAY_READY_FILE),
             upstream_url=self.grading_rest_url,
+            routes={ANALYTICS_ROUTE: self.analytics_rest_url},
             cognito=CognitoSettings(
                 region=resources.region,
                 user_pool_id=resources.user_pool_id,
@@ -480,6 +548,8 @@ class LocalPlatform:
             govsync_grpc_target=f"{HOST}:{self.govsync_grpc_port}",
             lake_bucket=self.lake.bucket if self.lake else "",
             lake_metrics_file=str(self.lake.metrics_path) if self.lake else "",
+            analytics_rest_url=self.analytics_rest_url,
+            analytics_grpc_target=self.analytics_grpc_target,
         )
         self._state_path = state.write(state_dir)
         self._stops.append(("state file", self._remove_state))
@@ -529,6 +599,18 @@ class LocalPlatform:
         if self.grpc_port is None:
             raise RuntimeError("the grading service is not running")
         return f"{HOST}:{self.grpc_port}"
+
+    @property
+    def analytics_rest_url(self) -> str:
+        if self.analytics_rest_port is None:
+            raise RuntimeError("the analytics service is not running")
+        return f"http://{HOST}:{self.analytics_rest_port}"
+
+    @property
+    def analytics_grpc_target(self) -> str:
+        if self.analytics_grpc_port is None:
+            raise RuntimeError("the analytics service is not running")
+        return f"{HOST}:{self.analytics_grpc_port}"
 
     @property
     def access_log_path(self) -> Path:

@@ -20,6 +20,7 @@ from luca_analytics.bootstrap import Container, bootstrap
 from luca_analytics.config import AnalyticsSettings
 from luca_analytics.entrypoints import grpc_server
 from luca_analytics.entrypoints.rest import create_app
+from luca_analytics.service_layer.reports import LakeUnavailable, Reports
 
 OTHER_SCHOOLS_SUBJECTS = {"secret-school-b", "secret-school-c"}
 
@@ -257,3 +258,48 @@ def test_rest_students_unknown_reports_and_strangers(client: TestClient) -> None
     assert stranger.status_code == 401
     assert stranger.headers["www-authenticate"] == "Bearer"
     assert stranger.headers["content-type"].startswith("application/problem+json")
+
+
+# -- the lake unavailable ----------------------------------------------------------------------------
+class DownLake:
+    """A lake whose engine cannot answer (Athena failing, the bucket unreachable)."""
+
+    def query(self, school_id: str, sql_name: str, params: Any) -> list[dict[str, Any]]:
+        raise LakeUnavailable(f"engine down for {sql_name}", query_execution_id="q-1")
+
+
+@pytest.fixture
+def down_container(fake_rules: Any, fake_roster: Any, fake_authenticator: Any) -> Container:
+    reports = Reports(lake=DownLake(), rules=fake_rules, roster=fake_roster, pseudonym_key=b"k")
+    return Container(reports=reports, authenticator=fake_authenticator)
+
+
+def test_rest_an_unavailable_lake_is_a_503_problem_with_retry_after(down_container: Container) -> None:
+    response = TestClient(create_app(down_container)).get(
+        "/v1/analytics/subject-averages", params={"term_id": "2025-T1"}, headers=_bearer("admin-a")
+    )
+
+    assert response.status_code == 503
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert response.headers["retry-after"] == "5"
+    assert "engine down" not in response.text  # the cause is logged, not shown
+    assert response.json()["detail"] == LakeUnavailable.detail
+
+
+def test_grpc_an_unavailable_lake_is_unavailable(down_container: Container) -> None:
+    server, port = grpc_server.create_server(down_container, address="127.0.0.1:0", workers=1)
+    server.start()
+    try:
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+            stub = analytics_pb2_grpc.AnalyticsServiceStub(channel)
+            with pytest.raises(grpc.RpcError) as refused:
+                stub.SubjectAverages(
+                    analytics_pb2.SubjectAveragesRequest(term_id="2025-T1"),
+                    metadata=_auth("admin-a"),
+                    timeout=10,
+                )
+    finally:
+        server.stop(None)
+    assert refused.value.code() is grpc.StatusCode.UNAVAILABLE
+    (info,) = [d for d in _details(refused.value) if isinstance(d, error_details_pb2.ErrorInfo)]
+    assert info.reason == "LAKE_UNAVAILABLE"

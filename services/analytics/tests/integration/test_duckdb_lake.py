@@ -11,7 +11,7 @@ import pytest
 
 from luca_analytics.adapters import report_sql
 from luca_analytics.adapters.duckdb_lake import DuckDbLake
-from luca_analytics.service_layer.reports import ReportName, Reports
+from luca_analytics.service_layer.reports import LakeUnavailable, ReportName, Reports
 from luca_grading.domain.access import Principal
 from luca_grading.domain.errors import Forbidden, InvalidInput
 
@@ -20,7 +20,7 @@ EVERY_QUERY: Mapping[str, dict[str, Any]] = {
     ReportName.SUBJECT_AVERAGES: {"term_id": ""},
     ReportName.STUDENT_AVERAGES: {"term_id": "2025-T1", "subject_id": ""},
     ReportName.BEHAVIOR_TREND: {"from_month": 0, "to_month": 999_999},
-    ReportName.GRADE_DISTRIBUTION: {"term_id": "2025-T1", "subject_id": "", "low": 1.0, "width": 0.5},
+    ReportName.GRADE_DISTRIBUTION: {"term_id": "2025-T1", "subject_id": ""},
 }
 
 
@@ -171,3 +171,16 @@ def test_every_report_query_filters_the_school_partition_first() -> None:
         first_where = query.sql().split("WHERE", 1)[1].strip()
         assert first_where.startswith("school_id = ?")
         assert query.sql().count("?") == len(query.params)
+
+
+def test_an_unreachable_bucket_is_lake_unavailable_not_a_crash() -> None:
+    # A port nothing listens on: the S3 listing fails (after the SDK's own retries).
+    lake = DuckDbLake.s3("no-such-lake", region="us-east-1", endpoint_url="http://127.0.0.1:9")
+    with pytest.raises(LakeUnavailable):
+        lake.query(SCHOOL_A, ReportName.SUBJECT_AVERAGES, EVERY_QUERY[ReportName.SUBJECT_AVERAGES])
+
+
+@pytest.mark.parametrize("school", ["school-a\n", "school-a/../school-b", "", "a" * 65])
+def test_a_crafted_school_id_is_refused(lake: DuckDbLake, school: str) -> None:
+    with pytest.raises(ValueError, match="not a school id"):
+        lake.query(school, ReportName.SUBJECT_AVERAGES, EVERY_QUERY[ReportName.SUBJECT_AVERAGES])

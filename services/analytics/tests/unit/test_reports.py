@@ -189,7 +189,12 @@ def test_nobody_below_passing_needs_no_roster(
 def test_the_distribution_covers_the_whole_scale_and_counts_the_top_in_the_last_bucket(
     reports: Reports, fake_lake: Any, tokens: Mapping[str, Principal]
 ) -> None:
-    fake_lake.rows[ReportName.GRADE_DISTRIBUTION] = [{"bucket": 0, "grades": 2}, {"bucket": 6, "grades": 1}]
+    fake_lake.rows[ReportName.GRADE_DISTRIBUTION] = [
+        {"score": 1.0, "grades": 1},
+        {"score": 1.9, "grades": 1},
+        {"score": 6.0, "grades": 0},
+        {"score": 7.0, "grades": 1},
+    ]
     buckets = reports.grade_distribution(tokens["admin-a"], term_id="2025-T1", bucket_width=1.0)
     assert [(b.from_score, b.to_score, b.grades) for b in buckets] == [
         (1.0, 2.0, 2),
@@ -199,7 +204,7 @@ def test_the_distribution_covers_the_whole_scale_and_counts_the_top_in_the_last_
         (5.0, 6.0, 0),
         (6.0, 7.0, 1),
     ]
-    assert fake_lake.calls[0][2] == {"term_id": "2025-T1", "subject_id": "", "low": 1.0, "width": 1.0}
+    assert fake_lake.calls[0][2] == {"term_id": "2025-T1", "subject_id": ""}
 
 
 def test_the_default_bucket_width_follows_the_subject_scale(

@@ -29,6 +29,7 @@ import pyarrow.fs as pafs
 
 from luca_analytics.adapters import report_sql
 from luca_analytics.adapters.lake_schema import LAKE_PREFIX, file_schema, partition_schema
+from luca_analytics.service_layer.reports import LakeUnavailable
 
 # A school id as the table's keys allow it; anything else never becomes a path.
 _SCHOOL = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
@@ -97,7 +98,7 @@ class DuckDbLake:
     def query_with_statistics(
         self, school_id: str, sql_name: str, params: Mapping[str, Any]
     ) -> tuple[list[dict[str, Any]], ScanStatistics]:
-        if not _SCHOOL.match(school_id):
+        if not _SCHOOL.fullmatch(school_id):
             raise ValueError("not a school id")
         if report_sql.SCHOOL_PARAMETER in params:
             # The school is this method's argument (the verified principal's), never a parameter.
@@ -106,6 +107,15 @@ class DuckDbLake:
         values = [
             school_id if name == report_sql.SCHOOL_PARAMETER else params[name] for name in report.params
         ]
+        try:
+            return self._run(school_id, report, values)
+        except (OSError, pa.ArrowException, duckdb.IOException) as exc:
+            # The bucket unreachable, a file unreadable: the lake cannot answer now.
+            raise LakeUnavailable(f"lake read failed: {exc}") from exc
+
+    def _run(
+        self, school_id: str, report: report_sql.ReportQuery, values: list[Any]
+    ) -> tuple[list[dict[str, Any]], ScanStatistics]:
         dataset, statistics = self.school_dataset(school_id)
         connection = duckdb.connect(
             config={
@@ -130,7 +140,7 @@ class DuckDbLake:
     # -- the school's dataset ---------------------------------------------------------------------
     def school_dataset(self, school_id: str) -> tuple[ds.Dataset, ScanStatistics]:
         """Exactly the school's Parquet files, as a dataset with the partition columns."""
-        if not _SCHOOL.match(school_id):
+        if not _SCHOOL.fullmatch(school_id):
             raise ValueError("not a school id")
         schema = lake_schema()
         partitioning = ds.partitioning(partition_schema(), flavor="hive")

@@ -17,8 +17,8 @@ Dialect notes (kept to the common subset of DuckDB 1.x/2.x and Trino as Athena r
   projected months first; the school equality already bounds that to one school.
 * Division is only ever of DOUBLEs (``score``, ``weight``, ``1.0``): Trino divides integers as
   integers, DuckDB as doubles.
-* ``FLOOR`` of a DOUBLE is a DOUBLE in Trino and DuckDB; the ``CAST(... AS INTEGER)`` makes both
-  return an integer bucket number.
+* Athena accepts ``?`` only in WHERE clauses (not in a SELECT list), so every parameter here filters;
+  computed values that depend on a request (the distribution's buckets) are derived by the caller.
 * Months come back as ``year`` and ``month`` integers and are formatted by the caller: DuckDB
   (``strftime``, ``printf``) and Trino (``format``, ``lpad``) share no string formatting function.
 * Changes are versions: the lake keeps every INSERT and MODIFY of a record, so each query keeps the
@@ -116,20 +116,17 @@ ORDER BY year, month""",
            ROW_NUMBER() OVER (PARTITION BY record_id ORDER BY changed_at DESC) AS version_rank
     FROM {table}
     WHERE school_id = ? AND item_type = 'evaluation'
-),
-bucketed AS (
-    SELECT CAST(FLOOR((score - ?) / ?) AS INTEGER) AS bucket
-    FROM latest
-    WHERE version_rank = 1 AND score IS NOT NULL
-      AND (? = '' OR term_id = ?)
-      AND (? = '' OR subject_id = ?)
 )
-SELECT bucket, COUNT(*) AS grades
-FROM bucketed
-GROUP BY bucket
-ORDER BY bucket""",
-            # ``?`` order is the text's: the school, then the scale's bottom and width, then the filters.
-            (SCHOOL_PARAMETER, "low", "width", "term_id", "term_id", "subject_id", "subject_id"),
+SELECT score, COUNT(*) AS grades
+FROM latest
+WHERE version_rank = 1 AND score IS NOT NULL
+  AND (? = '' OR term_id = ?)
+  AND (? = '' OR subject_id = ?)
+GROUP BY score
+ORDER BY score""",
+            # Counts per distinct score (a scale has few: 1.0-7.0 in tenths, 0-100); the use case
+            # buckets them. Athena takes ``?`` only in WHERE clauses, so the width cannot be bound.
+            (SCHOOL_PARAMETER, "term_id", "term_id", "subject_id", "subject_id"),
         ),
     )
 }

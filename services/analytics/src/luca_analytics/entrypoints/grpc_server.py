@@ -23,7 +23,7 @@ from grpc_status import rpc_status
 
 from luca.analytics.v1 import analytics_pb2, analytics_pb2_grpc
 from luca_analytics.bootstrap import Container
-from luca_analytics.service_layer.reports import Reports
+from luca_analytics.service_layer.reports import LakeUnavailable, Reports
 from luca_grading.domain.access import Principal
 from luca_grading.domain.errors import Forbidden, GradingError, InvalidInput, TenantBoundaryViolation
 from luca_grading.entrypoints.errors import grpc_code
@@ -74,6 +74,12 @@ class AnalyticsServicer(analytics_pb2_grpc.AnalyticsServiceServicer):
                 status.message = error.detail
         except GradingError as error:
             status = error_status(grpc_code(error), error.reason.value, error.detail)
+        except LakeUnavailable as error:
+            log.warning(
+                "lake unavailable",
+                extra={"error": str(error), "query_execution_id": error.query_execution_id},
+            )
+            status = error_status(grpc.StatusCode.UNAVAILABLE, "LAKE_UNAVAILABLE", error.detail)
         context.abort_with_status(rpc_status.to_status(status))
         raise AssertionError("unreachable: abort_with_status raises")
 

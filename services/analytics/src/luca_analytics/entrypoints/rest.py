@@ -20,7 +20,7 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from luca_analytics.bootstrap import Container
-from luca_analytics.service_layer.reports import Reports
+from luca_analytics.service_layer.reports import LakeUnavailable, Reports
 from luca_grading.domain.access import Principal
 from luca_grading.domain.errors import GradingError, InvalidInput, TenantBoundaryViolation
 from luca_grading.entrypoints.errors import PROBLEM_BASE, TITLES, http_status
@@ -155,7 +155,7 @@ def create_app(container: Container) -> FastAPI:
         redoc_url=None,
         responses={
             status: {"model": Problem, "content": {PROBLEM_JSON: {}}, "description": TITLES[status]}
-            for status in (400, 401, 403, 404)
+            for status in (400, 401, 403, 404, 503)
         },
     )
 
@@ -176,6 +176,13 @@ def create_app(container: Container) -> FastAPI:
         log.error("tenant boundary violation refused", extra={"error": str(exc)})
         return problem(request, 403, "forbidden", "not part of your school")
 
+    @app.exception_handler(LakeUnavailable)
+    async def unavailable(request: Request, exc: LakeUnavailable) -> JSONResponse:
+        log.warning(
+            "lake unavailable", extra={"error": str(exc), "query_execution_id": exc.query_execution_id}
+        )
+        return problem(request, 503, "lake-unavailable", exc.detail, headers={"Retry-After": "5"})
+
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
         errors = [
@@ -189,6 +196,11 @@ def create_app(container: Container) -> FastAPI:
         kind = {404: "not-found", 405: "method-not-allowed"}.get(exc.status_code, "http-error")
         detail = f"no route {request.url.path}" if exc.status_code == 404 else str(exc.detail)
         return problem(request, exc.status_code, kind, detail)
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> dict[str, str]:
+        """The load balancer's check: the process serves requests (it touches no lake or table)."""
+        return {"status": "ok"}
 
     @app.get("/v1/analytics/{report}", summary="A per-school report")
     def report(report: str, request: Request, caller: Caller) -> dict[str, Any]:

@@ -50,6 +50,18 @@ class ReportName(StrEnum):
 
 
 # -- ports ------------------------------------------------------------------------------------------
+class LakeUnavailable(Exception):
+    """The lake could not answer now (the engine failed, refused or did not finish in time). Not the
+    caller's fault: entrypoints map it to 503 / ``UNAVAILABLE``. ``detail`` is safe to show a
+    caller; the exception's text is for the log."""
+
+    detail = "the reports are unavailable right now; try again shortly"
+
+    def __init__(self, message: str, *, query_execution_id: str | None = None) -> None:
+        super().__init__(message)
+        self.query_execution_id = query_execution_id
+
+
 class Lake(Protocol):
     def query(self, school_id: str, sql_name: str, params: Mapping[str, Any]) -> list[dict[str, Any]]:
         """Rows of the named report query over ``school_id``'s partitions only; ``params`` are
@@ -263,15 +275,15 @@ class Reports:
         low, high = (float(bound) for bound in SCALE_BOUNDS[rule.scale])
         count = max(1, math.ceil((high - low) / width - 1e-9))
         rows = self._lake.query(
-            school,
-            ReportName.GRADE_DISTRIBUTION,
-            {"term_id": checked_term, "subject_id": subject, "low": low, "width": width},
+            school, ReportName.GRADE_DISTRIBUTION, {"term_id": checked_term, "subject_id": subject}
         )
         grades = [0] * count
         for row in rows:
             # Clamped: the top of the scale (and any score a rule change left outside it) counts in
-            # the nearest bucket rather than vanishing.
-            grades[min(max(int(row["bucket"]), 0), count - 1)] += int(row["grades"])
+            # the nearest bucket rather than vanishing. The epsilon keeps 5.0 in [5.0, 5.5) despite
+            # binary floating point.
+            bucket = math.floor((float(row["score"]) - low) / width + 1e-9)
+            grades[min(max(bucket, 0), count - 1)] += int(row["grades"])
         return [
             GradeBucket(
                 from_score=round(low + n * width, 6),
