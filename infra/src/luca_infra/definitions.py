@@ -123,6 +123,20 @@ class GradingServiceDefinition:
     govsync_api_container: str = "govsync-api"
     govsync_api_port: int = 50052
     govsync_api_path: str = "/luca.govsync.v1.GovSyncService/*"
+    # The analytics query API (luca.analytics.v1 over gRPC, GET /v1/analytics/{report} over REST) is its
+    # own Fargate service behind the same ALB (its task role alone may query the lake; see
+    # luca_infra.aws.analytics_api): the REST listener sends analytics_rest_path there, the gRPC
+    # listener analytics_grpc_path.
+    analytics_api_container: str = "analytics-api"
+    analytics_rest_port: int = 8082
+    analytics_grpc_port: int = 50053
+    analytics_rest_path: str = "/v1/analytics*"
+    analytics_grpc_path: str = "/luca.analytics.v1.AnalyticsService/*"
+    # Athena does the scanning; a task only waits on it and shapes a few hundred rows.
+    analytics_min_tasks: int = 2
+    analytics_max_tasks: int = 4
+    analytics_cpu: int = 512
+    analytics_memory_mib: int = 1024
 
 
 # How both edges refuse a student's request naming another student (403), in the same words.

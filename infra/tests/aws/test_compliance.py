@@ -44,6 +44,9 @@ ACKNOWLEDGED: dict[str, set[str]] = {
         "AwsSolutions-S1",
         # The government sync's API (a container in the grading task) reads its executions.
         "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:luca-government-sync:*]",
+        # The analytics query service's task role: the lake's grades prefix (read) and Athena's results.
+        f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::{ANALYTICS.lake_bucket_prefix}-<AWS::AccountId>-<AWS::Region>/{LAKE_PREFIX}/*]",
+        f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::{ANALYTICS.athena_results_bucket_prefix}-<AWS::AccountId>-<AWS::Region>/*]",
     },
     "LucaEdge": {
         "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]",

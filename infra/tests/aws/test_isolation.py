@@ -176,7 +176,9 @@ def test_no_role_in_the_grading_stack_touches_the_table_except_the_tenant_role(s
 
 
 def test_tenant_trust_requires_the_school_session_tag(synthesized: Any, iam: dict[str, Any]) -> None:
-    # One statement per admitted role (the task role; the grade processor's), same conditions.
+    # One statement per admitted role (the task role; the grade processor's; the government sync
+    # tasks'; the analytics query service's task role), same conditions.
+    analytics_task = _logical_id(synthesized, "AnalyticsApiTaskRole")
     statements = [
         {
             "Effect": "Allow",
@@ -191,6 +193,7 @@ def test_tenant_trust_requires_the_school_session_tag(synthesized: Any, iam: dic
         }
         for principal in (
             {"Fn::GetAtt": [iam["task_logical_id"], "Arn"]},
+            {"Fn::GetAtt": [analytics_task, "Arn"]},  # admitted inside the grading stack
             {"Fn::ImportValue": Match.string_like_regexp(r"^LucaIngest:.*ProcessorRole")},
             {"Fn::ImportValue": Match.string_like_regexp(r"^LucaGovSync:.*TasksRole")},
         )

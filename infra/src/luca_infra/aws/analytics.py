@@ -72,11 +72,15 @@ Identities, least privilege:
 - The enrichment function's role: read its one secret; logs and traces.
 - Firehose's role: write under the lake prefix and the error prefix of the lake bucket (and use the
   lake's key for that, through S3 only), read the Glue table's schema, write its error log stream.
+- The query service that reads the lake through Athena is not in this stack: it runs behind the
+  grading ALB with its own task role (``analytics_api``), and takes from here only the lake's key and
+  the pseudonymisation secret (``query_access``); the bucket names it builds with the same functions.
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -164,6 +168,27 @@ def projection_parameters(analytics: AnalyticsAwsDefinition, bucket_name: str) -
     }
 
 
+def lake_bucket_name(analytics: AnalyticsAwsDefinition) -> str:
+    """The lake bucket's name (account and region as deploy-time tokens): this stack names the bucket
+    with it and the query service's policy names it with it, so neither reads the other."""
+    return f"{analytics.lake_bucket_prefix}-{cdk.Aws.ACCOUNT_ID}-{cdk.Aws.REGION}"
+
+
+def athena_results_bucket_name(analytics: AnalyticsAwsDefinition) -> str:
+    return f"{analytics.athena_results_bucket_prefix}-{cdk.Aws.ACCOUNT_ID}-{cdk.Aws.REGION}"
+
+
+@dataclass(frozen=True)
+class LakeQueryAccess:
+    """What the query service (``analytics_api``) takes from this stack by reference, because neither
+    has a name of its own to build: the lake's KMS key (a random key id) and the pseudonymisation
+    key's secret (ECS needs its full ARN, which ends in a random suffix). Buckets, the Glue names and
+    the workgroup it names from the definition."""
+
+    lake_key: kms.IKey
+    pseudonym_key: secretsmanager.ISecret
+
+
 def require_analytics_bundle(path: Path) -> Path:
     """The enrichment function's deployment package, checked before any stack is built."""
     if not path.is_file():
@@ -223,7 +248,7 @@ class AnalyticsStack(cdk.Stack):
         self.lake = s3.Bucket(
             self,
             "Lake",
-            bucket_name=f"{analytics.lake_bucket_prefix}-{cdk.Aws.ACCOUNT_ID}-{cdk.Aws.REGION}",
+            bucket_name=lake_bucket_name(analytics),
             encryption=s3.BucketEncryption.KMS,
             encryption_key=self.lake_key,
             bucket_key_enabled=True,  # one data key per bucket and period, not a KMS call per object
@@ -251,7 +276,7 @@ class AnalyticsStack(cdk.Stack):
         self.athena_results = s3.Bucket(
             self,
             "AthenaResults",
-            bucket_name=f"{analytics.athena_results_bucket_prefix}-{cdk.Aws.ACCOUNT_ID}-{cdk.Aws.REGION}",
+            bucket_name=athena_results_bucket_name(analytics),
             encryption=s3.BucketEncryption.KMS,
             encryption_key=self.lake_key,
             bucket_key_enabled=True,
@@ -416,6 +441,7 @@ class AnalyticsStack(cdk.Stack):
             "batches the pipe gave up on. Nothing consumes it automatically, so it needs no DLQ of its own.",
         )
         self.pipe = self._pipe(analytics, table.table_stream_arn)
+        self.query_access = LakeQueryAccess(lake_key=self.lake_key, pseudonym_key=self.pseudonym_key)
 
         # -- alarms --------------------------------------------------------------------------------
         self._alarms(analytics, alerts)

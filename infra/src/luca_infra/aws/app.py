@@ -21,10 +21,11 @@ infra tests build their own).
 
 Stack order (strong references): data and identity; observability (the ops alerts topic); ingest
 (queue, DLQ alarm on that topic, grade processor); govsync (the government sync's schedule, state
-machine, functions, manifests and DLQs, alarms on that topic); grading (its tenant role's trust
-admits the grade processor's and the government sync tasks' roles); edge (the API in front of the
-grading service and the queue); analytics (the table's stream through a pipe and Firehose into the
-Parquet lake, the Glue table and the Athena workgroup, alarms on the ops topic).
+machine, functions, manifests and DLQs, alarms on that topic); analytics (the table's stream through
+a pipe and Firehose into the Parquet lake, the Glue table and the Athena workgroup, alarms on the ops
+topic); grading (its tenant role's trust admits the grade processor's and the government sync tasks'
+roles; the analytics query service beside it takes the lake's key and the pseudonymisation secret
+from the analytics stack); edge (the API in front of the grading ALB and the queue).
 """
 
 from __future__ import annotations
@@ -130,6 +131,15 @@ def build_app(
         ministry_url=ministry_url,
         description="Luca: government sync (schedule, state machine, task Lambdas, manifests, DLQs)",
     )
+    analytics = AnalyticsStack(
+        app,
+        "LucaAnalytics",
+        definition=definition,
+        table=data.table,
+        alerts=observability.alerts,
+        bundle=lake_bundle,
+        description="Luca: analytics lake (stream pipe, enrichment Lambda, Firehose to Parquet, Glue, Athena)",
+    )
     grading = GradingStack(
         app,
         "LucaGrading",
@@ -141,7 +151,8 @@ def build_app(
         certificate_arn=certificate_arn,
         repo_root=repo_root,
         collector_image=collector_image,
-        description="Luca: grading service (ECS Fargate, ALB, per-school data access)",
+        lake=analytics.query_access,
+        description="Luca: grading and analytics services (ECS Fargate, ALB, per-school data access)",
     )
     # The grade processor acts for one school at a time through the same tenant role.
     admit_for_school(grading.tenant_role, ingest.processor_role, definition.tenant_role)
@@ -158,15 +169,6 @@ def build_app(
         load_balancer=grading.load_balancer,
         events_queue=ingest.queue,
         description="Luca: REST API, authorizer, WAF, burst routes into the events queue",
-    )
-    AnalyticsStack(
-        app,
-        "LucaAnalytics",
-        definition=definition,
-        table=data.table,
-        alerts=observability.alerts,
-        bundle=lake_bundle,
-        description="Luca: analytics lake (stream pipe, enrichment Lambda, Firehose to Parquet, Glue, Athena)",
     )
     enable_checks(app)
     return app

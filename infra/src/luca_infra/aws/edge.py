@@ -13,6 +13,11 @@ The integration URI spells the backend path (``/v1/{proxy}``) explicitly; AWS do
 integrations may otherwise prefix the stage name to the backend path, which the first deploy should
 confirm against the access log's ``path`` and the service's route log.
 
+The analytics reports (``GET /v1/analytics/{report}``) take the same authorized proxy route: the
+ALB's REST listener sends ``/v1/analytics*`` to the analytics query service (``analytics_api``), which
+verifies the token again and lets only a school's admins and teachers read. A report has no body and
+only query-string parameters, which the service checks strictly (an unknown or repeated one is a 400).
+
 URLs: the stage is named by the definition (``v1``) and the resource is ``/v1/{proxy+}``, so on the
 default execute-api host a route reads ``/v1/v1/evaluations``; behind a custom domain whose base path
 maps to the stage it reads ``/v1/evaluations``, the same path the local gateway serves.

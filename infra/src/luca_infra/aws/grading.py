@@ -6,12 +6,14 @@
   inside the VPC. Traffic between ALB and tasks stays in the private subnets.
 - The image is a CDK asset: synth only stages an allowlisted copy of the repository (no Docker);
   the CLI builds and pushes it at deploy time.
-- The task role may only assume the tenant role (per school) and write traces; see tenant_access.
+- The task role may only assume the tenant role (per school), verify service tokens, start the
+  government sync and write traces; see tenant_access. It has nothing on the analytics lake.
+- The analytics query service runs as its own Fargate service in the same cluster, behind the same
+  ALB, with its own task role (the only one that may query the lake): see analytics_api.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -20,13 +22,23 @@ import aws_cdk as cdk
 from aws_cdk import aws_cognito as cognito
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_ec2 as ec2
-from aws_cdk import aws_ecr_assets as ecr_assets
 from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from luca_grading.config import GradingSettings
+from luca_infra.aws.analytics import LakeQueryAccess
+from luca_infra.aws.analytics_api import AnalyticsApi
+from luca_infra.aws.containers import (
+    LOG_RETENTION,
+    OTLP_HTTP_ENDPOINT,
+    SCRATCH_VOLUME,
+    add_collector,
+    http_health_check,
+    mount_scratch,
+    repository_image,
+)
 from luca_infra.aws.identity import ServiceIdentityKey
 from luca_infra.aws.load_balancer import InternalLoadBalancer
 from luca_infra.aws.nag import acknowledge
@@ -34,11 +46,7 @@ from luca_infra.aws.network import PrivateNetwork
 from luca_infra.aws.tenant_access import TenantDataAccess
 from luca_infra.definitions import GradingServiceDefinition, PlatformDefinition
 
-LOG_RETENTION = logs.RetentionDays.THREE_MONTHS
 SERVICE_CONTAINER = "grading"
-COLLECTOR_CONTAINER = "otel-collector"
-OTLP_HTTP_ENDPOINT = "127.0.0.1:4318"
-SCRATCH_DIR = "/tmp"  # noqa: S108  (a per-task ephemeral volume, not a shared host directory)
 
 # What the image build may see, relative to the repository root (Docker ignore syntax: exclude all,
 # then re-include). An allowlist, so a new top-level directory never leaks into the build context.
@@ -71,16 +79,6 @@ IMAGE_CONTEXT_ALLOWLIST = (
     "**/.ruff_cache",
 )
 
-# The ADOT collector takes OTLP from the service on loopback and exports to X-Ray.
-COLLECTOR_CONFIG = {
-    "receivers": {"otlp": {"protocols": {"http": {"endpoint": OTLP_HTTP_ENDPOINT}}}},
-    "processors": {"batch": {"timeout": "1s"}},
-    "exporters": {"awsxray": {}},
-    "service": {
-        "pipelines": {"traces": {"receivers": ["otlp"], "processors": ["batch"], "exporters": ["awsxray"]}}
-    },
-}
-
 
 def setting_env(field: str) -> str:
     """The environment variable the grading service reads ``field`` from (its settings class decides)."""
@@ -103,6 +101,7 @@ class GradingStack(cdk.Stack):
         certificate_arn: str,
         repo_root: Path,
         collector_image: str,
+        lake: LakeQueryAccess,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
@@ -279,6 +278,39 @@ class GradingStack(cdk.Stack):
             scale_in_cooldown=cdk.Duration.seconds(300),
         )
 
+        # -- the analytics query service: its own service (and task role) behind the same ALB ---------
+        analytics = definition.analytics_aws
+        self.analytics_api = AnalyticsApi(
+            self,
+            "AnalyticsApi",
+            definition=definition,
+            cluster=cluster,
+            subnets=self.private_subnets,
+            front=front,
+            tenant_role=self.tenant_role,
+            service_identity=service_identity,
+            environment={
+                "LUCA_AWS_REGION": self.region,
+                "LUCA_TABLE_NAME": table.table_name,
+                "LUCA_USER_POOL_ID": user_pool.user_pool_id,
+                "LUCA_USER_POOL_CLIENT_ID": user_pool_client.user_pool_client_id,
+                "LUCA_SCHOOL_CLAIM": definition.user_pool.school_claim,
+                "LUCA_STUDENT_CLAIM": definition.user_pool.student_claim,
+                "LUCA_TENANT_ROLE_ARN": self.tenant_role.role_arn,
+                "LUCA_SERVICE_TOKEN_KEY_ID": service_identity.key.key_arn,
+                "LUCA_ATHENA_WORKGROUP": analytics.workgroup_name,
+                "LUCA_ATHENA_DATABASE": analytics.glue_database,
+                "LUCA_ATHENA_TABLE": analytics.glue_table,
+                "LUCA_REST_PORT": str(service_definition.analytics_rest_port),
+                "LUCA_GRPC_PORT": str(service_definition.analytics_grpc_port),
+                "LUCA_OTEL_EXPORTER": "otlp",
+                "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://{OTLP_HTTP_ENDPOINT}",
+            },
+            lake=lake,
+            repo_root=repo_root,
+            collector_image=collector_image,
+        )
+
 
 class GradingTask(Construct):
     """The task: the service container (image built from this repository) and a tracing sidecar."""
@@ -307,17 +339,11 @@ class GradingTask(Construct):
                 cpu_architecture=ecs.CpuArchitecture.X86_64,
                 operating_system_family=ecs.OperatingSystemFamily.LINUX,
             ),
-            volumes=[ecs.Volume(name="scratch")],
+            volumes=[ecs.Volume(name=SCRATCH_VOLUME)],
         )
         self.task_definition = task
         log_group = logs.LogGroup(self, "Logs", retention=LOG_RETENTION)
-        image = ecs.ContainerImage.from_asset(
-            str(repo_root),
-            file=IMAGE_DOCKERFILE,
-            exclude=list(IMAGE_CONTEXT_ALLOWLIST),
-            ignore_mode=cdk.IgnoreMode.DOCKER,
-            platform=ecr_assets.Platform.LINUX_AMD64,
-        )
+        image = repository_image(repo_root, IMAGE_DOCKERFILE, IMAGE_CONTEXT_ALLOWLIST)
         container = task.add_container(
             SERVICE_CONTAINER,
             image=image,
@@ -335,35 +361,14 @@ class GradingTask(Construct):
                 mode=ecs.AwsLogDriverMode.NON_BLOCKING,
                 max_buffer_size=cdk.Size.mebibytes(25),
             ),
-            health_check=ecs.HealthCheck(
-                command=[
-                    "CMD",
-                    "python",
-                    "-c",
-                    "import urllib.request; urllib.request.urlopen("
-                    f"'http://127.0.0.1:{definition.rest_port}{definition.health_path}', timeout=2)",
-                ],
-                interval=cdk.Duration.seconds(15),
-                timeout=cdk.Duration.seconds(5),
-                retries=3,
-                start_period=cdk.Duration.seconds(30),
-            ),
+            health_check=http_health_check(definition.rest_port, definition.health_path),
         )
-        # The root filesystem is read-only; the task's own scratch volume backs /tmp.
-        container.add_mount_points(
-            ecs.MountPoint(container_path=SCRATCH_DIR, source_volume="scratch", read_only=False)
-        )
+        mount_scratch(container)
         # The government sync's gRPC API: its own image and process, the same task role (it reaches the
         # table through per-school sessions too), no public port but the ALB's.
         govsync_api = task.add_container(
             definition.govsync_api_container,
-            image=ecs.ContainerImage.from_asset(
-                str(repo_root),
-                file=GOVSYNC_API_DOCKERFILE,
-                exclude=list(GOVSYNC_API_CONTEXT_ALLOWLIST),
-                ignore_mode=cdk.IgnoreMode.DOCKER,
-                platform=ecr_assets.Platform.LINUX_AMD64,
-            ),
+            image=repository_image(repo_root, GOVSYNC_API_DOCKERFILE, GOVSYNC_API_CONTEXT_ALLOWLIST),
             # Grading keeps serving if the sync's API stops; ECS restarts the task only for grading.
             essential=False,
             readonly_root_filesystem=True,
@@ -375,23 +380,8 @@ class GradingTask(Construct):
                 mode=ecs.AwsLogDriverMode.NON_BLOCKING,
             ),
         )
-        govsync_api.add_mount_points(
-            ecs.MountPoint(container_path=SCRATCH_DIR, source_volume="scratch", read_only=False)
-        )
-        collector = task.add_container(
-            COLLECTOR_CONTAINER,
-            image=ecs.ContainerImage.from_registry(collector_image),
-            # Losing traces must not take the service down.
-            essential=False,
-            readonly_root_filesystem=True,
-            environment={"AOT_CONFIG_CONTENT": json.dumps(COLLECTOR_CONFIG, separators=(",", ":"))},
-            logging=ecs.LogDrivers.aws_logs(
-                stream_prefix=COLLECTOR_CONTAINER, log_group=log_group, mode=ecs.AwsLogDriverMode.NON_BLOCKING
-            ),
-        )
-        collector.add_mount_points(
-            ecs.MountPoint(container_path=SCRATCH_DIR, source_volume="scratch", read_only=False)
-        )
+        mount_scratch(govsync_api)
+        add_collector(task, image=collector_image, log_group=log_group)
         acknowledge(
             task,
             "ECS2",

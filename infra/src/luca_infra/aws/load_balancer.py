@@ -6,6 +6,10 @@
   the VPC, forwarding HTTP/2 to a target group with protocol version GRPC and the standard
   ``grpc.health.v1`` health check.
 - Access logs go to a dedicated, SSL-only, SSE-S3 bucket (the only encryption ALB logs support).
+- Other services behind the same listeners, by path: the government sync's gRPC API
+  (``govsync_api_path``), and the analytics query service, whose REST reports
+  (``analytics_rest_path``, what API Gateway's ``/v1/{proxy+}`` forwards for ``/v1/analytics/...``)
+  and gRPC service (``analytics_grpc_path``) each have a priority rule and their own target group.
 """
 
 from __future__ import annotations
@@ -86,7 +90,7 @@ class InternalLoadBalancer(Construct):
             ),
         )
         self.grpc_targets = _grpc_targets(self, "GrpcTargets", vpc, definition.grpc_port)
-        self.load_balancer.add_listener(
+        self.rest_listener = self.load_balancer.add_listener(
             "Rest",
             protocol=elbv2.ApplicationProtocol.HTTP,
             port=REST_LISTENER_PORT,
@@ -110,6 +114,37 @@ class InternalLoadBalancer(Construct):
             priority=10,
             conditions=[elbv2.ListenerCondition.path_patterns([definition.govsync_api_path])],
             target_groups=[self.govsync_targets],
+        )
+        # The analytics query service (its own Fargate service): reports over REST and gRPC.
+        self.analytics_rest_targets = elbv2.ApplicationTargetGroup(
+            self,
+            "AnalyticsRestTargets",
+            vpc=vpc,
+            target_type=elbv2.TargetType.IP,
+            protocol=elbv2.ApplicationProtocol.HTTP,
+            port=definition.analytics_rest_port,
+            deregistration_delay=cdk.Duration.seconds(30),
+            health_check=elbv2.HealthCheck(
+                path=definition.health_path,
+                healthy_http_codes="200",
+                interval=cdk.Duration.seconds(15),
+                healthy_threshold_count=2,
+            ),
+        )
+        self.analytics_grpc_targets = _grpc_targets(
+            self, "AnalyticsGrpcTargets", vpc, definition.analytics_grpc_port
+        )
+        self.rest_listener.add_target_groups(
+            "AnalyticsRest",
+            priority=10,
+            conditions=[elbv2.ListenerCondition.path_patterns([definition.analytics_rest_path])],
+            target_groups=[self.analytics_rest_targets],
+        )
+        self.grpc_listener.add_target_groups(
+            "AnalyticsGrpc",
+            priority=20,
+            conditions=[elbv2.ListenerCondition.path_patterns([definition.analytics_grpc_path])],
+            target_groups=[self.analytics_grpc_targets],
         )
         self.security_group.add_ingress_rule(
             self.edge_link_security_group, ec2.Port.tcp(REST_LISTENER_PORT), "REST from the API VPC link"

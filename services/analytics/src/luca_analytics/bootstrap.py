@@ -10,6 +10,7 @@ from typing import Protocol
 
 import boto3
 
+from luca_analytics.adapters.athena_lake import AthenaLake
 from luca_analytics.adapters.duckdb_lake import DuckDbLake
 from luca_analytics.adapters.school_data import DynamoRoster, SchoolRules
 from luca_analytics.config import AnalyticsSettings
@@ -38,7 +39,17 @@ class Container:
     authenticator: PrincipalSource
 
 
-def build_lake(settings: AnalyticsSettings) -> DuckDbLake:
+def build_lake(settings: AnalyticsSettings) -> DuckDbLake | AthenaLake:
+    """The lake the settings name: Athena in AWS, DuckDB over a bucket or a local directory otherwise."""
+    if settings.athena_workgroup:
+        return AthenaLake.connect(
+            workgroup=settings.athena_workgroup,
+            database=settings.athena_database,
+            table=settings.athena_table,
+            region=settings.aws_region,
+            endpoint_url=settings.aws_endpoint_url,
+            timeout_seconds=settings.athena_timeout_seconds,
+        )
     if settings.lake_directory:
         return DuckDbLake.local(settings.lake_directory, duckdb_threads=settings.duckdb_threads)
     return DuckDbLake.s3(
