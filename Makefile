@@ -14,7 +14,7 @@ BIN := .venv/bin
 export UV_PYTHON := python3.11
 export UV_LINK_MODE := copy
 
-.PHONY: setup lock up test lint proto proto-check buf typecheck pytest bench bench-burst bench-govsync bundle clean
+.PHONY: setup lock up test lint proto proto-check buf typecheck pytest bench bench-burst bench-govsync bench-lake bundle clean
 
 $(UV):
 	python3 -m venv $(TOOLS)
@@ -72,6 +72,9 @@ bench-burst: setup
 
 bench-govsync: setup
 	$(PY) -m bench.govsync
+
+bench-lake: setup
+	$(PY) -m bench.lake
 
 # The Lambda zips the CDK app deploys as they are: the grade processor (dist/ingest-lambda.zip) and
 # the government sync's functions (dist/govsync-lambda.zip).
