@@ -42,7 +42,7 @@ from luca_grading.domain.model import (
 from luca_infra import cli
 from luca_infra.definitions import PLATFORM_DEFINITION
 from luca_infra.local.emulator import Emulator
-from luca_infra.local.lake import LocalLake, StreamPoller, lake_partitions, local_pseudonym_key
+from luca_infra.local.lake import LocalLake, StreamPoller, TtlReaper, lake_partitions, local_pseudonym_key
 from luca_infra.local.platform import PlatformState
 
 pytestmark = pytest.mark.emulator
@@ -248,6 +248,74 @@ def test_removals_and_reaped_items_never_land(
     assert {r["change"] for r in rows} == {"INSERT"}
     # The lake keeps everything: the inserts of the deleted and the expired items stay.
     assert sorted(r["record_id"] for r in rows) == ["ev-doomed", "evt-fresh", "evt-old"]
+
+
+def test_the_reaper_deletes_what_the_stream_says_has_expired_without_scanning(
+    emulator: Emulator, lake: LocalLake, table: tuple[str, str], put: Callable[[dict[str, Any]], None]
+) -> None:
+    assert lake.reaper is not None
+    dynamodb = boto3.client("dynamodb", region_name=emulator.region, endpoint_url=emulator.url)
+    past, future = datetime.now(UTC) - timedelta(days=1), datetime.now(UTC) + timedelta(days=30)
+    put(exercise_result(SCHOOL_A, "evt-expired", expires_at=past))
+    put(exercise_result(SCHOOL_A, "evt-current", expires_at=future))
+    put(exercise_result(SCHOOL_A, "evt-extended", expires_at=past))
+    put(exercise_result(SCHOOL_A, "evt-extended", expires_at=future))  # its TTL moved on
+    put(evaluation(SCHOOL_A, "ev-kept"))  # no TTL: never scheduled
+    wait_for(lambda: lake.reaper is not None and lake.reaper.scheduled == 3)
+    scans: list[dict[str, Any]] = []
+    lake.reaper._dynamodb.meta.events.register(  # type: ignore[attr-defined]
+        "before-call.dynamodb.Scan", lambda **kwargs: scans.append(kwargs)
+    )
+
+    assert lake.reaper.reap_due() == 1
+
+    assert scans == []
+    remaining = {i["SK"]["S"] for i in dynamodb.scan(TableName=table[0])["Items"]}
+    assert td.exercise_result_sk("evt-expired") not in remaining
+    assert {td.exercise_result_sk("evt-current"), td.exercise_result_sk("evt-extended")} <= remaining
+    # The REMOVE unschedules it; the other two stay scheduled for their own time.
+    wait_for(lambda: lake.reaper is not None and lake.reaper.scheduled == 2)
+    assert lake.reaper.reap_due() == 0
+
+
+def test_the_reaper_schedule_follows_the_records() -> None:
+    now = 1_800_000_000
+    reaper = TtlReaper(FakeDynamo(), "t", interval_seconds=3600, clock=lambda: now)  # type: ignore[arg-type]
+
+    def record(event: str, sk: str, ttl: dict[str, str] | None) -> dict[str, Any]:
+        keys = {"PK": {"S": "SCHOOL#a"}, "SK": {"S": sk}}
+        image = {**keys, **({"expires_at": ttl} if ttl else {})}
+        return {
+            "eventName": event,
+            "dynamodb": {"Keys": keys, **({"NewImage": image} if event != "REMOVE" else {})},
+        }
+
+    reaper.observe(record("INSERT", "A", {"N": str(now - 10)}))
+    reaper.observe(record("INSERT", "B", {"N": str(now - 10)}))
+    reaper.observe(record("REMOVE", "B", None))  # deleted by someone else first
+    reaper.observe(record("INSERT", "C", {"S": "tomorrow"}))  # not a number: DynamoDB ignores it
+    reaper.observe(record("INSERT", "D", {"N": str(now - 10)}))
+    reaper.observe(record("MODIFY", "D", None))  # its TTL was removed
+    reaper.observe({"eventName": "INSERT"})  # not a stream record: ignored
+    reaper.observe(record("INSERT", "E", {"N": str(now + 60)}))
+
+    assert reaper.scheduled == 2
+    assert reaper.reap_due() == 1
+    assert [call["Key"]["SK"]["S"] for call in reaper._dynamodb.calls] == ["A"]  # type: ignore[attr-defined]
+    assert reaper.scheduled == 1
+
+
+class FakeDynamo:
+    class exceptions:  # boto3's attribute name
+        class ConditionalCheckFailedException(Exception):
+            pass
+
+    def __init__(self) -> None:
+        self.calls: list[dict[str, Any]] = []
+
+    def delete_item(self, **request: Any) -> dict[str, Any]:
+        self.calls.append(request)
+        return {}
 
 
 def test_stopping_flushes_what_is_buffered(
