@@ -13,18 +13,30 @@ type, so ``2`` and ``2.0`` differ. Members of a set (SS, NS, BS) are sorted: set
 In the SQS section message ids become aliases in order of first appearance (so a message is still
 recognisable from step to step), receipt handles and timestamps are masked, and the server's
 address is taken out of queue URLs.
+
+DynamoDB Streams steps also record the response as written on the wire (status, content type and
+body text, with only ids, iterators, stream ARNs and labels masked): boto3 turns the epoch-seconds
+timestamps into datetimes, so only the body shows whether one was written as ``1714979289``,
+``1714979289.0`` or ``1714979289.123``. The stream's clock is pinned for that, in both runs: a
+record is stamped from its sequence number, a stream at a fixed moment, so the bodies (and each
+record's ``SizeBytes``, which counts its creation time) are the same from run to run, and the
+records cycle through every form moto writes a timestamp in.
 """
 
 from __future__ import annotations
 
 import base64
 import datetime
+import functools
 import json
 import logging
 import os
 import random
 import re
 import sys
+import threading
+from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
 import boto3
@@ -53,10 +65,18 @@ VOLATILE_KEYS = frozenset(
         "NextShardIterator",
         "TableId",
         "eventID",
-        "SizeBytes",  # a stream record's size counts its creation time, a float of varying length
     }
 )
 SET_TYPES = frozenset({"SS", "NS", "BS"})
+# What differs from run to run in a DynamoDB Streams body as written, whatever its spacing.
+WIRE_VOLATILE = re.compile(
+    r'("(?:eventID|NextShardIterator|ShardIterator|StreamArn|StreamLabel)":\s*)"(?:[^"\\]|\\.)*"'
+)
+BINARY_ATTRIBUTE = re.compile(r'\{"BS?":\s*[\["]')  # a B or BS attribute value in a body
+# The stream clock (see the module docstring): whole seconds (moto writes an int), under a
+# millisecond (a float ending in .0), and milliseconds (moto truncates the microseconds).
+STREAM_EPOCH = datetime.datetime(2024, 5, 6, 7, 8, 9)
+STREAM_MICROSECONDS = (0, 999, 1000, 123456, 500000, 999999, 7000, 250, 654321, 10000)
 
 
 def normalize(value: Any) -> Any:
@@ -91,16 +111,36 @@ class Recorder:
         self.sections: dict[str, list[dict[str, Any]]] = {}
         self.section = "main"
         self.checks: dict[str, bool] = {}
+        self.wire: dict[str, Any] | None = None
+        self.stream_calls: Counter[str] = Counter()
+        self.binary_pages = 0  # GetRecords pages holding binary values (moto's serializer writes those)
+        self.streams.meta.events.register("before-parse.dynamodb-streams", self.capture)
+
+    def capture(self, operation_model: Any, response_dict: dict[str, Any], **_: Any) -> None:
+        """Keep a DynamoDB Streams response as written: status, content type, body text."""
+        text = response_dict["body"].decode("utf-8")
+        operation = operation_model.name
+        self.stream_calls[operation] += 1
+        if operation == "GetRecords" and BINARY_ATTRIBUTE.search(text):
+            self.binary_pages += 1
+        self.wire = {
+            "status": response_dict["status_code"],
+            "content type": response_dict["headers"].get("Content-Type"),
+            "body": WIRE_VOLATILE.sub(r'\1"<volatile>"', text),
+        }
 
     def call(self, name: str, operation: str, client: Any = None, **kwargs: Any) -> dict[str, Any]:
         """Run one operation and record it; returns the parsed response ({} after an error)."""
         step: dict[str, Any] = {"step": name, "operation": operation}
         result: dict[str, Any] = {}
+        self.wire = None
         try:
             result = getattr(client or self.dynamodb, operation)(**kwargs)
             step["response"] = self.shape(result)
         except ClientError as error:
             step["error"] = self.shape(error.response)
+        if self.wire is not None:
+            step["wire"] = self.wire
         self.sections.setdefault(self.section, []).append(step)
         return result
 
@@ -978,6 +1018,260 @@ def rollback_edges(rec: Recorder) -> None:
     )
 
 
+# --- DynamoDB Streams ------------------------------------------------------------------------------------
+
+STREAM_TABLES = (
+    ("streamed", "NEW_AND_OLD_IMAGES"),
+    ("streamnew", "NEW_IMAGE"),
+    ("streamold", "OLD_IMAGE"),
+    ("streamkeys", "KEYS_ONLY"),
+)
+STREAM_PAGE = 4
+JSON_ATTRIBUTE_TYPES = frozenset({"S", "N", "BOOL", "NULL", "M", "L", "SS", "NS"})
+
+
+def pin_stream_clock() -> None:
+    """Stamp stream records from their sequence numbers and streams at a fixed moment (both runs)."""
+    from moto.dynamodb.models import table as table_module
+
+    wall_clock = table_module.utcnow
+    pinned = threading.local()
+
+    def utcnow() -> datetime.datetime:
+        moment = getattr(pinned, "moment", None)
+        return wall_clock() if moment is None else moment
+
+    def stamped(
+        init: Callable[..., None], moment_of: Callable[..., datetime.datetime]
+    ) -> Callable[..., None]:
+        @functools.wraps(init)
+        def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+            pinned.moment = moment_of(*args, **kwargs)
+            try:
+                init(self, *args, **kwargs)
+            finally:
+                pinned.moment = None
+
+        return __init__
+
+    def record_moment(table: Any, stream_type: str, event_name: str, old: Any, new: Any, seq: int) -> Any:
+        offset = datetime.timedelta(
+            seconds=seq % 600, microseconds=STREAM_MICROSECONDS[seq % len(STREAM_MICROSECONDS)]
+        )
+        return STREAM_EPOCH + offset
+
+    def shard_moment(*_: Any) -> datetime.datetime:
+        return STREAM_EPOCH.replace(microsecond=654321)
+
+    table_module.utcnow = utcnow
+    table_module.StreamRecord.__init__ = stamped(table_module.StreamRecord.__init__, record_moment)  # type: ignore[method-assign]
+    table_module.StreamShard.__init__ = stamped(table_module.StreamShard.__init__, shard_moment)  # type: ignore[method-assign]
+
+
+def count_moto_serialized(counts: Counter[str]) -> None:
+    """Count the DynamoDB Streams responses written by moto's generic serializer, by operation."""
+    from moto.core.responses import ActionResult
+
+    original = ActionResult.execute_result
+
+    @functools.wraps(original)
+    def execute_result(self: Any, context: Any) -> Any:
+        if context.service_model.service_name == "dynamodbstreams":
+            counts[context.operation_model.name] += 1
+        return original(self, context)
+
+    ActionResult.execute_result = execute_result  # type: ignore[method-assign]
+
+
+def stream_item(index: int) -> dict[str, Any]:
+    """An item with every attribute type a stream image carries as plain JSON (no binary values)."""
+    return {
+        "id": s(f"r{index % 3}"),
+        "at": n(str(index)),
+        "name": s(f'Élève {index}: "quoted", back\\slash, tab\tline\n, ✓ 😀 \u2028'),
+        "empty": s(""),
+        "score": n(SCORES[index % len(SCORES)]),
+        "written": n(NUMBER_FORMATS[index % len(NUMBER_FORMATS)]),
+        "passed": {"BOOL": index % 2 == 0},
+        "missing": {"NULL": True},
+        "tags": {"SS": [f"t{index}", "common", "ü"]},
+        "codes": {"NS": ["1", str(index + 2), "2.5", "1E1"]},
+        "details": {
+            "M": {
+                "level": s("advanced"),
+                "rubric": {"M": {"clarity": n("3"), "depth": {"L": [n("4.5"), {"NULL": True}]}}},
+                "nothing": {"M": {}},
+            }
+        },
+        "history": {
+            "L": [
+                n("1"),
+                s("two"),
+                {"BOOL": False},
+                {"M": {"k": {"SS": ["b", "a"]}}},
+                {"L": []},
+                {"NS": ["8", "7"]},
+            ]
+        },
+    }
+
+
+def attribute_types(value: Any) -> set[str]:
+    """Every attribute type named in parsed stream records (keys of one-member attribute values)."""
+    found: set[str] = set()
+    if isinstance(value, dict):
+        if len(value) == 1 and next(iter(value)) in JSON_ATTRIBUTE_TYPES | {"B", "BS"}:
+            found.add(next(iter(value)))
+        for item in value.values():
+            found |= attribute_types(item)
+    elif isinstance(value, list):
+        for item in value:
+            found |= attribute_types(item)
+    return found
+
+
+def stream_pages(rec: Recorder, name: str, iterator: str, limit: int | None = None) -> list[dict[str, Any]]:
+    """Read until a page comes back empty, one step per page; returns the records read."""
+    records: list[dict[str, Any]] = []
+    for page in range(MAX_PAGES):
+        arguments: dict[str, Any] = {"ShardIterator": iterator} | ({"Limit": limit} if limit else {})
+        response = rec.call(f"{name} page {page}", "get_records", client=rec.streams, **arguments)
+        records += response.get("Records", [])
+        iterator = response.get("NextShardIterator", "")
+        if not response.get("Records") or not iterator:
+            return records
+    rec.checks[f"{name}: reading ends"] = False
+    return records
+
+
+def stream_section(rec: Recorder) -> None:
+    """Stream records of every view type and attribute type, read in pages, from several positions."""
+    rec.section = "streams"
+    for table, view in STREAM_TABLES:
+        rec.call(
+            f"streams: create {table}",
+            "create_table",
+            TableName=table,
+            BillingMode="PAY_PER_REQUEST",
+            AttributeDefinitions=[
+                {"AttributeName": "id", "AttributeType": "S"},
+                {"AttributeName": "at", "AttributeType": "N"},
+            ],
+            KeySchema=[
+                {"AttributeName": "id", "KeyType": "HASH"},
+                {"AttributeName": "at", "KeyType": "RANGE"},
+            ],
+            StreamSpecification={"StreamEnabled": True, "StreamViewType": view},
+        )
+    main = STREAM_TABLES[0][0]
+    consumer = stream_of(rec, "streams: consumer", main, "LATEST")
+    before = rec.call(
+        "streams: nothing written yet", "get_records", client=rec.streams, ShardIterator=consumer
+    )
+    consumer = before.get("NextShardIterator", consumer)
+
+    def key(index: int) -> dict[str, Any]:
+        return {"id": s(f"r{index % 3}"), "at": n(str(index))}
+
+    for table, _ in STREAM_TABLES:
+        batch = [{"PutRequest": {"Item": stream_item(index)}} for index in range(6)]
+        rec.call(f"streams: batch write {table}", "batch_write_item", RequestItems={table: batch})
+        for index in (6, 7):
+            rec.call(f"streams: put {table} {index}", "put_item", TableName=table, Item=stream_item(index))
+        changed = {**stream_item(1), "passed": {"BOOL": True}, "extra": {"L": [{"M": {}}]}}
+        del changed["tags"]
+        rec.call(f"streams: overwrite {table}", "put_item", TableName=table, Item=changed)
+        rec.call(
+            f"streams: update {table}",
+            "update_item",
+            TableName=table,
+            Key=key(2),
+            UpdateExpression="SET score = :s, details.#l = :l REMOVE tags ADD codes :c",
+            ExpressionAttributeNames={"#l": "level"},
+            ExpressionAttributeValues={":s": n("9.75"), ":l": s("basic"), ":c": {"NS": ["42"]}},
+        )
+        rec.call(f"streams: delete {table}", "delete_item", TableName=table, Key=key(3))
+        rec.call(
+            f"streams: transaction {table}",
+            "transact_write_items",
+            TransactItems=[
+                {"Put": {"TableName": table, "Item": stream_item(8)}},
+                {
+                    "Update": {
+                        "TableName": table,
+                        "Key": key(4),
+                        "UpdateExpression": "SET #m = :m, passed = :p",
+                        "ExpressionAttributeNames": {"#m": "missing"},  # a reserved word
+                        "ExpressionAttributeValues": {":m": {"NULL": True}, ":p": {"BOOL": False}},
+                    }
+                },
+                {"Delete": {"TableName": table, "Key": key(5)}},
+            ],
+        )
+
+    read: dict[str, list[dict[str, Any]]] = {}
+    for table, _ in STREAM_TABLES:
+        iterator = stream_of(rec, f"streams: {table}", table)
+        read[table] = stream_pages(rec, f"streams: {table} in pages of {STREAM_PAGE}", iterator, STREAM_PAGE)
+        whole = rec.call(
+            f"streams: {table} in one page",
+            "get_records",
+            client=rec.streams,
+            ShardIterator=stream_of(rec, f"streams: {table} again", table),
+        )
+        rec.check(
+            f"streams: {table} read in pages as in one page",
+            normalize(read[table]) == normalize(whole.get("Records")) and len(read[table]) >= 10,
+        )
+    records = read[main]
+    rec.check(
+        "streams: images carry every JSON attribute type",
+        attribute_types(records) >= JSON_ATTRIBUTE_TYPES
+        and {r["eventName"] for r in records} == {"INSERT", "MODIFY", "REMOVE"},
+    )
+    stream_pages(rec, "streams: the consumer's pages", consumer)
+    arn = rec.call("streams: list all", "list_streams", client=rec.streams)["Streams"]
+    main_arn = next(stream["StreamArn"] for stream in arn if stream["TableName"] == main)
+    shard = rec.call("streams: describe", "describe_stream", client=rec.streams, StreamArn=main_arn)[
+        "StreamDescription"
+    ]["Shards"][0]["ShardId"]
+    third = records[2]["dynamodb"]["SequenceNumber"] if len(records) > 2 else "0"
+    for position in ("AT_SEQUENCE_NUMBER", "AFTER_SEQUENCE_NUMBER"):
+        iterator = rec.call(
+            f"streams: iterator {position}",
+            "get_shard_iterator",
+            client=rec.streams,
+            StreamArn=main_arn,
+            ShardId=shard,
+            ShardIteratorType=position,
+            SequenceNumber=third,
+        ).get("ShardIterator", "")
+        rec.call(
+            f"streams: two from {position}",
+            "get_records",
+            client=rec.streams,
+            ShardIterator=iterator,
+            Limit=2,
+        )
+    last = records[-1]["dynamodb"]["SequenceNumber"] if records else "0"
+    after_last = rec.call(
+        "streams: iterator after the last record",
+        "get_shard_iterator",
+        client=rec.streams,
+        StreamArn=main_arn,
+        ShardId=shard,
+        ShardIteratorType="AFTER_SEQUENCE_NUMBER",
+        SequenceNumber=last,
+    ).get("ShardIterator", "")
+    empty = rec.call(
+        "streams: empty page", "get_records", client=rec.streams, ShardIterator=after_last, Limit=1
+    )
+    rec.check("streams: an empty page after the last record", empty.get("Records") == [])
+    # A binary value: the page goes through moto's own serializer, the fixes or not.
+    rec.call("streams: put binary", "put_item", TableName=main, Item={**key(9), "blob": {"B": b"\x00\xff"}})
+    rec.call("streams: page with a binary value", "get_records", client=rec.streams, ShardIterator=after_last)
+
+
 # --- SQS ------------------------------------------------------------------------------------------------
 
 SQS_TIMESTAMPS = frozenset(
@@ -1188,6 +1482,7 @@ def fix_status() -> dict[str, bool]:
     from moto.dynamodb import models
     from moto.dynamodb.models.table import Table
     from moto.dynamodb.responses import DynamoResult
+    from moto.dynamodbstreams.responses import DynamoDBStreamsHandler
     from moto.sqs import models as sqs_models
 
     def patched(value: Any) -> bool:
@@ -1202,6 +1497,8 @@ def fix_status() -> dict[str, bool]:
         "direct-sqs-retention-check": patched(
             sqs_models.SQSBackend.is_message_valid_based_on_retention_period
         ),
+        "direct-stream-records": patched(DynamoDBStreamsHandler.get_records)
+        and patched(DynamoDBStreamsHandler.describe_stream),
     }
 
 
@@ -1212,6 +1509,7 @@ def apply_fixes() -> dict[str, Any]:
     from moto.dynamodb.models import table, utilities
     from moto.dynamodb.models.dynamo_type import Item
     from moto.dynamodb.responses import DynamoResult
+    from moto.dynamodbstreams.responses import DynamoDBStreamsHandler
     from moto.sqs import models as sqs_models
 
     from luca_infra.local import emulator_fixes
@@ -1232,6 +1530,8 @@ def apply_fixes() -> dict[str, Any]:
             DynamoResult.execute_result,
             sqs_models.unix_time_millis,
             sqs_models.SQSBackend.is_message_valid_based_on_retention_period,
+            DynamoDBStreamsHandler.get_records,
+            DynamoDBStreamsHandler.describe_stream,
         ]
 
     first = emulator_fixes.apply()
@@ -1256,6 +1556,9 @@ def run(mode: str) -> dict[str, Any]:
         os.environ.setdefault(variable, "testing")
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     applied = apply_fixes() if mode == "fixed" else None
+    pin_stream_clock()
+    moto_serialized: Counter[str] = Counter()
+    count_moto_serialized(moto_serialized)
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     try:
@@ -1275,6 +1578,7 @@ def run(mode: str) -> dict[str, Any]:
         rec.call("describe h", "describe_table", TableName=HASH_TABLE)
         rec.call("describe ttl t", "describe_time_to_live", TableName=TABLE)
         rollback_edges(rec)
+        stream_section(rec)
         sqs_section(rec)
     finally:
         server.stop()
@@ -1284,6 +1588,11 @@ def run(mode: str) -> dict[str, Any]:
         "fixes": fix_status(),
         "checks": rec.checks,
         "sections": rec.sections,
+        "stream responses": {
+            "calls": dict(rec.stream_calls),
+            "GetRecords pages with binary values": rec.binary_pages,
+            "written by moto's serializer": dict(moto_serialized),
+        },
     }
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -29,6 +30,7 @@ FIXES = [
     "cached-backend-lookup",
     "direct-json-results",
     "direct-sqs-retention-check",
+    "direct-stream-records",
     "fast-sqs-clock",
     "item-level-transactions",
     "partition-scoped-queries",
@@ -129,6 +131,43 @@ def test_sqs_clients_see_the_same_responses_with_the_fixes(runs: dict[str, dict[
         "ApproximateNumberOfMessagesNotVisible": "5",
         "ApproximateNumberOfMessagesDelayed": "1",
     }
+
+
+def test_stream_clients_see_the_same_responses_with_the_fixes(runs: dict[str, dict[str, Any]]) -> None:
+    """GetRecords and DescribeStream, parsed and as written: every view type, paging, empty pages."""
+    assert_same_section(runs, "streams")
+    steps = runs["fixed"]["sections"]["streams"]
+    bodies = [step["wire"]["body"] for step in steps if step["operation"] == "get_records"]
+    # The bodies compared carry every form moto writes a timestamp in: epoch seconds as an int
+    # (a whole second), a float ending in .0 (under a millisecond) and a float in milliseconds.
+    written = set(re.findall(r'"ApproximateCreationDateTime": (\d+(?:\.\d+)?)[,}]', "".join(bodies)))
+    assert any("." not in value for value in written)
+    assert any(value.endswith(".0") for value in written)
+    assert any(re.fullmatch(r"\d+\.\d{3}", value) for value in written)
+    assert all(re.fullmatch(r"\d{10}(\.\d{1,3})?", value) for value in written)
+    assert '"Records": []' in "".join(bodies)  # an empty page
+    described = [step["wire"]["body"] for step in steps if step["operation"] == "describe_stream"]
+    assert described
+    assert all(re.search(r'"CreationRequestDateTime": \d{10}\.\d{3},', body) for body in described)
+    assert {step["wire"]["content type"] for step in steps if "wire" in step} == {
+        "application/x-amz-json-1.0"
+    }
+
+
+def test_stream_responses_skip_the_generic_serializer_with_the_fixes(
+    runs: dict[str, dict[str, Any]],
+) -> None:
+    """With the fixes, moto's generic serializer writes only the GetRecords pages holding binary values."""
+    stock, fixed = runs["stock"]["stream responses"], runs["fixed"]["stream responses"]
+    calls = fixed["calls"]
+    assert stock["calls"] == calls
+    assert stock["written by moto's serializer"] == calls  # the reference run is moto's own
+    binary = fixed["GetRecords pages with binary values"]
+    assert 0 < binary < calls["GetRecords"] - 10
+    by_moto = fixed["written by moto's serializer"]
+    assert by_moto.get("GetRecords") == binary
+    assert "DescribeStream" not in by_moto
+    assert by_moto["ListStreams"] == calls["ListStreams"]  # not part of the fix
 
 
 def _step(runs: dict[str, dict[str, Any]], mode: str, name: str) -> dict[str, Any]:
