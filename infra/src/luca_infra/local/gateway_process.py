@@ -22,7 +22,7 @@ from typing import Any
 import jwt
 
 from luca_grading.adapters.tokens import CognitoSettings, CognitoTokenVerifier
-from luca_grading.entrypoints.main import announce_ready
+from luca_grading.entrypoints.process import announce_ready
 from luca_infra.definitions import ThrottlingDefinition
 from luca_infra.local.gateway import (
     EventIntakeSettings,

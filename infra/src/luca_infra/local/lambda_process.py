@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from luca_grading.entrypoints.main import announce_ready
+from luca_grading.entrypoints.process import announce_ready
 from luca_infra.local.event_source import EventSourceMapping, EventSourceRunner
 
 CONFIG_VARIABLE = "LUCA_EVENT_SOURCE_CONFIG"

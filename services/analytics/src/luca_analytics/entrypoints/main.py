@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import contextlib
 import gc
-import json
 import logging
 import os
-import signal
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -26,6 +24,12 @@ from luca_analytics.bootstrap import Container, bootstrap
 from luca_analytics.config import AnalyticsSettings
 from luca_analytics.entrypoints.grpc_server import create_server
 from luca_analytics.entrypoints.rest import create_app
+from luca_grading.entrypoints.process import (
+    announce_ready,
+    flush_traces,
+    listening_port,
+    wait_for_stop_signal,
+)
 from luca_grading.telemetry.logs import configure_logging
 from luca_grading.telemetry.tracing import configure_tracing
 
@@ -69,10 +73,7 @@ class RunningService:
 
     @property
     def rest_port(self) -> int:
-        for listener in getattr(self.rest, "servers", []):
-            for sock in listener.sockets:
-                return int(sock.getsockname()[1])
-        raise RuntimeError("the REST server is not listening")
+        return listening_port(self.rest)
 
     def stop(self, grace: float = 5.0) -> None:
         self.rest.should_exit = True
@@ -118,45 +119,18 @@ def start(container: Container, settings: AnalyticsSettings, process: ProcessSet
     return running
 
 
-def announce_ready(path: Path, **ports: int) -> None:
-    """Write this process's bound ports for a supervisor, atomically: a reader never sees half a file."""
-    scratch = path.with_name(path.name + ".tmp")
-    scratch.write_text(json.dumps({"pid": os.getpid(), **ports}), encoding="utf-8")
-    scratch.replace(path)
-
-
 def main() -> None:
     process = ProcessSettings.from_environment()
     configure_logging(SERVICE_NAME, process.log_level)
     settings = AnalyticsSettings.from_environment()  # fails fast when incomplete
     with contextlib.ExitStack() as resources:
         running = start(bootstrap(settings), settings, process)
-        resources.callback(_flush_traces)
+        resources.callback(flush_traces)
         resources.callback(running.stop)
         gc.freeze()  # start-up objects live as long as the process: keep them out of full collections
         if process.ready_file:
             announce_ready(Path(process.ready_file), rest_port=running.rest_port, grpc_port=running.grpc_port)
-        _wait_for_stop_signal()
-
-
-def _wait_for_stop_signal() -> None:
-    stopped = threading.Event()
-
-    def on_signal(signum: int, _frame: object) -> None:
-        log.info("stopping", extra={"signal": signum})
-        stopped.set()
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
-    stopped.wait()
-
-
-def _flush_traces() -> None:
-    from opentelemetry import trace
-
-    flush = getattr(trace.get_tracer_provider(), "force_flush", None)
-    if callable(flush):
-        flush()
+        wait_for_stop_signal(log)
 
 
 if __name__ == "__main__":

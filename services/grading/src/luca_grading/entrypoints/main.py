@@ -8,10 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
-import json
 import logging
-import os
-import signal
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +19,12 @@ import uvicorn
 from luca_grading.bootstrap import Container, bootstrap
 from luca_grading.config import GradingSettings
 from luca_grading.entrypoints.grpc_server import create_server
+from luca_grading.entrypoints.process import (
+    announce_ready,
+    flush_traces,
+    listening_port,
+    wait_for_stop_signal,
+)
 from luca_grading.entrypoints.rest import create_app
 from luca_grading.telemetry.logs import configure_logging
 from luca_grading.telemetry.tracing import configure_tracing
@@ -42,10 +45,7 @@ class RunningService:
     @property
     def rest_port(self) -> int:
         """The port REST listens on (what a configured port 0 turned into)."""
-        for listener in getattr(self.rest, "servers", []):
-            for sock in listener.sockets:
-                return int(sock.getsockname()[1])
-        raise RuntimeError("the REST server is not listening")
+        return listening_port(self.rest)
 
     def stop(self, grace: float = 5.0) -> None:
         self.rest.should_exit = True
@@ -90,13 +90,6 @@ def start(container: Container) -> RunningService:
     return running
 
 
-def announce_ready(path: Path, **ports: int) -> None:
-    """Write this process's bound ports for a supervisor, atomically: a reader never sees half a file."""
-    scratch = path.with_name(path.name + ".tmp")
-    scratch.write_text(json.dumps({"pid": os.getpid(), **ports}), encoding="utf-8")
-    scratch.replace(path)
-
-
 def main() -> None:
     settings = GradingSettings()  # type: ignore[call-arg]  # from the environment; fails fast when incomplete
     configure_logging(settings.service_name, settings.log_level)
@@ -105,7 +98,7 @@ def main() -> None:
         if settings.metrics_file_path:
             metrics_sink = resources.enter_context(open(settings.metrics_file_path, "a", encoding="utf-8"))
         running = start(bootstrap(settings, metrics_sink=metrics_sink))
-        resources.callback(_flush_traces)
+        resources.callback(flush_traces)
         resources.callback(running.stop)
         # Start-up objects (modules, clients, keys) live as long as the process: keep them out of
         # the collector's full passes, which otherwise pause requests in proportion to the heap.
@@ -114,27 +107,7 @@ def main() -> None:
             announce_ready(
                 Path(settings.ready_file), rest_port=running.rest_port, grpc_port=running.grpc_port
             )
-        _wait_for_stop_signal()
-
-
-def _wait_for_stop_signal() -> None:
-    stopped = threading.Event()
-
-    def on_signal(signum: int, _frame: object) -> None:
-        log.info("stopping", extra={"signal": signum})
-        stopped.set()
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
-    stopped.wait()
-
-
-def _flush_traces() -> None:
-    from opentelemetry import trace
-
-    flush = getattr(trace.get_tracer_provider(), "force_flush", None)
-    if callable(flush):
-        flush()
+        wait_for_stop_signal(log)
 
 
 if __name__ == "__main__":
