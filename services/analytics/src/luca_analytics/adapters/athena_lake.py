@@ -45,9 +45,6 @@ from luca_analytics.service_layer.reports import LakeUnavailable
 
 log = logging.getLogger("luca.analytics.athena")
 
-# A school id as the table's keys allow it (DuckDbLake's pattern; matched whole, so not even a
-# trailing newline gets through).
-_SCHOOL = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 # A Glue database or table name as configured (it is formatted into the SQL, so checked first).
 _GLUE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
 # How long a query may run before it is stopped: below the edge's 29 s integration timeout.
@@ -202,17 +199,7 @@ class AthenaLake:
     def query_with_statistics(
         self, school_id: str, sql_name: str, params: Mapping[str, Any]
     ) -> tuple[list[dict[str, Any]], QueryStatistics]:
-        if not _SCHOOL.fullmatch(school_id):
-            raise ValueError("not a school id")
-        if report_sql.SCHOOL_PARAMETER in params:
-            # The school is this method's argument (the verified principal's), never a parameter.
-            raise ValueError("the school is not a query parameter")
-        report = report_sql.query(sql_name)
-        if report.params[:1] != (report_sql.SCHOOL_PARAMETER,):
-            raise ValueError(f"report {report.name!r} does not bind the school first")
-        values = [
-            school_id if name == report_sql.SCHOOL_PARAMETER else params[name] for name in report.params
-        ]
+        report, values = report_sql.bind(school_id, sql_name, params)
         parameters = [execution_parameter(value) for value in values]
 
         started = self._call(

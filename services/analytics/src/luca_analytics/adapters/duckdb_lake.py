@@ -15,7 +15,6 @@ or, for tests and tools, in a local directory: the layout is the same.
 
 from __future__ import annotations
 
-import re
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -30,9 +29,6 @@ import pyarrow.fs as pafs
 from luca_analytics.adapters import report_sql
 from luca_analytics.adapters.lake_schema import LAKE_PREFIX, file_schema, partition_schema
 from luca_analytics.service_layer.reports import LakeUnavailable
-
-# A school id as the table's keys allow it; anything else never becomes a path.
-_SCHOOL = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,15 +94,7 @@ class DuckDbLake:
     def query_with_statistics(
         self, school_id: str, sql_name: str, params: Mapping[str, Any]
     ) -> tuple[list[dict[str, Any]], ScanStatistics]:
-        if not _SCHOOL.fullmatch(school_id):
-            raise ValueError("not a school id")
-        if report_sql.SCHOOL_PARAMETER in params:
-            # The school is this method's argument (the verified principal's), never a parameter.
-            raise ValueError("the school is not a query parameter")
-        report = report_sql.query(sql_name)
-        values = [
-            school_id if name == report_sql.SCHOOL_PARAMETER else params[name] for name in report.params
-        ]
+        report, values = report_sql.bind(school_id, sql_name, params)
         try:
             return self._run(school_id, report, values)
         except (OSError, pa.ArrowException, duckdb.IOException) as exc:
@@ -140,8 +128,7 @@ class DuckDbLake:
     # -- the school's dataset ---------------------------------------------------------------------
     def school_dataset(self, school_id: str) -> tuple[ds.Dataset, ScanStatistics]:
         """Exactly the school's Parquet files, as a dataset with the partition columns."""
-        if not _SCHOOL.fullmatch(school_id):
-            raise ValueError("not a school id")
+        report_sql.check_school(school_id)
         schema = lake_schema()
         partitioning = ds.partitioning(partition_schema(), flavor="hive")
         selector = pafs.FileSelector(

@@ -28,10 +28,14 @@ Dialect notes (kept to the common subset of DuckDB 1.x/2.x and Trino as Athena r
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 LAKE_TABLE = "lake_grades"  # the DuckDB view over the school's dataset; in Athena, the Glue table
 SCHOOL_PARAMETER = "school_id"
+# A school id as the table's keys allow it; anything else never reaches a path or a query.
+SCHOOL_ID = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 _TABLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}(\.[A-Za-z_][A-Za-z0-9_]{0,127})?$")
 
 
@@ -130,6 +134,26 @@ ORDER BY score""",
         ),
     )
 }
+
+
+def check_school(school_id: str) -> str:
+    """The school id, if it is one (a full match: no path segment, quote or newline gets through)."""
+    if not SCHOOL_ID.fullmatch(school_id):
+        raise ValueError("not a school id")
+    return school_id
+
+
+def bind(school_id: str, name: str, params: Mapping[str, Any]) -> tuple[ReportQuery, list[Any]]:
+    """The named query and its values in ``?`` order, the school first: what both lake adapters run.
+
+    The school is the adapter's argument (the verified principal's), never one of ``params``."""
+    check_school(school_id)
+    if SCHOOL_PARAMETER in params:
+        raise ValueError("the school is not a query parameter")
+    report = query(name)
+    if report.params[:1] != (SCHOOL_PARAMETER,):
+        raise ValueError(f"report {report.name!r} does not bind the school first")
+    return report, [school_id if p == SCHOOL_PARAMETER else params[p] for p in report.params]
 
 
 def query(name: str) -> ReportQuery:
