@@ -74,20 +74,8 @@ class InternalLoadBalancer(Construct):
         )
         _deliver_access_logs(self.load_balancer, self._access_log_bucket())
 
-        self.rest_targets = elbv2.ApplicationTargetGroup(
-            self,
-            "RestTargets",
-            vpc=vpc,
-            target_type=elbv2.TargetType.IP,
-            protocol=elbv2.ApplicationProtocol.HTTP,
-            port=definition.rest_port,
-            deregistration_delay=cdk.Duration.seconds(30),
-            health_check=elbv2.HealthCheck(
-                path=definition.health_path,
-                healthy_http_codes="200",
-                interval=cdk.Duration.seconds(15),
-                healthy_threshold_count=2,
-            ),
+        self.rest_targets = _rest_targets(
+            self, "RestTargets", vpc, definition.rest_port, definition.health_path
         )
         self.grpc_targets = _grpc_targets(self, "GrpcTargets", vpc, definition.grpc_port)
         self.rest_listener = self.load_balancer.add_listener(
@@ -116,20 +104,8 @@ class InternalLoadBalancer(Construct):
             target_groups=[self.govsync_targets],
         )
         # The analytics query service (its own Fargate service): reports over REST and gRPC.
-        self.analytics_rest_targets = elbv2.ApplicationTargetGroup(
-            self,
-            "AnalyticsRestTargets",
-            vpc=vpc,
-            target_type=elbv2.TargetType.IP,
-            protocol=elbv2.ApplicationProtocol.HTTP,
-            port=definition.analytics_rest_port,
-            deregistration_delay=cdk.Duration.seconds(30),
-            health_check=elbv2.HealthCheck(
-                path=definition.health_path,
-                healthy_http_codes="200",
-                interval=cdk.Duration.seconds(15),
-                healthy_threshold_count=2,
-            ),
+        self.analytics_rest_targets = _rest_targets(
+            self, "AnalyticsRestTargets", vpc, definition.analytics_rest_port, definition.health_path
         )
         self.analytics_grpc_targets = _grpc_targets(
             self, "AnalyticsGrpcTargets", vpc, definition.analytics_grpc_port
@@ -175,6 +151,27 @@ class InternalLoadBalancer(Construct):
             "need yet another log bucket (and so on). It is private, SSL-only and written by ELB alone.",
         )
         return bucket
+
+
+def _rest_targets(
+    scope: Construct, construct_id: str, vpc: ec2.IVpc, port: int, health_path: str
+) -> elbv2.ApplicationTargetGroup:
+    """An HTTP target group on the tasks' IPs, healthy when ``health_path`` answers 200."""
+    return elbv2.ApplicationTargetGroup(
+        scope,
+        construct_id,
+        vpc=vpc,
+        target_type=elbv2.TargetType.IP,
+        protocol=elbv2.ApplicationProtocol.HTTP,
+        port=port,
+        deregistration_delay=cdk.Duration.seconds(30),
+        health_check=elbv2.HealthCheck(
+            path=health_path,
+            healthy_http_codes="200",
+            interval=cdk.Duration.seconds(15),
+            healthy_threshold_count=2,
+        ),
+    )
 
 
 def _grpc_targets(
