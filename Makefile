@@ -57,7 +57,7 @@ lint: setup
 	$(BIN)/ruff format --check .
 
 typecheck: setup
-	$(BIN)/mypy services/grading/src services/ingest/src services/govsync/src services/analytics/src infra/src scripts bench
+	$(BIN)/mypy libs/kernel/src libs/platform/src libs/testing/src services/grading/src services/ingest/src services/govsync/src services/analytics/src infra/src scripts bench
 
 pytest: setup
 	$(BIN)/pytest

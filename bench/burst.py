@@ -50,21 +50,25 @@ import httpx
 from botocore.config import Config
 
 from bench.platform import start_platform, stop_platform
-from luca_grading.adapters import table_design as td
-from luca_grading.adapters.aws_clients import AwsClients
-from luca_grading.adapters.dynamodb_repository import DynamoRepositoryFactory, from_wire, to_wire
-from luca_grading.domain.model import Course, CourseId, SchoolId, Student, StudentId, Subject, SubjectId
-from luca_grading.service_layer.rule_cache import RuleCache
+from luca_grading.adapters.dynamodb_repository import DynamoRepositoryFactory
 from luca_infra.cli import stored_results
 from luca_infra.definitions import PLATFORM_DEFINITION
 from luca_infra.local.demo import DEMO_SCHOOLS, DemoIdentities
 from luca_infra.local.platform import PlatformState
 from luca_ingest.adapters.contract import decode_event
 from luca_ingest.adapters.dynamodb_store import exercise_result_item
-from luca_ingest.adapters.rules import CachedRules
 from luca_ingest.domain.events import ExerciseResult, StudentEvent
 from luca_ingest.service_layer.ports import SchoolSnapshot, WriteOutcome
 from luca_ingest.service_layer.processor import GradeProcessor, IncomingRecord
+from luca_kernel.ids import CourseId, SchoolId, StudentId, SubjectId
+from luca_kernel.roster import Course, Student, Subject
+from luca_kernel.rule_cache import RuleCache
+from luca_platform.aws import AwsClients
+from luca_platform.contracts import exercise_results
+from luca_platform.contracts import roster as roster_contract
+from luca_platform.contracts.rules import TableRules, rules_pk
+from luca_platform.table import keys
+from luca_platform.table.codec import from_wire, to_wire
 
 OUT = Path(__file__).resolve().parent / "out"
 INGEST = PLATFORM_DEFINITION.ingest
@@ -304,12 +308,17 @@ class NaiveStore:
     def snapshot(self, school_id: SchoolId, events: Sequence[StudentEvent]) -> SchoolSnapshot:
         stored, students, subjects = set(), {}, set()
         for event in events:
-            if self._get(td.student_pk(school_id, event.student_id), td.exercise_result_sk(event.event_id)):
+            if self._get(
+                roster_contract.student_pk(school_id, event.student_id),
+                exercise_results.exercise_result_sk(event.event_id),
+            ):
                 stored.add((event.student_id, event.event_id))
-            student = self._get(td.student_pk(school_id, event.student_id), td.STUDENT_SK)
+            student = self._get(
+                roster_contract.student_pk(school_id, event.student_id), roster_contract.STUDENT_SK
+            )
             if student:
                 students[event.student_id] = CourseId(student["course_id"])
-            if self._get(td.catalog_pk(school_id), td.subject_sk(event.subject_id)):
+            if self._get(roster_contract.catalog_pk(school_id), roster_contract.subject_sk(event.subject_id)):
                 subjects.add(event.subject_id)
         return SchoolSnapshot(frozenset(stored), students, frozenset(subjects))
 
@@ -334,21 +343,19 @@ def naive_baseline(state: PlatformState, messages: list[Message], students: int)
     """The same messages, one invocation each, against a fresh table in the same emulator."""
     table = f"luca-naive-{uuid.uuid4().hex[:6]}"
     client: Any = boto3.client("dynamodb", region_name=state.region, endpoint_url=state.emulator_url)
-    client.create_table(**td.create_table_request(table))
+    client.create_table(**keys.create_table_request(table))
     seed_rosters(state.emulator_url, state.region, table, students)
     for school in schools():  # the schools' own grading rules, as on the platform's table
         rules_found = client.query(
             TableName=state.table_name,
             KeyConditionExpression="PK = :pk",
-            ExpressionAttributeValues={":pk": {"S": td.rules_pk(school)}},
+            ExpressionAttributeValues={":pk": {"S": rules_pk(school)}},
         )["Items"]
         for rule in rules_found:
             client.put_item(TableName=table, Item=rule)
     store = NaiveStore(client, table)
     clients = AwsClients(region=state.region, endpoint_url=state.emulator_url)
-    rules = CachedRules(
-        DynamoRepositoryFactory(clients=clients, table_name=table), RuleCache(ttl_seconds=300)
-    )
+    rules = TableRules(clients, table, RuleCache(ttl_seconds=300))
     processor = GradeProcessor(store, rules, decode_event)
     started = time.monotonic()
     statuses: Counter[str] = Counter()

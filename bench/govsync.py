@@ -66,23 +66,17 @@ from luca_govsync.definition import RetryPolicy
 from luca_govsync.domain.model import BatchRef, BatchState, BatchStatus
 from luca_govsync.simulator.faults import FaultPlan
 from luca_govsync.simulator.server import SimulatorServer
-from luca_grading.adapters.dynamodb_repository import evaluation_item, rule_item, to_wire
-from luca_grading.domain.model import (
-    CourseId,
-    Evaluation,
-    GradingRule,
-    ScaleKind,
-    SchoolId,
-    StudentId,
-    SubjectId,
-    TeacherId,
-    TermId,
-)
+from luca_grading.adapters.dynamodb_repository import evaluation_item
+from luca_grading.domain.model import Evaluation
 from luca_infra.definitions import PLATFORM_DEFINITION
 from luca_infra.local.emulator import Emulator
 from luca_infra.local.govsync import GovSyncConfig, GovSyncResources, LocalGovSync
 from luca_infra.local.provision import ProvisionedResources, provision
 from luca_infra.local.stepfunctions import wait_for_execution
+from luca_kernel.grading import GradingRule, ScaleKind
+from luca_kernel.ids import CourseId, SchoolId, StudentId, SubjectId, TeacherId, TermId
+from luca_platform.contracts.rules import rule_item
+from luca_platform.table.codec import to_wire
 
 OUT = Path(__file__).resolve().parent / "out"
 PERIOD = "2025-T1"

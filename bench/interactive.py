@@ -37,9 +37,10 @@ import boto3
 import httpx
 
 from bench.platform import start_platform, stop_platform
-from luca_grading.adapters import table_design as td
 from luca_infra.local.demo import DEMO_PASSWORD, DEMO_SCHOOLS, DemoSchool, id_token
 from luca_infra.local.platform import PlatformState
+from luca_platform.contracts import roster as roster_contract
+from luca_platform.table import keys
 
 OUT = Path(__file__).resolve().parent / "out"
 OBJECTIVE_MS = 120.0
@@ -74,8 +75,8 @@ def raw_round_trips(state: PlatformState, samples: int) -> dict[str, list[float]
     client = boto3.client("dynamodb", region_name=state.region, endpoint_url=state.emulator_url)
     results: dict[str, list[float]] = {"PutItem": [], "GetItem": []}
     key = {
-        td.TABLE_PARTITION_KEY: {"S": td.student_pk("bench-raw", "probe")},
-        td.TABLE_SORT_KEY: {"S": "PROBE"},
+        keys.TABLE_PARTITION_KEY: {"S": roster_contract.student_pk("bench-raw", "probe")},
+        keys.TABLE_SORT_KEY: {"S": "PROBE"},
     }
     for i in range(samples):
         started = time.perf_counter()

@@ -88,7 +88,7 @@ from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedCo
 from luca_analytics.adapters import report_sql
 from luca_analytics.adapters.duckdb_lake import DuckDbLake, lake_schema
 from luca_analytics.adapters.lake_schema import LAKE_PREFIX, partition_schema
-from luca_analytics.adapters.school_data import DynamoRoster, SchoolRules
+from luca_analytics.adapters.school_data import DynamoRoster
 from luca_analytics.service_layer.reports import (
     DEFAULT_BUCKET_WIDTH,
     NO_LOWER_MONTH,
@@ -96,40 +96,24 @@ from luca_analytics.service_layer.reports import (
     ReportName,
     Reports,
 )
-from luca_grading.adapters import table_design as td
-from luca_grading.adapters.aws_clients import AwsClients
-from luca_grading.adapters.dynamodb_repository import (
-    DynamoRepositoryFactory,
-    evaluation_item,
-    note_item,
-    to_wire,
-)
-from luca_grading.domain.access import Principal, Role
-from luca_grading.domain.model import (
-    SCALE_BOUNDS,
-    BehaviorKind,
-    BehaviorNote,
-    Course,
-    CourseId,
-    Evaluation,
-    GradingRule,
-    ScaleKind,
-    SchoolId,
-    Student,
-    StudentId,
-    Subject,
-    SubjectId,
-    TeacherId,
-    TermId,
-)
+from luca_grading.adapters.dynamodb_repository import DynamoRepositoryFactory, evaluation_item, note_item
+from luca_grading.domain.model import BehaviorKind, BehaviorNote, Evaluation
 from luca_grading.service_layer.ports import IdempotencyRecord
-from luca_grading.service_layer.rule_cache import RuleCache
 from luca_infra.definitions import PLATFORM_DEFINITION
 from luca_infra.local.emulator import Emulator
 from luca_infra.local.lake import LocalLake, lake_partitions, local_pseudonym_key
 from luca_infra.local.provision import ProvisionedResources, provision
 from luca_ingest.adapters.dynamodb_store import exercise_result_item
 from luca_ingest.domain.events import EventKind, ExerciseResult, ExerciseSubmission, StudentEvent
+from luca_kernel.access import Principal, Role
+from luca_kernel.grading import SCALE_BOUNDS, GradingRule, ScaleKind
+from luca_kernel.ids import CourseId, SchoolId, StudentId, SubjectId, TeacherId, TermId
+from luca_kernel.roster import Course, Student, Subject
+from luca_kernel.rule_cache import RuleCache
+from luca_platform.aws import AwsClients
+from luca_platform.contracts.rules import TableRules
+from luca_platform.table import keys
+from luca_platform.table.codec import to_wire
 
 OUT = Path(__file__).resolve().parent / "out"
 SUBJECTS = ("math", "language", "history", "science", "english")
@@ -270,7 +254,7 @@ def corrected(rule: GradingRule, score: Decimal, rng: random.Random) -> Decimal:
 
 
 def key_of(item: dict[str, Any]) -> tuple[str, str]:
-    return str(item[td.TABLE_PARTITION_KEY]), str(item[td.TABLE_SORT_KEY])
+    return str(item[keys.TABLE_PARTITION_KEY]), str(item[keys.TABLE_SORT_KEY])
 
 
 def put(at: datetime, item: dict[str, Any]) -> Write:
@@ -337,7 +321,7 @@ def plan_term(
                                 request = {
                                     "DeleteRequest": {
                                         "Key": to_wire(
-                                            {td.TABLE_PARTITION_KEY: key[0], td.TABLE_SORT_KEY: key[1]}
+                                            {keys.TABLE_PARTITION_KEY: key[0], keys.TABLE_SORT_KEY: key[1]}
                                         )
                                     }
                                 }
@@ -893,7 +877,7 @@ def make_reports(bench: Bench, key: bytes) -> Reports:
     """The analytics service's use cases as its composition root builds them, over ``DuckDbLake``."""
     return Reports(
         lake=bench.duck,
-        rules=SchoolRules(bench.repositories, RuleCache(ttl_seconds=300)),
+        rules=TableRules(bench.clients, bench.resources.table_name, RuleCache(ttl_seconds=300)),
         roster=DynamoRoster(bench.clients, bench.resources.table_name),
         pseudonym_key=key,
     )

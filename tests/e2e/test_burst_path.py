@@ -20,13 +20,17 @@ import boto3
 import httpx
 import pytest
 
-from luca_grading.adapters import table_design as td
-from luca_grading.adapters.aws_clients import AwsClients
-from luca_grading.adapters.dynamodb_repository import DynamoRepositoryFactory, from_wire
-from luca_grading.domain.model import CourseId, SchoolId, Student, StudentId
+from luca_grading.adapters.dynamodb_repository import DynamoRepositoryFactory
 from luca_infra.cli import event_flow
 from luca_infra.local.demo import SCHOOL_A, SCHOOL_B, DemoSchool
 from luca_infra.local.platform import LocalPlatform, PlatformState
+from luca_kernel.ids import CourseId, SchoolId, StudentId
+from luca_kernel.roster import Student
+from luca_platform.aws import AwsClients
+from luca_platform.contracts import exercise_results
+from luca_platform.contracts import roster as roster_contract
+from luca_platform.table import keys
+from luca_platform.table.codec import from_wire
 
 if TYPE_CHECKING:
     from conftest import Auth
@@ -64,8 +68,8 @@ def stored_result(
     item = dynamodb.get_item(
         TableName=platform.resources.table_name,
         Key={
-            td.TABLE_PARTITION_KEY: {"S": td.student_pk(school_id, student_id)},
-            td.TABLE_SORT_KEY: {"S": td.exercise_result_sk(event_id)},
+            keys.TABLE_PARTITION_KEY: {"S": roster_contract.student_pk(school_id, student_id)},
+            keys.TABLE_SORT_KEY: {"S": exercise_results.exercise_result_sk(event_id)},
         },
     ).get("Item")
     return from_wire(item) if item else None

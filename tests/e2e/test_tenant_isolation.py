@@ -21,9 +21,9 @@ from grpc_status import rpc_status
 
 from luca.common.v1 import common_pb2
 from luca.grading.v1 import grading_pb2, grading_pb2_grpc
-from luca_grading.adapters.tokens import ServiceTokenIssuer
 from luca_infra.local.demo import SCHOOL_A, SCHOOL_B
 from luca_infra.local.platform import LocalPlatform
+from luca_platform.tokens import ServiceTokenIssuer
 
 if TYPE_CHECKING:
     from conftest import Auth

@@ -100,7 +100,7 @@ GOVSYNC: GovSyncDefinition = PLATFORM_DEFINITION.govsync
 ANALYTICS: AnalyticsAwsDefinition = PLATFORM_DEFINITION.analytics_aws
 
 # The grade processor's contents (kept under these names: the ingest bundle's own constants).
-WORKSPACE_PACKAGES: tuple[str, ...] = ("luca", "luca_grading", "luca_ingest")
+WORKSPACE_PACKAGES: tuple[str, ...] = ("luca", "luca_kernel", "luca_platform", "luca_ingest")
 DISTRIBUTIONS: tuple[str, ...] = (
     "aws-lambda-powertools",
     "cachetools",
@@ -129,6 +129,8 @@ ALL_WORKSPACE_PACKAGES: tuple[str, ...] = (
     "luca_govsync",
     "luca_grading",
     "luca_ingest",
+    "luca_kernel",
+    "luca_platform",
 )
 
 _SKIPPED_DIRECTORIES = frozenset({"__pycache__", "tests"})
@@ -183,7 +185,7 @@ GOVSYNC_BUNDLE = BundleSpec(
     runtime=GOVSYNC.runtime,
     handlers=tuple(GOVSYNC.handler(task) for task in (*GOVSYNC.tasks, GOVSYNC.starter_task)),
     whole_packages=(),
-    imported_packages=("luca_govsync", "luca_grading"),
+    imported_packages=("luca_govsync", "luca_kernel", "luca_platform"),
     distributions=GOVSYNC_DISTRIBUTIONS,
 )
 ANALYTICS_BUNDLE = BundleSpec(
@@ -193,7 +195,7 @@ ANALYTICS_BUNDLE = BundleSpec(
     runtime=ANALYTICS.runtime,
     handlers=(ANALYTICS.enrich_handler,),
     whole_packages=(),
-    imported_packages=("luca_analytics",),
+    imported_packages=("luca_analytics", "luca_kernel", "luca_platform"),
     distributions=ANALYTICS_DISTRIBUTIONS,
 )
 BUNDLES: dict[str, BundleSpec] = {

@@ -205,7 +205,7 @@ def _parser() -> argparse.ArgumentParser:
 
 # -- luca up ------------------------------------------------------------------------------------------
 def _up(args: argparse.Namespace) -> int:
-    from luca_grading.telemetry.logs import configure_logging
+    from luca_platform.telemetry.logs import configure_logging
 
     configure_logging("luca-local", args.log_level)
     for chatty in ("httpx", "httpcore"):
@@ -473,16 +473,18 @@ def stored_results(
     dynamodb: Any, table: str, school_id: str, *, student_id: str | None = None, event_id: str | None = None
 ) -> list[dict[str, Any]]:
     """The ExerciseResult items of ``school_id`` (one student's partition when ``student_id`` is given)."""
-    from luca_grading.adapters import table_design as td
-    from luca_grading.adapters.dynamodb_repository import from_wire
+    from luca_platform.contracts.exercise_results import EXERCISE_SK_PREFIX
+    from luca_platform.contracts.roster import student_pk
+    from luca_platform.table import keys
+    from luca_platform.table.codec import from_wire
 
     if student_id is not None:
         request: dict[str, Any] = {
             "TableName": table,
             "KeyConditionExpression": "#pk = :pk AND begins_with(#sk, :sk)",
             "ExpressionAttributeValues": {
-                ":pk": {"S": td.student_pk(school_id, student_id)},
-                ":sk": {"S": td.EXERCISE_SK_PREFIX},
+                ":pk": {"S": student_pk(school_id, student_id)},
+                ":sk": {"S": EXERCISE_SK_PREFIX},
             },
         }
         call = dynamodb.query
@@ -491,12 +493,12 @@ def stored_results(
             "TableName": table,
             "FilterExpression": "begins_with(#pk, :pk) AND begins_with(#sk, :sk)",
             "ExpressionAttributeValues": {
-                ":pk": {"S": td.school_prefix(school_id)},
-                ":sk": {"S": td.EXERCISE_SK_PREFIX},
+                ":pk": {"S": keys.school_prefix(school_id)},
+                ":sk": {"S": EXERCISE_SK_PREFIX},
             },
         }
         call = dynamodb.scan
-    request["ExpressionAttributeNames"] = {"#pk": td.TABLE_PARTITION_KEY, "#sk": td.TABLE_SORT_KEY}
+    request["ExpressionAttributeNames"] = {"#pk": keys.TABLE_PARTITION_KEY, "#sk": keys.TABLE_SORT_KEY}
     items: list[dict[str, Any]] = []
     while True:
         page = call(**request)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from luca_govsync.definition import RetryPolicy
-from luca_grading.adapters import table_design
+from luca_platform.table import keys
 
 PLATFORM = "luca"
 
@@ -18,11 +18,11 @@ PLATFORM = "luca"
 @dataclass(frozen=True, slots=True)
 class TableDefinition:
     name: str = "luca-platform"
-    partition_key: str = table_design.TABLE_PARTITION_KEY
-    sort_key: str = table_design.TABLE_SORT_KEY
-    indexes: tuple[table_design.IndexDesign, ...] = table_design.INDEXES
-    ttl_attribute: str = table_design.TTL_ATTRIBUTE
-    stream_view: str = table_design.STREAM_VIEW
+    partition_key: str = keys.TABLE_PARTITION_KEY
+    sort_key: str = keys.TABLE_SORT_KEY
+    indexes: tuple[keys.IndexDesign, ...] = keys.INDEXES
+    ttl_attribute: str = keys.TTL_ATTRIBUTE
+    stream_view: str = keys.STREAM_VIEW
     point_in_time_recovery: bool = True
     deletion_protection: bool = True
 

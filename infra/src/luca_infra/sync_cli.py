@@ -22,8 +22,8 @@ from luca_govsync.adapters.stepfunctions import StepFunctionsExecutions
 from luca_govsync.domain.model import BatchRef, BatchStatus, InvalidSyncRequest, SyncKey, SyncProgress
 from luca_govsync.entrypoints.handlers import report_json
 from luca_govsync.service_layer.starter import SyncStarter
-from luca_grading.adapters.aws_clients import AwsClients
 from luca_infra.local.platform import DEFAULT_STATE_DIR, PlatformState
+from luca_platform.aws import AwsClients
 
 POLL_SECONDS = 0.5
 SQS_BATCH = 10

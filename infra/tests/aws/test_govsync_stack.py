@@ -19,7 +19,6 @@ from luca_govsync.config import GovSyncSettings, StarterSettings
 from luca_govsync.definition import DEAD_LETTERED, DefinitionSettings, build_definition
 from luca_govsync.domain.errors import TRANSIENT_ERRORS
 from luca_govsync.entrypoints.handlers import SERVICE as GOVSYNC_SERVICE
-from luca_grading.adapters import table_design
 from luca_infra.aws.app import (
     CERTIFICATE_ARN_CONTEXT,
     MINISTRY_URL_CONTEXT,
@@ -38,6 +37,7 @@ from luca_infra.aws.govsync import (
 )
 from luca_infra.aws.grading import IMAGE_DOCKERFILE
 from luca_infra.definitions import PLATFORM_DEFINITION
+from luca_platform.contracts import roster as roster_contract
 
 pytestmark = pytest.mark.infra
 
@@ -691,7 +691,7 @@ def test_tasks_become_one_school_and_never_touch_the_table_or_other_buckets_them
         return simulation
 
     school = {f"aws:RequestTag/{tag}": "A", "aws:TagKeys": [tag]}
-    own_key = table_design.student_pk("A", "1")
+    own_key = roster_contract.student_pk("A", "1")
     expectations: dict[str, tuple[dict[str, Any], str]] = {
         "tasks assume the tenant role as one school": (
             request(tasks_policy, TASKS_ROLE_NAME, "sts:AssumeRole", TENANT_ARN, school, trust=True),

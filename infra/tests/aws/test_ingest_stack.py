@@ -22,7 +22,6 @@ from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_cognito as cognito
 from aws_cdk import aws_sqs as sqs
 
-from luca_grading.adapters import table_design
 from luca_infra.aws.app import (
     CERTIFICATE_ARN_CONTEXT,
     SYNTH_ONLY_PLACEHOLDER_CERTIFICATE_ARN,
@@ -41,6 +40,7 @@ from luca_infra.aws.ingest import DLQ_ALARM_NAME
 from luca_infra.definitions import PLATFORM_DEFINITION
 from luca_ingest.config import IngestSettings
 from luca_ingest.entrypoints.handler import SERVICE as PROCESSOR_SERVICE
+from luca_platform.contracts import roster as roster_contract
 
 pytestmark = pytest.mark.infra
 
@@ -387,7 +387,7 @@ def test_processor_becomes_one_school_and_never_touches_the_table_itself(
             assume({tag: "A"}, action=action, role_name="some-other-role"),
             "ImplicitlyDenied",
         )
-    own_key = table_design.student_pk("A", "1")
+    own_key = roster_contract.student_pk("A", "1")
     for action in (*TENANT.actions, "dynamodb:Scan"):
         expectations[f"own identity {action}"] = (
             _request(

@@ -15,8 +15,12 @@ from typing import Any
 import pytest
 from aws_cdk.assertions import Match
 
-from luca_grading.adapters import table_design
+from luca_grading.adapters import table_design as grading_td
 from luca_infra.definitions import PLATFORM_DEFINITION
+from luca_platform.contracts import grades as grades_contract
+from luca_platform.contracts import roster as roster_contract
+from luca_platform.contracts import rules as rules_contract
+from luca_platform.table import keys
 
 pytestmark = pytest.mark.infra
 
@@ -120,7 +124,7 @@ def test_tenant_policy_limits_leading_keys_on_table_and_indexes(iam: dict[str, A
         "ForAllValues:StringLike": {"dynamodb:LeadingKeys": [TENANT.leading_key_pattern]}
     }
     # The separator after the school is what keeps school "A" out of school "AB".
-    assert TENANT.leading_key_pattern.endswith(f"}}{table_design.SEP}*")
+    assert TENANT.leading_key_pattern.endswith(f"}}{keys.SEP}*")
 
 
 def test_tenant_role_is_the_defined_role(synthesized: Any, iam: dict[str, Any]) -> None:
@@ -262,32 +266,32 @@ def data_request(
 def test_a_school_session_reaches_only_its_own_partitions(
     simulate_iam: Simulate, iam: dict[str, Any]
 ) -> None:
-    own = table_design.student_pk("A", "1")
+    own = roster_contract.student_pk("A", "1")
     expectations: dict[str, tuple[dict[str, Any], str]] = {}
     for action in TENANT.actions:
         for key, outcome in (
             (own, "Allowed"),
-            (table_design.student_pk("B", "1"), "ImplicitlyDenied"),
+            (roster_contract.student_pk("B", "1"), "ImplicitlyDenied"),
             # Prefix confusion: school "A" must not reach school "AB".
-            (table_design.student_pk("AB", "1"), "ImplicitlyDenied"),
-            (table_design.catalog_pk("AB"), "ImplicitlyDenied"),
+            (roster_contract.student_pk("AB", "1"), "ImplicitlyDenied"),
+            (roster_contract.catalog_pk("AB"), "ImplicitlyDenied"),
             # A key that is only the school's name, without the separator, is no key of the school.
-            (f"SCHOOL{table_design.SEP}A", "ImplicitlyDenied"),
+            (f"SCHOOL{keys.SEP}A", "ImplicitlyDenied"),
         ):
             request = data_request(iam, school="A", action=action, resource=TABLE_ARN, keys=[key])
             expectations[f"{action} table {key}"] = (request, outcome)
-    for index in table_design.INDEXES:
+    for index in keys.INDEXES:
         index_arn = f"{TABLE_ARN}/index/{index.name}"
         for key, outcome in (
-            (table_design.course_term_pk("A", "c1", "t1"), "Allowed"),
-            (table_design.school_term_pk("A", "t1"), "Allowed"),
-            (table_design.course_term_pk("B", "c1", "t1"), "ImplicitlyDenied"),
-            (table_design.school_term_pk("AB", "t1"), "ImplicitlyDenied"),
+            (grading_td.course_term_pk("A", "c1", "t1"), "Allowed"),
+            (grades_contract.school_term_pk("A", "t1"), "Allowed"),
+            (grading_td.course_term_pk("B", "c1", "t1"), "ImplicitlyDenied"),
+            (grades_contract.school_term_pk("AB", "t1"), "ImplicitlyDenied"),
         ):
             request = data_request(iam, school="A", action="dynamodb:Query", resource=index_arn, keys=[key])
             expectations[f"Query {index.name} {key}"] = (request, outcome)
     # A batch is allowed only if every key is the school's own.
-    mixed = [own, table_design.student_pk("B", "1")]
+    mixed = [own, roster_contract.student_pk("B", "1")]
     expectations["BatchWriteItem mixed schools"] = (
         data_request(iam, school="A", action="dynamodb:BatchWriteItem", resource=TABLE_ARN, keys=mixed),
         "ImplicitlyDenied",
@@ -298,7 +302,7 @@ def test_a_school_session_reaches_only_its_own_partitions(
             school="A",
             action="dynamodb:BatchGetItem",
             resource=TABLE_ARN,
-            keys=[own, table_design.rules_pk("A")],
+            keys=[own, rules_contract.rules_pk("A")],
         ),
         "Allowed",
     )

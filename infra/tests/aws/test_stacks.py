@@ -12,14 +12,14 @@ import pytest
 from aws_cdk.assertions import Match
 
 from luca_govsync.config import ApiSettings
-from luca_grading.adapters import table_design
 from luca_grading.config import GradingSettings
-from luca_grading.telemetry.metrics import INTERACTIVE_REQUEST_LATENCY
 from luca_infra.aws.edge import ROUTE_PREFIX
 from luca_infra.aws.grading import GOVSYNC_API_DOCKERFILE, IMAGE_DOCKERFILE, setting_env
 from luca_infra.aws.load_balancer import GRPC_HEALTH_CHECK_PATH
 from luca_infra.aws.observability import DASHBOARD_NAME, LATENCY_ALARM_NAME, LATENCY_OBJECTIVE_MS
 from luca_infra.definitions import PLATFORM_DEFINITION
+from luca_platform.table import keys
+from luca_platform.telemetry.metrics import INTERACTIVE_REQUEST_LATENCY
 
 pytestmark = pytest.mark.infra
 
@@ -34,19 +34,19 @@ def test_table_keys_billing_stream_ttl_pitr_and_protection(synthesized: Any) -> 
         {
             "TableName": table.name,
             "KeySchema": [
-                {"AttributeName": table_design.TABLE_PARTITION_KEY, "KeyType": "HASH"},
-                {"AttributeName": table_design.TABLE_SORT_KEY, "KeyType": "RANGE"},
+                {"AttributeName": keys.TABLE_PARTITION_KEY, "KeyType": "HASH"},
+                {"AttributeName": keys.TABLE_SORT_KEY, "KeyType": "RANGE"},
             ],
             "BillingMode": "PAY_PER_REQUEST",
             "StreamSpecification": {"StreamViewType": "NEW_AND_OLD_IMAGES"},
-            "TimeToLiveSpecification": {"AttributeName": table_design.TTL_ATTRIBUTE, "Enabled": True},
+            "TimeToLiveSpecification": {"AttributeName": keys.TTL_ATTRIBUTE, "Enabled": True},
             "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
             "DeletionProtectionEnabled": True,
             # SSEEnabled without a key id: KMS with the AWS managed key (not the AWS owned key).
             "SSESpecification": {"SSEEnabled": True},
         },
     )
-    assert table_design.STREAM_VIEW == "NEW_AND_OLD_IMAGES"
+    assert keys.STREAM_VIEW == "NEW_AND_OLD_IMAGES"
 
 
 def test_table_is_retained_when_the_stack_goes(synthesized: Any) -> None:
@@ -58,15 +58,15 @@ def test_table_is_retained_when_the_stack_goes(synthesized: Any) -> None:
 def test_indexes_match_the_table_design(synthesized: Any) -> None:
     _, table = synthesized.only("LucaData", "AWS::DynamoDB::Table")
     indexes = {index["IndexName"]: index for index in table["Properties"]["GlobalSecondaryIndexes"]}
-    assert set(indexes) == {index.name for index in table_design.INDEXES}
-    for design in table_design.INDEXES:
+    assert set(indexes) == {index.name for index in keys.INDEXES}
+    for design in keys.INDEXES:
         assert indexes[design.name]["KeySchema"] == [
             {"AttributeName": design.partition_key, "KeyType": "HASH"},
             {"AttributeName": design.sort_key, "KeyType": "RANGE"},
         ]
         assert indexes[design.name]["Projection"] == {"ProjectionType": "ALL"}
     declared = {(a["AttributeName"], a["AttributeType"]) for a in table["Properties"]["AttributeDefinitions"]}
-    assert declared == {(name, "S") for name in table_design.KEY_ATTRIBUTES}
+    assert declared == {(name, "S") for name in keys.KEY_ATTRIBUTES}
 
 
 # -- identity ----------------------------------------------------------------------------------------

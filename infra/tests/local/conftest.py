@@ -20,10 +20,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from luca_grading.adapters.tokens import CognitoSettings, CognitoTokenVerifier
 from luca_infra.definitions import PLATFORM_DEFINITION, PlatformDefinition
 from luca_infra.local.emulator import Emulator
 from luca_infra.local.provision import EventQueues, event_queues
+from luca_platform.tokens import CognitoSettings, CognitoTokenVerifier
 
 REGION = "us-east-1"
 POOL_ID = "us-east-1_GatewayTest"

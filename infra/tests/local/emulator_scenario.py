@@ -43,7 +43,11 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from luca_grading.adapters import table_design as td
+from luca_grading.adapters import table_design as grading_td
+from luca_platform.contracts import grades as grades_contract
+from luca_platform.contracts import roster as roster_contract
+from luca_platform.contracts import rules as rules_contract
+from luca_platform.table import keys
 
 REGION = "us-east-1"
 TABLE = "grades"  # create_table_request's table; boto3 refuses names shorter than three characters
@@ -182,9 +186,9 @@ NUMBER_FORMATS = ("1E1", "1e2", "010", "+5", "1.50", "-0", "0.0", "1.0E-3", "123
 
 def student_item(school: str, student: str, course: str, photo: bytes | None = None) -> dict[str, Any]:
     item: dict[str, Any] = {
-        "PK": s(td.student_pk(school, student)),
-        "SK": s(td.STUDENT_SK),
-        "GSI1PK": s(td.course_roster_pk(school, course)),
+        "PK": s(roster_contract.student_pk(school, student)),
+        "SK": s(roster_contract.STUDENT_SK),
+        "GSI1PK": s(roster_contract.course_roster_pk(school, course)),
         "GSI1SK": s(f"STUDENT#{student}"),
         "name": s(f"Student {student.upper()}"),
         "tags": {"SS": ["b-tag", "a-tag", f"{student}-tag"]},
@@ -203,11 +207,11 @@ def evaluation_item(
 ) -> dict[str, Any]:
     school = OTHER_SCHOOL if student == "st9" else SCHOOL
     item: dict[str, Any] = {
-        "PK": s(td.student_pk(school, student)),
+        "PK": s(roster_contract.student_pk(school, student)),
         "SK": s(f"EVAL#{term}#{subject}#2024-0{len(ident) % 9 + 1}-01#{ident}"),
-        "GSI1PK": s(td.course_term_pk(school, course, term)),
+        "GSI1PK": s(grading_td.course_term_pk(school, course, term)),
         "GSI1SK": s(f"SUBJECT#{subject}#STUDENT#{student}#{ident}"),
-        "GSI2PK": s(td.school_term_pk(school, term)),
+        "GSI2PK": s(grades_contract.school_term_pk(school, term)),
         "GSI2SK": s(f"STUDENT#{student}#{ident}"),
         "score": n(score),
         "details": {
@@ -252,20 +256,31 @@ def table_items() -> list[dict[str, Any]]:
         items.append(tie)
     # Notes and catalog entries carry no index keys; half an index key keeps an item off the index.
     for index in range(3):
-        note = {"PK": s(td.student_pk(SCHOOL, "st1")), "SK": s(f"NOTE#2024-0{index + 1}-01#n{index}")}
+        note = {
+            "PK": s(roster_contract.student_pk(SCHOOL, "st1")),
+            "SK": s(f"NOTE#2024-0{index + 1}-01#n{index}"),
+        }
         items.append({**note, "text": s(f"note {index}"), "mood": n(str(index - 1))})
     for subject in ("math", "art", "hist"):
-        items.append({"PK": s(td.catalog_pk(SCHOOL)), "SK": s(td.subject_sk(subject)), "title": s(subject)})
+        items.append(
+            {
+                "PK": s(roster_contract.catalog_pk(SCHOOL)),
+                "SK": s(roster_contract.subject_sk(subject)),
+                "title": s(subject),
+            }
+        )
     no_index_sort_key = evaluation_item("st2", "c1", "T1", "math", "half1", "2", rich=False)
     del no_index_sort_key["GSI1SK"], no_index_sort_key["GSI2PK"]
     no_index_partition_key = evaluation_item("st3", "c2", "T2", "art", "half2", "3", rich=False)
     del no_index_partition_key["GSI1PK"], no_index_partition_key["GSI2SK"]
     items += [no_index_sort_key, no_index_partition_key]
     for sort_key in ("10", "9", "100", "1", "09"):  # string order is not number order
-        items.append({"PK": s(td.rules_pk(SCHOOL)), "SK": s(sort_key), "rule": s(f"rule {sort_key}")})
+        items.append(
+            {"PK": s(rules_contract.rules_pk(SCHOOL)), "SK": s(sort_key), "rule": s(f"rule {sort_key}")}
+        )
     items.append(
         {
-            "PK": s(td.rules_pk(SCHOOL)),
+            "PK": s(rules_contract.rules_pk(SCHOOL)),
             "SK": s("formats"),
             **{f"n{i}": n(text) for i, text in enumerate(NUMBER_FORMATS)},
             "ns": {"NS": ["1E1", "010", "2.50"]},
@@ -373,9 +388,9 @@ def state(rec: Recorder, name: str, keys: list[dict[str, Any]], full: bool = Fal
 
 
 def setup(rec: Recorder) -> list[dict[str, Any]]:
-    rec.call("create t", "create_table", **td.create_table_request(TABLE))
+    rec.call("create t", "create_table", **keys.create_table_request(TABLE))
     rec.call("create h", "create_table", **hash_table_request())
-    rec.call("ttl t", "update_time_to_live", **td.time_to_live_request(TABLE))
+    rec.call("ttl t", "update_time_to_live", **keys.time_to_live_request(TABLE))
     rec.call("list tables", "list_tables")
     items = table_items()
     random.Random(7).shuffle(items)  # insertion order is not key order
@@ -393,9 +408,9 @@ def setup(rec: Recorder) -> list[dict[str, Any]]:
 
 
 def reads(rec: Recorder, items: list[dict[str, Any]]) -> None:
-    st1 = td.student_pk(SCHOOL, "st1")
-    st1_key = {"PK": s(st1), "SK": s(td.STUDENT_SK)}
-    formats_key = {"PK": s(td.rules_pk(SCHOOL)), "SK": s("formats")}
+    st1 = roster_contract.student_pk(SCHOOL, "st1")
+    st1_key = {"PK": s(st1), "SK": s(roster_contract.STUDENT_SK)}
+    formats_key = {"PK": s(rules_contract.rules_pk(SCHOOL)), "SK": s("formats")}
     evaluation = key_of(next(item for item in items if item["SK"]["S"].startswith("EVAL#T2#art")))
     rec.call("get binary item", "get_item", TableName=TABLE, Key=st1_key)
     rec.call("get binary item consistent", "get_item", TableName=TABLE, Key=st1_key, ConsistentRead=True)
@@ -476,7 +491,7 @@ def base_queries(rec: Recorder) -> None:
             **kwargs,
         )
 
-    st1, st2 = td.student_pk(SCHOOL, "st1"), td.student_pk(SCHOOL, "st2")
+    st1, st2 = roster_contract.student_pk(SCHOOL, "st1"), roster_contract.student_pk(SCHOOL, "st2")
     evals = {":p": s("EVAL#")}
     query("st1 all", st1)
     query("st1 evals T1", st1, "begins_with(SK, :p)", {":p": s("EVAL#T1#")})
@@ -511,18 +526,18 @@ def base_queries(rec: Recorder) -> None:
         ProjectionExpression="SK, score, codes, nope",
     )
     query("st1 count", st1, Select="COUNT")
-    query("empty partition", td.student_pk(SCHOOL, "nobody"))
+    query("empty partition", roster_contract.student_pk(SCHOOL, "nobody"))
     query("no match in partition", st1, "begins_with(SK, :p)", {":p": s("ZZZ")})
-    query("rules order", td.rules_pk(SCHOOL))
-    query("rules paged backwards", td.rules_pk(SCHOOL), Limit=2, ScanIndexForward=False)
+    query("rules order", rules_contract.rules_pk(SCHOOL))
+    query("rules paged backwards", rules_contract.rules_pk(SCHOOL), Limit=2, ScanIndexForward=False)
     query(
         "rules projected names",
-        td.rules_pk(SCHOOL),
+        rules_contract.rules_pk(SCHOOL),
         ProjectionExpression="SK, n0, n1, n2, n3, ns, #r",
         ExpressionAttributeNames={"#r": "rule"},
     )
-    query("catalog", td.catalog_pk(SCHOOL), "begins_with(SK, :p)", {":p": s("SUBJECT#")})
-    query("other school", td.student_pk(OTHER_SCHOOL, "st9"))
+    query("catalog", roster_contract.catalog_pk(SCHOOL), "begins_with(SK, :p)", {":p": s("SUBJECT#")})
+    query("other school", roster_contract.student_pk(OTHER_SCHOOL, "st9"))
     rec.call(
         "query wrong key type",
         "query",
@@ -557,8 +572,8 @@ def index_queries(rec: Recorder) -> None:
             seen.extend((index, item) for item in found)
 
     for index, pk in (
-        ("GSI1", td.course_term_pk(SCHOOL, "c1", "T1")),
-        ("GSI2", td.school_term_pk(SCHOOL, "T1")),
+        ("GSI1", grading_td.course_term_pk(SCHOOL, "c1", "T1")),
+        ("GSI2", grades_contract.school_term_pk(SCHOOL, "T1")),
     ):
         query(f"{index} all", index, pk)
         query(f"{index} paged", index, pk, Limit=4)
@@ -576,7 +591,7 @@ def index_queries(rec: Recorder) -> None:
         query(f"{index} projected paths", index, pk, ProjectionExpression="SK, details.rubric.depth")
         query(f"{index} empty partition", index, pk + "X")
         query(f"{index} consumed", index, pk, ReturnConsumedCapacity="INDEXES")
-    course_term = td.course_term_pk(SCHOOL, "c1", "T1")
+    course_term = grading_td.course_term_pk(SCHOOL, "c1", "T1")
     query("GSI1 begins_with", "GSI1", course_term, "begins_with(GSI1SK, :p)", {":p": s("SUBJECT#math#")})
     query(
         "GSI1 between backwards paged",
@@ -587,10 +602,10 @@ def index_queries(rec: Recorder) -> None:
         ScanIndexForward=False,
         Limit=3,
     )
-    query("GSI1 roster paged", "GSI1", td.course_roster_pk(SCHOOL, "c1"), Limit=1)
-    query("GSI1 half keys partition", "GSI1", td.course_term_pk(SCHOOL, "c2", "T2"))
-    query("GSI2 T2 paged", "GSI2", td.school_term_pk(SCHOOL, "T2"), Limit=3)
-    query("GSI2 other school", "GSI2", td.school_term_pk(OTHER_SCHOOL, "T1"))
+    query("GSI1 roster paged", "GSI1", roster_contract.course_roster_pk(SCHOOL, "c1"), Limit=1)
+    query("GSI1 half keys partition", "GSI1", grading_td.course_term_pk(SCHOOL, "c2", "T2"))
+    query("GSI2 T2 paged", "GSI2", grades_contract.school_term_pk(SCHOOL, "T2"), Limit=3)
+    query("GSI2 other school", "GSI2", grades_contract.school_term_pk(OTHER_SCHOOL, "T1"))
     rec.check(
         "index results carry their index keys",
         all(f"{index}PK" in item and f"{index}SK" in item for index, item in seen),
@@ -666,7 +681,7 @@ def scans(rec: Recorder) -> None:
 
 
 def writes(rec: Recorder, items: list[dict[str, Any]]) -> None:
-    st1 = {"PK": s(td.student_pk(SCHOOL, "st1")), "SK": s(td.STUDENT_SK)}
+    st1 = {"PK": s(roster_contract.student_pk(SCHOOL, "st1")), "SK": s(roster_contract.STUDENT_SK)}
     evaluation = key_of(next(item for item in items if item["SK"]["S"].startswith("EVAL#T1#math")))
 
     def update(name: str, key: dict[str, Any], expression: str, values: Any, **kwargs: Any) -> None:
@@ -724,7 +739,7 @@ def writes(rec: Recorder, items: list[dict[str, Any]]) -> None:
         ConditionExpression="born = :old",
         ReturnValuesOnConditionCheckFailure="ALL_OLD",
     )
-    upsert = {"PK": s(td.student_pk(SCHOOL, "st7")), "SK": s("NOTE#x")}
+    upsert = {"PK": s(roster_contract.student_pk(SCHOOL, "st7")), "SK": s("NOTE#x")}
     update("upsert", upsert, "ADD visits :one", {":one": n("1")}, ReturnValues="ALL_NEW")
     update(
         "h add",
@@ -745,7 +760,7 @@ def writes(rec: Recorder, items: list[dict[str, Any]]) -> None:
         ConditionExpression="attribute_not_exists(PK)",
         ReturnValuesOnConditionCheckFailure="ALL_OLD",
     )
-    note = {"PK": s(td.student_pk(SCHOOL, "st1")), "SK": s("NOTE#2024-02-01#n1")}
+    note = {"PK": s(roster_contract.student_pk(SCHOOL, "st1")), "SK": s("NOTE#2024-02-01#n1")}
     rec.call("delete all_old", "delete_item", TableName=TABLE, Key=note, ReturnValues="ALL_OLD")
     rec.call("delete missing", "delete_item", TableName=TABLE, Key=note, ReturnValues="ALL_OLD")
     rec.call("delete h", "delete_item", TableName=HASH_TABLE, Key={"id": s("h10")}, ReturnValues="ALL_OLD")
@@ -753,10 +768,10 @@ def writes(rec: Recorder, items: list[dict[str, Any]]) -> None:
 
 
 def transactions(rec: Recorder, items: list[dict[str, Any]]) -> None:
-    st = {name: td.student_pk(SCHOOL, name) for name in ("st1", "st2", "st3", "st8")}
+    st = {name: roster_contract.student_pk(SCHOOL, name) for name in ("st1", "st2", "st3", "st8")}
     evals = [key_of(i) for i in items if i["SK"]["S"].startswith("EVAL#") and i["PK"]["S"] == st["st2"]]
-    st1_student = {"PK": s(st["st1"]), "SK": s(td.STUDENT_SK)}
-    st3_student = {"PK": s(st["st3"]), "SK": s(td.STUDENT_SK)}
+    st1_student = {"PK": s(st["st1"]), "SK": s(roster_contract.STUDENT_SK)}
+    st3_student = {"PK": s(st["st3"]), "SK": s(roster_contract.STUDENT_SK)}
     new_note = {"PK": s(st["st8"]), "SK": s("NOTE#new")}  # a partition that does not exist yet
     new_eval = evaluation_item("st2", "c1", "T2", "math", "tx1", "9.75")
     rec.call(
@@ -950,7 +965,7 @@ def transactions(rec: Recorder, items: list[dict[str, Any]]) -> None:
         TableName=TABLE,
         IndexName="GSI1",
         KeyConditionExpression="GSI1PK = :pk",
-        ExpressionAttributeValues={":pk": s(td.course_term_pk(SCHOOL, "c1", "T2"))},
+        ExpressionAttributeValues={":pk": s(grading_td.course_term_pk(SCHOOL, "c1", "T2"))},
         Limit=4,
     )
     rec.paginate(

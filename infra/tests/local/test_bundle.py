@@ -30,20 +30,9 @@ from moto.server import ThreadedMotoServer
 
 from luca_govsync.simulator.server import SimulatorServer
 from luca_govsync.simulator.state import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
-from luca_grading.adapters.aws_clients import AwsClients
-from luca_grading.adapters.dynamodb_repository import DynamoRepositoryFactory, evaluation_item, to_wire
+from luca_grading.adapters.dynamodb_repository import DynamoRepositoryFactory, evaluation_item
 from luca_grading.adapters.table_design import create_table_request
-from luca_grading.domain.model import (
-    CourseId,
-    Evaluation,
-    SchoolId,
-    Student,
-    StudentId,
-    Subject,
-    SubjectId,
-    TeacherId,
-    TermId,
-)
+from luca_grading.domain.model import Evaluation
 from luca_infra.bundle import (
     NativeCodeError,
     base_interpreter,
@@ -54,6 +43,10 @@ from luca_infra.bundle import (
     write_zip,
 )
 from luca_infra.definitions import PLATFORM_DEFINITION
+from luca_kernel.ids import CourseId, SchoolId, StudentId, SubjectId, TeacherId, TermId
+from luca_kernel.roster import Student, Subject
+from luca_platform.aws import AwsClients
+from luca_platform.table.codec import to_wire
 
 REGION = "us-east-1"
 SCHOOL = "school-a"

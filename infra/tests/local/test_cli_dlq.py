@@ -19,14 +19,15 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from luca_grading.adapters.aws_clients import AwsClients
 from luca_grading.adapters.dynamodb_repository import DynamoRepositoryFactory
-from luca_grading.domain.model import CourseId, SchoolId, Student, StudentId, Subject, SubjectId
 from luca_infra.cli import main, redrive
 from luca_infra.definitions import PlatformDefinition, TableDefinition
 from luca_infra.local.emulator import Emulator
 from luca_infra.local.platform import PlatformState
 from luca_infra.local.provision import ProvisionedResources, provision
+from luca_kernel.ids import CourseId, SchoolId, StudentId, SubjectId
+from luca_kernel.roster import Student, Subject
+from luca_platform.aws import AwsClients
 
 pytestmark = pytest.mark.emulator
 SCHOOL = "school-a"

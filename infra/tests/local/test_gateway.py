@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import pytest
 
-from luca_grading.adapters.tokens import CognitoTokenVerifier
 from luca_infra.local.gateway import AccessLog, Gateway, GatewaySettings, RateLimit, ServedGateway
+from luca_platform.tokens import CognitoTokenVerifier
 
 if TYPE_CHECKING:
     from conftest import FakeUpstream, Mint

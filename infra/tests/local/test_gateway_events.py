@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import pytest
 
-from luca_grading.adapters.tokens import CognitoTokenVerifier
 from luca_infra.definitions import NOT_THE_SUBMITTER, PlatformDefinition
 from luca_infra.local.emulator import Emulator
 from luca_infra.local.gateway import (
@@ -28,6 +27,7 @@ from luca_infra.local.gateway import (
     ServedGateway,
 )
 from luca_infra.local.provision import EventQueues
+from luca_platform.tokens import CognitoTokenVerifier
 
 if TYPE_CHECKING:
     from conftest import FakeUpstream, Mint

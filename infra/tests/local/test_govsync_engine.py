@@ -21,13 +21,15 @@ import pytest
 from luca_govsync.definition import DEAD_LETTERED, RetryPolicy
 from luca_govsync.domain.model import BatchRef, BatchStatus, SyncStatus
 from luca_govsync.simulator.faults import FaultPlan
-from luca_grading.adapters.dynamodb_repository import evaluation_item, to_wire
-from luca_grading.domain.model import CourseId, Evaluation, SchoolId, StudentId, SubjectId, TeacherId, TermId
+from luca_grading.adapters.dynamodb_repository import evaluation_item
+from luca_grading.domain.model import Evaluation
 from luca_infra.definitions import PLATFORM_DEFINITION
 from luca_infra.local.emulator import Emulator
 from luca_infra.local.govsync import GovSyncConfig, LocalGovSync
 from luca_infra.local.provision import ProvisionedResources, provision
 from luca_infra.local.stepfunctions import wait_for_execution
+from luca_kernel.ids import CourseId, SchoolId, StudentId, SubjectId, TeacherId, TermId
+from luca_platform.table.codec import to_wire
 
 pytestmark = pytest.mark.emulator
 PERIOD = "2025-T1"

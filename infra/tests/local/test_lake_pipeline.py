@@ -26,24 +26,18 @@ from botocore.exceptions import ClientError
 from luca_analytics.adapters.lake_schema import LAKE_PREFIX, partition_schema
 from luca_analytics.domain.lake import student_key
 from luca_analytics.service_layer.pipeline import LakePipeline, WrittenFile
-from luca_grading.adapters import table_design as td
-from luca_grading.adapters.dynamodb_repository import evaluation_item, note_item, timestamp, to_wire
-from luca_grading.domain.model import (
-    BehaviorKind,
-    BehaviorNote,
-    CourseId,
-    Evaluation,
-    SchoolId,
-    StudentId,
-    SubjectId,
-    TeacherId,
-    TermId,
-)
+from luca_grading.adapters.dynamodb_repository import evaluation_item, note_item
+from luca_grading.domain.model import BehaviorKind, BehaviorNote, Evaluation
 from luca_infra import cli
 from luca_infra.definitions import PLATFORM_DEFINITION
 from luca_infra.local.emulator import Emulator
 from luca_infra.local.lake import LocalLake, StreamPoller, TtlReaper, lake_partitions, local_pseudonym_key
 from luca_infra.local.platform import PlatformState
+from luca_kernel.ids import CourseId, SchoolId, StudentId, SubjectId, TeacherId, TermId
+from luca_platform.contracts import exercise_results
+from luca_platform.contracts import roster as roster_contract
+from luca_platform.table import keys
+from luca_platform.table.codec import timestamp, to_wire
 
 pytestmark = pytest.mark.emulator
 
@@ -57,8 +51,8 @@ def table(emulator: Emulator) -> tuple[str, str]:
     """A table of this test's own, as the platform provisions it (stream, TTL); its name and stream."""
     dynamodb = boto3.client("dynamodb", region_name=emulator.region, endpoint_url=emulator.url)
     name = f"lake-{uuid.uuid4().hex[:10]}"
-    dynamodb.create_table(**td.create_table_request(name))  # type: ignore[arg-type]
-    dynamodb.update_time_to_live(**td.time_to_live_request(name))  # type: ignore[arg-type]
+    dynamodb.create_table(**keys.create_table_request(name))  # type: ignore[arg-type]
+    dynamodb.update_time_to_live(**keys.time_to_live_request(name))  # type: ignore[arg-type]
     return name, dynamodb.describe_table(TableName=name)["Table"]["LatestStreamArn"]
 
 
@@ -125,8 +119,8 @@ def note(school: str, note_id: str, student: str = "st-1") -> dict[str, Any]:
 def exercise_result(school: str, event_id: str, *, expires_at: datetime) -> dict[str, Any]:
     """An ExerciseResult as the grade processor stores it (``exercise_result_item``'s attributes)."""
     return {
-        td.TABLE_PARTITION_KEY: td.student_pk(school, "st-1"),
-        td.TABLE_SORT_KEY: td.exercise_result_sk(event_id),
+        keys.TABLE_PARTITION_KEY: roster_contract.student_pk(school, "st-1"),
+        keys.TABLE_SORT_KEY: exercise_results.exercise_result_sk(event_id),
         "type": "ExerciseResult",
         "schema_version": 1,
         "event_schema_version": 1,
@@ -141,7 +135,7 @@ def exercise_result(school: str, event_id: str, *, expires_at: datetime) -> dict
         "score": Decimal("5.5"),
         "passing": True,
         "graded_at": timestamp(WHEN),
-        td.TTL_ATTRIBUTE: int(expires_at.timestamp()),
+        keys.TTL_ATTRIBUTE: int(expires_at.timestamp()),
     }
 
 
@@ -235,7 +229,9 @@ def test_removals_and_reaped_items_never_land(
     put(exercise_result(SCHOOL_A, "evt-fresh", expires_at=datetime.now(UTC) + timedelta(days=30)))
     dynamodb.delete_item(
         TableName=table[0],
-        Key={k: v for k, v in to_wire(doomed).items() if k in (td.TABLE_PARTITION_KEY, td.TABLE_SORT_KEY)},
+        Key={
+            k: v for k, v in to_wire(doomed).items() if k in (keys.TABLE_PARTITION_KEY, keys.TABLE_SORT_KEY)
+        },
     )
 
     assert lake.reaper.reap_once() == 1  # only the expired exercise result
@@ -271,8 +267,11 @@ def test_the_reaper_deletes_what_the_stream_says_has_expired_without_scanning(
 
     assert scans == []
     remaining = {i["SK"]["S"] for i in dynamodb.scan(TableName=table[0])["Items"]}
-    assert td.exercise_result_sk("evt-expired") not in remaining
-    assert {td.exercise_result_sk("evt-current"), td.exercise_result_sk("evt-extended")} <= remaining
+    assert exercise_results.exercise_result_sk("evt-expired") not in remaining
+    assert {
+        exercise_results.exercise_result_sk("evt-current"),
+        exercise_results.exercise_result_sk("evt-extended"),
+    } <= remaining
     # The REMOVE unschedules it; the other two stay scheduled for their own time.
     wait_for(lambda: lake.reaper is not None and lake.reaper.scheduled == 2)
     assert lake.reaper.reap_due() == 0

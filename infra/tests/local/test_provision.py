@@ -12,10 +12,10 @@ import boto3
 import httpx
 import pytest
 
-from luca_grading.adapters import table_design
 from luca_infra.definitions import PLATFORM_DEFINITION
 from luca_infra.local.emulator import Emulator, PortInUseError
 from luca_infra.local.provision import ProvisionedResources, event_queues, provision
+from luca_platform.table import keys
 
 pytestmark = pytest.mark.emulator
 DEFINITION = PLATFORM_DEFINITION
@@ -49,8 +49,8 @@ def test_the_table_follows_the_table_design(emulator: Emulator, resources: Provi
         (DEFINITION.table.sort_key, "RANGE"),
     }
     indexes = {index["IndexName"]: index for index in table["GlobalSecondaryIndexes"]}
-    assert set(indexes) == {index.name for index in table_design.INDEXES}
-    for design in table_design.INDEXES:
+    assert set(indexes) == {index.name for index in keys.INDEXES}
+    for design in keys.INDEXES:
         index = indexes[design.name]
         assert {(k["AttributeName"], k["KeyType"]) for k in index["KeySchema"]} == {
             (design.partition_key, "HASH"),

@@ -35,9 +35,10 @@ import pytest
 
 from luca_analytics.adapters.lake_schema import LAKE_PREFIX, file_schema, partition_path
 from luca_analytics.domain.lake import student_key
-from luca_grading.domain.access import Principal, Role
-from luca_grading.domain.errors import Unauthenticated
-from luca_grading.domain.model import GradingRule, SchoolId, StudentId, SubjectId, default_rule
+from luca_kernel.access import Principal, Role
+from luca_kernel.errors import Unauthenticated
+from luca_kernel.grading import GradingRule, default_rule
+from luca_kernel.ids import SchoolId, StudentId, SubjectId
 
 KEY = b"analytics-test-pseudonym-key"
 SCHOOL_A, SCHOOL_B, SCHOOL_C = "school-a", "school-b", "school-c"

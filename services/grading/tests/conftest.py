@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from grading_emulated import EmulatedGrading, build, seed_roster
 from grading_fakes import FakeClock, FakeRepositories, SequentialIds
-from luca_grading.service_layer.rule_cache import RuleCache
 from luca_grading.service_layer.services import GradingService
+from luca_kernel.rule_cache import RuleCache
 
 
 class Clocked:
@@ -41,24 +39,6 @@ def service(repositories: FakeRepositories, cache_timer: Clocked) -> GradingServ
         clock=FakeClock(),
         ids=SequentialIds(),
     )
-
-
-@pytest.fixture(scope="session")
-def emulator_endpoint() -> Iterator[str]:
-    """moto's server on loopback for this test session (its state is process-wide: use unique names)."""
-    import logging
-    import os
-
-    from moto.server import ThreadedMotoServer
-
-    for variable, value in (("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing")):
-        os.environ.setdefault(variable, value)
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
 
 
 @pytest.fixture(scope="module")

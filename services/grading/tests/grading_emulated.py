@@ -13,19 +13,18 @@ import boto3
 import jwt
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from luca_grading.adapters import table_design
-from luca_grading.adapters.aws_clients import AwsClients
-from luca_grading.adapters.tokens import (
+from luca_grading.bootstrap import Container, bootstrap
+from luca_grading.config import GradingSettings
+from luca_platform.aws import AwsClients
+from luca_platform.tokens import (
     Authenticator,
     CognitoSettings,
     CognitoTokenVerifier,
     ServiceTokenIssuer,
     ServiceTokenVerifier,
 )
-from luca_grading.bootstrap import Container, bootstrap
-from luca_grading.config import GradingSettings
+from luca_testing.emulator import REGION, create_table, tenant_role
 
-REGION = "us-east-1"
 POOL_ID = f"{REGION}_TestPool1"
 CLIENT_ID = "test-app-client"
 
@@ -108,24 +107,6 @@ class EmulatedGrading:
         return client.scan(TableName=self.table_name)["Items"]
 
 
-def create_table(endpoint: str, name: str) -> None:
-    client = boto3.client("dynamodb", region_name=REGION, endpoint_url=endpoint)
-    client.create_table(**table_design.create_table_request(name))
-    client.update_time_to_live(**table_design.time_to_live_request(name))
-
-
-def tenant_role(endpoint: str) -> str:
-    iam = boto3.client("iam", region_name=REGION, endpoint_url=endpoint)
-    trust = {
-        "Version": "2012-10-17",
-        "Statement": [
-            {"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": ["sts:AssumeRole", "sts:TagSession"]}
-        ],
-    }
-    name = f"tenant-{uuid.uuid4().hex[:8]}"
-    return iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
-
-
 def build(endpoint: str, *, scoped: bool = True) -> EmulatedGrading:
     table = f"grading-test-{uuid.uuid4().hex[:8]}"
     create_table(endpoint, table)
@@ -157,8 +138,8 @@ def build(endpoint: str, *, scoped: bool = True) -> EmulatedGrading:
 
 def seed_roster(grading: EmulatedGrading, school: str, students: dict[str, str]) -> None:
     """Course 1A, subjects math and history, and the given students (id -> name), as the school admin."""
-    from luca_grading.domain.access import Principal, Role
-    from luca_grading.domain.model import SchoolId
+    from luca_kernel.access import Principal, Role
+    from luca_kernel.ids import SchoolId
 
     admin = Principal(SchoolId(school), subject="seed-admin", roles=frozenset({Role.ADMIN}))
     service = grading.container.service

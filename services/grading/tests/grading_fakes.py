@@ -8,21 +8,12 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from itertools import count
 
-from luca_grading.domain.access import Principal, Role
-from luca_grading.domain.model import (
-    BehaviorNote,
-    Course,
-    CourseId,
-    Evaluation,
-    GradingRule,
-    SchoolId,
-    Student,
-    StudentId,
-    Subject,
-    SubjectId,
-    TermId,
-)
+from luca_grading.domain.model import BehaviorNote, Evaluation
 from luca_grading.service_layer.ports import CheckedWrite, IdempotencyRecord, Preconditions, RecordingContext
+from luca_kernel.access import Principal, Role
+from luca_kernel.grading import GradingRule
+from luca_kernel.ids import CourseId, SchoolId, StudentId, SubjectId, TermId
+from luca_kernel.roster import Course, Student, Subject
 
 
 class FakeClock:

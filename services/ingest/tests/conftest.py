@@ -2,35 +2,24 @@
 
 from __future__ import annotations
 
-import logging
-import os
 import uuid
 from collections.abc import Iterator
 
 import pytest
 
-from grading_emulated import REGION, create_table, tenant_role
 from ingest_support import EmulatedIngest
-from luca_grading.adapters.aws_clients import AwsClients
-from luca_grading.adapters.dynamodb_repository import DynamoRepositoryFactory
-from luca_grading.domain.model import Course, CourseId, SchoolId, Student, StudentId, Subject, SubjectId
 from luca_ingest.bootstrap import build
 from luca_ingest.config import IngestSettings
+from luca_platform.aws import AwsClients
+from luca_testing.emulator import REGION, create_table, running_emulator, tenant_role
+from luca_testing.seed import SchoolSeed
 
 
 @pytest.fixture(scope="session")
 def ingest_emulator() -> Iterator[str]:
     """moto's server on loopback for this session (state is process-wide: tables get unique names)."""
-    from moto.server import ThreadedMotoServer
-
-    for variable, value in (("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing")):
-        os.environ.setdefault(variable, value)
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
+    with running_emulator() as endpoint:
+        yield endpoint
 
 
 ROSTERS = {
@@ -51,17 +40,11 @@ def ingest(ingest_emulator: str) -> EmulatedIngest:
         aws_endpoint_url=ingest_emulator,
         tenant_role_arn=tenant_role(ingest_emulator),
     )
-    seeding = DynamoRepositoryFactory(
-        clients=AwsClients(region=REGION, endpoint_url=ingest_emulator), table_name=table
-    )
+    clients = AwsClients(region=REGION, endpoint_url=ingest_emulator)
     for school, roster in ROSTERS.items():
-        repository = seeding.for_school(SchoolId(school))
-        course = CourseId(str(roster["course"]))
-        repository.put_course(Course(SchoolId(school), course, f"Course {course}"))
+        seed = SchoolSeed(clients, table, school).course(str(roster["course"]))
         for subject in roster["subjects"]:
-            repository.put_subject(Subject(SchoolId(school), SubjectId(subject), subject.title()))
+            seed.subject(subject)
         for student in roster["students"]:
-            repository.put_student(
-                Student(SchoolId(school), StudentId(student), course, f"Student {student}")
-            )
+            seed.student(student, str(roster["course"]))
     return EmulatedIngest(build(settings), ingest_emulator, table)

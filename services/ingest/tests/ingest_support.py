@@ -10,10 +10,11 @@ from typing import Any
 
 import boto3
 
-from luca_grading.domain.model import CourseId, GradingRule, SchoolId, StudentId, SubjectId, default_rule
 from luca_ingest.bootstrap import IngestApp
 from luca_ingest.domain.events import ExerciseResult, StudentEvent
 from luca_ingest.service_layer.ports import SchoolSnapshot, WriteOutcome
+from luca_kernel.grading import GradingRule, default_rule
+from luca_kernel.ids import CourseId, SchoolId, StudentId, SubjectId
 
 
 def event_body(

@@ -76,8 +76,6 @@ from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_wafv2 as wafv2
 from constructs import Construct
 
-from luca_grading.entrypoints.errors import PROBLEM_BASE, TITLES
-from luca_grading.telemetry.context import MAX_CORRELATION_ID
 from luca_infra.aws.load_balancer import REST_LISTENER_PORT
 from luca_infra.aws.nag import acknowledge
 from luca_infra.definitions import (
@@ -86,6 +84,8 @@ from luca_infra.definitions import (
     PlatformDefinition,
     UserPoolDefinition,
 )
+from luca_platform.problems import PROBLEM_BASE, TITLES
+from luca_platform.telemetry.context import MAX_CORRELATION_ID
 
 ROUTE_PREFIX = "v1"
 CORRELATION_HEADER = "X-Correlation-Id"

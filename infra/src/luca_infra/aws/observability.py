@@ -20,8 +20,8 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
-from luca_grading.telemetry.metrics import INTERACTIVE_REQUEST_LATENCY, SCHOOL_DIMENSION, SERVICE_DIMENSION
 from luca_infra.definitions import PlatformDefinition
+from luca_platform.telemetry.metrics import INTERACTIVE_REQUEST_LATENCY, SCHOOL_DIMENSION, SERVICE_DIMENSION
 
 DASHBOARD_NAME = "Luca-Production-Overview"
 LATENCY_ALARM_NAME = "Luca-P95-Latency-Alert"

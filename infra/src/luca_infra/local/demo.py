@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import httpx
 
-from luca_grading.domain.access import Role
 from luca_infra.definitions import PLATFORM_DEFINITION, UserPoolDefinition
+from luca_kernel.access import Role
 
 if TYPE_CHECKING:
     from mypy_boto3_cognito_idp import CognitoIdentityProviderClient

@@ -56,22 +56,21 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from luca_grading.adapters.tokens import bearer
-from luca_grading.domain.access import Principal
-from luca_grading.domain.errors import Unauthenticated
-from luca_grading.entrypoints.errors import PROBLEM_BASE
-from luca_grading.telemetry.context import CORRELATION_HEADER, sanitize_correlation_id
 from luca_infra.definitions import (
     NOT_THE_SUBMITTER,
     PLATFORM_DEFINITION,
     IngestDefinition,
     ThrottlingDefinition,
 )
+from luca_kernel.access import Principal
+from luca_kernel.errors import Unauthenticated
+from luca_platform.problems import PROBLEM_JSON, problem_body
+from luca_platform.telemetry.context import CORRELATION_HEADER, sanitize_correlation_id
+from luca_platform.tokens import bearer
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
 
-PROBLEM_JSON = "application/problem+json"
 API_PREFIX = "/v1"
 HEALTH_PATH = "/healthz"
 REQUEST_ID_HEADER = "x-request-id"
@@ -522,16 +521,15 @@ def problem(
     *,
     extra: Mapping[str, Any] | None = None,
 ) -> Response:
-    """An RFC 9457 problem, shaped like the service's so clients parse one format."""
-    body = {
-        **(extra or {}),
-        "type": PROBLEM_BASE + kind,
-        "title": HTTPStatus(status).phrase,
-        "status": status,
-        "detail": detail,
-        "instance": request.url.path,
-        "correlation_id": request.scope.get("state", {}).get("correlation_id"),
-    }
+    """An RFC 9457 problem, in the one shape every service answers with."""
+    body = problem_body(
+        status,
+        kind,
+        detail,
+        instance=request.url.path,
+        correlation_id=request.scope.get("state", {}).get("correlation_id"),
+        extra=extra,
+    )
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=dict(headers or {}))
 
 

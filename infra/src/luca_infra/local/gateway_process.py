@@ -21,8 +21,6 @@ from typing import Any
 
 import jwt
 
-from luca_grading.adapters.tokens import CognitoSettings, CognitoTokenVerifier
-from luca_grading.entrypoints.process import announce_ready
 from luca_infra.definitions import ThrottlingDefinition
 from luca_infra.local.gateway import (
     EventIntakeSettings,
@@ -31,6 +29,8 @@ from luca_infra.local.gateway import (
     RateLimit,
     ServedGateway,
 )
+from luca_platform.process import announce_ready
+from luca_platform.tokens import CognitoSettings, CognitoTokenVerifier
 
 CONFIG_VARIABLE = "LUCA_GATEWAY_CONFIG"
 
@@ -100,7 +100,7 @@ def serve(config: GatewayConfig) -> ServedGateway:
 
 
 def main() -> None:
-    from luca_grading.telemetry.logs import configure_logging
+    from luca_platform.telemetry.logs import configure_logging
 
     config = GatewayConfig.read(Path(os.environ[CONFIG_VARIABLE]))
     configure_logging("luca-gateway", config.log_level)

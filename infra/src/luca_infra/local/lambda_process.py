@@ -21,8 +21,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from luca_grading.entrypoints.process import announce_ready
 from luca_infra.local.event_source import EventSourceMapping, EventSourceRunner
+from luca_platform.process import announce_ready
 
 CONFIG_VARIABLE = "LUCA_EVENT_SOURCE_CONFIG"
 
@@ -46,7 +46,7 @@ class LambdaProcessConfig:
 
 
 def main() -> None:
-    from luca_grading.telemetry.logs import configure_logging
+    from luca_platform.telemetry.logs import configure_logging
 
     config = LambdaProcessConfig.read(Path(os.environ[CONFIG_VARIABLE]))
     configure_logging("luca-event-source", config.log_level)

@@ -36,7 +36,6 @@ import boto3
 import jwt
 
 from luca_govsync.config import ApiSettings
-from luca_grading.adapters.tokens import CognitoSettings
 from luca_grading.config import GradingSettings
 from luca_infra.definitions import PLATFORM_DEFINITION, PlatformDefinition, ThrottlingDefinition
 from luca_infra.local.demo import DEMO_SCHOOLS, DemoIdentities, DemoRole, DemoSchool, seed_school
@@ -51,6 +50,7 @@ from luca_infra.local.lambda_process import CONFIG_VARIABLE as LAMBDA_CONFIG_VAR
 from luca_infra.local.lambda_process import LambdaProcessConfig
 from luca_infra.local.provision import ProvisionedResources, provision
 from luca_infra.local.service_process import ServiceProcess, settings_environment
+from luca_platform.tokens import CognitoSettings
 
 if TYPE_CHECKING:
     from mypy_boto3_cognito_idp import CognitoIdentityProviderClient

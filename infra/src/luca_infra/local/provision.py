@@ -19,9 +19,9 @@ from typing import TYPE_CHECKING
 import boto3
 from botocore.exceptions import ClientError
 
-from luca_grading.adapters import table_design
 from luca_infra.definitions import PLATFORM_DEFINITION, PlatformDefinition
 from luca_infra.local.emulator import REGION
+from luca_platform.table import keys
 
 if TYPE_CHECKING:
     from mypy_boto3_cognito_idp import CognitoIdentityProviderClient
@@ -109,9 +109,9 @@ def _table(dynamodb: DynamoDBClient, definition: PlatformDefinition) -> tuple[st
     name = definition.table.name
     with contextlib.suppress(dynamodb.exceptions.ResourceInUseException):
         # The table design's own request builder: keys, all-attribute GSIs, on-demand, stream view.
-        dynamodb.create_table(**table_design.create_table_request(name))  # type: ignore[arg-type]
+        dynamodb.create_table(**keys.create_table_request(name))  # type: ignore[arg-type]
     dynamodb.get_waiter("table_exists").wait(TableName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 30})
-    dynamodb.update_time_to_live(**table_design.time_to_live_request(name))  # type: ignore[arg-type]
+    dynamodb.update_time_to_live(**keys.time_to_live_request(name))  # type: ignore[arg-type]
     if definition.table.point_in_time_recovery:
         dynamodb.update_continuous_backups(
             TableName=name, PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True}

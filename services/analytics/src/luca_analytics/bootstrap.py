@@ -8,23 +8,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-import boto3
-
 from luca_analytics.adapters.athena_lake import AthenaLake
 from luca_analytics.adapters.duckdb_lake import DuckDbLake
-from luca_analytics.adapters.school_data import DynamoRoster, SchoolRules
+from luca_analytics.adapters.school_data import DynamoRoster
 from luca_analytics.config import AnalyticsSettings
 from luca_analytics.service_layer.reports import Lake, Reports, Roster, Rules
-from luca_grading.adapters.aws_clients import AwsClients
-from luca_grading.adapters.dynamodb_repository import DynamoRepositoryFactory
-from luca_grading.adapters.tokens import (
-    Authenticator,
-    CognitoSettings,
-    CognitoTokenVerifier,
-    ServiceTokenVerifier,
-)
-from luca_grading.domain.access import Principal
-from luca_grading.service_layer.rule_cache import RuleCache
+from luca_kernel.access import Principal
+from luca_kernel.rule_cache import RuleCache
+from luca_platform.aws import AwsClients
+from luca_platform.contracts.rules import TableRules
+from luca_platform.tokens import Authenticator, authenticator_from_settings
 
 
 class PrincipalSource(Protocol):
@@ -61,22 +54,7 @@ def build_lake(settings: AnalyticsSettings) -> DuckDbLake | AthenaLake:
 
 
 def build_authenticator(settings: AnalyticsSettings) -> Authenticator:
-    """Cognito ID tokens; service tokens too when a signing key is configured."""
-    services = None
-    if settings.service_token_key_id:
-        kms = boto3.client("kms", region_name=settings.aws_region, endpoint_url=settings.aws_endpoint_url)
-        services = ServiceTokenVerifier.from_kms(kms, settings.service_token_key_id)
-    users = CognitoTokenVerifier(
-        CognitoSettings(
-            region=settings.aws_region,
-            user_pool_id=settings.user_pool_id,
-            client_id=settings.user_pool_client_id,
-            school_claim=settings.school_claim,
-            student_claim=settings.student_claim,
-            jwks_url=settings.jwks_url,
-        )
-    )
-    return Authenticator(users=users, services=services)
+    return authenticator_from_settings(settings)
 
 
 def bootstrap(
@@ -89,13 +67,10 @@ def bootstrap(
     clients: AwsClients | None = None,
 ) -> Container:
     if rules is None or roster is None:
-        clients = clients or AwsClients(
-            region=settings.aws_region,
-            endpoint_url=settings.aws_endpoint_url,
-            tenant_role_arn=settings.tenant_role_arn,
+        clients = clients or AwsClients.from_settings(settings)
+        rules = rules or TableRules(
+            clients, settings.table_name, RuleCache(ttl_seconds=settings.rule_cache_seconds)
         )
-        repositories = DynamoRepositoryFactory(clients=clients, table_name=settings.table_name)
-        rules = rules or SchoolRules(repositories, RuleCache(ttl_seconds=settings.rule_cache_seconds))
         roster = roster or DynamoRoster(clients, settings.table_name)
     reports = Reports(
         lake=lake or build_lake(settings),

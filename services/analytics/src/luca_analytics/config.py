@@ -13,11 +13,21 @@ LucaAnalytics stack creates), which is what the service uses in AWS.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from luca_analytics.adapters.athena_lake import DEFAULT_TIMEOUT_SECONDS
+from luca_platform.settings import (
+    DEFAULT_REFRESH_MARGIN_SECONDS,
+    DEFAULT_REGION,
+    DEFAULT_SCHOOL_CLAIM,
+    DEFAULT_SESSION_SECONDS,
+    DEFAULT_STUDENT_CLAIM,
+    aws_from_environment,
+    environment,
+    required,
+    tokens_from_environment,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,12 +42,14 @@ class AnalyticsSettings:
     athena_database: str = ""  # over this Glue database's
     athena_table: str = ""  # table (partition projection)
     athena_timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS  # a query still running then is stopped
-    aws_region: str = "us-east-1"
+    aws_region: str = DEFAULT_REGION
     aws_endpoint_url: str | None = None  # set only to reach an emulator
     tenant_role_arn: str | None = None  # per-school sessions; unset = the task's own role
+    tenant_session_seconds: int = DEFAULT_SESSION_SECONDS
+    tenant_refresh_margin_seconds: int = DEFAULT_REFRESH_MARGIN_SECONDS
     jwks_url: str | None = None
-    school_claim: str = "custom:school_id"
-    student_claim: str = "custom:student_id"
+    school_claim: str = DEFAULT_SCHOOL_CLAIM
+    student_claim: str = DEFAULT_STUDENT_CLAIM
     service_token_key_id: str | None = None
     rule_cache_seconds: float = 60.0
     duckdb_threads: int = 2
@@ -70,14 +82,11 @@ class AnalyticsSettings:
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> AnalyticsSettings:
-        env = os.environ if environ is None else environ
-        names = ("table_name", "user_pool_id", "user_pool_client_id")
-        required = {name: env.get(f"LUCA_{name.upper()}", "") for name in names}
-        missing = [f"LUCA_{name.upper()}" for name, value in required.items() if not value]
-        if missing:
-            raise RuntimeError(f"not set: {', '.join(missing)}")
+        env = environment(environ)
         return cls(
-            **required,
+            **required(env, "table_name", "user_pool_id", "user_pool_client_id"),
+            **aws_from_environment(env),
+            **tokens_from_environment(env),
             pseudonym_key=env.get("LUCA_PSEUDONYM_KEY", "").encode(),
             lake_bucket=env.get("LUCA_LAKE_BUCKET", ""),
             lake_directory=env.get("LUCA_LAKE_DIRECTORY", ""),
@@ -85,13 +94,6 @@ class AnalyticsSettings:
             athena_database=env.get("LUCA_ATHENA_DATABASE", ""),
             athena_table=env.get("LUCA_ATHENA_TABLE", ""),
             athena_timeout_seconds=float(env.get("LUCA_ATHENA_TIMEOUT_SECONDS") or DEFAULT_TIMEOUT_SECONDS),
-            aws_region=env.get("LUCA_AWS_REGION") or env.get("AWS_REGION") or "us-east-1",
-            aws_endpoint_url=env.get("LUCA_AWS_ENDPOINT_URL") or None,
-            tenant_role_arn=env.get("LUCA_TENANT_ROLE_ARN") or None,
-            jwks_url=env.get("LUCA_JWKS_URL") or None,
-            school_claim=env.get("LUCA_SCHOOL_CLAIM", "custom:school_id"),
-            student_claim=env.get("LUCA_STUDENT_CLAIM", "custom:student_id"),
-            service_token_key_id=env.get("LUCA_SERVICE_TOKEN_KEY_ID") or None,
             rule_cache_seconds=float(env.get("LUCA_RULE_CACHE_SECONDS", "60")),
             duckdb_threads=int(env.get("LUCA_ANALYTICS_DUCKDB_THREADS", "2")),
             grpc_host=env.get("LUCA_GRPC_HOST", "127.0.0.1"),

@@ -12,8 +12,8 @@ import pytest
 from luca_analytics.adapters import report_sql
 from luca_analytics.adapters.duckdb_lake import DuckDbLake
 from luca_analytics.service_layer.reports import LakeUnavailable, ReportName, Reports
-from luca_grading.domain.access import Principal
-from luca_grading.domain.errors import Forbidden, InvalidInput
+from luca_kernel.access import Principal
+from luca_kernel.errors import Forbidden, InvalidInput
 
 SCHOOL_A = "school-a"
 EVERY_QUERY: Mapping[str, dict[str, Any]] = {

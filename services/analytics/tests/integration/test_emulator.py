@@ -3,10 +3,9 @@ table through per-school sessions, and the lake read from the emulator's S3 with
 
 from __future__ import annotations
 
-import logging
-import os
 import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -16,45 +15,47 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 import pytest
 
-from grading_emulated import REGION, EmulatedGrading, build, seed_roster
 from luca_analytics.adapters.lake_schema import LAKE_PREFIX, file_schema, partition_path
-from luca_analytics.adapters.school_data import DynamoRoster, SchoolRules
+from luca_analytics.adapters.school_data import DynamoRoster
 from luca_analytics.bootstrap import bootstrap, build_lake
 from luca_analytics.config import AnalyticsSettings
-from luca_grading.adapters.dynamodb_repository import DynamoRepositoryFactory
-from luca_grading.domain.access import Principal, Role
-from luca_grading.domain.model import GradingRule, SchoolId, SubjectId
-from luca_grading.service_layer.rule_cache import RuleCache
+from luca_kernel.access import Principal, Role
+from luca_kernel.grading import GradingRule
+from luca_kernel.ids import SchoolId, SubjectId
+from luca_kernel.rule_cache import RuleCache
+from luca_platform.aws import AwsClients
+from luca_platform.contracts.rules import TableRules
+from luca_testing.emulator import REGION, create_table, running_emulator, tenant_role
+from luca_testing.seed import SchoolSeed
 
 pytestmark = pytest.mark.emulator
 
 
 @pytest.fixture(scope="module")
 def emulator() -> Iterator[str]:
-    from moto.server import ThreadedMotoServer
+    with running_emulator() as endpoint:
+        yield endpoint
 
-    for variable, value in (("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing")):
-        os.environ.setdefault(variable, value)
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
+
+@dataclass(frozen=True)
+class School:
+    """The table as the grading service leaves it (written through the published contracts)."""
+
+    clients: AwsClients
+    table_name: str
 
 
 @pytest.fixture(scope="module")
-def grading(emulator: str) -> EmulatedGrading:
-    built = build(emulator)  # per-school sessions on (tenant role)
-    seed_roster(built, "school-a", {"st-1": "Ana Rojas", "st-2": "Benja Soto"})
-    admin = Principal(SchoolId("school-a"), subject="seed-admin", roles=frozenset({Role.ADMIN}))
-    built.container.service.put_course(admin, "2B", "Second B")
-    built.container.service.put_student(admin, "st-3", "2B", "Carla Diaz")
-    built.container.service.put_rule(
-        admin, GradingRule(subject_id=SubjectId("math"), passing_grade=Decimal("5.0"))
+def grading(emulator: str) -> School:
+    table = create_table(emulator)
+    clients = AwsClients(region=REGION, endpoint_url=emulator, tenant_role_arn=tenant_role(emulator))
+    a = SchoolSeed(clients, table, "school-a").course("1A").course("2B").subject("math").subject("history")
+    a.student("st-1", "1A", "Ana Rojas").student("st-2", "1A", "Benja Soto").student(
+        "st-3", "2B", "Carla Diaz"
     )
-    seed_roster(built, "school-b", {"st-9": "Zoe Bravo"})
-    return built
+    a.rule(GradingRule(subject_id=SubjectId("math"), passing_grade=Decimal("5.0")))
+    SchoolSeed(clients, table, "school-b").course("1A").subject("math").student("st-9", "1A", "Zoe Bravo")
+    return School(clients, table)
 
 
 KEY = b"analytics-test-pseudonym-key"
@@ -80,7 +81,7 @@ def bucket(emulator: str, make_lake_row: Callable[..., dict[str, Any]]) -> str:
 
 
 @pytest.fixture(scope="module")
-def settings(emulator: str, grading: EmulatedGrading, bucket: str) -> AnalyticsSettings:
+def settings(emulator: str, grading: School, bucket: str) -> AnalyticsSettings:
     return AnalyticsSettings(
         table_name=grading.table_name,
         user_pool_id="pool",
@@ -97,21 +98,20 @@ class _NoTokens:
         raise AssertionError("the use cases are called directly here")
 
 
-def test_the_roster_is_every_course_students_of_the_school_only(grading: EmulatedGrading) -> None:
+def test_the_roster_is_every_course_students_of_the_school_only(grading: School) -> None:
     roster = DynamoRoster(grading.clients, grading.table_name)
     assert sorted(roster.student_ids("school-a")) == ["st-1", "st-2", "st-3"]
     assert sorted(roster.student_ids("school-b")) == ["st-9"]
 
 
-def test_rules_come_from_the_school_table(grading: EmulatedGrading) -> None:
-    factory = DynamoRepositoryFactory(clients=grading.clients, table_name=grading.table_name)
-    rules = SchoolRules(factory, RuleCache(ttl_seconds=60))
+def test_rules_come_from_the_school_table(grading: School) -> None:
+    rules = TableRules(grading.clients, grading.table_name, RuleCache(ttl_seconds=60))
     assert rules.rule_for("school-a", "math").passing_grade == Decimal("5.0")
     assert rules.rule_for("school-b", "math").passing_grade == Decimal("4.0")
 
 
 def test_a_report_over_the_emulator_s3_reads_only_the_school_files(
-    settings: AnalyticsSettings, grading: EmulatedGrading, bucket: str
+    settings: AnalyticsSettings, grading: School, bucket: str
 ) -> None:
     lake = build_lake(settings)
     container = bootstrap(settings, lake=lake, clients=grading.clients, authenticator=_NoTokens())

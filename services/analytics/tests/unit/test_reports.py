@@ -9,9 +9,9 @@ import pytest
 
 from luca_analytics.domain.lake import student_key
 from luca_analytics.service_layer.reports import ReportName, Reports
-from luca_grading.domain.access import Principal
-from luca_grading.domain.errors import Forbidden, InvalidInput
-from luca_grading.domain.model import ScaleKind
+from luca_kernel.access import Principal
+from luca_kernel.errors import Forbidden, InvalidInput
+from luca_kernel.grading import ScaleKind
 
 SCHOOL = "school-a"
 

@@ -9,16 +9,16 @@ from dataclasses import dataclass
 import boto3
 from aws_lambda_powertools.utilities import parameters
 
-from luca_govsync.adapters.dynamodb_store import DynamoGradeSource, DynamoSyncStore, SchoolRules, now_iso
+from luca_govsync.adapters.dynamodb_store import DynamoGradeSource, DynamoSyncStore, now_iso
 from luca_govsync.adapters.ministry_client import MinistryClient, MinistrySettings
 from luca_govsync.adapters.s3_manifests import S3Manifests
 from luca_govsync.adapters.stepfunctions import StepFunctionsExecutions
 from luca_govsync.config import GovSyncSettings, StarterSettings
 from luca_govsync.service_layer.starter import SyncStarter
 from luca_govsync.service_layer.tasks import SyncTasks
-from luca_grading.adapters.aws_clients import AwsClients
-from luca_grading.adapters.dynamodb_repository import DynamoRepositoryFactory
-from luca_grading.service_layer.rule_cache import RuleCache
+from luca_kernel.rule_cache import RuleCache
+from luca_platform.aws import AwsClients
+from luca_platform.contracts.rules import TableRules
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,11 +41,7 @@ def ministry_credentials(settings: GovSyncSettings) -> tuple[str, str]:
 
 
 def build(settings: GovSyncSettings, clients: AwsClients | None = None) -> GovSyncApp:
-    clients = clients or AwsClients(
-        region=settings.aws_region,
-        endpoint_url=settings.aws_endpoint_url,
-        tenant_role_arn=settings.tenant_role_arn,
-    )
+    clients = clients or AwsClients.from_settings(settings)
     s3 = boto3.client("s3", region_name=settings.aws_region, endpoint_url=settings.aws_endpoint_url)
     store = DynamoSyncStore(clients, settings.table_name)
     client_id, client_secret = ministry_credentials(settings)
@@ -59,10 +55,7 @@ def build(settings: GovSyncSettings, clients: AwsClients | None = None) -> GovSy
     )
     tasks = SyncTasks(
         grades=DynamoGradeSource(clients, settings.table_name),
-        rules=SchoolRules(
-            DynamoRepositoryFactory(clients=clients, table_name=settings.table_name),
-            RuleCache(ttl_seconds=60.0),
-        ),
+        rules=TableRules(clients, settings.table_name, RuleCache(ttl_seconds=60.0)),
         manifests=S3Manifests(s3, settings.manifest_bucket),
         store=store,
         ministry=ministry,

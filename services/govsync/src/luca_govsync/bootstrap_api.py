@@ -10,13 +10,8 @@ from luca_govsync.adapters.dynamodb_store import DynamoSyncStore
 from luca_govsync.adapters.stepfunctions import StepFunctionsExecutions
 from luca_govsync.config import ApiSettings
 from luca_govsync.service_layer.control import SyncControl
-from luca_grading.adapters.aws_clients import AwsClients
-from luca_grading.adapters.tokens import (
-    Authenticator,
-    CognitoSettings,
-    CognitoTokenVerifier,
-    ServiceTokenVerifier,
-)
+from luca_platform.aws import AwsClients
+from luca_platform.tokens import Authenticator, authenticator_from_settings
 
 
 def build_control(
@@ -24,11 +19,7 @@ def build_control(
 ) -> tuple[SyncControl, Authenticator]:
     """The gRPC API's composition: the sync's control over Step Functions and the table, and the
     authenticator that verifies callers' tokens (Cognito ID tokens; service tokens when a key is set)."""
-    clients = clients or AwsClients(
-        region=settings.aws_region,
-        endpoint_url=settings.aws_endpoint_url,
-        tenant_role_arn=settings.tenant_role_arn,
-    )
+    clients = clients or AwsClients.from_settings(settings)
     sfn = boto3.client(
         "stepfunctions", region_name=settings.aws_region, endpoint_url=settings.aws_endpoint_url
     )
@@ -36,18 +27,4 @@ def build_control(
         executions=StepFunctionsExecutions(sfn, settings.state_machine_arn),
         store=DynamoSyncStore(clients, settings.table_name),
     )
-    services = None
-    if settings.service_token_key_id:
-        kms = boto3.client("kms", region_name=settings.aws_region, endpoint_url=settings.aws_endpoint_url)
-        services = ServiceTokenVerifier.from_kms(kms, settings.service_token_key_id)
-    users = CognitoTokenVerifier(
-        CognitoSettings(
-            region=settings.aws_region,
-            user_pool_id=settings.user_pool_id,
-            client_id=settings.user_pool_client_id,
-            school_claim=settings.school_claim,
-            student_claim=settings.student_claim,
-            jwks_url=settings.jwks_url,
-        )
-    )
-    return control, Authenticator(users=users, services=services)
+    return control, authenticator_from_settings(settings)

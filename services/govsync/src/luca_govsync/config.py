@@ -9,11 +9,21 @@ Manager secret holding ``{"client_id": ..., "client_secret": ...}``, read once p
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from luca_govsync.ministry import MAX_RECORDS_PER_BATCH
+from luca_platform.settings import (
+    DEFAULT_REFRESH_MARGIN_SECONDS,
+    DEFAULT_REGION,
+    DEFAULT_SCHOOL_CLAIM,
+    DEFAULT_SESSION_SECONDS,
+    DEFAULT_STUDENT_CLAIM,
+    aws_from_environment,
+    environment,
+    required,
+    tokens_from_environment,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,9 +36,11 @@ class GovSyncSettings:
     ministry_secret_arn: str = ""
     batch_size: int = 100
     ministry_timeout_seconds: float = 20.0
-    aws_region: str = "us-east-1"
+    aws_region: str = DEFAULT_REGION
     aws_endpoint_url: str | None = None  # set only to reach an emulator
     tenant_role_arn: str | None = None  # per-school credentials; unset = the function's own role
+    tenant_session_seconds: int = DEFAULT_SESSION_SECONDS
+    tenant_refresh_margin_seconds: int = DEFAULT_REFRESH_MARGIN_SECONDS
 
     def __post_init__(self) -> None:
         if not self.ministry_secret_arn and not (self.ministry_client_id and self.ministry_client_secret):
@@ -42,24 +54,15 @@ class GovSyncSettings:
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> GovSyncSettings:
-        env = os.environ if environ is None else environ
-        required = {
-            name: env.get(f"LUCA_{name.upper()}", "")
-            for name in ("table_name", "manifest_bucket", "ministry_url")
-        }
-        missing = [f"LUCA_{name.upper()}" for name, value in required.items() if not value]
-        if missing:
-            raise RuntimeError(f"not set: {', '.join(missing)}")
+        env = environment(environ)
         return cls(
-            **required,
+            **required(env, "table_name", "manifest_bucket", "ministry_url"),
             ministry_client_id=env.get("LUCA_MINISTRY_CLIENT_ID", ""),
             ministry_client_secret=env.get("LUCA_MINISTRY_CLIENT_SECRET", ""),
             ministry_secret_arn=env.get("LUCA_MINISTRY_SECRET_ARN", ""),
             batch_size=int(env.get("LUCA_GOVSYNC_BATCH_SIZE", "100")),
             ministry_timeout_seconds=float(env.get("LUCA_MINISTRY_TIMEOUT_SECONDS", "20")),
-            aws_region=env.get("LUCA_AWS_REGION") or env.get("AWS_REGION") or "us-east-1",
-            aws_endpoint_url=env.get("LUCA_AWS_ENDPOINT_URL") or None,
-            tenant_role_arn=env.get("LUCA_TENANT_ROLE_ARN") or None,
+            **aws_from_environment(env),
         )
 
 
@@ -70,20 +73,17 @@ class StarterSettings:
 
     state_machine_arn: str
     schools_parameter: str
-    aws_region: str = "us-east-1"
+    aws_region: str = DEFAULT_REGION
     aws_endpoint_url: str | None = None
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> StarterSettings:
-        env = os.environ if environ is None else environ
-        arn, parameter = env.get("LUCA_STATE_MACHINE_ARN", ""), env.get("LUCA_SCHOOLS_PARAMETER", "")
-        if not arn or not parameter:
-            raise RuntimeError("not set: LUCA_STATE_MACHINE_ARN and LUCA_SCHOOLS_PARAMETER")
+        env = environment(environ)
+        aws = aws_from_environment(env)
         return cls(
-            state_machine_arn=arn,
-            schools_parameter=parameter,
-            aws_region=env.get("LUCA_AWS_REGION") or env.get("AWS_REGION") or "us-east-1",
-            aws_endpoint_url=env.get("LUCA_AWS_ENDPOINT_URL") or None,
+            **required(env, "state_machine_arn", "schools_parameter"),
+            aws_region=aws["aws_region"],
+            aws_endpoint_url=aws["aws_endpoint_url"],
         )
 
 
@@ -95,12 +95,14 @@ class ApiSettings:
     state_machine_arn: str
     user_pool_id: str
     user_pool_client_id: str
-    aws_region: str = "us-east-1"
+    aws_region: str = DEFAULT_REGION
     aws_endpoint_url: str | None = None
     tenant_role_arn: str | None = None
+    tenant_session_seconds: int = DEFAULT_SESSION_SECONDS
+    tenant_refresh_margin_seconds: int = DEFAULT_REFRESH_MARGIN_SECONDS
     jwks_url: str | None = None
-    school_claim: str = "custom:school_id"
-    student_claim: str = "custom:student_id"
+    school_claim: str = DEFAULT_SCHOOL_CLAIM
+    student_claim: str = DEFAULT_STUDENT_CLAIM
     service_token_key_id: str | None = None
     grpc_host: str = "127.0.0.1"
     grpc_port: int = 50052
@@ -109,21 +111,11 @@ class ApiSettings:
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> ApiSettings:
-        env = os.environ if environ is None else environ
-        names = ("table_name", "state_machine_arn", "user_pool_id", "user_pool_client_id")
-        required = {name: env.get(f"LUCA_{name.upper()}", "") for name in names}
-        missing = [f"LUCA_{name.upper()}" for name, value in required.items() if not value]
-        if missing:
-            raise RuntimeError(f"not set: {', '.join(missing)}")
+        env = environment(environ)
         return cls(
-            **required,
-            aws_region=env.get("LUCA_AWS_REGION") or env.get("AWS_REGION") or "us-east-1",
-            aws_endpoint_url=env.get("LUCA_AWS_ENDPOINT_URL") or None,
-            tenant_role_arn=env.get("LUCA_TENANT_ROLE_ARN") or None,
-            jwks_url=env.get("LUCA_JWKS_URL") or None,
-            school_claim=env.get("LUCA_SCHOOL_CLAIM", "custom:school_id"),
-            student_claim=env.get("LUCA_STUDENT_CLAIM", "custom:student_id"),
-            service_token_key_id=env.get("LUCA_SERVICE_TOKEN_KEY_ID") or None,
+            **required(env, "table_name", "state_machine_arn", "user_pool_id", "user_pool_client_id"),
+            **aws_from_environment(env),
+            **tokens_from_environment(env),
             grpc_host=env.get("LUCA_GRPC_HOST", "127.0.0.1"),
             grpc_port=int(env.get("LUCA_GRPC_PORT", "50052")),
             grpc_workers=int(env.get("LUCA_GRPC_WORKERS", "8")),

@@ -6,9 +6,9 @@ import pytest
 
 from luca_govsync.config import ApiSettings, GovSyncSettings
 from luca_govsync.service_layer.control import target_school
-from luca_grading.domain.access import Principal, Role
-from luca_grading.domain.errors import Forbidden
-from luca_grading.domain.model import SchoolId
+from luca_kernel.access import Principal, Role
+from luca_kernel.errors import Forbidden
+from luca_kernel.ids import SchoolId
 
 
 def principal(school: str, *roles: Role) -> Principal:

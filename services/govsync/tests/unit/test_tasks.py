@@ -25,7 +25,8 @@ from luca_govsync.domain.model import (
     period_before,
 )
 from luca_govsync.service_layer.tasks import SyncTasks, manifest_key
-from luca_grading.domain.model import GradingRule, ScaleKind, SubjectId
+from luca_kernel.grading import GradingRule, ScaleKind
+from luca_kernel.ids import SubjectId
 
 
 def grade(n: int, school: str = "school-a", period: str = "2025-T1") -> GradeRecord:

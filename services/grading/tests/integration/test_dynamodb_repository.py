@@ -10,19 +10,12 @@ import pytest
 from grading_emulated import EmulatedGrading
 from luca_grading.adapters import table_design as td
 from luca_grading.adapters.dynamodb_repository import DynamoRepositoryFactory, DynamoSchoolRepository
-from luca_grading.domain.errors import TenantBoundaryViolation
-from luca_grading.domain.model import (
-    Course,
-    CourseId,
-    Evaluation,
-    SchoolId,
-    Student,
-    StudentId,
-    SubjectId,
-    TeacherId,
-    TermId,
-)
+from luca_grading.domain.model import Evaluation
 from luca_grading.service_layer.ports import CheckedWrite, IdempotencyRecord, Preconditions
+from luca_kernel.errors import TenantBoundaryViolation
+from luca_kernel.ids import CourseId, SchoolId, StudentId, SubjectId, TeacherId, TermId
+from luca_kernel.roster import Course, Student
+from luca_platform.table import keys
 
 pytestmark = pytest.mark.emulator
 
@@ -64,7 +57,7 @@ def test_an_evaluation_and_its_idempotency_record_are_written_together_once(grad
 
 def test_only_idempotency_records_carry_a_ttl(grading: EmulatedGrading) -> None:
     items = grading.table_items()
-    with_ttl = {item["type"]["S"] for item in items if td.TTL_ATTRIBUTE in item}
+    with_ttl = {item["type"]["S"] for item in items if keys.TTL_ATTRIBUTE in item}
     assert with_ttl <= {"Idempotency"}
     assert "Evaluation" in {item["type"]["S"] for item in items}
 
@@ -72,9 +65,9 @@ def test_only_idempotency_records_carry_a_ttl(grading: EmulatedGrading) -> None:
 def test_every_partition_key_written_starts_with_its_school(grading: EmulatedGrading) -> None:
     for item in grading.table_items():
         school = item["school_id"]["S"]
-        for attribute in (td.TABLE_PARTITION_KEY, *(i.partition_key for i in td.INDEXES)):
+        for attribute in (keys.TABLE_PARTITION_KEY, *(i.partition_key for i in keys.INDEXES)):
             if attribute in item:
-                assert item[attribute]["S"].startswith(td.school_prefix(school))
+                assert item[attribute]["S"].startswith(keys.school_prefix(school))
 
 
 def test_the_course_index_serves_a_course_term(grading: EmulatedGrading) -> None:
@@ -126,7 +119,8 @@ def test_the_repository_refuses_another_schools_keys(grading: EmulatedGrading) -
     with pytest.raises(TenantBoundaryViolation):
         list(
             school_a._query(
-                partition=(td.COURSE_TERM_INDEX.partition_key, "SCHOOL#school-b#COURSE#1A"), sort_prefix=None
+                partition=(keys.COURSE_TERM_INDEX.partition_key, "SCHOOL#school-b#COURSE#1A"),
+                sort_prefix=None,
             )
         )
 

@@ -21,8 +21,8 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from grading_emulated import EmulatedGrading
 from luca.grading.v1 import grading_pb2, grading_pb2_grpc
 from luca_grading.entrypoints.main import RunningService, start
-from luca_grading.telemetry.logs import configure_logging
-from luca_grading.telemetry.tracing import JsonLinesSpanExporter
+from luca_platform.telemetry.logs import configure_logging
+from luca_platform.telemetry.tracing import JsonLinesSpanExporter
 
 pytestmark = pytest.mark.emulator
 

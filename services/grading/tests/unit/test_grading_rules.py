@@ -4,8 +4,9 @@ from decimal import Decimal
 
 import pytest
 
-from luca_grading.domain.errors import InvalidInput, ScoreOutOfScale
-from luca_grading.domain.model import GradingRule, Rounding, ScaleKind, SubjectId, default_rule
+from luca_kernel.errors import InvalidInput, ScoreOutOfScale
+from luca_kernel.grading import GradingRule, Rounding, ScaleKind, default_rule
+from luca_kernel.ids import SubjectId
 
 
 def test_chilean_default_accepts_one_decimal_scores_inside_the_scale() -> None:

@@ -5,7 +5,9 @@ from decimal import Decimal
 import pytest
 
 from grading_fakes import FakeRepositories, admin, student, teacher
-from luca_grading.domain.errors import (
+from luca_grading.domain.model import BehaviorKind
+from luca_grading.service_layer.services import GradingService, RecordBehaviorNote, RecordEvaluation
+from luca_kernel.errors import (
     Forbidden,
     IdempotencyKeyReused,
     InvalidInput,
@@ -14,8 +16,8 @@ from luca_grading.domain.errors import (
     UnknownStudent,
     UnknownSubject,
 )
-from luca_grading.domain.model import BehaviorKind, GradingRule, ScaleKind, SubjectId
-from luca_grading.service_layer.services import GradingService, RecordBehaviorNote, RecordEvaluation
+from luca_kernel.grading import GradingRule, ScaleKind
+from luca_kernel.ids import SubjectId
 
 KEY = "key-0000-0001"
 

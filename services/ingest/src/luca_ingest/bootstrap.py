@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from luca_grading.adapters.aws_clients import AwsClients
-from luca_grading.adapters.dynamodb_repository import DynamoRepositoryFactory
-from luca_grading.service_layer.rule_cache import RuleCache
 from luca_ingest.adapters.contract import decode_event
 from luca_ingest.adapters.dynamodb_store import DynamoEventStore
-from luca_ingest.adapters.rules import CachedRules
 from luca_ingest.config import IngestSettings
 from luca_ingest.service_layer.processor import GradeProcessor
+from luca_kernel.rule_cache import RuleCache
+from luca_platform.aws import AwsClients
+from luca_platform.contracts.rules import TableRules
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,16 +22,7 @@ class IngestApp:
 
 
 def build(settings: IngestSettings, clients: AwsClients | None = None) -> IngestApp:
-    clients = clients or AwsClients(
-        region=settings.aws_region,
-        endpoint_url=settings.aws_endpoint_url,
-        tenant_role_arn=settings.tenant_role_arn,
-        session_seconds=settings.tenant_session_seconds,
-        refresh_margin_seconds=settings.tenant_refresh_margin_seconds,
-    )
+    clients = clients or AwsClients.from_settings(settings)
     store = DynamoEventStore(clients, settings.table_name)
-    rules = CachedRules(
-        DynamoRepositoryFactory(clients=clients, table_name=settings.table_name),
-        RuleCache(ttl_seconds=settings.rule_cache_ttl_seconds),
-    )
+    rules = TableRules(clients, settings.table_name, RuleCache(ttl_seconds=settings.rule_cache_ttl_seconds))
     return IngestApp(settings, clients, store, GradeProcessor(store, rules, decode_event))

@@ -10,6 +10,8 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from luca_platform.settings import aws_from_environment
+
 
 @dataclass(frozen=True, slots=True)
 class IngestSettings:
@@ -30,11 +32,7 @@ class IngestSettings:
             raise RuntimeError("LUCA_TABLE_NAME is not set")
         return cls(
             table_name=table,
-            aws_region=env.get("LUCA_AWS_REGION") or env.get("AWS_REGION") or "us-east-1",
-            aws_endpoint_url=env.get("LUCA_AWS_ENDPOINT_URL") or None,
-            tenant_role_arn=env.get("LUCA_TENANT_ROLE_ARN") or None,
-            tenant_session_seconds=int(env.get("LUCA_TENANT_SESSION_SECONDS", "3600")),
-            tenant_refresh_margin_seconds=int(env.get("LUCA_TENANT_REFRESH_MARGIN_SECONDS", "300")),
+            **aws_from_environment(env),
             rule_cache_ttl_seconds=float(env.get("LUCA_RULE_CACHE_TTL_SECONDS", "60")),
             metrics_namespace=env.get("POWERTOOLS_METRICS_NAMESPACE", "Luca/Platform"),
         )

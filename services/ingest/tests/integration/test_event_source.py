@@ -22,10 +22,6 @@ from typing import Any
 import boto3
 import pytest
 
-from luca_grading.adapters import table_design as td
-from luca_grading.adapters.aws_clients import AwsClients
-from luca_grading.adapters.dynamodb_repository import DynamoRepositoryFactory, from_wire
-from luca_grading.domain.model import CourseId, SchoolId, Student, StudentId, Subject, SubjectId
 from luca_infra.definitions import PLATFORM_DEFINITION, PlatformDefinition, TableDefinition
 from luca_infra.local.emulator import Emulator
 from luca_infra.local.event_source import BatchReport, EventSourceMapping, EventSourceRunner
@@ -33,6 +29,11 @@ from luca_infra.local.provision import ProvisionedResources, provision
 from luca_ingest.bootstrap import IngestApp, build
 from luca_ingest.config import IngestSettings
 from luca_ingest.entrypoints.handler import process
+from luca_platform.aws import AwsClients
+from luca_platform.contracts.roster import student_pk
+from luca_platform.table import keys
+from luca_platform.table.codec import from_wire
+from luca_testing.seed import SchoolSeed
 
 pytestmark = pytest.mark.emulator
 
@@ -182,14 +183,11 @@ def burst(emulator: Emulator) -> Burst:
         ),
     )
     resources = provision(emulator.url, definition=definition)
-    factory = DynamoRepositoryFactory(
-        clients=AwsClients(region=emulator.region, endpoint_url=emulator.url), table_name=resources.table_name
-    )
+    clients = AwsClients(region=emulator.region, endpoint_url=emulator.url)
     for school, students in ROSTER.items():
-        repository = factory.for_school(SchoolId(school))
-        repository.put_subject(Subject(SchoolId(school), SubjectId(SUBJECT), "Matemática"))
+        seed = SchoolSeed(clients, resources.table_name, school).subject(SUBJECT, "Matemática")
         for student in students:
-            repository.put_student(Student(SchoolId(school), StudentId(student), CourseId(COURSE), student))
+            seed.student(student, COURSE, student)
     app = build(
         IngestSettings(
             table_name=resources.table_name,
@@ -226,7 +224,7 @@ def test_an_event_sent_three_times_is_stored_once(burst: Burst, running: EventSo
     wait_until(lambda: burst.depth(burst.resources.events_queue_url) == 0, "the queue is drained")
 
     (stored,) = burst.results_for(event_id)
-    assert stored[td.TABLE_PARTITION_KEY] == td.student_pk(SCHOOL_A, "st-a-1")
+    assert stored[keys.TABLE_PARTITION_KEY] == student_pk(SCHOOL_A, "st-a-1")
     assert running.totals.deleted == 3
     assert running.totals.failed == 0
 
@@ -314,12 +312,12 @@ def test_a_mixed_school_batch_stores_each_result_in_its_own_schools_partition_on
         (shared, SCHOOL_A, SHARED_STUDENT),
     ):
         (stored,) = burst.results_for(json.loads(body)["event_id"])
-        assert stored[td.TABLE_PARTITION_KEY] == td.student_pk(school, student)
+        assert stored[keys.TABLE_PARTITION_KEY] == student_pk(school, student)
         assert stored["school_id"] == school
     assert burst.results_for(json.loads(other_schools_student)["event_id"]) == []
     assert burst.results_for(json.loads(no_school)["event_id"]) == []
     for item in burst.results():
-        assert item[td.TABLE_PARTITION_KEY].startswith(td.school_prefix(item["school_id"]))
+        assert item[keys.TABLE_PARTITION_KEY].startswith(keys.school_prefix(item["school_id"]))
 
 
 # -- (d) deletion ----------------------------------------------------------------------------------------------

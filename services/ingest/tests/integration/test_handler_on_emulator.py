@@ -8,10 +8,12 @@ from decimal import Decimal
 import pytest
 
 from ingest_support import EmulatedIngest, LambdaContext, event_body, sqs_record
-from luca_grading.adapters import table_design as td
-from luca_grading.domain.model import SchoolId, default_rule
+from luca_ingest.adapters.table_design import exercise_result_sk
 from luca_ingest.domain.events import event_from_contract, grade
 from luca_ingest.entrypoints.handler import process
+from luca_kernel.grading import default_rule
+from luca_kernel.ids import SchoolId
+from luca_platform.table import keys
 
 pytestmark = pytest.mark.emulator
 
@@ -35,9 +37,9 @@ def test_a_batch_is_stored_with_one_read_and_one_write_per_school(ingest: Emulat
     assert len(results) == 3
     for item in results:
         school = item["school_id"]["S"]
-        assert item[td.TABLE_PARTITION_KEY]["S"].startswith(td.school_prefix(school))
-        assert item[td.TABLE_SORT_KEY]["S"] == td.exercise_result_sk(item["event_id"]["S"])
-        assert int(item[td.TTL_ATTRIBUTE]["N"]) > 0
+        assert item[keys.TABLE_PARTITION_KEY]["S"].startswith(keys.school_prefix(school))
+        assert item[keys.TABLE_SORT_KEY]["S"] == exercise_result_sk(item["event_id"]["S"])
+        assert int(item[keys.TTL_ATTRIBUTE]["N"]) > 0
     by_student = {item["student_id"]["S"]: Decimal(item["score"]["N"]) for item in results}
     assert by_student == {"st-1": Decimal("6"), "st-2": Decimal("6"), "st-9": Decimal("5.1")}
 

@@ -9,9 +9,10 @@ from decimal import Decimal
 import pytest
 
 from ingest_support import FakeRules, FakeStore, event_body
-from luca_grading.domain.model import GradingRule, ScaleKind, SchoolId, SubjectId
 from luca_ingest.adapters.contract import decode_event
 from luca_ingest.service_layer.processor import GradeProcessor, IncomingRecord, Status
+from luca_kernel.grading import GradingRule, ScaleKind
+from luca_kernel.ids import SchoolId, SubjectId
 
 NOW = datetime(2026, 11, 27, 14, 0, tzinfo=UTC)
 

@@ -1,10 +1,9 @@
-"""The ``Rules`` and ``Roster`` ports over the platform's table, through per-school sessions.
+"""The ``Roster`` port over the platform's table (the published roster contract), per-school sessions.
 
-Rules are read as the grading service reads them (its rule cache: the subject's own rule, else the
-school default, else the platform's). The roster is the school's catalog of courses, then each
-course's students on the course index (GSI1): every key is built by ``table_design`` from the
-principal's school, and every call goes through ``AwsClients.dynamodb_for(school)``, whose IAM
-policy allows only that school's leading keys.
+The roster is the school's catalog of courses, then each course's students on the course index
+(GSI1): every key is built by the roster contract from the principal's school, checked by the
+school guard, and every call goes through ``AwsClients.dynamodb_for(school)``, whose IAM policy
+allows only that school's leading keys. (Rules come from ``luca_platform.contracts.rules``.)
 """
 
 from __future__ import annotations
@@ -12,21 +11,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from luca_grading.adapters import table_design as td
-from luca_grading.adapters.aws_clients import AwsClients
-from luca_grading.adapters.dynamodb_repository import DynamoRepositoryFactory, from_wire
-from luca_grading.domain.errors import TenantBoundaryViolation
-from luca_grading.domain.model import GradingRule, SchoolId, SubjectId
-from luca_grading.service_layer.rule_cache import RuleCache
-
-
-class SchoolRules:
-    def __init__(self, repositories: DynamoRepositoryFactory, cache: RuleCache) -> None:
-        self._repositories, self._cache = repositories, cache
-
-    def rule_for(self, school_id: str, subject_id: str) -> GradingRule:
-        repository = self._repositories.for_school(SchoolId(school_id))
-        return self._cache.rule_for(SchoolId(school_id), SubjectId(subject_id), repository.get_rule)
+from luca_platform.aws import AwsClients
+from luca_platform.contracts import roster
+from luca_platform.table import guard
+from luca_platform.table.codec import from_wire
+from luca_platform.table.keys import COURSE_TERM_INDEX, TABLE_PARTITION_KEY, TABLE_SORT_KEY, IndexDesign
 
 
 class DynamoRoster:
@@ -35,23 +24,23 @@ class DynamoRoster:
 
     def student_ids(self, school_id: str) -> Iterator[str]:
         seen: set[str] = set()
-        for course in self._query(
-            school_id, td.TABLE_PARTITION_KEY, td.catalog_pk(school_id), None, "COURSE#"
-        ):
-            index = td.COURSE_TERM_INDEX
-            roster = td.course_roster_pk(school_id, str(course["course_id"]))
-            for student in self._query(school_id, index.partition_key, roster, index, "STUDENT#"):
+        catalog = roster.catalog_pk(school_id)
+        for course in self._query(school_id, TABLE_PARTITION_KEY, catalog, None, roster.COURSE_SK_PREFIX):
+            index = COURSE_TERM_INDEX
+            students = roster.course_roster_pk(school_id, str(course["course_id"]))
+            for student in self._query(
+                school_id, index.partition_key, students, index, roster.ROSTER_SK_PREFIX
+            ):
                 student_id = str(student["student_id"])
                 if student_id not in seen:
                     seen.add(student_id)
                     yield student_id
 
     def _query(
-        self, school_id: str, key: str, value: str, index: td.IndexDesign | None, sort_prefix: str
+        self, school_id: str, key: str, value: str, index: IndexDesign | None, sort_prefix: str
     ) -> Iterator[dict[str, Any]]:
-        if not value.startswith(td.school_prefix(school_id)):
-            raise TenantBoundaryViolation("refused a key outside the school")
-        sort_key = index.sort_key if index else td.TABLE_SORT_KEY
+        guard.check_key(school_id, value)
+        sort_key = index.sort_key if index else TABLE_SORT_KEY
         request: dict[str, Any] = {
             "TableName": self._table,
             "KeyConditionExpression": "#pk = :pk AND begins_with(#sk, :prefix)",

@@ -11,22 +11,19 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from concurrent import futures
 from typing import Any, TypeVar
 
 import grpc
-from google.protobuf import any_pb2
-from google.rpc import code_pb2, error_details_pb2, status_pb2
-from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection
-from grpc_status import rpc_status
+from google.rpc import status_pb2
 
 from luca.analytics.v1 import analytics_pb2, analytics_pb2_grpc
 from luca_analytics.bootstrap import Container
 from luca_analytics.service_layer.reports import LakeUnavailable, Reports
-from luca_grading.domain.access import Principal
-from luca_grading.domain.errors import Forbidden, GradingError, InvalidInput, TenantBoundaryViolation
-from luca_grading.entrypoints.errors import grpc_code
+from luca_kernel.access import Principal
+from luca_kernel.errors import Forbidden, InvalidInput, LucaError, TenantBoundaryViolation
+from luca_platform import problems
+from luca_platform.grpc_server import abort, build_server
+from luca_platform.problems import grpc_code
 
 SERVICE_NAME = analytics_pb2.DESCRIPTOR.services_by_name["AnalyticsService"].full_name
 ERROR_DOMAIN = "analytics.luca.school"
@@ -35,20 +32,7 @@ R = TypeVar("R")
 
 
 def error_status(code: grpc.StatusCode, reason: str, message: str, field: str = "") -> status_pb2.Status:
-    info = any_pb2.Any()
-    info.Pack(error_details_pb2.ErrorInfo(reason=reason, domain=ERROR_DOMAIN))
-    details = [info]
-    if field:
-        bad = any_pb2.Any()
-        bad.Pack(
-            error_details_pb2.BadRequest(
-                field_violations=[
-                    error_details_pb2.BadRequest.FieldViolation(field=field, description=message)
-                ]
-            )
-        )
-        details.append(bad)
-    return status_pb2.Status(code=getattr(code_pb2, code.name), message=message, details=details)
+    return problems.error_status(code, reason, message, domain=ERROR_DOMAIN, field=field)
 
 
 class AnalyticsServicer(analytics_pb2_grpc.AnalyticsServiceServicer):
@@ -72,7 +56,7 @@ class AnalyticsServicer(analytics_pb2_grpc.AnalyticsServiceServicer):
             )
             if isinstance(error, Forbidden):
                 status.message = error.detail
-        except GradingError as error:
+        except LucaError as error:
             status = error_status(grpc_code(error), error.reason.value, error.detail)
         except LakeUnavailable as error:
             log.warning(
@@ -80,8 +64,7 @@ class AnalyticsServicer(analytics_pb2_grpc.AnalyticsServiceServicer):
                 extra={"error": str(error), "query_execution_id": error.query_execution_id},
             )
             status = error_status(grpc.StatusCode.UNAVAILABLE, "LAKE_UNAVAILABLE", error.detail)
-        context.abort_with_status(rpc_status.to_status(status))
-        raise AssertionError("unreachable: abort_with_status raises")
+        return abort(context, status)
 
     def SubjectAverages(self, request: Any, context: grpc.ServicerContext) -> Any:
         def work(principal: Principal) -> analytics_pb2.SubjectAveragesResponse:
@@ -156,15 +139,13 @@ class AnalyticsServicer(analytics_pb2_grpc.AnalyticsServiceServicer):
 
 def create_server(container: Container, *, address: str, workers: int = 8) -> tuple[grpc.Server, int]:
     """A bound, not yet started server; returns it and its port."""
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="analytics-grpc"))
-    analytics_pb2_grpc.add_AnalyticsServiceServicer_to_server(AnalyticsServicer(container), server)
-    health_servicer = health.HealthServicer()
-    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    for name in ("", SERVICE_NAME):
-        health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
-    reflection.enable_server_reflection(
-        (SERVICE_NAME, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME),
-        server,
+    return build_server(
+        service_name=SERVICE_NAME,
+        register=lambda server: analytics_pb2_grpc.add_AnalyticsServiceServicer_to_server(
+            AnalyticsServicer(container), server
+        ),
+        address=address,
+        workers=workers,
+        thread_name_prefix="analytics-grpc",
+        traced=False,
     )
-    port = server.add_insecure_port(address)
-    return server, port

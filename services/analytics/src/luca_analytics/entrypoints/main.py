@@ -24,14 +24,9 @@ from luca_analytics.bootstrap import Container, bootstrap
 from luca_analytics.config import AnalyticsSettings
 from luca_analytics.entrypoints.grpc_server import create_server
 from luca_analytics.entrypoints.rest import create_app
-from luca_grading.entrypoints.process import (
-    announce_ready,
-    flush_traces,
-    listening_port,
-    wait_for_stop_signal,
-)
-from luca_grading.telemetry.logs import configure_logging
-from luca_grading.telemetry.tracing import configure_tracing
+from luca_platform.process import announce_ready, flush_traces, listening_port, wait_for_stop_signal
+from luca_platform.telemetry.logs import configure_logging
+from luca_platform.telemetry.tracing import configure_tracing
 
 SERVICE_NAME = "analytics"
 log = logging.getLogger("luca.analytics")

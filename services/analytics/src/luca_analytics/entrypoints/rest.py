@@ -21,12 +21,11 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from luca_analytics.bootstrap import Container
 from luca_analytics.service_layer.reports import LakeUnavailable, Reports
-from luca_grading.domain.access import Principal
-from luca_grading.domain.errors import GradingError, InvalidInput, TenantBoundaryViolation
-from luca_grading.entrypoints.errors import PROBLEM_BASE, TITLES, http_status
+from luca_kernel.access import Principal
+from luca_kernel.errors import InvalidInput, LucaError, TenantBoundaryViolation
+from luca_platform.problems import PROBLEM_JSON, TITLES, http_status, problem_body
 
 log = logging.getLogger("luca.analytics.rest")
-PROBLEM_JSON = "application/problem+json"
 CORRELATION_HEADER = "x-correlation-id"
 
 # The parameters each report takes (besides ``school_id``, which may only name the caller's school).
@@ -57,18 +56,15 @@ def problem(
     errors: list[dict[str, Any]] | None = None,
     headers: dict[str, str] | None = None,
 ) -> JSONResponse:
-    body = Problem(
-        type=PROBLEM_BASE + kind,
-        title=TITLES.get(status, "Error"),
-        status=status,
-        detail=detail,
+    body = problem_body(
+        status,
+        kind,
+        detail,
         instance=request.url.path,
         correlation_id=request.headers.get(CORRELATION_HEADER),
         errors=errors,
     )
-    return JSONResponse(
-        body.model_dump(exclude_none=True), status_code=status, media_type=PROBLEM_JSON, headers=headers
-    )
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
 def _parameters(request: Request, report: str) -> dict[str, str]:
@@ -164,8 +160,8 @@ def create_app(container: Container) -> FastAPI:
 
     Caller = Annotated[Principal, Depends(principal)]
 
-    @app.exception_handler(GradingError)
-    async def grading_error(request: Request, exc: GradingError) -> JSONResponse:
+    @app.exception_handler(LucaError)
+    async def grading_error(request: Request, exc: LucaError) -> JSONResponse:
         status = http_status(exc)
         headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
         errors = [{"field": exc.field, "reason": exc.reason.value}] if exc.field else None

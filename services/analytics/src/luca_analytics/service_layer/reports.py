@@ -26,9 +26,9 @@ from enum import StrEnum
 from typing import Any, Protocol
 
 from luca_analytics.domain.lake import student_key
-from luca_grading.domain.access import Principal, Role
-from luca_grading.domain.errors import Forbidden, InvalidInput
-from luca_grading.domain.model import DEFAULT_SUBJECT, SCALE_BOUNDS, GradingRule, ScaleKind
+from luca_kernel.access import Principal, Role
+from luca_kernel.errors import Forbidden, InvalidInput
+from luca_kernel.grading import DEFAULT_SUBJECT, SCALE_BOUNDS, GradingRule, ScaleKind
 
 TERM_PATTERN = re.compile(r"^[0-9]{4}-T[1-4]$")  # the school term, as the government sync's period
 ID_PATTERN = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")

@@ -1,7 +1,8 @@
 """The sync's state and the period's grades in the platform's one table, through per-school sessions.
 
 Every call goes through ``AwsClients.dynamodb_for(school)``: a session whose IAM policy allows only
-keys starting with ``SCHOOL#<school>#``; and every key is built by ``table_design`` from the school
+keys starting with ``SCHOOL#<school>#``; and every key is built by ``table_design`` (or, for the
+grades it reads, the published grades contract) from the school
 the task was given, so a task working for one school cannot read or write another's.
 """
 
@@ -12,6 +13,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
+from luca_govsync.adapters import table_design as td
 from luca_govsync.domain.model import (
     AuditEntry,
     BatchRef,
@@ -23,22 +25,13 @@ from luca_govsync.domain.model import (
     SyncProgress,
     SyncStatus,
 )
-from luca_grading.adapters import table_design as td
-from luca_grading.adapters.aws_clients import AwsClients
-from luca_grading.adapters.dynamodb_repository import DynamoRepositoryFactory, from_wire, to_wire
-from luca_grading.domain.model import GradingRule, SchoolId, SubjectId
-from luca_grading.service_layer.rule_cache import RuleCache
+from luca_platform.aws import AwsClients
+from luca_platform.contracts import grades
+from luca_platform.table.codec import from_wire, to_wire
+from luca_platform.table.keys import SCHOOL_TERM_INDEX, SEP, TABLE_PARTITION_KEY, TABLE_SORT_KEY
 
 BATCH_WRITE_LIMIT = 25  # DynamoDB's; the emulator accepts more, so we enforce it here
-_GRADE_ATTRIBUTES = (
-    "evaluation_id",
-    "student_id",
-    "course_id",
-    "subject_id",
-    "term_id",
-    "score",
-    "recorded_at",
-)
+_GRADE_ATTRIBUTES = grades.SYNC_ATTRIBUTES
 
 
 def now_iso() -> str:
@@ -53,14 +46,14 @@ class DynamoGradeSource:
 
     def period_grades(self, school_id: str, period: str) -> list[GradeRecord]:
         client = self._clients.dynamodb_for(school_id)
-        index = td.SCHOOL_TERM_INDEX
+        index = SCHOOL_TERM_INDEX
         names = {f"#{i}": name for i, name in enumerate(_GRADE_ATTRIBUTES)}
         request: dict[str, Any] = {
             "TableName": self._table,
             "IndexName": index.name,
             "KeyConditionExpression": "#pk = :pk",
             "ExpressionAttributeNames": {"#pk": index.partition_key, **names},
-            "ExpressionAttributeValues": {":pk": {"S": td.school_term_pk(school_id, period)}},
+            "ExpressionAttributeValues": {":pk": {"S": grades.school_term_pk(school_id, period)}},
             "ProjectionExpression": ", ".join(names),
         }
         records = []
@@ -84,18 +77,6 @@ class DynamoGradeSource:
             request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
-class SchoolRules:
-    """The school's grading rules in force, read as the grading service reads them (its rule cache:
-    the subject's own rule, else the school's default, else the platform's), per-school sessions."""
-
-    def __init__(self, repositories: DynamoRepositoryFactory, cache: RuleCache) -> None:
-        self._repositories, self._cache = repositories, cache
-
-    def rule_for(self, school_id: str, subject_id: str) -> GradingRule:
-        repository = self._repositories.for_school(SchoolId(school_id))
-        return self._cache.rule_for(SchoolId(school_id), SubjectId(subject_id), repository.get_rule)
-
-
 class DynamoSyncStore:
     def __init__(self, clients: AwsClients, table_name: str) -> None:
         self._clients, self._table = clients, table_name
@@ -106,7 +87,7 @@ class DynamoSyncStore:
         request: dict[str, Any] = {
             "TableName": self._table,
             "KeyConditionExpression": "#pk = :pk AND begins_with(#sk, :prefix)",
-            "ExpressionAttributeNames": {"#pk": td.TABLE_PARTITION_KEY, "#sk": td.TABLE_SORT_KEY},
+            "ExpressionAttributeNames": {"#pk": TABLE_PARTITION_KEY, "#sk": TABLE_SORT_KEY},
             "ExpressionAttributeValues": {
                 ":pk": {"S": td.govsync_pk(school_id, period)},
                 ":prefix": {"S": prefix},
@@ -129,7 +110,7 @@ class DynamoSyncStore:
         }
 
     def batch_states(self, school_id: str, period: str, sync_id: str) -> list[BatchState]:
-        prefix = f"{td.GOVSYNC_BATCH_PREFIX}{sync_id}{td.SEP}"
+        prefix = f"{td.GOVSYNC_BATCH_PREFIX}{sync_id}{SEP}"
         return [_batch_state(item) for item in self._partition(school_id, period, prefix)]
 
     def runs(self, school_id: str, period: str) -> list[dict[str, Any]]:
@@ -168,8 +149,8 @@ class DynamoSyncStore:
         self._put(
             school_id,
             {
-                td.TABLE_PARTITION_KEY: td.govsync_pk(school_id, period),
-                td.TABLE_SORT_KEY: td.govsync_run_sk(sync_id),
+                TABLE_PARTITION_KEY: td.govsync_pk(school_id, period),
+                TABLE_SORT_KEY: td.govsync_run_sk(sync_id),
                 "type": "GovSyncRun",
                 "school_id": school_id,
                 "period": period,
@@ -191,7 +172,7 @@ class DynamoSyncStore:
                     TableName=self._table,
                     Item=to_wire(item),
                     ConditionExpression="attribute_not_exists(#pk)",
-                    ExpressionAttributeNames={"#pk": td.TABLE_PARTITION_KEY},
+                    ExpressionAttributeNames={"#pk": TABLE_PARTITION_KEY},
                 )
             except client.exceptions.ConditionalCheckFailedException:
                 continue  # a re-run of prepare: the batch keeps the state it has
@@ -237,8 +218,8 @@ class DynamoSyncStore:
     def batch_done(self, ref: BatchRef, outcomes: Sequence[RecordOutcome]) -> None:
         items = [
             {
-                td.TABLE_PARTITION_KEY: td.govsync_pk(ref.school_id, ref.period),
-                td.TABLE_SORT_KEY: td.govsync_record_sk(outcome.record_id),
+                TABLE_PARTITION_KEY: td.govsync_pk(ref.school_id, ref.period),
+                TABLE_SORT_KEY: td.govsync_record_sk(outcome.record_id),
                 "type": "GovSyncRecord",
                 "school_id": ref.school_id,
                 "period": ref.period,
@@ -292,8 +273,8 @@ class DynamoSyncStore:
         self._put(
             entry.school_id,
             {
-                td.TABLE_PARTITION_KEY: td.govsync_pk(entry.school_id, entry.period),
-                td.TABLE_SORT_KEY: td.govsync_audit_sk(at, entry.step, uuid.uuid4().hex),
+                TABLE_PARTITION_KEY: td.govsync_pk(entry.school_id, entry.period),
+                TABLE_SORT_KEY: td.govsync_audit_sk(at, entry.step, uuid.uuid4().hex),
                 "type": "GovSyncAudit",
                 "school_id": entry.school_id,
                 "period": entry.period,
@@ -315,8 +296,8 @@ class DynamoSyncStore:
             TableName=self._table,
             Key=to_wire(
                 {
-                    td.TABLE_PARTITION_KEY: td.govsync_pk(progress.school_id, progress.period),
-                    td.TABLE_SORT_KEY: td.govsync_run_sk(progress.sync_id),
+                    TABLE_PARTITION_KEY: td.govsync_pk(progress.school_id, progress.period),
+                    TABLE_SORT_KEY: td.govsync_run_sk(progress.sync_id),
                 }
             ),
             UpdateExpression="SET #status = :status, finished_at = :finished, accepted = :accepted, rejected = :rejected",
@@ -356,8 +337,8 @@ class DynamoSyncStore:
 
 def _batch_key(ref: BatchRef) -> dict[str, Any]:
     return {
-        td.TABLE_PARTITION_KEY: td.govsync_pk(ref.school_id, ref.period),
-        td.TABLE_SORT_KEY: td.govsync_batch_sk(ref.sync_id, ref.number),
+        TABLE_PARTITION_KEY: td.govsync_pk(ref.school_id, ref.period),
+        TABLE_SORT_KEY: td.govsync_batch_sk(ref.sync_id, ref.number),
     }
 
 

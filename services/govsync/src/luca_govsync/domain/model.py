@@ -15,8 +15,9 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 
-from luca_grading.domain.errors import GradingError
-from luca_grading.domain.model import GradingRule, SubjectId
+from luca_kernel.errors import LucaError
+from luca_kernel.grading import GradingRule
+from luca_kernel.ids import SubjectId
 
 PERIOD_PATTERN = re.compile(r"^(?P<year>\d{4})-T(?P<term>[1-4])$")
 # Step Functions execution names: 1-80 characters of [A-Za-z0-9_-].
@@ -246,7 +247,7 @@ def ministry_grade(score: str, rule: GradingRule) -> str:
     try:
         value = Decimal(score)
         fraction = rule.fraction_for_score(value)
-    except (InvalidOperation, GradingError) as exc:
+    except (InvalidOperation, LucaError) as exc:
         raise InvalidSyncRequest(
             f"grade {score!r} cannot be read on its subject's {rule.scale} scale"
         ) from exc

@@ -9,15 +9,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from concurrent import futures
 from typing import Any, TypeVar
 
 import grpc
-from google.protobuf import any_pb2, timestamp_pb2
-from google.rpc import code_pb2, error_details_pb2, status_pb2
-from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection
-from grpc_status import rpc_status
+from google.protobuf import timestamp_pb2
+from google.rpc import status_pb2
 
 from luca.govsync.v1 import govsync_pb2, govsync_pb2_grpc
 from luca_govsync.domain.model import (
@@ -29,9 +25,11 @@ from luca_govsync.domain.model import (
     SyncStatus,
 )
 from luca_govsync.service_layer.control import SyncControl, SyncNotFound
-from luca_grading.adapters.tokens import Authenticator
-from luca_grading.domain.access import Principal
-from luca_grading.domain.errors import Forbidden, Unauthenticated
+from luca_kernel.access import Principal
+from luca_kernel.errors import Forbidden, Unauthenticated
+from luca_platform import problems
+from luca_platform.grpc_server import abort, build_server
+from luca_platform.tokens import Authenticator
 
 SERVICE_NAME = govsync_pb2.DESCRIPTOR.services_by_name["GovSyncService"].full_name
 ERROR_DOMAIN = "govsync.luca.school"
@@ -116,21 +114,7 @@ def report_pb(progress: SyncProgress) -> govsync_pb2.SyncReport:
 
 
 def _status(code: grpc.StatusCode, reason: str, message: str, field: str = "") -> status_pb2.Status:
-    details = []
-    info = any_pb2.Any()
-    info.Pack(error_details_pb2.ErrorInfo(reason=reason, domain=ERROR_DOMAIN))
-    details.append(info)
-    if field:
-        bad = any_pb2.Any()
-        bad.Pack(
-            error_details_pb2.BadRequest(
-                field_violations=[
-                    error_details_pb2.BadRequest.FieldViolation(field=field, description=message)
-                ]
-            )
-        )
-        details.append(bad)
-    return status_pb2.Status(code=getattr(code_pb2, code.name), message=message, details=details)
+    return problems.error_status(code, reason, message, domain=ERROR_DOMAIN, field=field)
 
 
 class GovSyncServicer(govsync_pb2_grpc.GovSyncServiceServicer):
@@ -144,29 +128,14 @@ class GovSyncServicer(govsync_pb2_grpc.GovSyncServiceServicer):
             principal = self._authenticator.authenticate(metadata.get("authorization"))
             return work(principal)
         except Unauthenticated as error:
-            context.abort_with_status(
-                rpc_status.to_status(
-                    _status(grpc.StatusCode.UNAUTHENTICATED, "UNAUTHENTICATED", error.detail)
-                )
-            )
+            abort(context, _status(grpc.StatusCode.UNAUTHENTICATED, "UNAUTHENTICATED", error.detail))
         except Forbidden as error:
-            context.abort_with_status(
-                rpc_status.to_status(
-                    _status(grpc.StatusCode.PERMISSION_DENIED, "NOT_YOUR_SCHOOL", error.detail)
-                )
-            )
+            abort(context, _status(grpc.StatusCode.PERMISSION_DENIED, "NOT_YOUR_SCHOOL", error.detail))
         except InvalidSyncRequest as error:
             field = "period" if "period" in str(error) else "school_id"
-            context.abort_with_status(
-                rpc_status.to_status(
-                    _status(grpc.StatusCode.INVALID_ARGUMENT, "INVALID_REQUEST", str(error), field)
-                )
-            )
+            abort(context, _status(grpc.StatusCode.INVALID_ARGUMENT, "INVALID_REQUEST", str(error), field))
         except SyncNotFound as error:
-            context.abort_with_status(
-                rpc_status.to_status(_status(grpc.StatusCode.NOT_FOUND, "NO_SUCH_SYNC", str(error)))
-            )
-        raise AssertionError("unreachable: abort_with_status raises")
+            abort(context, _status(grpc.StatusCode.NOT_FOUND, "NO_SUCH_SYNC", str(error)))
 
     def StartSync(self, request: Any, context: grpc.ServicerContext) -> Any:
         def work(principal: Principal) -> govsync_pb2.StartSyncResponse:
@@ -213,20 +182,12 @@ def create_server(
     control: SyncControl, authenticator: Authenticator, *, address: str, workers: int = 8
 ) -> tuple[grpc.Server, int]:
     """A bound, not yet started server; returns it and its port."""
-    from opentelemetry.instrumentation.grpc import server_interceptor
-
-    server = grpc.server(
-        futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="govsync-grpc"),
-        interceptors=[server_interceptor()],
+    return build_server(
+        service_name=SERVICE_NAME,
+        register=lambda server: govsync_pb2_grpc.add_GovSyncServiceServicer_to_server(
+            GovSyncServicer(control, authenticator), server
+        ),
+        address=address,
+        workers=workers,
+        thread_name_prefix="govsync-grpc",
     )
-    govsync_pb2_grpc.add_GovSyncServiceServicer_to_server(GovSyncServicer(control, authenticator), server)
-    health_servicer = health.HealthServicer()
-    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    for name in ("", SERVICE_NAME):
-        health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
-    reflection.enable_server_reflection(
-        (SERVICE_NAME, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME),
-        server,
-    )
-    port = server.add_insecure_port(address)
-    return server, port

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from luca_govsync.domain.model import BatchState, BatchStatus, SyncKey, SyncProgress, parse_period
 from luca_govsync.service_layer.ports import Executions, SyncStore
 from luca_govsync.service_layer.starter import Started, SyncStarter
-from luca_grading.domain.access import Principal, Role
-from luca_grading.domain.errors import Forbidden
+from luca_kernel.access import Principal, Role
+from luca_kernel.errors import Forbidden
 
 
 class SyncNotFound(LookupError):

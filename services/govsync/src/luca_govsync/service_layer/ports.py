@@ -14,7 +14,7 @@ from luca_govsync.domain.model import (
     RecordOutcome,
     SyncProgress,
 )
-from luca_grading.domain.model import GradingRule
+from luca_kernel.grading import GradingRule
 
 
 class GradeSource(Protocol):

@@ -11,58 +11,35 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import replace
-from datetime import UTC, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
 from luca_grading.adapters import table_design as td
-from luca_grading.adapters.aws_clients import AwsClients
-from luca_grading.domain.errors import TenantBoundaryViolation
-from luca_grading.domain.model import (
-    BehaviorKind,
-    BehaviorNote,
-    Course,
-    CourseId,
-    Evaluation,
-    GradingRule,
-    Rounding,
-    ScaleKind,
-    SchoolId,
-    Student,
-    StudentId,
-    Subject,
-    SubjectId,
-    TeacherId,
-    TermId,
-)
+from luca_grading.domain.model import BehaviorKind, BehaviorNote, Evaluation
 from luca_grading.service_layer.ports import CheckedWrite, IdempotencyRecord, Preconditions, RecordingContext
+from luca_kernel.errors import TenantBoundaryViolation
+from luca_kernel.grading import GradingRule
+from luca_kernel.ids import CourseId, SchoolId, StudentId, SubjectId, TeacherId, TermId
+from luca_kernel.roster import Course, Student, Subject
+from luca_platform.aws import AwsClients
+from luca_platform.contracts import roster
+from luca_platform.contracts.rules import rule_from, rule_item
+from luca_platform.table import guard
+from luca_platform.table.codec import from_wire, parse_timestamp, timestamp, to_wire
+from luca_platform.table.keys import (
+    COURSE_TERM_INDEX,
+    SCHOOL_TERM_INDEX,
+    TABLE_PARTITION_KEY,
+    TABLE_SORT_KEY,
+    TTL_ATTRIBUTE,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 SCHEMA_VERSION = 1
-_serializer = TypeSerializer()
-_deserializer = TypeDeserializer()
-
-
-def to_wire(item: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: _serializer.serialize(v) for k, v in item.items() if v is not None}
-
-
-def from_wire(item: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: _deserializer.deserialize(v) for k, v in item.items()}
-
-
-def timestamp(value: datetime) -> str:
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def parse_timestamp(value: str) -> datetime:
-    # The stored form is always what timestamp() writes: ISO 8601 in UTC with a trailing Z.
-    return datetime.fromisoformat(value).astimezone(UTC)
 
 
 # -- item mapping (shared with other writers of the same item types) ------------------------------
@@ -70,14 +47,14 @@ def evaluation_item(evaluation: Evaluation) -> dict[str, Any]:
     recorded = timestamp(evaluation.recorded_at)
     s, st = evaluation.school_id, evaluation.student_id
     return {
-        td.TABLE_PARTITION_KEY: td.student_pk(s, st),
-        td.TABLE_SORT_KEY: td.evaluation_sk(
+        TABLE_PARTITION_KEY: td.student_pk(s, st),
+        TABLE_SORT_KEY: td.evaluation_sk(
             evaluation.term_id, evaluation.subject_id, recorded, evaluation.evaluation_id
         ),
-        td.COURSE_TERM_INDEX.partition_key: td.course_term_pk(s, evaluation.course_id, evaluation.term_id),
-        td.COURSE_TERM_INDEX.sort_key: f"SUBJECT#{evaluation.subject_id}#STUDENT#{st}#{evaluation.evaluation_id}",
-        td.SCHOOL_TERM_INDEX.partition_key: td.school_term_pk(s, evaluation.term_id),
-        td.SCHOOL_TERM_INDEX.sort_key: f"STUDENT#{st}#{evaluation.evaluation_id}",
+        COURSE_TERM_INDEX.partition_key: td.course_term_pk(s, evaluation.course_id, evaluation.term_id),
+        COURSE_TERM_INDEX.sort_key: f"SUBJECT#{evaluation.subject_id}#STUDENT#{st}#{evaluation.evaluation_id}",
+        SCHOOL_TERM_INDEX.partition_key: td.school_term_pk(s, evaluation.term_id),
+        SCHOOL_TERM_INDEX.sort_key: f"STUDENT#{st}#{evaluation.evaluation_id}",
         "type": "Evaluation",
         "schema_version": SCHEMA_VERSION,
         "school_id": s,
@@ -120,8 +97,8 @@ def evaluation_from(item: Mapping[str, Any]) -> Evaluation:
 def note_item(note: BehaviorNote) -> dict[str, Any]:
     recorded = timestamp(note.recorded_at)
     return {
-        td.TABLE_PARTITION_KEY: td.student_pk(note.school_id, note.student_id),
-        td.TABLE_SORT_KEY: td.note_sk(recorded, note.note_id),
+        TABLE_PARTITION_KEY: td.student_pk(note.school_id, note.student_id),
+        TABLE_SORT_KEY: td.note_sk(recorded, note.note_id),
         "type": "BehaviorNote",
         "schema_version": SCHEMA_VERSION,
         "school_id": note.school_id,
@@ -148,39 +125,10 @@ def note_from(item: Mapping[str, Any]) -> BehaviorNote:
     )
 
 
-def rule_item(school_id: SchoolId, rule: GradingRule) -> dict[str, Any]:
-    return {
-        td.TABLE_PARTITION_KEY: td.rules_pk(school_id),
-        td.TABLE_SORT_KEY: f"SUBJECT#{rule.subject_id}",
-        "type": "GradingRule",
-        "schema_version": SCHEMA_VERSION,
-        "school_id": school_id,
-        "subject_id": rule.subject_id,
-        "scale": rule.scale.value,
-        "passing_grade": rule.passing_grade,
-        "rounding": rule.rounding.value,
-        "decimals": rule.decimals,
-        "default_weight": rule.default_weight,
-        "updated_at": timestamp(rule.updated_at) if rule.updated_at else None,
-    }
-
-
-def rule_from(item: Mapping[str, Any]) -> GradingRule:
-    return GradingRule(
-        subject_id=SubjectId(item["subject_id"]),
-        scale=ScaleKind(item["scale"]),
-        passing_grade=Decimal(item["passing_grade"]),
-        rounding=Rounding(item["rounding"]),
-        decimals=int(item["decimals"]),
-        default_weight=Decimal(item["default_weight"]),
-        updated_at=parse_timestamp(item["updated_at"]) if item.get("updated_at") else None,
-    )
-
-
 def idempotency_item(school_id: SchoolId, record: IdempotencyRecord, now: float) -> dict[str, Any]:
     return {
-        td.TABLE_PARTITION_KEY: td.idempotency_pk(school_id, record.scope, record.key),
-        td.TABLE_SORT_KEY: td.IDEMPOTENCY_SK,
+        TABLE_PARTITION_KEY: td.idempotency_pk(school_id, record.scope, record.key),
+        TABLE_SORT_KEY: td.IDEMPOTENCY_SK,
         "type": "Idempotency",
         "schema_version": SCHEMA_VERSION,
         "school_id": school_id,
@@ -188,7 +136,7 @@ def idempotency_item(school_id: SchoolId, record: IdempotencyRecord, now: float)
         "key": record.key,
         "fingerprint": record.fingerprint,
         "result_ref": record.result_ref,
-        td.TTL_ATTRIBUTE: int(now) + td.IDEMPOTENCY_TTL_SECONDS,
+        TTL_ATTRIBUTE: int(now) + td.IDEMPOTENCY_TTL_SECONDS,
     }
 
 
@@ -199,7 +147,6 @@ class DynamoSchoolRepository:
         self._client = client
         self._table = table_name
         self._school = school_id
-        self._prefix = td.school_prefix(school_id)
 
     @property
     def school_id(self) -> SchoolId:
@@ -207,17 +154,10 @@ class DynamoSchoolRepository:
 
     # -- the tenant guard ---------------------------------------------------------------------
     def _guard(self, item_or_key: Mapping[str, Any]) -> None:
-        for attribute in (td.TABLE_PARTITION_KEY, *(i.partition_key for i in td.INDEXES)):
-            value = item_or_key.get(attribute)
-            if value is not None and not str(value).startswith(self._prefix):
-                raise TenantBoundaryViolation(
-                    f"refused {attribute} outside school {self._school!r}"  # value withheld: another tenant's id
-                )
-        if td.TABLE_PARTITION_KEY in item_or_key and item_or_key.get(td.TABLE_PARTITION_KEY) is None:
-            raise TenantBoundaryViolation("item without a partition key")
+        guard.check_item(self._school, item_or_key)
 
     def _key(self, pk: str, sk: str) -> dict[str, Any]:
-        key = {td.TABLE_PARTITION_KEY: pk, td.TABLE_SORT_KEY: sk}
+        key = {TABLE_PARTITION_KEY: pk, TABLE_SORT_KEY: sk}
         self._guard(key)
         return to_wire(key)
 
@@ -269,14 +209,14 @@ class DynamoSchoolRepository:
 
     def _put_with_idempotency(self, item: dict[str, Any], record: IdempotencyRecord) -> bool:
         # The record points at the result by its sort key, so a replay is one GetItem.
-        record = replace(record, result_ref=item[td.TABLE_SORT_KEY])
+        record = replace(record, result_ref=item[TABLE_SORT_KEY])
         reasons = self._transact_new(idempotency_item(self._school, record, time.time()), item, [])
         if reasons is None:
             return True
         if reasons[0].get("Code") == "ConditionalCheckFailed":
             return False  # the key was used before: nothing written
         raise RuntimeError(
-            f"item {item[td.TABLE_SORT_KEY]!r} already exists"
+            f"item {item[TABLE_SORT_KEY]!r} already exists"
         )  # pragma: no cover - ids are unique
 
     # -- roster ---------------------------------------------------------------------------------
@@ -285,63 +225,28 @@ class DynamoSchoolRepository:
         return self._student(item) if item else None
 
     def _student(self, item: Mapping[str, Any]) -> Student:
-        return Student(
-            self._school, StudentId(item["student_id"]), CourseId(item["course_id"]), item["display_name"]
-        )
+        return roster.student_from({**item, "school_id": self._school})
 
     def put_student(self, student: Student) -> None:
-        self._put(
-            {
-                td.TABLE_PARTITION_KEY: td.student_pk(self._school, student.student_id),
-                td.TABLE_SORT_KEY: td.STUDENT_SK,
-                td.COURSE_TERM_INDEX.partition_key: td.course_roster_pk(self._school, student.course_id),
-                td.COURSE_TERM_INDEX.sort_key: f"STUDENT#{student.student_id}",
-                "type": "Student",
-                "schema_version": SCHEMA_VERSION,
-                "school_id": self._school,
-                "student_id": student.student_id,
-                "course_id": student.course_id,
-                "display_name": student.display_name,
-            }
-        )
+        self._put(roster.student_item(student))
 
     def get_subject(self, subject_id: SubjectId) -> Subject | None:
         item = self._get(td.catalog_pk(self._school), td.subject_sk(subject_id))
-        return Subject(self._school, subject_id, item["name"]) if item else None
+        return roster.subject_from(item) if item else None
 
     def put_subject(self, subject: Subject) -> None:
-        self._put(
-            {
-                td.TABLE_PARTITION_KEY: td.catalog_pk(self._school),
-                td.TABLE_SORT_KEY: td.subject_sk(subject.subject_id),
-                "type": "Subject",
-                "schema_version": SCHEMA_VERSION,
-                "school_id": self._school,
-                "subject_id": subject.subject_id,
-                "name": subject.name,
-            }
-        )
+        self._put(roster.subject_item(subject))
 
     def get_course(self, course_id: CourseId) -> Course | None:
         item = self._get(td.catalog_pk(self._school), td.course_sk(course_id))
-        return Course(self._school, course_id, item["name"]) if item else None
+        return roster.course_from(item) if item else None
 
     def put_course(self, course: Course) -> None:
-        self._put(
-            {
-                td.TABLE_PARTITION_KEY: td.catalog_pk(self._school),
-                td.TABLE_SORT_KEY: td.course_sk(course.course_id),
-                "type": "Course",
-                "schema_version": SCHEMA_VERSION,
-                "school_id": self._school,
-                "course_id": course.course_id,
-                "name": course.name,
-            }
-        )
+        self._put(roster.course_item(course))
 
     # -- rules ----------------------------------------------------------------------------------
     def get_rule(self, subject_id: SubjectId) -> GradingRule | None:
-        item = self._get(td.rules_pk(self._school), f"SUBJECT#{subject_id}")
+        item = self._get(td.rules_pk(self._school), td.rule_sk(subject_id))
         return rule_from(item) if item else None
 
     def put_rule(self, rule: GradingRule) -> None:
@@ -364,7 +269,7 @@ class DynamoSchoolRepository:
         if evaluation.school_id != self._school:
             raise TenantBoundaryViolation("evaluation of another school")
         item = evaluation_item(evaluation)
-        record = replace(idempotency, result_ref=item[td.TABLE_SORT_KEY])
+        record = replace(idempotency, result_ref=item[TABLE_SORT_KEY])
         marker = idempotency_item(self._school, record, time.time())
         student_key = self._key(td.student_pk(self._school, preconditions.student_id), td.STUDENT_SK)
         checks: list[dict[str, Any]] = [
@@ -373,7 +278,7 @@ class DynamoSchoolRepository:
                     "TableName": self._table,
                     "Key": student_key,
                     "ConditionExpression": "attribute_exists(#pk) AND #course = :course",
-                    "ExpressionAttributeNames": {"#pk": td.TABLE_PARTITION_KEY, "#course": "course_id"},
+                    "ExpressionAttributeNames": {"#pk": TABLE_PARTITION_KEY, "#course": "course_id"},
                     "ExpressionAttributeValues": to_wire({":course": preconditions.course_id}),
                     "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
                 }
@@ -388,7 +293,7 @@ class DynamoSchoolRepository:
                             td.catalog_pk(self._school), td.subject_sk(preconditions.subject_id)
                         ),
                         "ConditionExpression": "attribute_exists(#pk)",
-                        "ExpressionAttributeNames": {"#pk": td.TABLE_PARTITION_KEY},
+                        "ExpressionAttributeNames": {"#pk": TABLE_PARTITION_KEY},
                     }
                 }
             )
@@ -417,7 +322,7 @@ class DynamoSchoolRepository:
             self._guard(from_wire(check["ConditionCheck"]["Key"]))
         new = {
             "ConditionExpression": "attribute_not_exists(#pk)",
-            "ExpressionAttributeNames": {"#pk": td.TABLE_PARTITION_KEY},
+            "ExpressionAttributeNames": {"#pk": TABLE_PARTITION_KEY},
         }
         transaction: list[Any] = [
             {"Put": {"TableName": self._table, "Item": to_wire(marker), **new, "ReturnValuesOnConditionCheckFailure": "ALL_OLD"}},
@@ -453,8 +358,8 @@ class DynamoSchoolRepository:
         return [
             evaluation_from({**item, **known})
             for item in self._query(
-                partition=(td.TABLE_PARTITION_KEY, td.student_pk(self._school, student_id)),
-                sort_prefix=(td.TABLE_SORT_KEY, td.evaluation_sk_prefix(term_id, subject_id)),
+                partition=(TABLE_PARTITION_KEY, td.student_pk(self._school, student_id)),
+                sort_prefix=(TABLE_SORT_KEY, td.evaluation_sk_prefix(term_id, subject_id)),
                 attributes=[name for name in EVALUATION_ATTRIBUTES if name not in known],
             )
         ]
@@ -462,7 +367,7 @@ class DynamoSchoolRepository:
     def course_evaluations(
         self, course_id: CourseId, term_id: TermId, subject_id: SubjectId | None = None
     ) -> Sequence[Evaluation]:
-        index = td.COURSE_TERM_INDEX
+        index = COURSE_TERM_INDEX
         prefix = f"SUBJECT#{subject_id}#" if subject_id else "SUBJECT#"
         known = self._known(course_id=course_id, term_id=term_id, subject_id=subject_id)
         return [
@@ -496,8 +401,8 @@ class DynamoSchoolRepository:
         return [
             note_from(item)
             for item in self._query(
-                partition=(td.TABLE_PARTITION_KEY, td.student_pk(self._school, student_id)),
-                sort_prefix=(td.TABLE_SORT_KEY, td.NOTE_SK_PREFIX),
+                partition=(TABLE_PARTITION_KEY, td.student_pk(self._school, student_id)),
+                sort_prefix=(TABLE_SORT_KEY, td.NOTE_SK_PREFIX),
             )
         ]
 
@@ -522,7 +427,7 @@ class DynamoSchoolRepository:
             response = self._client.batch_get_item(RequestItems=request)
             for raw in response.get("Responses", {}).get(self._table, []):
                 item = from_wire(raw)
-                found[(item[td.TABLE_PARTITION_KEY], item[td.TABLE_SORT_KEY])] = item
+                found[(item[TABLE_PARTITION_KEY], item[TABLE_SORT_KEY])] = item
             request = response.get("UnprocessedKeys") or {}
             if not request:
                 break

@@ -1,41 +1,14 @@
-"""Who may do what: principals (from verified tokens) and the role policy.
+"""The grading service's role policy: who may do what. Every service-layer operation asks it first.
 
-A Principal is built only by the token verifiers in the adapters; its school is the one the token
-carries. Every service-layer operation asks this policy first.
+A Principal is built only by the token verifiers (``luca_platform.tokens``); its school is the one
+the token carries.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from enum import StrEnum
-
-from luca_grading.domain.errors import Forbidden
-from luca_grading.domain.model import SchoolId, StudentId
-
-
-class Role(StrEnum):
-    TEACHER = "teachers"
-    STUDENT = "students"
-    ADMIN = "admins"
-    # An internal service acting for exactly one school (see README: internal callers).
-    SERVICE = "service"
-
-
-@dataclass(frozen=True, slots=True)
-class Principal:
-    school_id: SchoolId
-    subject: str
-    roles: frozenset[Role]
-    student_id: StudentId | None = None
-    username: str = ""
-
-    @property
-    def actor_id(self) -> str:
-        """Who to record as the author of a change (teacher id, service name)."""
-        return self.username or self.subject
-
-    def has(self, *roles: Role) -> bool:
-        return bool(self.roles.intersection(roles))
+from luca_kernel.access import Principal, Role
+from luca_kernel.errors import Forbidden
+from luca_kernel.ids import StudentId
 
 
 def require_grade_writer(principal: Principal) -> None:

@@ -10,37 +10,25 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from concurrent import futures
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, TypeVar
 
 import grpc
-from google.protobuf import any_pb2, timestamp_pb2
-from google.rpc import code_pb2, error_details_pb2, status_pb2
-from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection
-from grpc_status import rpc_status
+from google.protobuf import timestamp_pb2
 
 from luca.common.v1 import common_pb2
 from luca.grading.v1 import grading_pb2, grading_pb2_grpc
 from luca_grading.bootstrap import Container
-from luca_grading.domain.access import Principal
-from luca_grading.domain.errors import GradingError, InvalidInput, TenantBoundaryViolation
-from luca_grading.domain.model import (
-    BehaviorKind,
-    BehaviorNote,
-    Evaluation,
-    GradingRule,
-    Rounding,
-    ScaleKind,
-    SubjectAverage,
-    SubjectId,
-    parse_decimal,
-)
-from luca_grading.entrypoints.errors import grpc_code
+from luca_grading.domain.model import BehaviorKind, BehaviorNote, Evaluation, SubjectAverage
 from luca_grading.service_layer.services import RecordBehaviorNote, RecordEvaluation
-from luca_grading.telemetry import context as request_context
+from luca_kernel.access import Principal
+from luca_kernel.errors import InvalidInput, LucaError, TenantBoundaryViolation
+from luca_kernel.grading import GradingRule, Rounding, ScaleKind, parse_decimal
+from luca_kernel.ids import SubjectId
+from luca_platform.grpc_server import abort, build_server
+from luca_platform.problems import grpc_code, status_for
+from luca_platform.telemetry import context as request_context
 
 log = logging.getLogger("luca.grading.grpc")
 SERVICE_NAME = grading_pb2.DESCRIPTOR.services_by_name["GradingService"].full_name
@@ -151,32 +139,6 @@ def rule_from_pb(message: grading_pb2.GradingRule) -> GradingRule:
     )
 
 
-# -- errors -----------------------------------------------------------------------------------------
-def _status_for(error: GradingError) -> status_pb2.Status:
-    code = grpc_code(error)
-    details = []
-    info = any_pb2.Any()
-    info.Pack(
-        error_details_pb2.ErrorInfo(
-            reason=error.reason.name,
-            domain=ERROR_DOMAIN,
-            metadata={"field": error.field} if error.field else {},
-        )
-    )
-    details.append(info)
-    if error.field and code == grpc.StatusCode.INVALID_ARGUMENT:
-        bad = any_pb2.Any()
-        bad.Pack(
-            error_details_pb2.BadRequest(
-                field_violations=[
-                    error_details_pb2.BadRequest.FieldViolation(field=error.field, description=error.detail)
-                ]
-            )
-        )
-        details.append(bad)
-    return status_pb2.Status(code=getattr(code_pb2, code.name), message=error.detail, details=details)
-
-
 class GradingServicer(grading_pb2_grpc.GradingServiceServicer):
     def __init__(self, container: Container) -> None:
         self._container = container
@@ -197,10 +159,9 @@ class GradingServicer(grading_pb2_grpc.GradingServiceServicer):
                 school = principal.school_id
                 request_context.school_id.set(school)
                 return work(principal)
-            except GradingError as error:
+            except LucaError as error:
                 status = grpc_code(error).name
-                context.abort_with_status(rpc_status.to_status(_status_for(error)))
-                raise  # unreachable: abort raises
+                abort(context, status_for(error, domain=ERROR_DOMAIN))
             except TenantBoundaryViolation:
                 status = "PERMISSION_DENIED"
                 log.error("tenant boundary violation refused")
@@ -323,23 +284,14 @@ def _http_like(status: str) -> int:
 
 
 def create_server(container: Container, *, address: str | None = None) -> tuple[grpc.Server, int]:
-    """A started-ready (not started) server bound to ``address``; returns it and the bound port."""
-    from opentelemetry.instrumentation.grpc import server_interceptor
-
+    """A bound, not yet started server; returns it and its port."""
     settings = container.settings
-    server = grpc.server(
-        futures.ThreadPoolExecutor(max_workers=settings.grpc_workers, thread_name_prefix="grpc"),
-        interceptors=[server_interceptor()],
+    return build_server(
+        service_name=SERVICE_NAME,
+        register=lambda server: grading_pb2_grpc.add_GradingServiceServicer_to_server(
+            GradingServicer(container), server
+        ),
+        address=address or f"{settings.grpc_host}:{settings.grpc_port}",
+        workers=settings.grpc_workers,
         options=[("grpc.max_receive_message_length", settings.max_body_bytes * 4)],
     )
-    grading_pb2_grpc.add_GradingServiceServicer_to_server(GradingServicer(container), server)
-    health_servicer = health.HealthServicer()
-    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    for name in ("", SERVICE_NAME):
-        health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
-    reflection.enable_server_reflection(
-        (SERVICE_NAME, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME),
-        server,
-    )
-    port = server.add_insecure_port(address or f"{settings.grpc_host}:{settings.grpc_port}")
-    return server, port

@@ -19,15 +19,10 @@ import uvicorn
 from luca_grading.bootstrap import Container, bootstrap
 from luca_grading.config import GradingSettings
 from luca_grading.entrypoints.grpc_server import create_server
-from luca_grading.entrypoints.process import (
-    announce_ready,
-    flush_traces,
-    listening_port,
-    wait_for_stop_signal,
-)
 from luca_grading.entrypoints.rest import create_app
-from luca_grading.telemetry.logs import configure_logging
-from luca_grading.telemetry.tracing import configure_tracing
+from luca_platform.process import announce_ready, flush_traces, listening_port, wait_for_stop_signal
+from luca_platform.telemetry.logs import configure_logging
+from luca_platform.telemetry.tracing import configure_tracing
 
 log = logging.getLogger("luca.grading")
 

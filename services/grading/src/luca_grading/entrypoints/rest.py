@@ -18,25 +18,16 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from luca_grading.bootstrap import Container
-from luca_grading.domain.access import Principal
-from luca_grading.domain.errors import GradingError, TenantBoundaryViolation
-from luca_grading.domain.model import (
-    BehaviorKind,
-    BehaviorNote,
-    BehaviorProfile,
-    Evaluation,
-    GradingRule,
-    Rounding,
-    ScaleKind,
-    SubjectAverage,
-    SubjectId,
-)
-from luca_grading.entrypoints.errors import PROBLEM_BASE, TITLES, http_status
+from luca_grading.domain.model import BehaviorKind, BehaviorNote, BehaviorProfile, Evaluation, SubjectAverage
 from luca_grading.service_layer.services import RecordBehaviorNote, RecordEvaluation
-from luca_grading.telemetry import context
+from luca_kernel.access import Principal
+from luca_kernel.errors import LucaError, TenantBoundaryViolation
+from luca_kernel.grading import GradingRule, Rounding, ScaleKind
+from luca_kernel.ids import SubjectId
+from luca_platform.problems import PROBLEM_JSON, TITLES, http_status, problem_body
+from luca_platform.telemetry import context
 
 log = logging.getLogger("luca.grading.rest")
-PROBLEM_JSON = "application/problem+json"
 
 
 # -- wire models ------------------------------------------------------------------------------------
@@ -227,18 +218,15 @@ def problem(
     errors: list[dict[str, Any]] | None = None,
     headers: dict[str, str] | None = None,
 ) -> JSONResponse:
-    body = Problem(
-        type=PROBLEM_BASE + kind,
-        title=TITLES.get(status, "Error"),
-        status=status,
-        detail=detail,
+    body = problem_body(
+        status,
+        kind,
+        detail,
         instance=request.url.path if request is not None else None,
         correlation_id=context.correlation_id.get(),
         errors=errors,
     )
-    return JSONResponse(
-        body.model_dump(exclude_none=True), status_code=status, media_type=PROBLEM_JSON, headers=headers
-    )
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
 def _json_safe(errors: list[Any]) -> list[dict[str, Any]]:
@@ -387,8 +375,8 @@ def create_app(container: Container) -> FastAPI:
         ),
     ]
 
-    @app.exception_handler(GradingError)
-    async def grading_error(request: Request, exc: GradingError) -> JSONResponse:
+    @app.exception_handler(LucaError)
+    async def grading_error(request: Request, exc: LucaError) -> JSONResponse:
         status = http_status(exc)
         headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
         errors = [{"field": exc.field, "reason": exc.reason.value}] if exc.field else None

@@ -7,19 +7,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from luca_grading.domain.model import (
-    BehaviorNote,
-    Course,
-    CourseId,
-    Evaluation,
-    GradingRule,
-    SchoolId,
-    Student,
-    StudentId,
-    Subject,
-    SubjectId,
-    TermId,
-)
+from luca_grading.domain.model import BehaviorNote, Evaluation
+from luca_kernel.grading import GradingRule
+from luca_kernel.ids import CourseId, SchoolId, StudentId, SubjectId, TermId
+from luca_kernel.roster import Course, Student, Subject
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,30 +11,12 @@ from decimal import Decimal
 from typing import Generic, TypeVar
 
 from luca_grading.domain import access
-from luca_grading.domain.access import Principal
-from luca_grading.domain.errors import (
-    GradingError,
-    IdempotencyKeyReused,
-    InvalidInput,
-    UnknownCourse,
-    UnknownStudent,
-    UnknownSubject,
-)
 from luca_grading.domain.model import (
     BehaviorKind,
     BehaviorNote,
     BehaviorProfile,
-    Course,
-    CourseId,
     Evaluation,
-    GradingRule,
-    Student,
-    StudentId,
-    Subject,
     SubjectAverage,
-    SubjectId,
-    TeacherId,
-    TermId,
     averages_by_subject,
 )
 from luca_grading.service_layer.ports import (
@@ -45,7 +27,19 @@ from luca_grading.service_layer.ports import (
     RepositoryFactory,
     SchoolRepository,
 )
-from luca_grading.service_layer.rule_cache import RuleCache
+from luca_kernel.access import Principal
+from luca_kernel.errors import (
+    IdempotencyKeyReused,
+    InvalidInput,
+    LucaError,
+    UnknownCourse,
+    UnknownStudent,
+    UnknownSubject,
+)
+from luca_kernel.grading import GradingRule
+from luca_kernel.ids import CourseId, StudentId, SubjectId, TeacherId, TermId
+from luca_kernel.roster import Course, Student, Subject
+from luca_kernel.rule_cache import RuleCache
 
 T = TypeVar("T")
 
@@ -245,7 +239,7 @@ class GradingService:
         student_id, course_id = StudentId(command.student_id), CourseId(command.course_id)
         try:
             score, weight = rule.validate_score(command.score), rule.validate_weight(command.weight)
-        except GradingError:
+        except LucaError:
             # A retry must get its first result even if the rule changed since: look before refusing.
             replay = self._replay_evaluation(
                 repo, repo.get_idempotency(scope, idempotency_key), fingerprint, student_id

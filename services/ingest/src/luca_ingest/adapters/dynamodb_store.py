@@ -1,6 +1,6 @@
 """The processor's table access: one read and one conditional write per school and batch.
 
-Write-call arithmetic (ARCHITECTURE §2.2). BatchWriteItem takes no conditions, so it could only be
+Write-call arithmetic (docs/decisions/0002-burst-idempotency.md). BatchWriteItem takes no conditions, so it could only be
 idempotent by overwriting deterministic keys, at 25 items a call: two calls for a full batch of 50.
 A TransactWriteItems takes 100 actions and a condition on each, so every new result of a school in a
 batch goes out in **one** call, each ``Put`` guarded by ``attribute_not_exists(PK)`` on a key derived
@@ -26,15 +26,17 @@ from typing import Any, TypeVar
 
 from botocore.exceptions import ClientError
 
-from luca_grading.adapters import table_design as td
-from luca_grading.adapters.aws_clients import AwsClients
-from luca_grading.adapters.dynamodb_repository import from_wire, timestamp, to_wire
-from luca_grading.domain.errors import TenantBoundaryViolation
-from luca_grading.domain.model import CourseId, SchoolId, StudentId, SubjectId
+from luca_ingest.adapters import table_design as td
 from luca_ingest.domain.events import ExerciseResult, StudentEvent
 from luca_ingest.service_layer.ports import SchoolSnapshot, WriteOutcome
+from luca_kernel.ids import CourseId, SchoolId, StudentId, SubjectId
+from luca_platform.aws import AwsClients
+from luca_platform.contracts import exercise_results, roster
+from luca_platform.table import guard
+from luca_platform.table.codec import from_wire, timestamp, to_wire
+from luca_platform.table.keys import TABLE_PARTITION_KEY, TABLE_SORT_KEY, TTL_ATTRIBUTE
 
-ITEM_SCHEMA_VERSION = 1
+ITEM_SCHEMA_VERSION = exercise_results.EXERCISE_RESULT.schema_version
 MAX_KEYS_PER_READ = 100  # BatchGetItem
 MAX_ACTIONS_PER_WRITE = 100  # TransactWriteItems
 
@@ -42,9 +44,9 @@ MAX_ACTIONS_PER_WRITE = 100  # TransactWriteItems
 def exercise_result_item(result: ExerciseResult) -> dict[str, Any]:
     event, submission = result.event, result.event.submission
     item: dict[str, Any] = {
-        td.TABLE_PARTITION_KEY: td.student_pk(event.school_id, event.student_id),
-        td.TABLE_SORT_KEY: td.exercise_result_sk(event.event_id),
-        "type": "ExerciseResult",
+        TABLE_PARTITION_KEY: roster.student_pk(event.school_id, event.student_id),
+        TABLE_SORT_KEY: td.exercise_result_sk(event.event_id),
+        "type": exercise_results.EXERCISE_RESULT.type_name,
         "schema_version": ITEM_SCHEMA_VERSION,
         "event_schema_version": event.schema_version,
         "school_id": event.school_id,
@@ -58,7 +60,7 @@ def exercise_result_item(result: ExerciseResult) -> dict[str, Any]:
         "score": result.score,
         "passing": result.passing,
         "graded_at": timestamp(result.graded_at),
-        td.TTL_ATTRIBUTE: int(result.expires_at.timestamp()),
+        TTL_ATTRIBUTE: int(result.expires_at.timestamp()),
     }
     if submission.total is not None:
         item["answers_correct"] = submission.correct
@@ -90,20 +92,22 @@ class DynamoEventStore:
     def snapshot(self, school_id: SchoolId, events: Sequence[StudentEvent]) -> SchoolSnapshot:
         keys: dict[tuple[str, str], None] = {}
         for event in events:
-            keys[(td.student_pk(school_id, event.student_id), td.exercise_result_sk(event.event_id))] = None
-            keys[(td.student_pk(school_id, event.student_id), td.STUDENT_SK)] = None
-            keys[(td.catalog_pk(school_id), td.subject_sk(event.subject_id))] = None
+            keys[(roster.student_pk(school_id, event.student_id), td.exercise_result_sk(event.event_id))] = (
+                None
+            )
+            keys[(roster.student_pk(school_id, event.student_id), roster.STUDENT_SK)] = None
+            keys[(roster.catalog_pk(school_id), roster.subject_sk(event.subject_id))] = None
         found = self._batch_get(school_id, list(keys))
         stored: set[tuple[StudentId, str]] = set()
         students: dict[StudentId, CourseId] = {}
         subjects: set[SubjectId] = set()
         for item in found:
             kind = item.get("type")
-            if kind == "ExerciseResult":
+            if kind == exercise_results.EXERCISE_RESULT.type_name:
                 stored.add((StudentId(item["student_id"]), item["event_id"]))
-            elif kind == "Student":
+            elif kind == roster.STUDENT.type_name:
                 students[StudentId(item["student_id"])] = CourseId(item["course_id"])
-            elif kind == "Subject":
+            elif kind == roster.SUBJECT.type_name:
                 subjects.add(SubjectId(item["subject_id"]))
         return SchoolSnapshot(frozenset(stored), students, frozenset(subjects))
 
@@ -142,7 +146,7 @@ class DynamoEventStore:
             while pending:
                 items = [exercise_result_item(result) for result in pending]
                 for item in items:
-                    self._guard(school_id, item[td.TABLE_PARTITION_KEY])
+                    self._guard(school_id, item[TABLE_PARTITION_KEY])
                 calls += 1
                 self.write_calls += 1
                 try:
@@ -153,7 +157,7 @@ class DynamoEventStore:
                                     "TableName": self._table,
                                     "Item": to_wire(item),
                                     "ConditionExpression": "attribute_not_exists(#pk)",
-                                    "ExpressionAttributeNames": {"#pk": td.TABLE_PARTITION_KEY},
+                                    "ExpressionAttributeNames": {"#pk": TABLE_PARTITION_KEY},
                                 }
                             }
                             for item in items
@@ -184,12 +188,11 @@ class DynamoEventStore:
     # -- helpers --------------------------------------------------------------------------------
     def _key(self, school_id: SchoolId, pk: str, sk: str) -> dict[str, Any]:
         self._guard(school_id, pk)
-        return to_wire({td.TABLE_PARTITION_KEY: pk, td.TABLE_SORT_KEY: sk})
+        return to_wire({TABLE_PARTITION_KEY: pk, TABLE_SORT_KEY: sk})
 
     @staticmethod
     def _guard(school_id: SchoolId, pk: str) -> None:
-        if not pk.startswith(td.school_prefix(school_id)):
-            raise TenantBoundaryViolation(f"refused a key outside school {school_id!r}")
+        guard.check_key(school_id, pk)
 
     def _backoff(self, attempt: int) -> None:
         # Full jitter (AWS Architecture Blog, "Exponential Backoff And Jitter").

@@ -14,15 +14,9 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-from luca_grading.domain.errors import GradingError, ScoreOutOfScale
-from luca_grading.domain.model import (
-    CourseId,
-    GradingRule,
-    SchoolId,
-    StudentId,
-    SubjectId,
-    parse_decimal,
-)
+from luca_kernel.errors import LucaError, ScoreOutOfScale
+from luca_kernel.grading import GradingRule, parse_decimal
+from luca_kernel.ids import CourseId, SchoolId, StudentId, SubjectId
 
 SCHEMA_VERSIONS = frozenset({1})
 # A device clock may run a little fast; an event claiming to come from further ahead is refused.
@@ -145,6 +139,6 @@ def grade(event: StudentEvent, rule: GradingRule, now: datetime) -> ExerciseResu
             raise Unprocessable(Reason.MALFORMED, "an exercise submission needs answers or a score")
     except ScoreOutOfScale as exc:
         raise Unprocessable(Reason.SCORE_OUT_OF_SCALE, str(exc)) from exc
-    except GradingError as exc:  # e.g. more decimals than the school's rule keeps
+    except LucaError as exc:  # e.g. more decimals than the school's rule keeps
         raise Unprocessable(Reason.INVALID, str(exc)) from exc
     return ExerciseResult(event=event, score=score, passing=rule.is_passing(score), graded_at=now)

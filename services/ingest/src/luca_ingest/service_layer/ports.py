@@ -6,8 +6,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from luca_grading.domain.model import CourseId, GradingRule, SchoolId, StudentId, SubjectId
 from luca_ingest.domain.events import ExerciseResult, StudentEvent
+from luca_kernel.grading import GradingRule
+from luca_kernel.ids import CourseId, SchoolId, StudentId, SubjectId
 
 
 @dataclass(frozen=True, slots=True)

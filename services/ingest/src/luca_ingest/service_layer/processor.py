@@ -15,7 +15,6 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from luca_grading.domain.model import SchoolId
 from luca_ingest.domain.events import (
     ExerciseResult,
     Reason,
@@ -25,6 +24,7 @@ from luca_ingest.domain.events import (
     grade,
 )
 from luca_ingest.service_layer.ports import EventStore, RuleSource
+from luca_kernel.ids import SchoolId
 
 
 @dataclass(frozen=True, slots=True)

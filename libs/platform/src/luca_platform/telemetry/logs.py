@@ -8,7 +8,7 @@ from typing import TextIO
 
 from pythonjsonlogger.json import JsonFormatter
 
-from luca_grading.telemetry import context
+from luca_platform.telemetry import context
 
 
 class _ContextFilter(logging.Filter):

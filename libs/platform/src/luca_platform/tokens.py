@@ -6,8 +6,8 @@ issuer, audience, expiry, token use) before its ``custom:school_id`` is read.
 * End users: Cognito ID tokens (RS256), verified against the user pool's JWKS (fetched once and
   cached; refetched only for an unknown ``kid``).
 * Internal services: short-lived RS256 JWTs signed by a KMS asymmetric key that only service roles
-  may use (``kms:Sign``); they name one school and act for that school only. See README,
-  "Internal callers".
+  may use (``kms:Sign``); they name one school and act for that school only. See the grading
+  service's README, "Internal callers".
 """
 
 from __future__ import annotations
@@ -23,12 +23,14 @@ from typing import TYPE_CHECKING, Any
 import jwt
 from cryptography.hazmat.primitives.serialization import load_der_public_key
 
-from luca_grading.domain.access import Principal, Role
-from luca_grading.domain.errors import Unauthenticated
-from luca_grading.domain.model import SchoolId, StudentId
+from luca_kernel.access import Principal, Role
+from luca_kernel.errors import Unauthenticated
+from luca_kernel.ids import SchoolId, StudentId
 
 if TYPE_CHECKING:
     from mypy_boto3_kms import KMSClient
+
+    from luca_platform.settings import TokenSettings
 
 SERVICE_ISSUER = "luca-internal"
 SERVICE_AUDIENCE = "luca-grading"
@@ -209,3 +211,24 @@ class Authenticator:
                 raise Unauthenticated("service tokens are not accepted here")
             return self._services.verify(token)
         return self._users.verify(token)
+
+
+def authenticator_from_settings(settings: TokenSettings) -> Authenticator:
+    """Who a service trusts: the user pool's ID tokens, and service tokens when a key is set."""
+    users = CognitoTokenVerifier(
+        CognitoSettings(
+            region=settings.aws_region,
+            user_pool_id=settings.user_pool_id,
+            client_id=settings.user_pool_client_id,
+            school_claim=settings.school_claim,
+            student_claim=settings.student_claim,
+            jwks_url=settings.jwks_url,
+        )
+    )
+    services = None
+    if settings.service_token_key_id:
+        import boto3
+
+        kms = boto3.client("kms", region_name=settings.aws_region, endpoint_url=settings.aws_endpoint_url)
+        services = ServiceTokenVerifier.from_kms(kms, settings.service_token_key_id)
+    return Authenticator(users=users, services=services)

@@ -1,4 +1,8 @@
-"""Domain errors. Entrypoints map each to an HTTP problem type and a gRPC status, never to a 500."""
+"""The error taxonomy every service reports in. Entrypoints map each error to an HTTP problem type and
+a gRPC status (``luca_platform.problems``), never to a 500.
+
+``Reason`` is the wire vocabulary of ``luca.common.v1.ErrorReason``; a test checks the two agree.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,7 @@ from enum import StrEnum
 
 
 class Reason(StrEnum):
-    """Stable machine-readable reasons (mirrors luca.common.v1.ErrorReason)."""
+    """Stable machine-readable reasons: ``ERROR_REASON_<NAME>`` on the wire, the problem type suffix on REST."""
 
     VALIDATION = "validation"
     SCORE_OUT_OF_SCALE = "score-out-of-scale"
@@ -20,8 +24,8 @@ class Reason(StrEnum):
     NOT_FOUND = "not-found"
 
 
-class GradingError(Exception):
-    """Base of every error the service reports to a caller."""
+class LucaError(Exception):
+    """Base of every error a service reports to a caller."""
 
     reason: Reason = Reason.VALIDATION
 
@@ -31,7 +35,7 @@ class GradingError(Exception):
         self.field = field
 
 
-class InvalidInput(GradingError):
+class InvalidInput(LucaError):
     reason = Reason.VALIDATION
 
 
@@ -39,31 +43,31 @@ class ScoreOutOfScale(InvalidInput):
     reason = Reason.SCORE_OUT_OF_SCALE
 
 
-class UnknownStudent(GradingError):
+class UnknownStudent(LucaError):
     reason = Reason.UNKNOWN_STUDENT
 
 
-class UnknownSubject(GradingError):
+class UnknownSubject(LucaError):
     reason = Reason.UNKNOWN_SUBJECT
 
 
-class UnknownCourse(GradingError):
+class UnknownCourse(LucaError):
     reason = Reason.UNKNOWN_COURSE
 
 
-class NotFound(GradingError):
+class NotFound(LucaError):
     reason = Reason.NOT_FOUND
 
 
-class Forbidden(GradingError):
+class Forbidden(LucaError):
     reason = Reason.FORBIDDEN
 
 
-class Unauthenticated(GradingError):
+class Unauthenticated(LucaError):
     reason = Reason.UNAUTHENTICATED
 
 
-class IdempotencyKeyReused(GradingError):
+class IdempotencyKeyReused(LucaError):
     """The same idempotency key arrived with a different request body."""
 
     reason = Reason.IDEMPOTENCY_KEY_REUSED
@@ -72,6 +76,6 @@ class IdempotencyKeyReused(GradingError):
 class TenantBoundaryViolation(Exception):
     """A data access named a key outside the caller's school.
 
-    Not a GradingError: it signals a bug (or an attack that got past validation) and is logged
+    Not a LucaError: it signals a bug (or an attack that got past validation) and is logged
     loudly; callers see a generic 403 (entrypoints map it to Forbidden).
     """

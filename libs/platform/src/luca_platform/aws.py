@@ -27,6 +27,8 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_sts import STSClient
 
+    from luca_platform.settings import AwsSettings
+
 CLIENT_CONFIG = Config(
     max_pool_connections=64,
     retries={"mode": "standard", "max_attempts": 4},
@@ -63,6 +65,21 @@ class AwsClients:
         self._sts: STSClient | None = None
         self.clients_created = 0
         self.assume_role_calls = 0
+
+    @classmethod
+    def from_settings(cls, settings: AwsSettings) -> AwsClients:
+        """The clients a service's settings describe: one way, one set of refresh settings."""
+        return cls(
+            region=settings.aws_region,
+            endpoint_url=settings.aws_endpoint_url,
+            tenant_role_arn=settings.tenant_role_arn,
+            session_seconds=settings.tenant_session_seconds,
+            refresh_margin_seconds=settings.tenant_refresh_margin_seconds,
+        )
+
+    def client(self, service: str) -> Any:
+        """A client of ``service`` on the process's own identity (not a school's), same settings."""
+        return self._base.client(service, endpoint_url=self._endpoint_url, config=CLIENT_CONFIG)  # type: ignore[call-overload]
 
     @property
     def scoped(self) -> bool:

@@ -1,0 +1,132 @@
+"""How errors leave a service: one table from the kernel's errors to HTTP statuses and gRPC codes,
+RFC 9457 problem bodies for REST, and ``google.rpc.Status`` with details for gRPC."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import grpc
+from google.protobuf import any_pb2
+from google.rpc import code_pb2, error_details_pb2, status_pb2
+
+from luca_kernel.errors import (
+    Forbidden,
+    IdempotencyKeyReused,
+    InvalidInput,
+    LucaError,
+    NotFound,
+    ScoreOutOfScale,
+    Unauthenticated,
+    UnknownCourse,
+    UnknownStudent,
+    UnknownSubject,
+)
+
+PROBLEM_BASE = "https://errors.luca.school/"
+PROBLEM_JSON = "application/problem+json"
+
+# (HTTP status, gRPC code). A student, subject or course the caller's school does not have is 404 /
+# NOT_FOUND whether it is the resource read or a reference in a written body: another school's
+# entity and one that does not exist get the same answer, so a probe learns nothing.
+_MAPPING: list[tuple[type[LucaError], int, grpc.StatusCode]] = [
+    (Unauthenticated, 401, grpc.StatusCode.UNAUTHENTICATED),
+    (Forbidden, 403, grpc.StatusCode.PERMISSION_DENIED),
+    (IdempotencyKeyReused, 422, grpc.StatusCode.FAILED_PRECONDITION),
+    (ScoreOutOfScale, 422, grpc.StatusCode.INVALID_ARGUMENT),
+    (UnknownStudent, 404, grpc.StatusCode.NOT_FOUND),
+    (UnknownSubject, 404, grpc.StatusCode.NOT_FOUND),
+    (UnknownCourse, 404, grpc.StatusCode.NOT_FOUND),
+    (NotFound, 404, grpc.StatusCode.NOT_FOUND),
+    (InvalidInput, 400, grpc.StatusCode.INVALID_ARGUMENT),
+]
+
+TITLES = {
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    413: "Content Too Large",
+    415: "Unsupported Media Type",
+    422: "Unprocessable Content",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+    503: "Service Unavailable",
+}
+
+
+def http_status(error: LucaError) -> int:
+    for kind, status, _ in _MAPPING:
+        if isinstance(error, kind):
+            return status
+    return 400
+
+
+def grpc_code(error: LucaError) -> grpc.StatusCode:
+    for kind, _, code in _MAPPING:
+        if isinstance(error, kind):
+            return code
+    return grpc.StatusCode.INVALID_ARGUMENT
+
+
+def problem_body(
+    status: int,
+    kind: str,
+    detail: str,
+    *,
+    instance: str | None = None,
+    correlation_id: str | None = None,
+    errors: list[dict[str, Any]] | None = None,
+    extra: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """An RFC 9457 problem: every service and the edge answer in this one shape."""
+    body: dict[str, Any] = {
+        **(extra or {}),
+        "type": PROBLEM_BASE + kind,
+        "title": TITLES.get(status, "Error"),
+        "status": status,
+        "detail": detail,
+        "instance": instance,
+        "correlation_id": correlation_id,
+        "errors": errors,
+    }
+    return {k: v for k, v in body.items() if v is not None}
+
+
+def error_status(
+    code: grpc.StatusCode,
+    reason: str,
+    message: str,
+    *,
+    domain: str,
+    field: str | None = None,
+    metadata: Mapping[str, str] | None = None,
+) -> status_pb2.Status:
+    """A ``google.rpc.Status``: ErrorInfo (reason, domain) and, for a bad field, BadRequest naming it."""
+    info = any_pb2.Any()
+    info.Pack(error_details_pb2.ErrorInfo(reason=reason, domain=domain, metadata=dict(metadata or {})))
+    details = [info]
+    if field and code == grpc.StatusCode.INVALID_ARGUMENT:
+        bad = any_pb2.Any()
+        bad.Pack(
+            error_details_pb2.BadRequest(
+                field_violations=[
+                    error_details_pb2.BadRequest.FieldViolation(field=field, description=message)
+                ]
+            )
+        )
+        details.append(bad)
+    return status_pb2.Status(code=getattr(code_pb2, code.name), message=message, details=details)
+
+
+def status_for(error: LucaError, *, domain: str) -> status_pb2.Status:
+    """The gRPC status of a kernel error: its code from the table above, its reason's wire name."""
+    return error_status(
+        grpc_code(error),
+        error.reason.name,
+        error.detail,
+        domain=domain,
+        field=error.field,
+        metadata={"field": error.field} if error.field else None,
+    )
