@@ -31,7 +31,6 @@ from moto.server import ThreadedMotoServer
 from luca_govsync.simulator.server import SimulatorServer
 from luca_govsync.simulator.state import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
 from luca_grading.adapters.dynamodb_repository import DynamoRepositoryFactory, evaluation_item
-from luca_grading.adapters.table_design import create_table_request
 from luca_grading.domain.model import Evaluation
 from luca_infra.bundle import (
     NativeCodeError,
@@ -47,6 +46,7 @@ from luca_kernel.ids import CourseId, SchoolId, StudentId, SubjectId, TeacherId,
 from luca_kernel.roster import Student, Subject
 from luca_platform.aws import AwsClients
 from luca_platform.table.codec import to_wire
+from luca_platform.table.keys import create_table_request
 
 REGION = "us-east-1"
 SCHOOL = "school-a"
