@@ -2,7 +2,7 @@
 
 The CDK app (``luca_infra.aws``) and the local platform (``luca_infra.local``) both build from these
 values; services receive the resulting names through their settings (environment), never by
-spelling them. Table keys and indexes come from the grading service's table design.
+spelling them. Table keys and indexes come from the platform library (luca_platform.table.keys).
 """
 
 from __future__ import annotations
@@ -99,7 +99,7 @@ class ServiceIdentityDefinition:
 
 @dataclass(frozen=True, slots=True)
 class ThrottlingDefinition:
-    """Edge throttling: the API stage's limits and the per-school limiter (ARCHITECTURE §2.5)."""
+    """Edge throttling: the API stage's limits and the per-school limiter (docs/decisions/0006-per-school-throttling.md)."""
 
     stage_rate_limit: float = 5000.0
     stage_burst_limit: int = 5000

@@ -77,10 +77,6 @@ class AwsClients:
             refresh_margin_seconds=settings.tenant_refresh_margin_seconds,
         )
 
-    def client(self, service: str) -> Any:
-        """A client of ``service`` on the process's own identity (not a school's), same settings."""
-        return self._base.client(service, endpoint_url=self._endpoint_url, config=CLIENT_CONFIG)  # type: ignore[call-overload]
-
     @property
     def scoped(self) -> bool:
         return self._tenant_role_arn is not None
