@@ -1,0 +1,148 @@
+"""Writer side of the published data contracts: every item the grading service writes keeps the
+contract of its type (``luca_platform.contracts``), as built and as stored, so its readers (the grade
+processor, the government sync, the lake, the reports) can rely on it.
+
+The repository runs against a recording client: what is checked is exactly what it sends."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any, cast
+
+import pytest
+
+from luca_grading.adapters import table_design
+from luca_grading.adapters.dynamodb_repository import DynamoSchoolRepository, evaluation_item, note_item
+from luca_grading.domain.model import BehaviorKind, BehaviorNote, Evaluation
+from luca_grading.service_layer.ports import IdempotencyRecord, Preconditions
+from luca_kernel.grading import DEFAULT_SUBJECT, GradingRule, ScaleKind
+from luca_kernel.ids import CourseId, SchoolId, StudentId, SubjectId, TeacherId, TermId
+from luca_kernel.roster import Course, Student, Subject
+from luca_platform.contracts import ItemContract, grades, roster, rules
+from luca_platform.table import keys
+from luca_platform.table.codec import from_wire
+
+SCHOOL = SchoolId("school-a")
+PUBLISHED: Mapping[str, ItemContract] = {
+    contract.type_name: contract for contract in (*roster.CONTRACTS, rules.RULE, *grades.CONTRACTS)
+}
+PRIVATE = frozenset({"Idempotency"})
+AT = datetime(2025, 4, 30, 15, 0, tzinfo=UTC)
+
+
+def evaluation(description: str = "Prueba 2") -> Evaluation:
+    return Evaluation(
+        school_id=SCHOOL,
+        evaluation_id="ev-1",
+        student_id=StudentId("st-1"),
+        course_id=CourseId("1A"),
+        subject_id=SubjectId("math"),
+        term_id=TermId("2025-T1"),
+        score=Decimal("6.5"),
+        weight=Decimal("1"),
+        teacher_id=TeacherId("t-1"),
+        recorded_at=AT,
+        description=description,
+    )
+
+
+def note(text: str = "Ayudó a un compañero") -> BehaviorNote:
+    return BehaviorNote(
+        school_id=SCHOOL,
+        note_id="n-1",
+        student_id=StudentId("st-1"),
+        course_id=CourseId("1A"),
+        kind=BehaviorKind.POSITIVE,
+        text=text,
+        teacher_id=TeacherId("t-1"),
+        recorded_at=AT,
+    )
+
+
+class RecordingClient:
+    """Accepts every write and keeps the items as DynamoDB would store them."""
+
+    def __init__(self) -> None:
+        self.items: list[dict[str, Any]] = []
+
+    def put_item(self, *, TableName: str, Item: Mapping[str, Any], **_: Any) -> dict[str, Any]:
+        self.items.append(from_wire(Item))
+        return {}
+
+    def transact_write_items(self, *, TransactItems: list[Mapping[str, Any]]) -> dict[str, Any]:
+        self.items.extend(from_wire(action["Put"]["Item"]) for action in TransactItems if "Put" in action)
+        return {}
+
+
+def written_by_the_repository() -> list[dict[str, Any]]:
+    client = RecordingClient()
+    repository = DynamoSchoolRepository(client=cast(Any, client), table_name="table", school_id=SCHOOL)
+    repository.put_course(Course(SCHOOL, CourseId("1A"), "Primero A"))
+    repository.put_subject(Subject(SCHOOL, SubjectId("math"), "Matemática"))
+    repository.put_student(Student(SCHOOL, StudentId("st-1"), CourseId("1A"), "Ana Rojas"))
+    repository.put_rule(GradingRule(subject_id=DEFAULT_SUBJECT))
+    repository.put_rule(
+        GradingRule(
+            subject_id=SubjectId("art"),
+            scale=ScaleKind.PERCENTAGE,
+            passing_grade=Decimal("60"),
+            decimals=0,
+            updated_at=AT,
+        )
+    )
+    record = IdempotencyRecord(scope="evaluations", key="k-1", fingerprint="f", result_ref="")
+    repository.add_evaluation(evaluation(), record)
+    repository.add_evaluation_checked(
+        evaluation(description=""),
+        IdempotencyRecord(scope="evaluations", key="k-2", fingerprint="f", result_ref=""),
+        Preconditions(student_id=StudentId("st-1"), course_id=CourseId("1A"), subject_id=SubjectId("math")),
+    )
+    repository.add_behavior_note(
+        note(), IdempotencyRecord(scope="notes", key="k-3", fingerprint="f", result_ref="")
+    )
+    return client.items
+
+
+ITEMS = written_by_the_repository()
+
+
+def test_the_repository_writes_every_published_type() -> None:
+    assert {item["type"] for item in ITEMS} == set(PUBLISHED) | PRIVATE
+
+
+@pytest.mark.parametrize("item", ITEMS, ids=lambda item: f"{item['type']}:{item['SK']}")
+def test_every_written_item_keeps_its_contract(item: dict[str, Any]) -> None:
+    assert item["type"] in table_design.OWNED_ITEM_TYPES
+    assert item["school_id"] == SCHOOL
+    for attribute in keys.PARTITION_KEY_ATTRIBUTES:
+        if attribute in item:
+            assert item[attribute].startswith(keys.school_prefix(SCHOOL)), attribute
+    contract = PUBLISHED.get(item["type"])
+    if contract is None:
+        assert item["type"] in PRIVATE
+        return
+    assert contract.owner == "grading"
+    contract.check(item)
+
+
+@pytest.mark.parametrize("description", ["Prueba 2", ""])
+def test_an_evaluation_keeps_the_grades_contract_and_sits_on_the_school_term_index(description: str) -> None:
+    item = evaluation_item(evaluation(description))
+    grades.EVALUATION.check(item)
+    # What the government sync relies on: its query key and the attributes it projects.
+    assert item[keys.SCHOOL_TERM_INDEX.partition_key] == grades.school_term_pk(SCHOOL, "2025-T1")
+    assert all(item.get(name) is not None for name in grades.SYNC_ATTRIBUTES)
+
+
+@pytest.mark.parametrize("text", ["Ayudó a un compañero", ""])
+def test_a_behavior_note_keeps_the_grades_contract(text: str) -> None:
+    grades.BEHAVIOR_NOTE.check(note_item(note(text)))
+
+
+def test_the_private_idempotency_record_is_the_only_unpublished_type_and_it_expires() -> None:
+    private = [item for item in ITEMS if item["type"] not in PUBLISHED]
+    assert private
+    assert all(item["type"] == "Idempotency" and keys.TTL_ATTRIBUTE in item for item in private)
+    assert all(keys.TTL_ATTRIBUTE not in item for item in ITEMS if item["type"] in PUBLISHED)
