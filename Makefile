@@ -13,6 +13,9 @@ PY := .venv/bin/python
 BIN := .venv/bin
 export UV_PYTHON := python3.11
 export UV_LINK_MODE := copy
+# The project's pinned Node (the npm package `node`, see package.json) and its tools come first for
+# every recipe: jsii (CDK synth in the tests), the cdk CLI and the IAM simulator run on it, not the machine's.
+export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
 
 .PHONY: setup lock up test lint proto proto-check buf typecheck pytest bench bench-burst bench-govsync bench-lake bundle clean
 
@@ -48,13 +51,12 @@ proto-check: setup
 buf: setup
 	cd proto && ../$(BUF) lint
 	cd proto && ../$(BUF) format --diff --exit-code
-	@if git rev-parse --verify -q main >/dev/null && git cat-file -e main:proto/buf.yaml 2>/dev/null; then \
-		cd proto && ../$(BUF) breaking --against '../.git#branch=main,subdir=proto' && echo "buf breaking: no breaking change against main"; \
-	else echo "buf breaking: main has no proto module yet, nothing to compare"; fi
+	BUF=$(CURDIR)/$(BUF) scripts/buf_breaking.sh .
 
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-cache --no-logo
 
 typecheck: setup
 	$(BIN)/mypy libs/kernel/src libs/platform/src libs/testing/src services/grading/src services/ingest/src services/govsync/src services/analytics/src infra/src scripts bench

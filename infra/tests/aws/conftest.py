@@ -10,12 +10,20 @@ synthesized functions deploy what CI tested.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+# jsii starts node as soon as aws_cdk is imported: run it on the project's pinned node
+# (node_modules/.bin/node, installed by `make setup`) rather than whatever node is first on PATH.
+os.environ.setdefault(
+    "JSII_NODE",
+    shutil.which("node", path=Path(__file__).resolve().parents[3] / "node_modules" / ".bin") or "node",
+)
 
 import aws_cdk as cdk
 import pytest
@@ -47,6 +55,8 @@ SYNTH_CONTEXT = {
     MINISTRY_URL_CONTEXT: SYNTH_ONLY_PLACEHOLDER_MINISTRY_URL,
 }
 IAM_SIMULATOR = REPO_ROOT / "node_modules" / "@cloud-copilot" / "iam-simulate"
+# The project's node: the npm package `node`, pinned exactly in package.json (see test_toolchain.py).
+PROJECT_NODE_BIN = REPO_ROOT / "node_modules" / ".bin"
 SIMULATOR_SCRIPT = Path(__file__).with_name("iam_simulate.cjs")
 
 
@@ -112,8 +122,11 @@ def synthesized(
 
 @pytest.fixture(scope="session")
 def node() -> str:
-    """The node binary and the test-only IAM simulator; missing tools fail the test, never skip it."""
-    binary = shutil.which("node")
+    """The node binary (the project's pinned one when installed) and the test-only IAM simulator.
+
+    Missing tools fail the test, never skip it.
+    """
+    binary = shutil.which("node", path=PROJECT_NODE_BIN) or shutil.which("node")
     if binary is None:
         pytest.fail(
             "node is not on PATH: the infra tests need node (CDK and the IAM simulator). Run `make setup`."
