@@ -51,7 +51,7 @@ from botocore.config import Config
 
 from bench.platform import start_platform, stop_platform
 from luca_grading.adapters.dynamodb_repository import DynamoRepositoryFactory
-from luca_infra.cli import stored_results
+from luca_infra.cli.events import stored_results
 from luca_infra.definitions import PLATFORM_DEFINITION
 from luca_infra.local.demo import DEMO_SCHOOLS, DemoIdentities
 from luca_infra.local.platform import PlatformState

@@ -21,7 +21,7 @@ import httpx
 import pytest
 
 from luca_grading.adapters.dynamodb_repository import DynamoRepositoryFactory
-from luca_infra.cli import event_flow
+from luca_infra.cli.up import event_flow
 from luca_infra.local.demo import SCHOOL_A, SCHOOL_B, DemoSchool
 from luca_infra.local.platform import LocalPlatform, PlatformState
 from luca_kernel.ids import CourseId, SchoolId, StudentId

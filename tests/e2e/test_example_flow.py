@@ -11,7 +11,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from luca_infra.cli import example_flow, main
+from luca_infra.cli import main
+from luca_infra.cli.up import example_flow
 from luca_infra.local.demo import SCHOOL_A, example_evaluation
 from luca_infra.local.platform import LocalPlatform, PlatformState
 

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from luca_infra.cli import event_flow, example_event, example_flow, main
+from luca_infra.cli import main
+from luca_infra.cli.up import event_flow, example_event, example_flow
 from luca_infra.definitions import PLATFORM_DEFINITION
 from luca_infra.local.demo import SCHOOL_A, example_evaluation
 from luca_infra.local.platform import PlatformState

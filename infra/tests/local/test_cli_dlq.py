@@ -20,7 +20,8 @@ import pytest
 from botocore.exceptions import ClientError
 
 from luca_grading.adapters.dynamodb_repository import DynamoRepositoryFactory
-from luca_infra.cli import main, redrive
+from luca_infra.cli import main
+from luca_infra.cli.dlq import redrive
 from luca_infra.definitions import PlatformDefinition, TableDefinition
 from luca_infra.local.emulator import Emulator
 from luca_infra.local.platform import PlatformState

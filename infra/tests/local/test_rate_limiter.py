@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from luca_infra.definitions import PLATFORM_DEFINITION
-from luca_infra.local.gateway import RateLimit, SchoolRateLimiter, retry_after_seconds
+from luca_infra.local.gateway.rate_limiter import RateLimit, SchoolRateLimiter, retry_after_seconds
 
 
 class Clock:

@@ -82,7 +82,6 @@ def problem_body(
 ) -> dict[str, Any]:
     """An RFC 9457 problem: every service and the edge answer in this one shape."""
     body: dict[str, Any] = {
-        **(extra or {}),
         "type": PROBLEM_BASE + kind,
         "title": TITLES.get(status, "Error"),
         "status": status,
@@ -91,7 +90,8 @@ def problem_body(
         "correlation_id": correlation_id,
         "errors": errors,
     }
-    return {k: v for k, v in body.items() if v is not None}
+    # Extension members (RFC 9457 §3.2) never replace the standard ones.
+    return {**(extra or {}), **{k: v for k, v in body.items() if v is not None}}
 
 
 def error_status(
