@@ -32,7 +32,7 @@ from grpc_status import rpc_status
 from luca.analytics.v1 import analytics_pb2, analytics_pb2_grpc
 from luca_analytics.adapters.duckdb_lake import DuckDbLake
 from luca_analytics.adapters.lake_schema import LAKE_PREFIX
-from luca_infra.cli import report_flow
+from luca_infra.cli.up import report_flow
 from luca_infra.local.demo import SCHOOL_A, SCHOOL_B
 from luca_infra.local.platform import LocalPlatform, PlatformState
 from luca_ingest.adapters.dynamodb_store import exercise_result_item

@@ -24,7 +24,8 @@ from grpc_status import rpc_status
 from luca.govsync.v1 import govsync_pb2, govsync_pb2_grpc
 from luca_grading.adapters.dynamodb_repository import evaluation_item
 from luca_grading.domain.model import Evaluation
-from luca_infra.cli import main, sync_flow
+from luca_infra.cli import main
+from luca_infra.cli.up import sync_flow
 from luca_infra.local.demo import DEMO_TERM, SCHOOL_A, SCHOOL_B, DemoRole
 from luca_infra.local.platform import LocalPlatform
 from luca_infra.local.stepfunctions import wait_for_execution

@@ -6,6 +6,7 @@ runs them (``LocalLake``). Rows are read back with ``pyarrow.dataset`` over the 
 
 from __future__ import annotations
 
+import io
 import json
 import time
 import uuid
@@ -24,8 +25,9 @@ import pytest
 from botocore.exceptions import ClientError
 
 from luca_analytics.adapters.lake_schema import LAKE_PREFIX, partition_schema
+from luca_analytics.bootstrap_pipeline import PipelineSettings, build_pipeline
 from luca_analytics.domain.lake import student_key
-from luca_analytics.service_layer.pipeline import LakePipeline, WrittenFile
+from luca_analytics.service_layer.pipeline import WrittenFile
 from luca_grading.adapters.dynamodb_repository import evaluation_item, note_item
 from luca_grading.domain.model import BehaviorKind, BehaviorNote, Evaluation
 from luca_infra import cli
@@ -438,7 +440,7 @@ class FakeStreams:
         return {"Records": [], "NextShardIterator": f"{shard}:1"}
 
 
-def test_the_poller_follows_shards_renews_iterators_and_skips_bad_records() -> None:
+def test_the_poller_follows_shards_renews_iterators_and_skips_bad_records(tmp_path: Path) -> None:
     class Sink:
         def __init__(self) -> None:
             self.rows: list[Any] = []
@@ -449,7 +451,10 @@ def test_the_poller_follows_shards_renews_iterators_and_skips_bad_records() -> N
 
     sink = Sink()
     streams = FakeStreams()
-    poller = StreamPoller(streams, "arn:stream", LakePipeline(sink, b"k"))  # type: ignore[arg-type]
+    delivery = build_pipeline(
+        PipelineSettings(pseudonym_key=b"k", lake_directory=str(tmp_path)), sink=sink, metrics=io.StringIO()
+    )
+    poller = StreamPoller(streams, "arn:stream", delivery)  # type: ignore[arg-type]
     for _ in range(6):
         poller.poll_once()
         poller._described_at = 0.0  # describe on every pass, as after a closed shard

@@ -2,10 +2,17 @@
 emulator's engine with its tasks dispatched to the in-repo handlers, and the quarterly schedule.
 
 What the CDK app deploys, provisioned from the same definitions: the manifest bucket, the DLQ, one
-function record per task, and the state machine from ``luca_govsync.definition.build_definition``
-(the retry policy may be shortened by configuration; the states are the same). Local-only pieces:
-the simulator stands in for the ministry, ``stepfunctions.DISPATCHER`` runs the handlers in this
-process, and ``scheduler.LocalSchedule`` fires the schedule the emulator would never fire.
+function record per task and one for the scheduled starter, the list of schools to sync (the SSM
+parameter; here the configured schools), and the state machine from
+``luca_govsync.definition.build_definition`` (the retry policy may be shortened by configuration;
+the states are the same). The service composes itself: the tasks and the starter come from
+``luca_govsync.bootstrap`` (``build``, ``build_starter``), the gRPC API's control from
+``bootstrap_api.build_control``, each given settings built from the same definition the CDK app
+turns into the functions' environment. Local-only pieces: the simulator stands in for the ministry,
+``stepfunctions.DISPATCHER`` runs the handlers in this process (so they are handed their
+compositions with ``handlers.use`` instead of reading this process's environment), and
+``scheduler.LocalSchedule`` fires the schedule the emulator would never fire, invoking the starter
+function as EventBridge Scheduler does.
 """
 
 from __future__ import annotations
@@ -15,21 +22,23 @@ import json
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import boto3
 import grpc
+from botocore.config import Config
 
-from luca_govsync.adapters.stepfunctions import StepFunctionsExecutions
-from luca_govsync.bootstrap import GovSyncApp, build
+from luca_govsync.bootstrap import GovSyncApp, Schools, Started, SyncStarter, build, build_starter
 from luca_govsync.bootstrap_api import build_control
-from luca_govsync.config import ApiSettings, GovSyncSettings
+from luca_govsync.config import ApiSettings, GovSyncSettings, StarterSettings
 from luca_govsync.definition import DefinitionSettings, RetryPolicy, build_definition
-from luca_govsync.domain.model import period_before
 from luca_govsync.entrypoints import handlers
 from luca_govsync.entrypoints.grpc_server import create_server
-from luca_govsync.service_layer.starter import Started, SyncStarter
+
+# The ministry simulator is a test double of the ministry's records API, not part of the service's
+# deployables: the local platform runs it in the ministry's place, so it is reached like an
+# entrypoint.
 from luca_govsync.simulator.faults import FaultPlan
 from luca_govsync.simulator.server import SimulatorServer
 from luca_govsync.simulator.state import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
@@ -64,7 +73,8 @@ class GovSyncResources:
     dlq_url: str
     manifest_bucket: str
     ministry_url: str
-    functions: dict[str, str]
+    functions: dict[str, str]  # the state machine's tasks: task -> function ARN
+    starter_function: str = ""  # the schedule's target
 
 
 class LocalGovSync:
@@ -89,6 +99,7 @@ class LocalGovSync:
         self.simulator: SimulatorServer | None = None
         self.resources: GovSyncResources | None = None
         self.app: GovSyncApp | None = None
+        self._starter: tuple[SyncStarter, Schools] | None = None
         self.schedule: LocalSchedule | None = None
         self._grpc: grpc.Server | None = None
 
@@ -101,21 +112,10 @@ class LocalGovSync:
         self.simulator.start()
         stepfunctions.enable_execution(self.emulator_url)
         self.resources = self._provision(self.simulator.url)
-        settings = GovSyncSettings(
-            table_name=self.table_name,
-            manifest_bucket=self.resources.manifest_bucket,
-            ministry_url=self.simulator.url,
-            ministry_client_id=DEFAULT_CLIENT_ID,
-            ministry_client_secret=DEFAULT_CLIENT_SECRET,
-            batch_size=self.definition.batch_size,
-            ministry_timeout_seconds=self.config.ministry_timeout_seconds or 20.0,
-            aws_region=self.region,
-            aws_endpoint_url=self.emulator_url,
-            tenant_role_arn=self.tenant_role_arn,
-        )
-        self.app = build(settings)
-        handlers.use(self.app)
-        for task in self.definition.tasks:
+        self.app = build(self.task_settings())
+        self._starter = build_starter(self.starter_settings())
+        handlers.use(self.app, self._starter)
+        for task in self._functions:
             stepfunctions.DISPATCHER.register(self.definition.function_name(task), getattr(handlers, task))
         expression = (
             self.definition.schedule_expression
@@ -128,6 +128,44 @@ class LocalGovSync:
             )
             self.schedule.start()
         log.info("government sync ready", extra={"ministry": self.simulator.url})
+        return self.resources
+
+    def task_settings(self) -> GovSyncSettings:
+        """The task functions' settings, as the CDK app sets them from the definition, pointed here
+        (the simulator's credentials instead of the ministry's secret)."""
+        resources = self._started_resources
+        return GovSyncSettings(
+            table_name=self.table_name,
+            manifest_bucket=resources.manifest_bucket,
+            ministry_url=resources.ministry_url,
+            ministry_client_id=DEFAULT_CLIENT_ID,
+            ministry_client_secret=DEFAULT_CLIENT_SECRET,
+            batch_size=self.definition.batch_size,
+            ministry_timeout_seconds=float(
+                self.config.ministry_timeout_seconds or self.definition.ministry_timeout_seconds
+            ),
+            aws_region=self.region,
+            aws_endpoint_url=self.emulator_url,
+            tenant_role_arn=self.tenant_role_arn,
+        )
+
+    def starter_settings(self) -> StarterSettings:
+        """The scheduled starter's settings, as the CDK app sets them, pointed here."""
+        return StarterSettings(
+            state_machine_arn=self._started_resources.state_machine_arn,
+            schools_parameter=self.definition.schools_parameter,
+            aws_region=self.region,
+            aws_endpoint_url=self.emulator_url,
+        )
+
+    @property
+    def _functions(self) -> tuple[str, ...]:
+        return (*self.definition.tasks, self.definition.starter_task)
+
+    @property
+    def _started_resources(self) -> GovSyncResources:
+        if self.resources is None:
+            raise RuntimeError("the government sync is not started")
         return self.resources
 
     def serve_grpc(self, settings: ApiSettings) -> int:
@@ -151,9 +189,10 @@ class LocalGovSync:
         if self.schedule is not None:
             self.schedule.stop()
             self.schedule = None
-        for task in self.definition.tasks:
+        for task in self._functions:
             stepfunctions.DISPATCHER.unregister(self.definition.function_name(task))
         handlers.use(None)
+        self._starter = None
         if self.app is not None:
             self.app.ministry.close()
             self.app = None
@@ -164,16 +203,33 @@ class LocalGovSync:
     # -- use ---------------------------------------------------------------------------------------------
     @property
     def starter(self) -> SyncStarter:
-        if self.resources is None:
+        """The starter the service composes (``build_starter``): on-demand starts and redrives."""
+        if self._starter is None:
             raise RuntimeError("the government sync is not started")
-        return SyncStarter(
-            StepFunctionsExecutions(self.client("stepfunctions"), self.resources.state_machine_arn)
-        )
+        return self._starter[0]
 
     def _scheduled(self, at: datetime) -> None:
-        period = period_before(at.year, at.month)
-        started = self.starter.start(period, list(self._schools()), "schedule")
-        log.info("scheduled sync", extra={"period": period, "started": [s.execution_name for s in started]})
+        """What EventBridge Scheduler does: invoke the starter function with the scheduled time."""
+        resources = self._started_resources
+        # The starter makes a few calls per school: wait as long as the function may run, and never
+        # invoke it a second time because an answer was slow.
+        lambda_client = boto3.client(
+            "lambda",
+            region_name=self.region,
+            endpoint_url=self.emulator_url,
+            config=Config(
+                read_timeout=self.definition.starter_timeout_seconds + 5, retries={"max_attempts": 0}
+            ),
+        )
+        scheduled_time = at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        response = lambda_client.invoke(
+            FunctionName=resources.starter_function,
+            Payload=json.dumps({"scheduled_time": scheduled_time}).encode(),
+        )
+        result = json.loads(response["Payload"].read() or b"null")
+        if response.get("FunctionError"):
+            raise RuntimeError(f"the scheduled start failed: {result}")
+        log.info("scheduled sync", extra={"scheduled_time": scheduled_time, "result": result})
 
     def start_sync(self, period: str, schools: Sequence[str], started_by: str) -> list[Started]:
         return self.starter.start(period, schools, started_by)
@@ -200,6 +256,14 @@ class LocalGovSync:
             )
             for task in definition.tasks
         }
+        starter_function = stepfunctions.create_function(
+            lambda_client,
+            iam,
+            definition.function_name(definition.starter_task),
+            timeout_seconds=definition.starter_timeout_seconds,
+            memory_mb=definition.memory_mib,
+        )
+        self._publish_schools()
         document = build_definition(
             DefinitionSettings(
                 functions=functions,
@@ -220,7 +284,19 @@ class LocalGovSync:
                 roleArn=role_arn,
                 type="STANDARD",
             )["stateMachineArn"]
-        return GovSyncResources(arn, dlq_url, bucket, ministry_url, functions)
+        return GovSyncResources(arn, dlq_url, bucket, ministry_url, functions, starter_function)
+
+    def _publish_schools(self) -> None:
+        """The starter's list of schools (in AWS, the SSM parameter school onboarding appends to):
+        here the configured schools, or none."""
+        ssm = self.client("ssm")
+        name = self.definition.schools_parameter
+        schools = sorted(set(self._schools()))
+        if schools:
+            ssm.put_parameter(Name=name, Type="StringList", Value=",".join(schools), Overwrite=True)
+        else:
+            with contextlib.suppress(ssm.exceptions.ParameterNotFound):
+                ssm.delete_parameter(Name=name)
 
     def _states_role(self, iam: Any) -> str:
         name = f"{self.definition.state_machine_name}-role"

@@ -1,16 +1,19 @@
-"""The lake's local stand-ins: Pipes + Firehose (a stream poller feeding ``LakePipeline``) and TTL.
+"""The lake's local stand-ins: Pipes + Firehose (a stream poller feeding the analytics pipeline) and TTL.
 
 In AWS, EventBridge Pipes reads the table's stream, filters INSERT/MODIFY, enriches with ``flatten``
 and Firehose buffers and writes Parquet per school/year/month. The emulator streams changes but
-nothing consumes them, and it never expires items. So, in the platform's process:
+nothing consumes them, and it never expires items. The pipeline itself (decoding, ``flatten``,
+Firehose's buffering rule, the Parquet writer) is the analytics service's, composed by
+``luca_analytics.bootstrap_pipeline``; what is here is only what AWS would run around it. In the
+platform's process:
 
 * ``StreamPoller`` (a thread) describes the stream, reads every shard from ``TRIM_HORIZON`` and then
   follows ``NextShardIterator``; shards that appear later are read from their start, closed shards
   are dropped once drained, an expired iterator is renewed after the last sequence number read. Each
-  record is decoded and handed to the pipeline; a record that cannot be decoded is counted and
-  skipped, a pass that fails (the emulator stopping, say) is logged and retried after a pause: the
-  poller never dies of bad input. It flushes on the buffer's interval even when no record arrives,
-  and once more on ``stop()``.
+  record is handed to the pipeline; one it cannot decode is counted and skipped, a pass that fails
+  (the emulator stopping, say) is logged and retried after a pause: the poller never dies of bad
+  input. It asks for a flush on the buffer's interval even when no record arrives, and once more on
+  ``stop()``.
 * ``TtlReaper`` (a thread) deletes, every ``reaper_interval_seconds``, the items whose ``expires_at``
   has passed, as DynamoDB's TTL would (conditionally, so an item whose TTL was extended meanwhile is
   kept). Their REMOVE records flow through the stream and the pipeline skips them: the lake keeps
@@ -19,8 +22,9 @@ nothing consumes them, and it never expires items. So, in the platform's process
   scans slower than linearly (a pass over 30,000 items took 24 s, in the poller's process, every
   30 s); the poller reads the stream from its start, so the schedule sees every item ever written.
   ``reap_once()`` (a full scan) stays for tools and tests.
-* ``LocalLake`` provisions the lake bucket (named like the AWS stack's), the local pseudonymisation
-  key (random, kept in the state directory) and runs both.
+* ``LocalLake`` provisions the lake bucket (named like the AWS stack's) and the local
+  pseudonymisation key (random, kept in the state directory), builds the pipeline with the
+  service's composition root and the definition's local buffering, and runs both threads.
 """
 
 from __future__ import annotations
@@ -42,10 +46,8 @@ from typing import IO, TYPE_CHECKING, Any
 import boto3
 from botocore.exceptions import ClientError
 
-from luca_analytics.adapters.dynamodb_stream import UndecodableRecord, decode_record
 from luca_analytics.adapters.lake_schema import LAKE_PREFIX
-from luca_analytics.adapters.parquet_sink import ParquetSink
-from luca_analytics.service_layer.pipeline import BufferSettings, LakePipeline
+from luca_analytics.bootstrap_pipeline import LakePipeline, PipelineSettings, StreamPipeline, build_pipeline
 from luca_infra.definitions import PLATFORM_DEFINITION, PlatformDefinition
 
 if TYPE_CHECKING:
@@ -110,7 +112,7 @@ class StreamPoller:
         self,
         streams: DynamoDBStreamsClient,
         stream_arn: str,
-        pipeline: LakePipeline,
+        delivery: StreamPipeline,
         *,
         poll_interval_seconds: float = 0.5,
         observers: Sequence[Callable[[Mapping[str, Any]], None]] = (),
@@ -118,7 +120,8 @@ class StreamPoller:
         self._streams = streams
         self._observers = tuple(observers)
         self.stream_arn = stream_arn
-        self.pipeline = pipeline
+        self._delivery = delivery
+        self.pipeline: LakePipeline = delivery.pipeline
         self._poll_interval = poll_interval_seconds
         self._shards: dict[str, _Shard] = {}
         self._finished: set[str] = set()
@@ -198,14 +201,10 @@ class StreamPoller:
                     observe(record)
                 except Exception:
                     log.exception("stream observer failed on a record")
-            sequence = str(record.get("dynamodb", {}).get("SequenceNumber") or "")
-            try:
-                change = decode_record(record)
-            except UndecodableRecord as exc:
+            if not self._delivery.take(record):
                 self.counters.undecodable += 1
-                self.pipeline.reject(str(exc), sequence)
-            else:
-                self.pipeline.accept(change)
+            stream = record.get("dynamodb")
+            sequence = str(stream.get("SequenceNumber") or "") if isinstance(stream, Mapping) else ""
             if sequence:
                 shard.last_sequence = sequence
         shard.iterator = page.get("NextShardIterator")
@@ -408,23 +407,24 @@ class LocalLake:
         with contextlib.suppress(s3.exceptions.BucketAlreadyOwnedByYou, s3.exceptions.BucketAlreadyExists):
             s3.create_bucket(Bucket=self.bucket)
         settings = self.definition.analytics
-        sink = ParquetSink.s3(
-            self.bucket,
-            region=self.region,
-            endpoint_url=self.endpoint_url,
-            access_key=_DUMMY_KEYS[0],
-            secret_key=_DUMMY_KEYS[1],
-            compression=settings.compression,
-        )
         self.state_dir.mkdir(parents=True, exist_ok=True)
+        # In AWS the EMF lines go to stdout for the log driver; here to a file `luca lake show` reads.
         self._metrics = self.metrics_path.open("a", encoding="utf-8")
-        self.pipeline = LakePipeline(
-            sink,
-            local_pseudonym_key(self.state_dir, self.definition),
-            BufferSettings(buffer_bytes=settings.buffer_bytes, buffer_seconds=settings.buffer_seconds),
+        delivery = build_pipeline(
+            PipelineSettings(
+                pseudonym_key=local_pseudonym_key(self.state_dir, self.definition),
+                lake_bucket=self.bucket,
+                # Firehose's rule with local sizes, so a change is queryable in seconds.
+                buffer_bytes=settings.buffer_bytes,
+                buffer_seconds=settings.buffer_seconds,
+                compression=settings.compression,
+                metrics_namespace=self.definition.metrics_namespace,
+                aws_region=self.region,
+                aws_endpoint_url=self.endpoint_url,
+            ),
             metrics=self._metrics,
-            namespace=self.definition.metrics_namespace,
         )
+        self.pipeline = delivery.pipeline
         self.reaper = TtlReaper(
             session.client("dynamodb", endpoint_url=self.endpoint_url),
             self.table_name,
@@ -435,7 +435,7 @@ class LocalLake:
         self.poller = StreamPoller(
             session.client("dynamodbstreams", endpoint_url=self.endpoint_url),
             self.stream_arn,
-            self.pipeline,
+            delivery,
             poll_interval_seconds=settings.poll_interval_seconds,
             observers=[self.reaper.observe],
         ).start()

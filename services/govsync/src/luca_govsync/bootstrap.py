@@ -14,11 +14,26 @@ from luca_govsync.adapters.ministry_client import MinistryClient, MinistrySettin
 from luca_govsync.adapters.s3_manifests import S3Manifests
 from luca_govsync.adapters.stepfunctions import StepFunctionsExecutions
 from luca_govsync.config import GovSyncSettings, StarterSettings
-from luca_govsync.service_layer.starter import SyncStarter
+from luca_govsync.service_layer.starter import Started, SyncStarter
 from luca_govsync.service_layer.tasks import SyncTasks
 from luca_kernel.rule_cache import RuleCache
 from luca_platform.aws import AwsClients
 from luca_platform.contracts.rules import TableRules
+
+# What this root builds, named here for callers outside the service (the local platform), which
+# reach the service only through its composition roots.
+__all__ = [
+    "GovSyncApp",
+    "Schools",
+    "Started",
+    "SyncStarter",
+    "build",
+    "build_starter",
+    "ministry_credentials",
+]
+
+# How the starter lists the schools to sync (the SSM parameter school onboarding appends to).
+Schools = Callable[[], list[str]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +80,7 @@ def build(settings: GovSyncSettings, clients: AwsClients | None = None) -> GovSy
     return GovSyncApp(settings, clients, store, ministry, tasks)
 
 
-def build_starter(settings: StarterSettings) -> tuple[SyncStarter, Callable[[], list[str]]]:
+def build_starter(settings: StarterSettings) -> tuple[SyncStarter, Schools]:
     """The scheduled starter and how it lists the schools to sync."""
     sfn = boto3.client(
         "stepfunctions", region_name=settings.aws_region, endpoint_url=settings.aws_endpoint_url

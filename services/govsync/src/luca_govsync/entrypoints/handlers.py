@@ -1,10 +1,11 @@
 """The state machine's Lambda tasks: decode the input, call the task, return JSON.
 
-One handler per task (``prepare``, ``submit``, ``record_failure``, ``report``), one composition root
-(``bootstrap.build``), built on the first invocation and kept warm. Log keys are appended per
-thread: in Lambda one invocation runs at a time, but the local engine runs a Map's iterations
-concurrently in one process, and their keys must not mix. A ministry error is raised as it
-is: its class name is the error name the definition's Retry and Catch match.
+One handler per task (``prepare``, ``submit``, ``record_failure``, ``report``) and the schedule's
+starter (``start_scheduled``), one composition root (``bootstrap.build``, ``bootstrap.build_starter``),
+built on the first invocation and kept warm. Log keys are appended per thread: in Lambda one
+invocation runs at a time, but the local engine runs a Map's iterations concurrently in one process,
+and their keys must not mix. A ministry error is raised as it is: its class name is the error name
+the definition's Retry and Catch match.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any, TypeVar
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from luca_govsync.bootstrap import GovSyncApp, build, build_starter
+from luca_govsync.bootstrap import GovSyncApp, Schools, SyncStarter, build, build_starter
 from luca_govsync.config import GovSyncSettings, StarterSettings
 from luca_govsync.domain.model import (
     BatchRef,
@@ -32,6 +33,7 @@ SERVICE = "govsync"
 logger = Logger(service=SERVICE)
 T = TypeVar("T")
 _app: GovSyncApp | None = None
+_starter: tuple[SyncStarter, Schools] | None = None
 
 
 def _fresh_thread_keys(
@@ -52,10 +54,18 @@ def app() -> GovSyncApp:
     return _app
 
 
-def use(built: GovSyncApp | None) -> None:
-    """Install (or clear) the composition the handlers use: the local platform and tests call this."""
-    global _app
-    _app = built
+def scheduled_starter() -> tuple[SyncStarter, Schools]:
+    global _starter
+    if _starter is None:
+        _starter = build_starter(StarterSettings.from_environment())
+    return _starter
+
+
+def use(built: GovSyncApp | None, starter: tuple[SyncStarter, Schools] | None = None) -> None:
+    """Install (or clear) the compositions the handlers use: the local platform and tests call this
+    (their process hosts other things, so the function's settings cannot be its environment)."""
+    global _app, _starter
+    _app, _starter = built, starter
 
 
 def _key(event: dict[str, Any]) -> SyncKey:
@@ -123,10 +133,10 @@ def report(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
 def start_scheduled(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """The quarterly schedule's target: the term that just ended, for every school on the list.
     A school whose sync of that period exists already is not started again."""
-    starter, schools = build_starter(StarterSettings.from_environment())
+    sync_starter, schools = scheduled_starter()
     fired = _fired_at(event)
     period = period_before(fired.year, fired.month)
-    started = starter.start(period, schools(), "schedule")
+    started = sync_starter.start(period, schools(), "schedule")
     summary = {"period": period, "started": [s.execution_name for s in started if s.started]}
     summary["already"] = [s.execution_name for s in started if not s.started]
     logger.info("scheduled sync", extra=summary)
