@@ -17,13 +17,16 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from luca_govsync.adapters.dynamodb_store import DynamoSyncStore
-from luca_govsync.adapters.stepfunctions import StepFunctionsExecutions
-from luca_govsync.domain.model import BatchRef, BatchStatus, InvalidSyncRequest, SyncKey, SyncProgress
-from luca_govsync.entrypoints.handlers import report_json
-from luca_govsync.service_layer.starter import SyncStarter
+from luca_govsync.bootstrap import build_operations
+from luca_govsync.config import OperationsSettings
+from luca_govsync.entrypoints.operations import (
+    BatchStatus,
+    DeadLetter,
+    InvalidSyncRequest,
+    SyncKey,
+    SyncProgress,
+)
 from luca_infra.local.platform import DEFAULT_STATE_DIR, PlatformState
-from luca_platform.aws import AwsClients
 
 POLL_SECONDS = 0.5
 SQS_BATCH = 10
@@ -64,24 +67,26 @@ class SyncControl:
         if not state.govsync_state_machine_arn:
             raise RuntimeError("this platform runs no government sync (restart it with `luca up`)")
         self.state = state
-        self.sfn = boto3.client("stepfunctions", region_name=state.region, endpoint_url=state.emulator_url)
         self.sqs = boto3.client("sqs", region_name=state.region, endpoint_url=state.emulator_url)
-        self.executions = StepFunctionsExecutions(self.sfn, state.govsync_state_machine_arn)
-        self.starter = SyncStarter(self.executions)
-        clients = AwsClients(
-            region=state.region, endpoint_url=state.emulator_url, tenant_role_arn=state.tenant_role_arn
+        self.operations = build_operations(
+            OperationsSettings(
+                table_name=state.table_name,
+                state_machine_arn=state.govsync_state_machine_arn,
+                aws_region=state.region,
+                aws_endpoint_url=state.emulator_url,
+                tenant_role_arn=state.tenant_role_arn,
+            )
         )
-        self.store = DynamoSyncStore(clients, state.table_name)
 
     def schools(self) -> list[str]:
         return sorted(self.state.users)
 
     def progress(self, school: str, period: str) -> SyncProgress | None:
-        return self.store.progress(school, period)
+        return self.operations.progress(school, period)
 
-    def dead_letters(self) -> list[tuple[BatchRef, str, dict[str, Any]]]:
+    def dead_letters(self) -> list[DeadLetter]:
         """Every DLQ message (held briefly, then visible again): its batch, message id and error."""
-        found: dict[str, tuple[BatchRef, str, dict[str, Any]]] = {}
+        found: dict[str, DeadLetter] = {}
         for _ in range(100):
             got = self.sqs.receive_message(
                 QueueUrl=self.state.govsync_dlq_url, MaxNumberOfMessages=SQS_BATCH, VisibilityTimeout=20
@@ -89,10 +94,7 @@ class SyncControl:
             if not got:
                 break
             for message in got:
-                body = json.loads(message["Body"])
-                error = body.get("error", {})
-                ref = BatchRef.from_json({k: v for k, v in body.items() if k not in ("error", "result")})
-                found[message["MessageId"]] = (ref, message["MessageId"], error)
+                found[message["MessageId"]] = DeadLetter.from_message(message["MessageId"], message["Body"])
             self.sqs.change_message_visibility_batch(
                 QueueUrl=self.state.govsync_dlq_url,
                 Entries=[
@@ -147,7 +149,7 @@ def watch(control: SyncControl, keys: list[tuple[SyncKey, str]], console: Consol
         }
         while True:
             for key, name in keys:
-                status = control.executions.status(name) or "UNKNOWN"
+                status = control.operations.execution_status(name) or "UNKNOWN"
                 statuses[name] = status
                 progress = control.progress(key.school_id, key.period)
                 if progress is None:
@@ -219,7 +221,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _start(control: SyncControl, args: argparse.Namespace, console: Console) -> int:
     schools = args.schools or control.schools()
-    started = control.starter.start(args.period, schools, args.by)
+    started = control.operations.start(args.period, schools, args.by)
     for run_ in started:
         verb = "started" if run_.started else f"already exists ({run_.status}), not started again"
         console.print(f"{run_.key.school_id} {run_.key.period}: {run_.execution_name} {verb}", markup=False)
@@ -239,7 +241,10 @@ def _status(control: SyncControl, args: argparse.Namespace, console: Console) ->
         return 1
     if args.json:
         console.print(
-            json.dumps(report_json(progress), indent=2), markup=False, highlight=False, soft_wrap=True
+            json.dumps(control.operations.report(progress), indent=2),
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
         )
     else:
         print_progress(progress, console)
@@ -248,9 +253,10 @@ def _status(control: SyncControl, args: argparse.Namespace, console: Console) ->
 
 def _dlq(control: SyncControl, args: argparse.Namespace, console: Console) -> int:
     letters = control.dead_letters()
-    for ref, message_id, error in letters:
+    for letter in letters:
+        ref, error = letter.ref, letter.error
         line = {
-            "message_id": message_id,
+            "message_id": letter.message_id,
             "school_id": ref.school_id,
             "period": ref.period,
             "sync_id": ref.sync_id,
@@ -272,10 +278,10 @@ def _redrive(control: SyncControl, args: argparse.Namespace, console: Console) -
     if not letters:
         console.print("the DLQ is empty", markup=False)
         return 0
-    started = control.starter.redrive([(ref, message_id) for ref, message_id, _ in letters], args.by)
+    started = control.operations.redrive(letters, args.by)
     # Started (or found already started): the messages are the redrive's now. A batch that fails
     # again is dead-lettered again, with a new message.
-    removed = control.remove_dead_letters({message_id for _, message_id, _ in letters})
+    removed = control.remove_dead_letters({letter.message_id for letter in letters})
     console.print(
         f"redriving {len(letters)} batches in {len(started)} executions; {removed} DLQ messages removed",
         markup=False,

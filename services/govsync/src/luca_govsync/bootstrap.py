@@ -13,7 +13,8 @@ from luca_govsync.adapters.dynamodb_store import DynamoGradeSource, DynamoSyncSt
 from luca_govsync.adapters.ministry_client import MinistryClient, MinistrySettings
 from luca_govsync.adapters.s3_manifests import S3Manifests
 from luca_govsync.adapters.stepfunctions import StepFunctionsExecutions
-from luca_govsync.config import GovSyncSettings, StarterSettings
+from luca_govsync.config import GovSyncSettings, OperationsSettings, StarterSettings
+from luca_govsync.entrypoints.operations import SyncOperations
 from luca_govsync.service_layer.starter import Started, SyncStarter
 from luca_govsync.service_layer.tasks import SyncTasks
 from luca_kernel.rule_cache import RuleCache
@@ -28,6 +29,7 @@ __all__ = [
     "Started",
     "SyncStarter",
     "build",
+    "build_operations",
     "build_starter",
     "ministry_credentials",
 ]
@@ -92,3 +94,13 @@ def build_starter(settings: StarterSettings) -> tuple[SyncStarter, Schools]:
         return [school.strip() for school in value.split(",") if school.strip()]
 
     return SyncStarter(StepFunctionsExecutions(sfn, settings.state_machine_arn)), schools
+
+
+def build_operations(settings: OperationsSettings) -> SyncOperations:
+    """What operators' tools use: the starter, executions' status and the sync's progress."""
+    sfn = boto3.client(
+        "stepfunctions", region_name=settings.aws_region, endpoint_url=settings.aws_endpoint_url
+    )
+    executions = StepFunctionsExecutions(sfn, settings.state_machine_arn)
+    store = DynamoSyncStore(AwsClients.from_settings(settings), settings.table_name)
+    return SyncOperations(starter=SyncStarter(executions), executions=executions, store=store)

@@ -121,3 +121,21 @@ class ApiSettings:
             grpc_workers=int(env.get("LUCA_GRPC_WORKERS", "8")),
             ready_file=env.get("LUCA_READY_FILE") or None,
         )
+
+
+@dataclass(frozen=True, slots=True)
+class OperationsSettings:
+    """Operators' tools: which state machine, and the table its progress is kept in."""
+
+    table_name: str
+    state_machine_arn: str
+    aws_region: str = DEFAULT_REGION
+    aws_endpoint_url: str | None = None
+    tenant_role_arn: str | None = None
+    tenant_session_seconds: int = DEFAULT_SESSION_SECONDS
+    tenant_refresh_margin_seconds: int = DEFAULT_REFRESH_MARGIN_SECONDS
+
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str] | None = None) -> OperationsSettings:
+        env = environment(environ)
+        return cls(**required(env, "table_name", "state_machine_arn"), **aws_from_environment(env))

@@ -20,7 +20,8 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from grading_emulated import EmulatedGrading
 from luca.grading.v1 import grading_pb2, grading_pb2_grpc
-from luca_grading.entrypoints.main import RunningService, start
+from luca_grading.entrypoints.main import start
+from luca_platform.serving import RunningServers
 from luca_platform.telemetry.logs import configure_logging
 from luca_platform.telemetry.tracing import JsonLinesSpanExporter
 
@@ -28,7 +29,7 @@ pytestmark = pytest.mark.emulator
 
 
 @pytest.fixture(scope="module")
-def running(grading: EmulatedGrading) -> Iterator[tuple[RunningService, InMemorySpanExporter]]:
+def running(grading: EmulatedGrading) -> Iterator[tuple[RunningServers, InMemorySpanExporter]]:
     service = start(grading.container)
     provider = trace.get_tracer_provider()
     assert isinstance(provider, TracerProvider)
@@ -38,13 +39,13 @@ def running(grading: EmulatedGrading) -> Iterator[tuple[RunningService, InMemory
     service.stop(grace=1)
 
 
-def rest_url(service: RunningService) -> str:
+def rest_url(service: RunningServers) -> str:
     port = service.rest.servers[0].sockets[0].getsockname()[1]
     return f"http://127.0.0.1:{port}"
 
 
 def test_requests_leave_server_and_dynamodb_spans_with_xray_trace_ids(
-    running: tuple[RunningService, InMemorySpanExporter], grading: EmulatedGrading
+    running: tuple[RunningServers, InMemorySpanExporter], grading: EmulatedGrading
 ) -> None:
     service, spans = running
     spans.clear()
@@ -73,7 +74,7 @@ def test_requests_leave_server_and_dynamodb_spans_with_xray_trace_ids(
 
 
 def test_log_lines_are_json_with_correlation_school_and_route(
-    running: tuple[RunningService, InMemorySpanExporter],
+    running: tuple[RunningServers, InMemorySpanExporter],
     grading: EmulatedGrading,
 ) -> None:
     service, _ = running

@@ -22,12 +22,11 @@ from luca_govsync.bootstrap import GovSyncApp, Schools, SyncStarter, build, buil
 from luca_govsync.config import GovSyncSettings, StarterSettings
 from luca_govsync.domain.model import (
     BatchRef,
-    BatchStatus,
     InvalidSyncRequest,
     SyncKey,
-    SyncProgress,
     period_before,
 )
+from luca_govsync.entrypoints.operations import report_json
 
 SERVICE = "govsync"
 logger = Logger(service=SERVICE)
@@ -152,27 +151,3 @@ def _fired_at(event: dict[str, Any]) -> datetime:
         except ValueError:
             logger.warning("unreadable scheduled_time; using now", extra={"scheduled_time": value[:40]})
     return datetime.now(UTC)
-
-
-def report_json(progress: SyncProgress) -> dict[str, Any]:
-    return {
-        "sync_id": progress.sync_id,
-        "school_id": progress.school_id,
-        "period": progress.period,
-        "status": progress.status.value,
-        "batches_total": len(progress.batches),
-        "batches_done": progress.count(BatchStatus.DONE),
-        "batches_failed": progress.count(BatchStatus.FAILED),
-        "records_total": progress.records_total,
-        "records_accepted": progress.accepted,
-        "records_rejected": len(progress.rejected),
-        "rejected": [
-            {
-                "record_id": r.record_id,
-                "student_id": r.student_id,
-                "reason_code": r.reason_code,
-                "reason": r.reason,
-            }
-            for r in progress.rejected
-        ],
-    }

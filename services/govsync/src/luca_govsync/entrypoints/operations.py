@@ -1,0 +1,99 @@
+"""What operators' tools do with the government sync: start it, follow it, read and redrive its DLQ.
+
+The tools (the ``luca sync`` command) reach the service through this entrypoint and its composition
+root (``bootstrap.build_operations``), never through its adapters. An operator acts with AWS
+credentials for every school, not as one school's principal, so this is not the gRPC API (which
+serves school-scoped callers).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from luca_govsync.domain.model import BatchRef, BatchStatus, InvalidSyncRequest, SyncKey, SyncProgress
+from luca_govsync.service_layer.starter import Started, SyncStarter
+
+# The types a tool meets in answers, named for it (it imports nothing else of the service).
+__all__ = [
+    "BatchRef",
+    "BatchStatus",
+    "DeadLetter",
+    "InvalidSyncRequest",
+    "Started",
+    "SyncKey",
+    "SyncOperations",
+    "SyncProgress",
+    "report_json",
+]
+
+
+def report_json(progress: SyncProgress) -> dict[str, Any]:
+    """A sync's progress as the tasks return it and the tools print it."""
+    return {
+        "sync_id": progress.sync_id,
+        "school_id": progress.school_id,
+        "period": progress.period,
+        "status": progress.status.value,
+        "batches_total": len(progress.batches),
+        "batches_done": progress.count(BatchStatus.DONE),
+        "batches_failed": progress.count(BatchStatus.FAILED),
+        "records_total": progress.records_total,
+        "records_accepted": progress.accepted,
+        "records_rejected": len(progress.rejected),
+        "rejected": [
+            {
+                "record_id": r.record_id,
+                "student_id": r.student_id,
+                "reason_code": r.reason_code,
+                "reason": r.reason,
+            }
+            for r in progress.rejected
+        ],
+    }
+
+
+class ProgressSource(Protocol):
+    def progress(self, school_id: str, period: str) -> SyncProgress | None: ...
+
+
+class ExecutionStatus(Protocol):
+    def status(self, name: str) -> str | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    """A batch the state machine gave up on, as its DLQ message carries it."""
+
+    ref: BatchRef
+    message_id: str
+    error: dict[str, Any]
+
+    @classmethod
+    def from_message(cls, message_id: str, body: str) -> DeadLetter:
+        payload = json.loads(body)
+        batch = {k: v for k, v in payload.items() if k not in ("error", "result")}
+        return cls(BatchRef.from_json(batch), message_id, dict(payload.get("error") or {}))
+
+
+class SyncOperations:
+    def __init__(self, *, starter: SyncStarter, executions: ExecutionStatus, store: ProgressSource) -> None:
+        self._starter, self._executions, self._store = starter, executions, store
+
+    def start(self, period: str, schools: Sequence[str], by: str) -> list[Started]:
+        return self._starter.start(period, list(schools), by)
+
+    def redrive(self, letters: Sequence[DeadLetter], by: str) -> list[Started]:
+        return self._starter.redrive([(letter.ref, letter.message_id) for letter in letters], by)
+
+    def execution_status(self, execution_name: str) -> str | None:
+        return self._executions.status(execution_name)
+
+    def progress(self, school_id: str, period: str) -> SyncProgress | None:
+        return self._store.progress(school_id, period)
+
+    @staticmethod
+    def report(progress: SyncProgress) -> dict[str, Any]:
+        return report_json(progress)
