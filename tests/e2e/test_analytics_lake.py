@@ -13,7 +13,6 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -38,6 +37,7 @@ from luca_infra.local.platform import LocalPlatform, PlatformState
 from luca_ingest.adapters.dynamodb_store import exercise_result_item
 from luca_ingest.domain.events import EventKind, ExerciseResult, ExerciseSubmission, StudentEvent
 from luca_kernel.ids import CourseId, SchoolId, StudentId, SubjectId
+from luca_testing.polling import eventually
 
 from .conftest import Auth
 
@@ -50,15 +50,10 @@ LAKE_TERM = "2031-T3"
 LAKE_WAIT_SECONDS = 40.0
 
 
-def wait_for(produce: Callable[[], T | None], timeout: float = LAKE_WAIT_SECONDS, what: str = "") -> T:
-    deadline = time.monotonic() + timeout
-    while True:
-        found = produce()
-        if found:
-            return found
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {timeout:.0f} s: {what}")
-        time.sleep(0.25)
+def wait_for(
+    produce: Callable[[], T | None], timeout: float = LAKE_WAIT_SECONDS, what: str = "a lake row"
+) -> T:
+    return eventually(produce, timeout=timeout, interval=0.25, what=what)
 
 
 @pytest.fixture(scope="module")

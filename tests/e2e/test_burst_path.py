@@ -9,7 +9,6 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -31,6 +30,7 @@ from luca_platform.contracts import exercise_results
 from luca_platform.contracts import roster as roster_contract
 from luca_platform.table import keys
 from luca_platform.table.codec import from_wire
+from luca_testing.polling import eventually
 
 if TYPE_CHECKING:
     from conftest import Auth
@@ -75,13 +75,8 @@ def stored_result(
     return from_wire(item) if item else None
 
 
-def eventually(probe: Callable[[], T | None], what: str) -> T:
-    deadline = time.monotonic() + STORED_WITHIN_SECONDS
-    while (found := probe()) is None:
-        if time.monotonic() > deadline:
-            pytest.fail(f"not within {STORED_WITHIN_SECONDS:.0f} s: {what}")
-        time.sleep(0.25)
-    return found
+def stored_soon(probe: Callable[[], T | None], what: str) -> T:
+    return eventually(probe, timeout=STORED_WITHIN_SECONDS, interval=0.25, what=what)
 
 
 def test_a_students_event_is_accepted_and_shortly_graded_and_stored(
@@ -93,7 +88,7 @@ def test_a_students_event_is_accepted_and_shortly_graded_and_stored(
 
     assert response.status_code == 202, response.text
     assert response.json() == {"event_ids": [event["event_id"]]}
-    stored = eventually(
+    stored = stored_soon(
         lambda: stored_result(platform, SCHOOL_A.school_id, event["student_id"], event["event_id"]),
         "the event is stored",
     )
@@ -121,7 +116,7 @@ def test_a_batch_of_events_is_stored_one_result_per_event(
     assert response.status_code == 202, response.text
     assert response.json() == {"event_ids": [e["event_id"] for e in events]}
     for event in events:
-        stored = eventually(
+        stored = stored_soon(
             lambda event=event: stored_result(
                 platform, SCHOOL_B.school_id, event["student_id"], event["event_id"]
             ),
@@ -182,7 +177,7 @@ def test_a_school_a_token_cannot_make_an_event_land_in_school_b(
     # THEN it is stored for school A only: the school came from the token
     assert accepted.status_code == 202, accepted.text
     assert refused.status_code == 400
-    stored = eventually(
+    stored = stored_soon(
         lambda: stored_result(platform, SCHOOL_A.school_id, shared, event["event_id"]), "the event is stored"
     )
     assert stored["school_id"] == SCHOOL_A.school_id
@@ -203,7 +198,7 @@ def test_a_students_token_cannot_submit_for_a_classmate(
     assert refused.json()["event_ids"] == [theirs["event_id"]]
     assert accepted.status_code == 202, accepted.text
     # Once the student's own later event is stored, the refused request has left nothing behind.
-    eventually(
+    stored_soon(
         lambda: stored_result(platform, SCHOOL_A.school_id, own["student_id"], f"{own['event_id']}-own"),
         "the student's own event is stored",
     )

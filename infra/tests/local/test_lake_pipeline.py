@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import io
 import json
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import replace
@@ -40,6 +39,7 @@ from luca_platform.contracts import exercise_results
 from luca_platform.contracts import roster as roster_contract
 from luca_platform.table import keys
 from luca_platform.table.codec import timestamp, to_wire
+from luca_testing.polling import eventually
 
 pytestmark = pytest.mark.emulator
 
@@ -141,16 +141,6 @@ def exercise_result(school: str, event_id: str, *, expires_at: datetime) -> dict
     }
 
 
-def wait_for(condition: Callable[[], Any], timeout: float = 20.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = condition()
-        if found:
-            return found
-        time.sleep(0.1)
-    raise AssertionError("timed out")
-
-
 def filesystem(emulator: Emulator) -> pafs.S3FileSystem:
     return pafs.S3FileSystem(
         endpoint_override=urlparse(emulator.url).netloc,
@@ -182,7 +172,9 @@ def test_changes_land_as_parquet_under_their_schools_partition_only(
     put({**evaluation(SCHOOL_A, "ev-a9"), "schema_version": 7})
     put(evaluation(SCHOOL_B, "ev-b2"))  # after the bad ones: the stream goes on
 
-    wait_for(lambda: lake.pipeline and lake.pipeline.counters.rows_out >= 4)
+    eventually(
+        lambda: lake.pipeline and lake.pipeline.counters.rows_out >= 4, what="4 rows out of the pipeline"
+    )
     rows = read_lake(emulator, lake)
 
     by_school = {
@@ -237,8 +229,13 @@ def test_removals_and_reaped_items_never_land(
     )
 
     assert lake.reaper.reap_once() == 1  # only the expired exercise result
-    wait_for(lambda: lake.pipeline and lake.pipeline.counters.skipped["remove"] == 2)
-    wait_for(lambda: lake.pipeline and lake.pipeline.counters.rows_out >= 3)
+    eventually(
+        lambda: lake.pipeline and lake.pipeline.counters.skipped["remove"] == 2,
+        what="2 REMOVE records skipped",
+    )
+    eventually(
+        lambda: lake.pipeline and lake.pipeline.counters.rows_out >= 3, what="3 rows out of the pipeline"
+    )
     remaining = dynamodb.scan(TableName=table[0])["Items"]
     assert [i["event_id"]["S"] for i in remaining if "event_id" in i] == ["evt-fresh"]
 
@@ -259,7 +256,9 @@ def test_the_reaper_deletes_what_the_stream_says_has_expired_without_scanning(
     put(exercise_result(SCHOOL_A, "evt-extended", expires_at=past))
     put(exercise_result(SCHOOL_A, "evt-extended", expires_at=future))  # its TTL moved on
     put(evaluation(SCHOOL_A, "ev-kept"))  # no TTL: never scheduled
-    wait_for(lambda: lake.reaper is not None and lake.reaper.scheduled == 3)
+    eventually(
+        lambda: lake.reaper is not None and lake.reaper.scheduled == 3, what="3 items scheduled to expire"
+    )
     scans: list[dict[str, Any]] = []
     lake.reaper._dynamodb.meta.events.register(  # type: ignore[attr-defined]
         "before-call.dynamodb.Scan", lambda **kwargs: scans.append(kwargs)
@@ -275,7 +274,9 @@ def test_the_reaper_deletes_what_the_stream_says_has_expired_without_scanning(
         exercise_results.exercise_result_sk("evt-extended"),
     } <= remaining
     # The REMOVE unschedules it; the other two stay scheduled for their own time.
-    wait_for(lambda: lake.reaper is not None and lake.reaper.scheduled == 2)
+    eventually(
+        lambda: lake.reaper is not None and lake.reaper.scheduled == 2, what="2 items scheduled to expire"
+    )
     assert lake.reaper.reap_due() == 0
 
 
@@ -333,7 +334,7 @@ def test_stopping_flushes_what_is_buffered(
         bucket=f"lake-test-{uuid.uuid4().hex[:10]}",
     ).start()
     put(evaluation(SCHOOL_A, "ev-late"))
-    wait_for(lambda: running.pipeline and running.pipeline.buffered_rows == 1)
+    eventually(lambda: running.pipeline and running.pipeline.buffered_rows == 1, what="1 row buffered")
     assert read_lake_files(emulator, running) == 0
 
     running.stop()
@@ -356,7 +357,9 @@ def test_lake_show_prints_the_partitions(
     monkeypatch.setenv("COLUMNS", "160")
     put(evaluation(SCHOOL_A, "ev-show-a"))
     put(evaluation(SCHOOL_B, "ev-show-b"))
-    wait_for(lambda: lake.pipeline and lake.pipeline.counters.rows_out >= 2)
+    eventually(
+        lambda: lake.pipeline and lake.pipeline.counters.rows_out >= 2, what="2 rows out of the pipeline"
+    )
     state = PlatformState(
         pid=0,
         started_at="",
