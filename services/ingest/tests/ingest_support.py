@@ -13,7 +13,6 @@ import boto3
 from luca_ingest.bootstrap import IngestApp
 from luca_ingest.domain.events import ExerciseResult, StudentEvent
 from luca_ingest.service_layer.ports import SchoolSnapshot, WriteOutcome
-from luca_kernel.grading import GradingRule, default_rule
 from luca_kernel.ids import CourseId, SchoolId, StudentId, SubjectId
 
 
@@ -118,14 +117,6 @@ class FakeStore:
             self.stored.setdefault(school_id, {})[key] = result
             written.add(key)
         return WriteOutcome(frozenset(written), frozenset(already), 1 if written else 0)
-
-
-@dataclass
-class FakeRules:
-    rules: dict[tuple[str, str], GradingRule] = field(default_factory=dict)
-
-    def rule_for(self, school_id: SchoolId, subject_id: SubjectId) -> GradingRule:
-        return self.rules.get((school_id, subject_id)) or default_rule(subject_id)
 
 
 @dataclass

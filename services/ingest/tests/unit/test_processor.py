@@ -8,11 +8,12 @@ from decimal import Decimal
 
 import pytest
 
-from ingest_support import FakeRules, FakeStore, event_body
+from ingest_support import FakeStore, event_body
 from luca_ingest.adapters.contract import decode_event
 from luca_ingest.service_layer.processor import GradeProcessor, IncomingRecord, Status
 from luca_kernel.grading import GradingRule, ScaleKind
 from luca_kernel.ids import SchoolId, SubjectId
+from luca_testing.fakes import FixedRules
 
 NOW = datetime(2026, 11, 27, 14, 0, tzinfo=UTC)
 
@@ -26,14 +27,14 @@ def store() -> FakeStore:
 
 
 @pytest.fixture
-def rules() -> FakeRules:
+def rules() -> FixedRules:
     percent = GradingRule(
         SubjectId("math"), scale=ScaleKind.PERCENTAGE, passing_grade=Decimal("60"), decimals=0
     )
-    return FakeRules({("school-b", "math"): percent})
+    return FixedRules({("school-b", "math"): percent})
 
 
-def processor(store: FakeStore, rules: FakeRules) -> GradeProcessor:
+def processor(store: FakeStore, rules: FixedRules) -> GradeProcessor:
     return GradeProcessor(store, rules, decode_event, clock=lambda: NOW)
 
 
@@ -43,7 +44,7 @@ def record(body: dict | str, school: str | None = "school-a", rid: str | None = 
 
 
 def test_events_are_graded_by_the_schools_rule_and_stored_in_one_write_per_school(
-    store: FakeStore, rules: FakeRules
+    store: FakeStore, rules: FixedRules
 ) -> None:
     records = [
         record(event_body("st-1", score="6.5"), rid="m1"),
@@ -63,7 +64,7 @@ def test_events_are_graded_by_the_schools_rule_and_stored_in_one_write_per_schoo
     assert set(outcome.school_seconds) == {"school-a", "school-b"}
 
 
-def test_the_same_event_twice_in_a_batch_is_written_once(store: FakeStore, rules: FakeRules) -> None:
+def test_the_same_event_twice_in_a_batch_is_written_once(store: FakeStore, rules: FixedRules) -> None:
     body = event_body("st-1")
     outcome = processor(store, rules).process([record(body, rid="m1"), record(body, rid="m2")])
 
@@ -74,7 +75,7 @@ def test_the_same_event_twice_in_a_batch_is_written_once(store: FakeStore, rules
 
 
 def test_an_event_already_stored_is_a_duplicate_and_writes_nothing(
-    store: FakeStore, rules: FakeRules
+    store: FakeStore, rules: FixedRules
 ) -> None:
     body = event_body("st-1")
     processor(store, rules).process([record(body, rid="m1")])
@@ -88,7 +89,7 @@ def test_an_event_already_stored_is_a_duplicate_and_writes_nothing(
 
 
 def test_a_result_stored_meanwhile_by_another_invocation_is_a_duplicate(
-    store: FakeStore, rules: FakeRules
+    store: FakeStore, rules: FixedRules
 ) -> None:
     raced, fresh = event_body("st-1"), event_body("st-2")
     store.stored_meanwhile.add(("school-a", "st-1", raced["event_id"]))
@@ -117,7 +118,7 @@ def test_a_result_stored_meanwhile_by_another_invocation_is_a_duplicate(
     ],
 )
 def test_an_unprocessable_record_fails_alone_with_its_reason(
-    store: FakeStore, rules: FakeRules, body: dict | str, school: str | None, reason: str
+    store: FakeStore, rules: FixedRules, body: dict | str, school: str | None, reason: str
 ) -> None:
     good = event_body("st-2")
     outcome = processor(store, rules).process([record(body, school, rid="bad"), record(good, rid="good")])
@@ -131,7 +132,7 @@ def test_an_unprocessable_record_fails_alone_with_its_reason(
 
 
 def test_a_school_whose_write_fails_is_retried_while_the_other_school_is_stored(
-    store: FakeStore, rules: FakeRules
+    store: FakeStore, rules: FixedRules
 ) -> None:
     store.fail_writes_for.add("school-b")
     outcome = processor(store, rules).process(
@@ -147,13 +148,13 @@ def test_a_school_whose_write_fails_is_retried_while_the_other_school_is_stored(
     assert not outcome.records["b1"].permanent
 
 
-def test_a_repeat_of_a_failed_record_fails_with_it(store: FakeStore, rules: FakeRules) -> None:
+def test_a_repeat_of_a_failed_record_fails_with_it(store: FakeStore, rules: FixedRules) -> None:
     body = event_body("st-404")
     outcome = processor(store, rules).process([record(body, rid="m1"), record(body, rid="m2")])
     assert outcome.failed == ["m1", "m2"]
 
 
-def test_a_dry_run_reports_outcomes_and_writes_nothing(store: FakeStore, rules: FakeRules) -> None:
+def test_a_dry_run_reports_outcomes_and_writes_nothing(store: FakeStore, rules: FixedRules) -> None:
     outcome = processor(store, rules).process(
         [record(event_body("st-1"), rid="ok"), record(event_body("st-404"), rid="bad")], write=False
     )
@@ -163,7 +164,7 @@ def test_a_dry_run_reports_outcomes_and_writes_nothing(store: FakeStore, rules: 
     assert store.stored == {}
 
 
-def test_grading_uses_each_schools_own_rule(store: FakeStore, rules: FakeRules) -> None:
+def test_grading_uses_each_schools_own_rule(store: FakeStore, rules: FixedRules) -> None:
     # The same answers: 75% correct is 5.1 on school A's Chilean default and 75 on school B's percentage scale.
     answers = [True, True, True, False]
     processor(store, rules).process(
@@ -177,7 +178,7 @@ def test_grading_uses_each_schools_own_rule(store: FakeStore, rules: FakeRules) 
     assert all(r.event.school_id == SchoolId("school-b") for r in store.stored["school-b"].values())
 
 
-def test_a_students_submission_naming_another_student_is_refused(store: FakeStore, rules: FakeRules) -> None:
+def test_a_students_submission_naming_another_student_is_refused(store: FakeStore, rules: FixedRules) -> None:
     own, classmate = event_body("st-1"), event_body("st-2")
     records = [
         IncomingRecord("own", json.dumps(own), "school-a", submitted_by_student="st-1"),
