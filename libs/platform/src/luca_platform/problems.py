@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import grpc
+from botocore.exceptions import BotoCoreError, ClientError
 from google.protobuf import any_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 
@@ -25,6 +26,12 @@ from luca_kernel.errors import (
 
 PROBLEM_BASE = "https://errors.luca.school/"
 PROBLEM_JSON = "application/problem+json"
+
+# An AWS dependency (DynamoDB, Step Functions, ...) that failed or could not be reached: not the
+# caller's fault, so 503 / UNAVAILABLE with this reason. botocore's text names ARNs and tables: it is
+# logged, never shown.
+DEPENDENCY_ERRORS: tuple[type[Exception], ...] = (ClientError, BotoCoreError)
+DEPENDENCY_UNAVAILABLE = "DEPENDENCY_UNAVAILABLE"
 
 # (HTTP status, gRPC code). A student, subject or course the caller's school does not have is 404 /
 # NOT_FOUND whether it is the resource read or a reference in a written body: another school's
@@ -120,13 +127,16 @@ def error_status(
     return status_pb2.Status(code=getattr(code_pb2, code.name), message=message, details=details)
 
 
-def status_for(error: LucaError, *, domain: str) -> status_pb2.Status:
-    """The gRPC status of a kernel error: its code from the table above, its reason's wire name."""
+def status_for(error: LucaError, *, domain: str, field: str | None = None) -> status_pb2.Status:
+    """The gRPC status of a kernel error: its code from the table above, its reason's wire name.
+    ``field`` overrides ``error.field`` when the request spells the field differently (a path such
+    as ``rule.passing_grade``)."""
+    named = field or error.field
     return error_status(
         grpc_code(error),
         error.reason.name,
         error.detail,
         domain=domain,
-        field=error.field,
-        metadata={"field": error.field} if error.field else None,
+        field=named,
+        metadata={"field": named} if named else None,
     )

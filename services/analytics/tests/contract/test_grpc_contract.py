@@ -320,13 +320,7 @@ def test_the_lake_down_is_unavailable_and_the_cause_is_not_shown(
     assert error.value.details() == LakeUnavailable.detail
 
 
-# -- what the servicer does not map yet (strict: each turns into a failure once it is fixed) ----------
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="AnalyticsServicer._call puts Reason.value ('unauthenticated', 'validation': the REST problem "
-    "suffix) in ErrorInfo.reason; the grading and govsync servicers put the wire name ('UNAUTHENTICATED')",
-)
+# -- reasons on the wire, the school's table down ----------------------------------------------------
 @pytest.mark.parametrize(
     ("rpc", "request_message", "caller", "reason"),
     [
@@ -356,12 +350,6 @@ class DownTable:
         return self._fail()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="AnalyticsServicer._call maps only LakeUnavailable: the rules or the roster unreadable "
-    "(DynamoDB) ends the call UNKNOWN, without status details, showing the botocore message",
-)
 @pytest.mark.parametrize("rpc", ["StudentsBelowPassing", "GradeDistribution"])
 def test_the_schools_table_down_is_unavailable(
     serve: Callable[..., Served], fake_lake: Any, pseudonym_key: bytes, rpc: str
@@ -375,5 +363,6 @@ def test_the_schools_table_down_is_unavailable(
         call(served, rpc)
 
     assert error.value.code() == grpc.StatusCode.UNAVAILABLE
-    refused(error.value)
+    assert refused(error.value)[1].reason == "DEPENDENCY_UNAVAILABLE"
     assert "secret" not in (error.value.details() or "")
+    assert "secret" not in str(rpc_status.from_call(error.value))  # type: ignore[arg-type]

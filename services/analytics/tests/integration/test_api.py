@@ -9,6 +9,7 @@ from typing import Any
 
 import grpc
 import pytest
+from botocore.exceptions import ClientError
 from fastapi.testclient import TestClient
 from google.rpc import error_details_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -284,6 +285,36 @@ def test_rest_an_unavailable_lake_is_a_503_problem_with_retry_after(down_contain
     assert response.headers["retry-after"] == "5"
     assert "engine down" not in response.text  # the cause is logged, not shown
     assert response.json()["detail"] == LakeUnavailable.detail
+
+
+class DownTable:
+    """The school's table (rules, roster) cannot answer: throttled, an outage."""
+
+    def _fail(self) -> Any:
+        raise ClientError({"Error": {"Code": "InternalServerError", "Message": "arn:secret"}}, "Query")
+
+    def rule_for(self, school_id: str, subject_id: str) -> Any:
+        return self._fail()
+
+    def student_ids(self, school_id: str) -> Any:
+        return self._fail()
+
+
+def test_rest_an_unreadable_school_table_is_a_503_problem_with_retry_after(
+    lake: DuckDbLake, fake_authenticator: Any
+) -> None:
+    reports = Reports(lake=lake, rules=DownTable(), roster=DownTable(), pseudonym_key=b"k")
+    client = TestClient(create_app(Container(reports=reports, authenticator=fake_authenticator)))
+
+    for path in ("students-below-passing", "grade-distribution"):
+        response = client.get(
+            f"/v1/analytics/{path}", params={"term_id": "2025-T1"}, headers=_bearer("admin-a")
+        )
+        assert response.status_code == 503
+        assert response.headers["content-type"].startswith("application/problem+json")
+        assert response.headers["retry-after"] == "5"
+        assert response.json()["type"].endswith("/dependency-unavailable")
+        assert "secret" not in response.text  # botocore's text is logged, not shown
 
 
 def test_grpc_an_unavailable_lake_is_unavailable(down_container: Container) -> None:

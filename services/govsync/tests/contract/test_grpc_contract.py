@@ -70,8 +70,9 @@ TOKENS: dict[str, Principal] = {
     "student-a": principal(SCHOOL_A, Role.STUDENT, "student-a", student="st-1"),
     "nobody-a": principal(SCHOOL_A, None, "nobody-a"),
     "admin-b": principal(SCHOOL_B, Role.ADMIN, "admin-b"),
-    # A verified token whose school claim is not a valid school id.
+    # Verified tokens whose school claim is not a valid school id (the second one's says "period").
     "admin-malformed": principal("school#a", Role.ADMIN, "admin-malformed"),
+    "admin-malformed-period": principal("x#period", Role.ADMIN, "admin-malformed-period"),
 }
 
 
@@ -519,10 +520,13 @@ def test_a_bad_period_is_invalid_argument_naming_the_period(world: World, rpc: s
 
 
 @pytest.mark.parametrize("rpc", ["StartSync", "ListSyncs", "ListFailedBatches"])
-def test_a_school_id_that_is_not_one_is_invalid_argument_naming_the_school(world: World, rpc: str) -> None:
+@pytest.mark.parametrize("token", ["admin-malformed", "admin-malformed-period"])
+def test_a_school_id_that_is_not_one_is_invalid_argument_naming_the_school(
+    world: World, rpc: str, token: str
+) -> None:
     # The only school a request may act on is the token's: an invalid one is refused as an argument.
     with pytest.raises(grpc.RpcError) as error:
-        call(world, rpc, PERIOD, caller="admin-malformed")
+        call(world, rpc, PERIOD, caller=token)
 
     code, info, fields = refused(error.value)
     assert code == grpc.StatusCode.INVALID_ARGUMENT
@@ -531,7 +535,7 @@ def test_a_school_id_that_is_not_one_is_invalid_argument_naming_the_school(world
     assert world.executions.calls == []
 
 
-# -- what a servicer does not map yet (strict: each turns into a failure once it is fixed) ---------------
+# -- a dependency down, a refused tenant boundary, GetSyncProgress's school id ---------------------------
 class DownExecutions(FakeExecutions):
     def start(self, name: str, payload: dict[str, object]) -> tuple[str, bool]:
         raise ClientError(
@@ -575,28 +579,17 @@ def stub_over(
         server.stop(None)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="GovSyncServicer._call maps no dependency failure: a Step Functions or DynamoDB error ends "
-    "the call UNKNOWN, without status details, showing the botocore message",
-)
 @pytest.mark.parametrize("rpc", RPCS)
 def test_an_unreachable_dependency_is_unavailable_with_details(rpc: str) -> None:
     with stub_over(DownExecutions(), DownStore()) as stub, pytest.raises(grpc.RpcError) as error:
         getattr(stub, rpc)(REQUESTS[rpc](PERIOD), metadata=auth("admin-a"), timeout=10)
 
     assert error.value.code() == grpc.StatusCode.UNAVAILABLE
-    refused(error.value)
+    assert refused(error.value)[1].reason == "DEPENDENCY_UNAVAILABLE"
     assert "secret" not in (error.value.details() or "")
+    assert "secret" not in str(rpc_status.from_call(error.value))  # type: ignore[arg-type]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="GovSyncServicer._call does not catch TenantBoundaryViolation (grading and analytics answer "
-    "PERMISSION_DENIED): the call ends UNKNOWN with the guard's message",
-)
 @pytest.mark.parametrize("rpc", ["GetSyncProgress", "ListSyncs", "ListFailedBatches"])
 def test_a_refused_tenant_boundary_is_permission_denied(rpc: str) -> None:
     with stub_over(FakeExecutions(), BoundaryStore()) as stub, pytest.raises(grpc.RpcError) as error:
@@ -606,15 +599,11 @@ def test_a_refused_tenant_boundary_is_permission_denied(rpc: str) -> None:
     assert refused(error.value)[1].reason == "NOT_YOUR_SCHOOL"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="SyncControl.progress never builds a SyncKey, so GetSyncProgress reads the store with an "
-    "invalid school id and answers NOT_FOUND where the other RPCs answer INVALID_ARGUMENT school_id",
-)
-def test_get_sync_progress_refuses_a_school_id_that_is_not_one(world: World) -> None:
+@pytest.mark.parametrize("token", ["admin-malformed", "admin-malformed-period"])
+def test_get_sync_progress_refuses_a_school_id_that_is_not_one(world: World, token: str) -> None:
     with pytest.raises(grpc.RpcError) as error:
-        call(world, "GetSyncProgress", PERIOD, caller="admin-malformed")
+        call(world, "GetSyncProgress", PERIOD, caller=token)
 
     code, info, fields = refused(error.value)
     assert (code, info.reason, fields) == (grpc.StatusCode.INVALID_ARGUMENT, "INVALID_REQUEST", ["school_id"])
+    assert world.store.asked == []  # refused before the store is read

@@ -398,14 +398,7 @@ def test_a_request_id_reused_for_another_request_is_failed_precondition(
     assert fields == []  # BadRequest goes with INVALID_ARGUMENT only
 
 
-# -- what the servicer does not map yet (strict: each turns into a failure once it is fixed) ----------
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="the service layer names the REST header ('idempotency_key') and the GradingRule's own "
-    "attributes ('passing_grade', 'decimals', 'default_weight', 'subject_id'); the servicer passes "
-    "them on instead of the request's field path",
-)
+# -- BadRequest names the request's field path; a refused tenant boundary has details ----------------
 @pytest.mark.parametrize(
     ("rpc", "request_message", "field"),
     [
@@ -442,12 +435,6 @@ class BoundaryService:
         return refuse
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="GradingServicer._call answers TenantBoundaryViolation with context.abort: PERMISSION_DENIED "
-    "without google.rpc.Status details (no ErrorInfo)",
-)
 def test_a_refused_tenant_boundary_is_permission_denied_with_details(grading: EmulatedGrading) -> None:
     server, port = create_server(replace(grading.container, service=BoundaryService()), address="127.0.0.1:0")
     server.start()
@@ -463,4 +450,5 @@ def test_a_refused_tenant_boundary_is_permission_denied_with_details(grading: Em
         server.stop(None)
 
     assert error.code() == grpc.StatusCode.PERMISSION_DENIED
-    refused(error)
+    assert refused(error)[1].reason == "FORBIDDEN"
+    assert "school-a" not in str(rpc_status.from_call(error))  # type: ignore[arg-type]

@@ -4,7 +4,9 @@ Every call is authenticated (a Cognito ID token, or a service token acting for o
 school comes from the token alone: the requests have no school field, and any unknown field or
 metadata a client adds is ignored. The servicer only translates pb2 <-> the use cases' results.
 Errors are statuses with details: ``INVALID_ARGUMENT`` with ``google.rpc.BadRequest`` naming the
-field, ``PERMISSION_DENIED`` and ``UNAUTHENTICATED`` with ``google.rpc.ErrorInfo``.
+field, ``PERMISSION_DENIED`` and ``UNAUTHENTICATED`` with ``google.rpc.ErrorInfo`` (reasons are the
+wire names of ``luca.common.v1.ErrorReason``), ``UNAVAILABLE`` when the lake or the school's table
+cannot answer.
 """
 
 from __future__ import annotations
@@ -46,7 +48,7 @@ class AnalyticsServicer(analytics_pb2_grpc.AnalyticsServiceServicer):
             return work(self._authenticator.authenticate(metadata.get("authorization")))
         except InvalidInput as error:
             status = error_status(
-                grpc.StatusCode.INVALID_ARGUMENT, error.reason.value, error.detail, error.field or ""
+                grpc.StatusCode.INVALID_ARGUMENT, error.reason.name, error.detail, error.field or ""
             )
         except (Forbidden, TenantBoundaryViolation) as error:
             if isinstance(error, TenantBoundaryViolation):
@@ -57,13 +59,19 @@ class AnalyticsServicer(analytics_pb2_grpc.AnalyticsServiceServicer):
             if isinstance(error, Forbidden):
                 status.message = error.detail
         except LucaError as error:
-            status = error_status(grpc_code(error), error.reason.value, error.detail)
+            status = error_status(grpc_code(error), error.reason.name, error.detail)
         except LakeUnavailable as error:
             log.warning(
                 "lake unavailable",
                 extra={"error": str(error), "query_execution_id": error.query_execution_id},
             )
             status = error_status(grpc.StatusCode.UNAVAILABLE, "LAKE_UNAVAILABLE", error.detail)
+        except problems.DEPENDENCY_ERRORS as error:
+            # The rules or the roster (DynamoDB) unreadable: botocore's text is for the log only.
+            log.warning("school table unavailable", extra={"error": str(error)})
+            status = error_status(
+                grpc.StatusCode.UNAVAILABLE, problems.DEPENDENCY_UNAVAILABLE, LakeUnavailable.detail
+            )
         return abort(context, status)
 
     def SubjectAverages(self, request: Any, context: grpc.ServicerContext) -> Any:

@@ -23,7 +23,7 @@ from luca_analytics.bootstrap import Container
 from luca_analytics.service_layer.reports import LakeUnavailable, Reports
 from luca_kernel.access import Principal
 from luca_kernel.errors import InvalidInput, LucaError, TenantBoundaryViolation
-from luca_platform.problems import PROBLEM_JSON, TITLES, http_status, problem_body
+from luca_platform.problems import DEPENDENCY_ERRORS, PROBLEM_JSON, TITLES, http_status, problem_body
 
 log = logging.getLogger("luca.analytics.rest")
 CORRELATION_HEADER = "x-correlation-id"
@@ -178,6 +178,16 @@ def create_app(container: Container) -> FastAPI:
             "lake unavailable", extra={"error": str(exc), "query_execution_id": exc.query_execution_id}
         )
         return problem(request, 503, "lake-unavailable", exc.detail, headers={"Retry-After": "5"})
+
+    async def table_unavailable(request: Request, exc: Exception) -> JSONResponse:
+        # The rules or the roster (DynamoDB) unreadable: botocore's text is for the log only.
+        log.warning("school table unavailable", extra={"error": str(exc)})
+        return problem(
+            request, 503, "dependency-unavailable", LakeUnavailable.detail, headers={"Retry-After": "5"}
+        )
+
+    for kind in DEPENDENCY_ERRORS:
+        app.add_exception_handler(kind, table_unavailable)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:

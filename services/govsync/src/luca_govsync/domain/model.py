@@ -26,13 +26,22 @@ MAX_EXECUTION_NAME = 80
 
 
 class InvalidSyncRequest(ValueError):
-    """A sync request that cannot be run as asked (unknown period, bad school id, ...)."""
+    """A sync request that cannot be run as asked (unknown period, bad school id, ...).
+
+    ``field`` names the request field at fault (``period``, ``school_id``), or is empty when no one
+    field is: entrypoints report it as given, never guessed from the message."""
+
+    def __init__(self, message: str, *, field: str = "") -> None:
+        super().__init__(message)
+        self.field = field
 
 
 def parse_period(value: str) -> str:
     """A period is a school term, ``YYYY-Tn`` (n = 1..4); anything else is refused."""
     if not isinstance(value, str) or not PERIOD_PATTERN.match(value):
-        raise InvalidSyncRequest(f"unknown period {value!r}: a period is a term such as 2025-T1")
+        raise InvalidSyncRequest(
+            f"unknown period {value!r}: a period is a term such as 2025-T1", field="period"
+        )
     return value
 
 
@@ -46,7 +55,7 @@ class SyncKey:
     def __post_init__(self) -> None:
         parse_period(self.period)
         if not self.school_id or "#" in self.school_id:
-            raise InvalidSyncRequest(f"invalid school id {self.school_id!r}")
+            raise InvalidSyncRequest(f"invalid school id {self.school_id!r}", field="school_id")
 
     def execution_name(self, attempt: str = "") -> str:
         """Deterministic: a second start of the same sync finds the first (Standard workflows

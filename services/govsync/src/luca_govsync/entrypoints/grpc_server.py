@@ -3,6 +3,7 @@
 Every call is authenticated like the grading service's (a Cognito ID token, or a service token
 acting for one school); the school comes from the token, and ``SyncControl`` refuses any other.
 Errors are gRPC statuses with details (``google.rpc.ErrorInfo``; ``BadRequest`` for a bad field).
+Step Functions or DynamoDB failing is ``UNAVAILABLE`` (``DEPENDENCY_UNAVAILABLE``), its cause logged.
 """
 
 from __future__ import annotations
@@ -26,13 +27,15 @@ from luca_govsync.domain.model import (
 )
 from luca_govsync.service_layer.control import SyncControl, SyncNotFound
 from luca_kernel.access import Principal
-from luca_kernel.errors import Forbidden, Unauthenticated
+from luca_kernel.errors import Forbidden, TenantBoundaryViolation, Unauthenticated
 from luca_platform import problems
 from luca_platform.grpc_server import abort, build_server
 from luca_platform.tokens import Authenticator
 
 SERVICE_NAME = govsync_pb2.DESCRIPTOR.services_by_name["GovSyncService"].full_name
 ERROR_DOMAIN = "govsync.luca.school"
+NOT_ALLOWED = "not allowed for your school"
+UNAVAILABLE_DETAIL = "the government sync is unavailable right now; try again shortly"
 log = logging.getLogger("luca.govsync.grpc")
 R = TypeVar("R")
 
@@ -132,10 +135,23 @@ class GovSyncServicer(govsync_pb2_grpc.GovSyncServiceServicer):
         except Forbidden as error:
             abort(context, _status(grpc.StatusCode.PERMISSION_DENIED, "NOT_YOUR_SCHOOL", error.detail))
         except InvalidSyncRequest as error:
-            field = "period" if "period" in str(error) else "school_id"
-            abort(context, _status(grpc.StatusCode.INVALID_ARGUMENT, "INVALID_REQUEST", str(error), field))
+            abort(
+                context,
+                _status(grpc.StatusCode.INVALID_ARGUMENT, "INVALID_REQUEST", str(error), error.field),
+            )
         except SyncNotFound as error:
             abort(context, _status(grpc.StatusCode.NOT_FOUND, "NO_SUCH_SYNC", str(error)))
+        except TenantBoundaryViolation as error:
+            # A key outside the caller's school got built: a bug or an attack. The caller gets the
+            # same answer as any other refusal, nothing of the key.
+            log.error("tenant boundary violation refused", extra={"error": str(error)})
+            abort(context, _status(grpc.StatusCode.PERMISSION_DENIED, "NOT_YOUR_SCHOOL", NOT_ALLOWED))
+        except problems.DEPENDENCY_ERRORS as error:
+            log.warning("dependency unavailable", extra={"error": str(error)})
+            abort(
+                context,
+                _status(grpc.StatusCode.UNAVAILABLE, problems.DEPENDENCY_UNAVAILABLE, UNAVAILABLE_DETAIL),
+            )
 
     def StartSync(self, request: Any, context: grpc.ServicerContext) -> Any:
         def work(principal: Principal) -> govsync_pb2.StartSyncResponse:

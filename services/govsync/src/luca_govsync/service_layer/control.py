@@ -45,10 +45,11 @@ class SyncControl:
         return StartedSync(started, self._store.progress(school, period))
 
     def progress(self, principal: Principal, period: str, school_id: str) -> SyncProgress:
-        school = target_school(principal, school_id)
-        progress = self._store.progress(school, parse_period(period))
+        # The key validates the period and the school id before the store is read, as the other calls do.
+        key = SyncKey(target_school(principal, school_id), parse_period(period))
+        progress = self._store.progress(key.school_id, key.period)
         if progress is None:
-            raise SyncNotFound(f"no sync of {period} for {school} yet")
+            raise SyncNotFound(f"no sync of {key.period} for {key.school_id} yet")
         return progress
 
     def list_syncs(self, principal: Principal, period: str, school_id: str) -> list[SyncProgress]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, TypeVar
@@ -23,7 +23,7 @@ from luca_grading.bootstrap import Container
 from luca_grading.domain.model import BehaviorKind, BehaviorNote, Evaluation, SubjectAverage
 from luca_grading.service_layer.services import RecordBehaviorNote, RecordEvaluation
 from luca_kernel.access import Principal
-from luca_kernel.errors import InvalidInput, LucaError, TenantBoundaryViolation
+from luca_kernel.errors import Forbidden, InvalidInput, LucaError, TenantBoundaryViolation
 from luca_kernel.grading import GradingRule, Rounding, ScaleKind, parse_decimal
 from luca_kernel.ids import SubjectId
 from luca_platform.grpc_server import abort, build_server
@@ -47,6 +47,13 @@ _ROUNDINGS = {
 _KINDS = {
     grading_pb2.BEHAVIOR_KIND_POSITIVE: BehaviorKind.POSITIVE,
     grading_pb2.BEHAVIOR_KIND_NEGATIVE: BehaviorKind.NEGATIVE,
+}
+# The service layer and the kernel name fields as REST and GradingRule spell them; a gRPC caller
+# is told the path in its own request. Anything not listed is already spelled the same.
+_REQUEST_ID_FIELDS: Mapping[str, str] = {"idempotency_key": "request_id"}
+_RULE_FIELDS: Mapping[str, str] = {
+    name: f"rule.{name}"
+    for name in ("subject_id", "scale", "passing_grade", "rounding", "decimals", "default_weight")
 }
 
 
@@ -144,7 +151,15 @@ class GradingServicer(grading_pb2_grpc.GradingServiceServicer):
         self._container = container
         self._service = container.service
 
-    def _call(self, method: str, context: grpc.ServicerContext, work: Callable[[Principal], R]) -> R:
+    def _call(
+        self,
+        method: str,
+        context: grpc.ServicerContext,
+        work: Callable[[Principal], R],
+        fields: Mapping[str, str] | None = None,
+    ) -> R:
+        """Runs ``work`` for the authenticated caller; ``fields`` renames an error's field to the
+        request's field path."""
         metadata = {k.lower(): v for k, v in context.invocation_metadata() if isinstance(v, str)}
         correlation = request_context.sanitize_correlation_id(
             metadata.get(request_context.CORRELATION_HEADER)
@@ -161,12 +176,15 @@ class GradingServicer(grading_pb2_grpc.GradingServiceServicer):
                 return work(principal)
             except LucaError as error:
                 status = grpc_code(error).name
-                abort(context, status_for(error, domain=ERROR_DOMAIN))
-            except TenantBoundaryViolation:
+                field = (fields or {}).get(error.field or "")
+                abort(context, status_for(error, domain=ERROR_DOMAIN, field=field))
+            except TenantBoundaryViolation as error:
+                # A bug (or an attack past validation) built another school's key: logged loudly,
+                # answered as a generic Forbidden with its details, nothing of the key.
                 status = "PERMISSION_DENIED"
-                log.error("tenant boundary violation refused")
-                context.abort(grpc.StatusCode.PERMISSION_DENIED, "that resource is not part of your school")
-                raise
+                log.error("tenant boundary violation refused", extra={"error": str(error)})
+                refused = Forbidden("that resource is not part of your school")
+                abort(context, status_for(refused, domain=ERROR_DOMAIN))
             finally:
                 latency = (time.perf_counter() - started) * 1000
                 self._container.metrics.record(
@@ -195,7 +213,7 @@ class GradingServicer(grading_pb2_grpc.GradingServiceServicer):
                 evaluation=evaluation_pb(recorded.value), replayed=recorded.replayed
             )
 
-        return self._call("RecordEvaluation", context, work)
+        return self._call("RecordEvaluation", context, work, _REQUEST_ID_FIELDS)
 
     def ListStudentEvaluations(self, request: Any, context: grpc.ServicerContext) -> Any:
         def work(principal: Principal) -> grading_pb2.ListStudentEvaluationsResponse:
@@ -242,7 +260,7 @@ class GradingServicer(grading_pb2_grpc.GradingServiceServicer):
                 note=note_pb(recorded.value), replayed=recorded.replayed
             )
 
-        return self._call("RecordBehaviorNote", context, work)
+        return self._call("RecordBehaviorNote", context, work, _REQUEST_ID_FIELDS)
 
     def GetBehaviorProfile(self, request: Any, context: grpc.ServicerContext) -> Any:
         def work(principal: Principal) -> grading_pb2.GetBehaviorProfileResponse:
@@ -269,7 +287,7 @@ class GradingServicer(grading_pb2_grpc.GradingServiceServicer):
             stored = self._service.put_rule(principal, rule_from_pb(request.rule))
             return grading_pb2.PutGradingRuleResponse(rule=rule_pb(stored))
 
-        return self._call("PutGradingRule", context, work)
+        return self._call("PutGradingRule", context, work, _RULE_FIELDS)
 
 
 def _http_like(status: str) -> int:
