@@ -27,7 +27,13 @@ from luca_kernel.errors import Forbidden, InvalidInput, LucaError, TenantBoundar
 from luca_kernel.grading import GradingRule, Rounding, ScaleKind, parse_decimal
 from luca_kernel.ids import SubjectId
 from luca_platform.grpc_server import abort, build_server
-from luca_platform.problems import grpc_code, status_for
+from luca_platform.problems import (
+    DEPENDENCY_ERRORS,
+    DEPENDENCY_UNAVAILABLE,
+    error_status,
+    grpc_code,
+    status_for,
+)
 from luca_platform.telemetry import context as request_context
 
 log = logging.getLogger("luca.grading.grpc")
@@ -185,6 +191,20 @@ class GradingServicer(grading_pb2_grpc.GradingServiceServicer):
                 log.error("tenant boundary violation refused", extra={"error": str(error)})
                 refused = Forbidden("that resource is not part of your school")
                 abort(context, status_for(refused, domain=ERROR_DOMAIN))
+            except DEPENDENCY_ERRORS as error:
+                # The table (or STS) refused or is unreachable after the SDK's retries: the caller
+                # may retry; botocore's text is for the log only.
+                status = "UNAVAILABLE"
+                log.warning("table unavailable", extra={"error": str(error)})
+                abort(
+                    context,
+                    error_status(
+                        grpc.StatusCode.UNAVAILABLE,
+                        DEPENDENCY_UNAVAILABLE,
+                        "the school's records are unavailable; try again shortly",
+                        domain=ERROR_DOMAIN,
+                    ),
+                )
             finally:
                 latency = (time.perf_counter() - started) * 1000
                 self._container.metrics.record(
@@ -298,6 +318,7 @@ def _http_like(status: str) -> int:
         "PERMISSION_DENIED": 403,
         "NOT_FOUND": 404,
         "FAILED_PRECONDITION": 422,
+        "UNAVAILABLE": 503,
     }.get(status, 500)
 
 

@@ -24,7 +24,7 @@ from luca_kernel.access import Principal
 from luca_kernel.errors import LucaError, TenantBoundaryViolation
 from luca_kernel.grading import GradingRule, Rounding, ScaleKind
 from luca_kernel.ids import SubjectId
-from luca_platform.problems import PROBLEM_JSON, TITLES, http_status, problem_body
+from luca_platform.problems import DEPENDENCY_ERRORS, PROBLEM_JSON, TITLES, http_status, problem_body
 from luca_platform.telemetry import context
 
 log = logging.getLogger("luca.grading.rest")
@@ -523,6 +523,16 @@ def create_app(container: Container) -> FastAPI:
     def put_student(student_id: str, body: StudentBody, caller: Caller) -> dict[str, str]:
         student = service.put_student(caller, student_id, body.course_id, body.display_name)
         return {"student_id": student.student_id, "course_id": student.course_id}
+
+    async def table_unavailable(request: Request, exc: Exception) -> JSONResponse:
+        # The table (or STS) refused or is unreachable after the SDK's retries: a retry may work;
+        # botocore's text is for the log only.
+        log.warning("table unavailable", extra={"error": str(exc)})
+        detail = "the school's records are unavailable; try again shortly"
+        return problem(request, 503, "dependency-unavailable", detail, headers={"Retry-After": "2"})
+
+    for kind in DEPENDENCY_ERRORS:
+        app.add_exception_handler(kind, table_unavailable)
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
