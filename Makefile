@@ -30,8 +30,18 @@ $(UV):
 	$(UV) pip sync --quiet --python .venv/bin/python requirements.lock
 	touch $@
 
+# After requirements.lock, each service's own lock (services/<name>/requirements.lock): its dependency
+# closure at the root lock's versions and hashes, the root lock minus its -e lines being the constraints.
+# The workspace packages are installed from source, so they are resolved locally and not pinned.
+# --no-annotate: the annotations would name the constraints' temporary file.
 lock: $(UV)
 	$(UV) pip compile --quiet requirements.in --generate-hashes --python-version 3.11 --no-header -o requirements.lock
+	for project in services/*/pyproject.toml; do \
+	  $(UV) pip compile --quiet $$project -c <(grep -v '^-e ' requirements.lock) --generate-hashes \
+	    --python-version 3.11 --no-annotate --custom-compile-command 'make lock' \
+	    --no-emit-package luca-proto --no-emit-package luca-kernel --no-emit-package luca-platform \
+	    -o $$(dirname $$project)/requirements.lock; \
+	done
 
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
@@ -78,8 +88,9 @@ bench-govsync: setup
 bench-lake: setup
 	$(PY) -m bench.lake
 
-# The Lambda zips the CDK app deploys as they are: the grade processor (dist/ingest-lambda.zip) and
-# the government sync's functions (dist/govsync-lambda.zip).
+# The Lambda zips the CDK app deploys as they are, one per service: the grade processor
+# (dist/ingest-lambda.zip), the government sync's functions (dist/govsync-lambda.zip) and the lake's
+# enrichment function (dist/analytics-lambda.zip), each at the versions its service's lock pins.
 bundle: setup
 	$(PY) -m luca_infra.bundle ingest govsync analytics
 

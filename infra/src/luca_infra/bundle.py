@@ -5,57 +5,65 @@
 ``ingest`` is the burst path's grade processor (``IngestDefinition.bundle``, dist/ingest-lambda.zip);
 ``govsync`` holds the government sync's five functions, the state machine's four tasks and the
 schedule's starter (``GovSyncDefinition.bundle``, dist/govsync-lambda.zip); ``analytics`` is the lake's
-Pipes enrichment function (``AnalyticsAwsDefinition.bundle``, dist/analytics-lambda.zip). The CDK app deploys exactly
-these files with ``Code.from_asset``, so synth never needs Docker. Everything a handler imports comes
-from its zip, except what the Lambda Python runtime already ships.
+Pipes enrichment function (``AnalyticsAwsDefinition.bundle``, dist/analytics-lambda.zip). The CDK app
+deploys exactly these files with ``Code.from_asset``, so synth never needs Docker. Everything a handler
+imports comes from its zip, except what the Lambda Python runtime already ships.
 
 What goes in
-  * The workspace packages a handler is made of, copied from their source directories (they are
-    installed editable, so their dist-info holds only a .pth).
-    - ingest: whole packages: ``luca_ingest``; ``luca_grading`` (adapters, domain and rule cache);
-      ``luca``, the generated contract, whose ``luca/ingest/v1/schemas/*.json`` the handler reads
-      with importlib.resources, so package data is copied with the modules. Modules the handler never
-      imports (the grading service's entry points, the pb2 stubs) come along and are never loaded.
-    - govsync: only the modules the handlers import, found by importing every handler the
-      definition names in a fresh interpreter and listing ``sys.modules``: ``luca_govsync`` without
-      its ministry simulator (a web server that needs starlette and uvicorn) and without the
-      definition builder (the CDK app's), and the few modules of ``luca_grading`` it uses (table
-      design, AWS clients, the DynamoDB wire format and what those import). No package data: the
-      ministry's OpenAPI document is read by tests and the simulator only; the client keeps the
-      numbers it needs as constants. The workspace code makes no lazy imports on the tasks' paths,
-      and ``infra/tests/local/test_bundle.py`` runs every handler from the unzipped bundle.
-    - analytics: likewise only what the enrichment handler imports: ``luca_analytics.domain.lake``
-      and ``luca_analytics.entrypoints.enrich`` (and their packages' ``__init__``). Never the lake
-      schema module, the DuckDB adapter or the query service: pyarrow and duckdb are native and
-      large, and the handler needs neither (rows leave it as JSON; Firehose writes the Parquet).
-  * The third-party distributions in the handlers' import graph that the runtime does not provide.
-    Each is copied from the files its installer recorded, plus its METADATA and licence files;
-    RECORD is left out because it would list files the zip does not hold. Nothing in the graph reads
-    distribution metadata (powertools keeps its version as a constant,
-    ``aws_lambda_powertools.shared.version``); METADATA is there so the shipped versions can be
-    read from the zip and ``importlib.metadata`` answers in the function.
-    - ingest: aws-lambda-powertools with its requirements jmespath and typing-extensions,
-      fastjsonschema (powertools' validation) and cachetools (luca_grading's client and rule caches).
-    - analytics: aws-lambda-powertools (logger, metrics, parameters), jmespath, typing-extensions.
+  Each bundle belongs to one service. Its ``BundleSpec`` names the service (``services/<name>``), the
+  handlers, and ``requires``: what the handlers need, each a requirement the service's
+  ``pyproject.toml`` declares (with the same extras or fewer). The closure of ``requires`` is taken
+  as ``luca_infra.workspace`` takes it for the service's lock: workspace members through their
+  ``pyproject.toml``, other distributions through their installed metadata, extras and markers
+  applied; the runtime's distributions are neither bundled nor followed.
+  * The service's own package and the import packages of the workspace libraries in that closure,
+    copied from their source directories (the workspace's ``pyproject.toml`` files say where). A
+    service in the closure, or another service's package among the files, refuses the build.
+    - ingest: whole packages: ``luca_ingest``, ``luca_kernel``, ``luca_platform``, and ``luca``
+      (luca-proto) for its data only (``data_only``): the handler reads
+      ``luca/ingest/v1/schemas/*.json`` with importlib.resources, so package data is copied with the
+      modules, and luca-proto's requirements (protobuf, grpcio) stay out. Modules the handler never
+      imports come along and are never loaded: the pb2 stubs, and luca_platform's token, telemetry,
+      gRPC and serving modules (jwt, opentelemetry, grpc are not in the zip).
+    - govsync and analytics (``traced``): only the modules the handlers import, found by importing
+      every handler in a fresh interpreter, with the tree's source directories first on
+      ``sys.path``, and listing ``sys.modules``. govsync: ``luca_govsync`` without its ministry
+      simulator (a web server that needs starlette and uvicorn) and without the definition builder
+      (the CDK app's), and the modules of ``luca_kernel`` and ``luca_platform`` the tasks use.
+      analytics: ``luca_analytics.domain.lake`` and ``luca_analytics.entrypoints.enrich`` (and their
+      packages' ``__init__``); never the lake schema module, the DuckDB adapter or the query service
+      (pyarrow and duckdb are native and large; rows leave the handler as JSON and Firehose writes the
+      Parquet). No package data: the ministry's OpenAPI document is read by tests and the simulator
+      only. The workspace code makes no lazy imports on these paths, and
+      ``infra/tests/local/test_bundle.py`` runs every handler from the unzipped bundle.
+  * The third-party distributions in that closure. Each must be pinned by the service's lock
+    (``services/<name>/requirements.lock``) at the installed version, or the build refuses. Each is
+    copied from the files its installer recorded, plus its METADATA and licence files; RECORD is left
+    out because it would list files the zip does not hold. Nothing in the handlers reads distribution
+    metadata (powertools keeps its version as a constant, ``aws_lambda_powertools.shared.version``);
+    METADATA is there so the shipped versions can be read from the zip and ``importlib.metadata``
+    answers in the function.
+    - ingest: aws-lambda-powertools[validation] with jmespath, typing-extensions and fastjsonschema;
+      cachetools (luca-platform's per-school client cache).
     - govsync: aws-lambda-powertools, jmespath, typing-extensions and cachetools as above, and the
-      ministry client's httpx with what its synchronous client imports: httpcore, h11, idna and
-      certifi (httpx verifies TLS against certifi's CA bundle).
+      ministry client's httpx with its requirements anyio, certifi, httpcore, h11 and idna (httpx
+      verifies TLS against certifi's CA bundle; anyio serves its async transports, which the
+      synchronous client never imports).
+    - analytics: aws-lambda-powertools, jmespath, typing-extensions.
 
 What stays out
-  * The runtime's own packages: boto3, botocore, s3transfer, urllib3, python-dateutil, six. The
-    handlers only make long-standing DynamoDB, STS, S3, Secrets Manager, SSM and Step Functions
-    calls, so the runtime's SDK is enough and the zips stay small. Should one need a newer SDK, add
-    boto3 and botocore to its distributions and remove them from ``PROVIDED_BY_RUNTIME``.
+  * The runtime's own distributions (``RUNTIME_DISTRIBUTIONS``): boto3, botocore, s3transfer,
+    urllib3, python-dateutil, six. The handlers only make long-standing DynamoDB, STS, S3, Secrets
+    Manager, SSM and Step Functions calls, so the runtime's SDK is enough and the zips stay small.
+    Should one need a newer SDK, remove boto3 and botocore from ``RUNTIME_DISTRIBUTIONS``.
   * jmespath *is* bundled although the runtime has a copy: that copy is a dependency of the
     runtime's SDK, whose version is not ours to pick, while powertools needs ``jmespath>=1.0.1``.
     The function's code directory comes first on ``sys.path``, so the bundled one is used, by
     botocore too (it accepts any jmespath below 2).
-  * certifi in the ingest zip: botocore imports it when present and otherwise uses its own CA
-    bundle; the runtime does not ship it. In the govsync zip it is there for httpx, and botocore
-    then uses it too (the same Mozilla roots botocore's own bundle is made from).
-  * httpx's optional parts: anyio and sniffio (async transports only; the ministry client is
-    synchronous) and click, rich and pygments (httpx's command line, which it imports only if
-    installed).
+  * certifi is only in the govsync zip, for httpx; botocore then uses it too (the same Mozilla roots
+    botocore's own bundle is made from), and elsewhere uses its own bundle.
+  * Extras no handler requests: httpx's http2, socks, brotli, zstd and command line (click, rich,
+    pygments); all of luca-platform's (token verification, telemetry, servers).
   * ``__pycache__``, ``*.pyc``, ``*.pyi``, ``py.typed``, ``tests`` directories and dotfiles.
 
 Every build imports every handler of the bundle from the finished zip, in an isolated interpreter
@@ -67,8 +75,10 @@ handlers through the unzipped bundles against the emulator.)
 
 The zips are deterministic, so the CDK asset hash changes only when the content does: entries
 sorted, one fixed timestamp, mode 0644, no directory entries, one compression level (the same
-sources give the same bytes with the same zlib). A native extension refuses the build: the bundles
-are pure Python so that one zip runs on arm64 and x86_64 alike.
+sources give the same bytes with the same zlib). ``root`` (the repository by default) is the tree
+the workspace sources and locks are read from; ``luca_infra.deployables`` builds from copies of it.
+A native extension refuses the build: the bundles are pure Python so that one zip runs on arm64 and
+x86_64 alike.
 """
 
 from __future__ import annotations
@@ -87,51 +97,40 @@ from email.parser import HeaderParser
 from importlib import metadata
 from pathlib import Path, PurePosixPath
 
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+
 from luca_infra.definitions import (
     PLATFORM_DEFINITION,
     AnalyticsAwsDefinition,
     GovSyncDefinition,
     IngestDefinition,
 )
+from luca_infra.workspace import (
+    REPO_ROOT,
+    WorkspaceError,
+    closure,
+    installed_version,
+    members,
+    read_lock,
+    service_lock_path,
+    services,
+)
 
-REPO_ROOT = Path(__file__).resolve().parents[3]
 INGEST: IngestDefinition = PLATFORM_DEFINITION.ingest
 GOVSYNC: GovSyncDefinition = PLATFORM_DEFINITION.govsync
 ANALYTICS: AnalyticsAwsDefinition = PLATFORM_DEFINITION.analytics_aws
 
-# The grade processor's contents (kept under these names: the ingest bundle's own constants).
-WORKSPACE_PACKAGES: tuple[str, ...] = ("luca", "luca_kernel", "luca_platform", "luca_ingest")
-DISTRIBUTIONS: tuple[str, ...] = (
-    "aws-lambda-powertools",
-    "cachetools",
-    "fastjsonschema",
-    "jmespath",
-    "typing-extensions",
-)
-GOVSYNC_DISTRIBUTIONS: tuple[str, ...] = (
-    "aws-lambda-powertools",
-    "cachetools",
-    "certifi",
-    "h11",
-    "httpcore",
-    "httpx",
-    "idna",
-    "jmespath",
-    "typing-extensions",
-)
-ANALYTICS_DISTRIBUTIONS: tuple[str, ...] = ("aws-lambda-powertools", "jmespath", "typing-extensions")
-# Top-level modules the Lambda Python runtime ships; never bundled.
-PROVIDED_BY_RUNTIME: tuple[str, ...] = ("boto3", "botocore", "s3transfer", "urllib3", "dateutil", "six")
-# Every workspace package a bundle may hold (for describing a zip).
-ALL_WORKSPACE_PACKAGES: tuple[str, ...] = (
-    "luca",
-    "luca_analytics",
-    "luca_govsync",
-    "luca_grading",
-    "luca_ingest",
-    "luca_kernel",
-    "luca_platform",
-)
+# What the Lambda Python runtime ships (distribution -> its top-level module); never bundled.
+RUNTIME_DISTRIBUTIONS: dict[str, str] = {
+    "boto3": "boto3",
+    "botocore": "botocore",
+    "s3transfer": "s3transfer",
+    "urllib3": "urllib3",
+    "python-dateutil": "dateutil",
+    "six": "six",
+}
+PROVIDED_BY_RUNTIME: tuple[str, ...] = tuple(RUNTIME_DISTRIBUTIONS.values())
 
 _SKIPPED_DIRECTORIES = frozenset({"__pycache__", "tests"})
 _SKIPPED_SUFFIXES = (".pyc", ".pyo", ".pyi", ".pth")
@@ -160,43 +159,53 @@ class BundleSpec:
 
     name: str
     summary: str
+    service: str  # its directory under services/: its package, declared requirements and lock
     bundle: str  # the zip's path from the repository root (the definition's)
     runtime: str
     handlers: tuple[str, ...]  # module.attribute, each checked to import from the finished zip
-    whole_packages: tuple[str, ...]  # workspace packages copied whole, package data included
-    imported_packages: tuple[str, ...]  # workspace packages of which only the handlers' imports go in
-    distributions: tuple[str, ...]
+    requires: tuple[str, ...]  # what the handlers need, each declared by the service's pyproject.toml
+    data_only: tuple[str, ...] = ()  # workspace members copied whole, without their requirements
+    traced: bool = False  # True: only the workspace modules the handlers import; False: whole packages
+
+
+@dataclass(frozen=True, slots=True)
+class Contents:
+    """What a spec resolves to in one tree."""
+
+    packages: dict[str, Path]  # import package -> its source directory
+    traced: tuple[str, ...]  # those of ``packages`` of which only the imported modules go in
+    distributions: tuple[str, ...]  # third-party, canonical names
 
 
 INGEST_BUNDLE = BundleSpec(
     name="ingest",
     summary="the grade processor (burst path)",
+    service="ingest",
     bundle=INGEST.bundle,
     runtime=INGEST.runtime,
     handlers=(INGEST.handler,),
-    whole_packages=WORKSPACE_PACKAGES,
-    imported_packages=(),
-    distributions=DISTRIBUTIONS,
+    requires=("luca-kernel", "luca-platform", "aws-lambda-powertools[validation]"),
+    data_only=("luca-proto",),  # the ingest schemas, read as package data
 )
 GOVSYNC_BUNDLE = BundleSpec(
     name="govsync",
     summary="the government sync's task and starter functions",
+    service="govsync",
     bundle=GOVSYNC.bundle,
     runtime=GOVSYNC.runtime,
     handlers=tuple(GOVSYNC.handler(task) for task in (*GOVSYNC.tasks, GOVSYNC.starter_task)),
-    whole_packages=(),
-    imported_packages=("luca_govsync", "luca_kernel", "luca_platform"),
-    distributions=GOVSYNC_DISTRIBUTIONS,
+    requires=("luca-kernel", "luca-platform", "aws-lambda-powertools", "httpx"),
+    traced=True,  # keeps the ministry simulator's web stack and the definition builder out
 )
 ANALYTICS_BUNDLE = BundleSpec(
     name="analytics",
     summary="the lake's Pipes enrichment function",
+    service="analytics",
     bundle=ANALYTICS.bundle,
     runtime=ANALYTICS.runtime,
     handlers=(ANALYTICS.enrich_handler,),
-    whole_packages=(),
-    imported_packages=("luca_analytics", "luca_kernel", "luca_platform"),
-    distributions=ANALYTICS_DISTRIBUTIONS,
+    requires=("aws-lambda-powertools",),
+    traced=True,  # keeps pyarrow, duckdb and the query service out
 )
 BUNDLES: dict[str, BundleSpec] = {
     spec.name: spec for spec in (INGEST_BUNDLE, GOVSYNC_BUNDLE, ANALYTICS_BUNDLE)
@@ -222,10 +231,10 @@ class BundleSummary:
         return self.size_bytes / (1024 * 1024)
 
 
-def build(spec: BundleSpec, out_dir: Path) -> Built:
+def build(spec: BundleSpec, out_dir: Path, *, root: Path = REPO_ROOT) -> Built:
     """Write ``out_dir/<the definition's zip name>``, checked to import on its own."""
     _require_runtime_python(spec.runtime)
-    files = bundle_files(spec)
+    files = bundle_files(spec, root=root)
     out_dir.mkdir(parents=True, exist_ok=True)
     target = out_dir / PurePosixPath(spec.bundle).name
     handle, staging_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=out_dir)
@@ -261,13 +270,57 @@ def ingest_bundle_files() -> dict[str, Path]:
     return bundle_files(INGEST_BUNDLE)
 
 
-def bundle_files(spec: BundleSpec) -> dict[str, Path]:
+def contents(spec: BundleSpec, *, root: Path = REPO_ROOT, check_pins: bool = True) -> Contents:
+    """The packages and distributions ``spec`` takes from the tree at ``root`` (see the module doc).
+
+    ``check_pins``: refuse unless the service's lock pins each distribution at the installed version.
+    """
+    try:
+        workspace = members(root)
+        owner = services(root)[spec.service]
+    except (WorkspaceError, KeyError) as exc:
+        raise BundleError(
+            f"bundle {spec.name}: no service {spec.service!r} in the workspace at {root}"
+        ) from exc
+    declared = {canonicalize_name(r.name): r for r in owner.dependencies}
+    for text in (*spec.requires, *spec.data_only):
+        wanted = Requirement(text)
+        found = declared.get(canonicalize_name(wanted.name))
+        if found is None or not wanted.extras <= found.extras:
+            raise BundleError(f"bundle {spec.name}: {owner.name} does not declare {text}")
+    try:
+        needed = closure(spec.requires, root=root, stop=RUNTIME_DISTRIBUTIONS)
+    except WorkspaceError as exc:
+        raise BundleError(f"bundle {spec.name}: {exc}") from exc
+    other_services = {m.name for m in services(root).values()} - {owner.name}
+    if needed & other_services:
+        raise BundleError(f"bundle {spec.name} would hold another service: {sorted(needed & other_services)}")
+    libraries = [workspace[n] for n in sorted(needed & set(workspace))]
+    data_only = [workspace[canonicalize_name(n)] for n in spec.data_only]
+    distributions = tuple(sorted(needed - set(workspace) - set(RUNTIME_DISTRIBUTIONS)))
+    if check_pins:
+        _check_pins(spec, distributions, root)
+    packages = {
+        PurePosixPath(package_dir).name: root / member.directory / package_dir
+        for member in (owner, *libraries, *data_only)
+        for package_dir in member.package_dirs
+    }
+    traced = tuple(n for m in (owner, *libraries) for n in m.packages) if spec.traced else ()
+    return Contents(packages=packages, traced=traced, distributions=distributions)
+
+
+def bundle_files(spec: BundleSpec, *, root: Path = REPO_ROOT, check_pins: bool = True) -> dict[str, Path]:
     """Every file of ``spec``'s bundle: its name in the zip -> where it is read from."""
+    resolved = contents(spec, root=root, check_pins=check_pins)
     files: dict[str, Path] = {}
-    sources: list[Iterator[tuple[str, Path]]] = [_package_files(name) for name in spec.whole_packages]
-    if spec.imported_packages:
-        sources.append(_imported_module_files(spec.handlers, spec.imported_packages))
-    sources += [_distribution_files(name) for name in spec.distributions]
+    whole = [name for name in resolved.packages if name not in resolved.traced]
+    sources: list[Iterator[tuple[str, Path]]] = [
+        _package_files(name, resolved.packages[name]) for name in whole
+    ]
+    if resolved.traced:
+        traced = {name: resolved.packages[name] for name in resolved.traced}
+        sources.append(_imported_module_files(spec.handlers, traced))
+    sources += [_distribution_files(name) for name in resolved.distributions]
     for source in sources:
         for arcname, path in source:
             if arcname in files:
@@ -277,19 +330,26 @@ def bundle_files(spec: BundleSpec) -> dict[str, Path]:
     provided = sorted(top_levels & set(PROVIDED_BY_RUNTIME))
     if provided:
         raise BundleError(f"the Lambda runtime already provides {provided}; they must not be bundled")
+    foreign = sorted(top_levels & _other_services_packages(spec.service, root))
+    if foreign:
+        raise BundleError(f"bundle {spec.name} would hold another service's package: {foreign}")
     return files
 
 
-def imported_modules(handlers: Sequence[str], packages: Sequence[str]) -> dict[str, Path]:
+def imported_modules(
+    handlers: Sequence[str], packages: Sequence[str], source_dirs: Sequence[Path] = ()
+) -> dict[str, Path]:
     """The modules of ``packages`` that importing ``handlers`` loads: module name -> source file.
 
     Found in a fresh interpreter of this environment (nothing this process imported counts), with
-    an empty environment, so what a handler module reads at import is what the function would see.
+    ``source_dirs`` first on its path and an empty environment, so what a handler module reads at
+    import is what the function would see.
     """
     script = (
-        "import importlib, json, sys\n"
+        "import importlib, json, os, sys\n"
         "packages = set(sys.argv[1].split(','))\n"
-        "for handler in sys.argv[2:]:\n"
+        "sys.path[:0] = [p for p in sys.argv[2].split(os.pathsep) if p]\n"
+        "for handler in sys.argv[3:]:\n"
         "    module, _, attribute = handler.rpartition('.')\n"
         "    getattr(importlib.import_module(module), attribute)\n"
         "found = {name: getattr(module, '__file__', None) for name, module in list(sys.modules.items())\n"
@@ -297,7 +357,16 @@ def imported_modules(handlers: Sequence[str], packages: Sequence[str]) -> dict[s
         "print(json.dumps(found))\n"
     )
     result = subprocess.run(  # noqa: S603 - this environment's interpreter, fixed arguments
-        [sys.executable, "-I", "-B", "-c", script, ",".join(packages), *handlers],
+        [
+            sys.executable,
+            "-I",
+            "-B",
+            "-c",
+            script,
+            ",".join(packages),
+            os.pathsep.join(str(d) for d in source_dirs),
+            *handlers,
+        ],
         capture_output=True,
         text=True,
         env={},
@@ -390,14 +459,14 @@ def describe(bundle: Path) -> BundleSummary:
         size_bytes=bundle.stat().st_size,
         files=len(names),
         distributions=tuple(sorted(distributions, key=str.lower)),
-        workspace_packages=tuple(sorted(tops & set(ALL_WORKSPACE_PACKAGES))),
+        workspace_packages=tuple(sorted(tops & workspace_packages())),
     )
 
 
-def _imported_module_files(handlers: Sequence[str], packages: Sequence[str]) -> Iterator[tuple[str, Path]]:
-    """The source files of the modules the handlers import from ``packages``, as named in the zip."""
-    roots = {name: _package_root(name) for name in packages}
-    for module, origin in imported_modules(handlers, packages).items():
+def _imported_module_files(handlers: Sequence[str], roots: Mapping[str, Path]) -> Iterator[tuple[str, Path]]:
+    """The source files of the modules the handlers import from ``roots``' packages, as named in the zip."""
+    source_dirs = sorted({str(path.parent) for path in roots.values()})
+    for module, origin in imported_modules(handlers, list(roots), [Path(d) for d in source_dirs]).items():
         top = module.split(".")[0]
         try:
             relative = origin.resolve().relative_to(roots[top].resolve())
@@ -408,24 +477,44 @@ def _imported_module_files(handlers: Sequence[str], packages: Sequence[str]) -> 
         yield f"{top}/{relative.as_posix()}", origin
 
 
-def _package_root(name: str) -> Path:
-    """Where a workspace package is imported from (its source directory)."""
-    spec = importlib.util.find_spec(name)
-    locations = list(spec.submodule_search_locations or []) if spec else []
-    if len(locations) != 1:
-        raise BundleError(f"{name} is not an importable regular package here (found {locations})")
-    return Path(locations[0])
-
-
-def _package_files(name: str) -> Iterator[tuple[str, Path]]:
-    """A workspace package's files, from wherever it is imported from (its source directory)."""
-    root = _package_root(name)
+def _package_files(name: str, root: Path) -> Iterator[tuple[str, Path]]:
+    """A workspace package's files, from its source directory ``root``."""
+    if not (root / "__init__.py").is_file():
+        raise BundleError(f"{name} is not a regular package at {root}")
     for directory, subdirectories, filenames in os.walk(root):
         subdirectories[:] = sorted(d for d in subdirectories if _wanted(d, directory=True))
         for filename in sorted(filenames):
             if _wanted(filename, directory=False):
                 path = Path(directory) / filename
                 yield f"{name}/{path.relative_to(root).as_posix()}", path
+
+
+def _check_pins(spec: BundleSpec, distributions: Sequence[str], root: Path) -> None:
+    """The zip ships what the service's lock pins: every distribution pinned, at the installed version."""
+    lock = service_lock_path(spec.service)
+    if not (root / lock).is_file():
+        raise BundleError(f"bundle {spec.name}: {lock} is missing; run `make lock`")
+    pins = read_lock(root / lock)
+    for name in distributions:
+        if name not in pins:
+            raise BundleError(f"bundle {spec.name}: {lock} does not pin {name}; run `make lock`")
+        installed = installed_version(name)
+        if installed != pins[name].version:
+            raise BundleError(
+                f"bundle {spec.name}: {lock} pins {name} {pins[name].version}, "
+                f"{installed or 'nothing'} is installed; run `make setup`"
+            )
+
+
+def _other_services_packages(service: str, root: Path) -> set[str]:
+    return {
+        package for name, member in services(root).items() if name != service for package in member.packages
+    }
+
+
+def workspace_packages(root: Path = REPO_ROOT) -> set[str]:
+    """Every import package a workspace member ships (for describing a zip)."""
+    return {package for member in members(root).values() for package in member.packages}
 
 
 def _distribution_files(name: str) -> Iterator[tuple[str, Path]]:

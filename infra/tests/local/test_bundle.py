@@ -1,10 +1,13 @@
-"""The Lambda bundles run on their own: the grade processor's and the government sync's.
+"""The Lambda bundles run on their own: the grade processor's, the government sync's and the lake
+enrichment's.
 
 Each zip is unzipped next to a copy of what the Lambda Python runtime ships (the AWS SDK and its
 dependencies) and its handlers run in a fresh isolated interpreter (``-I -S``: the stdlib, the bundle
 and that copy, nothing from the virtual environment), against moto's server: a real SQS-shaped batch
 through the grade processor; a school's sync (prepare, submit against the ministry simulator, report)
-and the schedule's start through the government sync's functions.
+and the schedule's start through the government sync's functions; a stream batch through the
+enrichment function. Each zip holds its own service's package and no other's, and ships the
+versions its service's lock pins; the builder refuses a tree whose lock or pyproject disagrees.
 """
 
 from __future__ import annotations
@@ -13,12 +16,14 @@ import hashlib
 import importlib.util
 import json
 import logging
+import re
 import shutil
 import subprocess
 import textwrap
 import uuid
 import zipfile
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -33,21 +38,29 @@ from luca_govsync.simulator.state import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRE
 from luca_grading.adapters.dynamodb_repository import DynamoRepositoryFactory, evaluation_item
 from luca_grading.domain.model import Evaluation
 from luca_infra.bundle import (
+    BUNDLES,
+    INGEST_BUNDLE,
+    BundleError,
     NativeCodeError,
     base_interpreter,
     build_analytics_bundle,
     build_govsync_bundle,
     build_ingest_bundle,
+    bundle_files,
+    contents,
     describe,
     write_zip,
 )
 from luca_infra.definitions import PLATFORM_DEFINITION
+from luca_infra.deployables import copy_tree
+from luca_infra.workspace import read_lock, service_lock_path, services
 from luca_kernel.ids import CourseId, SchoolId, StudentId, SubjectId, TeacherId, TermId
 from luca_kernel.roster import Student, Subject
 from luca_platform.aws import AwsClients
 from luca_platform.table.codec import to_wire
 from luca_platform.table.keys import create_table_request
 
+REPO_ROOT = Path(__file__).resolve().parents[3]
 REGION = "us-east-1"
 SCHOOL = "school-a"
 STUDENT = "st-1"
@@ -675,3 +688,124 @@ def test_the_analytics_bundle_alone_turns_stream_records_into_lake_rows(
     print(
         f"\nanalytics bundle: {summary.size_bytes} bytes ({summary.size_mib:.2f} MiB), {summary.files} files"
     )
+
+
+# -- one service per zip, at its lock's versions ---------------------------------------------------
+# Every service's import packages, stated here independently of the bundler.
+SERVICE_PACKAGES = {
+    "grading": "luca_grading",
+    "ingest": "luca_ingest",
+    "govsync": "luca_govsync",
+    "analytics": "luca_analytics",
+}
+
+
+def test_no_zip_holds_another_services_package(
+    bundle: Path, govsync_bundle: Path, analytics_bundle: Path
+) -> None:
+    for service, zip_path in (
+        ("ingest", bundle),
+        ("govsync", govsync_bundle),
+        ("analytics", analytics_bundle),
+    ):
+        with zipfile.ZipFile(zip_path) as archive:
+            tops = {name.split("/")[0] for name in archive.namelist()}
+        others = {package for name, package in SERVICE_PACKAGES.items() if name != service}
+        assert SERVICE_PACKAGES[service] in tops, service
+        assert tops.isdisjoint(others), (service, sorted(tops & others))
+
+
+def test_the_ingest_zip_holds_no_grading_code_nor_a_web_or_grpc_stack(bundle: Path) -> None:
+    with zipfile.ZipFile(bundle) as archive:
+        names = archive.namelist()
+    tops = {name.split("/")[0] for name in names}
+
+    assert "luca_grading" not in tops
+    assert not [n for n in names if n.startswith("luca_grading/")]
+    assert tops.isdisjoint({"fastapi", "starlette", "uvicorn", "grpc", "google", "jwt", "opentelemetry"})
+    assert {"luca_ingest", "luca_kernel", "luca_platform", "luca"} <= tops
+
+
+def test_each_zip_ships_the_versions_its_services_lock_pins(
+    bundle: Path, govsync_bundle: Path, analytics_bundle: Path
+) -> None:
+    for name, zip_path in (("ingest", bundle), ("govsync", govsync_bundle), ("analytics", analytics_bundle)):
+        spec = BUNDLES[name]
+        pins = read_lock(REPO_ROOT / service_lock_path(spec.service))
+        resolved = contents(spec)
+        shipped = {entry.lower().replace("_", "-") for entry in describe(zip_path).distributions}
+
+        assert shipped == {f"{d} {pins[d].version}" for d in resolved.distributions}, name
+        # AND nothing the runtime provides, and nothing the service's lock does not pin
+        assert set(resolved.distributions) <= set(pins)
+        assert set(resolved.distributions).isdisjoint({"boto3", "botocore", "s3transfer", "urllib3", "six"})
+
+
+def test_the_distributions_are_the_closure_of_what_the_handlers_require() -> None:
+    assert contents(BUNDLES["ingest"]).distributions == (
+        "aws-lambda-powertools",
+        "cachetools",
+        "fastjsonschema",
+        "jmespath",
+        "typing-extensions",
+    )
+    assert contents(BUNDLES["analytics"]).distributions == (
+        "aws-lambda-powertools",
+        "jmespath",
+        "typing-extensions",
+    )
+    govsync = set(contents(BUNDLES["govsync"]).distributions)
+    assert {
+        "httpx",
+        "httpcore",
+        "h11",
+        "anyio",
+        "idna",
+        "certifi",
+        "cachetools",
+        "aws-lambda-powertools",
+    } <= govsync
+    assert govsync.isdisjoint({"starlette", "uvicorn", "grpcio", "pyjwt", "pyyaml"})
+
+
+@pytest.fixture
+def tree(tmp_path: Path) -> Path:
+    return copy_tree(tmp_path / "repo")
+
+
+def test_a_lock_pinning_another_version_than_installed_refuses_the_build(tree: Path) -> None:
+    lock = tree / service_lock_path("ingest")
+    lock.write_text(re.sub(r"(?m)^cachetools==\S+", "cachetools==0.0.1", lock.read_text()))
+
+    with pytest.raises(BundleError, match=r"pins cachetools 0\.0\.1, .* is installed; run `make setup`"):
+        bundle_files(INGEST_BUNDLE, root=tree)
+
+
+def test_a_requirement_the_service_does_not_declare_refuses_the_build() -> None:
+    spec = replace(INGEST_BUNDLE, requires=(*INGEST_BUNDLE.requires, "httpx"))
+
+    with pytest.raises(BundleError, match="luca-ingest does not declare httpx"):
+        bundle_files(spec)
+
+
+def test_another_service_in_the_closure_refuses_the_build(tree: Path) -> None:
+    # GIVEN an ingest that (wrongly) declares the grading service, and a bundle that requires it
+    pyproject = tree / "services/ingest/pyproject.toml"
+    pyproject.write_text(
+        pyproject.read_text().replace("dependencies = [\n", 'dependencies = [\n    "luca-grading",\n', 1)
+    )
+    spec = replace(INGEST_BUNDLE, requires=(*INGEST_BUNDLE.requires, "luca-grading"))
+
+    with pytest.raises(BundleError, match="would hold another service"):
+        bundle_files(spec, root=tree)
+
+
+def test_the_bundle_follows_the_tree_it_is_given(tree: Path) -> None:
+    handler = tree / "services/ingest/src/luca_ingest/entrypoints/handler.py"
+    handler.write_text(handler.read_text() + "\n# edited in a copy\n")
+
+    files = bundle_files(INGEST_BUNDLE, root=tree)
+
+    assert files["luca_ingest/entrypoints/handler.py"] == handler
+    assert sorted(files) == sorted(bundle_files(INGEST_BUNDLE))
+    assert services(tree)["ingest"].directory == "services/ingest"
