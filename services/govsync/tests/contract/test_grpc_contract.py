@@ -40,6 +40,7 @@ from luca_kernel.access import Principal, Role
 from luca_kernel.errors import TenantBoundaryViolation, Unauthenticated
 from luca_kernel.ids import SchoolId, StudentId
 from luca_platform.tokens import Authenticator
+from luca_testing import grpc_status
 
 SERVICE = "luca.govsync.v1.GovSyncService"
 DOMAIN = "govsync.luca.school"
@@ -261,23 +262,7 @@ def auth(token: str) -> tuple[tuple[str, str], ...]:
 
 
 def refused(error: grpc.RpcError) -> tuple[grpc.StatusCode, error_details_pb2.ErrorInfo, list[str]]:
-    """The code, the ErrorInfo and the BadRequest's fields of a failed call (details are required)."""
-    status = rpc_status.from_call(error)  # type: ignore[arg-type]
-    assert status is not None, "errors must carry google.rpc.Status details"
-    infos: list[error_details_pb2.ErrorInfo] = []
-    fields: list[str] = []
-    for detail in status.details:
-        if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
-            info = error_details_pb2.ErrorInfo()
-            detail.Unpack(info)
-            infos.append(info)
-        elif detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
-            bad = error_details_pb2.BadRequest()
-            detail.Unpack(bad)
-            fields.extend(violation.field for violation in bad.field_violations)
-    assert len(infos) == 1, "exactly one google.rpc.ErrorInfo"
-    assert infos[0].domain == DOMAIN
-    return error.code(), infos[0], fields
+    return grpc_status.refused(error, domain=DOMAIN)
 
 
 # One request per RPC, by name: (period, school_id) -> the stub's request.

@@ -22,6 +22,7 @@ from luca.common.v1 import common_pb2
 from luca.grading.v1 import grading_pb2, grading_pb2_grpc
 from luca_grading.entrypoints.grpc_server import create_server
 from luca_kernel.errors import TenantBoundaryViolation
+from luca_testing import grpc_status
 
 pytestmark = pytest.mark.emulator
 
@@ -103,23 +104,7 @@ RPCS = sorted(VALID)
 
 
 def refused(error: grpc.RpcError) -> tuple[grpc.StatusCode, error_details_pb2.ErrorInfo, list[str]]:
-    """The code, the ErrorInfo and the BadRequest's fields of a failed call (details are required)."""
-    status = rpc_status.from_call(error)  # type: ignore[arg-type]
-    assert status is not None, "errors must carry google.rpc.Status details"
-    infos: list[error_details_pb2.ErrorInfo] = []
-    fields: list[str] = []
-    for detail in status.details:
-        if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
-            info = error_details_pb2.ErrorInfo()
-            detail.Unpack(info)
-            infos.append(info)
-        elif detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
-            bad = error_details_pb2.BadRequest()
-            detail.Unpack(bad)
-            fields.extend(violation.field for violation in bad.field_violations)
-    assert len(infos) == 1, "exactly one google.rpc.ErrorInfo"
-    assert infos[0].domain == DOMAIN
-    return error.code(), infos[0], fields
+    return grpc_status.refused(error, domain=DOMAIN)
 
 
 def fails(

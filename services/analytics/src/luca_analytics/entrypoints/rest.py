@@ -22,8 +22,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from luca_analytics.bootstrap import Container
 from luca_analytics.service_layer.reports import LakeUnavailable, Reports
 from luca_kernel.access import Principal
-from luca_kernel.errors import InvalidInput, LucaError, TenantBoundaryViolation
-from luca_platform.problems import DEPENDENCY_ERRORS, PROBLEM_JSON, TITLES, http_status, problem_body
+from luca_kernel.errors import InvalidInput
+from luca_platform.problems import PROBLEM_JSON, TITLES
+from luca_platform.rest import install_problem_handlers, problem_response
 
 log = logging.getLogger("luca.analytics.rest")
 CORRELATION_HEADER = "x-correlation-id"
@@ -56,15 +57,13 @@ def problem(
     errors: list[dict[str, Any]] | None = None,
     headers: dict[str, str] | None = None,
 ) -> JSONResponse:
-    body = problem_body(
-        status,
-        kind,
-        detail,
-        instance=request.url.path,
-        correlation_id=request.headers.get(CORRELATION_HEADER),
-        errors=errors,
+    return problem_response(
+        request, status, kind, detail, correlation_id=_correlation(request), errors=errors, headers=headers
     )
-    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def _correlation(request: Request | None) -> str | None:
+    return request.headers.get(CORRELATION_HEADER) if request is not None else None
 
 
 def _parameters(request: Request, report: str) -> dict[str, str]:
@@ -160,17 +159,14 @@ def create_app(container: Container) -> FastAPI:
 
     Caller = Annotated[Principal, Depends(principal)]
 
-    @app.exception_handler(LucaError)
-    async def grading_error(request: Request, exc: LucaError) -> JSONResponse:
-        status = http_status(exc)
-        headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-        errors = [{"field": exc.field, "reason": exc.reason.value}] if exc.field else None
-        return problem(request, status, exc.reason.value, exc.detail, errors=errors, headers=headers)
-
-    @app.exception_handler(TenantBoundaryViolation)
-    async def boundary(request: Request, exc: TenantBoundaryViolation) -> JSONResponse:
-        log.error("tenant boundary violation refused", extra={"error": str(exc)})
-        return problem(request, 403, "forbidden", "not part of your school")
+    install_problem_handlers(
+        app,
+        log=log,
+        correlation=_correlation,
+        boundary_detail="not part of your school",
+        unavailable_detail=LakeUnavailable.detail,
+        retry_after_seconds=5,
+    )
 
     @app.exception_handler(LakeUnavailable)
     async def unavailable(request: Request, exc: LakeUnavailable) -> JSONResponse:
@@ -179,16 +175,6 @@ def create_app(container: Container) -> FastAPI:
         )
         return problem(request, 503, "lake-unavailable", exc.detail, headers={"Retry-After": "5"})
 
-    async def table_unavailable(request: Request, exc: Exception) -> JSONResponse:
-        # The rules or the roster (DynamoDB) unreadable: botocore's text is for the log only.
-        log.warning("school table unavailable", extra={"error": str(exc)})
-        return problem(
-            request, 503, "dependency-unavailable", LakeUnavailable.detail, headers={"Retry-After": "5"}
-        )
-
-    for kind in DEPENDENCY_ERRORS:
-        app.add_exception_handler(kind, table_unavailable)
-
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
         errors = [
@@ -196,12 +182,6 @@ def create_app(container: Container) -> FastAPI:
             for e in exc.errors()
         ]
         return problem(request, 400, "validation", "the request does not match the schema", errors=errors)
-
-    @app.exception_handler(StarletteHTTPException)
-    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        kind = {404: "not-found", 405: "method-not-allowed"}.get(exc.status_code, "http-error")
-        detail = f"no route {request.url.path}" if exc.status_code == 404 else str(exc.detail)
-        return problem(request, exc.status_code, kind, detail)
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:

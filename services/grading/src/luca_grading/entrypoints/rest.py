@@ -14,17 +14,16 @@ from fastapi import Depends, FastAPI, Header, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
-from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from luca_grading.bootstrap import Container
 from luca_grading.domain.model import BehaviorKind, BehaviorNote, BehaviorProfile, Evaluation, SubjectAverage
 from luca_grading.service_layer.services import RecordBehaviorNote, RecordEvaluation
 from luca_kernel.access import Principal
-from luca_kernel.errors import LucaError, TenantBoundaryViolation
 from luca_kernel.grading import GradingRule, Rounding, ScaleKind
 from luca_kernel.ids import SubjectId
-from luca_platform.problems import DEPENDENCY_ERRORS, PROBLEM_JSON, TITLES, http_status, problem_body
+from luca_platform.problems import PROBLEM_JSON, TITLES
+from luca_platform.rest import install_problem_handlers, problem_response
 from luca_platform.telemetry import context
 
 log = logging.getLogger("luca.grading.rest")
@@ -218,15 +217,14 @@ def problem(
     errors: list[dict[str, Any]] | None = None,
     headers: dict[str, str] | None = None,
 ) -> JSONResponse:
-    body = problem_body(
-        status,
-        kind,
-        detail,
-        instance=request.url.path if request is not None else None,
-        correlation_id=context.correlation_id.get(),
-        errors=errors,
+    return problem_response(
+        request, status, kind, detail, correlation_id=_correlation(request), errors=errors, headers=headers
     )
-    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def _correlation(_request: Request | None) -> str | None:
+    # The request guard binds the id (the edge's, or a fresh one) before any handler runs.
+    return context.correlation_id.get()
 
 
 def _json_safe(errors: list[Any]) -> list[dict[str, Any]]:
@@ -375,17 +373,14 @@ def create_app(container: Container) -> FastAPI:
         ),
     ]
 
-    @app.exception_handler(LucaError)
-    async def grading_error(request: Request, exc: LucaError) -> JSONResponse:
-        status = http_status(exc)
-        headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-        errors = [{"field": exc.field, "reason": exc.reason.value}] if exc.field else None
-        return problem(request, status, exc.reason.value, exc.detail, errors=errors, headers=headers)
-
-    @app.exception_handler(TenantBoundaryViolation)
-    async def boundary(request: Request, exc: TenantBoundaryViolation) -> JSONResponse:
-        log.error("tenant boundary violation refused", extra={"error": str(exc)})
-        return problem(request, 403, "forbidden", "that resource is not part of your school")
+    install_problem_handlers(
+        app,
+        log=log,
+        correlation=_correlation,
+        boundary_detail="that resource is not part of your school",
+        unavailable_detail="the school's records are unavailable; try again shortly",
+        retry_after_seconds=2,
+    )
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -399,12 +394,6 @@ def create_app(container: Container) -> FastAPI:
             else "the request does not match the schema"
         )
         return problem(request, 400, "validation", detail, errors=errors)
-
-    @app.exception_handler(StarletteHTTPException)
-    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        kind = {404: "not-found", 405: "method-not-allowed"}.get(exc.status_code, "http-error")
-        detail = str(exc.detail) if exc.status_code != 404 else f"no route {request.url.path}"
-        return problem(request, exc.status_code, kind, detail, headers=getattr(exc, "headers", None))
 
     @app.exception_handler(json.JSONDecodeError)
     async def bad_json(request: Request, exc: json.JSONDecodeError) -> JSONResponse:
@@ -523,16 +512,6 @@ def create_app(container: Container) -> FastAPI:
     def put_student(student_id: str, body: StudentBody, caller: Caller) -> dict[str, str]:
         student = service.put_student(caller, student_id, body.course_id, body.display_name)
         return {"student_id": student.student_id, "course_id": student.course_id}
-
-    async def table_unavailable(request: Request, exc: Exception) -> JSONResponse:
-        # The table (or STS) refused or is unreachable after the SDK's retries: a retry may work;
-        # botocore's text is for the log only.
-        log.warning("table unavailable", extra={"error": str(exc)})
-        detail = "the school's records are unavailable; try again shortly"
-        return problem(request, 503, "dependency-unavailable", detail, headers={"Retry-After": "2"})
-
-    for kind in DEPENDENCY_ERRORS:
-        app.add_exception_handler(kind, table_unavailable)
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -1,0 +1,92 @@
+"""How a service's REST API answers what goes wrong: RFC 9457 problems, the same in every service.
+
+``install_problem_handlers`` maps the kernel's errors, tenant-boundary refusals, a dependency that is
+down and routing errors; each service adds the handlers only it needs (its request validation, its
+own dependencies) with ``problem_response``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from luca_kernel.errors import LucaError, TenantBoundaryViolation
+from luca_platform.problems import DEPENDENCY_ERRORS, PROBLEM_JSON, http_status, problem_body
+
+CorrelationSource = Callable[[Request | None], str | None]
+
+
+def problem_response(
+    request: Request | None,
+    status: int,
+    kind: str,
+    detail: str,
+    *,
+    correlation_id: str | None = None,
+    errors: list[dict[str, Any]] | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> JSONResponse:
+    body = problem_body(
+        status,
+        kind,
+        detail,
+        instance=request.url.path if request is not None else None,
+        correlation_id=correlation_id,
+        errors=errors,
+    )
+    return JSONResponse(
+        body, status_code=status, media_type=PROBLEM_JSON, headers=dict(headers) if headers else None
+    )
+
+
+def install_problem_handlers(
+    app: FastAPI,
+    *,
+    log: logging.Logger,
+    correlation: CorrelationSource,
+    boundary_detail: str,
+    unavailable_detail: str,
+    retry_after_seconds: int,
+) -> None:
+    def problem(request: Request, status: int, kind: str, detail: str, **kwargs: Any) -> JSONResponse:
+        return problem_response(request, status, kind, detail, correlation_id=correlation(request), **kwargs)
+
+    @app.exception_handler(LucaError)
+    async def luca_error(request: Request, exc: LucaError) -> JSONResponse:
+        status = http_status(exc)
+        headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+        errors = [{"field": exc.field, "reason": exc.reason.value}] if exc.field else None
+        return problem(request, status, exc.reason.value, exc.detail, errors=errors, headers=headers)
+
+    @app.exception_handler(TenantBoundaryViolation)
+    async def boundary(request: Request, exc: TenantBoundaryViolation) -> JSONResponse:
+        # A bug (or an attack past validation) named another school's key: loud in the log, and the
+        # caller learns nothing of the key.
+        log.error("tenant boundary violation refused", extra={"error": str(exc)})
+        return problem(request, 403, "forbidden", boundary_detail)
+
+    async def unavailable(request: Request, exc: Exception) -> JSONResponse:
+        # The table (or another AWS dependency) refused or is unreachable after the SDK's retries: a
+        # retry may work; botocore's text is for the log only.
+        log.warning("dependency unavailable", extra={"error": str(exc)})
+        return problem(
+            request,
+            503,
+            "dependency-unavailable",
+            unavailable_detail,
+            headers={"Retry-After": str(retry_after_seconds)},
+        )
+
+    for kind in DEPENDENCY_ERRORS:
+        app.add_exception_handler(kind, unavailable)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        kind = {404: "not-found", 405: "method-not-allowed"}.get(exc.status_code, "http-error")
+        detail = f"no route {request.url.path}" if exc.status_code == 404 else str(exc.detail)
+        return problem(request, exc.status_code, kind, detail, headers=getattr(exc, "headers", None))
