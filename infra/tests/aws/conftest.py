@@ -43,11 +43,14 @@ STACKS = (
     "LucaData",
     "LucaIdentity",
     "LucaObservability",
+    "LucaNetwork",
     "LucaIngest",
     "LucaGovSync",
-    "LucaGrading",
-    "LucaEdge",
     "LucaAnalytics",
+    "LucaGrading",
+    "LucaGovSyncApi",
+    "LucaAnalyticsApi",
+    "LucaEdge",
 )
 # The context every synthesis in these tests passes (deploy-time values with no default).
 SYNTH_CONTEXT = {

@@ -1,13 +1,13 @@
-"""The analytics query service as deployed: its own Fargate service behind the grading ALB, Athena in
-the LucaAnalytics workgroup, the pseudonymisation key as an ECS secret.
+"""The analytics query service as deployed: its own stack (``LucaAnalyticsApi``), a Fargate service
+behind the shared ALB, Athena in the LucaAnalytics workgroup, the pseudonymisation key as an ECS secret.
 
-GIVEN the synthesized LucaGrading (and LucaAnalytics, LucaEdge) templates
+GIVEN the synthesized LucaAnalyticsApi (and LucaAnalytics, LucaNetwork, LucaGrading, LucaEdge) templates
 THEN  the analytics-api container listens on the defined ports with the environment its process reads
-      and the key as a secret; the ALB routes the analytics REST and gRPC paths to it; API Gateway's
-      authorized proxy reaches those paths; and, evaluated by a real IAM policy engine, its task role
-      may query only in the workgroup, read only the lake's grades prefix and Athena's results, use
-      the lake key only through S3, while the grading task role may do none of it and no task role
-      may read the key's secret.
+      and the key as a secret; the shared ALB routes the analytics REST and gRPC paths to it; API
+      Gateway's authorized proxy reaches those paths; and, evaluated by a real IAM policy engine, its
+      task role may query only in the workgroup, read only the lake's grades prefix and Athena's
+      results, use the lake key only through S3, while the grading task role may do none of it and no
+      task role may read the key's secret.
 """
 
 from __future__ import annotations
@@ -26,11 +26,12 @@ from luca_infra.aws.analytics_api import ANALYTICS_API_DOCKERFILE
 from luca_infra.aws.app import REPO_ROOT
 from luca_infra.aws.edge import ROUTE_PREFIX
 from luca_infra.aws.load_balancer import GRPC_HEALTH_CHECK_PATH, REST_LISTENER_PORT
+from luca_infra.aws.tenant_access import ANALYTICS_API_TASK_ROLE, GRADING_TASK_ROLE
 from luca_infra.definitions import PLATFORM_DEFINITION
 
 pytestmark = pytest.mark.infra
 
-GRADING = "LucaGrading"
+STACK = "LucaAnalyticsApi"
 SERVICE = PLATFORM_DEFINITION.grading
 ANALYTICS = PLATFORM_DEFINITION.analytics_aws
 ACCOUNT = "111122223333"
@@ -41,19 +42,14 @@ LAKE_KEY_ARN = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/lake-key"
 SERVICE_KEY_ARN = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/service-identity"
 SECRET_ARN = f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:{ANALYTICS.pseudonym_key_secret_name}-AbCdEf"
 WORKGROUP_ARN = f"arn:aws:athena:{REGION}:{ACCOUNT}:workgroup/{ANALYTICS.workgroup_name}"
+TENANT_ARN = f"arn:aws:iam::{ACCOUNT}:role/{PLATFORM_DEFINITION.tenant_role.name}"
 ENCRYPTION_CONTEXT = "kms:EncryptionContext:aws:s3:arn"
 Simulate = Callable[[dict[str, dict[str, Any]]], dict[str, str]]
 
 
 # -- reading the template ------------------------------------------------------------------------------
 def _analytics_task(synthesized: Any) -> tuple[str, dict[str, Any]]:
-    (found,) = [
-        (logical_id, task)
-        for logical_id, task in synthesized.resources(GRADING, "AWS::ECS::TaskDefinition").items()
-        if any(
-            c["Name"] == SERVICE.analytics_api_container for c in task["Properties"]["ContainerDefinitions"]
-        )
-    ]
+    found: tuple[str, dict[str, Any]] = synthesized.only(STACK, "AWS::ECS::TaskDefinition")
     return found
 
 
@@ -65,15 +61,25 @@ def _container(synthesized: Any) -> dict[str, Any]:
     return container
 
 
-def _role_id(synthesized: Any, prefix: str) -> str:
-    (found,) = [lid for lid in synthesized.resources(GRADING, "AWS::IAM::Role") if lid.startswith(prefix)]
+def _role_named(synthesized: Any, stack: str, name: str) -> str:
+    (found,) = [
+        lid
+        for lid, role in synthesized.resources(stack, "AWS::IAM::Role").items()
+        if role["Properties"].get("RoleName") == name
+    ]
     return found
 
 
-def _statements(synthesized: Any, role_id: str) -> list[dict[str, Any]]:
+def _execution_role(synthesized: Any) -> str:
+    _, task = _analytics_task(synthesized)
+    role: str = task["Properties"]["ExecutionRoleArn"]["Fn::GetAtt"][0]
+    return role
+
+
+def _statements(synthesized: Any, stack: str, role_id: str) -> list[dict[str, Any]]:
     return [
         statement
-        for policy in synthesized.resources(GRADING, "AWS::IAM::Policy").values()
+        for policy in synthesized.resources(stack, "AWS::IAM::Policy").values()
         if {"Ref": role_id} in policy["Properties"]["Roles"]
         for statement in policy["Properties"]["PolicyDocument"]["Statement"]
     ]
@@ -123,8 +129,8 @@ def resolve(value: Any, synthesized: Any) -> Any:
     return {key: resolve(item, synthesized) for key, item in value.items()}
 
 
-def policy_of(synthesized: Any, role_prefix: str) -> dict[str, Any]:
-    statements = _statements(synthesized, _role_id(synthesized, role_prefix))
+def policy_of(synthesized: Any, stack: str, role_name: str) -> dict[str, Any]:
+    statements = _statements(synthesized, stack, _role_named(synthesized, stack, role_name))
     return {"Version": "2012-10-17", "Statement": resolve(statements, synthesized)}
 
 
@@ -170,8 +176,7 @@ def test_its_environment_is_what_the_process_reads_with_athena_as_the_lake(synth
         "LUCA_SERVICE_TOKEN_KEY_ID",
     ):
         assert "Fn::ImportValue" in environment[name], f"{name} must come from the stack that owns it"
-    tenant = _role_id(synthesized, "TenantAccessTenantRole")
-    assert environment["LUCA_TENANT_ROLE_ARN"] == {"Fn::GetAtt": [tenant, "Arn"]}
+    assert resolve(environment["LUCA_TENANT_ROLE_ARN"], synthesized) == TENANT_ARN
     assert "LUCA_PSEUDONYM_KEY" not in environment
 
 
@@ -186,26 +191,27 @@ def test_the_pseudonymisation_key_is_an_ecs_secret_from_the_analytics_stack(synt
 
 def test_only_the_analytics_execution_role_may_read_the_secret(synthesized: Any) -> None:
     readers = {
-        role["Ref"]
-        for policy in synthesized.resources(GRADING, "AWS::IAM::Policy").values()
+        (stack, role["Ref"])
+        for stack in (STACK, "LucaGrading", "LucaGovSyncApi")
+        for policy in synthesized.resources(stack, "AWS::IAM::Policy").values()
         for statement in policy["Properties"]["PolicyDocument"]["Statement"]
         if any(action.startswith("secretsmanager:") for action in _actions(statement))
         for role in policy["Properties"]["Roles"]
     }
-    assert readers == {_role_id(synthesized, "AnalyticsApiDefinitionExecutionRole")}
+    assert readers == {(STACK, _execution_role(synthesized))}
 
 
 def test_the_image_is_built_from_an_allowlisted_context(synthesized: Any) -> None:
-    assets = json.loads((synthesized.outdir / f"{GRADING}.assets.json").read_text())
-    (image,) = [
-        i for i in assets["dockerImages"].values() if i["source"]["dockerFile"] == ANALYTICS_API_DOCKERFILE
-    ]
+    assets = json.loads((synthesized.outdir / f"{STACK}.assets.json").read_text())
+    ((image,),) = [list(assets["dockerImages"].values())]
+    assert image["source"]["dockerFile"] == ANALYTICS_API_DOCKERFILE
     assert image["source"]["platform"] == "linux/amd64"
     staged = synthesized.outdir / image["source"]["directory"]
-    assert {path.name for path in staged.iterdir()} == {"services", "proto", "requirements.lock"}
-    assert {path.name for path in (staged / "services").iterdir()} == {"grading", "analytics"}
+    assert {path.name for path in staged.iterdir()} == {"services", "libs", "proto"}
+    assert {path.name for path in (staged / "services").iterdir()} == {"analytics"}
     assert (staged / ANALYTICS_API_DOCKERFILE).is_file()
-    for absent in ("services/analytics/tests", "services/grading/tests", ".venv", "infra", "node_modules"):
+    assert (staged / "services/analytics/requirements.lock").is_file()
+    for absent in ("services/analytics/tests", "services/grading", ".venv", "infra", "node_modules"):
         assert not (staged / absent).exists(), absent
     dockerfile = (REPO_ROOT / ANALYTICS_API_DOCKERFILE).read_text()
     assert '["python", "-m", "luca_analytics.entrypoints.main"]' in dockerfile
@@ -217,38 +223,35 @@ def test_its_own_service_keeps_warm_tasks_behind_both_target_groups(synthesized:
     assert task["Properties"]["Cpu"] == str(SERVICE.analytics_cpu)
     assert task["Properties"]["Memory"] == str(SERVICE.analytics_memory_mib)
     assert task["Properties"]["TaskRoleArn"] == {
-        "Fn::GetAtt": [_role_id(synthesized, "AnalyticsApiTaskRole"), "Arn"]
+        "Fn::GetAtt": [_role_named(synthesized, STACK, ANALYTICS_API_TASK_ROLE), "Arn"]
     }
-    (service,) = [
-        s
-        for s in synthesized.resources(GRADING, "AWS::ECS::Service").values()
-        if s["Properties"]["TaskDefinition"] == {"Ref": task_id}
-    ]
+    _, service = synthesized.only(STACK, "AWS::ECS::Service")
+    assert service["Properties"]["TaskDefinition"] == {"Ref": task_id}
     assert service["Properties"]["DesiredCount"] == SERVICE.analytics_min_tasks >= 2
     targets = {(t["ContainerName"], t["ContainerPort"]) for t in service["Properties"]["LoadBalancers"]}
     assert targets == {
         (SERVICE.analytics_api_container, SERVICE.analytics_rest_port),
         (SERVICE.analytics_api_container, SERVICE.analytics_grpc_port),
     }
-    synthesized.template(GRADING).has_resource_properties(
+    synthesized.template(STACK).has_resource_properties(
         "AWS::ApplicationAutoScaling::ScalableTarget",
         {"MinCapacity": SERVICE.analytics_min_tasks, "MaxCapacity": SERVICE.analytics_max_tasks},
     )
 
 
 def _listener_rule_to(synthesized: Any, port: int) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
-    """The target group on ``port``, the one rule forwarding to it, and that rule's listener."""
-    groups = synthesized.resources(GRADING, "AWS::ElasticLoadBalancingV2::TargetGroup")
+    """The target group on ``port``, the one rule forwarding to it, and that rule's (shared) listener."""
+    groups = synthesized.resources(STACK, "AWS::ElasticLoadBalancingV2::TargetGroup")
     (group_id,) = [lid for lid, g in groups.items() if g["Properties"]["Port"] == port]
     (rule,) = [
         r["Properties"]
-        for r in synthesized.resources(GRADING, "AWS::ElasticLoadBalancingV2::ListenerRule").values()
+        for r in synthesized.resources(STACK, "AWS::ElasticLoadBalancingV2::ListenerRule").values()
         if r["Properties"]["Actions"] == [{"TargetGroupArn": {"Ref": group_id}, "Type": "forward"}]
     ]
-    listener = synthesized.resources(GRADING, "AWS::ElasticLoadBalancingV2::Listener")[
-        rule["ListenerArn"]["Ref"]
-    ]
-    return groups[group_id]["Properties"], rule, listener["Properties"]
+    stack, listener = _export(synthesized, rule["ListenerArn"]["Fn::ImportValue"])
+    assert stack == "LucaNetwork"
+    listeners = synthesized.resources(stack, "AWS::ElasticLoadBalancingV2::Listener")
+    return groups[group_id]["Properties"], rule, listeners[listener["Ref"]]["Properties"]
 
 
 def test_the_rest_listener_sends_the_analytics_path_to_its_target_group(synthesized: Any) -> None:
@@ -271,24 +274,32 @@ def test_the_grpc_listener_sends_the_analytics_service_to_its_target_group(synth
     ]
     assert group["ProtocolVersion"] == "GRPC"
     assert group["HealthCheckPath"] == GRPC_HEALTH_CHECK_PATH
-    # Rule priorities on one listener must differ (CloudFormation refuses duplicates).
+    # Rule priorities on one listener must differ (CloudFormation refuses duplicates), whichever
+    # service's stack adds the rule.
     priorities = [
         r["Properties"]["Priority"]
-        for r in synthesized.resources(GRADING, "AWS::ElasticLoadBalancingV2::ListenerRule").values()
+        for stack in synthesized.templates
+        for r in synthesized.resources(stack, "AWS::ElasticLoadBalancingV2::ListenerRule").values()
         if r["Properties"]["ListenerArn"] == rule["ListenerArn"]
     ]
-    assert len(priorities) == len(set(priorities))
+    assert len(priorities) == len(set(priorities)) >= 3
 
 
 def test_the_tasks_accept_only_the_albs_traffic_on_their_ports(synthesized: Any) -> None:
-    ingress = synthesized.resources(GRADING, "AWS::EC2::SecurityGroupIngress").values()
+    (group_id,) = synthesized.resources(STACK, "AWS::EC2::SecurityGroup")
+    _, balancer = synthesized.only("LucaNetwork", "AWS::ElasticLoadBalancingV2::LoadBalancer")
+    (balancer_group,) = balancer["Properties"]["SecurityGroups"]
+    ingress = synthesized.resources(STACK, "AWS::EC2::SecurityGroupIngress").values()
     to_analytics = {
-        (rule["Properties"]["FromPort"], json.dumps(rule["Properties"]["SourceSecurityGroupId"]))
+        (
+            rule["Properties"]["FromPort"],
+            json.dumps(_export(synthesized, rule["Properties"]["SourceSecurityGroupId"]["Fn::ImportValue"])),
+        )
         for rule in ingress
-        if "AnalyticsApiSecurityGroup" in json.dumps(rule["Properties"]["GroupId"])
+        if rule["Properties"]["GroupId"] == {"Fn::GetAtt": [group_id, "GroupId"]}
     }
     assert {port for port, _ in to_analytics} == {SERVICE.analytics_rest_port, SERVICE.analytics_grpc_port}
-    assert all("FrontSecurityGroup" in source for _, source in to_analytics)
+    assert {source for _, source in to_analytics} == {json.dumps(["LucaNetwork", balancer_group])}
 
 
 def test_the_edge_sends_reports_through_the_authorizer_and_the_vpc_link(synthesized: Any) -> None:
@@ -306,22 +317,24 @@ def test_the_edge_sends_reports_through_the_authorizer_and_the_vpc_link(synthesi
     assert not fnmatch.fnmatchcase(f"/{ROUTE_PREFIX}/evaluations", SERVICE.analytics_rest_path)
 
 
-def test_the_analytics_stack_never_references_the_grading_stack(synthesized: Any) -> None:
-    # LucaAnalytics deploys first; LucaGrading takes two things from it (key, secret) and nothing
-    # goes the other way, so the stacks cannot form a cycle.
-    assert "LucaGrading" not in json.dumps(synthesized.templates["LucaAnalytics"])
+def test_the_analytics_stack_never_references_the_query_service(synthesized: Any) -> None:
+    # LucaAnalytics deploys first; LucaAnalyticsApi takes two things from it (key, secret) and
+    # nothing goes the other way, so the stacks cannot form a cycle.
+    assert STACK not in json.dumps(synthesized.templates["LucaAnalytics"])
     imported = {
         name.split(":")[0]
-        for name in json.dumps(synthesized.templates[GRADING]).split('"Fn::ImportValue": "')[1:]
+        for name in json.dumps(synthesized.templates[STACK]).split('"Fn::ImportValue": "')[1:]
         for name in [name.split('"')[0]]
     }
     assert "LucaAnalytics" in imported
+    # The grading stack takes nothing from the lake.
+    assert "LucaAnalytics:" not in json.dumps(synthesized.templates["LucaGrading"])
 
 
 def test_the_lake_key_is_usable_only_through_s3_for_two_buckets(synthesized: Any) -> None:
     (statement,) = [
         st
-        for st in policy_of(synthesized, "AnalyticsApiTaskRole")["Statement"]
+        for st in policy_of(synthesized, STACK, ANALYTICS_API_TASK_ROLE)["Statement"]
         if any(action.startswith("kms:") and action != "kms:GetPublicKey" for action in _actions(st))
         and st["Resource"] == LAKE_KEY_ARN
     ]
@@ -475,7 +488,9 @@ def _lake_requests(
 def test_the_analytics_task_role_queries_only_in_the_workgroup_over_the_lake(
     synthesized: Any, simulate_iam: Simulate
 ) -> None:
-    cases = _lake_requests(policy_of(synthesized, "AnalyticsApiTaskRole"), lake_key_policy(synthesized))
+    cases = _lake_requests(
+        policy_of(synthesized, STACK, ANALYTICS_API_TASK_ROLE), lake_key_policy(synthesized)
+    )
 
     results = simulate_iam({name: case for name, (case, _) in cases.items()})
 
@@ -489,7 +504,7 @@ def test_the_grading_task_role_has_nothing_on_the_lake(synthesized: Any, simulat
     cases = {
         name: case
         for name, (case, expected) in _lake_requests(
-            policy_of(synthesized, "TenantAccessTaskRole"), lake_key_policy(synthesized)
+            policy_of(synthesized, "LucaGrading", GRADING_TASK_ROLE), lake_key_policy(synthesized)
         ).items()
         if expected == "Allowed"
     }

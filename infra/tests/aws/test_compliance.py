@@ -20,7 +20,7 @@ import pytest
 from aws_cdk import aws_sns as sns
 from cdk_nag import AwsSolutionsChecks
 
-from luca_analytics.adapters.lake_schema import LAKE_PREFIX
+from luca_analytics.definition import LAKE_PREFIX
 from luca_infra.aws.nag import acknowledge, enable_checks
 from luca_infra.definitions import PLATFORM_DEFINITION
 
@@ -31,20 +31,22 @@ GOVSYNC = PLATFORM_DEFINITION.govsync
 ANALYTICS = PLATFORM_DEFINITION.analytics_aws
 NAMED_TABLE_INDEXES = f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:dynamodb:<AWS::Region>:<AWS::AccountId>:table/{TABLE}/index/*]"
 # DescribeExecution on the government sync's executions (their names are per school and period): the
-# starter in LucaGovSync and the sync's gRPC API in the grading task both need it.
+# starter in LucaGovSync and the sync's gRPC API in LucaGovSyncApi both need it.
 GOVSYNC_EXECUTIONS = f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:{GOVSYNC.state_machine_name}:*]"
 ACKNOWLEDGED: dict[str, set[str]] = {
-    "LucaData": set(),
+    # The tenant role: every index of the table, confined by dynamodb:LeadingKeys.
+    "LucaData": {NAMED_TABLE_INDEXES},
     "LucaIdentity": {"AwsSolutions-COG2"},
-    "LucaGrading": {
-        NAMED_TABLE_INDEXES,
-        GOVSYNC_EXECUTIONS,
+    # The load balancer's access-log bucket.
+    "LucaNetwork": {"AwsSolutions-S1"},
+    # Each Fargate service: X-Ray for the sidecar (task role) and ECR's token (execution role), and a
+    # plain environment of names and ports.
+    "LucaGrading": {"AwsSolutions-IAM5[Resource::*]", "AwsSolutions-ECS2"},
+    "LucaGovSyncApi": {"AwsSolutions-IAM5[Resource::*]", "AwsSolutions-ECS2", GOVSYNC_EXECUTIONS},
+    "LucaAnalyticsApi": {
         "AwsSolutions-IAM5[Resource::*]",
         "AwsSolutions-ECS2",
-        "AwsSolutions-S1",
-        # The government sync's API (a container in the grading task) reads its executions.
-        "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:luca-government-sync:*]",
-        # The analytics query service's task role: the lake's grades prefix (read) and Athena's results.
+        # The query service's task role: the lake's grades prefix (read) and Athena's results.
         f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::{ANALYTICS.lake_bucket_prefix}-<AWS::AccountId>-<AWS::Region>/{LAKE_PREFIX}/*]",
         f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::{ANALYTICS.athena_results_bucket_prefix}-<AWS::AccountId>-<AWS::Region>/*]",
     },

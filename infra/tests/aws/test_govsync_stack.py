@@ -36,6 +36,7 @@ from luca_infra.aws.govsync import (
     retry_budget_seconds,
 )
 from luca_infra.aws.grading import IMAGE_DOCKERFILE
+from luca_infra.aws.tenant_access import GOVSYNC_TASKS_ROLE
 from luca_infra.definitions import PLATFORM_DEFINITION
 from luca_platform.contracts import roster as roster_contract
 
@@ -58,7 +59,7 @@ KEY_ARN = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/manifests"
 SECRET_ARN = f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:{GOVSYNC.ministry_secret_name}-AbCdEf"
 STATE_MACHINE_ARN = f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{GOVSYNC.state_machine_name}"
 PARAMETER_ARN = f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter{GOVSYNC.schools_parameter}"
-TASKS_ROLE_NAME = "govsync-tasks-role"
+TASKS_ROLE_NAME = GOVSYNC_TASKS_ROLE
 TASKS_ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/{TASKS_ROLE_NAME}"
 STARTER_ROLE_NAME = "govsync-starter-role"
 SYNTH_CONTEXT = {
@@ -623,41 +624,36 @@ def test_starter_may_only_start_and_see_this_state_machine_and_read_the_schools(
 
 
 @pytest.fixture(scope="module")
-def tenant_trust(synthesized: Any, govsync: dict[str, Any]) -> dict[str, Any]:
-    """The tenant role's trust (grading stack), with the government sync's import resolved."""
+def tenant_trust(synthesized: Any) -> dict[str, Any]:
+    """The tenant role's trust (data stack), resolved with the fake account."""
     (tenant,) = [
         r
-        for r in synthesized.resources("LucaGrading", "AWS::IAM::Role").values()
+        for r in synthesized.resources("LucaData", "AWS::IAM::Role").values()
         if r["Properties"].get("RoleName") == TENANT.name
     ]
-    trust = tenant["Properties"]["AssumeRolePolicyDocument"]
 
     def resolve(value: Any) -> Any:
         if isinstance(value, list):
             return [resolve(item) for item in value]
         if not isinstance(value, dict):
             return value
-        if set(value) == {"Fn::ImportValue"}:
-            name = value["Fn::ImportValue"]
-            return TASKS_ROLE_ARN if name.startswith(f"{STACK}:") else f"arn:aws:iam::{ACCOUNT}:role/other"
-        if set(value) == {"Fn::GetAtt"}:
-            return f"arn:aws:iam::{ACCOUNT}:role/grading-task-role"
+        if set(value) == {"Ref"}:
+            return {"AWS::Partition": "aws", "AWS::AccountId": ACCOUNT}[value["Ref"]]
+        if set(value) == {"Fn::Join"}:
+            separator, parts = value["Fn::Join"]
+            return separator.join(str(resolve(part)) for part in parts)
         return {key: resolve(item) for key, item in value.items()}
 
-    resolved: dict[str, Any] = resolve(trust)
-    # The trust names the government sync's tasks role, through this stack's export of its ARN.
-    imports = [
-        s["Principal"]["AWS"]["Fn::ImportValue"]
-        for s in trust["Statement"]
-        if "Fn::ImportValue" in s["Principal"]["AWS"]
-        and s["Principal"]["AWS"]["Fn::ImportValue"].startswith(f"{STACK}:")
-    ]
-    (import_name,) = imports
-    (output,) = [
-        o for o in synthesized.templates[STACK]["Outputs"].values() if o["Export"]["Name"] == import_name
-    ]
-    assert output["Value"] == {"Fn::GetAtt": [govsync["ids"]["tasks_role"], "Arn"]}
+    resolved: dict[str, Any] = resolve(tenant["Properties"]["AssumeRolePolicyDocument"])
     return resolved
+
+
+def test_the_tasks_role_is_named_as_the_tenant_trust_admits_it(
+    govsync: dict[str, Any], tenant_trust: dict[str, Any]
+) -> None:
+    assert govsync["resources"][govsync["ids"]["tasks_role"]]["Properties"]["RoleName"] == TASKS_ROLE_NAME
+    (statement,) = tenant_trust["Statement"]
+    assert TASKS_ROLE_ARN in statement["Condition"]["ArnEquals"]["aws:PrincipalArn"]
 
 
 def test_tasks_become_one_school_and_never_touch_the_table_or_other_buckets_themselves(
@@ -680,7 +676,10 @@ def test_tasks_become_one_school_and_never_touch_the_table_or_other_buckets_them
                 "principal": f"arn:aws:sts::{ACCOUNT}:assumed-role/{role_name}/{GOVSYNC.function_name(TASKS[0])}",
                 "action": action,
                 "resource": {"resource": resource, "accountId": ACCOUNT},
-                "contextVariables": context or {},
+                "contextVariables": {
+                    **(context or {}),
+                    "aws:PrincipalArn": f"arn:aws:iam::{ACCOUNT}:role/{role_name}",
+                },
             },
             "identityPolicies": [{"name": "govsync", "policy": policy}],
             "serviceControlPolicies": [],

@@ -37,6 +37,7 @@ from luca_infra.aws.edge import (
 )
 from luca_infra.aws.grading import IMAGE_DOCKERFILE
 from luca_infra.aws.ingest import DLQ_ALARM_NAME
+from luca_infra.aws.tenant_access import GRADE_PROCESSOR_ROLE
 from luca_infra.definitions import PLATFORM_DEFINITION
 from luca_ingest.config import IngestSettings
 from luca_ingest.entrypoints.handler import SERVICE as PROCESSOR_SERVICE
@@ -57,8 +58,7 @@ ACCOUNT = "111122223333"
 REGION = "eu-west-1"
 TENANT_ARN = f"arn:aws:iam::{ACCOUNT}:role/{TENANT.name}"
 TABLE_ARN = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{DEFINITION.table.name}"
-PROCESSOR_ROLE_NAME = "grade-processor-role"
-PROCESSOR_ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/{PROCESSOR_ROLE_NAME}"
+PROCESSOR_ROLE_NAME = GRADE_PROCESSOR_ROLE
 QUEUE_ARN = f"arn:aws:sqs:{REGION}:{ACCOUNT}:{INGEST.queue_name}"
 SQS_CONSUME = {
     "sqs:ReceiveMessage",
@@ -266,6 +266,8 @@ def test_processor_role_has_no_table_access_and_may_only_become_a_school(
     synthesized: Any, ingest: dict[str, Any]
 ) -> None:
     role = ingest["role"]
+    # Named: the tenant role's trust (LucaData) admits it by this name.
+    assert role["RoleName"] == GRADE_PROCESSOR_ROLE
     assert role["AssumeRolePolicyDocument"]["Statement"] == [
         {"Action": "sts:AssumeRole", "Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}}
     ]
@@ -297,44 +299,24 @@ def test_processor_role_has_no_table_access_and_may_only_become_a_school(
 
 @pytest.fixture(scope="module")
 def processor_iam(synthesized: Any, ingest: dict[str, Any]) -> dict[str, Any]:
-    """The processor's identity policy (ingest stack) and the tenant role's trust (grading stack)."""
+    """The processor's identity policy (ingest stack) and the tenant role's trust (data stack)."""
     # A table import would only appear if the role were given table access: resolve it, so the
     # simulation below reports that access instead of failing to read the policy.
     resolve_ingest = _resolver(
         {ingest["queue_id"]: QUEUE_ARN, ingest["log_group_id"]: "log-group-arn"}, {"LucaData:": TABLE_ARN}
     )
-    _, tenant = next(
-        (lid, r)
-        for lid, r in synthesized.resources("LucaGrading", "AWS::IAM::Role").items()
+    (tenant,) = [
+        r
+        for r in synthesized.resources("LucaData", "AWS::IAM::Role").values()
         if r["Properties"].get("RoleName") == TENANT.name
-    )
-    trust = tenant["Properties"]["AssumeRolePolicyDocument"]
-    task_ids = [
-        s["Principal"]["AWS"]["Fn::GetAtt"][0]
-        for s in trust["Statement"]
-        if "Fn::GetAtt" in s["Principal"]["AWS"]
     ]
-    imports = [
-        s["Principal"]["AWS"]["Fn::ImportValue"]
-        for s in trust["Statement"]
-        if "Fn::ImportValue" in s["Principal"]["AWS"]
-        and s["Principal"]["AWS"]["Fn::ImportValue"].startswith(f"{INGEST_STACK}:")
-    ]
-    # The trust's import is this stack's export of the processor role's ARN.
-    (processor_import,) = imports
-    stack, value = _export(synthesized, processor_import)
-    assert (stack, value) == (INGEST_STACK, {"Fn::GetAtt": [ingest["role_id"], "Arn"]})
-    resolve_grading = _resolver(
-        {task_id: f"arn:aws:iam::{ACCOUNT}:role/grading-task-role" for task_id in task_ids},
-        # The government sync's tasks role is admitted too (see test_govsync_stack).
-        {processor_import: PROCESSOR_ROLE_ARN, "LucaGovSync:": f"arn:aws:iam::{ACCOUNT}:role/govsync-tasks"},
-    )
+    # The trust names the processor's role by its name: nothing to import from this stack.
     return {
         "policy": {
             "Version": "2012-10-17",
             "Statement": resolve_ingest(_policy_statements(synthesized, INGEST_STACK, ingest["role_id"])),
         },
-        "trust": resolve_grading(trust),
+        "trust": _resolver({}, {})(tenant["Properties"]["AssumeRolePolicyDocument"]),
     }
 
 
@@ -352,7 +334,7 @@ def _request(
             "principal": f"arn:aws:sts::{ACCOUNT}:assumed-role/{role_name}/{INGEST.function_name}",
             "action": action,
             "resource": {"resource": resource, "accountId": ACCOUNT},
-            "contextVariables": context,
+            "contextVariables": {**context, "aws:PrincipalArn": f"arn:aws:iam::{ACCOUNT}:role/{role_name}"},
         },
         "identityPolicies": [{"name": "processor", "policy": processor_iam["policy"]}],
         "serviceControlPolicies": [],

@@ -1,10 +1,12 @@
 """Tenant isolation as deployed: the synthesized roles, read from the template and evaluated by a real
 IAM policy evaluator (moto ignores Conditions, see LOCAL-ENGINE.md).
 
-GIVEN the grading stack's tenant role, task role and their policies exactly as synthesized
+GIVEN the tenant role (``LucaData``), the grading task role (``LucaGrading``) and their policies
+      exactly as synthesized
 WHEN a session tagged with one school asks for keys of that school, another school, or a school
-     whose id merely starts the same way
-THEN only its own school's keys are allowed, on the table and on every index.
+     whose id merely starts the same way; or a role asks to become a school
+THEN only its own school's keys are allowed, on the table and on every index; and only the named
+     workload roles of this account, with one well-formed school tag, may become a school.
 """
 
 from __future__ import annotations
@@ -13,9 +15,9 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from aws_cdk.assertions import Match
 
 from luca_grading.adapters import table_design as grading_td
+from luca_infra.aws.tenant_access import GRADING_TASK_ROLE, SCHOOL_WORKLOAD_ROLES
 from luca_infra.definitions import PLATFORM_DEFINITION
 from luca_platform.contracts import grades as grades_contract
 from luca_platform.contracts import roster as roster_contract
@@ -24,72 +26,56 @@ from luca_platform.table import keys
 
 pytestmark = pytest.mark.infra
 
+DATA = "LucaData"
 GRADING = "LucaGrading"
 ACCOUNT = "111122223333"
+OTHER_ACCOUNT = "444455556666"
 REGION = "eu-west-1"
 # The session fixture ``simulate_iam`` (conftest): named requests in, the policy engine's decisions out.
 Simulate = Callable[[dict[str, dict[str, Any]]], dict[str, str]]
 TENANT = PLATFORM_DEFINITION.tenant_role
 TABLE = PLATFORM_DEFINITION.table
 TABLE_ARN = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{TABLE.name}"
-TASK_ROLE_NAME = "grading-task-role"
+TENANT_ARN = f"arn:aws:iam::{ACCOUNT}:role/{TENANT.name}"
 SERVICE_KEY_ARN = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/service-identity"
-# The ingest stack's grade processor role, which the tenant trust imports (see test_ingest_stack).
-PROCESSOR_ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/grade-processor-role"
-# The government sync's task role, which the tenant trust imports too (see test_govsync_stack).
-GOVSYNC_TASKS_ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/govsync-tasks-role"
 SCHOOL_TAG = f"aws:PrincipalTag/{TENANT.session_tag}"
+# What only the tenant role may do on the table (the stream's read actions are the lake pipe's).
+TABLE_DATA_ACTIONS = {*TENANT.actions, "dynamodb:Scan", "dynamodb:*"}
 
 
 # -- reading the synthesized policies ---------------------------------------------------------------
-def _roles(synthesized: Any) -> dict[str, str]:
-    """Logical id -> the fake ARN each role of the grading stack gets in these simulations."""
-    arns = {}
-    for logical_id, role in synthesized.resources(GRADING, "AWS::IAM::Role").items():
-        name = role["Properties"].get("RoleName", logical_id)
-        arns[logical_id] = f"arn:aws:iam::{ACCOUNT}:role/{name}"
-    return arns
+def _role_named(synthesized: Any, stack: str, name: str) -> tuple[str, dict[str, Any]]:
+    (found,) = [
+        (lid, role)
+        for lid, role in synthesized.resources(stack, "AWS::IAM::Role").items()
+        if role["Properties"].get("RoleName") == name
+    ]
+    return found
 
 
-def _logical_id(synthesized: Any, prefix: str) -> str:
-    matches = [lid for lid in synthesized.resources(GRADING, "AWS::IAM::Role") if lid.startswith(prefix)]
-    assert len(matches) == 1, matches
-    return matches[0]
-
-
-def resolve(value: Any, role_arns: dict[str, str]) -> Any:
+def resolve(value: Any) -> Any:
     """Resolve the intrinsics these policies use, with a fake account and region."""
     if isinstance(value, list):
-        return [resolve(item, role_arns) for item in value]
+        return [resolve(item) for item in value]
     if not isinstance(value, dict):
         return value
     if set(value) == {"Ref"}:
         return {"AWS::Partition": "aws", "AWS::Region": REGION, "AWS::AccountId": ACCOUNT}[value["Ref"]]
     if set(value) == {"Fn::Join"}:
         separator, parts = value["Fn::Join"]
-        return separator.join(str(resolve(part, role_arns)) for part in parts)
+        return separator.join(str(resolve(part)) for part in parts)
     if set(value) == {"Fn::ImportValue"}:
-        # A grading policy imports the identity stack's service-identity key; the tenant trust
-        # imports the ingest stack's grade processor role.
-        name = value["Fn::ImportValue"]
-        if name.startswith("LucaIngest:") and "ProcessorRole" in name:
-            return PROCESSOR_ROLE_ARN
-        if name.startswith("LucaGovSync:") and "TasksRole" in name:
-            return GOVSYNC_TASKS_ROLE_ARN
-        assert "ServiceIdentity" in name, value
+        # A grading policy imports the identity stack's service-identity key, nothing else.
+        assert value["Fn::ImportValue"].startswith("LucaIdentity:"), value
+        assert "ServiceIdentity" in value["Fn::ImportValue"], value
         return SERVICE_KEY_ARN
-    if set(value) == {"Fn::GetAtt"}:
-        logical_id, attribute = value["Fn::GetAtt"]
-        assert attribute == "Arn", value
-        assert logical_id in role_arns, value
-        return role_arns[logical_id]
-    return {key: resolve(item, role_arns) for key, item in value.items()}
+    return {key: resolve(item) for key, item in value.items()}
 
 
-def _policy_of(synthesized: Any, role_logical_id: str) -> dict[str, Any]:
+def _policy_of(synthesized: Any, stack: str, role_logical_id: str) -> dict[str, Any]:
     policies = [
         policy["Properties"]["PolicyDocument"]
-        for policy in synthesized.resources(GRADING, "AWS::IAM::Policy").values()
+        for policy in synthesized.resources(stack, "AWS::IAM::Policy").values()
         if {"Ref": role_logical_id} in policy["Properties"]["Roles"]
     ]
     assert len(policies) == 1, f"expected one policy on {role_logical_id}"
@@ -98,18 +84,12 @@ def _policy_of(synthesized: Any, role_logical_id: str) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def iam(synthesized: Any) -> dict[str, Any]:
-    role_arns = _roles(synthesized)
-    tenant = _logical_id(synthesized, "TenantAccessTenantRole")
-    task = _logical_id(synthesized, "TenantAccessTaskRole")
-    role_arns[task] = f"arn:aws:iam::{ACCOUNT}:role/{TASK_ROLE_NAME}"
-    roles = synthesized.resources(GRADING, "AWS::IAM::Role")
+    tenant, tenant_role = _role_named(synthesized, DATA, TENANT.name)
+    task, _ = _role_named(synthesized, GRADING, GRADING_TASK_ROLE)
     return {
-        "tenant_arn": role_arns[tenant],
-        "task_arn": role_arns[task],
-        "tenant_policy": resolve(_policy_of(synthesized, tenant), role_arns),
-        "tenant_trust": resolve(roles[tenant]["Properties"]["AssumeRolePolicyDocument"], role_arns),
-        "task_policy": resolve(_policy_of(synthesized, task), role_arns),
-        "task_logical_id": task,
+        "tenant_policy": resolve(_policy_of(synthesized, DATA, tenant)),
+        "tenant_trust": resolve(tenant_role["Properties"]["AssumeRolePolicyDocument"]),
+        "task_policy": resolve(_policy_of(synthesized, GRADING, task)),
         "tenant_logical_id": tenant,
     }
 
@@ -127,14 +107,14 @@ def test_tenant_policy_limits_leading_keys_on_table_and_indexes(iam: dict[str, A
     assert TENANT.leading_key_pattern.endswith(f"}}{keys.SEP}*")
 
 
-def test_tenant_role_is_the_defined_role(synthesized: Any, iam: dict[str, Any]) -> None:
-    synthesized.template(GRADING).has_resource_properties(
+def test_tenant_role_is_the_defined_role(synthesized: Any) -> None:
+    synthesized.template(DATA).has_resource_properties(
         "AWS::IAM::Role",
         {"RoleName": TENANT.name, "MaxSessionDuration": max(TENANT.session_duration_seconds, 3600)},
     )
 
 
-def test_task_role_may_only_assume_the_tenant_role_verify_service_tokens_write_traces_and_start_syncs(
+def test_task_role_may_only_assume_the_tenant_role_verify_service_tokens_and_write_traces(
     iam: dict[str, Any],
 ) -> None:
     statements = iam["task_policy"]["Statement"]
@@ -147,89 +127,76 @@ def test_task_role_may_only_assume_the_tenant_role_verify_service_tokens_write_t
         "kms:DescribeKey",
         "xray:PutTraceSegments",
         "xray:PutTelemetryRecords",
-        # The government sync's API (a container in the task): its own state machine only.
-        "states:StartExecution",
-        "states:DescribeExecution",
     }
     for statement in statements:
         statement_actions = set(_as_list(statement["Action"]))
         if any(action.startswith("sts:") for action in statement_actions):
-            assert statement["Resource"] == iam["tenant_arn"]
+            assert statement["Resource"] == TENANT_ARN
             assert statement_actions == {"sts:AssumeRole", "sts:TagSession"}
-        if any(action.startswith("states:") for action in statement_actions):
-            name = PLATFORM_DEFINITION.govsync.state_machine_name
-            assert f":stateMachine:{name}" in str(statement["Resource"]) or f":execution:{name}:*" in str(
-                statement["Resource"]
-            )
         if any(action.startswith("kms:") for action in statement_actions):
             # It verifies service tokens; it can never mint one (no kms:Sign).
             assert statement["Resource"] == SERVICE_KEY_ARN
             assert statement_actions == set(PLATFORM_DEFINITION.service_identity.verify_actions)
 
 
-def test_no_role_in_the_grading_stack_touches_the_table_except_the_tenant_role(synthesized: Any) -> None:
-    tenant = _logical_id(synthesized, "TenantAccessTenantRole")
-    for policy in synthesized.resources(GRADING, "AWS::IAM::Policy").values():
-        actions = {
-            action
-            for statement in policy["Properties"]["PolicyDocument"]["Statement"]
-            for action in _as_list(statement["Action"])
-        }
-        if any(action.startswith("dynamodb:") for action in actions):
-            assert policy["Properties"]["Roles"] == [{"Ref": tenant}]
+def test_no_role_in_any_stack_touches_the_table_data_except_the_tenant_role(
+    synthesized: Any, iam: dict[str, Any]
+) -> None:
+    holders = {
+        (stack, role["Ref"])
+        for stack in synthesized.templates
+        for policy in synthesized.resources(stack, "AWS::IAM::Policy").values()
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+        if TABLE_DATA_ACTIONS & set(_as_list(statement["Action"]))
+        for role in policy["Properties"]["Roles"]
+    }
+    assert holders == {(DATA, iam["tenant_logical_id"])}
 
 
-def test_tenant_trust_requires_the_school_session_tag(synthesized: Any, iam: dict[str, Any]) -> None:
-    # One statement per admitted role (the task role; the grade processor's; the government sync
-    # tasks'; the analytics query service's task role), same conditions.
-    analytics_task = _logical_id(synthesized, "AnalyticsApiTaskRole")
-    statements = [
-        {
-            "Effect": "Allow",
-            "Action": ["sts:AssumeRole", "sts:TagSession"],
-            "Principal": {"AWS": principal},
-            "Condition": Match.object_like(
-                {
-                    "StringLike": {f"aws:RequestTag/{TENANT.session_tag}": "?*"},
-                    "ForAllValues:StringEquals": {"aws:TagKeys": [TENANT.session_tag]},
-                }
-            ),
-        }
-        for principal in (
-            {"Fn::GetAtt": [iam["task_logical_id"], "Arn"]},
-            {"Fn::GetAtt": [analytics_task, "Arn"]},  # admitted inside the grading stack
-            {"Fn::ImportValue": Match.string_like_regexp(r"^LucaIngest:.*ProcessorRole")},
-            {"Fn::ImportValue": Match.string_like_regexp(r"^LucaGovSync:.*TasksRole")},
-        )
-    ]
-    synthesized.template(GRADING).has_resource_properties(
-        "AWS::IAM::Role",
-        {"RoleName": TENANT.name, "AssumeRolePolicyDocument": {"Statement": statements}},
-    )
-
-
-def test_service_is_told_the_tenant_role(synthesized: Any, iam: dict[str, Any]) -> None:
-    synthesized.template(GRADING).has_resource_properties(
-        "AWS::ECS::TaskDefinition",
-        {
-            "ContainerDefinitions": Match.array_with(
-                [
-                    Match.object_like(
-                        {
-                            "Environment": Match.array_with(
-                                [
-                                    {
-                                        "Name": "LUCA_TENANT_ROLE_ARN",
-                                        "Value": {"Fn::GetAtt": [iam["tenant_logical_id"], "Arn"]},
-                                    }
-                                ]
-                            )
-                        }
-                    )
-                ]
-            )
+def test_tenant_trust_admits_the_named_workload_roles_of_this_account_with_one_school_tag(
+    iam: dict[str, Any],
+) -> None:
+    (statement,) = iam["tenant_trust"]["Statement"]
+    assert statement["Effect"] == "Allow"
+    assert sorted(statement["Action"]) == ["sts:AssumeRole", "sts:TagSession"]
+    assert statement["Principal"] == {"AWS": f"arn:aws:iam::{ACCOUNT}:root"}
+    assert statement["Condition"] == {
+        "ArnEquals": {
+            "aws:PrincipalArn": [f"arn:aws:iam::{ACCOUNT}:role/{name}" for name in SCHOOL_WORKLOAD_ROLES]
         },
-    )
+        "StringLike": {f"aws:RequestTag/{TENANT.session_tag}": "?*"},
+        "ForAllValues:StringEquals": {"aws:TagKeys": [TENANT.session_tag]},
+        "StringNotLike": {f"aws:RequestTag/{TENANT.session_tag}": ["*${*}*", "*${?}*", "*#*"]},
+    }
+
+
+def test_every_admitted_name_is_a_workload_role_that_may_assume_the_tenant_role(synthesized: Any) -> None:
+    # Each admitted name is exactly one role of the app, and that role's own policy asks for the
+    # tenant role (an admitted name nobody uses would be a door left open).
+    named = {
+        role["Properties"]["RoleName"]: (stack, lid)
+        for stack in synthesized.templates
+        for lid, role in synthesized.resources(stack, "AWS::IAM::Role").items()
+        if isinstance(role["Properties"].get("RoleName"), str)
+    }
+    for name in SCHOOL_WORKLOAD_ROLES:
+        assert name in named, f"no role is named {name}"
+        stack, lid = named[name]
+        assumed = [
+            resolve(statement["Resource"])
+            for policy in synthesized.resources(stack, "AWS::IAM::Policy").values()
+            if {"Ref": lid} in policy["Properties"]["Roles"]
+            for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+            if set(_as_list(statement["Action"])) == {"sts:AssumeRole", "sts:TagSession"}
+        ]
+        assert assumed == [TENANT_ARN], name
+
+
+def test_service_is_told_the_tenant_role(synthesized: Any) -> None:
+    _, task = synthesized.only(GRADING, "AWS::ECS::TaskDefinition")
+    (grading,) = [c for c in task["Properties"]["ContainerDefinitions"] if c["Name"] == "grading"]
+    environment = {variable["Name"]: variable["Value"] for variable in grading["Environment"]}
+    assert resolve(environment["LUCA_TENANT_ROLE_ARN"]) == TENANT_ARN
 
 
 # -- evaluated by a policy engine --------------------------------------------------------------------
@@ -320,17 +287,24 @@ def test_a_school_session_reaches_only_its_own_partitions(
 
 
 def assume_request(
-    iam: dict[str, Any], *, action: str, tags: dict[str, str], caller_role: str = TASK_ROLE_NAME
+    iam: dict[str, Any],
+    *,
+    action: str,
+    tags: dict[str, str],
+    caller_role: str = GRADING_TASK_ROLE,
+    caller_account: str = ACCOUNT,
 ) -> dict[str, Any]:
+    caller_arn = f"arn:aws:iam::{caller_account}:role/{caller_role}"
     context: dict[str, Any] = {f"aws:RequestTag/{key}": value for key, value in tags.items()}
     if tags:
         context["aws:TagKeys"] = sorted(tags)
+    context["aws:PrincipalArn"] = caller_arn
     caller = {"name": "caller", "policy": iam["task_policy"]}
     return {
         "request": {
-            "principal": f"arn:aws:sts::{ACCOUNT}:assumed-role/{caller_role}/task-1",
+            "principal": f"arn:aws:sts::{caller_account}:assumed-role/{caller_role}/task-1",
             "action": action,
-            "resource": {"resource": iam["tenant_arn"], "accountId": ACCOUNT},
+            "resource": {"resource": TENANT_ARN, "accountId": ACCOUNT},
             "contextVariables": context,
         },
         "identityPolicies": [caller],
@@ -340,7 +314,7 @@ def assume_request(
     }
 
 
-def test_only_the_task_role_with_one_school_tag_may_assume_the_tenant_role(
+def test_only_a_named_workload_role_with_one_school_tag_may_assume_the_tenant_role(
     simulate_iam: Simulate, iam: dict[str, Any]
 ) -> None:
     tag = TENANT.session_tag
@@ -355,10 +329,20 @@ def test_only_the_task_role_with_one_school_tag_may_assume_the_tenant_role(
             ("separator in school", {tag: "A#B"}, "ImplicitlyDenied"),
         ):
             expectations[f"{action} {label}"] = (assume_request(iam, action=action, tags=tags), outcome)
-        expectations[f"{action} another role"] = (
-            assume_request(iam, action=action, tags={tag: "A"}, caller_role="some-other-role"),
-            "ImplicitlyDenied",
-        )
+        for name in SCHOOL_WORKLOAD_ROLES:
+            expectations[f"{action} as {name}"] = (
+                assume_request(iam, action=action, tags={tag: "A"}, caller_role=name),
+                "Allowed",
+            )
+        for label, role, account in (
+            ("another role", "some-other-role", ACCOUNT),
+            ("a role whose name starts like a workload's", f"{GRADING_TASK_ROLE}-copy", ACCOUNT),
+            ("a workload's name in another account", GRADING_TASK_ROLE, OTHER_ACCOUNT),
+        ):
+            expectations[f"{action} as {label}"] = (
+                assume_request(iam, action=action, tags={tag: "A"}, caller_role=role, caller_account=account),
+                "ImplicitlyDenied",
+            )
 
     assert_simulated(simulate_iam, expectations)
 

@@ -11,12 +11,19 @@ from typing import Any
 import pytest
 from aws_cdk.assertions import Match
 
-from luca_govsync.config import ApiSettings
 from luca_grading.config import GradingSettings
+from luca_infra.aws.containers import COLLECTOR_CONTAINER
 from luca_infra.aws.edge import ROUTE_PREFIX
-from luca_infra.aws.grading import GOVSYNC_API_DOCKERFILE, IMAGE_DOCKERFILE, setting_env
-from luca_infra.aws.load_balancer import GRPC_HEALTH_CHECK_PATH
+from luca_infra.aws.grading import IMAGE_DOCKERFILE, setting_env
+from luca_infra.aws.load_balancer import (
+    CATCH_ALL_PATH,
+    GRPC_HEALTH_CHECK_PATH,
+    GRPC_LISTENER_PORT,
+    REST_LISTENER_PORT,
+    RULE_PRIORITIES,
+)
 from luca_infra.aws.observability import DASHBOARD_NAME, LATENCY_ALARM_NAME, LATENCY_OBJECTIVE_MS
+from luca_infra.aws.tenant_access import GRADING_TASK_ROLE
 from luca_infra.definitions import PLATFORM_DEFINITION
 from luca_platform.table import keys
 from luca_platform.telemetry.metrics import INTERACTIVE_REQUEST_LATENCY
@@ -140,26 +147,75 @@ def test_service_identity_key_is_the_defined_asymmetric_signing_key(synthesized:
     template.has_resource("AWS::KMS::Key", {"DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain"})
 
 
+# -- network: the shared VPC, cluster and load balancer -----------------------------------------------
+def _exported(synthesized: Any, value: Any) -> tuple[str, Any]:
+    """The stack and value behind an ``Fn::ImportValue``."""
+    name = value["Fn::ImportValue"]
+    for stack, template in synthesized.templates.items():
+        for output in template.get("Outputs", {}).values():
+            if output.get("Export", {}).get("Name") == name:
+                return stack, output["Value"]
+    raise AssertionError(f"no export {name}")
+
+
+def _listeners(synthesized: Any) -> dict[str, dict[str, Any]]:
+    """The shared listeners by protocol (HTTP: REST, HTTPS: gRPC), with their logical ids."""
+    listeners = synthesized.resources("LucaNetwork", "AWS::ElasticLoadBalancingV2::Listener")
+    by_protocol = {
+        listener["Properties"]["Protocol"]: {"id": lid, **listener} for lid, listener in listeners.items()
+    }
+    assert set(by_protocol) == {"HTTP", "HTTPS"}
+    return by_protocol
+
+
+def test_the_load_balancer_is_internal_logged_and_shared(synthesized: Any) -> None:
+    template = synthesized.template("LucaNetwork")
+    template.has_resource_properties(
+        "AWS::ElasticLoadBalancingV2::LoadBalancer",
+        {
+            "Scheme": "internal",
+            "LoadBalancerAttributes": Match.array_with([{"Key": "access_logs.s3.enabled", "Value": "true"}]),
+        },
+    )
+    template.has_resource_properties(
+        "AWS::ECS::Cluster", {"ClusterSettings": [{"Name": "containerInsights", "Value": "enabled"}]}
+    )
+    # The shared stack holds no service: no target group, task or service of anyone's.
+    for resource_type in (
+        "AWS::ElasticLoadBalancingV2::TargetGroup",
+        "AWS::ElasticLoadBalancingV2::ListenerRule",
+        "AWS::ECS::TaskDefinition",
+        "AWS::ECS::Service",
+    ):
+        assert not synthesized.resources("LucaNetwork", resource_type), resource_type
+
+
+def test_grpc_is_served_on_an_https_listener_and_rest_on_http(synthesized: Any) -> None:
+    listeners = _listeners(synthesized)
+    assert listeners["HTTPS"]["Properties"]["Port"] == GRPC_LISTENER_PORT
+    assert listeners["HTTPS"]["Properties"]["Certificates"]
+    assert listeners["HTTP"]["Properties"]["Port"] == REST_LISTENER_PORT
+    assert "Certificates" not in listeners["HTTP"]["Properties"]
+
+
+def test_a_path_no_service_claims_is_a_404_from_the_load_balancer(synthesized: Any) -> None:
+    for listener in _listeners(synthesized).values():
+        (action,) = listener["Properties"]["DefaultActions"]
+        assert action["Type"] == "fixed-response"
+        assert action["FixedResponseConfig"]["StatusCode"] == "404"
+        assert _json(action["FixedResponseConfig"]["MessageBody"])["status"] == 404
+
+
 # -- grading service ---------------------------------------------------------------------------------
-# The grading stack also runs the analytics query service (its own task and service, see
-# test_analytics_api); these tests are about the grading task and service.
 def _grading_task(synthesized: Any) -> tuple[str, dict[str, Any]]:
-    (found,) = [
-        (logical_id, task)
-        for logical_id, task in synthesized.resources("LucaGrading", "AWS::ECS::TaskDefinition").items()
-        if any(c["Name"] == "grading" for c in task["Properties"]["ContainerDefinitions"])
-    ]
-    return found
+    return synthesized.only("LucaGrading", "AWS::ECS::TaskDefinition")
 
 
 def _grading_service(synthesized: Any) -> dict[str, Any]:
     task_id, _ = _grading_task(synthesized)
-    (found,) = [
-        service
-        for service in synthesized.resources("LucaGrading", "AWS::ECS::Service").values()
-        if service["Properties"]["TaskDefinition"] == {"Ref": task_id}
-    ]
-    return found
+    _, service = synthesized.only("LucaGrading", "AWS::ECS::Service")
+    assert service["Properties"]["TaskDefinition"] == {"Ref": task_id}
+    return service
 
 
 def _container(synthesized: Any, name: str) -> dict[str, Any]:
@@ -174,6 +230,16 @@ def test_service_keeps_warm_tasks_and_scales_on_cpu(synthesized: Any) -> None:
     assert ecs_service["Properties"]["DesiredCount"] >= 2
     assert ecs_service["Properties"]["DesiredCount"] == service.min_tasks
     assert ecs_service["Properties"]["DeploymentConfiguration"]["MinimumHealthyPercent"] == 100
+    assert ecs_service["Properties"]["DeploymentConfiguration"]["DeploymentCircuitBreaker"] == {
+        "Enable": True,
+        "Rollback": True,
+    }
+    assert (
+        ecs_service["Properties"]["NetworkConfiguration"]["AwsvpcConfiguration"]["AssignPublicIp"]
+        == "DISABLED"
+    )
+    stack, _ = _exported(synthesized, ecs_service["Properties"]["Cluster"])
+    assert stack == "LucaNetwork"
     template = synthesized.template("LucaGrading")
     template.has_resource_properties(
         "AWS::ApplicationAutoScaling::ScalableTarget",
@@ -194,9 +260,6 @@ def test_service_keeps_warm_tasks_and_scales_on_cpu(synthesized: Any) -> None:
     )
     template.has_resource_properties(
         "AWS::ECS::TaskDefinition", {"Cpu": str(service.cpu), "Memory": str(service.memory_mib)}
-    )
-    template.has_resource_properties(
-        "AWS::ECS::Cluster", {"ClusterSettings": [{"Name": "containerInsights", "Value": "enabled"}]}
     )
 
 
@@ -221,26 +284,60 @@ def test_target_groups_for_rest_and_grpc(synthesized: Any) -> None:
             "Matcher": {"GrpcCode": "0"},
         },
     )
-    template.has_resource_properties(
-        "AWS::ElasticLoadBalancingV2::LoadBalancer",
-        {
-            "Scheme": "internal",
-            "LoadBalancerAttributes": Match.array_with([{"Key": "access_logs.s3.enabled", "Value": "true"}]),
-        },
-    )
 
 
-def test_grpc_is_served_on_an_https_listener(synthesized: Any) -> None:
-    grading = synthesized.templates["LucaGrading"]["Resources"]
-    grpc_groups = {lid for lid, r in grading.items() if r["Properties"].get("ProtocolVersion") == "GRPC"}
-    listeners = synthesized.resources("LucaGrading", "AWS::ElasticLoadBalancingV2::Listener").values()
-    (grpc_listener,) = [
-        listener
-        for listener in listeners
-        if listener["Properties"]["DefaultActions"][0]["TargetGroupArn"] in [{"Ref": g} for g in grpc_groups]
-    ]
-    assert grpc_listener["Properties"]["Protocol"] == "HTTPS"
-    assert grpc_listener["Properties"]["Certificates"]
+def test_grading_takes_every_path_no_other_service_claims_on_both_listeners(synthesized: Any) -> None:
+    service = DEFINITION.grading
+    listeners = {listener["id"]: protocol for protocol, listener in _listeners(synthesized).items()}
+    groups = synthesized.resources("LucaGrading", "AWS::ElasticLoadBalancingV2::TargetGroup")
+    port_of = {lid: group["Properties"]["Port"] for lid, group in groups.items()}
+    routed = {}
+    for rule in synthesized.resources("LucaGrading", "AWS::ElasticLoadBalancingV2::ListenerRule").values():
+        properties = rule["Properties"]
+        stack, listener = _exported(synthesized, properties["ListenerArn"])
+        assert stack == "LucaNetwork"
+        ((action,),) = [properties["Actions"]]
+        assert properties["Conditions"] == [
+            {"Field": "path-pattern", "PathPatternConfig": {"Values": [CATCH_ALL_PATH]}}
+        ]
+        routed[listeners[listener["Ref"]]] = (
+            port_of[action["TargetGroupArn"]["Ref"]],
+            properties["Priority"],
+        )
+    assert routed == {
+        "HTTP": (service.rest_port, RULE_PRIORITIES["rest"]["grading"]),
+        "HTTPS": (service.grpc_port, RULE_PRIORITIES["grpc"]["grading"]),
+    }
+    # Every other service's rule on a listener is evaluated before the catch-all.
+    for priorities in RULE_PRIORITIES.values():
+        assert max(priorities, key=lambda name: priorities[name]) == "grading"
+        assert len(set(priorities.values())) == len(priorities)
+    ecs_service = _grading_service(synthesized)
+    targets = {(t["ContainerName"], t["ContainerPort"]) for t in ecs_service["Properties"]["LoadBalancers"]}
+    assert targets == {("grading", service.rest_port), ("grading", service.grpc_port)}
+
+
+def test_the_tasks_take_traffic_from_the_load_balancer_only_on_their_ports(synthesized: Any) -> None:
+    service = DEFINITION.grading
+    (group_id,) = synthesized.resources("LucaGrading", "AWS::EC2::SecurityGroup")
+    ingress = synthesized.resources("LucaGrading", "AWS::EC2::SecurityGroupIngress").values()
+    egress = synthesized.resources("LucaGrading", "AWS::EC2::SecurityGroupEgress").values()
+    _, load_balancer = synthesized.only("LucaNetwork", "AWS::ElasticLoadBalancingV2::LoadBalancer")
+    (balancer,) = load_balancer["Properties"]["SecurityGroups"]
+    opened_in = set()
+    for rule in ingress:
+        properties = rule["Properties"]
+        assert properties["GroupId"] == {"Fn::GetAtt": [group_id, "GroupId"]}
+        assert _exported(synthesized, properties["SourceSecurityGroupId"]) == ("LucaNetwork", balancer)
+        assert properties["FromPort"] == properties["ToPort"]
+        opened_in.add(properties["FromPort"])
+    opened_out = set()
+    for rule in egress:
+        properties = rule["Properties"]
+        assert _exported(synthesized, properties["GroupId"]) == ("LucaNetwork", balancer)
+        assert properties["DestinationSecurityGroupId"] == {"Fn::GetAtt": [group_id, "GroupId"]}
+        opened_out.add(properties["FromPort"])
+    assert opened_in == opened_out == {service.rest_port, service.grpc_port}
 
 
 def test_container_environment_names_the_resources(synthesized: Any) -> None:
@@ -253,6 +350,7 @@ def test_container_environment_names_the_resources(synthesized: Any) -> None:
     assert environment["LUCA_REST_PORT"] == str(DEFINITION.grading.rest_port)
     assert environment["LUCA_GRPC_PORT"] == str(DEFINITION.grading.grpc_port)
     assert environment["LUCA_SCHOOL_CLAIM"] == DEFINITION.user_pool.school_claim
+    assert environment["LUCA_TENANT_ROLE_ARN"]["Fn::Join"][1][-1] == f":role/{DEFINITION.tenant_role.name}"
     for name in (
         "LUCA_TABLE_NAME",
         "LUCA_USER_POOL_ID",
@@ -270,104 +368,72 @@ def test_container_environment_names_the_resources(synthesized: Any) -> None:
     assert not unknown
 
 
+def test_the_task_runs_the_grading_service_and_its_tracing_sidecar_only(synthesized: Any) -> None:
+    _, task = _grading_task(synthesized)
+    containers = {c["Name"]: c for c in task["Properties"]["ContainerDefinitions"]}
+    assert set(containers) == {"grading", COLLECTOR_CONTAINER}
+    assert containers["grading"]["Essential"] is True
+    assert containers[COLLECTOR_CONTAINER]["Essential"] is False
+    assert f"{DEFINITION.grading.rest_port}{DEFINITION.grading.health_path}" in " ".join(
+        containers["grading"]["HealthCheck"]["Command"]
+    )
+
+
 def test_containers_log_to_cloudwatch_with_retention(synthesized: Any) -> None:
     _, task = _grading_task(synthesized)
     for container in task["Properties"]["ContainerDefinitions"]:
         assert container["LogConfiguration"]["LogDriver"] == "awslogs"
+        assert container["LogConfiguration"]["Options"]["mode"] == "non-blocking"
+        assert container["ReadonlyRootFilesystem"] is True
     for log_group in synthesized.resources("LucaGrading", "AWS::Logs::LogGroup").values():
         assert log_group["Properties"]["RetentionInDays"] > 0
-    assert _container(synthesized, "grading")["ReadonlyRootFilesystem"] is True
+    assert (
+        _container(synthesized, "grading")["LogConfiguration"]["Options"]["max-buffer-size"]
+        == f"{25 * 1024**2}b"
+    )
 
 
 def test_image_is_an_asset_built_at_deploy_time_from_an_allowlisted_context(synthesized: Any) -> None:
     import json
 
     assets = json.loads((synthesized.outdir / "LucaGrading.assets.json").read_text())
-    (image,) = [i for i in assets["dockerImages"].values() if i["source"]["dockerFile"] == IMAGE_DOCKERFILE]
+    ((image,),) = [list(assets["dockerImages"].values())]
     source = image["source"]
-    assert source["dockerFile"] == "services/grading/Dockerfile"
+    assert source["dockerFile"] == IMAGE_DOCKERFILE == "services/grading/Dockerfile"
     assert source["platform"] == "linux/amd64"
     staged = synthesized.outdir / source["directory"]
     assert (staged / "services/grading/Dockerfile").is_file()
+    assert (staged / "services/grading/requirements.lock").is_file()
     assert (staged / "proto/python/pyproject.toml").is_file()
-    assert (staged / "requirements.lock").is_file()
-    assert {path.name for path in staged.iterdir()} == {"services", "proto", "requirements.lock"}
+    assert {path.name for path in staged.iterdir()} == {"services", "libs", "proto"}
     assert {path.name for path in (staged / "services").iterdir()} == {"grading"}
-    for heavy in (".venv", "node_modules", "cdk.out", ".git", "infra"):
+    assert {path.name for path in (staged / "libs").iterdir()} == {"kernel", "platform"}
+    for heavy in (".venv", "node_modules", "cdk.out", ".git", "infra", "requirements.lock"):
         assert not (staged / heavy).exists()
-    assert not (staged / "services/grading/tests").exists()
+    for tests in ("services/grading/tests", "libs/kernel/tests", "libs/platform/tests"):
+        assert not (staged / tests).exists()
 
 
-def test_the_government_sync_api_runs_beside_the_service_from_its_own_allowlisted_image(
-    synthesized: Any,
-) -> None:
-    import json
-
-    service = DEFINITION.grading
-    container = _container(synthesized, service.govsync_api_container)
-    assert container["Essential"] is False  # grading keeps serving without it
-    assert container["ReadonlyRootFilesystem"] is True
-    assert [m["ContainerPort"] for m in container["PortMappings"]] == [service.govsync_api_port]
-    environment = {variable["Name"]: variable["Value"] for variable in container["Environment"]}
-    # Exactly what the API's process reads: it starts from this environment (tokens stand for values).
-    settings = ApiSettings.from_environment(
-        {name: value if isinstance(value, str) else f"<{name}>" for name, value in environment.items()}
-    )
-    assert settings.grpc_port == service.govsync_api_port
-    assert settings.school_claim == DEFINITION.user_pool.school_claim
-    assert ":stateMachine:" + DEFINITION.govsync.state_machine_name in json.dumps(
-        environment["LUCA_STATE_MACHINE_ARN"]
-    )
-    assets = json.loads((synthesized.outdir / "LucaGrading.assets.json").read_text())
-    (image,) = [
-        i for i in assets["dockerImages"].values() if i["source"]["dockerFile"] == GOVSYNC_API_DOCKERFILE
-    ]
-    staged = synthesized.outdir / image["source"]["directory"]
-    assert {path.name for path in staged.iterdir()} == {"services", "proto", "requirements.lock"}
-    assert {path.name for path in (staged / "services").iterdir()} == {"grading", "govsync"}
-    assert not (staged / "services/govsync/tests").exists()
-    assert not (staged / "services/grading/tests").exists()
-
-
-def test_the_grpc_listener_routes_the_government_sync_api_to_its_container(synthesized: Any) -> None:
-    service = DEFINITION.grading
-    groups = synthesized.resources("LucaGrading", "AWS::ElasticLoadBalancingV2::TargetGroup")
-    (govsync_group,) = [
-        lid for lid, g in groups.items() if g["Properties"]["Port"] == service.govsync_api_port
-    ]
-    assert groups[govsync_group]["Properties"]["ProtocolVersion"] == "GRPC"
-    assert groups[govsync_group]["Properties"]["HealthCheckPath"] == GRPC_HEALTH_CHECK_PATH
-    (rule,) = [
-        rule
-        for rule in synthesized.resources("LucaGrading", "AWS::ElasticLoadBalancingV2::ListenerRule").values()
-        if rule["Properties"]["Actions"][0]["TargetGroupArn"] == {"Ref": govsync_group}
-    ]
-    assert rule["Properties"]["Conditions"] == [
-        {"Field": "path-pattern", "PathPatternConfig": {"Values": [service.govsync_api_path]}}
-    ]
-    ecs_service = _grading_service(synthesized)
-    targets = {(t["ContainerName"], t["ContainerPort"]) for t in ecs_service["Properties"]["LoadBalancers"]}
-    assert (service.govsync_api_container, service.govsync_api_port) in targets
-
-
-def test_the_task_may_start_only_the_government_syncs_executions(synthesized: Any) -> None:
-    import json
-
-    policies = synthesized.resources("LucaGrading", "AWS::IAM::Policy").values()
-    statements = [
-        st
-        for policy in policies
-        for st in policy["Properties"]["PolicyDocument"]["Statement"]
-        if any(
-            str(a).startswith("states:")
-            for a in ([st["Action"]] if isinstance(st["Action"], str) else st["Action"])
-        )
-    ]
-    assert {st["Action"] for st in statements} == {"states:StartExecution", "states:DescribeExecution"}
-    name = DEFINITION.govsync.state_machine_name
-    for statement in statements:
-        resource = json.dumps(statement["Resource"])
-        assert (f":stateMachine:{name}" in resource) or (f":execution:{name}:*" in resource), resource
+def test_the_task_role_may_only_become_one_school_verify_tokens_and_trace(synthesized: Any) -> None:
+    _, task = _grading_task(synthesized)
+    role_id = task["Properties"]["TaskRoleArn"]["Fn::GetAtt"][0]
+    role = synthesized.templates["LucaGrading"]["Resources"][role_id]["Properties"]
+    assert role["RoleName"] == GRADING_TASK_ROLE
+    actions = {
+        action
+        for policy in synthesized.resources("LucaGrading", "AWS::IAM::Policy").values()
+        if {"Ref": role_id} in policy["Properties"]["Roles"]
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+        for action in ([statement["Action"]] if isinstance(statement["Action"], str) else statement["Action"])
+    }
+    # The government sync's API and the report service have their own task roles now.
+    assert actions == {
+        "sts:AssumeRole",
+        "sts:TagSession",
+        *DEFINITION.service_identity.verify_actions,
+        "xray:PutTraceSegments",
+        "xray:PutTelemetryRecords",
+    }
 
 
 # -- edge --------------------------------------------------------------------------------------------

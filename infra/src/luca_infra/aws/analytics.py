@@ -12,10 +12,12 @@
 - The enrichment function is ``luca_analytics.entrypoints.enrich`` from the ``analytics`` bundle
   (``make bundle``): typed DynamoDB JSON decoded, ``domain.lake.flatten`` (the local poller's
   transform), students pseudonymised with the key in a Secrets Manager secret the stack generates.
-- Firehose converts each row to Parquet against the Glue table (whose columns are
-  ``lake_schema.data_columns()``, the contract's) and routes it to
-  ``lake/grades/school_id=…/year=…/month=…/`` (``lake_schema.partition_path``) by JQ over the row's
-  partition keys. Conversion or partitioning failures land under the error prefix, and are logged.
+- Firehose converts each row to Parquet against the Glue table (whose columns are the contract's,
+  ``glue_data_columns()``) and routes it to ``lake/grades/school_id=…/year=…/month=…/``
+  (``partition_path``) by JQ over the row's partition keys. Conversion or partitioning failures land
+  under the error prefix, and are logged.
+- What this stack knows of the service (the lake's prefix, partition keys and columns, which changes
+  become rows, the handler's environment) it reads from ``luca_analytics.definition`` only.
 - The Glue table uses partition projection: no crawler, no partition registration; ``school_id`` is
   *injected*, so Athena refuses a query that does not name its school(s) with equality, which is the
   lake's isolation property on the query side (the query service forces the school from the token).
@@ -72,9 +74,10 @@ Identities, least privilege:
 - The enrichment function's role: read its one secret; logs and traces.
 - Firehose's role: write under the lake prefix and the error prefix of the lake bucket (and use the
   lake's key for that, through S3 only), read the Glue table's schema, write its error log stream.
-- The query service that reads the lake through Athena is not in this stack: it runs behind the
-  grading ALB with its own task role (``analytics_api``), and takes from here only the lake's key and
-  the pseudonymisation secret (``query_access``); the bucket names it builds with the same functions.
+- The query service that reads the lake through Athena is not in this stack: it is a stack of its
+  own behind the shared ALB (``LucaAnalyticsApi``, ``analytics_api``), and takes from here only the
+  lake's key and the pseudonymisation secret (``query_access``); the bucket names it builds with the
+  same functions.
 """
 
 from __future__ import annotations
@@ -102,16 +105,12 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from luca_analytics.adapters import lake_schema
-from luca_analytics.domain.lake import LAKE_CHANGES, PARTITION_KEYS
-from luca_analytics.entrypoints.enrich import KEY_SECRET_ENV, NAMESPACE_ENV
-from luca_analytics.entrypoints.enrich import SERVICE as ENRICH_SERVICE
-from luca_infra.aws.ingest import ARCHITECTURES
+from luca_analytics import definition as lake_definition
+from luca_infra.aws import constructs as luca_constructs
 from luca_infra.aws.nag import acknowledge
 from luca_infra.definitions import AnalyticsAwsDefinition, PlatformDefinition
 
 LOG_LEVEL = "INFO"
-FUNCTION_LOG_RETENTION = logs.RetentionDays.THREE_MONTHS
 DELIVERY_LOG_RETENTION = logs.RetentionDays.THREE_MONTHS
 DELIVERY_LOG_STREAM = "DestinationDelivery"
 ACCESS_LOG_DAYS = 400
@@ -128,27 +127,22 @@ PARTITION_ALARM_FRACTION = 0.8
 PARQUET_COMPRESSION = "SNAPPY"
 FIREHOSE_RETRY_SECONDS = 300
 ENRICH_KEY_LENGTH = 64
-PARTITION_QUERY = "{" + ", ".join(f"{key}:.{key}" for key in PARTITION_KEYS) + "}"
+PARTITION_QUERY = "{" + ", ".join(f"{key}:.{key}" for key in lake_definition.PARTITION_KEYS) + "}"
 PARQUET_SERDE = "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"
 PARQUET_INPUT = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat"
 PARQUET_OUTPUT = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat"
 
-_X_RAY_ONLY = (
-    "Only xray:PutTraceSegments and xray:PutTelemetryRecords (active tracing), which support no "
-    "resource-level permissions. Write-only telemetry, no data access."
-)
-
 
 def firehose_prefix() -> str:
-    """The S3 prefix Firehose writes: ``lake_schema.partition_path``'s layout under ``LAKE_PREFIX``."""
-    keys = "/".join(f"{key}=!{{partitionKeyFromQuery:{key}}}" for key in PARTITION_KEYS)
-    return f"{lake_schema.LAKE_PREFIX}/{keys}/"
+    """The S3 prefix Firehose writes: ``partition_path``'s layout under ``LAKE_PREFIX``."""
+    keys = "/".join(f"{key}=!{{partitionKeyFromQuery:{key}}}" for key in lake_definition.PARTITION_KEYS)
+    return f"{lake_definition.LAKE_PREFIX}/{keys}/"
 
 
 def location_template(bucket_name: str) -> str:
     """Partition projection's ``storage.location.template`` (Athena substitutes ``${key}``)."""
-    keys = "/".join(f"{key}=${{{key}}}" for key in PARTITION_KEYS)
-    return f"s3://{bucket_name}/{lake_schema.LAKE_PREFIX}/{keys}/"
+    keys = "/".join(f"{key}=${{{key}}}" for key in lake_definition.PARTITION_KEYS)
+    return f"s3://{bucket_name}/{lake_definition.LAKE_PREFIX}/{keys}/"
 
 
 def projection_parameters(analytics: AnalyticsAwsDefinition, bucket_name: str) -> dict[str, str]:
@@ -191,12 +185,7 @@ class LakeQueryAccess:
 
 def require_analytics_bundle(path: Path) -> Path:
     """The enrichment function's deployment package, checked before any stack is built."""
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"the lake enrichment bundle {path} does not exist: run `make bundle` "
-            "(python -m luca_infra.bundle analytics) before synthesizing the CDK app"
-        )
-    return path
+    return luca_constructs.require_bundle(path, what="the lake enrichment", service="analytics")
 
 
 class AnalyticsStack(cdk.Stack):
@@ -315,15 +304,15 @@ class AnalyticsStack(cdk.Stack):
                 table_type="EXTERNAL_TABLE",
                 parameters=projection_parameters(analytics, self.lake.bucket_name),
                 partition_keys=[
-                    glue.CfnTable.ColumnProperty(name=c.name, type=c.glue)
-                    for c in lake_schema.partition_columns()
+                    glue.CfnTable.ColumnProperty(name=c.name, type=c.type)
+                    for c in lake_definition.glue_partition_columns()
                 ],
                 storage_descriptor=glue.CfnTable.StorageDescriptorProperty(
                     columns=[
-                        glue.CfnTable.ColumnProperty(name=c.name, type=c.glue)
-                        for c in lake_schema.data_columns()
+                        glue.CfnTable.ColumnProperty(name=c.name, type=c.type)
+                        for c in lake_definition.glue_data_columns()
                     ],
-                    location=f"s3://{self.lake.bucket_name}/{lake_schema.LAKE_PREFIX}/",
+                    location=f"s3://{self.lake.bucket_name}/{lake_definition.LAKE_PREFIX}/",
                     input_format=PARQUET_INPUT,
                     output_format=PARQUET_OUTPUT,
                     compressed=False,
@@ -379,50 +368,38 @@ class AnalyticsStack(cdk.Stack):
             "splits each student's history in the lake in two; it is rotated deliberately, with a "
             "re-keying of the lake, never on a timer.",
         )
-        self.enrich_role = iam.Role(
+        if analytics.enrich_handler != lake_definition.ENRICH_HANDLER:
+            raise ValueError(
+                f"the definitions name {analytics.enrich_handler} as the enrichment handler; "
+                f"the analytics service's is {lake_definition.ENRICH_HANDLER}"
+            )
+        enrich = luca_constructs.BundledPythonFunction(
             self,
-            "EnrichRole",
-            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-            description="Lake enrichment function: reads the pseudonymisation key; nothing else",
+            "Enrich",
+            code=lambda_.Code.from_asset(str(bundle)),
+            function_name=analytics.enrich_function_name,
+            description="Pipes enrichment: stream records to the lake's rows (flattened, pseudonymised)",
+            handler=analytics.enrich_handler,
+            runtime=analytics.runtime,
+            architecture=analytics.architecture,
+            timeout=cdk.Duration.seconds(analytics.enrich_timeout_seconds),
+            memory_mib=analytics.enrich_memory_mib,
+            environment={
+                lake_definition.ENRICH_KEY_SECRET_ENV: self.pseudonym_key.secret_arn,
+                lake_definition.ENRICH_NAMESPACE_ENV: definition.metrics_namespace,
+                "POWERTOOLS_SERVICE_NAME": lake_definition.ENRICH_SERVICE,
+                "POWERTOOLS_LOG_LEVEL": LOG_LEVEL,
+            },
+            role_description="Lake enrichment function: reads the pseudonymisation key; nothing else",
         )
-        self.enrich_role.add_to_policy(
+        self.enrich_function = enrich.function
+        self.enrich_role = enrich.role
+        self.enrich_role.add_to_principal_policy(
             iam.PolicyStatement(
                 sid="PseudonymKey",
                 actions=["secretsmanager:GetSecretValue"],
                 resources=[self.pseudonym_key.secret_arn],
             )
-        )
-        acknowledge(self.enrich_role, "IAM5[Resource::*]", _X_RAY_ONLY)
-        log_group = logs.LogGroup(self, "EnrichLogs", retention=FUNCTION_LOG_RETENTION)
-        log_group.grant_write(self.enrich_role)
-        self.enrich_function = lambda_.Function(
-            self,
-            "Enrich",
-            function_name=analytics.enrich_function_name,
-            description="Pipes enrichment: stream records to the lake's rows (flattened, pseudonymised)",
-            runtime=lambda_.Runtime(analytics.runtime, lambda_.RuntimeFamily.PYTHON),
-            architecture=ARCHITECTURES[analytics.architecture],
-            handler=analytics.enrich_handler,
-            code=lambda_.Code.from_asset(str(bundle)),
-            timeout=cdk.Duration.seconds(analytics.enrich_timeout_seconds),
-            memory_size=analytics.enrich_memory_mib,
-            role=self.enrich_role,
-            environment={
-                KEY_SECRET_ENV: self.pseudonym_key.secret_arn,
-                NAMESPACE_ENV: definition.metrics_namespace,
-                "POWERTOOLS_SERVICE_NAME": ENRICH_SERVICE,
-                "POWERTOOLS_LOG_LEVEL": LOG_LEVEL,
-            },
-            tracing=lambda_.Tracing.ACTIVE,
-            log_group=log_group,
-        )
-        self._cfn(self.enrich_function).add_metadata("cfn-lint", {"config": {"ignore_checks": ["W3005"]}})
-        acknowledge(
-            self.enrich_function,
-            "L1",
-            f"The runtime is the definition's {analytics.runtime}: the workspace is pinned to that Python "
-            "(requires-python) and the bundle builder refuses to build for any other, so the function "
-            "runs the interpreter its code and dependencies were resolved and tested with.",
         )
 
         # -- the pipe ------------------------------------------------------------------------------
@@ -473,7 +450,7 @@ class AnalyticsStack(cdk.Stack):
             description="Lake delivery stream: writes the lake prefix, reads the Glue table's schema",
         )
         written = [
-            self.lake.arn_for_objects(f"{lake_schema.LAKE_PREFIX}/*"),
+            self.lake.arn_for_objects(f"{lake_definition.LAKE_PREFIX}/*"),
             self.lake.arn_for_objects(f"{analytics.error_output_prefix}*"),
         ]
         self.firehose_role.add_to_policy(
@@ -535,7 +512,7 @@ class AnalyticsStack(cdk.Stack):
         )
         acknowledge(
             self.firehose_role,
-            f"IAM5[Resource::<{self.get_logical_id(self._cfn(self.lake))}.Arn>/{lake_schema.LAKE_PREFIX}/*]",
+            f"IAM5[Resource::<{self.get_logical_id(self._cfn(self.lake))}.Arn>/{lake_definition.LAKE_PREFIX}/*]",
             "Firehose names the objects it writes under the lake prefix (per partition, per delivery), so "
             "no narrower resource exists; write and multipart only, under this prefix of this bucket.",
         )
@@ -784,4 +761,4 @@ class AnalyticsStack(cdk.Stack):
 
 def filter_pattern() -> str:
     """The pipe's filter: only the changes ``flatten`` turns into rows (never REMOVE)."""
-    return json.dumps({"eventName": sorted(LAKE_CHANGES)})
+    return json.dumps({"eventName": sorted(lake_definition.LAKE_CHANGES)})

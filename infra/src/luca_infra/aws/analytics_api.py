@@ -1,22 +1,21 @@
-"""The analytics query service in AWS: its own Fargate service behind the grading ALB, querying the
+"""``LucaAnalyticsApi``: the analytics query service on Fargate behind the shared ALB, querying the
 lake through Athena.
 
     API Gateway /v1/{proxy+} (Cognito) ─► VPC link ─► ALB REST listener ─ /v1/analytics* ─► analytics-api :8082
     internal gRPC clients ─► ALB HTTPS listener ─ /luca.analytics.v1.AnalyticsService/* ─► analytics-api :50053
     analytics-api ─► Athena workgroup luca-analytics ─► Glue luca_lake.grades (projection) ─► s3://luca-lake-…/lake/grades/
 
-Why its own service, not a container in the grading task (as the government sync's API is): ECS
-gives one task role per *task*, not per container, and the lake holds minors' grades and behavior
-notes for every school. Reading it takes Athena in the workgroup, the Glue table, ``s3:GetObject`` on
-the whole lake prefix and ``kms:Decrypt`` on the lake's key: grants no IAM condition can narrow to one
-school (the query side's isolation is the service binding the verified school as the first execution
-parameter, and the injected projection refusing a query that names none). In the grading task those
-grants would go to every container in it, including the grading service that answers every
-teacher's writes; in a task of its own they belong to the one process that needs them. The
+A stack of its own, so the report service ships without rolling grading (it used to live in the
+grading stack), and a task of its own because ECS gives one task role per *task*, not per container,
+and the lake holds minors' grades and behavior notes for every school. Reading it takes Athena in the
+workgroup, the Glue table, ``s3:GetObject`` on the whole lake prefix and ``kms:Decrypt`` on the lake's
+key: grants no IAM condition can narrow to one school (the query side's isolation is the service
+binding the verified school as the first execution parameter, and the injected projection refusing a
+query that names none). In a task of their own they belong to the one process that needs them. The
 pseudonymisation key follows the same line: it is an ECS ``secrets`` entry, read by this task's
 *execution* role at start, never by any task role. A separate service also keeps a slow report
-(seconds of Athena) from holding the grading tasks' threads and skewing their CPU scaling, at the cost
-of two more small always-on tasks. The ALB, the cluster, the tenant role and the network stay shared.
+(seconds of Athena) from holding the grading tasks' threads and skewing their CPU scaling. The ALB,
+the cluster and the network are ``LucaNetwork``'s, the tenant role ``LucaData``'s.
 
 Permissions of the task role, each on its one resource:
 
@@ -31,53 +30,46 @@ Permissions of the task role, each on its one resource:
 - The tenant role, one school per session (rules and roster from the table), the service-identity
   key's public half (service tokens), and X-Ray writes for the tracing sidecar.
 
-Cross-stack references: ``LucaAnalytics`` is created before ``LucaGrading`` (``app.py``). Everything
-with a name fixed by the definitions (the buckets, whose names are built by ``analytics.lake_bucket_name``
-for both stacks, the Glue database and table, the workgroup) is named here from the definitions, as
-the government sync's state machine is, so the policies read the same in every account and no export
-pins them. Only the lake's KMS key and the pseudonymisation secret, which have no buildable name, come
-by reference (``LakeQueryAccess``): two exports from ``LucaAnalytics``, and no reference the other way,
-so no cycle.
+Cross-stack references: ``LucaAnalytics`` is deployed before this stack. Everything with a name fixed
+by the definitions (the buckets, whose names are built by ``analytics.lake_bucket_name`` for both
+stacks, the Glue database and table, the workgroup) is named here from the definitions, so the
+policies read the same in every account and no export pins them. Only the lake's KMS key and the
+pseudonymisation secret, which have no buildable name, come by reference (``LakeQueryAccess``): two
+exports from ``LucaAnalytics``, and no reference the other way.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import aws_cdk as cdk
-from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_cognito as cognito
+from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from luca_analytics.adapters.lake_schema import LAKE_PREFIX
+from luca_analytics.definition import LAKE_PREFIX
 from luca_infra.aws.analytics import LakeQueryAccess, athena_results_bucket_name, lake_bucket_name
-from luca_infra.aws.containers import (
-    LOG_RETENTION,
-    SCRATCH_VOLUME,
-    add_collector,
-    http_health_check,
-    mount_scratch,
-    repository_image,
-)
+from luca_infra.aws.constructs import Listener, LoadBalancedFargateService, Route, SharedFront
+from luca_infra.aws.containers import OTLP_HTTP_ENDPOINT, http_health_check, repository_image
 from luca_infra.aws.identity import ServiceIdentityKey
-from luca_infra.aws.load_balancer import InternalLoadBalancer
+from luca_infra.aws.load_balancer import RULE_PRIORITIES
 from luca_infra.aws.nag import acknowledge
-from luca_infra.aws.tenant_access import admit_for_school, grant_assume_tenant_role
+from luca_infra.aws.tenant_access import ANALYTICS_API_TASK_ROLE, grant_assume_tenant_role, tenant_role_arn
 from luca_infra.definitions import PlatformDefinition
 
 ANALYTICS_API_DOCKERFILE = "services/analytics/Dockerfile"
 ANALYTICS_API_CONTEXT_ALLOWLIST = (
     "*",
-    "!requirements.lock",
     "!proto/python",
-    "!services/grading/pyproject.toml",
-    "!services/grading/src",
-    "!services/analytics/Dockerfile",
-    "!services/analytics/pyproject.toml",
-    "!services/analytics/src",
+    "!libs/kernel",
+    "!libs/platform",
+    "!services/analytics",
+    "libs/kernel/tests",
+    "libs/platform/tests",
+    "services/analytics/tests",
     "**/__pycache__",
     "**/*.pyc",
     "**/.pytest_cache",
@@ -93,9 +85,8 @@ ATHENA_QUERY_ACTIONS = (
 GLUE_READ_ACTIONS = ("glue:GetDatabase", "glue:GetTable", "glue:GetPartitions")
 
 
-class AnalyticsApi(Construct):
-    """The query service: task role, task definition (service + tracing sidecar), Fargate service
-    registered with the ALB's analytics target groups."""
+class AnalyticsApiStack(cdk.Stack):
+    """The query service: its Fargate service (task role, task, sidecar, routes) and the lake grants."""
 
     def __init__(
         self,
@@ -103,150 +94,89 @@ class AnalyticsApi(Construct):
         construct_id: str,
         *,
         definition: PlatformDefinition,
-        cluster: ecs.ICluster,
-        subnets: ec2.SubnetSelection,
-        front: InternalLoadBalancer,
-        tenant_role: iam.Role,
+        front: SharedFront,
+        table: dynamodb.ITable,
+        user_pool: cognito.IUserPool,
+        user_pool_client: cognito.IUserPoolClient,
         service_identity: ServiceIdentityKey,
-        environment: Mapping[str, str],
         lake: LakeQueryAccess,
         repo_root: Path,
         collector_image: str,
+        **kwargs: Any,
     ) -> None:
-        super().__init__(scope, construct_id)
-        service = definition.grading
-        stack = cdk.Stack.of(self)
-
-        # -- identity ------------------------------------------------------------------------------
-        # Only ECS tasks of this account may wear it (confused-deputy guard), as the grading task role.
-        self.task_role = iam.Role(
-            self,
-            "TaskRole",
-            assumed_by=iam.ServicePrincipal("ecs-tasks.amazonaws.com").with_conditions(
-                {
-                    "StringEquals": {"aws:SourceAccount": stack.account},
-                    "ArnLike": {"aws:SourceArn": stack.format_arn(service="ecs", resource="*")},
-                }
-            ),
-            description="Analytics query service: Athena in its workgroup over the lake; one school per table session",
-        )
-        self._grant_lake_queries(definition, lake)
-        # Rules and roster come from the table, one school per session, like the grading service.
-        admit_for_school(tenant_role, self.task_role, definition.tenant_role)
-        grant_assume_tenant_role(self.task_role, tenant_role.role_arn)
-        # It verifies internal callers' service tokens: the public half of the key, never Sign.
-        service_identity.grant_verify(self.task_role)
-        iam.Grant.add_to_principal(
-            grantee=self.task_role,
-            actions=["xray:PutTraceSegments", "xray:PutTelemetryRecords"],
-            resource_arns=["*"],
-        )
-        acknowledge(
-            self.task_role,
-            "IAM5[Resource::*]",
-            "Only xray:PutTraceSegments and xray:PutTelemetryRecords, which support no resource-level "
-            "permissions (the trace collector sidecar shares the task role). Write-only telemetry, no data access.",
-        )
-
-        # -- task ----------------------------------------------------------------------------------
-        task = ecs.FargateTaskDefinition(
-            self,
-            "Definition",
-            cpu=service.analytics_cpu,
-            memory_limit_mib=service.analytics_memory_mib,
-            task_role=self.task_role,
-            runtime_platform=ecs.RuntimePlatform(
-                cpu_architecture=ecs.CpuArchitecture.X86_64,
-                operating_system_family=ecs.OperatingSystemFamily.LINUX,
-            ),
-            volumes=[ecs.Volume(name=SCRATCH_VOLUME)],
-        )
-        self.task_definition = task
-        log_group = logs.LogGroup(self, "Logs", retention=LOG_RETENTION)
-        container = task.add_container(
-            service.analytics_api_container,
-            image=repository_image(repo_root, ANALYTICS_API_DOCKERFILE, ANALYTICS_API_CONTEXT_ALLOWLIST),
-            essential=True,
-            readonly_root_filesystem=True,
-            port_mappings=[
-                ecs.PortMapping(container_port=service.analytics_rest_port, name="analytics-rest"),
-                ecs.PortMapping(container_port=service.analytics_grpc_port, name="analytics-grpc"),
-            ],
-            environment=dict(environment),
-            # Read by the execution role when the task starts; the task role cannot read the secret.
-            secrets={"LUCA_PSEUDONYM_KEY": ecs.Secret.from_secrets_manager(lake.pseudonym_key)},
-            logging=ecs.LogDrivers.aws_logs(
-                stream_prefix=service.analytics_api_container,
-                log_group=log_group,
-                mode=ecs.AwsLogDriverMode.NON_BLOCKING,
-            ),
-            health_check=http_health_check(service.analytics_rest_port, service.health_path),
-        )
-        mount_scratch(container)
-        add_collector(task, image=collector_image, log_group=log_group)
-        acknowledge(
-            task,
-            "ECS2",
-            "The environment carries resource names, ports and claims only (table, user pool, role ARN, "
-            "workgroup, Glue names); the one secret, the pseudonymisation key, is an ECS secrets entry.",
-        )
-        acknowledge(
-            task.obtain_execution_role(),
-            "IAM5[Resource::*]",
-            "CDK's generated execution-role policy: ecr:GetAuthorizationToken supports no resource-level "
-            "permissions. Image pulls, log writes and the one secret read are scoped to their resources.",
-        )
-
-        # -- service -------------------------------------------------------------------------------
-        self.security_group = ec2.SecurityGroup(
-            self,
-            "SecurityGroup",
-            vpc=cluster.vpc,
-            description="Analytics tasks: REST and gRPC from the ALB only",
-            # Tasks call AWS endpoints and the NAT (JWKS, collector image); nothing inbound but the ALB.
-            allow_all_outbound=True,
-        )
-        self.service = ecs.FargateService(
+        super().__init__(scope, construct_id, **kwargs)
+        service = definition.grading  # the API's container, ports, paths and sizes are defined there
+        analytics = definition.analytics_aws
+        tenant_role = tenant_role_arn(self, definition.tenant_role)
+        self.api = LoadBalancedFargateService(
             self,
             "Service",
-            cluster=cluster,
-            task_definition=task,
-            desired_count=service.analytics_min_tasks,
-            min_healthy_percent=100,
-            max_healthy_percent=200,
-            circuit_breaker=ecs.DeploymentCircuitBreaker(enable=True, rollback=True),
-            vpc_subnets=subnets,
-            security_groups=[self.security_group],
-            assign_public_ip=False,
-            health_check_grace_period=cdk.Duration.seconds(60),
+            front=front,
+            description="Analytics tasks",
+            container_name=service.analytics_api_container,
+            image=repository_image(repo_root, ANALYTICS_API_DOCKERFILE, ANALYTICS_API_CONTEXT_ALLOWLIST),
+            task_role_name=ANALYTICS_API_TASK_ROLE,
+            task_role_description=(
+                "Analytics query service: Athena in its workgroup over the lake; one school per table session"
+            ),
+            cpu=service.analytics_cpu,
+            memory_mib=service.analytics_memory_mib,
+            min_tasks=service.analytics_min_tasks,
+            max_tasks=service.analytics_max_tasks,
+            target_cpu_percent=service.target_cpu_percent,
+            environment={
+                "LUCA_AWS_REGION": self.region,
+                "LUCA_TABLE_NAME": table.table_name,
+                "LUCA_USER_POOL_ID": user_pool.user_pool_id,
+                "LUCA_USER_POOL_CLIENT_ID": user_pool_client.user_pool_client_id,
+                "LUCA_SCHOOL_CLAIM": definition.user_pool.school_claim,
+                "LUCA_STUDENT_CLAIM": definition.user_pool.student_claim,
+                "LUCA_TENANT_ROLE_ARN": tenant_role,
+                "LUCA_SERVICE_TOKEN_KEY_ID": service_identity.key.key_arn,
+                "LUCA_ATHENA_WORKGROUP": analytics.workgroup_name,
+                "LUCA_ATHENA_DATABASE": analytics.glue_database,
+                "LUCA_ATHENA_TABLE": analytics.glue_table,
+                "LUCA_REST_PORT": str(service.analytics_rest_port),
+                "LUCA_GRPC_PORT": str(service.analytics_grpc_port),
+                "LUCA_OTEL_EXPORTER": "otlp",
+                "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://{OTLP_HTTP_ENDPOINT}",
+            },
+            environment_reason=(
+                "The environment carries resource names, ports and claims only (table, user pool, role ARN, "
+                "workgroup, Glue names); the one secret, the pseudonymisation key, is an ECS secrets entry."
+            ),
+            secrets={"LUCA_PSEUDONYM_KEY": ecs.Secret.from_secrets_manager(lake.pseudonym_key)},
+            routes=[
+                Route(
+                    listener=Listener.REST,
+                    port=service.analytics_rest_port,
+                    port_name="analytics-rest",
+                    paths=(service.analytics_rest_path,),
+                    priority=RULE_PRIORITIES[Listener.REST]["analytics-api"],
+                    health_path=service.health_path,
+                ),
+                Route(
+                    listener=Listener.GRPC,
+                    port=service.analytics_grpc_port,
+                    port_name="analytics-grpc",
+                    paths=(service.analytics_grpc_path,),
+                    priority=RULE_PRIORITIES[Listener.GRPC]["analytics-api"],
+                ),
+            ],
+            health_check=http_health_check(service.analytics_rest_port, service.health_path),
+            collector_image=collector_image,
         )
-        for port, targets in (
-            (service.analytics_rest_port, front.analytics_rest_targets),
-            (service.analytics_grpc_port, front.analytics_grpc_targets),
-        ):
-            targets.add_target(
-                self.service.load_balancer_target(
-                    container_name=service.analytics_api_container, container_port=port
-                )
-            )
-            self.security_group.connections.allow_from(
-                front.security_group, ec2.Port.tcp(port), "from the grading ALB"
-            )
-        scaling = self.service.auto_scale_task_count(
-            min_capacity=service.analytics_min_tasks, max_capacity=service.analytics_max_tasks
-        )
-        scaling.scale_on_cpu_utilization(
-            "Cpu",
-            target_utilization_percent=service.target_cpu_percent,
-            scale_out_cooldown=cdk.Duration.seconds(60),
-            scale_in_cooldown=cdk.Duration.seconds(300),
-        )
+        self.task_role = self.api.task_role
+        self._grant_lake_queries(definition, lake)
+        # Rules and roster come from the table, one school per session, like the grading service.
+        grant_assume_tenant_role(self.task_role, tenant_role)
+        # It verifies internal callers' service tokens: the public half of the key, never Sign.
+        service_identity.grant_verify(self.task_role)
 
     def _grant_lake_queries(self, definition: PlatformDefinition, lake: LakeQueryAccess) -> None:
         analytics = definition.analytics_aws
-        stack = cdk.Stack.of(self)
-        lake_arn = f"arn:{stack.partition}:s3:::{lake_bucket_name(analytics)}"
-        results_arn = f"arn:{stack.partition}:s3:::{athena_results_bucket_name(analytics)}"
+        lake_arn = f"arn:{self.partition}:s3:::{lake_bucket_name(analytics)}"
+        results_arn = f"arn:{self.partition}:s3:::{athena_results_bucket_name(analytics)}"
         lake_objects = f"{lake_arn}/{LAKE_PREFIX}/*"
         results_objects = f"{results_arn}/*"
         role = self.task_role
@@ -255,7 +185,7 @@ class AnalyticsApi(Construct):
                 sid="AthenaQueriesInTheWorkgroup",
                 actions=list(ATHENA_QUERY_ACTIONS),
                 resources=[
-                    stack.format_arn(
+                    self.format_arn(
                         service="athena", resource="workgroup", resource_name=analytics.workgroup_name
                     )
                 ],
@@ -266,11 +196,11 @@ class AnalyticsApi(Construct):
                 sid="LakeTableSchema",
                 actions=list(GLUE_READ_ACTIONS),
                 resources=[
-                    stack.format_arn(service="glue", resource="catalog"),
-                    stack.format_arn(
+                    self.format_arn(service="glue", resource="catalog"),
+                    self.format_arn(
                         service="glue", resource="database", resource_name=analytics.glue_database
                     ),
-                    stack.format_arn(
+                    self.format_arn(
                         service="glue",
                         resource="table",
                         resource_name=f"{analytics.glue_database}/{analytics.glue_table}",
@@ -319,7 +249,7 @@ class AnalyticsApi(Construct):
                 actions=["kms:Decrypt", "kms:GenerateDataKey"],
                 resources=[lake.lake_key.key_arn],
                 conditions={
-                    "StringEquals": {"kms:ViaService": f"s3.{stack.region}.{stack.url_suffix}"},
+                    "StringEquals": {"kms:ViaService": f"s3.{self.region}.{self.url_suffix}"},
                     # With bucket keys the encryption context is the bucket's ARN.
                     "ArnLike": {
                         "kms:EncryptionContext:aws:s3:arn": [

@@ -8,7 +8,7 @@ Deploy-time context (``cdk deploy -c key=value`` or ``cdk.json``):
 - ``luca:certificateArn`` (required): the ACM certificate of the ALB's HTTPS listener that internal
   gRPC clients use. There is deliberately no default. ``SYNTH_ONLY_PLACEHOLDER_CERTIFICATE_ARN`` is
   for synthesizing in tests; it names no certificate, so a deploy with it fails at the listener.
-- ``luca:collectorImage`` (optional): the ADOT collector image of the tracing sidecar.
+- ``luca:collectorImage`` (optional): the ADOT collector image of the tracing sidecars.
 - ``luca:ministryUrl`` (required): the base URL (https) of the ministry's records API, which the
   government sync submits to. No default either; ``SYNTH_ONLY_PLACEHOLDER_MINISTRY_URL`` is for tests
   and names no host (``.invalid``).
@@ -17,15 +17,28 @@ The Lambda deployment packages must exist before synthesis: ``make bundle`` writ
 ``IngestDefinition.bundle`` (``dist/ingest-lambda.zip``) and ``GovSyncDefinition.bundle``
 (``dist/govsync-lambda.zip``) and ``AnalyticsAwsDefinition.bundle`` (``dist/analytics-lambda.zip``);
 ``build_app(ingest_bundle=..., govsync_bundle=..., analytics_bundle=...)`` takes other paths (the
-infra tests build their own).
+infra tests build their own). The images are built at deploy time, each from its service's own lock
+(``services/<name>/requirements.lock``, ``make lock``), which must exist at synthesis too.
 
-Stack order (strong references): data and identity; observability (the ops alerts topic); ingest
-(queue, DLQ alarm on that topic, grade processor); govsync (the government sync's schedule, state
-machine, functions, manifests and DLQs, alarms on that topic); analytics (the table's stream through
-a pipe and Firehose into the Parquet lake, the Glue table and the Athena workgroup, alarms on the ops
-topic); grading (its tenant role's trust admits the grade processor's and the government sync tasks'
-roles; the analytics query service beside it takes the lake's key and the pseudonymisation secret
-from the analytics stack); edge (the API in front of the grading ALB and the queue).
+Stacks: shared ones, then one per deployable, so a deployable ships without deploying another's.
+
+- shared: ``LucaData`` (the table and the tenant role), ``LucaIdentity``, ``LucaObservability`` (the
+  ops alerts topic), ``LucaNetwork`` (VPC, ECS cluster, internal ALB with its listeners, the edge's
+  VPC-link security group);
+- Lambda zips: ``LucaIngest`` (queue, DLQ, grade processor), ``LucaGovSync`` (schedule, state
+  machine, task functions, manifests, DLQs), ``LucaAnalytics`` (pipe, enrichment, Firehose, lake,
+  Glue, Athena);
+- images, each a Fargate service behind the shared ALB: ``LucaGrading``, ``LucaGovSyncApi``,
+  ``LucaAnalyticsApi``;
+- ``LucaEdge``: the API in front of the ALB's REST listener and the events queue.
+
+Order (strong references, which CDK follows): data, identity, observability and network first; the
+Lambda stacks next (they import the table and the alerts topic); the service stacks after the
+network and, for the analytics API, ``LucaAnalytics`` (the lake's key and the pseudonymisation
+secret); the edge after the network and ``LucaIngest``. No shared stack refers to a service's stack:
+the tenant role admits the workload roles by name (``tenant_access.SCHOOL_WORKLOAD_ROLES``), and each
+service adds its own target groups and rules to the shared listeners. ``cdk deploy <Stack>`` deploys
+one service's stack and the shared stacks it depends on; ``--exclusively`` deploys that stack alone.
 """
 
 from __future__ import annotations
@@ -37,15 +50,18 @@ from typing import Any
 import aws_cdk as cdk
 
 from luca_infra.aws.analytics import AnalyticsStack, require_analytics_bundle
+from luca_infra.aws.analytics_api import AnalyticsApiStack
 from luca_infra.aws.data import DataStack
 from luca_infra.aws.edge import EdgeStack
 from luca_infra.aws.govsync import GovSyncStack, require_govsync_bundle
+from luca_infra.aws.govsync_api import GovSyncApiStack
 from luca_infra.aws.grading import IMAGE_DOCKERFILE, GradingStack
 from luca_infra.aws.identity import IdentityStack
 from luca_infra.aws.ingest import IngestStack, require_bundle
 from luca_infra.aws.nag import enable_checks
 from luca_infra.aws.observability import ObservabilityStack
-from luca_infra.aws.tenant_access import admit_for_school
+from luca_infra.aws.shared import NetworkStack
+from luca_infra.aws.tenant_access import SCHOOL_WORKLOAD_ROLES
 from luca_infra.definitions import PLATFORM_DEFINITION, PlatformDefinition
 
 CERTIFICATE_ARN_CONTEXT = "luca:certificateArn"
@@ -64,7 +80,7 @@ DEFAULT_CONTEXT: dict[str, Any] = {
     # bucket keeps ACLs disabled (BucketOwnerEnforced) instead of granting LogDeliveryWrite.
     "@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy": True,
 }
-# infra/src/luca_infra/aws/app.py -> the repository root (the grading image's build context).
+# infra/src/luca_infra/aws/app.py -> the repository root (every image's build context, allowlisted).
 REPO_ROOT = Path(__file__).resolve().parents[4]
 
 
@@ -101,7 +117,14 @@ def build_app(
     ministry_url = _ministry_url(app.node.try_get_context(MINISTRY_URL_CONTEXT))
     lake_bundle = require_analytics_bundle(analytics_bundle or repo_root / definition.analytics_aws.bundle)
 
-    data = DataStack(app, "LucaData", definition=definition.table, description="Luca: the platform table")
+    data = DataStack(
+        app,
+        "LucaData",
+        definition=definition.table,
+        tenant_role=definition.tenant_role,
+        tenant_workloads=SCHOOL_WORKLOAD_ROLES,
+        description="Luca: the platform table and the tenant role (per-school access to it)",
+    )
     identity = IdentityStack(
         app,
         "LucaIdentity",
@@ -112,6 +135,12 @@ def build_app(
     observability = ObservabilityStack(
         app, "LucaObservability", definition=definition, description="Luca: alerts topic, alarm, dashboard"
     )
+    network = NetworkStack(
+        app,
+        "LucaNetwork",
+        certificate_arn=certificate_arn,
+        description="Luca: VPC, ECS cluster, internal ALB and its listeners (shared by the services)",
+    )
     ingest = IngestStack(
         app,
         "LucaIngest",
@@ -121,7 +150,7 @@ def build_app(
         bundle=bundle,
         description="Luca: burst path (events queue, DLQ, grade processor Lambda)",
     )
-    govsync = GovSyncStack(
+    GovSyncStack(
         app,
         "LucaGovSync",
         definition=definition,
@@ -140,33 +169,56 @@ def build_app(
         bundle=lake_bundle,
         description="Luca: analytics lake (stream pipe, enrichment Lambda, Firehose to Parquet, Glue, Athena)",
     )
-    grading = GradingStack(
+    # Each service behind the shared ALB is a stack of its own: one ships without rolling the others.
+    GradingStack(
         app,
         "LucaGrading",
         definition=definition,
+        front=network.front,
         table=data.table,
         user_pool=identity.user_pool,
         user_pool_client=identity.client,
         service_identity=identity.service_identity,
-        certificate_arn=certificate_arn,
+        repo_root=repo_root,
+        collector_image=collector_image,
+        description="Luca: grading service (ECS Fargate behind the shared ALB, REST and gRPC)",
+    )
+    GovSyncApiStack(
+        app,
+        "LucaGovSyncApi",
+        definition=definition,
+        front=network.front,
+        table=data.table,
+        user_pool=identity.user_pool,
+        user_pool_client=identity.client,
+        service_identity=identity.service_identity,
+        repo_root=repo_root,
+        collector_image=collector_image,
+        description="Luca: government sync gRPC API (ECS Fargate behind the shared ALB)",
+    )
+    AnalyticsApiStack(
+        app,
+        "LucaAnalyticsApi",
+        definition=definition,
+        front=network.front,
+        table=data.table,
+        user_pool=identity.user_pool,
+        user_pool_client=identity.client,
+        service_identity=identity.service_identity,
         repo_root=repo_root,
         collector_image=collector_image,
         lake=analytics.query_access,
-        description="Luca: grading and analytics services (ECS Fargate, ALB, per-school data access)",
+        description="Luca: analytics report service (ECS Fargate behind the shared ALB, Athena over the lake)",
     )
-    # The grade processor acts for one school at a time through the same tenant role.
-    admit_for_school(grading.tenant_role, ingest.processor_role, definition.tenant_role)
-    # So do the government sync's tasks, reading a school's grades and writing its sync's state.
-    admit_for_school(grading.tenant_role, govsync.tasks_role, definition.tenant_role)
     EdgeStack(
         app,
         "LucaEdge",
         definition=definition,
         user_pool=identity.user_pool,
-        vpc=grading.vpc,
-        link_subnets=grading.private_subnets,
-        link_security_group=grading.edge_link_security_group,
-        load_balancer=grading.load_balancer,
+        vpc=network.vpc,
+        link_subnets=network.private_subnets,
+        link_security_group=network.edge_link_security_group,
+        load_balancer=network.load_balancer,
         events_queue=ingest.queue,
         description="Luca: REST API, authorizer, WAF, burst routes into the events queue",
     )

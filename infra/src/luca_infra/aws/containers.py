@@ -1,15 +1,16 @@
 """What every Luca Fargate task shares: the tracing sidecar, the scratch volume, log retention, the
 image built from an allowlisted copy of the repository, and the in-container health check.
 
-The grading task (``grading``) and the analytics query service's task (``analytics_api``) are built
-from these, so the two cannot drift apart in how they trace, log or build.
+The Fargate services behind the shared load balancer (``constructs.LoadBalancedFargateService``:
+grading, the government sync's API, the analytics query service) are built from these, so they
+cannot drift apart in how they trace, log or build.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import aws_cdk as cdk
 from aws_cdk import aws_ecr_assets as ecr_assets
@@ -21,6 +22,8 @@ COLLECTOR_CONTAINER = "otel-collector"
 OTLP_HTTP_ENDPOINT = "127.0.0.1:4318"
 SCRATCH_DIR = "/tmp"  # noqa: S108  (a per-task ephemeral volume, not a shared host directory)
 SCRATCH_VOLUME = "scratch"
+# Each service's own lock sits next to its Dockerfile (services/<name>/requirements.lock, `make lock`).
+SERVICE_LOCK = "requirements.lock"
 
 # The ADOT collector takes OTLP from the service on loopback and exports to X-Ray.
 COLLECTOR_CONFIG = {
@@ -34,7 +37,18 @@ COLLECTOR_CONFIG = {
 
 
 def repository_image(repo_root: Path, dockerfile: str, allowlist: Sequence[str]) -> ecs.ContainerImage:
-    """An image asset built at deploy time (never at synth) from an allowlisted copy of the root."""
+    """An image asset built at deploy time (never at synth) from an allowlisted copy of the root.
+
+    ``dockerfile`` is ``services/<name>/Dockerfile``; the build installs from the service's own lock
+    beside it, so both must exist when the app is synthesized (synth only stages and hashes them).
+    """
+    lock = PurePosixPath(dockerfile).with_name(SERVICE_LOCK).as_posix()
+    if not (repo_root / dockerfile).is_file():
+        raise FileNotFoundError(f"no {dockerfile} under {repo_root}: the image's build context is wrong")
+    if not (repo_root / lock).is_file():
+        raise FileNotFoundError(
+            f"{lock} does not exist: the image installs from its service's own lock; run `make lock`"
+        )
     return ecs.ContainerImage.from_asset(
         str(repo_root),
         file=dockerfile,

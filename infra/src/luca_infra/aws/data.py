@@ -1,22 +1,27 @@
-"""The shared data layer: the one DynamoDB table of the single-table design.
+"""The shared data layer (``LucaData``): the one DynamoDB table of the single-table design, and the
+tenant role, the only identity allowed to touch it (one school per session; see ``tenant_access``).
 
 Keys, indexes, TTL attribute and stream view come from the definitions (which take them from the
-grading service's table design); nothing is spelled here.
+table's design in ``luca_platform.table.keys``); nothing is spelled here. The tenant role lives here,
+not with any one service, because every workload that acts for a school assumes it, and each of
+their stacks depends on this one already (for the table).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import aws_cdk as cdk
 from aws_cdk import aws_dynamodb as dynamodb
 from constructs import Construct
 
-from luca_infra.definitions import TableDefinition
+from luca_infra.aws.tenant_access import TenantRole
+from luca_infra.definitions import TableDefinition, TenantRoleDefinition
 
 
 def _string_key(name: str) -> dynamodb.Attribute:
-    # Every key attribute of the design is a string (table_design.KEY_ATTRIBUTES).
+    # Every key attribute of the design is a string (keys.KEY_ATTRIBUTES).
     return dynamodb.Attribute(name=name, type=dynamodb.AttributeType.STRING)
 
 
@@ -58,7 +63,22 @@ class GradingTable(Construct):
 
 class DataStack(cdk.Stack):
     def __init__(
-        self, scope: Construct, construct_id: str, *, definition: TableDefinition, **kwargs: Any
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        definition: TableDefinition,
+        tenant_role: TenantRoleDefinition,
+        tenant_workloads: Sequence[str],
+        **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
         self.table = GradingTable(self, "Grading", definition=definition).table
+        # The workload roles it admits are named, not referenced: no stack of theirs is a dependency.
+        self.tenant_role = TenantRole(
+            self,
+            "TenantAccess",
+            definition=tenant_role,
+            table_name=definition.name,
+            workloads=tenant_workloads,
+        ).role

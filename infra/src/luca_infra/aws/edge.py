@@ -1,9 +1,10 @@
-"""The edge: API Gateway REST API in front of the grading service and the burst queue, behind WAF.
+"""The edge: API Gateway REST API in front of the services' ALB and the burst queue, behind WAF.
 
 Request path: WAF (managed rule groups + per-IP rate rule) → stage throttling → Cognito user pools
 authorizer (the ID token must be valid; the service verifies it again and takes the school only
-from it) → ``/v1/{proxy+}`` → private integration over a VPC link V2 → the internal ALB's REST
-listener → the service's ``/v1/{proxy}``.
+from it) → ``/v1/{proxy+}`` → private integration over a VPC link V2 → the shared internal ALB's
+REST listener (``LucaNetwork``) → the service whose rule claims the path (grading, unless another's
+does) → its ``/v1/{proxy}``.
 
 Why a VPC link V2 to the ALB: REST APIs can reach an ALB privately through a VPC link V2 (the
 NLB-based V1 links are legacy), so the ALB stays internal, has no public DNS name to protect with a
@@ -14,7 +15,7 @@ integrations may otherwise prefix the stage name to the backend path, which the 
 confirm against the access log's ``path`` and the service's route log.
 
 The analytics reports (``GET /v1/analytics/{report}``) take the same authorized proxy route: the
-ALB's REST listener sends ``/v1/analytics*`` to the analytics query service (``analytics_api``), which
+ALB's REST listener sends ``/v1/analytics*`` to the analytics query service (``LucaAnalyticsApi``), which
 verifies the token again and lets only a school's admins and teachers read. A report has no body and
 only query-string parameters, which the service checks strictly (an unknown or repeated one is a 400).
 

@@ -12,13 +12,17 @@
   the stack creates with a placeholder and operators fill in. The schools to sync are an SSM
   StringList parameter that school onboarding maintains.
 - The five functions are the ``govsync`` bundle ``make bundle`` writes (``luca_infra.bundle``),
-  deployed as one file asset: synthesis never runs Docker or pip.
+  deployed as one file asset (``constructs.BundledPythonFunction`` each): synthesis never runs
+  Docker or pip.
+- The gRPC API that starts and follows syncs is a service of its own (``LucaGovSyncApi``,
+  ``govsync_api``); it names this state machine by its defined name, so neither stack imports from
+  the other.
 
 Identities, least privilege:
 - The four task functions share one role. It has no table permission at all: the tasks read grades
   and write the sync's state only through per-school sessions on the tenant role
   (``LUCA_TENANT_ROLE_ARN``), whose policy confines every call to that school's partitions; the
-  tenant role's trust admits this role (``tenant_access.admit_for_school``, wired in ``app.py``).
+  tenant role (``LucaData``) admits this role by its name (``tenant_access.GOVSYNC_TASKS_ROLE``).
   Besides that: read and write manifest objects (and use the manifests' key for exactly that), read
   the ministry secret, write logs and traces. Every task builds the whole composition on a cold
   start, ministry client included, so each reads the secret.
@@ -39,7 +43,6 @@ Two dead-letter queues, both alarmed on the ops topic:
 from __future__ import annotations
 
 import json
-import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -62,9 +65,10 @@ from constructs import Construct
 
 from luca_govsync.definition import DefinitionSettings, RetryPolicy, build_definition
 from luca_govsync.entrypoints.handlers import SERVICE as GOVSYNC_SERVICE
-from luca_infra.aws.ingest import ARCHITECTURES
+from luca_infra.aws import constructs as luca_constructs
+from luca_infra.aws.constructs.python_function import X_RAY_ONLY
 from luca_infra.aws.nag import acknowledge
-from luca_infra.aws.tenant_access import grant_assume_tenant_role
+from luca_infra.aws.tenant_access import GOVSYNC_TASKS_ROLE, grant_assume_tenant_role, tenant_role_arn
 from luca_infra.definitions import GovSyncDefinition, PlatformDefinition
 
 DLQ_ALARM_NAME = "Luca-GovSync-DLQ-Alert"
@@ -80,7 +84,6 @@ DLQ_ALARM_PERIOD = cdk.Duration.minutes(1)
 # three failing hours in a row mean something persistent (refused credentials, a bug, the ministry
 # refusing us). Each batch that fails for good also lands in the DLQ, whose own alarm pages at once.
 FAILURE_ALARM_PERIOD = cdk.Duration.hours(1)
-FUNCTION_LOG_RETENTION = logs.RetentionDays.THREE_MONTHS
 # The executions' log is the sync's audit trail next to the table's audit entries: kept for a year,
 # past the next school year's first sync.
 EXECUTION_LOG_RETENTION = logs.RetentionDays.ONE_YEAR
@@ -119,22 +122,10 @@ SCHOOLS_PARAMETER_ENV = "LUCA_SCHOOLS_PARAMETER"
 SERVICE_NAME_ENV = "POWERTOOLS_SERVICE_NAME"
 LOG_LEVEL_ENV = "POWERTOOLS_LOG_LEVEL"
 
-_X_RAY_ONLY = (
-    "Only xray:PutTraceSegments and xray:PutTelemetryRecords (active tracing), which support no "
-    "resource-level permissions. Write-only telemetry, no data access."
-)
-
 
 def require_govsync_bundle(path: Path) -> Path:
     """The government sync's deployment package, checked before any stack is built."""
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"the government sync's bundle {path} does not exist: run `make bundle` "
-            "(python -m luca_infra.bundle govsync) before synthesizing the CDK app"
-        )
-    if not zipfile.is_zipfile(path):
-        raise ValueError(f"{path} is not a zip file: rebuild it with `make bundle`")
-    return path
+    return luca_constructs.require_bundle(path, what="the government sync's", service="govsync")
 
 
 def retry_budget_seconds(policy: RetryPolicy) -> int:
@@ -231,16 +222,16 @@ class GovSyncStack(cdk.Stack):
         )
 
         # -- the task functions --------------------------------------------------------------------
-        tenant_role_arn = self.format_arn(
-            service="iam", region="", resource="role", resource_name=definition.tenant_role.name
-        )
+        tenant_role = tenant_role_arn(self, definition.tenant_role)
+        # One role for the four tasks, named: the tenant role's trust admits it by that name.
         self.tasks_role = iam.Role(
             self,
             "TasksRole",
+            role_name=GOVSYNC_TASKS_ROLE,
             assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
             description="Government sync tasks: manifests, the ministry secret; table only as one school",
         )
-        grant_assume_tenant_role(self.tasks_role, tenant_role_arn)
+        grant_assume_tenant_role(self.tasks_role, tenant_role)
         self.tasks_role.add_to_policy(
             iam.PolicyStatement(
                 sid="BatchManifests",
@@ -280,7 +271,7 @@ class GovSyncStack(cdk.Stack):
             "so no fixed prefix narrows them; get and put only, on this bucket's objects, and the "
             "bucket holds nothing but manifests.",
         )
-        acknowledge(self.tasks_role, "IAM5[Resource::*]", _X_RAY_ONLY)
+        acknowledge(self.tasks_role, "IAM5[Resource::*]", X_RAY_ONLY)
         task_environment = {
             TABLE_NAME_ENV: table.table_name,
             MANIFEST_BUCKET_ENV: self.manifests.bucket_name,
@@ -288,7 +279,7 @@ class GovSyncStack(cdk.Stack):
             MINISTRY_SECRET_ARN_ENV: self.ministry_secret.secret_arn,
             BATCH_SIZE_ENV: str(govsync.batch_size),
             MINISTRY_TIMEOUT_ENV: str(govsync.ministry_timeout_seconds),
-            TENANT_ROLE_ARN_ENV: tenant_role_arn,
+            TENANT_ROLE_ARN_ENV: tenant_role,
             REGION_ENV: self.region,
             SERVICE_NAME_ENV: GOVSYNC_SERVICE,
             LOG_LEVEL_ENV: LOG_LEVEL,
@@ -345,7 +336,7 @@ class GovSyncStack(cdk.Stack):
             "school and period at run time, so they cannot be listed; read-only, and it is how a "
             "second start of the same sync finds the first instead of starting again.",
         )
-        acknowledge(self.starter_role, "IAM5[Resource::*]", _X_RAY_ONLY)
+        acknowledge(self.starter_role, "IAM5[Resource::*]", X_RAY_ONLY)
         self.starter = self._function(
             govsync.starter_task,
             role=self.starter_role,
@@ -482,40 +473,26 @@ class GovSyncStack(cdk.Stack):
         environment: dict[str, str],
         timeout_seconds: int,
         description: str,
-        **options: Any,
+        dead_letter_queue: sqs.IQueue | None = None,
+        retry_attempts: int | None = None,
     ) -> lambda_.Function:
         govsync = self._govsync
-        construct_id = _construct_id(task)
-        log_group = logs.LogGroup(self, f"{construct_id}Logs", retention=FUNCTION_LOG_RETENTION)
-        log_group.grant_write(role)
-        function = lambda_.Function(
+        return luca_constructs.BundledPythonFunction(
             self,
-            construct_id,
+            _construct_id(task),
+            code=self._code,
             function_name=govsync.function_name(task),
             description=description,
-            runtime=lambda_.Runtime(govsync.runtime, lambda_.RuntimeFamily.PYTHON),
-            architecture=ARCHITECTURES[govsync.architecture],
             handler=govsync.handler(task),
-            code=self._code,
+            runtime=govsync.runtime,
+            architecture=govsync.architecture,
             timeout=cdk.Duration.seconds(timeout_seconds),
-            memory_size=govsync.memory_mib,
-            role=role,
+            memory_mib=govsync.memory_mib,
             environment=environment,
-            tracing=lambda_.Tracing.ACTIVE,
-            log_group=log_group,
-            **options,
-        )
-        # CDK's Function always adds its role to DependsOn, which the Role GetAtt already implies;
-        # cfn-lint reports the redundancy (W3005). Harmless, and not ours to remove.
-        self._cfn(function).add_metadata("cfn-lint", {"config": {"ignore_checks": ["W3005"]}})
-        acknowledge(
-            function,
-            "L1",
-            f"The runtime is the definition's {govsync.runtime}: the workspace is pinned to that Python "
-            "(requires-python) and the bundle builder refuses to build for any other, so the function "
-            "runs the interpreter its code and dependencies were resolved and tested with.",
-        )
-        return function
+            role=role,
+            dead_letter_queue=dead_letter_queue,
+            retry_attempts=retry_attempts,
+        ).function
 
     def _state_machine(self, govsync: GovSyncDefinition) -> sfn.StateMachine:
         log_group = logs.LogGroup(

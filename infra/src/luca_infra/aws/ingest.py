@@ -11,23 +11,19 @@
   the key policy would add nothing that isolates schools (one key covers every school's events);
   isolation is the school attribute set from the verified token and the per-school table sessions.
 - The function is the bundle ``make bundle`` writes (``luca_infra.bundle``), deployed as a file
-  asset: synthesis never runs Docker or pip.
+  asset (``constructs.BundledPythonFunction``): synthesis never runs Docker or pip.
 - The function's role may consume the queue, write its logs and traces, and assume the tenant role
   with a school session tag. It has no table permission at all: the processor reads rules and writes
   events only through per-school sessions (``LUCA_TENANT_ROLE_ARN``), whose policy confines every
-  call to that school's partitions. The tenant role lives in the grading stack; its trust admits this
-  role (``tenant_access.admit_for_school``, wired in ``app.py``).
+  call to that school's partitions.
 
-The tenant role is named by the definition, so this stack builds its ARN from that name instead of
-importing it: the grading stack imports this stack's role for the trust, and an import the other way
-would be a cycle. The function cannot obtain a school session until the grading stack has deployed
-(its trust is what admits the role); CDK deploys that stack before the edge stack, the only way
-events reach the queue.
+The tenant role lives in ``LucaData`` and is named by the definition, so this stack builds its ARN
+from that name; its trust admits this role by its name (``tenant_access.GRADE_PROCESSOR_ROLE``), so
+neither stack imports from the other.
 """
 
 from __future__ import annotations
 
-import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -35,24 +31,20 @@ import aws_cdk as cdk
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_dynamodb as dynamodb
-from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as event_sources
-from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from luca_infra.aws.nag import acknowledge
-from luca_infra.aws.tenant_access import grant_assume_tenant_role
+from luca_infra.aws import constructs as luca_constructs
+from luca_infra.aws.tenant_access import GRADE_PROCESSOR_ROLE, grant_assume_tenant_role, tenant_role_arn
 from luca_infra.definitions import IngestDefinition, PlatformDefinition
 from luca_ingest.entrypoints.handler import SERVICE as PROCESSOR_SERVICE
 
 DLQ_ALARM_NAME = "Luca-Ingest-DLQ-Alert"
-LOG_RETENTION = logs.RetentionDays.THREE_MONTHS
 LOG_LEVEL = "INFO"
 ALARM_PERIOD = cdk.Duration.minutes(1)
-ARCHITECTURES = {"arm64": lambda_.Architecture.ARM_64, "x86_64": lambda_.Architecture.X86_64}
 
 # What the grade processor reads from its environment (luca_ingest.config.IngestSettings and
 # Powertools). The infra tests read these back through IngestSettings.from_environment, so a
@@ -68,20 +60,7 @@ LOG_LEVEL_ENV = "POWERTOOLS_LOG_LEVEL"
 
 def require_bundle(path: Path) -> Path:
     """The function's deployment package, checked before any stack is built."""
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"the grade processor's bundle {path} does not exist: run `make bundle` "
-            "(python -m luca_infra.bundle ingest) before synthesizing the CDK app"
-        )
-    if not zipfile.is_zipfile(path):
-        raise ValueError(f"{path} is not a zip file: rebuild it with `make bundle`")
-    return path
-
-
-def lambda_runtime(name: str) -> lambda_.Runtime:
-    if not name.startswith("python"):
-        raise ValueError(f"the grade processor is a Python function; {name!r} is not a Python runtime")
-    return lambda_.Runtime(name, lambda_.RuntimeFamily.PYTHON)
+    return luca_constructs.require_bundle(path, what="the grade processor's", service="ingest")
 
 
 class IngestStack(cdk.Stack):
@@ -124,64 +103,36 @@ class IngestStack(cdk.Stack):
         self.dead_letter_alarm = self._dead_letter_alarm(alerts, ingest)
 
         # -- the grade processor -------------------------------------------------------------------
-        tenant_role_arn = self.format_arn(
-            service="iam", region="", resource="role", resource_name=definition.tenant_role.name
-        )
-        self.processor_role = iam.Role(
-            self,
-            "ProcessorRole",
-            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-            description="Grade processor: consumes the events queue; table access only as one school",
-        )
-        grant_assume_tenant_role(self.processor_role, tenant_role_arn)
-        log_group = logs.LogGroup(self, "ProcessorLogs", retention=LOG_RETENTION)
-        log_group.grant_write(self.processor_role)
+        tenant_role = tenant_role_arn(self, definition.tenant_role)
         # Resource names and numbers only; no secret travels through the environment.
         environment = {
             TABLE_NAME_ENV: table.table_name,
-            TENANT_ROLE_ARN_ENV: tenant_role_arn,
+            TENANT_ROLE_ARN_ENV: tenant_role,
             TENANT_SESSION_SECONDS_ENV: str(definition.tenant_role.session_duration_seconds),
             TENANT_REFRESH_MARGIN_ENV: str(definition.tenant_role.refresh_margin_seconds),
             METRICS_NAMESPACE_ENV: definition.metrics_namespace,
             SERVICE_NAME_ENV: PROCESSOR_SERVICE,
             LOG_LEVEL_ENV: LOG_LEVEL,
         }
-        self.function = lambda_.Function(
+        processor = luca_constructs.BundledPythonFunction(
             self,
             "Processor",
+            code=lambda_.Code.from_asset(str(bundle)),
             function_name=ingest.function_name,
             description="Grades students' events from the burst queue, one batch per invocation",
-            runtime=lambda_runtime(ingest.runtime),
-            architecture=ARCHITECTURES[ingest.architecture],
             handler=ingest.handler,
-            code=lambda_.Code.from_asset(str(bundle)),
+            runtime=ingest.runtime,
+            architecture=ingest.architecture,
             timeout=cdk.Duration.seconds(ingest.function_timeout_seconds),
-            memory_size=ingest.memory_mib,
-            role=self.processor_role,
+            memory_mib=ingest.memory_mib,
             environment=environment,
-            tracing=lambda_.Tracing.ACTIVE,
-            log_group=log_group,
+            role_name=GRADE_PROCESSOR_ROLE,
+            role_description="Grade processor: consumes the events queue; table access only as one school",
         )
+        self.function = processor.function
+        self.processor_role = processor.role
+        grant_assume_tenant_role(self.processor_role, tenant_role)
         self.function.add_event_source(self._event_source(ingest))
-        # CDK's Function always adds its role to DependsOn, which the Role GetAtt already implies;
-        # cfn-lint reports the redundancy (W3005). Harmless, and not ours to remove.
-        cfn_function = self.function.node.default_child
-        assert isinstance(cfn_function, lambda_.CfnFunction)
-        cfn_function.add_metadata("cfn-lint", {"config": {"ignore_checks": ["W3005"]}})
-
-        acknowledge(
-            self.function,
-            "L1",
-            f"The runtime is the definition's {ingest.runtime}: the workspace is pinned to that Python "
-            "(requires-python) and the bundle builder refuses to build for any other, so the function "
-            "runs the interpreter its code and dependencies were resolved and tested with.",
-        )
-        acknowledge(
-            self.processor_role,
-            "IAM5[Resource::*]",
-            "Only xray:PutTraceSegments and xray:PutTelemetryRecords (active tracing), which support no "
-            "resource-level permissions. Write-only telemetry, no data access.",
-        )
 
     def _event_source(self, ingest: IngestDefinition) -> event_sources.SqsEventSource:
         return event_sources.SqsEventSource(

@@ -1,18 +1,20 @@
-"""The grading service's internal Application Load Balancer: two listeners, two target groups.
+"""The internal Application Load Balancer every Luca service sits behind (``LucaNetwork``).
 
 - REST: plain HTTP on ``REST_LISTENER_PORT``, reachable only from the security group that API
   Gateway's VPC link uses (``edge_link_security_group``). The hop stays inside the VPC.
 - gRPC: HTTPS on ``GRPC_LISTENER_PORT`` (ALB serves gRPC only over TLS) for internal clients inside
-  the VPC, forwarding HTTP/2 to a target group with protocol version GRPC and the standard
-  ``grpc.health.v1`` health check.
+  the VPC, with the certificate named at deploy time.
 - Access logs go to a dedicated, SSL-only, SSE-S3 bucket (the only encryption ALB logs support).
-- Other services behind the same listeners, by path: the government sync's gRPC API
-  (``govsync_api_path``), and the analytics query service, whose REST reports
-  (``analytics_rest_path``, what API Gateway's ``/v1/{proxy+}`` forwards for ``/v1/analytics/...``)
-  and gRPC service (``analytics_grpc_path``) each have a priority rule and their own target group.
+- The listeners hold no service: a request no rule claims gets a 404. Each service's own stack adds
+  its target groups and path rules to them (``constructs.LoadBalancedFargateService``), at the
+  priorities in ``RULE_PRIORITIES``, and opens its own tasks' security group to this load balancer's.
+  So a service ships, or is removed, without touching this stack, which deploys nothing of theirs.
 """
 
 from __future__ import annotations
+
+import json
+from http import HTTPStatus
 
 import aws_cdk as cdk
 from aws_cdk import aws_ec2 as ec2
@@ -24,7 +26,6 @@ from constructs import Construct
 
 from luca_infra.aws.nag import acknowledge
 from luca_infra.aws.network import VPC_CIDR
-from luca_infra.definitions import GradingServiceDefinition
 
 # Listener ports (the container ports come from the definition).
 REST_LISTENER_PORT = 80
@@ -32,6 +33,19 @@ GRPC_LISTENER_PORT = 443
 GRPC_HEALTH_CHECK_PATH = "/grpc.health.v1.Health/Check"
 GRPC_OK = "0"
 ACCESS_LOG_DAYS = 365
+# Every path: the grading service takes what no other service's rule claims, as its listeners'
+# default target did when it owned the load balancer.
+CATCH_ALL_PATH = "/*"
+# Listener rule priorities (lower is evaluated first), one table for the services that share the
+# listeners, because two rules on one listener may not share a priority.
+RULE_PRIORITIES: dict[str, dict[str, int]] = {
+    "rest": {"analytics-api": 10, "grading": 1000},
+    "grpc": {"govsync-api": 10, "analytics-api": 20, "grading": 1000},
+}
+_NO_SERVICE = json.dumps(
+    {"type": "about:blank", "title": "Not Found", "status": HTTPStatus.NOT_FOUND.value},
+    separators=(",", ":"),
+)
 
 
 class InternalLoadBalancer(Construct):
@@ -42,7 +56,6 @@ class InternalLoadBalancer(Construct):
         *,
         vpc: ec2.IVpc,
         subnets: ec2.SubnetSelection,
-        definition: GradingServiceDefinition,
         certificate_arn: str,
     ) -> None:
         super().__init__(scope, construct_id)
@@ -50,7 +63,8 @@ class InternalLoadBalancer(Construct):
             self,
             "SecurityGroup",
             vpc=vpc,
-            description="Grading ALB: REST from the API VPC link, gRPC from inside the VPC",
+            description="Luca ALB: REST from the API VPC link, gRPC from inside the VPC",
+            # Each service's stack opens egress to its own tasks.
             allow_all_outbound=False,
         )
         # API Gateway's VPC link (created by the edge stack) uses this security group; it is the only
@@ -59,7 +73,7 @@ class InternalLoadBalancer(Construct):
             self,
             "EdgeLinkSecurityGroup",
             vpc=vpc,
-            description="API Gateway VPC link to the grading ALB (REST listener only)",
+            description="API Gateway VPC link to the Luca ALB (REST listener only)",
             allow_all_outbound=False,
         )
         self.load_balancer = elbv2.ApplicationLoadBalancer(
@@ -74,20 +88,16 @@ class InternalLoadBalancer(Construct):
         )
         _deliver_access_logs(self.load_balancer, self._access_log_bucket())
 
-        self.rest_targets = _rest_targets(
-            self, "RestTargets", vpc, definition.rest_port, definition.health_path
+        no_service = elbv2.ListenerAction.fixed_response(
+            HTTPStatus.NOT_FOUND.value, content_type="application/json", message_body=_NO_SERVICE
         )
-        self.grpc_targets = _grpc_targets(self, "GrpcTargets", vpc, definition.grpc_port)
         self.rest_listener = self.load_balancer.add_listener(
             "Rest",
             protocol=elbv2.ApplicationProtocol.HTTP,
             port=REST_LISTENER_PORT,
             open=False,
-            default_target_groups=[self.rest_targets],
+            default_action=no_service,
         )
-        # The government sync's API (its own container in the same task): the gRPC listener sends
-        # that service's paths there, everything else to the grading service.
-        self.govsync_targets = _grpc_targets(self, "GovSyncGrpcTargets", vpc, definition.govsync_api_port)
         self.grpc_listener = self.load_balancer.add_listener(
             "Grpc",
             protocol=elbv2.ApplicationProtocol.HTTPS,
@@ -95,38 +105,13 @@ class InternalLoadBalancer(Construct):
             open=False,
             certificates=[elbv2.ListenerCertificate.from_arn(certificate_arn)],
             ssl_policy=elbv2.SslPolicy.RECOMMENDED_TLS,
-            default_target_groups=[self.grpc_targets],
-        )
-        self.grpc_listener.add_target_groups(
-            "GovSyncApi",
-            priority=10,
-            conditions=[elbv2.ListenerCondition.path_patterns([definition.govsync_api_path])],
-            target_groups=[self.govsync_targets],
-        )
-        # The analytics query service (its own Fargate service): reports over REST and gRPC.
-        self.analytics_rest_targets = _rest_targets(
-            self, "AnalyticsRestTargets", vpc, definition.analytics_rest_port, definition.health_path
-        )
-        self.analytics_grpc_targets = _grpc_targets(
-            self, "AnalyticsGrpcTargets", vpc, definition.analytics_grpc_port
-        )
-        self.rest_listener.add_target_groups(
-            "AnalyticsRest",
-            priority=10,
-            conditions=[elbv2.ListenerCondition.path_patterns([definition.analytics_rest_path])],
-            target_groups=[self.analytics_rest_targets],
-        )
-        self.grpc_listener.add_target_groups(
-            "AnalyticsGrpc",
-            priority=20,
-            conditions=[elbv2.ListenerCondition.path_patterns([definition.analytics_grpc_path])],
-            target_groups=[self.analytics_grpc_targets],
+            default_action=no_service,
         )
         self.security_group.add_ingress_rule(
             self.edge_link_security_group, ec2.Port.tcp(REST_LISTENER_PORT), "REST from the API VPC link"
         )
         self.edge_link_security_group.add_egress_rule(
-            self.security_group, ec2.Port.tcp(REST_LISTENER_PORT), "REST to the grading ALB"
+            self.security_group, ec2.Port.tcp(REST_LISTENER_PORT), "REST to the Luca ALB"
         )
         self.security_group.add_ingress_rule(
             ec2.Peer.ipv4(VPC_CIDR), ec2.Port.tcp(GRPC_LISTENER_PORT), "gRPC from inside the VPC"
@@ -153,7 +138,7 @@ class InternalLoadBalancer(Construct):
         return bucket
 
 
-def _rest_targets(
+def rest_targets(
     scope: Construct, construct_id: str, vpc: ec2.IVpc, port: int, health_path: str
 ) -> elbv2.ApplicationTargetGroup:
     """An HTTP target group on the tasks' IPs, healthy when ``health_path`` answers 200."""
@@ -174,7 +159,7 @@ def _rest_targets(
     )
 
 
-def _grpc_targets(
+def grpc_targets(
     scope: Construct, construct_id: str, vpc: ec2.IVpc, port: int
 ) -> elbv2.ApplicationTargetGroup:
     """A gRPC target group on the tasks' IPs, healthy when ``grpc.health.v1`` answers SERVING."""

@@ -1,10 +1,10 @@
-"""The grading service's network: a two-AZ VPC whose AWS traffic stays on private endpoints.
+"""Luca's network (in ``LucaNetwork``): a two-AZ VPC whose AWS traffic stays on private endpoints.
 
 Tasks run in private subnets. Everything on the request path (STS for per-school credentials,
 DynamoDB) and everything a task needs to start (ECR, the image layers in S3, CloudWatch Logs) and to
 trace (X-Ray) goes through VPC endpoints, so grades never cross the internet and a NAT outage cannot
-stop the service. The NAT gateways remain for the two things that have no private path: the
-Cognito user pool's JWKS document (the service verifies tokens itself) and the public image of the
+stop the services. The NAT gateways remain for the two things that have no private path: the
+Cognito user pool's JWKS document (the services verify tokens themselves) and the public image of the
 OpenTelemetry collector sidecar.
 """
 

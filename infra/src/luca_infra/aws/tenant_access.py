@@ -1,6 +1,6 @@
-"""Per-school data access: the task role that can do nothing but become one school, and the tenant role.
+"""Per-school data access: the tenant role, the one identity that may touch the table, one school per session.
 
-The grading service never reads or writes the table with its own identity. For each school it calls
+No workload reads or writes the table with its own identity. For each school it calls
 ``sts:AssumeRole`` on the tenant role with the session tag ``school_id=<school>``; the tenant role's
 only permission allows the table and its indexes where every leading key matches
 ``SCHOOL#${aws:PrincipalTag/school_id}#*``. The ``#`` after the school is what keeps school ``A`` out
@@ -8,22 +8,45 @@ of school ``AB``'s partitions. So even a bug that builds another school's key is
 
 The trust policy insists on that tag: it must be present and non-empty, must be the only tag, and
 must not contain ``*``, ``?`` or ``#`` (a wildcard or separator smuggled into the tag could widen the
-pattern after substitution; school ids never contain them, see ``table_design._check_part``).
+pattern after substitution; school ids never contain them, see ``luca_platform.table.keys``).
 
-Other workloads that act for one school at a time (the burst path's grade processor) are admitted to
-the trust with ``admit_for_school``: one more statement, the same conditions, their own role.
+Who may assume it: exactly the roles named in ``SCHOOL_WORKLOAD_ROLES`` (the grading, government sync
+API and analytics API task roles, the grade processor's and the government sync tasks' roles). The
+trust admits them by name, through ``aws:PrincipalArn``, not by a reference to the stacks that create
+them: the tenant role lives in the shared data stack (``LucaData``), every one of those stacks
+depends on it, and none has to be deployed for another to change. A name in the trust is also safe
+when its role is replaced (a role principal would be pinned to the deleted role's unique id), and
+the caller still needs ``sts:AssumeRole`` and ``sts:TagSession`` on the tenant role in its own
+policy (``grant_assume_tenant_role``): the trust admits, the identity policy allows.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
+from luca_infra.aws.nag import acknowledge
 from luca_infra.definitions import TenantRoleDefinition
 
 # IAM policy-variable escapes for a literal '*' and '?', and the key separator.
 FORBIDDEN_TAG_VALUE_PATTERNS = ("*${*}*", "*${?}*", "*#*")
+
+# The roles that act for one school at a time, by name (the tenant role's trust names them).
+GRADING_TASK_ROLE = "luca-grading-task"
+GOVSYNC_API_TASK_ROLE = "luca-govsync-api-task"
+ANALYTICS_API_TASK_ROLE = "luca-analytics-api-task"
+GRADE_PROCESSOR_ROLE = "luca-grade-processor"
+GOVSYNC_TASKS_ROLE = "luca-govsync-tasks"
+SCHOOL_WORKLOAD_ROLES = (
+    GRADING_TASK_ROLE,
+    GOVSYNC_API_TASK_ROLE,
+    ANALYTICS_API_TASK_ROLE,
+    GRADE_PROCESSOR_ROLE,
+    GOVSYNC_TASKS_ROLE,
+)
 
 
 def tenant_trust_conditions(session_tag: str) -> dict[str, dict[str, object]]:
@@ -34,24 +57,14 @@ def tenant_trust_conditions(session_tag: str) -> dict[str, dict[str, object]]:
     }
 
 
-def school_session_principal(role_arn: str, session_tag: str) -> iam.SessionTagsPrincipal:
-    """``role_arn`` may assume the tenant role (and tag the session) only with one well-formed school tag."""
-    return iam.SessionTagsPrincipal(
-        iam.ArnPrincipal(role_arn).with_conditions(tenant_trust_conditions(session_tag))
-    )
+def role_arn(scope: Construct, name: str) -> str:
+    """The ARN of the role called ``name`` in the deploying account (IAM is global: no region)."""
+    return cdk.Stack.of(scope).format_arn(service="iam", region="", resource="role", resource_name=name)
 
 
-def admit_for_school(tenant_role: iam.Role, caller: iam.IRole, definition: TenantRoleDefinition) -> None:
-    """Add ``caller`` to the tenant role's trust, under the same school-tag conditions as the task role.
-
-    The caller still needs ``sts:AssumeRole`` and ``sts:TagSession`` on the tenant role in its own
-    policy (``grant_assume_tenant_role``): a role trust admits, an identity policy allows.
-    """
-    if tenant_role.assume_role_policy is None:
-        raise ValueError("the tenant role has no trust policy to extend")
-    school_session_principal(caller.role_arn, definition.session_tag).add_to_assume_role_policy(
-        tenant_role.assume_role_policy
-    )
+def tenant_role_arn(scope: Construct, definition: TenantRoleDefinition) -> str:
+    """The tenant role's ARN, built from its defined name: no stack imports it from ``LucaData``."""
+    return role_arn(scope, definition.name)
 
 
 def grant_assume_tenant_role(grantee: iam.IGrantable, tenant_role_arn: str) -> iam.Grant:
@@ -74,8 +87,8 @@ def tenant_data_statement(definition: TenantRoleDefinition, table_arn: str) -> i
     )
 
 
-class TenantDataAccess(Construct):
-    """The ECS task role and the tenant role it may assume, one school per session."""
+class TenantRole(Construct):
+    """The tenant role (``role``): the table for one school per session, assumed only by ``workloads``."""
 
     def __init__(
         self,
@@ -83,34 +96,36 @@ class TenantDataAccess(Construct):
         construct_id: str,
         *,
         definition: TenantRoleDefinition,
-        table_arn: str,
+        table_name: str,
+        workloads: Sequence[str],
     ) -> None:
         super().__init__(scope, construct_id)
+        if not workloads:
+            raise ValueError("the tenant role must admit at least one workload role")
         stack = cdk.Stack.of(self)
-        self._definition = definition
-        # Only ECS tasks of this account may wear the task role (confused-deputy guard).
-        self.task_role = iam.Role(
-            self,
-            "TaskRole",
-            assumed_by=iam.ServicePrincipal("ecs-tasks.amazonaws.com").with_conditions(
-                {
-                    "StringEquals": {"aws:SourceAccount": stack.account},
-                    "ArnLike": {"aws:SourceArn": stack.format_arn(service="ecs", resource="*")},
-                }
-            ),
-            description="Grading tasks: may only assume the tenant role, one school per session",
+        # The table by its defined name (an ARN built here), so the policy reads the same in every
+        # environment and its index wildcard can be acknowledged.
+        table_arn = stack.format_arn(service="dynamodb", resource="table", resource_name=table_name)
+        # One statement: this account's principals whose ARN is one of the workload roles, only with a
+        # well-formed school tag (AssumeRole and TagSession).
+        admitted = iam.AccountRootPrincipal().with_conditions(
+            {
+                **tenant_trust_conditions(definition.session_tag),
+                "ArnEquals": {"aws:PrincipalArn": [role_arn(self, name) for name in workloads]},
+            }
         )
-        self.tenant_role = iam.Role(
+        self.role = iam.Role(
             self,
-            "TenantRole",
+            "Role",
             role_name=definition.name,
-            # The task role's statement: AssumeRole and TagSession, only with a well-formed school tag.
-            assumed_by=school_session_principal(self.task_role.role_arn, definition.session_tag),
+            assumed_by=iam.SessionTagsPrincipal(admitted),
             max_session_duration=cdk.Duration.seconds(max(definition.session_duration_seconds, 3600)),
             description=f"Per-school table access; assumed with session tag {definition.session_tag}",
         )
-        self.tenant_role.add_to_principal_policy(tenant_data_statement(definition, table_arn))
-
-    def grant_assume_for_school(self, grantee: iam.IGrantable) -> iam.Grant:
-        """Let ``grantee`` assume the tenant role with the school session tag (nothing else)."""
-        return grant_assume_tenant_role(grantee, self.tenant_role.role_arn)
+        self.role.add_to_principal_policy(tenant_data_statement(definition, table_arn))
+        acknowledge(
+            self.role,
+            f"IAM5[Resource::arn:<AWS::Partition>:dynamodb:<AWS::Region>:<AWS::AccountId>:table/{table_name}/index/*]",
+            "Every index of the platform table: each index's partition key starts with the school too, and "
+            "the statement's dynamodb:LeadingKeys condition confines every call to the session's school.",
+        )
