@@ -37,7 +37,7 @@ $(UV):
 lock: $(UV)
 	$(UV) pip compile --quiet requirements.in --generate-hashes --python-version 3.11 --no-header -o requirements.lock
 	for project in services/*/pyproject.toml; do \
-	  $(UV) pip compile --quiet $$project -c <(grep -v '^-e ' requirements.lock) --generate-hashes \
+	  $(UV) pip compile --quiet $$project build-requirements.in -c <(grep -v '^-e ' requirements.lock) --generate-hashes \
 	    --python-version 3.11 --no-annotate --custom-compile-command 'make lock' \
 	    --no-emit-package luca-proto --no-emit-package luca-kernel --no-emit-package luca-platform \
 	    -o $$(dirname $$project)/requirements.lock; \

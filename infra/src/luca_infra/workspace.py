@@ -35,6 +35,7 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
+BUILD_REQUIREMENTS = "build-requirements.in"
 ROOT_LOCK = "requirements.lock"
 SERVICES_DIR = "services"
 SERVICE_LOCK_NAME = "requirements.lock"
@@ -154,10 +155,18 @@ def closure(
     return set(extras_seen)
 
 
+def build_requirements(root: Path = REPO_ROOT) -> tuple[Requirement, ...]:
+    """What builds the workspace packages inside an image (``build-requirements.in``)."""
+    lines = (root / BUILD_REQUIREMENTS).read_text(encoding="utf-8").splitlines()
+    return tuple(Requirement(line) for line in (raw.split("#")[0].strip() for raw in lines) if line)
+
+
 def lock_closure(service: str, root: Path = REPO_ROOT) -> set[str]:
-    """The third-party distributions ``services/<service>/requirements.lock`` must pin."""
+    """The third-party distributions ``services/<service>/requirements.lock`` must pin: what the
+    service needs, and what builds it in its image."""
     member = services(root)[service]
-    return closure(member.dependencies, root=root) - set(members(root))
+    wanted = (*member.dependencies, *build_requirements(root))
+    return closure(wanted, root=root) - set(members(root))
 
 
 def check_service_lock(service: str, root: Path = REPO_ROOT) -> list[str]:

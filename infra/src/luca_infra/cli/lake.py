@@ -19,12 +19,12 @@ import boto3
 from rich.console import Console
 from rich.table import Table
 
-from luca_analytics.adapters.lake_schema import LAKE_PREFIX
-from luca_analytics.service_layer.pipeline import (
+from luca_analytics.definition import (
     BYTES_METRIC,
     FILES_METRIC,
     FRESHNESS_METRIC,
     FRESHNESS_P50_METRIC,
+    LAKE_PREFIX,
     RECORDS_IN_METRIC,
     ROWS_OUT_METRIC,
     SKIPPED_METRIC,

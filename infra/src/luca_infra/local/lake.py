@@ -46,8 +46,8 @@ from typing import IO, TYPE_CHECKING, Any
 import boto3
 from botocore.exceptions import ClientError
 
-from luca_analytics.adapters.lake_schema import LAKE_PREFIX
 from luca_analytics.bootstrap_pipeline import LakePipeline, PipelineSettings, StreamPipeline, build_pipeline
+from luca_analytics.definition import LAKE_PREFIX
 from luca_infra.definitions import PLATFORM_DEFINITION, PlatformDefinition
 
 if TYPE_CHECKING:

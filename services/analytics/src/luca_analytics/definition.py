@@ -18,12 +18,22 @@ from dataclasses import dataclass
 from luca_analytics.adapters import lake_schema
 from luca_analytics.domain import lake
 from luca_analytics.entrypoints import enrich
+from luca_analytics.service_layer import pipeline
 
 # Where the rows land, under the lake bucket: LAKE_PREFIX/school_id=<s>/year=<yyyy>/month=<mm>/.
 LAKE_PREFIX: str = lake_schema.LAKE_PREFIX
 PARTITION_KEYS: tuple[str, ...] = lake.PARTITION_KEYS
 # The stream's eventName values that become rows; REMOVE (TTL expiries, deletions) never does.
 LAKE_CHANGES: frozenset[str] = lake.LAKE_CHANGES
+
+# The pipeline's metrics (EMF), which alarms and operators' tools read by name.
+RECORDS_IN_METRIC: str = pipeline.RECORDS_IN_METRIC
+ROWS_OUT_METRIC: str = pipeline.ROWS_OUT_METRIC
+SKIPPED_METRIC: str = pipeline.SKIPPED_METRIC
+FILES_METRIC: str = pipeline.FILES_METRIC
+BYTES_METRIC: str = pipeline.BYTES_METRIC
+FRESHNESS_METRIC: str = pipeline.FRESHNESS_METRIC
+FRESHNESS_P50_METRIC: str = pipeline.FRESHNESS_P50_METRIC
 
 # The enrichment function (Pipes' enrichment step): its handler and the environment it reads.
 ENRICH_HANDLER: str = f"{enrich.__name__}.{enrich.handler.__name__}"
