@@ -22,7 +22,7 @@
   *injected*, so Athena refuses a query that does not name its school(s) with equality, which is the
   lake's isolation property on the query side (the query service forces the school from the token).
 
-Partitions, buffering and small files (ARCHITECTURE §2.6)
+Partitions, buffering and small files (docs/decisions/0005-firehose-partitions.md)
 ---------------------------------------------------------
 *Active partitions.* A partition is active while Firehose buffers records for it: one per school and
 month that received a change within the buffer interval (Firehose's multi-stage buffering holds it

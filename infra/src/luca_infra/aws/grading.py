@@ -1,4 +1,4 @@
-"""``LucaGrading``: the grading service on ECS Fargate behind the shared internal ALB (0001: not App Runner).
+"""``LucaGrading``: the grading service on ECS Fargate behind the shared internal ALB (docs/decisions/0001-fargate-not-app-runner.md).
 
 - Always warm: at least ``min_tasks`` tasks, scaling on CPU up to ``max_tasks``; deployments never
   drop below the minimum.

@@ -1,7 +1,7 @@
 """The gateway's throttling: a token bucket per school behind one for the whole stage.
 
 The local twin of the API stage's throttle, the usage plans and the per-school limiter
-(ARCHITECTURE §2.5); rate and burst come from ``definitions.throttling``.
+(docs/decisions/0006-per-school-throttling.md); rate and burst come from ``definitions.throttling``.
 """
 
 from __future__ import annotations
