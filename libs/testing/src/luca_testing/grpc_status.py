@@ -27,4 +27,4 @@ def refused(
             fields.extend(violation.field for violation in bad.field_violations)
     assert len(infos) == 1, "exactly one google.rpc.ErrorInfo"
     assert infos[0].domain == domain
-    return error.code(), infos[0], fields  # type: ignore[attr-defined]
+    return error.code(), infos[0], fields
