@@ -44,6 +44,34 @@ def problem_response(
     )
 
 
+class ProblemResponder:
+    """``problem(request, status, kind, detail, ...)`` with the service's way of knowing the request's
+    correlation id."""
+
+    def __init__(self, correlation: CorrelationSource) -> None:
+        self.correlation = correlation
+
+    def __call__(
+        self,
+        request: Request | None,
+        status: int,
+        kind: str,
+        detail: str,
+        *,
+        errors: list[dict[str, Any]] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> JSONResponse:
+        return problem_response(
+            request,
+            status,
+            kind,
+            detail,
+            correlation_id=self.correlation(request),
+            errors=errors,
+            headers=headers,
+        )
+
+
 def install_problem_handlers(
     app: FastAPI,
     *,

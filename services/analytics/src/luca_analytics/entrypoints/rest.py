@@ -24,7 +24,7 @@ from luca_analytics.service_layer.reports import LakeUnavailable, Reports
 from luca_kernel.access import Principal
 from luca_kernel.errors import InvalidInput
 from luca_platform.problems import PROBLEM_JSON, TITLES
-from luca_platform.rest import install_problem_handlers, problem_response
+from luca_platform.rest import ProblemResponder, install_problem_handlers
 
 log = logging.getLogger("luca.analytics.rest")
 CORRELATION_HEADER = "x-correlation-id"
@@ -48,22 +48,11 @@ class Problem(BaseModel):
     errors: list[dict[str, Any]] | None = None
 
 
-def problem(
-    request: Request,
-    status: int,
-    kind: str,
-    detail: str,
-    *,
-    errors: list[dict[str, Any]] | None = None,
-    headers: dict[str, str] | None = None,
-) -> JSONResponse:
-    return problem_response(
-        request, status, kind, detail, correlation_id=_correlation(request), errors=errors, headers=headers
-    )
-
-
 def _correlation(request: Request | None) -> str | None:
     return request.headers.get(CORRELATION_HEADER) if request is not None else None
+
+
+problem = ProblemResponder(_correlation)
 
 
 def _parameters(request: Request, report: str) -> dict[str, str]:

@@ -23,7 +23,7 @@ from luca_kernel.access import Principal
 from luca_kernel.grading import GradingRule, Rounding, ScaleKind
 from luca_kernel.ids import SubjectId
 from luca_platform.problems import PROBLEM_JSON, TITLES
-from luca_platform.rest import install_problem_handlers, problem_response
+from luca_platform.rest import ProblemResponder, install_problem_handlers
 from luca_platform.telemetry import context
 
 log = logging.getLogger("luca.grading.rest")
@@ -208,23 +208,12 @@ class Problem(BaseModel):
 
 
 # -- problems -------------------------------------------------------------------------------------
-def problem(
-    request: Request | None,
-    status: int,
-    kind: str,
-    detail: str,
-    *,
-    errors: list[dict[str, Any]] | None = None,
-    headers: dict[str, str] | None = None,
-) -> JSONResponse:
-    return problem_response(
-        request, status, kind, detail, correlation_id=_correlation(request), errors=errors, headers=headers
-    )
-
-
 def _correlation(_request: Request | None) -> str | None:
     # The request guard binds the id (the edge's, or a fresh one) before any handler runs.
     return context.correlation_id.get()
+
+
+problem = ProblemResponder(_correlation)
 
 
 def _json_safe(errors: list[Any]) -> list[dict[str, Any]]:
