@@ -4,6 +4,7 @@ term to the ministry simulator, and ``luca sync status`` shows where it stands."
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -212,9 +213,16 @@ def test_without_a_token_the_grpc_api_is_unauthenticated(
 def test_the_printed_sync_example_works_when_pasted_into_a_shell(state_dir: Path) -> None:
     luca = Path(sys.executable).with_name("luca")
     script = sync_flow(command=str(luca), state_dir=state_dir)
+    # An operator's shell has no AWS credentials: the commands use the emulator's own.
+    shell = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
 
     result = subprocess.run(
-        ["bash", "-euo", "pipefail", "-c", script], capture_output=True, text=True, timeout=180, check=False
+        ["bash", "-euo", "pipefail", "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+        env=shell,
     )
 
     assert result.returncode == 0, result.stderr

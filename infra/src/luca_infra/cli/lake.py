@@ -29,6 +29,7 @@ from luca_analytics.definition import (
     ROWS_OUT_METRIC,
     SKIPPED_METRIC,
 )
+from luca_infra.local.emulator import ensure_dummy_credentials
 from luca_infra.local.lake import PartitionFiles, lake_partitions
 from luca_infra.local.platform import DEFAULT_STATE_DIR, PlatformState
 
@@ -48,6 +49,7 @@ def run(args: argparse.Namespace, console: Console | None = None) -> int:
         console.print("usage: luca lake show [--school S] [--json]")
         return 2
     try:
+        ensure_dummy_credentials()  # the emulator's: this command reads the local platform only
         state = PlatformState.read(args.state_dir)
     except FileNotFoundError as exc:
         console.print(f"[red]{exc}[/red]")

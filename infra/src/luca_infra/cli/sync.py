@@ -26,6 +26,7 @@ from luca_govsync.entrypoints.operations import (
     SyncKey,
     SyncProgress,
 )
+from luca_infra.cli.running import running_state
 from luca_infra.local.platform import DEFAULT_STATE_DIR, PlatformState
 
 POLL_SECONDS = 0.5
@@ -198,9 +199,12 @@ def print_progress(progress: SyncProgress, console: Console) -> None:
 
 def run(args: argparse.Namespace) -> int:
     console, err = Console(), Console(stderr=True)
+    state = running_state(args.state_dir, err)
+    if state is None:
+        return 1
     try:
-        control = SyncControl(PlatformState.read(args.state_dir))
-    except (FileNotFoundError, RuntimeError) as exc:
+        control = SyncControl(state)
+    except RuntimeError as exc:
         err.print(str(exc), style="red", markup=False)
         return 1
     try:
