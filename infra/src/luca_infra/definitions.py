@@ -109,7 +109,11 @@ class ThrottlingDefinition:
 
 @dataclass(frozen=True, slots=True)
 class GradingServiceDefinition:
+    """The grading service (``LucaGrading``): its rules on the shared ALB take every path no other service claims."""
+
     name: str = "grading"
+    container: str = "grading"
+    task_role_name: str = "luca-grading-task"
     rest_port: int = 8080
     grpc_port: int = 50051
     min_tasks: int = 2
@@ -118,25 +122,52 @@ class GradingServiceDefinition:
     memory_mib: int = 1024
     target_cpu_percent: int = 60
     health_path: str = "/healthz"
-    # The government sync's gRPC API (luca.govsync.v1) runs beside the service in the same task, its own
-    # container and process; the ALB's gRPC listener routes that service's paths to it.
-    govsync_api_container: str = "govsync-api"
-    govsync_api_port: int = 50052
-    govsync_api_path: str = "/luca.govsync.v1.GovSyncService/*"
-    # The analytics query API (luca.analytics.v1 over gRPC, GET /v1/analytics/{report} over REST) is its
-    # own Fargate service behind the same ALB (its task role alone may query the lake; see
-    # luca_infra.aws.analytics_api): the REST listener sends analytics_rest_path there, the gRPC
-    # listener analytics_grpc_path.
-    analytics_api_container: str = "analytics-api"
-    analytics_rest_port: int = 8082
-    analytics_grpc_port: int = 50053
-    analytics_rest_path: str = "/v1/analytics*"
-    analytics_grpc_path: str = "/luca.analytics.v1.AnalyticsService/*"
+
+
+@dataclass(frozen=True, slots=True)
+class GovSyncApiDefinition:
+    """The government sync's gRPC API (``luca.govsync.v1``, ``LucaGovSyncApi``): its own Fargate service
+    behind the shared ALB, whose gRPC listener routes ``grpc_path`` to it.
+    """
+
+    container: str = "govsync-api"
+    task_role_name: str = "luca-govsync-api-task"
+    grpc_port: int = 50052
+    grpc_path: str = "/luca.govsync.v1.GovSyncService/*"
+    # A few admins start and follow syncs; two tasks keep one per AZ.
+    min_tasks: int = 2
+    max_tasks: int = 4
+    cpu: int = 256
+    memory_mib: int = 512
+    target_cpu_percent: int = 60
+
+
+@dataclass(frozen=True, slots=True)
+class AnalyticsApiDefinition:
+    """The analytics query API (``luca.analytics.v1`` over gRPC, ``GET /v1/analytics/{report}`` over
+    REST, ``LucaAnalyticsApi``): its own Fargate service behind the shared ALB (its task role alone may
+    query the lake; see ``luca_infra.aws.analytics_api``). The REST listener sends ``rest_path`` there,
+    the gRPC listener ``grpc_path``.
+    """
+
+    container: str = "analytics-api"
+    task_role_name: str = "luca-analytics-api-task"
+    rest_port: int = 8082
+    grpc_port: int = 50053
+    rest_path: str = "/v1/analytics*"
+    grpc_path: str = "/luca.analytics.v1.AnalyticsService/*"
+    health_path: str = "/healthz"
     # Athena does the scanning; a task only waits on it and shapes a few hundred rows.
-    analytics_min_tasks: int = 2
-    analytics_max_tasks: int = 4
-    analytics_cpu: int = 512
-    analytics_memory_mib: int = 1024
+    min_tasks: int = 2
+    max_tasks: int = 4
+    cpu: int = 512
+    memory_mib: int = 1024
+    target_cpu_percent: int = 60
+
+    @property
+    def rest_prefix(self) -> str:
+        """``rest_path`` as a path prefix (the local gateway routes by prefix, the ALB by pattern)."""
+        return self.rest_path.removesuffix("*")
 
 
 # How both edges refuse a student's request naming another student (403), in the same words.
@@ -155,6 +186,7 @@ class IngestDefinition:
     queue_name: str = "luca-student-events"
     dlq_name: str = "luca-student-events-dlq"
     function_name: str = "luca-grade-processor"
+    role_name: str = "luca-grade-processor"
     handler: str = "luca_ingest.entrypoints.handler.handler"
     bundle: str = "dist/ingest-lambda.zip"
     runtime: str = "python3.11"
@@ -200,6 +232,8 @@ class GovSyncDefinition:
     """
 
     state_machine_name: str = "luca-government-sync"
+    # The four task functions' shared role (the starter's is CDK-named: it never touches the table).
+    tasks_role_name: str = "luca-govsync-tasks"
     log_group_name: str = "/aws/stepfunctions/government-sync"
     # Task functions: name suffix -> handler (luca_govsync.entrypoints.handlers.<task>).
     function_prefix: str = "luca-govsync-"
@@ -327,6 +361,8 @@ class PlatformDefinition:
     service_identity: ServiceIdentityDefinition = field(default_factory=ServiceIdentityDefinition)
     throttling: ThrottlingDefinition = field(default_factory=ThrottlingDefinition)
     grading: GradingServiceDefinition = field(default_factory=GradingServiceDefinition)
+    govsync_api: GovSyncApiDefinition = field(default_factory=GovSyncApiDefinition)
+    analytics_api: AnalyticsApiDefinition = field(default_factory=AnalyticsApiDefinition)
     ingest: IngestDefinition = field(default_factory=IngestDefinition)
     govsync: GovSyncDefinition = field(default_factory=GovSyncDefinition)
     analytics_aws: AnalyticsAwsDefinition = field(default_factory=AnalyticsAwsDefinition)
@@ -335,6 +371,17 @@ class PlatformDefinition:
     api_stage: str = "v1"
     metrics_namespace: str = "Luca/Platform"
     alerts_topic: str = "luca-ops-alerts"
+
+    @property
+    def school_workload_roles(self) -> tuple[str, ...]:
+        """The roles that act for one school at a time: the tenant role's trust admits exactly these, by name."""
+        return (
+            self.grading.task_role_name,
+            self.govsync_api.task_role_name,
+            self.analytics_api.task_role_name,
+            self.ingest.role_name,
+            self.govsync.tasks_role_name,
+        )
 
 
 PLATFORM_DEFINITION = PlatformDefinition()

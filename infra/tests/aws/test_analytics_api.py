@@ -26,13 +26,12 @@ from luca_infra.aws.analytics_api import ANALYTICS_API_DOCKERFILE
 from luca_infra.aws.app import REPO_ROOT
 from luca_infra.aws.edge import ROUTE_PREFIX
 from luca_infra.aws.load_balancer import GRPC_HEALTH_CHECK_PATH, REST_LISTENER_PORT
-from luca_infra.aws.tenant_access import ANALYTICS_API_TASK_ROLE, GRADING_TASK_ROLE
 from luca_infra.definitions import PLATFORM_DEFINITION
 
 pytestmark = pytest.mark.infra
 
 STACK = "LucaAnalyticsApi"
-SERVICE = PLATFORM_DEFINITION.grading
+SERVICE = PLATFORM_DEFINITION.analytics_api
 ANALYTICS = PLATFORM_DEFINITION.analytics_aws
 ACCOUNT = "111122223333"
 REGION = "eu-west-1"
@@ -55,9 +54,7 @@ def _analytics_task(synthesized: Any) -> tuple[str, dict[str, Any]]:
 
 def _container(synthesized: Any) -> dict[str, Any]:
     _, task = _analytics_task(synthesized)
-    (container,) = [
-        c for c in task["Properties"]["ContainerDefinitions"] if c["Name"] == SERVICE.analytics_api_container
-    ]
+    (container,) = [c for c in task["Properties"]["ContainerDefinitions"] if c["Name"] == SERVICE.container]
     return container
 
 
@@ -138,15 +135,13 @@ def policy_of(synthesized: Any, stack: str, role_name: str) -> dict[str, Any]:
 def test_the_container_listens_on_the_defined_ports_read_only_and_essential(synthesized: Any) -> None:
     container = _container(synthesized)
     assert [m["ContainerPort"] for m in container["PortMappings"]] == [
-        SERVICE.analytics_rest_port,
-        SERVICE.analytics_grpc_port,
+        SERVICE.rest_port,
+        SERVICE.grpc_port,
     ]
     assert container["Essential"] is True
     assert container["ReadonlyRootFilesystem"] is True
     assert container["LogConfiguration"]["LogDriver"] == "awslogs"
-    assert f"{SERVICE.analytics_rest_port}{SERVICE.health_path}" in " ".join(
-        container["HealthCheck"]["Command"]
-    )
+    assert f"{SERVICE.rest_port}{SERVICE.health_path}" in " ".join(container["HealthCheck"]["Command"])
 
 
 def test_its_environment_is_what_the_process_reads_with_athena_as_the_lake(synthesized: Any) -> None:
@@ -164,8 +159,8 @@ def test_its_environment_is_what_the_process_reads_with_athena_as_the_lake(synth
         ANALYTICS.glue_table,
     )
     assert (settings.lake_bucket, settings.lake_directory) == ("", "")
-    assert settings.grpc_port == SERVICE.analytics_grpc_port
-    assert process.rest_port == SERVICE.analytics_rest_port
+    assert settings.grpc_port == SERVICE.grpc_port
+    assert process.rest_port == SERVICE.rest_port
     assert process.otel_exporter == "otlp"
     assert settings.school_claim == PLATFORM_DEFINITION.user_pool.school_claim
     assert environment["LUCA_AWS_REGION"] == {"Ref": "AWS::Region"}
@@ -220,22 +215,22 @@ def test_the_image_is_built_from_an_allowlisted_context(synthesized: Any) -> Non
 # -- the service and the load balancer ---------------------------------------------------------------
 def test_its_own_service_keeps_warm_tasks_behind_both_target_groups(synthesized: Any) -> None:
     task_id, task = _analytics_task(synthesized)
-    assert task["Properties"]["Cpu"] == str(SERVICE.analytics_cpu)
-    assert task["Properties"]["Memory"] == str(SERVICE.analytics_memory_mib)
+    assert task["Properties"]["Cpu"] == str(SERVICE.cpu)
+    assert task["Properties"]["Memory"] == str(SERVICE.memory_mib)
     assert task["Properties"]["TaskRoleArn"] == {
-        "Fn::GetAtt": [_role_named(synthesized, STACK, ANALYTICS_API_TASK_ROLE), "Arn"]
+        "Fn::GetAtt": [_role_named(synthesized, STACK, SERVICE.task_role_name), "Arn"]
     }
     _, service = synthesized.only(STACK, "AWS::ECS::Service")
     assert service["Properties"]["TaskDefinition"] == {"Ref": task_id}
-    assert service["Properties"]["DesiredCount"] == SERVICE.analytics_min_tasks >= 2
+    assert service["Properties"]["DesiredCount"] == SERVICE.min_tasks >= 2
     targets = {(t["ContainerName"], t["ContainerPort"]) for t in service["Properties"]["LoadBalancers"]}
     assert targets == {
-        (SERVICE.analytics_api_container, SERVICE.analytics_rest_port),
-        (SERVICE.analytics_api_container, SERVICE.analytics_grpc_port),
+        (SERVICE.container, SERVICE.rest_port),
+        (SERVICE.container, SERVICE.grpc_port),
     }
     synthesized.template(STACK).has_resource_properties(
         "AWS::ApplicationAutoScaling::ScalableTarget",
-        {"MinCapacity": SERVICE.analytics_min_tasks, "MaxCapacity": SERVICE.analytics_max_tasks},
+        {"MinCapacity": SERVICE.min_tasks, "MaxCapacity": SERVICE.max_tasks},
     )
 
 
@@ -255,11 +250,11 @@ def _listener_rule_to(synthesized: Any, port: int) -> tuple[dict[str, Any], dict
 
 
 def test_the_rest_listener_sends_the_analytics_path_to_its_target_group(synthesized: Any) -> None:
-    group, rule, listener = _listener_rule_to(synthesized, SERVICE.analytics_rest_port)
+    group, rule, listener = _listener_rule_to(synthesized, SERVICE.rest_port)
     assert listener["Port"] == REST_LISTENER_PORT
     assert listener["Protocol"] == "HTTP"
     assert rule["Conditions"] == [
-        {"Field": "path-pattern", "PathPatternConfig": {"Values": [SERVICE.analytics_rest_path]}}
+        {"Field": "path-pattern", "PathPatternConfig": {"Values": [SERVICE.rest_path]}}
     ]
     assert group["Protocol"] == "HTTP"
     assert group["HealthCheckPath"] == SERVICE.health_path == "/healthz"
@@ -267,10 +262,10 @@ def test_the_rest_listener_sends_the_analytics_path_to_its_target_group(synthesi
 
 
 def test_the_grpc_listener_sends_the_analytics_service_to_its_target_group(synthesized: Any) -> None:
-    group, rule, listener = _listener_rule_to(synthesized, SERVICE.analytics_grpc_port)
+    group, rule, listener = _listener_rule_to(synthesized, SERVICE.grpc_port)
     assert listener["Protocol"] == "HTTPS"
     assert rule["Conditions"] == [
-        {"Field": "path-pattern", "PathPatternConfig": {"Values": [SERVICE.analytics_grpc_path]}}
+        {"Field": "path-pattern", "PathPatternConfig": {"Values": [SERVICE.grpc_path]}}
     ]
     assert group["ProtocolVersion"] == "GRPC"
     assert group["HealthCheckPath"] == GRPC_HEALTH_CHECK_PATH
@@ -298,7 +293,7 @@ def test_the_tasks_accept_only_the_albs_traffic_on_their_ports(synthesized: Any)
         for rule in ingress
         if rule["Properties"]["GroupId"] == {"Fn::GetAtt": [group_id, "GroupId"]}
     }
-    assert {port for port, _ in to_analytics} == {SERVICE.analytics_rest_port, SERVICE.analytics_grpc_port}
+    assert {port for port, _ in to_analytics} == {SERVICE.rest_port, SERVICE.grpc_port}
     assert {source for _, source in to_analytics} == {json.dumps(["LucaNetwork", balancer_group])}
 
 
@@ -313,8 +308,8 @@ def test_the_edge_sends_reports_through_the_authorizer_and_the_vpc_link(synthesi
         f":{REST_LISTENER_PORT}/{ROUTE_PREFIX}/{{proxy}}"
     )
     for report in ("subject-averages", "students-below-passing", "behavior-trend", "grade-distribution"):
-        assert fnmatch.fnmatchcase(f"/{ROUTE_PREFIX}/analytics/{report}", SERVICE.analytics_rest_path)
-    assert not fnmatch.fnmatchcase(f"/{ROUTE_PREFIX}/evaluations", SERVICE.analytics_rest_path)
+        assert fnmatch.fnmatchcase(f"/{ROUTE_PREFIX}/analytics/{report}", SERVICE.rest_path)
+    assert not fnmatch.fnmatchcase(f"/{ROUTE_PREFIX}/evaluations", SERVICE.rest_path)
 
 
 def test_the_analytics_stack_never_references_the_query_service(synthesized: Any) -> None:
@@ -334,7 +329,7 @@ def test_the_analytics_stack_never_references_the_query_service(synthesized: Any
 def test_the_lake_key_is_usable_only_through_s3_for_two_buckets(synthesized: Any) -> None:
     (statement,) = [
         st
-        for st in policy_of(synthesized, STACK, ANALYTICS_API_TASK_ROLE)["Statement"]
+        for st in policy_of(synthesized, STACK, SERVICE.task_role_name)["Statement"]
         if any(action.startswith("kms:") and action != "kms:GetPublicKey" for action in _actions(st))
         and st["Resource"] == LAKE_KEY_ARN
     ]
@@ -489,7 +484,7 @@ def test_the_analytics_task_role_queries_only_in_the_workgroup_over_the_lake(
     synthesized: Any, simulate_iam: Simulate
 ) -> None:
     cases = _lake_requests(
-        policy_of(synthesized, STACK, ANALYTICS_API_TASK_ROLE), lake_key_policy(synthesized)
+        policy_of(synthesized, STACK, SERVICE.task_role_name), lake_key_policy(synthesized)
     )
 
     results = simulate_iam({name: case for name, (case, _) in cases.items()})
@@ -504,7 +499,8 @@ def test_the_grading_task_role_has_nothing_on_the_lake(synthesized: Any, simulat
     cases = {
         name: case
         for name, (case, expected) in _lake_requests(
-            policy_of(synthesized, "LucaGrading", GRADING_TASK_ROLE), lake_key_policy(synthesized)
+            policy_of(synthesized, "LucaGrading", PLATFORM_DEFINITION.grading.task_role_name),
+            lake_key_policy(synthesized),
         ).items()
         if expected == "Allowed"
     }

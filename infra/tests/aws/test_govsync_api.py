@@ -18,14 +18,13 @@ import pytest
 
 from luca_govsync.config import ApiSettings
 from luca_infra.aws.load_balancer import GRPC_HEALTH_CHECK_PATH, GRPC_LISTENER_PORT, RULE_PRIORITIES
-from luca_infra.aws.tenant_access import GOVSYNC_API_TASK_ROLE
 from luca_infra.definitions import PLATFORM_DEFINITION
 from luca_platform.contracts import roster as roster_contract
 
 pytestmark = pytest.mark.infra
 
 STACK = "LucaGovSyncApi"
-API = PLATFORM_DEFINITION.grading  # the API's container, port and path are defined there
+API = PLATFORM_DEFINITION.govsync_api
 GOVSYNC = PLATFORM_DEFINITION.govsync
 TENANT = PLATFORM_DEFINITION.tenant_role
 ACCOUNT = "111122223333"
@@ -40,9 +39,7 @@ Simulate = Callable[[dict[str, dict[str, Any]]], dict[str, str]]
 
 def _container(synthesized: Any) -> dict[str, Any]:
     _, task = synthesized.only(STACK, "AWS::ECS::TaskDefinition")
-    (container,) = [
-        c for c in task["Properties"]["ContainerDefinitions"] if c["Name"] == API.govsync_api_container
-    ]
+    (container,) = [c for c in task["Properties"]["ContainerDefinitions"] if c["Name"] == API.container]
     return container
 
 
@@ -75,7 +72,7 @@ def task_policy(synthesized: Any) -> dict[str, Any]:
     (role_id,) = [
         lid
         for lid, role in synthesized.resources(STACK, "AWS::IAM::Role").items()
-        if role["Properties"].get("RoleName") == GOVSYNC_API_TASK_ROLE
+        if role["Properties"].get("RoleName") == API.task_role_name
     ]
     statements = [
         statement
@@ -91,14 +88,14 @@ def test_the_container_serves_grpc_read_only_from_what_its_process_reads(synthes
     container = _container(synthesized)
     assert container["Essential"] is True  # it is the task's service now, not grading's sidecar
     assert container["ReadonlyRootFilesystem"] is True
-    assert [m["ContainerPort"] for m in container["PortMappings"]] == [API.govsync_api_port]
+    assert [m["ContainerPort"] for m in container["PortMappings"]] == [API.grpc_port]
     assert container["LogConfiguration"]["LogDriver"] == "awslogs"
     environment = {variable["Name"]: variable["Value"] for variable in container["Environment"]}
     # Exactly what the API's process reads: it starts from this environment (tokens stand for values).
     settings = ApiSettings.from_environment(
         {name: value if isinstance(value, str) else f"<{name}>" for name, value in environment.items()}
     )
-    assert settings.grpc_port == API.govsync_api_port
+    assert settings.grpc_port == API.grpc_port
     assert settings.school_claim == PLATFORM_DEFINITION.user_pool.school_claim
     assert resolve(environment["LUCA_STATE_MACHINE_ARN"]) == STATE_MACHINE_ARN
     assert resolve(environment["LUCA_TENANT_ROLE_ARN"]) == TENANT_ARN
@@ -113,13 +110,13 @@ def test_the_container_serves_grpc_read_only_from_what_its_process_reads(synthes
 
 def test_the_grpc_listener_routes_the_government_sync_api_to_its_own_service(synthesized: Any) -> None:
     ((group_id, group),) = synthesized.resources(STACK, "AWS::ElasticLoadBalancingV2::TargetGroup").items()
-    assert group["Properties"]["Port"] == API.govsync_api_port
+    assert group["Properties"]["Port"] == API.grpc_port
     assert group["Properties"]["ProtocolVersion"] == "GRPC"
     assert group["Properties"]["HealthCheckPath"] == GRPC_HEALTH_CHECK_PATH
     _, rule = synthesized.only(STACK, "AWS::ElasticLoadBalancingV2::ListenerRule")
     assert rule["Properties"]["Actions"] == [{"TargetGroupArn": {"Ref": group_id}, "Type": "forward"}]
     assert rule["Properties"]["Conditions"] == [
-        {"Field": "path-pattern", "PathPatternConfig": {"Values": [API.govsync_api_path]}}
+        {"Field": "path-pattern", "PathPatternConfig": {"Values": [API.grpc_path]}}
     ]
     assert rule["Properties"]["Priority"] == RULE_PRIORITIES["grpc"]["govsync-api"]
     stack, listener = _export(synthesized, rule["Properties"]["ListenerArn"]["Fn::ImportValue"])
@@ -129,12 +126,18 @@ def test_the_grpc_listener_routes_the_government_sync_api_to_its_own_service(syn
     _, service = synthesized.only(STACK, "AWS::ECS::Service")
     assert service["Properties"]["LoadBalancers"] == [
         {
-            "ContainerName": API.govsync_api_container,
-            "ContainerPort": API.govsync_api_port,
+            "ContainerName": API.container,
+            "ContainerPort": API.grpc_port,
             "TargetGroupArn": {"Ref": group_id},
         }
     ]
-    assert service["Properties"]["DesiredCount"] >= 2
+    assert service["Properties"]["DesiredCount"] == API.min_tasks >= 2
+    _, task = synthesized.only(STACK, "AWS::ECS::TaskDefinition")
+    assert (task["Properties"]["Cpu"], task["Properties"]["Memory"]) == (str(API.cpu), str(API.memory_mib))
+    synthesized.template(STACK).has_resource_properties(
+        "AWS::ApplicationAutoScaling::ScalableTarget",
+        {"MinCapacity": API.min_tasks, "MaxCapacity": API.max_tasks},
+    )
 
 
 def test_the_stack_names_the_state_machine_instead_of_importing_it(synthesized: Any) -> None:
@@ -150,7 +153,7 @@ def test_the_task_role_starts_and_follows_only_the_syncs_executions_and_becomes_
     def request(action: str, resource: str, context: dict[str, Any] | None = None) -> dict[str, Any]:
         return {
             "request": {
-                "principal": f"arn:aws:sts::{ACCOUNT}:assumed-role/{GOVSYNC_API_TASK_ROLE}/task-1",
+                "principal": f"arn:aws:sts::{ACCOUNT}:assumed-role/{API.task_role_name}/task-1",
                 "action": action,
                 "resource": {"resource": resource, "accountId": ACCOUNT},
                 "contextVariables": context or {},

@@ -36,7 +36,6 @@ from luca_infra.aws.govsync import (
     retry_budget_seconds,
 )
 from luca_infra.aws.grading import IMAGE_DOCKERFILE
-from luca_infra.aws.tenant_access import GOVSYNC_TASKS_ROLE
 from luca_infra.definitions import PLATFORM_DEFINITION
 from luca_platform.contracts import roster as roster_contract
 
@@ -59,7 +58,7 @@ KEY_ARN = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/manifests"
 SECRET_ARN = f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:{GOVSYNC.ministry_secret_name}-AbCdEf"
 STATE_MACHINE_ARN = f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{GOVSYNC.state_machine_name}"
 PARAMETER_ARN = f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter{GOVSYNC.schools_parameter}"
-TASKS_ROLE_NAME = GOVSYNC_TASKS_ROLE
+TASKS_ROLE_NAME = GOVSYNC.tasks_role_name
 TASKS_ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/{TASKS_ROLE_NAME}"
 STARTER_ROLE_NAME = "govsync-starter-role"
 SYNTH_CONTEXT = {

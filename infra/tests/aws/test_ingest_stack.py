@@ -37,7 +37,6 @@ from luca_infra.aws.edge import (
 )
 from luca_infra.aws.grading import IMAGE_DOCKERFILE
 from luca_infra.aws.ingest import DLQ_ALARM_NAME
-from luca_infra.aws.tenant_access import GRADE_PROCESSOR_ROLE
 from luca_infra.definitions import PLATFORM_DEFINITION
 from luca_ingest.config import IngestSettings
 from luca_ingest.entrypoints.handler import SERVICE as PROCESSOR_SERVICE
@@ -58,7 +57,7 @@ ACCOUNT = "111122223333"
 REGION = "eu-west-1"
 TENANT_ARN = f"arn:aws:iam::{ACCOUNT}:role/{TENANT.name}"
 TABLE_ARN = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{DEFINITION.table.name}"
-PROCESSOR_ROLE_NAME = GRADE_PROCESSOR_ROLE
+PROCESSOR_ROLE_NAME = INGEST.role_name
 QUEUE_ARN = f"arn:aws:sqs:{REGION}:{ACCOUNT}:{INGEST.queue_name}"
 SQS_CONSUME = {
     "sqs:ReceiveMessage",
@@ -267,7 +266,7 @@ def test_processor_role_has_no_table_access_and_may_only_become_a_school(
 ) -> None:
     role = ingest["role"]
     # Named: the tenant role's trust (LucaData) admits it by this name.
-    assert role["RoleName"] == GRADE_PROCESSOR_ROLE
+    assert role["RoleName"] == PROCESSOR_ROLE_NAME
     assert role["AssumeRolePolicyDocument"]["Statement"] == [
         {"Action": "sts:AssumeRole", "Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}}
     ]

@@ -17,7 +17,6 @@ from typing import Any
 import pytest
 
 from luca_grading.adapters import table_design as grading_td
-from luca_infra.aws.tenant_access import GRADING_TASK_ROLE, SCHOOL_WORKLOAD_ROLES
 from luca_infra.definitions import PLATFORM_DEFINITION
 from luca_platform.contracts import grades as grades_contract
 from luca_platform.contracts import roster as roster_contract
@@ -34,6 +33,8 @@ REGION = "eu-west-1"
 # The session fixture ``simulate_iam`` (conftest): named requests in, the policy engine's decisions out.
 Simulate = Callable[[dict[str, dict[str, Any]]], dict[str, str]]
 TENANT = PLATFORM_DEFINITION.tenant_role
+GRADING_TASK_ROLE = PLATFORM_DEFINITION.grading.task_role_name
+SCHOOL_WORKLOAD_ROLES = PLATFORM_DEFINITION.school_workload_roles
 TABLE = PLATFORM_DEFINITION.table
 TABLE_ARN = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{TABLE.name}"
 TENANT_ARN = f"arn:aws:iam::{ACCOUNT}:role/{TENANT.name}"

@@ -30,12 +30,11 @@ from luca_infra.definitions import PLATFORM_DEFINITION
 
 pytestmark = pytest.mark.infra
 
-SERVICE = PLATFORM_DEFINITION.grading
 # Each image's stack, service directory and the one container of its own in the task.
 IMAGES = {
-    "LucaGrading": (IMAGE_DOCKERFILE, "grading", "grading"),
-    "LucaGovSyncApi": (GOVSYNC_API_DOCKERFILE, "govsync", SERVICE.govsync_api_container),
-    "LucaAnalyticsApi": (ANALYTICS_API_DOCKERFILE, "analytics", SERVICE.analytics_api_container),
+    "LucaGrading": (IMAGE_DOCKERFILE, "grading", PLATFORM_DEFINITION.grading.container),
+    "LucaGovSyncApi": (GOVSYNC_API_DOCKERFILE, "govsync", PLATFORM_DEFINITION.govsync_api.container),
+    "LucaAnalyticsApi": (ANALYTICS_API_DOCKERFILE, "analytics", PLATFORM_DEFINITION.analytics_api.container),
 }
 SERVICES = sorted(
     path.name for path in (REPO_ROOT / "services").iterdir() if (path / "pyproject.toml").is_file()

@@ -23,7 +23,6 @@ from luca_infra.aws.load_balancer import (
     RULE_PRIORITIES,
 )
 from luca_infra.aws.observability import DASHBOARD_NAME, LATENCY_ALARM_NAME, LATENCY_OBJECTIVE_MS
-from luca_infra.aws.tenant_access import GRADING_TASK_ROLE
 from luca_infra.definitions import PLATFORM_DEFINITION
 from luca_platform.table import keys
 from luca_platform.telemetry.metrics import INTERACTIVE_REQUEST_LATENCY
@@ -418,7 +417,7 @@ def test_the_task_role_may_only_become_one_school_verify_tokens_and_trace(synthe
     _, task = _grading_task(synthesized)
     role_id = task["Properties"]["TaskRoleArn"]["Fn::GetAtt"][0]
     role = synthesized.templates["LucaGrading"]["Resources"][role_id]["Properties"]
-    assert role["RoleName"] == GRADING_TASK_ROLE
+    assert role["RoleName"] == DEFINITION.grading.task_role_name
     actions = {
         action
         for policy in synthesized.resources("LucaGrading", "AWS::IAM::Policy").values()

@@ -57,7 +57,7 @@ from luca_infra.aws.containers import OTLP_HTTP_ENDPOINT, http_health_check, rep
 from luca_infra.aws.identity import ServiceIdentityKey
 from luca_infra.aws.load_balancer import RULE_PRIORITIES
 from luca_infra.aws.nag import acknowledge
-from luca_infra.aws.tenant_access import ANALYTICS_API_TASK_ROLE, grant_assume_tenant_role, tenant_role_arn
+from luca_infra.aws.tenant_access import grant_assume_tenant_role, tenant_role_arn
 from luca_infra.definitions import PlatformDefinition
 
 ANALYTICS_API_DOCKERFILE = "services/analytics/Dockerfile"
@@ -105,7 +105,7 @@ class AnalyticsApiStack(cdk.Stack):
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
-        service = definition.grading  # the API's container, ports, paths and sizes are defined there
+        service = definition.analytics_api
         analytics = definition.analytics_aws
         tenant_role = tenant_role_arn(self, definition.tenant_role)
         self.api = LoadBalancedFargateService(
@@ -113,16 +113,16 @@ class AnalyticsApiStack(cdk.Stack):
             "Service",
             front=front,
             description="Analytics tasks",
-            container_name=service.analytics_api_container,
+            container_name=service.container,
             image=repository_image(repo_root, ANALYTICS_API_DOCKERFILE, ANALYTICS_API_CONTEXT_ALLOWLIST),
-            task_role_name=ANALYTICS_API_TASK_ROLE,
+            task_role_name=service.task_role_name,
             task_role_description=(
                 "Analytics query service: Athena in its workgroup over the lake; one school per table session"
             ),
-            cpu=service.analytics_cpu,
-            memory_mib=service.analytics_memory_mib,
-            min_tasks=service.analytics_min_tasks,
-            max_tasks=service.analytics_max_tasks,
+            cpu=service.cpu,
+            memory_mib=service.memory_mib,
+            min_tasks=service.min_tasks,
+            max_tasks=service.max_tasks,
             target_cpu_percent=service.target_cpu_percent,
             environment={
                 "LUCA_AWS_REGION": self.region,
@@ -136,8 +136,8 @@ class AnalyticsApiStack(cdk.Stack):
                 "LUCA_ATHENA_WORKGROUP": analytics.workgroup_name,
                 "LUCA_ATHENA_DATABASE": analytics.glue_database,
                 "LUCA_ATHENA_TABLE": analytics.glue_table,
-                "LUCA_REST_PORT": str(service.analytics_rest_port),
-                "LUCA_GRPC_PORT": str(service.analytics_grpc_port),
+                "LUCA_REST_PORT": str(service.rest_port),
+                "LUCA_GRPC_PORT": str(service.grpc_port),
                 "LUCA_OTEL_EXPORTER": "otlp",
                 "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://{OTLP_HTTP_ENDPOINT}",
             },
@@ -149,21 +149,21 @@ class AnalyticsApiStack(cdk.Stack):
             routes=[
                 Route(
                     listener=Listener.REST,
-                    port=service.analytics_rest_port,
+                    port=service.rest_port,
                     port_name="analytics-rest",
-                    paths=(service.analytics_rest_path,),
+                    paths=(service.rest_path,),
                     priority=RULE_PRIORITIES[Listener.REST]["analytics-api"],
                     health_path=service.health_path,
                 ),
                 Route(
                     listener=Listener.GRPC,
-                    port=service.analytics_grpc_port,
+                    port=service.grpc_port,
                     port_name="analytics-grpc",
-                    paths=(service.analytics_grpc_path,),
+                    paths=(service.grpc_path,),
                     priority=RULE_PRIORITIES[Listener.GRPC]["analytics-api"],
                 ),
             ],
-            health_check=http_health_check(service.analytics_rest_port, service.health_path),
+            health_check=http_health_check(service.rest_port, service.health_path),
             collector_image=collector_image,
         )
         self.task_role = self.api.task_role

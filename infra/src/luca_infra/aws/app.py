@@ -36,7 +36,7 @@ Order (strong references, which CDK follows): data, identity, observability and 
 Lambda stacks next (they import the table and the alerts topic); the service stacks after the
 network and, for the analytics API, ``LucaAnalytics`` (the lake's key and the pseudonymisation
 secret); the edge after the network and ``LucaIngest``. No shared stack refers to a service's stack:
-the tenant role admits the workload roles by name (``tenant_access.SCHOOL_WORKLOAD_ROLES``), and each
+the tenant role admits the workload roles by name (``PlatformDefinition.school_workload_roles``), and each
 service adds its own target groups and rules to the shared listeners. ``cdk deploy <Stack>`` deploys
 one service's stack and the shared stacks it depends on; ``--exclusively`` deploys that stack alone.
 """
@@ -61,7 +61,6 @@ from luca_infra.aws.ingest import IngestStack, require_bundle
 from luca_infra.aws.nag import enable_checks
 from luca_infra.aws.observability import ObservabilityStack
 from luca_infra.aws.shared import NetworkStack
-from luca_infra.aws.tenant_access import SCHOOL_WORKLOAD_ROLES
 from luca_infra.definitions import PLATFORM_DEFINITION, PlatformDefinition
 
 CERTIFICATE_ARN_CONTEXT = "luca:certificateArn"
@@ -122,7 +121,7 @@ def build_app(
         "LucaData",
         definition=definition.table,
         tenant_role=definition.tenant_role,
-        tenant_workloads=SCHOOL_WORKLOAD_ROLES,
+        tenant_workloads=definition.school_workload_roles,
         description="Luca: the platform table and the tenant role (per-school access to it)",
     )
     identity = IdentityStack(

@@ -22,7 +22,7 @@ Identities, least privilege:
 - The four task functions share one role. It has no table permission at all: the tasks read grades
   and write the sync's state only through per-school sessions on the tenant role
   (``LUCA_TENANT_ROLE_ARN``), whose policy confines every call to that school's partitions; the
-  tenant role (``LucaData``) admits this role by its name (``tenant_access.GOVSYNC_TASKS_ROLE``).
+  tenant role (``LucaData``) admits this role by its name (``GovSyncDefinition.tasks_role_name``).
   Besides that: read and write manifest objects (and use the manifests' key for exactly that), read
   the ministry secret, write logs and traces. Every task builds the whole composition on a cold
   start, ministry client included, so each reads the secret.
@@ -68,7 +68,7 @@ from luca_govsync.entrypoints.handlers import SERVICE as GOVSYNC_SERVICE
 from luca_infra.aws import constructs as luca_constructs
 from luca_infra.aws.constructs.python_function import X_RAY_ONLY
 from luca_infra.aws.nag import acknowledge
-from luca_infra.aws.tenant_access import GOVSYNC_TASKS_ROLE, grant_assume_tenant_role, tenant_role_arn
+from luca_infra.aws.tenant_access import grant_assume_tenant_role, tenant_role_arn
 from luca_infra.definitions import GovSyncDefinition, PlatformDefinition
 
 DLQ_ALARM_NAME = "Luca-GovSync-DLQ-Alert"
@@ -227,7 +227,7 @@ class GovSyncStack(cdk.Stack):
         self.tasks_role = iam.Role(
             self,
             "TasksRole",
-            role_name=GOVSYNC_TASKS_ROLE,
+            role_name=govsync.tasks_role_name,
             assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
             description="Government sync tasks: manifests, the ministry secret; table only as one school",
         )

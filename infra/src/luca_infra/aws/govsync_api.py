@@ -31,7 +31,7 @@ from luca_infra.aws.containers import repository_image
 from luca_infra.aws.identity import ServiceIdentityKey
 from luca_infra.aws.load_balancer import RULE_PRIORITIES
 from luca_infra.aws.nag import acknowledge
-from luca_infra.aws.tenant_access import GOVSYNC_API_TASK_ROLE, grant_assume_tenant_role, tenant_role_arn
+from luca_infra.aws.tenant_access import grant_assume_tenant_role, tenant_role_arn
 from luca_infra.definitions import PlatformDefinition
 
 GOVSYNC_API_DOCKERFILE = "services/govsync/Dockerfile"
@@ -50,12 +50,6 @@ GOVSYNC_API_CONTEXT_ALLOWLIST = (
     "**/.mypy_cache",
     "**/.ruff_cache",
 )
-# A few admins start and follow syncs; two tasks keep one per AZ. Not yet in the definitions, which
-# still size this API as a container of the grading task (its port, path and container name).
-API_CPU = 256
-API_MEMORY_MIB = 512
-API_MIN_TASKS = 2
-API_MAX_TASKS = 4
 
 
 class GovSyncApiStack(cdk.Stack):
@@ -75,7 +69,7 @@ class GovSyncApiStack(cdk.Stack):
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
-        api = definition.grading  # the API's container, port and path are still defined there
+        api = definition.govsync_api
         govsync = definition.govsync
         tenant_role = tenant_role_arn(self, definition.tenant_role)
         state_machine_arn = self.format_arn(
@@ -95,16 +89,16 @@ class GovSyncApiStack(cdk.Stack):
             "Service",
             front=front,
             description="Government sync API tasks",
-            container_name=api.govsync_api_container,
+            container_name=api.container,
             image=repository_image(repo_root, GOVSYNC_API_DOCKERFILE, GOVSYNC_API_CONTEXT_ALLOWLIST),
-            task_role_name=GOVSYNC_API_TASK_ROLE,
+            task_role_name=api.task_role_name,
             task_role_description=(
                 "Government sync API tasks: start and follow the sync's executions; table only as one school"
             ),
-            cpu=API_CPU,
-            memory_mib=API_MEMORY_MIB,
-            min_tasks=API_MIN_TASKS,
-            max_tasks=API_MAX_TASKS,
+            cpu=api.cpu,
+            memory_mib=api.memory_mib,
+            min_tasks=api.min_tasks,
+            max_tasks=api.max_tasks,
             target_cpu_percent=api.target_cpu_percent,
             # What luca_govsync.config.ApiSettings reads; resource names and ports only.
             environment={
@@ -117,7 +111,7 @@ class GovSyncApiStack(cdk.Stack):
                 "LUCA_STUDENT_CLAIM": definition.user_pool.student_claim,
                 "LUCA_TENANT_ROLE_ARN": tenant_role,
                 "LUCA_SERVICE_TOKEN_KEY_ID": service_identity.key.key_arn,
-                "LUCA_GRPC_PORT": str(api.govsync_api_port),
+                "LUCA_GRPC_PORT": str(api.grpc_port),
             },
             environment_reason=(
                 "The environment carries resource names, ports and claims only (table, state machine, user "
@@ -126,9 +120,9 @@ class GovSyncApiStack(cdk.Stack):
             routes=[
                 Route(
                     listener=Listener.GRPC,
-                    port=api.govsync_api_port,
+                    port=api.grpc_port,
                     port_name="govsync-grpc",
-                    paths=(api.govsync_api_path,),
+                    paths=(api.grpc_path,),
                     priority=RULE_PRIORITIES[Listener.GRPC]["govsync-api"],
                 )
             ],

@@ -34,10 +34,8 @@ from luca_infra.aws.constructs import Listener, LoadBalancedFargateService, Rout
 from luca_infra.aws.containers import OTLP_HTTP_ENDPOINT, http_health_check, repository_image
 from luca_infra.aws.identity import ServiceIdentityKey
 from luca_infra.aws.load_balancer import CATCH_ALL_PATH, RULE_PRIORITIES
-from luca_infra.aws.tenant_access import GRADING_TASK_ROLE, grant_assume_tenant_role, tenant_role_arn
+from luca_infra.aws.tenant_access import grant_assume_tenant_role, tenant_role_arn
 from luca_infra.definitions import PlatformDefinition
-
-SERVICE_CONTAINER = "grading"
 
 # What the image build may see, relative to the repository root (Docker ignore syntax: exclude all,
 # then re-include). An allowlist, so a new top-level directory never leaks into the build context:
@@ -110,9 +108,9 @@ class GradingStack(cdk.Stack):
             "Service",
             front=front,
             description="Grading tasks",
-            container_name=SERVICE_CONTAINER,
+            container_name=service.container,
             image=repository_image(repo_root, IMAGE_DOCKERFILE, IMAGE_CONTEXT_ALLOWLIST),
-            task_role_name=GRADING_TASK_ROLE,
+            task_role_name=service.task_role_name,
             task_role_description="Grading tasks: may only assume the tenant role, one school per session",
             cpu=service.cpu,
             memory_mib=service.memory_mib,

@@ -18,7 +18,7 @@
   call to that school's partitions.
 
 The tenant role lives in ``LucaData`` and is named by the definition, so this stack builds its ARN
-from that name; its trust admits this role by its name (``tenant_access.GRADE_PROCESSOR_ROLE``), so
+from that name; its trust admits this role by its name (``IngestDefinition.role_name``), so
 neither stack imports from the other.
 """
 
@@ -38,7 +38,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from luca_infra.aws import constructs as luca_constructs
-from luca_infra.aws.tenant_access import GRADE_PROCESSOR_ROLE, grant_assume_tenant_role, tenant_role_arn
+from luca_infra.aws.tenant_access import grant_assume_tenant_role, tenant_role_arn
 from luca_infra.definitions import IngestDefinition, PlatformDefinition
 from luca_ingest.entrypoints.handler import SERVICE as PROCESSOR_SERVICE
 
@@ -126,7 +126,7 @@ class IngestStack(cdk.Stack):
             timeout=cdk.Duration.seconds(ingest.function_timeout_seconds),
             memory_mib=ingest.memory_mib,
             environment=environment,
-            role_name=GRADE_PROCESSOR_ROLE,
+            role_name=ingest.role_name,
             role_description="Grade processor: consumes the events queue; table access only as one school",
         )
         self.function = processor.function

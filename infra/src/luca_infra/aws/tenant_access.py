@@ -10,8 +10,9 @@ The trust policy insists on that tag: it must be present and non-empty, must be 
 must not contain ``*``, ``?`` or ``#`` (a wildcard or separator smuggled into the tag could widen the
 pattern after substitution; school ids never contain them, see ``luca_platform.table.keys``).
 
-Who may assume it: exactly the roles named in ``SCHOOL_WORKLOAD_ROLES`` (the grading, government sync
-API and analytics API task roles, the grade processor's and the government sync tasks' roles). The
+Who may assume it: exactly the roles named in ``PlatformDefinition.school_workload_roles`` (the
+grading, government sync API and analytics API task roles, the grade processor's and the government
+sync tasks' roles; each named in its own definition, which the stack creating it reads too). The
 trust admits them by name, through ``aws:PrincipalArn``, not by a reference to the stacks that create
 them: the tenant role lives in the shared data stack (``LucaData``), every one of those stacks
 depends on it, and none has to be deployed for another to change. A name in the trust is also safe
@@ -33,20 +34,6 @@ from luca_infra.definitions import TenantRoleDefinition
 
 # IAM policy-variable escapes for a literal '*' and '?', and the key separator.
 FORBIDDEN_TAG_VALUE_PATTERNS = ("*${*}*", "*${?}*", "*#*")
-
-# The roles that act for one school at a time, by name (the tenant role's trust names them).
-GRADING_TASK_ROLE = "luca-grading-task"
-GOVSYNC_API_TASK_ROLE = "luca-govsync-api-task"
-ANALYTICS_API_TASK_ROLE = "luca-analytics-api-task"
-GRADE_PROCESSOR_ROLE = "luca-grade-processor"
-GOVSYNC_TASKS_ROLE = "luca-govsync-tasks"
-SCHOOL_WORKLOAD_ROLES = (
-    GRADING_TASK_ROLE,
-    GOVSYNC_API_TASK_ROLE,
-    ANALYTICS_API_TASK_ROLE,
-    GRADE_PROCESSOR_ROLE,
-    GOVSYNC_TASKS_ROLE,
-)
 
 
 def tenant_trust_conditions(session_tag: str) -> dict[str, dict[str, object]]:

@@ -37,7 +37,6 @@ from luca_infra.local.emulator import EmulatorError, PortInUseError
 from luca_infra.local.govsync import GovSyncConfig
 from luca_infra.local.platform import (
     DEFAULT_GATEWAY_PORT,
-    DEFAULT_GOVSYNC_GRPC_PORT,
     DEFAULT_STATE_DIR,
     LocalPlatform,
     PlatformConfig,
@@ -104,7 +103,7 @@ def add_parser(commands: Any) -> None:
     up.add_argument(
         "--sync-grpc-port",
         type=int,
-        default=DEFAULT_GOVSYNC_GRPC_PORT,
+        default=PLATFORM_DEFINITION.govsync_api.grpc_port,
         help="the government sync's gRPC API (default %(default)s)",
     )
 

@@ -56,12 +56,6 @@ if TYPE_CHECKING:
     from mypy_boto3_cognito_idp import CognitoIdentityProviderClient
 
 DEFAULT_GATEWAY_PORT = 8000
-# The government sync's gRPC API (luca.govsync.v1), next to the grading service's.
-DEFAULT_GOVSYNC_GRPC_PORT = 50052
-# The analytics service (per-school reports over the lake): REST behind the gateway, gRPC internal.
-DEFAULT_ANALYTICS_REST_PORT = 8082
-DEFAULT_ANALYTICS_GRPC_PORT = 50053
-ANALYTICS_ROUTE = "/v1/analytics"
 DEFAULT_STATE_DIR = Path(".luca")
 STATE_FILE = "platform.json"
 ACCESS_LOG_FILE = "access.jsonl"
@@ -101,9 +95,10 @@ class PlatformConfig:
     processor_retry_delay_seconds: int | None = 2
     # The government path's local knobs: shorter retries, the schedule, the ministry simulator's faults.
     govsync: GovSyncConfig = field(default_factory=GovSyncConfig)
-    govsync_grpc_port: int = DEFAULT_GOVSYNC_GRPC_PORT
-    analytics_rest_port: int = DEFAULT_ANALYTICS_REST_PORT
-    analytics_grpc_port: int = DEFAULT_ANALYTICS_GRPC_PORT
+    govsync_grpc_port: int = PLATFORM_DEFINITION.govsync_api.grpc_port
+    # The analytics service (per-school reports over the lake): REST behind the gateway, gRPC internal.
+    analytics_rest_port: int = PLATFORM_DEFINITION.analytics_api.rest_port
+    analytics_grpc_port: int = PLATFORM_DEFINITION.analytics_api.grpc_port
 
     @classmethod
     def ephemeral(cls, state_dir: Path, **overrides: Any) -> PlatformConfig:
@@ -429,7 +424,7 @@ class LocalPlatform:
             port=self.config.gateway_port,
             ready_file=str(state_dir / GATEWAY_READY_FILE),
             upstream_url=self.grading_rest_url,
-            routes={ANALYTICS_ROUTE: self.analytics_rest_url},
+            routes={self.config.definition.analytics_api.rest_prefix: self.analytics_rest_url},
             cognito=CognitoSettings(
                 region=resources.region,
                 user_pool_id=resources.user_pool_id,
