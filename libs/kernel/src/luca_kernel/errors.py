@@ -22,6 +22,12 @@ class Reason(StrEnum):
     IDEMPOTENCY_KEY_REUSED = "idempotency-key-reused"
     RATE_LIMITED = "rate-limited"
     NOT_FOUND = "not-found"
+    VERSION_MISMATCH = "version-mismatch"
+    PRECONDITION_REQUIRED = "precondition-required"
+    TERM_CLOSED = "term-closed"
+    UNKNOWN_TERM = "unknown-term"
+    INVALID_CURSOR = "invalid-cursor"
+    RETRACTED = "retracted"
 
 
 class LucaError(Exception):
@@ -29,10 +35,15 @@ class LucaError(Exception):
 
     reason: Reason = Reason.VALIDATION
 
-    def __init__(self, detail: str, *, field: str | None = None) -> None:
+    def __init__(
+        self, detail: str, *, field: str | None = None, context: dict[str, str] | None = None
+    ) -> None:
         super().__init__(detail)
         self.detail = detail
         self.field = field
+        # Facts a client branches on (the closed term, the current version): problem extension
+        # members on REST, ErrorInfo metadata on gRPC.
+        self.context = dict(context or {})
 
 
 class InvalidInput(LucaError):
@@ -57,6 +68,40 @@ class UnknownCourse(LucaError):
 
 class NotFound(LucaError):
     reason = Reason.NOT_FOUND
+
+
+class UnknownTerm(LucaError):
+    reason = Reason.UNKNOWN_TERM
+
+
+class VersionMismatch(LucaError):
+    """The change named a version that is no longer the current one (someone changed it first)."""
+
+    reason = Reason.VERSION_MISMATCH
+
+
+class PreconditionRequired(LucaError):
+    """A change to an existing record must name the version it was based on."""
+
+    reason = Reason.PRECONDITION_REQUIRED
+
+
+class TermClosed(LucaError):
+    """The term is closed: no new grades, and only admins may correct its grades."""
+
+    reason = Reason.TERM_CLOSED
+
+
+class Retracted(LucaError):
+    """The grade was retracted: it can no longer be corrected or retracted again."""
+
+    reason = Reason.RETRACTED
+
+
+class InvalidCursor(InvalidInput):
+    """A page cursor that was tampered with, expired, or made by another school or query."""
+
+    reason = Reason.INVALID_CURSOR
 
 
 class Forbidden(LucaError):

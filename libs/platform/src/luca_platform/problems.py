@@ -17,11 +17,16 @@ from luca_kernel.errors import (
     InvalidInput,
     LucaError,
     NotFound,
+    PreconditionRequired,
+    Retracted,
     ScoreOutOfScale,
+    TermClosed,
     Unauthenticated,
     UnknownCourse,
     UnknownStudent,
     UnknownSubject,
+    UnknownTerm,
+    VersionMismatch,
 )
 
 PROBLEM_BASE = "https://errors.luca.school/"
@@ -44,7 +49,13 @@ _MAPPING: list[tuple[type[LucaError], int, grpc.StatusCode]] = [
     (UnknownStudent, 404, grpc.StatusCode.NOT_FOUND),
     (UnknownSubject, 404, grpc.StatusCode.NOT_FOUND),
     (UnknownCourse, 404, grpc.StatusCode.NOT_FOUND),
+    (UnknownTerm, 404, grpc.StatusCode.NOT_FOUND),
     (NotFound, 404, grpc.StatusCode.NOT_FOUND),
+    # Optimistic concurrency: REST's conditional-request statuses, gRPC's precondition code.
+    (VersionMismatch, 412, grpc.StatusCode.FAILED_PRECONDITION),
+    (PreconditionRequired, 428, grpc.StatusCode.FAILED_PRECONDITION),
+    (TermClosed, 409, grpc.StatusCode.FAILED_PRECONDITION),
+    (Retracted, 409, grpc.StatusCode.FAILED_PRECONDITION),
     (InvalidInput, 400, grpc.StatusCode.INVALID_ARGUMENT),
 ]
 
@@ -54,9 +65,12 @@ TITLES = {
     403: "Forbidden",
     404: "Not Found",
     405: "Method Not Allowed",
+    409: "Conflict",
+    412: "Precondition Failed",
     413: "Content Too Large",
     415: "Unsupported Media Type",
     422: "Unprocessable Content",
+    428: "Precondition Required",
     429: "Too Many Requests",
     500: "Internal Server Error",
     503: "Service Unavailable",
@@ -132,11 +146,9 @@ def status_for(error: LucaError, *, domain: str, field: str | None = None) -> st
     ``field`` overrides ``error.field`` when the request spells the field differently (a path such
     as ``rule.passing_grade``)."""
     named = field or error.field
+    metadata = dict(error.context)
+    if named:
+        metadata["field"] = named
     return error_status(
-        grpc_code(error),
-        error.reason.name,
-        error.detail,
-        domain=domain,
-        field=named,
-        metadata={"field": named} if named else None,
+        grpc_code(error), error.reason.name, error.detail, domain=domain, field=named, metadata=metadata
     )

@@ -30,6 +30,7 @@ def problem_response(
     correlation_id: str | None = None,
     errors: list[dict[str, Any]] | None = None,
     headers: Mapping[str, str] | None = None,
+    extra: Mapping[str, Any] | None = None,
 ) -> JSONResponse:
     body = problem_body(
         status,
@@ -38,6 +39,7 @@ def problem_response(
         instance=request.url.path if request is not None else None,
         correlation_id=correlation_id,
         errors=errors,
+        extra=extra,
     )
     return JSONResponse(
         body, status_code=status, media_type=PROBLEM_JSON, headers=dict(headers) if headers else None
@@ -60,6 +62,7 @@ class ProblemResponder:
         *,
         errors: list[dict[str, Any]] | None = None,
         headers: Mapping[str, str] | None = None,
+        extra: Mapping[str, Any] | None = None,
     ) -> JSONResponse:
         return problem_response(
             request,
@@ -69,6 +72,7 @@ class ProblemResponder:
             correlation_id=self.correlation(request),
             errors=errors,
             headers=headers,
+            extra=extra,
         )
 
 
@@ -89,7 +93,9 @@ def install_problem_handlers(
         status = http_status(exc)
         headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
         errors = [{"field": exc.field, "reason": exc.reason.value}] if exc.field else None
-        return problem(request, status, exc.reason.value, exc.detail, errors=errors, headers=headers)
+        return problem(
+            request, status, exc.reason.value, exc.detail, errors=errors, headers=headers, extra=exc.context
+        )
 
     @app.exception_handler(TenantBoundaryViolation)
     async def boundary(request: Request, exc: TenantBoundaryViolation) -> JSONResponse:

@@ -6,11 +6,12 @@ sync) seed them with this instead of depending on the grading service.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from luca_kernel.grading import GradingRule
-from luca_kernel.ids import CourseId, SchoolId, StudentId, SubjectId
-from luca_kernel.roster import Course, Student, Subject
+from luca_kernel.ids import CourseId, SchoolId, StudentId, SubjectId, TermId
+from luca_kernel.roster import Course, Student, Subject, Term
 from luca_platform.aws import AwsClients
 from luca_platform.contracts import roster, rules
 from luca_platform.table import guard
@@ -46,6 +47,17 @@ class SchoolSeed:
             self.school_id, StudentId(student_id), CourseId(course_id), name or f"Student {student_id}"
         )
         self.put(roster.student_item(student))
+        return self
+
+    def term(self, term_id: str, name: str = "", *, closed_at: datetime | None = None) -> SchoolSeed:
+        term = Term(
+            self.school_id,
+            TermId(term_id),
+            name or f"Term {term_id}",
+            closed_at=closed_at,
+            closed_by="seed" if closed_at else "",
+        )
+        self.put(roster.term_item(term))
         return self
 
     def rule(self, rule: GradingRule) -> SchoolSeed:

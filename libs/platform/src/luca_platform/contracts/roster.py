@@ -1,7 +1,8 @@
-"""Published contract: the school's roster (students, subjects, courses). Owner: grading.
+"""Published contract: the school's roster (students, subjects, courses, terms). Owner: grading.
 
 Readers: the grade processor (a student's course, a subject's existence), the reports (a school's
-courses and each course's students, on the course index). The items are small and fixed, so the
+courses and each course's students, on the course index), the government sync (whether a term is
+closed: closing a term is what the sync submits). The items are small and fixed, so the
 codec itself is published: the owner writes with these builders, readers parse with these parsers.
 """
 
@@ -10,10 +11,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from luca_kernel.ids import CourseId, SchoolId, StudentId, SubjectId
-from luca_kernel.roster import Course, Student, Subject
+from luca_kernel.ids import CourseId, SchoolId, StudentId, SubjectId, TermId
+from luca_kernel.roster import Course, Student, Subject, Term
 from luca_platform.contracts.base import ItemContract
 from luca_platform.table import keys
+from luca_platform.table.codec import parse_timestamp, timestamp
 
 OWNER = "grading"
 SCHEMA_VERSION = 1
@@ -38,10 +40,20 @@ COURSE = ItemContract(
     {"school_id": "string", "course_id": "string", "name": "string"},
     readers=("analytics",),
 )
-CONTRACTS = (STUDENT, SUBJECT, COURSE)
+TERM = ItemContract(
+    "Term",
+    OWNER,
+    SCHEMA_VERSION,
+    {"school_id": "string", "term_id": "string", "name": "string"},
+    optional={"closed_at": "string", "closed_by": "string"},
+    readers=("govsync",),
+)
+CONTRACTS = (STUDENT, SUBJECT, COURSE, TERM)
 
 STUDENT_SK = "STUDENT"
 COURSE_SK_PREFIX = f"COURSE{keys.SEP}"
+SUBJECT_SK_PREFIX = f"SUBJECT{keys.SEP}"
+TERM_SK_PREFIX = f"TERM{keys.SEP}"
 # A course's roster on the course index: its students' sort keys start with this.
 ROSTER_SK_PREFIX = f"STUDENT{keys.SEP}"
 
@@ -52,7 +64,7 @@ def student_pk(school_id: str, student_id: str) -> str:
 
 
 def catalog_pk(school_id: str) -> str:
-    """The school's catalog partition: its subjects and courses."""
+    """The school's catalog partition: its subjects, courses and terms."""
     return keys.school_key(school_id, "CATALOG")
 
 
@@ -62,7 +74,11 @@ def course_roster_pk(school_id: str, course_id: str) -> str:
 
 
 def subject_sk(subject_id: str) -> str:
-    return f"SUBJECT{keys.SEP}{keys.part(subject_id)}"
+    return f"{SUBJECT_SK_PREFIX}{keys.part(subject_id)}"
+
+
+def term_sk(term_id: str) -> str:
+    return f"{TERM_SK_PREFIX}{keys.part(term_id)}"
 
 
 def course_sk(course_id: str) -> str:
@@ -109,6 +125,20 @@ def course_item(course: Course) -> dict[str, Any]:
     }
 
 
+def term_item(term: Term) -> dict[str, Any]:
+    return {
+        keys.TABLE_PARTITION_KEY: catalog_pk(term.school_id),
+        keys.TABLE_SORT_KEY: term_sk(term.term_id),
+        keys.TYPE_ATTRIBUTE: TERM.type_name,
+        keys.SCHEMA_VERSION_ATTRIBUTE: SCHEMA_VERSION,
+        "school_id": term.school_id,
+        "term_id": term.term_id,
+        "name": term.name,
+        "closed_at": timestamp(term.closed_at) if term.closed_at else None,
+        "closed_by": term.closed_by or None,
+    }
+
+
 def student_from(item: Mapping[str, Any]) -> Student:
     return Student(
         SchoolId(item["school_id"]),
@@ -124,3 +154,14 @@ def subject_from(item: Mapping[str, Any]) -> Subject:
 
 def course_from(item: Mapping[str, Any]) -> Course:
     return Course(SchoolId(item["school_id"]), CourseId(item["course_id"]), item["name"])
+
+
+def term_from(item: Mapping[str, Any]) -> Term:
+    closed = item.get("closed_at")
+    return Term(
+        SchoolId(item["school_id"]),
+        TermId(item["term_id"]),
+        item["name"],
+        closed_at=parse_timestamp(closed) if closed else None,
+        closed_by=item.get("closed_by") or "",
+    )

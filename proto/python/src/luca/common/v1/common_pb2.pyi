@@ -18,6 +18,12 @@ class ErrorReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     ERROR_REASON_IDEMPOTENCY_KEY_REUSED: _ClassVar[ErrorReason]
     ERROR_REASON_RATE_LIMITED: _ClassVar[ErrorReason]
     ERROR_REASON_NOT_FOUND: _ClassVar[ErrorReason]
+    ERROR_REASON_VERSION_MISMATCH: _ClassVar[ErrorReason]
+    ERROR_REASON_PRECONDITION_REQUIRED: _ClassVar[ErrorReason]
+    ERROR_REASON_TERM_CLOSED: _ClassVar[ErrorReason]
+    ERROR_REASON_UNKNOWN_TERM: _ClassVar[ErrorReason]
+    ERROR_REASON_INVALID_CURSOR: _ClassVar[ErrorReason]
+    ERROR_REASON_RETRACTED: _ClassVar[ErrorReason]
 ERROR_REASON_UNSPECIFIED: ErrorReason
 ERROR_REASON_VALIDATION: ErrorReason
 ERROR_REASON_SCORE_OUT_OF_SCALE: ErrorReason
@@ -29,6 +35,12 @@ ERROR_REASON_UNAUTHENTICATED: ErrorReason
 ERROR_REASON_IDEMPOTENCY_KEY_REUSED: ErrorReason
 ERROR_REASON_RATE_LIMITED: ErrorReason
 ERROR_REASON_NOT_FOUND: ErrorReason
+ERROR_REASON_VERSION_MISMATCH: ErrorReason
+ERROR_REASON_PRECONDITION_REQUIRED: ErrorReason
+ERROR_REASON_TERM_CLOSED: ErrorReason
+ERROR_REASON_UNKNOWN_TERM: ErrorReason
+ERROR_REASON_INVALID_CURSOR: ErrorReason
+ERROR_REASON_RETRACTED: ErrorReason
 
 class Decimal(_message.Message):
     __slots__ = ("value",)
