@@ -17,7 +17,7 @@ from grpc_status import rpc_status
 
 def build_server(
     *,
-    service_name: str,
+    service_name: str | Sequence[str],
     register: Callable[[grpc.Server], None],
     address: str,
     workers: int,
@@ -25,8 +25,9 @@ def build_server(
     traced: bool = True,
     options: Sequence[tuple[str, Any]] = (),
 ) -> tuple[grpc.Server, int]:
-    """A bound, not yet started server for ``service_name`` (``register`` adds its servicer); returns
-    it and the bound port (what a configured port 0 became)."""
+    """A bound, not yet started server for ``service_name`` (one or several services; ``register``
+    adds their servicers); returns it and the bound port (what a configured port 0 became)."""
+    names = (service_name,) if isinstance(service_name, str) else tuple(service_name)
     interceptors = []
     if traced:
         from opentelemetry.instrumentation.grpc import server_interceptor
@@ -40,10 +41,10 @@ def build_server(
     register(server)
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    for name in ("", service_name):
+    for name in ("", *names):
         health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     reflection.enable_server_reflection(
-        (service_name, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME),
+        (*names, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME),
         server,
     )
     port = server.add_insecure_port(address)

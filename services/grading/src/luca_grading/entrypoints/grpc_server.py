@@ -8,8 +8,7 @@ identity token); errors carry google.rpc ErrorInfo / BadRequest details.
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, TypeVar
@@ -21,24 +20,16 @@ from luca.common.v1 import common_pb2
 from luca.grading.v1 import grading_pb2, grading_pb2_grpc
 from luca_grading.bootstrap import Container
 from luca_grading.domain.model import BehaviorKind, BehaviorNote, Evaluation, SubjectAverage
+from luca_grading.entrypoints.grpc_calls import ERROR_DOMAIN, CallRunner
 from luca_grading.service_layer.services import RecordBehaviorNote, RecordEvaluation
 from luca_kernel.access import Principal
-from luca_kernel.errors import Forbidden, InvalidInput, LucaError, TenantBoundaryViolation
+from luca_kernel.errors import InvalidInput
 from luca_kernel.grading import GradingRule, Rounding, ScaleKind, parse_decimal
 from luca_kernel.ids import SubjectId
-from luca_platform.grpc_server import abort, build_server
-from luca_platform.problems import (
-    DEPENDENCY_ERRORS,
-    DEPENDENCY_UNAVAILABLE,
-    error_status,
-    grpc_code,
-    status_for,
-)
-from luca_platform.telemetry import context as request_context
+from luca_platform.grpc_server import build_server
 
 log = logging.getLogger("luca.grading.grpc")
 SERVICE_NAME = grading_pb2.DESCRIPTOR.services_by_name["GradingService"].full_name
-ERROR_DOMAIN = "grading.luca.school"
 R = TypeVar("R")
 
 _SCALES = {
@@ -153,63 +144,10 @@ def rule_from_pb(message: grading_pb2.GradingRule) -> GradingRule:
 
 
 class GradingServicer(grading_pb2_grpc.GradingServiceServicer):
-    def __init__(self, container: Container) -> None:
+    def __init__(self, container: Container, calls: CallRunner) -> None:
         self._container = container
         self._service = container.service
-
-    def _call(
-        self,
-        method: str,
-        context: grpc.ServicerContext,
-        work: Callable[[Principal], R],
-        fields: Mapping[str, str] | None = None,
-    ) -> R:
-        """Runs ``work`` for the authenticated caller; ``fields`` renames an error's field to the
-        request's field path."""
-        metadata = {k.lower(): v for k, v in context.invocation_metadata() if isinstance(v, str)}
-        correlation = request_context.sanitize_correlation_id(
-            metadata.get(request_context.CORRELATION_HEADER)
-        )
-        context.send_initial_metadata(((request_context.CORRELATION_HEADER, correlation),))
-        started = time.perf_counter()
-        school = "unauthenticated"
-        status = "OK"
-        with request_context.RequestScope(correlation, route_name=f"/{SERVICE_NAME}/{method}"):
-            try:
-                principal = self._container.authenticator.authenticate(metadata.get("authorization"))
-                school = principal.school_id
-                request_context.school_id.set(school)
-                return work(principal)
-            except LucaError as error:
-                status = grpc_code(error).name
-                field = (fields or {}).get(error.field or "")
-                abort(context, status_for(error, domain=ERROR_DOMAIN, field=field))
-            except TenantBoundaryViolation as error:
-                # A bug (or an attack past validation) built another school's key: logged loudly,
-                # answered as a generic Forbidden with its details, nothing of the key.
-                status = "PERMISSION_DENIED"
-                log.error("tenant boundary violation refused", extra={"error": str(error)})
-                refused = Forbidden("that resource is not part of your school")
-                abort(context, status_for(refused, domain=ERROR_DOMAIN))
-            except DEPENDENCY_ERRORS as error:
-                # The table (or STS) refused or is unreachable after the SDK's retries: the caller
-                # may retry; botocore's text is for the log only.
-                status = "UNAVAILABLE"
-                log.warning("table unavailable", extra={"error": str(error)})
-                abort(
-                    context,
-                    error_status(
-                        grpc.StatusCode.UNAVAILABLE,
-                        DEPENDENCY_UNAVAILABLE,
-                        "the school's records are unavailable; try again shortly",
-                        domain=ERROR_DOMAIN,
-                    ),
-                )
-            finally:
-                latency = (time.perf_counter() - started) * 1000
-                self._container.metrics.record(
-                    school_id=school, route=f"grpc:{method}", latency_ms=latency, status=_http_like(status)
-                )
+        self._calls = calls
 
     def RecordEvaluation(self, request: Any, context: grpc.ServicerContext) -> Any:
         def work(principal: Principal) -> grading_pb2.RecordEvaluationResponse:
@@ -233,7 +171,7 @@ class GradingServicer(grading_pb2_grpc.GradingServiceServicer):
                 evaluation=evaluation_pb(recorded.value), replayed=recorded.replayed
             )
 
-        return self._call("RecordEvaluation", context, work, _REQUEST_ID_FIELDS)
+        return self._calls.run("RecordEvaluation", context, work, _REQUEST_ID_FIELDS)
 
     def ListStudentEvaluations(self, request: Any, context: grpc.ServicerContext) -> Any:
         def work(principal: Principal) -> grading_pb2.ListStudentEvaluationsResponse:
@@ -245,7 +183,7 @@ class GradingServicer(grading_pb2_grpc.GradingServiceServicer):
                 averages=[average_pb(a) for a in report.averages],
             )
 
-        return self._call("ListStudentEvaluations", context, work)
+        return self._calls.run("ListStudentEvaluations", context, work)
 
     def ListCourseGrades(self, request: Any, context: grpc.ServicerContext) -> Any:
         def work(principal: Principal) -> grading_pb2.ListCourseGradesResponse:
@@ -260,7 +198,7 @@ class GradingServicer(grading_pb2_grpc.GradingServiceServicer):
                 ],
             )
 
-        return self._call("ListCourseGrades", context, work)
+        return self._calls.run("ListCourseGrades", context, work)
 
     def RecordBehaviorNote(self, request: Any, context: grpc.ServicerContext) -> Any:
         def work(principal: Principal) -> grading_pb2.RecordBehaviorNoteResponse:
@@ -280,7 +218,7 @@ class GradingServicer(grading_pb2_grpc.GradingServiceServicer):
                 note=note_pb(recorded.value), replayed=recorded.replayed
             )
 
-        return self._call("RecordBehaviorNote", context, work, _REQUEST_ID_FIELDS)
+        return self._calls.run("RecordBehaviorNote", context, work, _REQUEST_ID_FIELDS)
 
     def GetBehaviorProfile(self, request: Any, context: grpc.ServicerContext) -> Any:
         def work(principal: Principal) -> grading_pb2.GetBehaviorProfileResponse:
@@ -292,7 +230,7 @@ class GradingServicer(grading_pb2_grpc.GradingServiceServicer):
                 recent_notes=[note_pb(n) for n in profile.recent_notes],
             )
 
-        return self._call("GetBehaviorProfile", context, work)
+        return self._calls.run("GetBehaviorProfile", context, work)
 
     def GetGradingRule(self, request: Any, context: grpc.ServicerContext) -> Any:
         def work(principal: Principal) -> grading_pb2.GetGradingRuleResponse:
@@ -300,35 +238,24 @@ class GradingServicer(grading_pb2_grpc.GradingServiceServicer):
                 rule=rule_pb(self._service.rule_for(principal, request.subject_id))
             )
 
-        return self._call("GetGradingRule", context, work)
+        return self._calls.run("GetGradingRule", context, work)
 
     def PutGradingRule(self, request: Any, context: grpc.ServicerContext) -> Any:
         def work(principal: Principal) -> grading_pb2.PutGradingRuleResponse:
             stored = self._service.put_rule(principal, rule_from_pb(request.rule))
             return grading_pb2.PutGradingRuleResponse(rule=rule_pb(stored))
 
-        return self._call("PutGradingRule", context, work, _RULE_FIELDS)
-
-
-def _http_like(status: str) -> int:
-    return {
-        "OK": 200,
-        "INVALID_ARGUMENT": 400,
-        "UNAUTHENTICATED": 401,
-        "PERMISSION_DENIED": 403,
-        "NOT_FOUND": 404,
-        "FAILED_PRECONDITION": 422,
-        "UNAVAILABLE": 503,
-    }.get(status, 500)
+        return self._calls.run("PutGradingRule", context, work, _RULE_FIELDS)
 
 
 def create_server(container: Container, *, address: str | None = None) -> tuple[grpc.Server, int]:
     """A bound, not yet started server; returns it and its port."""
     settings = container.settings
+    calls = CallRunner(container, SERVICE_NAME, ERROR_DOMAIN)
     return build_server(
         service_name=SERVICE_NAME,
         register=lambda server: grading_pb2_grpc.add_GradingServiceServicer_to_server(
-            GradingServicer(container), server
+            GradingServicer(container, calls), server
         ),
         address=address or f"{settings.grpc_host}:{settings.grpc_port}",
         workers=settings.grpc_workers,
