@@ -6,6 +6,8 @@ import pytest
 
 from grading_emulated import EmulatedGrading, build, seed_roster
 from grading_fakes import FakeClock, FakeRepositories, SequentialIds
+from luca_grading.service_layer.administration import SchoolAdministration
+from luca_grading.service_layer.changes import GradeChanges
 from luca_grading.service_layer.services import GradingService
 from luca_kernel.rule_cache import RuleCache
 
@@ -32,13 +34,28 @@ def cache_timer() -> Clocked:
 
 
 @pytest.fixture
-def service(repositories: FakeRepositories, cache_timer: Clocked) -> GradingService:
-    return GradingService(
-        repositories=repositories,
-        rules=RuleCache(ttl_seconds=60, timer=cache_timer),
-        clock=FakeClock(),
-        ids=SequentialIds(),
-    )
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def rules(cache_timer: Clocked) -> RuleCache:
+    return RuleCache(ttl_seconds=60, timer=cache_timer)
+
+
+@pytest.fixture
+def service(repositories: FakeRepositories, rules: RuleCache, clock: FakeClock) -> GradingService:
+    return GradingService(repositories=repositories, rules=rules, clock=clock, ids=SequentialIds())
+
+
+@pytest.fixture
+def changes(repositories: FakeRepositories, rules: RuleCache, clock: FakeClock) -> GradeChanges:
+    return GradeChanges(repositories=repositories, rules=rules, clock=clock)
+
+
+@pytest.fixture
+def administration(repositories: FakeRepositories, clock: FakeClock) -> SchoolAdministration:
+    return SchoolAdministration(repositories=repositories, clock=clock)
 
 
 @pytest.fixture(scope="module")

@@ -137,14 +137,20 @@ def build(endpoint: str, *, scoped: bool = True) -> EmulatedGrading:
 
 
 def seed_roster(grading: EmulatedGrading, school: str, students: dict[str, str]) -> None:
-    """Course 1A, subjects math and history, and the given students (id -> name), as the school admin."""
+    """Course 1A, subjects math and history, terms 2026-T1 and 2025-T1, the given students (id ->
+    name), and the school's demo teacher (``teacher-<school>``, what ``bearer`` mints) assigned to both
+    subjects: as the school admin."""
     from luca_kernel.access import Principal, Role
     from luca_kernel.ids import SchoolId
 
     admin = Principal(SchoolId(school), subject="seed-admin", roles=frozenset({Role.ADMIN}))
-    service = grading.container.service
-    service.put_course(admin, "1A", "First A")
-    service.put_subject(admin, "math", "Mathematics")
-    service.put_subject(admin, "history", "History")
+    administration = grading.container.admin
+    administration.put_course(admin, "1A", "First A")
+    administration.put_subject(admin, "math", "Mathematics")
+    administration.put_subject(admin, "history", "History")
+    for term in ("2026-T1", "2025-T1"):
+        administration.put_term(admin, term, f"Term {term}")
+    for subject in ("math", "history"):
+        administration.assign(admin, f"teacher-{school}", "1A", subject)
     for student_id, name in students.items():
-        service.put_student(admin, student_id, "1A", name)
+        administration.put_student(admin, student_id, "1A", name)

@@ -8,12 +8,19 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from itertools import count
 
-from luca_grading.domain.model import BehaviorNote, Evaluation
-from luca_grading.service_layer.ports import CheckedWrite, IdempotencyRecord, Preconditions, RecordingContext
+from luca_grading.domain.model import Assignment, BehaviorNote, Evaluation, EvaluationChange
+from luca_grading.service_layer.ports import (
+    ChangeGuards,
+    ChangeWrite,
+    CheckedWrite,
+    IdempotencyRecord,
+    Preconditions,
+    RecordingContext,
+)
 from luca_kernel.access import Principal, Role
 from luca_kernel.grading import GradingRule
-from luca_kernel.ids import CourseId, SchoolId, StudentId, SubjectId, TermId
-from luca_kernel.roster import Course, Student, Subject
+from luca_kernel.ids import CourseId, SchoolId, StudentId, SubjectId, TeacherId, TermId
+from luca_kernel.roster import Course, Student, Subject, Term
 
 
 class FakeClock:
@@ -46,6 +53,9 @@ class FakeSchoolRepository:
         self.evaluations: dict[str, Evaluation] = {}
         self.notes: dict[str, BehaviorNote] = {}
         self.idempotency: dict[tuple[str, str], IdempotencyRecord] = {}
+        self.terms: dict[TermId, Term] = {}
+        self.assignments: dict[tuple[TeacherId, CourseId, SubjectId], Assignment] = {}
+        self.history: dict[str, EvaluationChange] = {}
 
     @property
     def school_id(self) -> SchoolId:
@@ -79,13 +89,32 @@ class FakeSchoolRepository:
     def put_rule(self, rule: GradingRule) -> None:
         self.rules[rule.subject_id] = rule
 
-    def add_evaluation(self, evaluation: Evaluation, idempotency: IdempotencyRecord) -> bool:
-        self.calls["add_evaluation"] += 1
-        if (idempotency.scope, idempotency.key) in self.idempotency:
-            return False
-        self.idempotency[(idempotency.scope, idempotency.key)] = idempotency
-        self.evaluations[evaluation.evaluation_id] = evaluation
-        return True
+    def get_term(self, term_id: TermId) -> Term | None:
+        return self.terms.get(term_id)
+
+    def put_term(self, term: Term) -> Term:
+        old = self.terms.get(term.term_id)
+        stored = replace(old, name=term.name) if old else term
+        self.terms[term.term_id] = stored
+        return stored
+
+    def close_term(self, term_id: TermId, closed_at: datetime, closed_by: str) -> Term | None:
+        term = self.terms.get(term_id)
+        if term is None:
+            return None
+        if not term.closed:
+            term = self.terms[term_id] = replace(term, closed_at=closed_at, closed_by=closed_by)
+        return term
+
+    def put_assignment(self, assignment: Assignment) -> None:
+        self.assignments[(assignment.teacher_id, assignment.course_id, assignment.subject_id)] = assignment
+
+    def delete_assignment(self, teacher_id: TeacherId, course_id: CourseId, subject_id: SubjectId) -> bool:
+        return self.assignments.pop((teacher_id, course_id, subject_id), None) is not None
+
+    def assignments_of(self, teacher_id: TeacherId) -> Sequence[Assignment]:
+        self.calls["assignments_of"] += 1
+        return [a for key, a in self.assignments.items() if key[0] == teacher_id]
 
     def add_evaluation_checked(
         self, evaluation: Evaluation, idempotency: IdempotencyRecord, preconditions: Preconditions
@@ -95,9 +124,16 @@ class FakeSchoolRepository:
         student = self.students.get(preconditions.student_id)
         enrolled = student is not None and student.course_id == preconditions.course_id
         subject_ok = preconditions.subject_id is None or preconditions.subject_id in self.subjects
-        if prior is None and enrolled and subject_ok:
+        term = self.terms.get(preconditions.term_id) if preconditions.term_id else None
+        term_ok = preconditions.term_id is None or (term is not None and not term.closed)
+        assigned = preconditions.assigned_teacher is None or (
+            (preconditions.assigned_teacher, preconditions.course_id, evaluation.subject_id)
+            in self.assignments
+        )
+        if prior is None and enrolled and subject_ok and term_ok and assigned:
             self.idempotency[(idempotency.scope, idempotency.key)] = idempotency
             self.evaluations[evaluation.evaluation_id] = evaluation
+            self.calls["writes"] += 1
             return CheckedWrite(written=True)
         return CheckedWrite(
             written=False,
@@ -105,7 +141,51 @@ class FakeSchoolRepository:
             student=student if student is not None and not enrolled else None,
             student_missing=student is None,
             subject_missing=not subject_ok,
+            term_missing=preconditions.term_id is not None and term is None,
+            term_closed=term is not None and term.closed,
+            unassigned=not assigned,
         )
+
+    def find_evaluation(self, student_id: StudentId, evaluation_id: str) -> Evaluation | None:
+        return self.get_evaluation(student_id, evaluation_id)
+
+    def change_evaluation(
+        self,
+        changed: Evaluation,
+        change: EvaluationChange,
+        idempotency: IdempotencyRecord,
+        guards: ChangeGuards,
+    ) -> ChangeWrite:
+        self.calls["change_evaluation"] += 1
+        prior = self.idempotency.get((idempotency.scope, idempotency.key))
+        current = self.evaluations.get(changed.evaluation_id)
+        stale = current is None or current.version != changed.version - 1
+        term = self.terms.get(guards.open_term) if guards.open_term else None
+        closed = guards.open_term is not None and (term is None or term.closed)
+        unassigned = guards.assigned_teacher is not None and (
+            (guards.assigned_teacher, changed.course_id, changed.subject_id) not in self.assignments
+        )
+        if prior or stale or closed or unassigned:
+            return ChangeWrite(
+                written=False, prior=prior, stale=stale, term_closed=closed, unassigned=unassigned
+            )
+        ref = f"EVALHIST#{change.evaluation_id}#{change.version:06d}"
+        self.idempotency[(idempotency.scope, idempotency.key)] = replace(idempotency, result_ref=ref)
+        self.history[ref] = change
+        self.evaluations[changed.evaluation_id] = changed
+        self.calls["writes"] += 1
+        return ChangeWrite(written=True)
+
+    def evaluation_history(self, student_id: StudentId, evaluation_id: str) -> Sequence[EvaluationChange]:
+        return [
+            c
+            for _, c in sorted(self.history.items())
+            if c.evaluation_id == evaluation_id and c.student_id == student_id
+        ]
+
+    def get_change(self, student_id: StudentId, change_ref: str) -> EvaluationChange | None:
+        found = self.history.get(change_ref)
+        return found if found and found.student_id == student_id else None
 
     def get_evaluation(self, student_id: StudentId, evaluation_ref: str) -> Evaluation | None:
         found = self.evaluations.get(evaluation_ref)
@@ -181,7 +261,10 @@ class FakeRepositories:
         course: str = "1A",
         subjects: Sequence[str] = ("math", "history"),
         students: Sequence[str] = ("st-1", "st-2"),
+        terms: Sequence[str] = ("2026-T1", "2025-T1"),
+        teachers: Sequence[str] = ("t-1", "t-2"),
     ) -> FakeSchoolRepository:
+        """A course with its subjects, students and open terms; each teacher teaches every subject."""
         repo = self.for_school(SchoolId(school_id))
         repo.put_course(Course(SchoolId(school_id), CourseId(course), f"Course {course}"))
         for subject in subjects:
@@ -190,6 +273,20 @@ class FakeRepositories:
             repo.put_student(
                 Student(SchoolId(school_id), StudentId(student), CourseId(course), f"Student {student}")
             )
+        for term in terms:
+            repo.put_term(Term(SchoolId(school_id), TermId(term), f"Term {term}"))
+        for name in teachers:
+            for subject in subjects:
+                repo.put_assignment(
+                    Assignment(
+                        SchoolId(school_id),
+                        TeacherId(name),
+                        CourseId(course),
+                        SubjectId(subject),
+                        datetime(2026, 3, 1, tzinfo=UTC),
+                        "admin",
+                    )
+                )
         return repo
 
 

@@ -13,6 +13,8 @@ from typing import TextIO
 
 from luca_grading.adapters.dynamodb_repository import DynamoRepositoryFactory
 from luca_grading.config import GradingSettings
+from luca_grading.service_layer.administration import SchoolAdministration
+from luca_grading.service_layer.changes import GradeChanges
 from luca_grading.service_layer.ports import Clock, IdGenerator, RepositoryFactory
 from luca_grading.service_layer.services import GradingService
 from luca_kernel.rule_cache import RuleCache
@@ -35,6 +37,8 @@ class UuidIds:
 class Container:
     settings: GradingSettings
     service: GradingService
+    changes: GradeChanges
+    admin: SchoolAdministration
     authenticator: Authenticator
     metrics: RequestMetrics
     rules: RuleCache
@@ -58,15 +62,16 @@ def bootstrap(
     if authenticator is None:
         authenticator = authenticator_from_settings(settings)
     rules = RuleCache(ttl_seconds=settings.rule_cache_ttl_seconds)
-    service = GradingService(
-        repositories=repositories, rules=rules, clock=clock or SystemClock(), ids=ids or UuidIds()
-    )
+    clock = clock or SystemClock()
+    service = GradingService(repositories=repositories, rules=rules, clock=clock, ids=ids or UuidIds())
     metrics = RequestMetrics(
         namespace=settings.metrics_namespace, service=settings.service_name, sink=metrics_sink
     )
     return Container(
         settings=settings,
         service=service,
+        changes=GradeChanges(repositories=repositories, rules=rules, clock=clock),
+        admin=SchoolAdministration(repositories=repositories, clock=clock),
         authenticator=authenticator,
         metrics=metrics,
         rules=rules,

@@ -7,6 +7,7 @@ The repository runs against a recording client: what is checked is exactly what 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, cast
@@ -15,11 +16,19 @@ import pytest
 
 from luca_grading.adapters import table_design
 from luca_grading.adapters.dynamodb_repository import DynamoSchoolRepository, evaluation_item, note_item
-from luca_grading.domain.model import BehaviorKind, BehaviorNote, Evaluation
-from luca_grading.service_layer.ports import IdempotencyRecord, Preconditions
+from luca_grading.domain.model import (
+    Assignment,
+    BehaviorKind,
+    BehaviorNote,
+    ChangeKind,
+    Evaluation,
+    EvaluationChange,
+    values_of,
+)
+from luca_grading.service_layer.ports import ChangeGuards, IdempotencyRecord, Preconditions
 from luca_kernel.grading import DEFAULT_SUBJECT, GradingRule, ScaleKind
 from luca_kernel.ids import CourseId, SchoolId, StudentId, SubjectId, TeacherId, TermId
-from luca_kernel.roster import Course, Student, Subject
+from luca_kernel.roster import Course, Student, Subject, Term
 from luca_platform.contracts import ItemContract, grades, roster, rules
 from luca_platform.table import keys
 from luca_platform.table.codec import from_wire
@@ -28,7 +37,8 @@ SCHOOL = SchoolId("school-a")
 PUBLISHED: Mapping[str, ItemContract] = {
     contract.type_name: contract for contract in (*roster.CONTRACTS, rules.RULE, *grades.CONTRACTS)
 }
-PRIVATE = frozenset({"Idempotency"})
+# Grading's own business: idempotency records, who teaches what, and the history of each grade.
+PRIVATE = frozenset({"Idempotency", "Assignment", "EvaluationChange"})
 AT = datetime(2025, 4, 30, 15, 0, tzinfo=UTC)
 
 
@@ -75,6 +85,30 @@ class RecordingClient:
         self.items.extend(from_wire(action["Put"]["Item"]) for action in TransactItems if "Put" in action)
         return {}
 
+    def update_item(
+        self,
+        *,
+        Key: Mapping[str, Any],
+        UpdateExpression: str,
+        ExpressionAttributeNames: Mapping[str, str],
+        ExpressionAttributeValues: Mapping[str, Any],
+        **_: Any,
+    ) -> dict[str, Any]:
+        """Only the plain ``SET #a = :a, ...`` form the repository uses to upsert a term."""
+        values = from_wire(dict(ExpressionAttributeValues))
+        item = from_wire(dict(Key))
+        for assignment in UpdateExpression.removeprefix("SET ").split(", "):
+            name, value = assignment.split(" = ")
+            item[ExpressionAttributeNames[name]] = values[value]
+        self.items.append(item)
+        return {"Attributes": _wire(item)}
+
+
+def _wire(item: dict[str, Any]) -> dict[str, Any]:
+    from luca_platform.table.codec import to_wire
+
+    return to_wire(item)
+
 
 def written_by_the_repository() -> list[dict[str, Any]]:
     client = RecordingClient()
@@ -92,12 +126,36 @@ def written_by_the_repository() -> list[dict[str, Any]]:
             updated_at=AT,
         )
     )
-    record = IdempotencyRecord(scope="evaluations", key="k-1", fingerprint="f", result_ref="")
-    repository.add_evaluation(evaluation(), record)
+    repository.put_term(Term(SCHOOL, TermId("2025-T1"), "Primer semestre"))
+    repository.put_assignment(
+        Assignment(SCHOOL, TeacherId("t-1"), CourseId("1A"), SubjectId("math"), AT, "admin")
+    )
     repository.add_evaluation_checked(
         evaluation(description=""),
         IdempotencyRecord(scope="evaluations", key="k-2", fingerprint="f", result_ref=""),
         Preconditions(student_id=StudentId("st-1"), course_id=CourseId("1A"), subject_id=SubjectId("math")),
+    )
+    original = evaluation()
+    corrected = replace(
+        original, score=Decimal("5.4"), version=2, updated_at=AT, updated_by="t-1", change_reason="typo"
+    )
+    repository.change_evaluation(
+        corrected,
+        EvaluationChange(
+            school_id=SCHOOL,
+            evaluation_id=original.evaluation_id,
+            student_id=original.student_id,
+            version=2,
+            kind=ChangeKind.CORRECTED,
+            changed_by="t-1",
+            changed_at=AT,
+            reason="typo",
+            before=values_of(original),
+            after=values_of(corrected),
+            correlation_id="c-1",
+        ),
+        IdempotencyRecord(scope="changes", key="k-4", fingerprint="f", result_ref=""),
+        ChangeGuards(),
     )
     repository.add_behavior_note(
         note(), IdempotencyRecord(scope="notes", key="k-3", fingerprint="f", result_ref="")
@@ -133,7 +191,9 @@ def test_an_evaluation_keeps_the_grades_contract_and_sits_on_the_school_term_ind
     grades.EVALUATION.check(item)
     # What the government sync relies on: its query key and the attributes it projects.
     assert item[keys.SCHOOL_TERM_INDEX.partition_key] == grades.school_term_pk(SCHOOL, "2025-T1")
-    assert all(item.get(name) is not None for name in grades.SYNC_ATTRIBUTES)
+    assert all(
+        item.get(name) is not None for name in grades.SYNC_ATTRIBUTES if name in grades.EVALUATION.required
+    )
 
 
 @pytest.mark.parametrize("text", ["Ayudó a un compañero", ""])
@@ -141,8 +201,25 @@ def test_a_behavior_note_keeps_the_grades_contract(text: str) -> None:
     grades.BEHAVIOR_NOTE.check(note_item(note(text)))
 
 
-def test_the_private_idempotency_record_is_the_only_unpublished_type_and_it_expires() -> None:
+def test_only_idempotency_records_expire() -> None:
+    """Idempotency records are re-derivable; grades, their history and assignments are records."""
     private = [item for item in ITEMS if item["type"] not in PUBLISHED]
-    assert private
-    assert all(item["type"] == "Idempotency" and keys.TTL_ATTRIBUTE in item for item in private)
-    assert all(keys.TTL_ATTRIBUTE not in item for item in ITEMS if item["type"] in PUBLISHED)
+    assert {item["type"] for item in private} == PRIVATE
+    assert all(keys.TTL_ATTRIBUTE in item for item in private if item["type"] == "Idempotency")
+    assert all(keys.TTL_ATTRIBUTE not in item for item in ITEMS if item["type"] != "Idempotency")
+
+
+def test_a_corrected_evaluation_is_version_2_of_the_grades_contract_and_keeps_its_keys() -> None:
+    written = [item for item in ITEMS if item["type"] == "Evaluation"]
+    first, corrected = written[0], written[-1]
+    grades.check_evaluation(corrected)
+    assert grades.version_of(corrected) == 2
+    assert corrected["score"] == Decimal("5.4")
+    assert not grades.is_retracted(corrected)
+    for attribute in keys.KEY_ATTRIBUTES:
+        assert corrected.get(attribute) == first.get(attribute), attribute
+    history = [item for item in ITEMS if item["type"] == "EvaluationChange"]
+    assert [(h["version"], h["before_score"], h["after_score"], h["reason"]) for h in history] == [
+        (2, Decimal("6.5"), Decimal("5.4"), "typo")
+    ]
+    assert history[0]["PK"] == corrected["PK"]  # the student's partition: erased and exported with them

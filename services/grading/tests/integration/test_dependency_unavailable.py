@@ -36,7 +36,15 @@ class DownRepositories(FakeRepositories):
         def fail(*_: Any, **__: Any) -> Any:
             raise THROTTLED
 
-        for name in ("student_evaluations", "course_evaluations", "get_student", "get_course", "get_rule"):
+        reads = (
+            "student_evaluations",
+            "course_evaluations",
+            "get_student",
+            "get_course",
+            "get_rule",
+            "assignments_of",
+        )
+        for name in reads:
             setattr(repository, name, fail)
         return repository
 

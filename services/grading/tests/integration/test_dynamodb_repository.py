@@ -41,12 +41,18 @@ def repo(grading: EmulatedGrading, school: str) -> DynamoSchoolRepository:
     )
 
 
+def add(repository: DynamoSchoolRepository, written: Evaluation, record: IdempotencyRecord) -> bool:
+    """Records with the roster checks only (the term 2026-T2 of these tests is not in the catalog)."""
+    checks = Preconditions(written.student_id, written.course_id)
+    return repository.add_evaluation_checked(written, record, checks).written
+
+
 def test_an_evaluation_and_its_idempotency_record_are_written_together_once(grading: EmulatedGrading) -> None:
     school_a = repo(grading, "school-a")
     record = IdempotencyRecord(scope="evaluation.t-1", key="repo-key-0001", fingerprint="f", result_ref="e1")
 
-    assert school_a.add_evaluation(evaluation(), record) is True
-    assert school_a.add_evaluation(evaluation(eid="e2"), record) is False
+    assert add(school_a, evaluation(), record) is True
+    assert add(school_a, evaluation(eid="e2"), record) is False
 
     stored = school_a.student_evaluations(StudentId("st-1"), TermId("2026-T2"))
     assert [e.evaluation_id for e in stored] == ["e1"]
@@ -79,7 +85,8 @@ def test_the_course_index_serves_a_course_term(grading: EmulatedGrading) -> None
 
 def test_listings_read_back_only_what_their_key_leaves_open(grading: EmulatedGrading) -> None:
     school_a = repo(grading, "school-a")
-    school_a.add_evaluation(
+    add(
+        school_a,
         evaluation(eid="e-list"),
         IdempotencyRecord(scope="evaluation.t-1", key="repo-key-list", fingerprint="f", result_ref="x"),
     )
@@ -110,7 +117,7 @@ def test_the_repository_refuses_another_schools_keys(grading: EmulatedGrading) -
     school_a = repo(grading, "school-a")
     foreign = IdempotencyRecord(scope="s", key="repo-key-0002", fingerprint="f", result_ref="x")
     with pytest.raises(TenantBoundaryViolation):
-        school_a.add_evaluation(evaluation(school="school-b", student="st-9"), foreign)
+        add(school_a, evaluation(school="school-b", student="st-9"), foreign)
     with pytest.raises(TenantBoundaryViolation):
         school_a._get(td.student_pk("school-b", "st-9"), td.STUDENT_SK)
     # A school id that merely extends another's ("school-a" vs "school-ab") is another school.

@@ -6,6 +6,7 @@ import pytest
 
 from grading_fakes import FakeRepositories, admin, student, teacher
 from luca_grading.domain.model import BehaviorKind
+from luca_grading.service_layer.administration import SchoolAdministration
 from luca_grading.service_layer.services import GradingService, RecordBehaviorNote, RecordEvaluation
 from luca_kernel.errors import (
     Forbidden,
@@ -50,13 +51,13 @@ def test_a_retry_with_the_same_key_returns_the_first_result_and_writes_nothing(
     service: GradingService, repositories: FakeRepositories
 ) -> None:
     first = service.record_evaluation(teacher(), grade(), KEY)
-    writes = repositories.calls["add_evaluation"]
+    writes = repositories.calls["writes"]
 
     again = service.record_evaluation(teacher(), grade(), KEY)
 
     assert again.replayed
     assert again.value == first.value
-    assert repositories.calls["add_evaluation"] == writes
+    assert repositories.calls["writes"] == writes
     assert len(repositories.schools["school-a"].evaluations) == 1
 
 
@@ -92,7 +93,7 @@ def test_bad_grades_are_refused_and_nothing_is_written(
 ) -> None:
     with pytest.raises(error):
         service.record_evaluation(teacher(), command, KEY)
-    assert repositories.calls["add_evaluation"] == 0
+    assert repositories.calls["writes"] == 0
 
 
 def test_a_student_of_another_school_is_unknown_here(service: GradingService) -> None:
@@ -149,6 +150,9 @@ def test_course_report_lists_every_student_with_averages(service: GradingService
         ("st-2", Decimal("5.0")),
     ]
     with pytest.raises(UnknownCourse):
+        service.course_report(admin(), "9Z", "2026-T1")
+    # A teacher learns nothing about courses they do not teach, existing or not.
+    with pytest.raises(Forbidden):
         service.course_report(teacher(), "9Z", "2026-T1")
     with pytest.raises(Forbidden):
         service.course_report(student(), "1A", "2026-T1")
@@ -263,15 +267,17 @@ def test_behavior_notes_need_text_and_an_enrolled_student(service: GradingServic
         )
 
 
-def test_admins_manage_the_roster(service: GradingService, repositories: FakeRepositories) -> None:
-    service.put_course(admin(), "2B", "Second B")
-    service.put_subject(admin(), "music", "Music")
-    service.put_student(admin(), "st-3", "2B", "Ana")
+def test_admins_manage_the_roster(
+    administration: SchoolAdministration, repositories: FakeRepositories
+) -> None:
+    administration.put_course(admin(), "2B", "Second B")
+    administration.put_subject(admin(), "music", "Music")
+    administration.put_student(admin(), "st-3", "2B", "Ana")
     assert repositories.schools["school-a"].students["st-3"].course_id == "2B"
     with pytest.raises(UnknownCourse):
-        service.put_student(admin(), "st-4", "9Z", "Luis")
+        administration.put_student(admin(), "st-4", "9Z", "Luis")
     with pytest.raises(Forbidden):
-        service.put_course(teacher(), "3C", "Third C")
+        administration.put_course(teacher(), "3C", "Third C")
 
 
 def test_a_new_grade_with_a_warm_rule_is_one_checked_write_and_no_read(
@@ -283,7 +289,7 @@ def test_a_new_grade_with_a_warm_rule_is_one_checked_write_and_no_read(
     recorded = service.record_evaluation(teacher(), grade(), "key-one-call-01")
 
     assert not recorded.replayed
-    assert repositories.calls == {"add_evaluation_checked": 1}
+    assert repositories.calls == {"add_evaluation_checked": 1, "writes": 1}
 
 
 def test_a_new_grade_with_a_cold_rule_reads_the_roster_once_then_writes(
@@ -292,8 +298,9 @@ def test_a_new_grade_with_a_cold_rule_reads_the_roster_once_then_writes(
     service.record_evaluation(teacher(), grade(), "key-cold-0001")
 
     assert repositories.calls["recording_context"] == 1
-    assert repositories.calls["add_evaluation"] == 1
-    assert repositories.calls["add_evaluation_checked"] == 0
+    assert repositories.calls["writes"] == 1
+    # The write checks the roster, the term and the assignment again, atomically.
+    assert repositories.calls["add_evaluation_checked"] == 1
 
 
 @pytest.mark.parametrize(
@@ -321,7 +328,9 @@ def test_the_checked_write_refuses_a_subject_that_no_longer_exists(
     service: GradingService, repositories: FakeRepositories
 ) -> None:
     service.rule_for(teacher(), "math")
-    del repositories.schools["school-a"].subjects[SubjectId("math")]
+    school = repositories.schools["school-a"]
+    del school.subjects[SubjectId("math")]
+    school.assignments = {k: v for k, v in school.assignments.items() if k[2] != "math"}
 
     with pytest.raises(UnknownSubject):
         service.record_evaluation(teacher(), grade(), "key-no-subject")
@@ -367,15 +376,21 @@ def test_a_report_with_grades_costs_one_read_and_an_empty_one_checks_the_student
     service.record_evaluation(teacher(), grade(), KEY)
     repositories.calls.clear()
 
-    report = service.student_report(teacher(), "st-1", "2026-T1")
+    report = service.student_report(admin(), "st-1", "2026-T1")
     reads_with_grades = dict(repositories.calls)
     repositories.calls.clear()
-    empty = service.student_report(teacher(), "st-1", "2025-T9")
+    empty = service.student_report(admin(), "st-1", "2025-T9")
+    empty_reads = dict(repositories.calls)
+    repositories.calls.clear()
+    as_teacher = service.student_report(teacher(), "st-1", "2026-T1")
 
     assert len(report.evaluations) == 1
     assert reads_with_grades == {"student_evaluations": 1}
     assert empty.evaluations == []
-    assert repositories.calls["get_student"] == 1
+    assert empty_reads["get_student"] == 1
+    # A teacher's view also reads the student's course and the teacher's assignments.
+    assert len(as_teacher.evaluations) == 1
+    assert dict(repositories.calls) == {"student_evaluations": 1, "get_student": 1, "assignments_of": 1}
     with pytest.raises(UnknownStudent):
         service.student_report(teacher(), "st-404", "2026-T1")
 
@@ -386,9 +401,9 @@ def test_a_course_report_with_grades_costs_one_read_and_an_unknown_course_is_ref
     service.record_evaluation(teacher(), grade(), KEY)
     repositories.calls.clear()
 
-    report = service.course_report(teacher(), "1A", "2026-T1")
+    report = service.course_report(admin(), "1A", "2026-T1")
 
     assert len(report.evaluations) == 1
     assert dict(repositories.calls) == {"course_evaluations": 1}
     with pytest.raises(UnknownCourse):
-        service.course_report(teacher(), "9Z", "2026-T1")
+        service.course_report(admin(), "9Z", "2026-T1")

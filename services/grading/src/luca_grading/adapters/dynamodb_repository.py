@@ -11,133 +11,51 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import replace
-from decimal import Decimal
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
 from luca_grading.adapters import table_design as td
-from luca_grading.domain.model import BehaviorKind, BehaviorNote, Evaluation
-from luca_grading.service_layer.ports import CheckedWrite, IdempotencyRecord, Preconditions, RecordingContext
+from luca_grading.adapters.items import (
+    EVALUATION_ATTRIBUTES,
+    _idempotency,
+    assignment_from,
+    assignment_item,
+    change_from,
+    change_item,
+    evaluation_from,
+    evaluation_item,
+    idempotency_item,
+    note_from,
+    note_item,
+)
+from luca_grading.domain.model import Assignment, BehaviorNote, Evaluation, EvaluationChange
+from luca_grading.service_layer.ports import (
+    ChangeGuards,
+    ChangeWrite,
+    CheckedWrite,
+    IdempotencyRecord,
+    Preconditions,
+    RecordingContext,
+)
 from luca_kernel.errors import TenantBoundaryViolation
 from luca_kernel.grading import GradingRule
 from luca_kernel.ids import CourseId, SchoolId, StudentId, SubjectId, TeacherId, TermId
-from luca_kernel.roster import Course, Student, Subject
+from luca_kernel.roster import Course, Student, Subject, Term
 from luca_platform.aws import AwsClients
 from luca_platform.contracts import roster
 from luca_platform.contracts.rules import rule_from, rule_item
 from luca_platform.table import guard
-from luca_platform.table.codec import from_wire, parse_timestamp, timestamp, to_wire
-from luca_platform.table.keys import (
-    COURSE_TERM_INDEX,
-    SCHOOL_TERM_INDEX,
-    TABLE_PARTITION_KEY,
-    TABLE_SORT_KEY,
-    TTL_ATTRIBUTE,
-)
+from luca_platform.table.codec import from_wire, timestamp, to_wire
+from luca_platform.table.keys import COURSE_TERM_INDEX, TABLE_PARTITION_KEY, TABLE_SORT_KEY
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
-SCHEMA_VERSION = 1
-
-
-# -- item mapping (shared with other writers of the same item types) ------------------------------
-def evaluation_item(evaluation: Evaluation) -> dict[str, Any]:
-    recorded = timestamp(evaluation.recorded_at)
-    s, st = evaluation.school_id, evaluation.student_id
-    return {
-        TABLE_PARTITION_KEY: td.student_pk(s, st),
-        TABLE_SORT_KEY: td.evaluation_sk(
-            evaluation.term_id, evaluation.subject_id, recorded, evaluation.evaluation_id
-        ),
-        COURSE_TERM_INDEX.partition_key: td.course_term_pk(s, evaluation.course_id, evaluation.term_id),
-        COURSE_TERM_INDEX.sort_key: f"SUBJECT#{evaluation.subject_id}#STUDENT#{st}#{evaluation.evaluation_id}",
-        SCHOOL_TERM_INDEX.partition_key: td.school_term_pk(s, evaluation.term_id),
-        SCHOOL_TERM_INDEX.sort_key: f"STUDENT#{st}#{evaluation.evaluation_id}",
-        "type": "Evaluation",
-        "schema_version": SCHEMA_VERSION,
-        "school_id": s,
-        "evaluation_id": evaluation.evaluation_id,
-        "student_id": st,
-        "course_id": evaluation.course_id,
-        "subject_id": evaluation.subject_id,
-        "term_id": evaluation.term_id,
-        "score": evaluation.score,
-        "weight": evaluation.weight,
-        "teacher_id": evaluation.teacher_id,
-        "recorded_at": recorded,
-        "description": evaluation.description or None,
-    }
-
-
-# What evaluation_from reads: listings ask for these only (index keys and bookkeeping stay behind).
-EVALUATION_ATTRIBUTES = (
-    "school_id", "evaluation_id", "student_id", "course_id", "subject_id", "term_id", "score", "weight",
-    "teacher_id", "recorded_at", "description",
-)  # fmt: skip
-
-
-def evaluation_from(item: Mapping[str, Any]) -> Evaluation:
-    return Evaluation(
-        school_id=SchoolId(item["school_id"]),
-        evaluation_id=item["evaluation_id"],
-        student_id=StudentId(item["student_id"]),
-        course_id=CourseId(item["course_id"]),
-        subject_id=SubjectId(item["subject_id"]),
-        term_id=TermId(item["term_id"]),
-        score=Decimal(item["score"]),
-        weight=Decimal(item["weight"]),
-        teacher_id=TeacherId(item["teacher_id"]),
-        recorded_at=parse_timestamp(item["recorded_at"]),
-        description=item.get("description", ""),
-    )
-
-
-def note_item(note: BehaviorNote) -> dict[str, Any]:
-    recorded = timestamp(note.recorded_at)
-    return {
-        TABLE_PARTITION_KEY: td.student_pk(note.school_id, note.student_id),
-        TABLE_SORT_KEY: td.note_sk(recorded, note.note_id),
-        "type": "BehaviorNote",
-        "schema_version": SCHEMA_VERSION,
-        "school_id": note.school_id,
-        "note_id": note.note_id,
-        "student_id": note.student_id,
-        "course_id": note.course_id,
-        "kind": note.kind.value,
-        "text": note.text,
-        "teacher_id": note.teacher_id,
-        "recorded_at": recorded,
-    }
-
-
-def note_from(item: Mapping[str, Any]) -> BehaviorNote:
-    return BehaviorNote(
-        school_id=SchoolId(item["school_id"]),
-        note_id=item["note_id"],
-        student_id=StudentId(item["student_id"]),
-        course_id=CourseId(item["course_id"]),
-        kind=BehaviorKind(item["kind"]),
-        text=item["text"],
-        teacher_id=TeacherId(item["teacher_id"]),
-        recorded_at=parse_timestamp(item["recorded_at"]),
-    )
-
-
-def idempotency_item(school_id: SchoolId, record: IdempotencyRecord, now: float) -> dict[str, Any]:
-    return {
-        TABLE_PARTITION_KEY: td.idempotency_pk(school_id, record.scope, record.key),
-        TABLE_SORT_KEY: td.IDEMPOTENCY_SK,
-        "type": "Idempotency",
-        "schema_version": SCHEMA_VERSION,
-        "school_id": school_id,
-        "scope": record.scope,
-        "key": record.key,
-        "fingerprint": record.fingerprint,
-        "result_ref": record.result_ref,
-        TTL_ATTRIBUTE: int(now) + td.IDEMPOTENCY_TTL_SECONDS,
-    }
+# Item mappers other writers of the same item types (tests, benchmarks, the seed) import from here.
+__all__ = ["DynamoRepositoryFactory", "DynamoSchoolRepository", "evaluation_item", "note_item"]
+_FAILED = "ConditionalCheckFailed"
 
 
 class DynamoSchoolRepository:
@@ -161,8 +79,10 @@ class DynamoSchoolRepository:
         self._guard(key)
         return to_wire(key)
 
-    def _get(self, pk: str, sk: str) -> dict[str, Any] | None:
-        response = self._client.get_item(TableName=self._table, Key=self._key(pk, sk))
+    def _get(self, pk: str, sk: str, *, consistent: bool = False) -> dict[str, Any] | None:
+        response = self._client.get_item(
+            TableName=self._table, Key=self._key(pk, sk), ConsistentRead=consistent
+        )
         item = response.get("Item")
         return from_wire(item) if item else None
 
@@ -177,6 +97,8 @@ class DynamoSchoolRepository:
         sort_prefix: tuple[str, str] | None,
         index: str | None = None,
         attributes: Sequence[str] = (),
+        consistent: bool = False,
+        where: tuple[str, Any] | None = None,
     ) -> Iterator[dict[str, Any]]:
         attribute, value = partition
         self._guard({attribute: value})
@@ -195,6 +117,13 @@ class DynamoSchoolRepository:
         }
         if index:
             kwargs["IndexName"] = index
+        elif consistent:
+            kwargs["ConsistentRead"] = True
+        if where:
+            names["#w"] = where[0]
+            values[":w"] = where[1]
+            kwargs["FilterExpression"] = "#w = :w"
+            kwargs["ExpressionAttributeValues"] = to_wire(values)
         if attributes:
             projected = {f"#a{n}": name for n, name in enumerate(attributes)}
             names.update(projected)
@@ -213,7 +142,7 @@ class DynamoSchoolRepository:
         reasons = self._transact_new(idempotency_item(self._school, record, time.time()), item, [])
         if reasons is None:
             return True
-        if reasons[0].get("Code") == "ConditionalCheckFailed":
+        if reasons[0].get("Code") == _FAILED:
             return False  # the key was used before: nothing written
         raise RuntimeError(
             f"item {item[TABLE_SORT_KEY]!r} already exists"
@@ -253,62 +182,85 @@ class DynamoSchoolRepository:
         self._put(rule_item(self._school, rule))
 
     # -- evaluations ----------------------------------------------------------------------------
-    def add_evaluation(self, evaluation: Evaluation, idempotency: IdempotencyRecord) -> bool:
-        if evaluation.school_id != self._school:
-            raise TenantBoundaryViolation("evaluation of another school")
-        return self._put_with_idempotency(evaluation_item(evaluation), idempotency)
-
     def add_evaluation_checked(
         self, evaluation: Evaluation, idempotency: IdempotencyRecord, preconditions: Preconditions
     ) -> CheckedWrite:
-        """One TransactWriteItems: the idempotency record, the roster checks and the evaluation.
+        """One TransactWriteItems: the idempotency record, the preconditions and the evaluation.
 
         A rejected write reports every failed condition with the item as it stands (ALL_OLD), so the
-        caller learns about a prior result or a wrong enrolment without a second call.
+        caller learns about a prior result, a wrong enrolment or a closed term without a second call.
         """
         if evaluation.school_id != self._school:
             raise TenantBoundaryViolation("evaluation of another school")
         item = evaluation_item(evaluation)
         record = replace(idempotency, result_ref=item[TABLE_SORT_KEY])
         marker = idempotency_item(self._school, record, time.time())
-        student_key = self._key(td.student_pk(self._school, preconditions.student_id), td.STUDENT_SK)
-        checks: list[dict[str, Any]] = [
-            {
-                "ConditionCheck": {
-                    "TableName": self._table,
-                    "Key": student_key,
-                    "ConditionExpression": "attribute_exists(#pk) AND #course = :course",
-                    "ExpressionAttributeNames": {"#pk": TABLE_PARTITION_KEY, "#course": "course_id"},
-                    "ExpressionAttributeValues": to_wire({":course": preconditions.course_id}),
-                    "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
-                }
-            }
-        ]
-        if preconditions.subject_id:
-            checks.append(
-                {
-                    "ConditionCheck": {
-                        "TableName": self._table,
-                        "Key": self._key(
-                            td.catalog_pk(self._school), td.subject_sk(preconditions.subject_id)
-                        ),
-                        "ConditionExpression": "attribute_exists(#pk)",
-                        "ExpressionAttributeNames": {"#pk": TABLE_PARTITION_KEY},
-                    }
-                }
+        s = self._school
+        checks: dict[str, dict[str, Any]] = {
+            "student": self._check(
+                td.student_pk(s, preconditions.student_id),
+                td.STUDENT_SK,
+                "attribute_exists(#pk) AND #c = :c",
+                {"#c": "course_id"},
+                {":c": preconditions.course_id},
             )
-        reasons = self._transact_new(marker, item, checks)
+        }
+        if preconditions.subject_id:
+            checks["subject"] = self._check(td.catalog_pk(s), td.subject_sk(preconditions.subject_id))
+        if preconditions.term_id:
+            checks["term"] = self._open_term_check(preconditions.term_id)
+        if preconditions.assigned_teacher:
+            checks["assignment"] = self._check(
+                td.teacher_pk(s, preconditions.assigned_teacher),
+                td.assignment_sk(preconditions.course_id, evaluation.subject_id),
+            )
+        reasons = self._transact_new(marker, item, list(checks.values()))
         if reasons is None:
             return CheckedWrite(written=True)
-        failed = [reason.get("Code") == "ConditionalCheckFailed" for reason in reasons]
-        prior = reasons[0].get("Item") if failed[0] else None
-        student = reasons[1].get("Item") if failed[1] else None
+        failed = {
+            name: reasons[n + 1] for n, name in enumerate(checks) if reasons[n + 1].get("Code") == _FAILED
+        }
+        prior = reasons[0].get("Item") if reasons[0].get("Code") == _FAILED else None
+        student = failed.get("student", {}).get("Item")
+        term = failed.get("term")
         return CheckedWrite(
             written=False,
             prior=_idempotency(from_wire(prior)) if prior else None,
             student=self._student(from_wire(student)) if student else None,
-            student_missing=failed[1] and not student,
-            subject_missing=len(failed) > 2 and failed[2],
+            student_missing="student" in failed and not student,
+            subject_missing="subject" in failed,
+            term_missing=term is not None and not term.get("Item"),
+            term_closed=term is not None and bool(term.get("Item")),
+            unassigned="assignment" in failed,
+        )
+
+    def _check(
+        self,
+        pk: str,
+        sk: str,
+        condition: str = "attribute_exists(#pk)",
+        names: Mapping[str, str] | None = None,
+        values: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """A ConditionCheck on one item of this school; a failure returns the item as it stands."""
+        check: dict[str, Any] = {
+            "TableName": self._table,
+            "Key": self._key(pk, sk),
+            "ConditionExpression": condition,
+            "ExpressionAttributeNames": {"#pk": TABLE_PARTITION_KEY, **(names or {})},
+            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+        }
+        if values:
+            check["ExpressionAttributeValues"] = to_wire(dict(values))
+        return {"ConditionCheck": check}
+
+    def _open_term_check(self, term_id: TermId) -> dict[str, Any]:
+        # Part of the write, so a grade can never land in a term an admin has just closed.
+        return self._check(
+            td.catalog_pk(self._school),
+            td.term_sk(term_id),
+            "attribute_exists(#pk) AND attribute_not_exists(#closed)",
+            {"#closed": "closed_at"},
         )
 
     def _transact_new(
@@ -316,31 +268,196 @@ class DynamoSchoolRepository:
     ) -> list[dict[str, Any]] | None:
         """Put ``marker`` and ``item`` if neither exists and every check holds; None when written,
         else the cancellation reasons in the order: marker, checks..., item."""
-        self._guard(item)
-        self._guard(marker)
-        for check in checks:
-            self._guard(from_wire(check["ConditionCheck"]["Key"]))
         new = {
             "ConditionExpression": "attribute_not_exists(#pk)",
             "ExpressionAttributeNames": {"#pk": TABLE_PARTITION_KEY},
         }
-        transaction: list[Any] = [
-            {"Put": {"TableName": self._table, "Item": to_wire(marker), **new, "ReturnValuesOnConditionCheckFailure": "ALL_OLD"}},
-            *checks,
-            {"Put": {"TableName": self._table, "Item": to_wire(item), **new}},
-        ]  # fmt: skip
+        return self._transact(
+            [
+                {"Put": {"TableName": self._table, "Item": self._wire(marker), **new, "ReturnValuesOnConditionCheckFailure": "ALL_OLD"}},
+                *checks,
+                {"Put": {"TableName": self._table, "Item": self._wire(item), **new}},
+            ]
+        )  # fmt: skip
+
+    def _wire(self, item: dict[str, Any]) -> dict[str, Any]:
+        self._guard(item)
+        return to_wire(item)
+
+    def _transact(self, transaction: list[dict[str, Any]]) -> list[dict[str, Any]] | None:
+        """None when the transaction committed; its cancellation reasons when a condition failed."""
+        for entry in transaction:
+            for operation in entry.values():
+                guard.check_item(self._school, from_wire(operation.get("Key") or operation["Item"]))
         try:
-            self._client.transact_write_items(TransactItems=transaction)
+            self._client.transact_write_items(TransactItems=transaction)  # type: ignore[arg-type]
         except ClientError as error:
             if error.response.get("Error", {}).get("Code") != "TransactionCanceledException":
                 raise
             reasons: list[dict[str, Any]] = list(error.response.get("CancellationReasons", []))  # type: ignore[arg-type]
             if len(reasons) != len(transaction) or not any(
-                reason.get("Code") == "ConditionalCheckFailed" for reason in reasons
+                reason.get("Code") == _FAILED for reason in reasons
             ):
                 raise  # throttled, conflicting with another transaction...: the caller's retry policy
             return reasons
         return None
+
+    # -- changes to a grade ---------------------------------------------------------------------
+    def find_evaluation(self, student_id: StudentId, evaluation_id: str) -> Evaluation | None:
+        # The public id does not hold the sort key (term, subject, time): a consistent read of the
+        # student's grades, filtered. Changes are rare next to recording, so no lookup item is kept.
+        for item in self._query(
+            partition=(TABLE_PARTITION_KEY, td.student_pk(self._school, student_id)),
+            sort_prefix=(TABLE_SORT_KEY, td.evaluation_sk_prefix()),
+            attributes=EVALUATION_ATTRIBUTES,
+            consistent=True,
+            where=("evaluation_id", evaluation_id),
+        ):
+            return evaluation_from(item)
+        return None
+
+    def change_evaluation(
+        self,
+        changed: Evaluation,
+        change: EvaluationChange,
+        idempotency: IdempotencyRecord,
+        guards: ChangeGuards,
+    ) -> ChangeWrite:
+        """One TransactWriteItems: the grade at its next version (only over the version it came from),
+        its history entry, the idempotency record, and the guards."""
+        if changed.school_id != self._school or change.school_id != self._school:
+            raise TenantBoundaryViolation("evaluation of another school")
+        item = evaluation_item(changed)
+        entry = change_item(change)
+        marker = idempotency_item(
+            self._school, replace(idempotency, result_ref=entry[TABLE_SORT_KEY]), time.time()
+        )
+        previous = changed.version - 1
+        # Items written before versions existed are version 1 without saying so.
+        same = "#v = :v" if previous > 1 else "(attribute_not_exists(#v) OR #v = :v)"
+        new = {
+            "ConditionExpression": "attribute_not_exists(#pk)",
+            "ExpressionAttributeNames": {"#pk": TABLE_PARTITION_KEY},
+        }
+        transaction: list[dict[str, Any]] = [
+            {"Put": {"TableName": self._table, "Item": self._wire(marker), **new, "ReturnValuesOnConditionCheckFailure": "ALL_OLD"}},
+            {
+                "Put": {
+                    "TableName": self._table,
+                    "Item": self._wire(item),
+                    "ConditionExpression": f"attribute_exists(#pk) AND {same}",
+                    "ExpressionAttributeNames": {"#pk": TABLE_PARTITION_KEY, "#v": "version"},
+                    "ExpressionAttributeValues": to_wire({":v": previous}),
+                }
+            },
+            {"Put": {"TableName": self._table, "Item": self._wire(entry), **new}},
+        ]  # fmt: skip
+        named = ["marker", "evaluation", "history"]
+        if guards.open_term:
+            transaction.append(self._open_term_check(guards.open_term))
+            named.append("term")
+        if guards.assigned_teacher:
+            transaction.append(
+                self._check(
+                    td.teacher_pk(self._school, guards.assigned_teacher),
+                    td.assignment_sk(changed.course_id, changed.subject_id),
+                )
+            )
+            named.append("assignment")
+        reasons = self._transact(transaction)
+        if reasons is None:
+            return ChangeWrite(written=True)
+        failed = {
+            name: reason for name, reason in zip(named, reasons, strict=True) if reason.get("Code") == _FAILED
+        }
+        prior = failed.get("marker", {}).get("Item")
+        return ChangeWrite(
+            written=False,
+            prior=_idempotency(from_wire(prior)) if prior else None,
+            stale="evaluation" in failed or "history" in failed,
+            term_closed="term" in failed,
+            unassigned="assignment" in failed,
+        )
+
+    def evaluation_history(self, student_id: StudentId, evaluation_id: str) -> Sequence[EvaluationChange]:
+        return [
+            change_from(item)
+            for item in self._query(
+                partition=(TABLE_PARTITION_KEY, td.student_pk(self._school, student_id)),
+                sort_prefix=(TABLE_SORT_KEY, td.history_sk_prefix(evaluation_id)),
+                consistent=True,
+            )
+        ]
+
+    def get_change(self, student_id: StudentId, change_ref: str) -> EvaluationChange | None:
+        if not change_ref.startswith(td.HISTORY_SK_PREFIX):
+            return None
+        item = self._get(td.student_pk(self._school, student_id), change_ref, consistent=True)
+        return change_from(item) if item else None
+
+    # -- terms and assignments ------------------------------------------------------------------
+    def get_term(self, term_id: TermId) -> Term | None:
+        item = self._get(td.catalog_pk(self._school), td.term_sk(term_id), consistent=True)
+        return roster.term_from(item) if item else None
+
+    def put_term(self, term: Term) -> Term:
+        # An update, not a put: renaming a term must never reopen it.
+        fields = {
+            k: v for k, v in roster.term_item(term).items() if k not in (TABLE_PARTITION_KEY, TABLE_SORT_KEY)
+        }
+        fields = {k: v for k, v in fields.items() if v is not None and k not in ("closed_at", "closed_by")}
+        names = {f"#f{n}": name for n, name in enumerate(fields)}
+        values = {f":f{n}": value for n, value in enumerate(fields.values())}
+        response = self._client.update_item(
+            TableName=self._table,
+            Key=self._key(td.catalog_pk(self._school), td.term_sk(term.term_id)),
+            UpdateExpression="SET "
+            + ", ".join(f"{name} = {value}" for name, value in zip(names, values, strict=True)),
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=to_wire(values),
+            ReturnValues="ALL_NEW",
+        )
+        return roster.term_from(from_wire(response["Attributes"]))
+
+    def close_term(self, term_id: TermId, closed_at: datetime, closed_by: str) -> Term | None:
+        try:
+            response = self._client.update_item(
+                TableName=self._table,
+                Key=self._key(td.catalog_pk(self._school), td.term_sk(term_id)),
+                UpdateExpression="SET #at = if_not_exists(#at, :at), #by = if_not_exists(#by, :by)",
+                ConditionExpression="attribute_exists(#pk)",
+                ExpressionAttributeNames={"#pk": TABLE_PARTITION_KEY, "#at": "closed_at", "#by": "closed_by"},
+                ExpressionAttributeValues=to_wire({":at": timestamp(closed_at), ":by": closed_by}),
+                ReturnValues="ALL_NEW",
+            )
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                return None
+            raise
+        return roster.term_from(from_wire(response["Attributes"]))
+
+    def put_assignment(self, assignment: Assignment) -> None:
+        if assignment.school_id != self._school:
+            raise TenantBoundaryViolation("assignment of another school")
+        self._put(assignment_item(assignment))
+
+    def delete_assignment(self, teacher_id: TeacherId, course_id: CourseId, subject_id: SubjectId) -> bool:
+        response = self._client.delete_item(
+            TableName=self._table,
+            Key=self._key(td.teacher_pk(self._school, teacher_id), td.assignment_sk(course_id, subject_id)),
+            ReturnValues="ALL_OLD",
+        )
+        return bool(response.get("Attributes"))
+
+    def assignments_of(self, teacher_id: TeacherId) -> Sequence[Assignment]:
+        return [
+            assignment_from(item)
+            for item in self._query(
+                partition=(TABLE_PARTITION_KEY, td.teacher_pk(self._school, teacher_id)),
+                sort_prefix=(TABLE_SORT_KEY, td.ASSIGNMENT_SK_PREFIX),
+                consistent=True,
+            )
+        ]
 
     def get_evaluation(self, student_id: StudentId, evaluation_ref: str) -> Evaluation | None:
         if not evaluation_ref.startswith(td.evaluation_sk_prefix()):
@@ -444,12 +561,6 @@ class DynamoSchoolRepository:
             if subject
             else None,
         )
-
-
-def _idempotency(item: Mapping[str, Any]) -> IdempotencyRecord:
-    return IdempotencyRecord(
-        scope=item["scope"], key=item["key"], fingerprint=item["fingerprint"], result_ref=item["result_ref"]
-    )
 
 
 class DynamoRepositoryFactory:

@@ -1,4 +1,5 @@
-"""Evaluations, averages and behavior notes: the grading service's own records."""
+"""Evaluations (and their changes), averages, assignments and behavior notes: the grading service's
+own records."""
 
 from __future__ import annotations
 
@@ -25,6 +26,63 @@ class Evaluation:
     teacher_id: TeacherId
     recorded_at: datetime
     description: str = ""
+    # 1 when recorded, +1 per correction or retraction: what If-Match / expected_version name.
+    version: int = 1
+    retracted: bool = False
+    updated_at: datetime | None = None
+    updated_by: str = ""
+    change_reason: str = ""
+
+    @property
+    def etag(self) -> str:
+        return f'"v{self.version}"'
+
+
+class ChangeKind(StrEnum):
+    CORRECTED = "corrected"
+    RETRACTED = "retracted"
+
+
+@dataclass(frozen=True, slots=True)
+class GradeValues:
+    """What a correction may change."""
+
+    score: Decimal
+    weight: Decimal
+    description: str
+
+
+@dataclass(frozen=True, slots=True)
+class EvaluationChange:
+    """One entry of a grade's append-only history: the change that produced ``version``."""
+
+    school_id: SchoolId
+    evaluation_id: str
+    student_id: StudentId
+    version: int
+    kind: ChangeKind
+    changed_by: str
+    changed_at: datetime
+    reason: str
+    before: GradeValues
+    after: GradeValues
+    correlation_id: str = ""
+
+
+def values_of(evaluation: Evaluation) -> GradeValues:
+    return GradeValues(evaluation.score, evaluation.weight, evaluation.description)
+
+
+@dataclass(frozen=True, slots=True)
+class Assignment:
+    """A teacher may record, correct and read the grades of one subject in one course."""
+
+    school_id: SchoolId
+    teacher_id: TeacherId
+    course_id: CourseId
+    subject_id: SubjectId
+    assigned_at: datetime
+    assigned_by: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,9 +97,12 @@ class SubjectAverage:
 def averages_by_subject(
     evaluations: Sequence[Evaluation], rules: dict[SubjectId, GradingRule]
 ) -> list[SubjectAverage]:
-    """Weighted average per (term, subject), each under its subject's rule."""
+    """Weighted average per (term, subject), each under its subject's rule; retracted grades count
+    for nothing."""
     groups: dict[tuple[TermId, SubjectId], list[Evaluation]] = {}
     for evaluation in evaluations:
+        if evaluation.retracted:
+            continue
         groups.setdefault((evaluation.term_id, evaluation.subject_id), []).append(evaluation)
     result = []
     for (term_id, subject_id), group in sorted(groups.items()):

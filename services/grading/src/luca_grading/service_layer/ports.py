@@ -7,10 +7,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from luca_grading.domain.model import BehaviorNote, Evaluation
+from luca_grading.domain.model import Assignment, BehaviorNote, Evaluation, EvaluationChange
 from luca_kernel.grading import GradingRule
-from luca_kernel.ids import CourseId, SchoolId, StudentId, SubjectId, TermId
-from luca_kernel.roster import Course, Student, Subject
+from luca_kernel.ids import CourseId, SchoolId, StudentId, SubjectId, TeacherId, TermId
+from luca_kernel.roster import Course, Student, Subject, Term
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,11 +36,14 @@ class RecordingContext:
 @dataclass(frozen=True, slots=True)
 class Preconditions:
     """What must hold when a grade is written, checked in the same atomic write: the student exists
-    and is enrolled in the course, and (when given) the subject exists."""
+    and is enrolled in the course; (when given) the subject exists, the term exists and is open, and
+    the teacher holds the (course, subject) assignment."""
 
     student_id: StudentId
     course_id: CourseId
     subject_id: SubjectId | None = None
+    term_id: TermId | None = None
+    assigned_teacher: TeacherId | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +60,31 @@ class CheckedWrite:
     student: Student | None = None
     student_missing: bool = False
     subject_missing: bool = False
+    term_missing: bool = False
+    term_closed: bool = False
+    unassigned: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeGuards:
+    """What must still hold when a grade changes, checked in the same atomic write as the change:
+    (when given) the term is open and the teacher holds the assignment. The version condition is
+    always there."""
+
+    open_term: TermId | None = None
+    assigned_teacher: TeacherId | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeWrite:
+    """The outcome of a guarded change: ``written``, or why not (the key was used before, the grade
+    moved on from the expected version, the term closed, the assignment is gone)."""
+
+    written: bool
+    prior: IdempotencyRecord | None = None
+    stale: bool = False
+    term_closed: bool = False
+    unassigned: bool = False
 
 
 class SchoolRepository(Protocol):
@@ -75,20 +103,46 @@ class SchoolRepository(Protocol):
     def get_rule(self, subject_id: SubjectId) -> GradingRule | None: ...
     def put_rule(self, rule: GradingRule) -> None: ...
 
-    def add_evaluation(self, evaluation: Evaluation, idempotency: IdempotencyRecord) -> bool:
-        """Writes the evaluation and its idempotency record atomically.
-
-        Returns False (writing nothing) when the idempotency key already exists.
-        """
+    def get_term(self, term_id: TermId) -> Term | None: ...
+    def put_term(self, term: Term) -> Term:
+        """Creates the term or renames it; never reopens a closed one. Returns it as stored."""
         ...
+
+    def close_term(self, term_id: TermId, closed_at: datetime, closed_by: str) -> Term | None:
+        """Closes the term (a second close keeps the first's time and author); None if unknown."""
+        ...
+
+    def put_assignment(self, assignment: Assignment) -> None: ...
+    def delete_assignment(
+        self, teacher_id: TeacherId, course_id: CourseId, subject_id: SubjectId
+    ) -> bool: ...
+    def assignments_of(self, teacher_id: TeacherId) -> Sequence[Assignment]: ...
 
     def add_evaluation_checked(
         self, evaluation: Evaluation, idempotency: IdempotencyRecord, preconditions: Preconditions
     ) -> CheckedWrite:
-        """``add_evaluation`` with the roster checks in the same atomic write: one call, no read."""
+        """Writes the evaluation and its idempotency record with the preconditions checked in the
+        same atomic write: one call, no read. Nothing is written when the key was used before."""
         ...
 
     def get_evaluation(self, student_id: StudentId, evaluation_ref: str) -> Evaluation | None: ...
+    def find_evaluation(self, student_id: StudentId, evaluation_id: str) -> Evaluation | None:
+        """The evaluation as it stands now (a strongly consistent read), by its public id."""
+        ...
+
+    def change_evaluation(
+        self,
+        changed: Evaluation,
+        change: EvaluationChange,
+        idempotency: IdempotencyRecord,
+        guards: ChangeGuards,
+    ) -> ChangeWrite:
+        """Writes ``changed`` (version n+1) if the stored grade is still at version n, with its
+        history entry and idempotency record, atomically."""
+        ...
+
+    def evaluation_history(self, student_id: StudentId, evaluation_id: str) -> Sequence[EvaluationChange]: ...
+    def get_change(self, student_id: StudentId, change_ref: str) -> EvaluationChange | None: ...
     def student_evaluations(
         self, student_id: StudentId, term_id: TermId | None = None, subject_id: SubjectId | None = None
     ) -> Sequence[Evaluation]: ...

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
-import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Generic, TypeVar
 
 from luca_grading.domain import access
 from luca_grading.domain.model import (
+    Assignment,
     BehaviorKind,
     BehaviorNote,
     BehaviorProfile,
@@ -19,7 +16,16 @@ from luca_grading.domain.model import (
     SubjectAverage,
     averages_by_subject,
 )
+from luca_grading.service_layer.common import (
+    MAX_TEXT,
+    Recorded,
+    check_id,
+    check_idempotency_key,
+    fingerprint,
+    replay,
+)
 from luca_grading.service_layer.ports import (
+    CheckedWrite,
     Clock,
     IdempotencyRecord,
     IdGenerator,
@@ -27,46 +33,31 @@ from luca_grading.service_layer.ports import (
     RepositoryFactory,
     SchoolRepository,
 )
-from luca_kernel.access import Principal
+from luca_kernel.access import Principal, Role
 from luca_kernel.errors import (
+    Forbidden,
     IdempotencyKeyReused,
     InvalidInput,
     LucaError,
+    TermClosed,
     UnknownCourse,
     UnknownStudent,
     UnknownSubject,
+    UnknownTerm,
 )
 from luca_kernel.grading import GradingRule
 from luca_kernel.ids import CourseId, StudentId, SubjectId, TeacherId, TermId
-from luca_kernel.roster import Course, Student, Subject
+from luca_kernel.roster import Student
 from luca_kernel.rule_cache import RuleCache
 
-T = TypeVar("T")
-
-_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")
-_IDEMPOTENCY_KEY_PATTERN = re.compile(r"^[A-Za-z0-9_.:-]{8,128}$")
-MAX_TEXT = 2000
-
-
-def check_id(value: str, field: str) -> str:
-    if not _ID_PATTERN.match(value or ""):
-        raise InvalidInput(
-            f"{field} must be 1-64 characters of letters, digits, '_', '.', ':' or '-'", field=field
-        )
-    return value
-
-
-def check_idempotency_key(value: str, field: str) -> str:
-    if not _IDEMPOTENCY_KEY_PATTERN.match(value or ""):
-        raise InvalidInput(
-            f"{field} must be 8-128 characters of letters, digits, '_', '.', ':' or '-' (a UUID is ideal)",
-            field=field,
-        )
-    return value
-
-
-def _fingerprint(payload: dict[str, object]) -> str:
-    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
+__all__ = [
+    "CourseReport",
+    "GradingService",
+    "RecordBehaviorNote",
+    "RecordEvaluation",
+    "Recorded",
+    "StudentReport",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,12 +77,6 @@ class RecordBehaviorNote:
     course_id: str
     kind: BehaviorKind
     text: str
-
-
-@dataclass(frozen=True, slots=True)
-class Recorded(Generic[T]):
-    value: T
-    replayed: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,52 +146,39 @@ class GradingService:
         access.require_grade_writer(principal)
         check_idempotency_key(idempotency_key, "idempotency_key")
         student_id = StudentId(check_id(command.student_id, "student_id"))
-        course_id = CourseId(check_id(command.course_id, "course_id"))
+        check_id(command.course_id, "course_id")
         subject_id = SubjectId(check_id(command.subject_id, "subject_id"))
-        term_id = TermId(check_id(command.term_id, "term_id"))
+        check_id(command.term_id, "term_id")
         if len(command.description) > MAX_TEXT:
             raise InvalidInput(f"description is longer than {MAX_TEXT} characters", field="description")
         repo = self._repositories.for_school(principal.school_id)
         scope = f"evaluation.{principal.subject}"
-        fingerprint = _fingerprint(
+        request = fingerprint(
             {
                 "student": student_id,
-                "course": course_id,
+                "course": command.course_id,
                 "subject": subject_id,
-                "term": term_id,
+                "term": command.term_id,
                 "score": str(command.score),
                 "weight": None if command.weight is None else str(command.weight),
                 "description": command.description,
             }
         )
-        warm = self._rules.cached(principal.school_id, subject_id)
-        if warm is not None:
-            # The usual case: the rule is in memory, so the score is checked here and the roster
-            # in the write itself (one call, no read).
-            return self._record_checked(repo, principal, command, warm, scope, idempotency_key, fingerprint)
-        known = repo.recording_context(scope, idempotency_key, student_id, subject_id)
-        replay = self._replay_evaluation(repo, known.idempotency, fingerprint, student_id)
-        if replay is not None:
-            return replay
-        self._require_enrolled(known.student, student_id, course_id)
-        if known.subject is None:
-            raise UnknownSubject(f"subject {subject_id!r} does not exist in this school", field="subject_id")
-        rule = self._rule(repo, subject_id)
-        evaluation = self._new_evaluation(
-            principal, command, rule.validate_score(command.score), rule.validate_weight(command.weight)
-        )
-        record = IdempotencyRecord(
-            scope=scope, key=idempotency_key, fingerprint=fingerprint, result_ref=evaluation.evaluation_id
-        )
-        if repo.add_evaluation(evaluation, record):
-            return Recorded(evaluation, replayed=False)
-        # Lost a race with a concurrent retry of the same request: return the winner's result.
-        replay = self._replay_evaluation(
-            repo, repo.get_idempotency(scope, idempotency_key), fingerprint, student_id
-        )
-        if replay is None:  # pragma: no cover - the condition that failed guarantees a record
-            raise IdempotencyKeyReused("idempotency key is in use by a request still in flight")
-        return replay
+        rule = self._rules.cached(principal.school_id, subject_id)
+        if rule is None:
+            # Cold rule cache: one batched read answers a replay, the roster and the subject before
+            # the rule is loaded; the write below checks everything again, atomically.
+            known = repo.recording_context(scope, idempotency_key, student_id, subject_id)
+            first = self._replay_evaluation(repo, known.idempotency, request, student_id)
+            if first is not None:
+                return first
+            self._require_enrolled(known.student, student_id, CourseId(command.course_id))
+            if known.subject is None:
+                raise UnknownSubject(
+                    f"subject {subject_id!r} does not exist in this school", field="subject_id"
+                )
+            rule = self._rule(repo, subject_id)
+        return self._record_checked(repo, principal, command, rule, scope, idempotency_key, request)
 
     def _new_evaluation(
         self, principal: Principal, command: RecordEvaluation, score: Decimal, weight: Decimal
@@ -234,63 +206,72 @@ class GradingService:
         rule: GradingRule,
         scope: str,
         idempotency_key: str,
-        fingerprint: str,
+        request: str,
     ) -> Recorded[Evaluation]:
+        """One atomic write with every precondition in it: the roster, the term open, the teacher's
+        assignment (which implies the subject exists; a service identity has the subject checked)."""
         student_id, course_id = StudentId(command.student_id), CourseId(command.course_id)
         try:
             score, weight = rule.validate_score(command.score), rule.validate_weight(command.weight)
         except LucaError:
             # A retry must get its first result even if the rule changed since: look before refusing.
-            replay = self._replay_evaluation(
-                repo, repo.get_idempotency(scope, idempotency_key), fingerprint, student_id
+            first = self._replay_evaluation(
+                repo, repo.get_idempotency(scope, idempotency_key), request, student_id
             )
-            if replay is not None:
-                return replay
+            if first is not None:
+                return first
             raise
         evaluation = self._new_evaluation(principal, command, score, weight)
         record = IdempotencyRecord(
-            scope=scope, key=idempotency_key, fingerprint=fingerprint, result_ref=evaluation.evaluation_id
+            scope=scope, key=idempotency_key, fingerprint=request, result_ref=evaluation.evaluation_id
         )
+        teacher = _assignable(principal)
         outcome = repo.add_evaluation_checked(
-            evaluation, record, Preconditions(student_id, course_id, evaluation.subject_id)
+            evaluation,
+            record,
+            Preconditions(
+                student_id,
+                course_id,
+                subject_id=None if teacher else evaluation.subject_id,
+                term_id=evaluation.term_id,
+                assigned_teacher=teacher,
+            ),
         )
         if outcome.written:
             return Recorded(evaluation, replayed=False)
-        replay = self._replay_evaluation(repo, outcome.prior, fingerprint, student_id)
-        if replay is not None:
-            return replay
-        if outcome.student_missing or outcome.student is not None:
-            self._require_enrolled(outcome.student, student_id, course_id)
-        if outcome.subject_missing:
-            raise UnknownSubject(
-                f"subject {evaluation.subject_id!r} does not exist in this school", field="subject_id"
-            )
+        first = self._replay_evaluation(repo, outcome.prior, request, student_id)
+        if first is not None:
+            return first
+        self._refuse(repo, outcome, evaluation)
+        if outcome.prior is not None:  # pragma: no cover - a different body raised in the replay
+            raise IdempotencyKeyReused("idempotency key is in use by a request still in flight")
         raise RuntimeError("the write was refused for no reported reason")  # pragma: no cover
 
-    @staticmethod
-    def _replay(
-        record: IdempotencyRecord | None, fingerprint: str, load: Callable[[str], T | None]
-    ) -> Recorded[T] | None:
-        """The first result for an idempotency key already used with this body; None for a new key."""
-        if record is None:
-            return None
-        if record.fingerprint != fingerprint:
-            raise IdempotencyKeyReused(
-                "this Idempotency-Key was already used for a different request", field="idempotency_key"
+    def _refuse(self, repo: SchoolRepository, outcome: CheckedWrite, evaluation: Evaluation) -> None:
+        """Raises the error a refused write deserves, the caller's first mistake first."""
+        if outcome.student_missing or outcome.student is not None:
+            self._require_enrolled(outcome.student, evaluation.student_id, evaluation.course_id)
+        subject = evaluation.subject_id
+        if outcome.subject_missing or (outcome.unassigned and repo.get_subject(subject) is None):
+            raise UnknownSubject(f"subject {subject!r} does not exist in this school", field="subject_id")
+        if outcome.unassigned:
+            raise Forbidden(f"you are not assigned to teach {subject!r} in course {evaluation.course_id!r}")
+        if outcome.term_missing:
+            raise UnknownTerm(f"term {evaluation.term_id!r} does not exist in this school", field="term_id")
+        if outcome.term_closed:
+            raise TermClosed(
+                f"term {evaluation.term_id!r} is closed: no new grades",
+                context={"term_id": evaluation.term_id},
             )
-        first = load(record.result_ref)
-        if first is None:  # pragma: no cover - written in the same transaction as the record
-            raise IdempotencyKeyReused("the first request with this key left no result")
-        return Recorded(first, replayed=True)
 
     def _replay_evaluation(
         self,
         repo: SchoolRepository,
         record: IdempotencyRecord | None,
-        fingerprint: str,
+        request: str,
         student_id: StudentId,
     ) -> Recorded[Evaluation] | None:
-        return self._replay(record, fingerprint, lambda ref: repo.get_evaluation(student_id, ref))
+        return replay(record, request, lambda ref: repo.get_evaluation(student_id, ref))
 
     def _require_enrolled(
         self, student: Student | None, student_id: StudentId, course_id: CourseId
@@ -313,12 +294,32 @@ class GradingService:
         if subject and not term:
             raise InvalidInput("subject_id filter needs term_id", field="subject_id")
         repo = self._repositories.for_school(principal.school_id)
+        held = self._teacher_view_of_student(repo, principal, sid, subject)
         evaluations = repo.student_evaluations(sid, term, subject)
         # Evaluations are only ever written for a known student: only an empty answer needs the
         # second read that tells "no grades yet" from "no such student".
-        if not evaluations and repo.get_student(sid) is None:
+        if not evaluations and held is None and repo.get_student(sid) is None:
             raise UnknownStudent(f"student {sid!r} does not exist in this school", field="student_id")
-        return StudentReport(evaluations, self._averages(repo, evaluations))
+        current = [
+            e
+            for e in evaluations
+            if not e.retracted and (held is None or (e.course_id, e.subject_id) in held)
+        ]
+        return StudentReport(current, self._averages(repo, current))
+
+    def _teacher_view_of_student(
+        self, repo: SchoolRepository, principal: Principal, student_id: StudentId, subject: SubjectId | None
+    ) -> frozenset[tuple[CourseId, SubjectId]] | None:
+        """The (course, subject) pairs a teacher may read of this student; None for unrestricted
+        readers. A teacher with no assignment in the student's course is refused."""
+        if access.is_unrestricted(principal) or not principal.has(Role.TEACHER):
+            return None
+        student = repo.get_student(student_id)
+        if student is None:
+            raise UnknownStudent(f"student {student_id!r} does not exist in this school", field="student_id")
+        assignments = repo.assignments_of(TeacherId(principal.actor_id))
+        access.require_assignment(assignments, student.course_id, subject)
+        return frozenset((a.course_id, a.subject_id) for a in assignments)
 
     def course_report(
         self, principal: Principal, course_id: str, term_id: str, subject_id: str | None = None
@@ -328,18 +329,26 @@ class GradingService:
         term = TermId(check_id(term_id, "term_id"))
         subject = SubjectId(check_id(subject_id, "subject_id")) if subject_id else None
         repo = self._repositories.for_school(principal.school_id)
+        held: frozenset[SubjectId] | None = None
+        if not access.is_unrestricted(principal):
+            held = access.require_assignment(self.assignments(repo, principal), cid, subject)
         evaluations = repo.course_evaluations(cid, term, subject)
-        if not evaluations and repo.get_course(cid) is None:
+        if not evaluations and held is None and repo.get_course(cid) is None:
             raise UnknownCourse(f"course {cid!r} does not exist in this school", field="course_id")
+        current = [e for e in evaluations if not e.retracted and (held is None or e.subject_id in held)]
         by_student: dict[StudentId, list[Evaluation]] = {}
-        for evaluation in evaluations:
+        for evaluation in current:
             by_student.setdefault(evaluation.student_id, []).append(evaluation)
         averages = [
             (student, average)
             for student, group in sorted(by_student.items())
             for average in self._averages(repo, group)
         ]
-        return CourseReport(evaluations, averages)
+        return CourseReport(current, averages)
+
+    @staticmethod
+    def assignments(repo: SchoolRepository, principal: Principal) -> Sequence[Assignment]:
+        return repo.assignments_of(TeacherId(principal.actor_id))
 
     def _averages(self, repo: SchoolRepository, evaluations: Sequence[Evaluation]) -> list[SubjectAverage]:
         rules = {e.subject_id: self._rule(repo, e.subject_id) for e in evaluations}
@@ -358,14 +367,16 @@ class GradingService:
             raise InvalidInput(f"text must be 1-{MAX_TEXT} characters", field="text")
         repo = self._repositories.for_school(principal.school_id)
         scope = f"note.{principal.subject}"
-        fingerprint = _fingerprint(
+        request = fingerprint(
             {"student": student_id, "course": course_id, "kind": command.kind.value, "text": text}
         )
         known = repo.recording_context(scope, idempotency_key, student_id, None)
-        replay = self._replay_note(repo, known.idempotency, fingerprint, student_id)
-        if replay is not None:
-            return replay
+        first = self._replay_note(repo, known.idempotency, request, student_id)
+        if first is not None:
+            return first
         self._require_enrolled(known.student, student_id, course_id)
+        if _assignable(principal):
+            access.require_assignment(self.assignments(repo, principal), course_id)
         note = BehaviorNote(
             school_id=principal.school_id,
             note_id=self._ids.new_id(),
@@ -377,64 +388,39 @@ class GradingService:
             recorded_at=self._clock.now(),
         )
         record = IdempotencyRecord(
-            scope=scope, key=idempotency_key, fingerprint=fingerprint, result_ref=note.note_id
+            scope=scope, key=idempotency_key, fingerprint=request, result_ref=note.note_id
         )
         if repo.add_behavior_note(note, record):
             return Recorded(note, replayed=False)
-        replay = self._replay_note(
-            repo, repo.get_idempotency(scope, idempotency_key), fingerprint, student_id
-        )
-        if replay is None:  # pragma: no cover
+        first = self._replay_note(repo, repo.get_idempotency(scope, idempotency_key), request, student_id)
+        if first is None:  # pragma: no cover
             raise IdempotencyKeyReused("idempotency key is in use by a request still in flight")
-        return replay
+        return first
 
     def _replay_note(
         self,
         repo: SchoolRepository,
         record: IdempotencyRecord | None,
-        fingerprint: str,
+        request: str,
         student_id: StudentId,
     ) -> Recorded[BehaviorNote] | None:
-        return self._replay(record, fingerprint, lambda ref: repo.get_behavior_note(student_id, ref))
+        return replay(record, request, lambda ref: repo.get_behavior_note(student_id, ref))
 
     def behavior_profile(self, principal: Principal, student_id: str) -> BehaviorProfile:
         sid = StudentId(check_id(student_id, "student_id"))
         access.require_student_reader(principal, sid)
         repo = self._repositories.for_school(principal.school_id)
-        if repo.get_student(sid) is None:
+        student = repo.get_student(sid)
+        if student is None:
             raise UnknownStudent(f"student {sid!r} does not exist in this school", field="student_id")
+        if _assignable(principal):
+            access.require_assignment(self.assignments(repo, principal), student.course_id)
         return BehaviorProfile.from_notes(sid, repo.behavior_notes(sid))
 
-    # -- roster (admins) -----------------------------------------------------------------------
-    def put_course(self, principal: Principal, course_id: str, name: str) -> Course:
-        access.require_admin(principal)
-        course = Course(principal.school_id, CourseId(check_id(course_id, "course_id")), _name(name))
-        self._repositories.for_school(principal.school_id).put_course(course)
-        return course
 
-    def put_subject(self, principal: Principal, subject_id: str, name: str) -> Subject:
-        access.require_admin(principal)
-        subject = Subject(principal.school_id, SubjectId(check_id(subject_id, "subject_id")), _name(name))
-        self._repositories.for_school(principal.school_id).put_subject(subject)
-        return subject
-
-    def put_student(
-        self, principal: Principal, student_id: str, course_id: str, display_name: str
-    ) -> Student:
-        access.require_admin(principal)
-        repo = self._repositories.for_school(principal.school_id)
-        cid = CourseId(check_id(course_id, "course_id"))
-        if repo.get_course(cid) is None:
-            raise UnknownCourse(f"course {cid!r} does not exist in this school", field="course_id")
-        student = Student(
-            principal.school_id, StudentId(check_id(student_id, "student_id")), cid, _name(display_name)
-        )
-        repo.put_student(student)
-        return student
-
-
-def _name(value: str) -> str:
-    value = value.strip()
-    if not 1 <= len(value) <= 200:
-        raise InvalidInput("name must be 1-200 characters", field="name")
-    return value
+def _assignable(principal: Principal) -> TeacherId | None:
+    """The teacher whose assignments bound what this caller may grade; None for callers that are not
+    bound by assignments (admins, internal services)."""
+    if principal.has(Role.TEACHER) and not access.is_unrestricted(principal):
+        return TeacherId(principal.actor_id)
+    return None

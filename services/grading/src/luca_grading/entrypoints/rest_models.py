@@ -1,0 +1,300 @@
+"""The grading REST API's wire shapes: what clients send and receive (pydantic, so the OpenAPI
+document states every constraint)."""
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated, Any, Literal, Self
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from luca_grading.domain.model import (
+    Assignment,
+    BehaviorNote,
+    BehaviorProfile,
+    Evaluation,
+    EvaluationChange,
+    SubjectAverage,
+)
+from luca_kernel.grading import GradingRule, Rounding, ScaleKind
+from luca_kernel.roster import Term
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+Score = Annotated[
+    Decimal, Field(allow_inf_nan=False, max_digits=6, description="score on the school's scale")
+]
+Id = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$")]
+
+
+class RecordEvaluationBody(Strict):
+    student_id: Id
+    course_id: Id
+    subject_id: Id
+    term_id: Id
+    score: Score
+    weight: Annotated[Decimal, Field(allow_inf_nan=False, gt=0, le=100)] | None = None
+    description: Annotated[str, Field(max_length=2000)] = ""
+
+
+class EvaluationOut(BaseModel):
+    evaluation_id: str
+    student_id: str
+    course_id: str
+    subject_id: str
+    term_id: str
+    score: str
+    weight: str
+    teacher_id: str
+    recorded_at: str
+    description: str
+    version: int = Field(
+        description='the grade\'s version: send it back as If-Match "v<version>" to change it'
+    )
+    retracted: bool
+    updated_at: str | None = None
+
+    @classmethod
+    def of(cls, e: Evaluation) -> Self:
+        return cls(
+            evaluation_id=e.evaluation_id,
+            student_id=e.student_id,
+            course_id=e.course_id,
+            subject_id=e.subject_id,
+            term_id=e.term_id,
+            score=str(e.score),
+            weight=str(e.weight),
+            teacher_id=e.teacher_id,
+            recorded_at=e.recorded_at.isoformat(),
+            description=e.description,
+            version=e.version,
+            retracted=e.retracted,
+            updated_at=_iso(e.updated_at),
+        )
+
+
+class AverageOut(BaseModel):
+    subject_id: str
+    term_id: str
+    weighted_average: str
+    passing: bool
+    evaluation_count: int
+
+    @classmethod
+    def of(cls, a: SubjectAverage) -> Self:
+        return cls(
+            subject_id=a.subject_id,
+            term_id=a.term_id,
+            weighted_average=str(a.weighted_average),
+            passing=a.passing,
+            evaluation_count=a.evaluation_count,
+        )
+
+
+class StudentEvaluationsOut(BaseModel):
+    student_id: str
+    evaluations: list[EvaluationOut]
+    averages: list[AverageOut]
+
+
+class StudentAverageOut(AverageOut):
+    student_id: str
+
+
+class CourseGradesOut(BaseModel):
+    course_id: str
+    term_id: str
+    evaluations: list[EvaluationOut]
+    averages: list[StudentAverageOut]
+
+
+class RecordBehaviorNoteBody(Strict):
+    student_id: Id
+    course_id: Id
+    kind: Literal["positive", "negative"]
+    text: Annotated[str, Field(min_length=1, max_length=2000)]
+
+
+class BehaviorNoteOut(BaseModel):
+    note_id: str
+    student_id: str
+    course_id: str
+    kind: str
+    text: str
+    teacher_id: str
+    recorded_at: str
+
+    @classmethod
+    def of(cls, n: BehaviorNote) -> Self:
+        return cls(
+            note_id=n.note_id,
+            student_id=n.student_id,
+            course_id=n.course_id,
+            kind=n.kind.value,
+            text=n.text,
+            teacher_id=n.teacher_id,
+            recorded_at=n.recorded_at.isoformat(),
+        )
+
+
+class BehaviorProfileOut(BaseModel):
+    student_id: str
+    positive_count: int
+    negative_count: int
+    recent_notes: list[BehaviorNoteOut]
+
+    @classmethod
+    def of(cls, p: BehaviorProfile) -> Self:
+        return cls(
+            student_id=p.student_id,
+            positive_count=p.positive_count,
+            negative_count=p.negative_count,
+            recent_notes=[BehaviorNoteOut.of(n) for n in p.recent_notes],
+        )
+
+
+class GradingRuleBody(Strict):
+    scale: ScaleKind = ScaleKind.CHILEAN
+    passing_grade: Annotated[Decimal, Field(allow_inf_nan=False)]
+    rounding: Rounding = Rounding.HALF_UP
+    decimals: Annotated[int, Field(ge=0, le=2)] = 1
+    default_weight: Annotated[Decimal, Field(allow_inf_nan=False, gt=0, le=100)] = Decimal("1")
+
+
+class GradingRuleOut(BaseModel):
+    subject_id: str
+    scale: str
+    passing_grade: str
+    rounding: str
+    decimals: int
+    default_weight: str
+    updated_at: str | None
+
+    @classmethod
+    def of(cls, r: GradingRule) -> Self:
+        return cls(
+            subject_id=r.subject_id,
+            scale=r.scale.value,
+            passing_grade=str(r.passing_grade),
+            rounding=r.rounding.value,
+            decimals=r.decimals,
+            default_weight=str(r.default_weight),
+            updated_at=r.updated_at.isoformat() if r.updated_at else None,
+        )
+
+
+class NamedBody(Strict):
+    name: Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class StudentBody(Strict):
+    course_id: Id
+    display_name: Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class Problem(BaseModel):
+    type: str
+    title: str
+    status: int
+    detail: str
+    instance: str | None = None
+    correlation_id: str | None = None
+    errors: list[dict[str, Any]] | None = None
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+Reason = Annotated[
+    str, Field(min_length=1, max_length=500, description="why the grade changes (kept in its history)")
+]
+
+
+class CorrectionBody(Strict):
+    score: Score | None = None
+    weight: Annotated[Decimal, Field(allow_inf_nan=False, gt=0, le=100)] | None = None
+    description: Annotated[str, Field(max_length=2000)] | None = None
+    reason: Reason
+
+
+class RetractionBody(Strict):
+    reason: Reason
+
+
+class GradeValuesOut(BaseModel):
+    score: str
+    weight: str
+    description: str
+
+
+class ChangeOut(BaseModel):
+    version: int
+    kind: Literal["corrected", "retracted"]
+    changed_by: str
+    changed_at: str
+    reason: str
+    correlation_id: str | None
+    before: GradeValuesOut
+    after: GradeValuesOut
+
+    @classmethod
+    def of(cls, c: EvaluationChange) -> Self:
+        return cls(
+            version=c.version,
+            kind=c.kind.value,
+            changed_by=c.changed_by,
+            changed_at=c.changed_at.isoformat(),
+            reason=c.reason,
+            correlation_id=c.correlation_id or None,
+            before=GradeValuesOut(
+                score=str(c.before.score), weight=str(c.before.weight), description=c.before.description
+            ),
+            after=GradeValuesOut(
+                score=str(c.after.score), weight=str(c.after.weight), description=c.after.description
+            ),
+        )
+
+
+class EvaluationHistoryOut(BaseModel):
+    evaluation: EvaluationOut
+    # Oldest first; version 1 (the recording) is the evaluation itself before the first change.
+    changes: list[ChangeOut]
+
+
+class TermOut(BaseModel):
+    term_id: str
+    name: str
+    closed: bool
+    closed_at: str | None
+    closed_by: str | None
+
+    @classmethod
+    def of(cls, t: Term) -> Self:
+        return cls(
+            term_id=t.term_id,
+            name=t.name,
+            closed=t.closed,
+            closed_at=_iso(t.closed_at),
+            closed_by=t.closed_by or None,
+        )
+
+
+class AssignmentOut(BaseModel):
+    teacher_id: str
+    course_id: str
+    subject_id: str
+    assigned_at: str
+    assigned_by: str
+
+    @classmethod
+    def of(cls, a: Assignment) -> Self:
+        return cls(
+            teacher_id=a.teacher_id,
+            course_id=a.course_id,
+            subject_id=a.subject_id,
+            assigned_at=a.assigned_at.isoformat(),
+            assigned_by=a.assigned_by,
+        )

@@ -1,0 +1,287 @@
+"""Changing an official grade: corrections and retractions under optimistic concurrency, and the
+append-only history every change leaves (docs/decisions/0008-grade-lifecycle.md)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from decimal import Decimal
+
+from luca_grading.domain import access
+from luca_grading.domain.model import ChangeKind, Evaluation, EvaluationChange, GradeValues, values_of
+from luca_grading.service_layer.common import (
+    MAX_TEXT,
+    Recorded,
+    check_id,
+    check_idempotency_key,
+    check_reason,
+    fingerprint,
+    replay,
+)
+from luca_grading.service_layer.ports import (
+    ChangeGuards,
+    Clock,
+    IdempotencyRecord,
+    RepositoryFactory,
+    SchoolRepository,
+)
+from luca_kernel.access import Principal, Role
+from luca_kernel.errors import (
+    Forbidden,
+    IdempotencyKeyReused,
+    InvalidInput,
+    NotFound,
+    PreconditionRequired,
+    Retracted,
+    TermClosed,
+    VersionMismatch,
+)
+from luca_kernel.ids import StudentId, TeacherId
+from luca_kernel.rule_cache import RuleCache
+
+
+@dataclass(frozen=True, slots=True)
+class Correction:
+    """New values for a grade (at least one) and why."""
+
+    reason: str
+    score: Decimal | None = None
+    weight: Decimal | None = None
+    description: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeRequest:
+    """Which grade, the version the caller saw, and the request's correlation id for the history."""
+
+    student_id: str
+    evaluation_id: str
+    expected_version: int | None
+    correlation_id: str = ""
+
+
+class GradeChanges:
+    def __init__(self, *, repositories: RepositoryFactory, rules: RuleCache, clock: Clock) -> None:
+        self._repositories = repositories
+        self._rules = rules
+        self._clock = clock
+
+    # -- reads ---------------------------------------------------------------------------------
+    def get(self, principal: Principal, student_id: str, evaluation_id: str) -> Evaluation:
+        """One grade as it stands, with its version. A student sees only their own, and never a
+        retracted one; a teacher only within their assignments."""
+        sid = StudentId(check_id(student_id, "student_id"))
+        access.require_student_reader(principal, sid)
+        repo = self._repositories.for_school(principal.school_id)
+        evaluation = self._find(repo, sid, check_id(evaluation_id, "evaluation_id"))
+        if principal.has(Role.STUDENT) and not principal.has(Role.TEACHER, Role.ADMIN, Role.SERVICE):
+            if evaluation.retracted:
+                raise NotFound(f"evaluation {evaluation_id!r} does not exist")
+            return evaluation
+        self._require_reader(repo, principal, evaluation)
+        return evaluation
+
+    def history(
+        self, principal: Principal, student_id: str, evaluation_id: str
+    ) -> tuple[Evaluation, Sequence[EvaluationChange]]:
+        """The grade and every change to it, oldest first: the school's teachers (within their
+        assignments) and admins only."""
+        access.require_staff(principal)
+        sid = StudentId(check_id(student_id, "student_id"))
+        repo = self._repositories.for_school(principal.school_id)
+        evaluation = self._find(repo, sid, check_id(evaluation_id, "evaluation_id"))
+        self._require_reader(repo, principal, evaluation)
+        return evaluation, repo.evaluation_history(sid, evaluation.evaluation_id)
+
+    # -- changes -------------------------------------------------------------------------------
+    def correct(
+        self, principal: Principal, request: ChangeRequest, correction: Correction, idempotency_key: str
+    ) -> Recorded[Evaluation]:
+        reason = check_reason(correction.reason)
+        if correction.score is None and correction.weight is None and correction.description is None:
+            raise InvalidInput("a correction changes the score, the weight or the description", field="score")
+        if correction.description is not None and len(correction.description) > MAX_TEXT:
+            raise InvalidInput(f"description is longer than {MAX_TEXT} characters", field="description")
+        payload = {
+            "op": "correct",
+            "score": None if correction.score is None else str(correction.score),
+            "weight": None if correction.weight is None else str(correction.weight),
+            "description": correction.description,
+            "reason": reason,
+        }
+
+        def changed(current: Evaluation) -> GradeValues:
+            rule = self._rules.rule_for(current.school_id, current.subject_id, self._repo(principal).get_rule)
+            return GradeValues(
+                score=current.score if correction.score is None else rule.validate_score(correction.score),
+                weight=current.weight
+                if correction.weight is None
+                else rule.validate_weight(correction.weight),
+                description=current.description if correction.description is None else correction.description,
+            )
+
+        return self._change(
+            principal, request, idempotency_key, ChangeKind.CORRECTED, reason, payload, changed
+        )
+
+    def retract(
+        self, principal: Principal, request: ChangeRequest, reason: str, idempotency_key: str
+    ) -> Recorded[Evaluation]:
+        """The grade leaves every view, average, report and submission; its history stays."""
+        reason = check_reason(reason)
+        payload = {"op": "retract", "reason": reason}
+        return self._change(
+            principal, request, idempotency_key, ChangeKind.RETRACTED, reason, payload, values_of
+        )
+
+    def _change(
+        self,
+        principal: Principal,
+        request: ChangeRequest,
+        idempotency_key: str,
+        kind: ChangeKind,
+        reason: str,
+        payload: Mapping[str, object],
+        new_values: Callable[[Evaluation], GradeValues],
+    ) -> Recorded[Evaluation]:
+        if not principal.has(Role.TEACHER, Role.ADMIN):
+            raise Forbidden("only the teacher who recorded a grade or a school admin may change it")
+        check_idempotency_key(idempotency_key, "idempotency_key")
+        sid = StudentId(check_id(request.student_id, "student_id"))
+        eid = check_id(request.evaluation_id, "evaluation_id")
+        if request.expected_version is None:
+            raise PreconditionRequired(
+                "name the version you are changing (If-Match / expected_version)", field="expected_version"
+            )
+        repo = self._repositories.for_school(principal.school_id)
+        scope = f"change.{principal.subject}"
+        request_print = fingerprint(
+            {**payload, "student": sid, "evaluation": eid, "expected_version": request.expected_version}
+        )
+        # A retry of a change that went through must get its first answer, although the grade has
+        # moved past the version it names.
+        first = self._replay(repo, repo.get_idempotency(scope, idempotency_key), request_print, sid)
+        if first is not None:
+            return first
+        current = self._find(repo, sid, eid)
+        access.require_grade_changer(principal, current)
+        teacher = self._teacher_guard(repo, principal, current)
+        if current.retracted:
+            raise Retracted(f"evaluation {eid!r} was retracted", context={"version": str(current.version)})
+        if current.version != request.expected_version:
+            raise _stale(current)
+        values = new_values(current)
+        now = self._clock.now()
+        updated = replace(
+            current,
+            score=values.score,
+            weight=values.weight,
+            description=values.description,
+            version=current.version + 1,
+            retracted=kind is ChangeKind.RETRACTED,
+            updated_at=now,
+            updated_by=principal.actor_id,
+            change_reason=reason,
+        )
+        change = EvaluationChange(
+            school_id=current.school_id,
+            evaluation_id=current.evaluation_id,
+            student_id=current.student_id,
+            version=updated.version,
+            kind=kind,
+            changed_by=principal.actor_id,
+            changed_at=now,
+            reason=reason,
+            before=values_of(current),
+            after=values,
+            correlation_id=request.correlation_id,
+        )
+        record = IdempotencyRecord(scope=scope, key=idempotency_key, fingerprint=request_print, result_ref="")
+        guards = ChangeGuards(open_term=current.term_id if teacher else None, assigned_teacher=teacher)
+        outcome = repo.change_evaluation(updated, change, record, guards)
+        if outcome.written:
+            return Recorded(updated, replayed=False)
+        first = self._replay(repo, outcome.prior, request_print, sid)
+        if first is not None:
+            return first
+        if outcome.unassigned:
+            raise Forbidden(
+                f"you are not assigned to teach {current.subject_id!r} in course {current.course_id!r}"
+            )
+        if outcome.term_closed:
+            raise _closed(current)
+        if outcome.stale:
+            raise _stale(self._find(repo, sid, eid))
+        raise IdempotencyKeyReused(
+            "idempotency key is in use by a request still in flight"
+        )  # pragma: no cover
+
+    # -- helpers -------------------------------------------------------------------------------
+    def _repo(self, principal: Principal) -> SchoolRepository:
+        return self._repositories.for_school(principal.school_id)
+
+    @staticmethod
+    def _find(repo: SchoolRepository, student_id: StudentId, evaluation_id: str) -> Evaluation:
+        found = repo.find_evaluation(student_id, evaluation_id)
+        if found is None:
+            raise NotFound(f"evaluation {evaluation_id!r} of student {student_id!r} does not exist")
+        return found
+
+    @staticmethod
+    def _teacher_guard(repo: SchoolRepository, principal: Principal, current: Evaluation) -> TeacherId | None:
+        """A teacher (not an admin) changes only within a held assignment and an open term; both are
+        checked again inside the write."""
+        if principal.has(Role.ADMIN):
+            return None
+        teacher = TeacherId(principal.actor_id)
+        access.require_assignment(repo.assignments_of(teacher), current.course_id, current.subject_id)
+        term = repo.get_term(current.term_id)
+        if term is not None and term.closed:
+            raise _closed(current)
+        return teacher
+
+    @staticmethod
+    def _require_reader(repo: SchoolRepository, principal: Principal, evaluation: Evaluation) -> None:
+        if access.is_unrestricted(principal):
+            return
+        assignments = repo.assignments_of(TeacherId(principal.actor_id))
+        access.require_assignment(assignments, evaluation.course_id, evaluation.subject_id)
+
+    @staticmethod
+    def _replay(
+        repo: SchoolRepository, record: IdempotencyRecord | None, request: str, student_id: StudentId
+    ) -> Recorded[Evaluation] | None:
+        def load(ref: str) -> Evaluation | None:
+            change = repo.get_change(student_id, ref)
+            current = repo.find_evaluation(student_id, change.evaluation_id) if change else None
+            if change is None or current is None:
+                return None
+            # The grade as that change left it, although later changes may have followed.
+            return replace(
+                current,
+                score=change.after.score,
+                weight=change.after.weight,
+                description=change.after.description,
+                version=change.version,
+                retracted=change.kind is ChangeKind.RETRACTED,
+                updated_at=change.changed_at,
+                updated_by=change.changed_by,
+                change_reason=change.reason,
+            )
+
+        return replay(record, request, load)
+
+
+def _stale(current: Evaluation) -> VersionMismatch:
+    return VersionMismatch(
+        f"evaluation {current.evaluation_id!r} is at version {current.version}; reload it and retry",
+        field="expected_version",
+        context={"current_version": str(current.version)},
+    )
+
+
+def _closed(current: Evaluation) -> TermClosed:
+    return TermClosed(
+        f"term {current.term_id!r} is closed: only a school admin may correct its grades",
+        context={"term_id": current.term_id},
+    )
