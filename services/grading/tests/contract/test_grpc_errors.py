@@ -99,6 +99,27 @@ VALID: dict[str, Message] = {
     "GetBehaviorProfile": pb.GetBehaviorProfileRequest(student_id="st-1"),
     "GetGradingRule": pb.GetGradingRuleRequest(subject_id="math"),
     "PutGradingRule": rule(),
+    "GetEvaluation": pb.GetEvaluationRequest(student_id="st-1", evaluation_id="e-1"),
+    "CorrectEvaluation": pb.CorrectEvaluationRequest(
+        request_id=str(uuid.uuid4()),
+        student_id="st-1",
+        evaluation_id="e-1",
+        expected_version=1,
+        score=dec("5.0"),
+        reason="typo",
+    ),
+    "RetractEvaluation": pb.RetractEvaluationRequest(
+        request_id=str(uuid.uuid4()),
+        student_id="st-1",
+        evaluation_id="e-1",
+        expected_version=1,
+        reason="twice",
+    ),
+    "GetEvaluationHistory": pb.GetEvaluationHistoryRequest(student_id="st-1", evaluation_id="e-1"),
+    "PutTerm": pb.PutTermRequest(term_id="2027-T1", name="2027 first"),
+    "CloseTerm": pb.CloseTermRequest(term_id="2027-T1"),
+    "AssignTeacher": pb.AssignTeacherRequest(teacher_id="t-9", course_id="1A", subject_id="math"),
+    "UnassignTeacher": pb.UnassignTeacherRequest(teacher_id="t-9", course_id="1A", subject_id="math"),
 }
 RPCS = sorted(VALID)
 
@@ -208,6 +229,13 @@ def test_a_call_without_a_valid_token_is_unauthenticated(
         ("GetBehaviorProfile", "student", pb.GetBehaviorProfileRequest(student_id="st-2")),
         ("GetGradingRule", "student", VALID["GetGradingRule"]),
         ("PutGradingRule", "student", rule()),
+        ("PutTerm", "teacher", VALID["PutTerm"]),
+        ("CloseTerm", "teacher", VALID["CloseTerm"]),
+        ("AssignTeacher", "teacher", VALID["AssignTeacher"]),
+        ("UnassignTeacher", "student", VALID["UnassignTeacher"]),
+        ("GetEvaluationHistory", "student", VALID["GetEvaluationHistory"]),
+        ("CorrectEvaluation", "student", VALID["CorrectEvaluation"]),
+        ("RetractEvaluation", "student", VALID["RetractEvaluation"]),
     ],
 )
 def test_a_role_that_may_not_is_permission_denied(

@@ -9,18 +9,16 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from datetime import datetime
-from decimal import Decimal
 from typing import Any, TypeVar
 
 import grpc
-from google.protobuf import timestamp_pb2
 
-from luca.common.v1 import common_pb2
 from luca.grading.v1 import grading_pb2, grading_pb2_grpc
 from luca_grading.bootstrap import Container
-from luca_grading.domain.model import BehaviorKind, BehaviorNote, Evaluation, SubjectAverage
+from luca_grading.domain.model import BehaviorKind, BehaviorNote, SubjectAverage
 from luca_grading.entrypoints.grpc_calls import ERROR_DOMAIN, CallRunner
+from luca_grading.entrypoints.grpc_changes import GradeChangeRpcs
+from luca_grading.entrypoints.grpc_mapping import decimal_pb, evaluation_pb, required_decimal, timestamp_pb
 from luca_grading.service_layer.services import RecordBehaviorNote, RecordEvaluation
 from luca_kernel.access import Principal
 from luca_kernel.errors import InvalidInput
@@ -55,44 +53,11 @@ _RULE_FIELDS: Mapping[str, str] = {
 
 
 # -- mapping ----------------------------------------------------------------------------------------
-def _ts(value: datetime | None) -> timestamp_pb2.Timestamp | None:
-    if value is None:
-        return None
-    stamp = timestamp_pb2.Timestamp()
-    stamp.FromDatetime(value)
-    return stamp
-
-
-def _dec(value: Decimal) -> common_pb2.Decimal:
-    return common_pb2.Decimal(value=str(value))
-
-
-def _parse(message: common_pb2.Decimal, field: str) -> Decimal:
-    if not message.value:
-        raise InvalidInput(f"{field} is required", field=field)
-    return parse_decimal(message.value, field_name=field)
-
-
-def evaluation_pb(e: Evaluation) -> grading_pb2.Evaluation:
-    return grading_pb2.Evaluation(
-        evaluation_id=e.evaluation_id,
-        student_id=e.student_id,
-        course_id=e.course_id,
-        subject_id=e.subject_id,
-        term_id=e.term_id,
-        score=_dec(e.score),
-        weight=_dec(e.weight),
-        teacher_id=e.teacher_id,
-        recorded_at=_ts(e.recorded_at),
-        description=e.description,
-    )
-
-
 def average_pb(a: SubjectAverage) -> grading_pb2.SubjectAverage:
     return grading_pb2.SubjectAverage(
         subject_id=a.subject_id,
         term_id=a.term_id,
-        weighted_average=_dec(a.weighted_average),
+        weighted_average=decimal_pb(a.weighted_average),
         passing=a.passing,
         evaluation_count=a.evaluation_count,
     )
@@ -111,7 +76,7 @@ def note_pb(n: BehaviorNote) -> grading_pb2.BehaviorNote:
         kind=kind,
         text=n.text,
         teacher_id=n.teacher_id,
-        recorded_at=_ts(n.recorded_at),
+        recorded_at=timestamp_pb(n.recorded_at),
     )
 
 
@@ -121,11 +86,11 @@ def rule_pb(r: GradingRule) -> grading_pb2.GradingRule:
     return grading_pb2.GradingRule(
         subject_id=r.subject_id,
         scale=scale,
-        passing_grade=_dec(r.passing_grade),
+        passing_grade=decimal_pb(r.passing_grade),
         rounding=rounding,
         decimals=r.decimals,
-        default_weight=_dec(r.default_weight),
-        updated_at=_ts(r.updated_at),
+        default_weight=decimal_pb(r.default_weight),
+        updated_at=timestamp_pb(r.updated_at),
     )
 
 
@@ -136,17 +101,19 @@ def rule_from_pb(message: grading_pb2.GradingRule) -> GradingRule:
     return GradingRule(
         subject_id=SubjectId(message.subject_id),
         scale=_SCALES[message.scale],
-        passing_grade=_parse(message.passing_grade, "rule.passing_grade"),
+        passing_grade=required_decimal(message.passing_grade, "rule.passing_grade"),
         rounding=rounding,
         decimals=message.decimals,
         default_weight=parse_decimal(message.default_weight.value or "1", field_name="rule.default_weight"),
     )
 
 
-class GradingServicer(grading_pb2_grpc.GradingServiceServicer):
+class GradingServicer(GradeChangeRpcs, grading_pb2_grpc.GradingServiceServicer):
     def __init__(self, container: Container, calls: CallRunner) -> None:
         self._container = container
         self._service = container.service
+        self._changes = container.changes
+        self._admin = container.admin
         self._calls = calls
 
     def RecordEvaluation(self, request: Any, context: grpc.ServicerContext) -> Any:
@@ -161,7 +128,7 @@ class GradingServicer(grading_pb2_grpc.GradingServiceServicer):
                     course_id=request.course_id,
                     subject_id=request.subject_id,
                     term_id=request.term_id,
-                    score=_parse(request.score, "score"),
+                    score=required_decimal(request.score, "score"),
                     weight=weight,
                     description=request.description,
                 ),

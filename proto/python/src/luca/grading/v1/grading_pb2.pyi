@@ -29,6 +29,12 @@ class BehaviorKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     BEHAVIOR_KIND_UNSPECIFIED: _ClassVar[BehaviorKind]
     BEHAVIOR_KIND_POSITIVE: _ClassVar[BehaviorKind]
     BEHAVIOR_KIND_NEGATIVE: _ClassVar[BehaviorKind]
+
+class ChangeKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    CHANGE_KIND_UNSPECIFIED: _ClassVar[ChangeKind]
+    CHANGE_KIND_CORRECTED: _ClassVar[ChangeKind]
+    CHANGE_KIND_RETRACTED: _ClassVar[ChangeKind]
 SCALE_KIND_UNSPECIFIED: ScaleKind
 SCALE_KIND_CHILEAN: ScaleKind
 SCALE_KIND_PERCENTAGE: ScaleKind
@@ -39,9 +45,12 @@ ROUNDING_DOWN: Rounding
 BEHAVIOR_KIND_UNSPECIFIED: BehaviorKind
 BEHAVIOR_KIND_POSITIVE: BehaviorKind
 BEHAVIOR_KIND_NEGATIVE: BehaviorKind
+CHANGE_KIND_UNSPECIFIED: ChangeKind
+CHANGE_KIND_CORRECTED: ChangeKind
+CHANGE_KIND_RETRACTED: ChangeKind
 
 class Evaluation(_message.Message):
-    __slots__ = ("evaluation_id", "student_id", "course_id", "subject_id", "term_id", "score", "weight", "teacher_id", "recorded_at", "description")
+    __slots__ = ("evaluation_id", "student_id", "course_id", "subject_id", "term_id", "score", "weight", "teacher_id", "recorded_at", "description", "version", "retracted", "updated_at", "updated_by", "change_reason")
     EVALUATION_ID_FIELD_NUMBER: _ClassVar[int]
     STUDENT_ID_FIELD_NUMBER: _ClassVar[int]
     COURSE_ID_FIELD_NUMBER: _ClassVar[int]
@@ -52,6 +61,11 @@ class Evaluation(_message.Message):
     TEACHER_ID_FIELD_NUMBER: _ClassVar[int]
     RECORDED_AT_FIELD_NUMBER: _ClassVar[int]
     DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    RETRACTED_FIELD_NUMBER: _ClassVar[int]
+    UPDATED_AT_FIELD_NUMBER: _ClassVar[int]
+    UPDATED_BY_FIELD_NUMBER: _ClassVar[int]
+    CHANGE_REASON_FIELD_NUMBER: _ClassVar[int]
     evaluation_id: str
     student_id: str
     course_id: str
@@ -62,7 +76,12 @@ class Evaluation(_message.Message):
     teacher_id: str
     recorded_at: _timestamp_pb2.Timestamp
     description: str
-    def __init__(self, evaluation_id: _Optional[str] = ..., student_id: _Optional[str] = ..., course_id: _Optional[str] = ..., subject_id: _Optional[str] = ..., term_id: _Optional[str] = ..., score: _Optional[_Union[_common_pb2.Decimal, _Mapping]] = ..., weight: _Optional[_Union[_common_pb2.Decimal, _Mapping]] = ..., teacher_id: _Optional[str] = ..., recorded_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., description: _Optional[str] = ...) -> None: ...
+    version: int
+    retracted: bool
+    updated_at: _timestamp_pb2.Timestamp
+    updated_by: str
+    change_reason: str
+    def __init__(self, evaluation_id: _Optional[str] = ..., student_id: _Optional[str] = ..., course_id: _Optional[str] = ..., subject_id: _Optional[str] = ..., term_id: _Optional[str] = ..., score: _Optional[_Union[_common_pb2.Decimal, _Mapping]] = ..., weight: _Optional[_Union[_common_pb2.Decimal, _Mapping]] = ..., teacher_id: _Optional[str] = ..., recorded_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., description: _Optional[str] = ..., version: _Optional[int] = ..., retracted: _Optional[bool] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_by: _Optional[str] = ..., change_reason: _Optional[str] = ...) -> None: ...
 
 class SubjectAverage(_message.Message):
     __slots__ = ("subject_id", "term_id", "weighted_average", "passing", "evaluation_count")
@@ -249,3 +268,197 @@ class PutGradingRuleResponse(_message.Message):
     RULE_FIELD_NUMBER: _ClassVar[int]
     rule: GradingRule
     def __init__(self, rule: _Optional[_Union[GradingRule, _Mapping]] = ...) -> None: ...
+
+class GetEvaluationRequest(_message.Message):
+    __slots__ = ("student_id", "evaluation_id")
+    STUDENT_ID_FIELD_NUMBER: _ClassVar[int]
+    EVALUATION_ID_FIELD_NUMBER: _ClassVar[int]
+    student_id: str
+    evaluation_id: str
+    def __init__(self, student_id: _Optional[str] = ..., evaluation_id: _Optional[str] = ...) -> None: ...
+
+class GetEvaluationResponse(_message.Message):
+    __slots__ = ("evaluation",)
+    EVALUATION_FIELD_NUMBER: _ClassVar[int]
+    evaluation: Evaluation
+    def __init__(self, evaluation: _Optional[_Union[Evaluation, _Mapping]] = ...) -> None: ...
+
+class CorrectEvaluationRequest(_message.Message):
+    __slots__ = ("request_id", "student_id", "evaluation_id", "expected_version", "score", "weight", "description", "reason")
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    STUDENT_ID_FIELD_NUMBER: _ClassVar[int]
+    EVALUATION_ID_FIELD_NUMBER: _ClassVar[int]
+    EXPECTED_VERSION_FIELD_NUMBER: _ClassVar[int]
+    SCORE_FIELD_NUMBER: _ClassVar[int]
+    WEIGHT_FIELD_NUMBER: _ClassVar[int]
+    DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    request_id: str
+    student_id: str
+    evaluation_id: str
+    expected_version: int
+    score: _common_pb2.Decimal
+    weight: _common_pb2.Decimal
+    description: str
+    reason: str
+    def __init__(self, request_id: _Optional[str] = ..., student_id: _Optional[str] = ..., evaluation_id: _Optional[str] = ..., expected_version: _Optional[int] = ..., score: _Optional[_Union[_common_pb2.Decimal, _Mapping]] = ..., weight: _Optional[_Union[_common_pb2.Decimal, _Mapping]] = ..., description: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class CorrectEvaluationResponse(_message.Message):
+    __slots__ = ("evaluation", "replayed")
+    EVALUATION_FIELD_NUMBER: _ClassVar[int]
+    REPLAYED_FIELD_NUMBER: _ClassVar[int]
+    evaluation: Evaluation
+    replayed: bool
+    def __init__(self, evaluation: _Optional[_Union[Evaluation, _Mapping]] = ..., replayed: _Optional[bool] = ...) -> None: ...
+
+class RetractEvaluationRequest(_message.Message):
+    __slots__ = ("request_id", "student_id", "evaluation_id", "expected_version", "reason")
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    STUDENT_ID_FIELD_NUMBER: _ClassVar[int]
+    EVALUATION_ID_FIELD_NUMBER: _ClassVar[int]
+    EXPECTED_VERSION_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    request_id: str
+    student_id: str
+    evaluation_id: str
+    expected_version: int
+    reason: str
+    def __init__(self, request_id: _Optional[str] = ..., student_id: _Optional[str] = ..., evaluation_id: _Optional[str] = ..., expected_version: _Optional[int] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class RetractEvaluationResponse(_message.Message):
+    __slots__ = ("evaluation", "replayed")
+    EVALUATION_FIELD_NUMBER: _ClassVar[int]
+    REPLAYED_FIELD_NUMBER: _ClassVar[int]
+    evaluation: Evaluation
+    replayed: bool
+    def __init__(self, evaluation: _Optional[_Union[Evaluation, _Mapping]] = ..., replayed: _Optional[bool] = ...) -> None: ...
+
+class GetEvaluationHistoryRequest(_message.Message):
+    __slots__ = ("student_id", "evaluation_id")
+    STUDENT_ID_FIELD_NUMBER: _ClassVar[int]
+    EVALUATION_ID_FIELD_NUMBER: _ClassVar[int]
+    student_id: str
+    evaluation_id: str
+    def __init__(self, student_id: _Optional[str] = ..., evaluation_id: _Optional[str] = ...) -> None: ...
+
+class GradeValues(_message.Message):
+    __slots__ = ("score", "weight", "description")
+    SCORE_FIELD_NUMBER: _ClassVar[int]
+    WEIGHT_FIELD_NUMBER: _ClassVar[int]
+    DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    score: _common_pb2.Decimal
+    weight: _common_pb2.Decimal
+    description: str
+    def __init__(self, score: _Optional[_Union[_common_pb2.Decimal, _Mapping]] = ..., weight: _Optional[_Union[_common_pb2.Decimal, _Mapping]] = ..., description: _Optional[str] = ...) -> None: ...
+
+class EvaluationChange(_message.Message):
+    __slots__ = ("version", "kind", "changed_by", "changed_at", "reason", "correlation_id", "before", "after")
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    CHANGED_BY_FIELD_NUMBER: _ClassVar[int]
+    CHANGED_AT_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    CORRELATION_ID_FIELD_NUMBER: _ClassVar[int]
+    BEFORE_FIELD_NUMBER: _ClassVar[int]
+    AFTER_FIELD_NUMBER: _ClassVar[int]
+    version: int
+    kind: ChangeKind
+    changed_by: str
+    changed_at: _timestamp_pb2.Timestamp
+    reason: str
+    correlation_id: str
+    before: GradeValues
+    after: GradeValues
+    def __init__(self, version: _Optional[int] = ..., kind: _Optional[_Union[ChangeKind, str]] = ..., changed_by: _Optional[str] = ..., changed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., reason: _Optional[str] = ..., correlation_id: _Optional[str] = ..., before: _Optional[_Union[GradeValues, _Mapping]] = ..., after: _Optional[_Union[GradeValues, _Mapping]] = ...) -> None: ...
+
+class GetEvaluationHistoryResponse(_message.Message):
+    __slots__ = ("evaluation", "changes")
+    EVALUATION_FIELD_NUMBER: _ClassVar[int]
+    CHANGES_FIELD_NUMBER: _ClassVar[int]
+    evaluation: Evaluation
+    changes: _containers.RepeatedCompositeFieldContainer[EvaluationChange]
+    def __init__(self, evaluation: _Optional[_Union[Evaluation, _Mapping]] = ..., changes: _Optional[_Iterable[_Union[EvaluationChange, _Mapping]]] = ...) -> None: ...
+
+class Term(_message.Message):
+    __slots__ = ("term_id", "name", "closed", "closed_at", "closed_by")
+    TERM_ID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    CLOSED_FIELD_NUMBER: _ClassVar[int]
+    CLOSED_AT_FIELD_NUMBER: _ClassVar[int]
+    CLOSED_BY_FIELD_NUMBER: _ClassVar[int]
+    term_id: str
+    name: str
+    closed: bool
+    closed_at: _timestamp_pb2.Timestamp
+    closed_by: str
+    def __init__(self, term_id: _Optional[str] = ..., name: _Optional[str] = ..., closed: _Optional[bool] = ..., closed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., closed_by: _Optional[str] = ...) -> None: ...
+
+class PutTermRequest(_message.Message):
+    __slots__ = ("term_id", "name")
+    TERM_ID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    term_id: str
+    name: str
+    def __init__(self, term_id: _Optional[str] = ..., name: _Optional[str] = ...) -> None: ...
+
+class PutTermResponse(_message.Message):
+    __slots__ = ("term",)
+    TERM_FIELD_NUMBER: _ClassVar[int]
+    term: Term
+    def __init__(self, term: _Optional[_Union[Term, _Mapping]] = ...) -> None: ...
+
+class CloseTermRequest(_message.Message):
+    __slots__ = ("term_id",)
+    TERM_ID_FIELD_NUMBER: _ClassVar[int]
+    term_id: str
+    def __init__(self, term_id: _Optional[str] = ...) -> None: ...
+
+class CloseTermResponse(_message.Message):
+    __slots__ = ("term",)
+    TERM_FIELD_NUMBER: _ClassVar[int]
+    term: Term
+    def __init__(self, term: _Optional[_Union[Term, _Mapping]] = ...) -> None: ...
+
+class Assignment(_message.Message):
+    __slots__ = ("teacher_id", "course_id", "subject_id", "assigned_at", "assigned_by")
+    TEACHER_ID_FIELD_NUMBER: _ClassVar[int]
+    COURSE_ID_FIELD_NUMBER: _ClassVar[int]
+    SUBJECT_ID_FIELD_NUMBER: _ClassVar[int]
+    ASSIGNED_AT_FIELD_NUMBER: _ClassVar[int]
+    ASSIGNED_BY_FIELD_NUMBER: _ClassVar[int]
+    teacher_id: str
+    course_id: str
+    subject_id: str
+    assigned_at: _timestamp_pb2.Timestamp
+    assigned_by: str
+    def __init__(self, teacher_id: _Optional[str] = ..., course_id: _Optional[str] = ..., subject_id: _Optional[str] = ..., assigned_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., assigned_by: _Optional[str] = ...) -> None: ...
+
+class AssignTeacherRequest(_message.Message):
+    __slots__ = ("teacher_id", "course_id", "subject_id")
+    TEACHER_ID_FIELD_NUMBER: _ClassVar[int]
+    COURSE_ID_FIELD_NUMBER: _ClassVar[int]
+    SUBJECT_ID_FIELD_NUMBER: _ClassVar[int]
+    teacher_id: str
+    course_id: str
+    subject_id: str
+    def __init__(self, teacher_id: _Optional[str] = ..., course_id: _Optional[str] = ..., subject_id: _Optional[str] = ...) -> None: ...
+
+class AssignTeacherResponse(_message.Message):
+    __slots__ = ("assignment",)
+    ASSIGNMENT_FIELD_NUMBER: _ClassVar[int]
+    assignment: Assignment
+    def __init__(self, assignment: _Optional[_Union[Assignment, _Mapping]] = ...) -> None: ...
+
+class UnassignTeacherRequest(_message.Message):
+    __slots__ = ("teacher_id", "course_id", "subject_id")
+    TEACHER_ID_FIELD_NUMBER: _ClassVar[int]
+    COURSE_ID_FIELD_NUMBER: _ClassVar[int]
+    SUBJECT_ID_FIELD_NUMBER: _ClassVar[int]
+    teacher_id: str
+    course_id: str
+    subject_id: str
+    def __init__(self, teacher_id: _Optional[str] = ..., course_id: _Optional[str] = ..., subject_id: _Optional[str] = ...) -> None: ...
+
+class UnassignTeacherResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...

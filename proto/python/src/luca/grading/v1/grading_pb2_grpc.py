@@ -74,6 +74,46 @@ class GradingServiceStub:
                 request_serializer=luca_dot_grading_dot_v1_dot_grading__pb2.PutGradingRuleRequest.SerializeToString,
                 response_deserializer=luca_dot_grading_dot_v1_dot_grading__pb2.PutGradingRuleResponse.FromString,
                 _registered_method=True)
+        self.GetEvaluation = channel.unary_unary(
+                '/luca.grading.v1.GradingService/GetEvaluation',
+                request_serializer=luca_dot_grading_dot_v1_dot_grading__pb2.GetEvaluationRequest.SerializeToString,
+                response_deserializer=luca_dot_grading_dot_v1_dot_grading__pb2.GetEvaluationResponse.FromString,
+                _registered_method=True)
+        self.CorrectEvaluation = channel.unary_unary(
+                '/luca.grading.v1.GradingService/CorrectEvaluation',
+                request_serializer=luca_dot_grading_dot_v1_dot_grading__pb2.CorrectEvaluationRequest.SerializeToString,
+                response_deserializer=luca_dot_grading_dot_v1_dot_grading__pb2.CorrectEvaluationResponse.FromString,
+                _registered_method=True)
+        self.RetractEvaluation = channel.unary_unary(
+                '/luca.grading.v1.GradingService/RetractEvaluation',
+                request_serializer=luca_dot_grading_dot_v1_dot_grading__pb2.RetractEvaluationRequest.SerializeToString,
+                response_deserializer=luca_dot_grading_dot_v1_dot_grading__pb2.RetractEvaluationResponse.FromString,
+                _registered_method=True)
+        self.GetEvaluationHistory = channel.unary_unary(
+                '/luca.grading.v1.GradingService/GetEvaluationHistory',
+                request_serializer=luca_dot_grading_dot_v1_dot_grading__pb2.GetEvaluationHistoryRequest.SerializeToString,
+                response_deserializer=luca_dot_grading_dot_v1_dot_grading__pb2.GetEvaluationHistoryResponse.FromString,
+                _registered_method=True)
+        self.PutTerm = channel.unary_unary(
+                '/luca.grading.v1.GradingService/PutTerm',
+                request_serializer=luca_dot_grading_dot_v1_dot_grading__pb2.PutTermRequest.SerializeToString,
+                response_deserializer=luca_dot_grading_dot_v1_dot_grading__pb2.PutTermResponse.FromString,
+                _registered_method=True)
+        self.CloseTerm = channel.unary_unary(
+                '/luca.grading.v1.GradingService/CloseTerm',
+                request_serializer=luca_dot_grading_dot_v1_dot_grading__pb2.CloseTermRequest.SerializeToString,
+                response_deserializer=luca_dot_grading_dot_v1_dot_grading__pb2.CloseTermResponse.FromString,
+                _registered_method=True)
+        self.AssignTeacher = channel.unary_unary(
+                '/luca.grading.v1.GradingService/AssignTeacher',
+                request_serializer=luca_dot_grading_dot_v1_dot_grading__pb2.AssignTeacherRequest.SerializeToString,
+                response_deserializer=luca_dot_grading_dot_v1_dot_grading__pb2.AssignTeacherResponse.FromString,
+                _registered_method=True)
+        self.UnassignTeacher = channel.unary_unary(
+                '/luca.grading.v1.GradingService/UnassignTeacher',
+                request_serializer=luca_dot_grading_dot_v1_dot_grading__pb2.UnassignTeacherRequest.SerializeToString,
+                response_deserializer=luca_dot_grading_dot_v1_dot_grading__pb2.UnassignTeacherResponse.FromString,
+                _registered_method=True)
 
 
 class GradingServiceServicer:
@@ -133,6 +173,65 @@ class GradingServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetEvaluation(self, request, context):
+        """One evaluation as it stands, with its version. Students: only their own, never a retracted one.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CorrectEvaluation(self, request, context):
+        """Corrects a grade: new score, weight and/or description, with a reason. Only the recording
+        teacher (holding the assignment, term open) or a school admin. Fails with FAILED_PRECONDITION
+        (VERSION_MISMATCH) when expected_version is not the current one; idempotent on request_id.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RetractEvaluation(self, request, context):
+        """Retracts a grade entered in error, with a reason: it leaves every view and average; its
+        history stays. Same rules as CorrectEvaluation.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetEvaluationHistory(self, request, context):
+        """Every change to an evaluation, oldest first (teachers holding the assignment, admins).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PutTerm(self, request, context):
+        """Creates or renames a term (school admins only); never reopens a closed one.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CloseTerm(self, request, context):
+        """Closes a term (school admins only): no new grades, only admins correct, the sync may submit it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AssignTeacher(self, request, context):
+        """Lets a teacher grade one subject in one course (school admins only).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UnassignTeacher(self, request, context):
+        """Withdraws an assignment (school admins only).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_GradingServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -170,6 +269,46 @@ def add_GradingServiceServicer_to_server(servicer, server):
                     servicer.PutGradingRule,
                     request_deserializer=luca_dot_grading_dot_v1_dot_grading__pb2.PutGradingRuleRequest.FromString,
                     response_serializer=luca_dot_grading_dot_v1_dot_grading__pb2.PutGradingRuleResponse.SerializeToString,
+            ),
+            'GetEvaluation': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetEvaluation,
+                    request_deserializer=luca_dot_grading_dot_v1_dot_grading__pb2.GetEvaluationRequest.FromString,
+                    response_serializer=luca_dot_grading_dot_v1_dot_grading__pb2.GetEvaluationResponse.SerializeToString,
+            ),
+            'CorrectEvaluation': grpc.unary_unary_rpc_method_handler(
+                    servicer.CorrectEvaluation,
+                    request_deserializer=luca_dot_grading_dot_v1_dot_grading__pb2.CorrectEvaluationRequest.FromString,
+                    response_serializer=luca_dot_grading_dot_v1_dot_grading__pb2.CorrectEvaluationResponse.SerializeToString,
+            ),
+            'RetractEvaluation': grpc.unary_unary_rpc_method_handler(
+                    servicer.RetractEvaluation,
+                    request_deserializer=luca_dot_grading_dot_v1_dot_grading__pb2.RetractEvaluationRequest.FromString,
+                    response_serializer=luca_dot_grading_dot_v1_dot_grading__pb2.RetractEvaluationResponse.SerializeToString,
+            ),
+            'GetEvaluationHistory': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetEvaluationHistory,
+                    request_deserializer=luca_dot_grading_dot_v1_dot_grading__pb2.GetEvaluationHistoryRequest.FromString,
+                    response_serializer=luca_dot_grading_dot_v1_dot_grading__pb2.GetEvaluationHistoryResponse.SerializeToString,
+            ),
+            'PutTerm': grpc.unary_unary_rpc_method_handler(
+                    servicer.PutTerm,
+                    request_deserializer=luca_dot_grading_dot_v1_dot_grading__pb2.PutTermRequest.FromString,
+                    response_serializer=luca_dot_grading_dot_v1_dot_grading__pb2.PutTermResponse.SerializeToString,
+            ),
+            'CloseTerm': grpc.unary_unary_rpc_method_handler(
+                    servicer.CloseTerm,
+                    request_deserializer=luca_dot_grading_dot_v1_dot_grading__pb2.CloseTermRequest.FromString,
+                    response_serializer=luca_dot_grading_dot_v1_dot_grading__pb2.CloseTermResponse.SerializeToString,
+            ),
+            'AssignTeacher': grpc.unary_unary_rpc_method_handler(
+                    servicer.AssignTeacher,
+                    request_deserializer=luca_dot_grading_dot_v1_dot_grading__pb2.AssignTeacherRequest.FromString,
+                    response_serializer=luca_dot_grading_dot_v1_dot_grading__pb2.AssignTeacherResponse.SerializeToString,
+            ),
+            'UnassignTeacher': grpc.unary_unary_rpc_method_handler(
+                    servicer.UnassignTeacher,
+                    request_deserializer=luca_dot_grading_dot_v1_dot_grading__pb2.UnassignTeacherRequest.FromString,
+                    response_serializer=luca_dot_grading_dot_v1_dot_grading__pb2.UnassignTeacherResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -366,6 +505,222 @@ class GradingService:
             '/luca.grading.v1.GradingService/PutGradingRule',
             luca_dot_grading_dot_v1_dot_grading__pb2.PutGradingRuleRequest.SerializeToString,
             luca_dot_grading_dot_v1_dot_grading__pb2.PutGradingRuleResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetEvaluation(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/luca.grading.v1.GradingService/GetEvaluation',
+            luca_dot_grading_dot_v1_dot_grading__pb2.GetEvaluationRequest.SerializeToString,
+            luca_dot_grading_dot_v1_dot_grading__pb2.GetEvaluationResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CorrectEvaluation(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/luca.grading.v1.GradingService/CorrectEvaluation',
+            luca_dot_grading_dot_v1_dot_grading__pb2.CorrectEvaluationRequest.SerializeToString,
+            luca_dot_grading_dot_v1_dot_grading__pb2.CorrectEvaluationResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RetractEvaluation(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/luca.grading.v1.GradingService/RetractEvaluation',
+            luca_dot_grading_dot_v1_dot_grading__pb2.RetractEvaluationRequest.SerializeToString,
+            luca_dot_grading_dot_v1_dot_grading__pb2.RetractEvaluationResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetEvaluationHistory(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/luca.grading.v1.GradingService/GetEvaluationHistory',
+            luca_dot_grading_dot_v1_dot_grading__pb2.GetEvaluationHistoryRequest.SerializeToString,
+            luca_dot_grading_dot_v1_dot_grading__pb2.GetEvaluationHistoryResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PutTerm(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/luca.grading.v1.GradingService/PutTerm',
+            luca_dot_grading_dot_v1_dot_grading__pb2.PutTermRequest.SerializeToString,
+            luca_dot_grading_dot_v1_dot_grading__pb2.PutTermResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CloseTerm(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/luca.grading.v1.GradingService/CloseTerm',
+            luca_dot_grading_dot_v1_dot_grading__pb2.CloseTermRequest.SerializeToString,
+            luca_dot_grading_dot_v1_dot_grading__pb2.CloseTermResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AssignTeacher(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/luca.grading.v1.GradingService/AssignTeacher',
+            luca_dot_grading_dot_v1_dot_grading__pb2.AssignTeacherRequest.SerializeToString,
+            luca_dot_grading_dot_v1_dot_grading__pb2.AssignTeacherResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UnassignTeacher(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/luca.grading.v1.GradingService/UnassignTeacher',
+            luca_dot_grading_dot_v1_dot_grading__pb2.UnassignTeacherRequest.SerializeToString,
+            luca_dot_grading_dot_v1_dot_grading__pb2.UnassignTeacherResponse.FromString,
             options,
             channel_credentials,
             insecure,
