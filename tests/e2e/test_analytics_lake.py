@@ -73,6 +73,11 @@ def lake_rows(lake: DuckDbLake, school_id: str, record_id: str) -> list[dict[str
 @pytest.fixture(scope="module")
 def recorded(platform: LocalPlatform, gateway: httpx.Client, auth: Auth) -> list[dict[str, Any]]:
     """Three grades school A's teacher records through the gateway in ``LAKE_TERM``, one in school B."""
+    for school in (SCHOOL_A, SCHOOL_B):  # each school's admin opens the term first
+        opened = gateway.put(
+            f"/v1/terms/{LAKE_TERM}", json={"name": "Lake term"}, headers=auth.headers(school.school_id, "admin")
+        )
+        assert opened.status_code == 200, opened.text
     grades = []
     for school, score in ((SCHOOL_A, "6.0"), (SCHOOL_A, "4.0"), (SCHOOL_A, "5.5"), (SCHOOL_B, "7.0")):
         body = {

@@ -130,7 +130,7 @@ def test_a_callers_correlation_id_is_kept_end_to_end(auth: Auth, gateway: httpx.
 
     response = gateway.get(
         "/v1/courses/nope/terms/2025-T1/grades",
-        headers=auth.headers(SCHOOL_A.school_id, "teacher", **{"X-Correlation-Id": mine}),
+        headers=auth.headers(SCHOOL_A.school_id, "admin", **{"X-Correlation-Id": mine}),
     )
 
     assert response.headers.get_list("x-correlation-id") == [mine]

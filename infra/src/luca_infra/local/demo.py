@@ -178,7 +178,8 @@ class SeedError(RuntimeError):
 
 
 def seed_school(rest_url: str, school: DemoSchool, *, admin_token: str, teacher_token: str) -> None:
-    """Roster, default rule, grades and a behavior note for ``school`` through the grading REST API.
+    """Roster, the term, the teacher's assignments, default rule, grades and a behavior note for
+    ``school`` through the grading REST API.
 
     Writes are idempotent (PUTs, and POSTs with fixed Idempotency-Keys), so seeding twice is harmless.
     """
@@ -203,6 +204,11 @@ def seed_school(rest_url: str, school: DemoSchool, *, admin_token: str, teacher_
                 admin,
                 {"course_id": school.course_id, "display_name": student.display_name},
             )
+        call("PUT", f"/v1/terms/{school.term_id}", admin, {"name": f"Term {school.term_id}"})
+        # The demo teacher teaches every subject of the course (an admin's assignment, as in a school).
+        teacher_id = school.username("teacher")
+        for subject_id in school.subjects:
+            call("PUT", f"/v1/teachers/{teacher_id}/assignments/{school.course_id}/{subject_id}", admin, {})
         if school.default_rule is not None:
             call("PUT", "/v1/grading-rules/*", admin, school.default_rule)
         for number, grade in enumerate(school.grades, start=1):
