@@ -41,7 +41,7 @@ ACKNOWLEDGED: dict[str, set[str]] = {
     "LucaNetwork": {"AwsSolutions-S1"},
     # Each Fargate service: X-Ray for the sidecar (task role) and ECR's token (execution role), and a
     # plain environment of names and ports.
-    "LucaGrading": {"AwsSolutions-IAM5[Resource::*]", "AwsSolutions-ECS2"},
+    "LucaGrading": {"AwsSolutions-IAM5[Resource::*]", "AwsSolutions-ECS2", "AwsSolutions-SMG4"},
     "LucaGovSyncApi": {"AwsSolutions-IAM5[Resource::*]", "AwsSolutions-ECS2", GOVSYNC_EXECUTIONS},
     "LucaAnalyticsApi": {
         "AwsSolutions-IAM5[Resource::*]",

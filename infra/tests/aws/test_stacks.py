@@ -342,8 +342,9 @@ def test_the_tasks_take_traffic_from_the_load_balancer_only_on_their_ports(synth
 def test_container_environment_names_the_resources(synthesized: Any) -> None:
     container = _container(synthesized, "grading")
     environment = {variable["Name"]: variable["Value"] for variable in container["Environment"]}
+    secrets = {secret["Name"] for secret in container.get("Secrets", [])}
     required = {name for name, field in GradingSettings.model_fields.items() if field.is_required()}
-    assert {setting_env(name) for name in required} <= set(environment)
+    assert {setting_env(name) for name in required} <= set(environment) | secrets
     assert environment["LUCA_AWS_REGION"] == {"Ref": "AWS::Region"}
     assert environment["LUCA_OTEL_EXPORTER"] == "otlp"
     assert environment["LUCA_REST_PORT"] == str(DEFINITION.grading.rest_port)

@@ -122,6 +122,7 @@ def build(endpoint: str, *, scoped: bool = True) -> EmulatedGrading:
         service_token_key_id=key_id,
         rest_port=0,
         grpc_port=0,
+        cursor_keys="emulated-grading-cursor-key-0123456789",
     )
     clients = AwsClients(region=REGION, endpoint_url=endpoint, tenant_role_arn=settings.tenant_role_arn)
     mint = TokenMint()

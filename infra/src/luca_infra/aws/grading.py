@@ -14,6 +14,11 @@
   theirs is in this task, so each ships without rolling grading, and grading's role holds none of
   their grants.
 
+- The page cursors' HMAC key is a Secrets Manager secret of this stack (generated, never in the
+  template), injected by ECS as ``LUCA_CURSOR_KEYS``: only the execution role reads it, at task start.
+  It holds comma-separated keys, the first signing and all verifying, so a key is rotated by hand
+  with an overlap (new key first, new deployment, old key dropped after the cursors' day).
+
 What it takes from other stacks: the network, cluster and listeners (``LucaNetwork``), the table's
 name (``LucaData``), the user pool and the service-identity key (``LucaIdentity``). The tenant role's
 ARN it builds from the definition's name.
@@ -27,6 +32,8 @@ from typing import Any
 import aws_cdk as cdk
 from aws_cdk import aws_cognito as cognito
 from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_ecs as ecs
+from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
 from luca_grading.config import GradingSettings
@@ -34,6 +41,7 @@ from luca_infra.aws.constructs import Listener, LoadBalancedFargateService, Rout
 from luca_infra.aws.containers import OTLP_HTTP_ENDPOINT, http_health_check, repository_image
 from luca_infra.aws.identity import ServiceIdentityKey
 from luca_infra.aws.load_balancer import CATCH_ALL_PATH, RULE_PRIORITIES
+from luca_infra.aws.nag import acknowledge
 from luca_infra.aws.tenant_access import grant_assume_tenant_role, tenant_role_arn
 from luca_infra.definitions import PlatformDefinition
 
@@ -56,6 +64,10 @@ IMAGE_CONTEXT_ALLOWLIST = (
     "**/.mypy_cache",
     "**/.ruff_cache",
 )
+# The grading service's setting ``cursor_keys`` (comma-separated; the first signs).
+CURSOR_KEYS_ENV = "LUCA_CURSOR_KEYS"
+# Letters and digits only: a comma or other punctuation would split or spoil the list.
+CURSOR_KEY_LENGTH = 64
 
 
 def setting_env(field: str) -> str:
@@ -84,7 +96,23 @@ class GradingStack(cdk.Stack):
         super().__init__(scope, construct_id, **kwargs)
         service = definition.grading
         tenant_role = tenant_role_arn(self, definition.tenant_role)
-        # Resource names only; no secret is ever passed through the environment.
+        self.cursor_key = secretsmanager.Secret(
+            self,
+            "CursorKey",
+            description="HMAC keys of the grading service's page cursors: comma-separated, the first signs",
+            generate_secret_string=secretsmanager.SecretStringGenerator(
+                password_length=CURSOR_KEY_LENGTH, exclude_punctuation=True
+            ),
+        )
+        acknowledge(
+            self.cursor_key,
+            "SMG4",
+            "Rotated by hand with an overlap, never on a timer: the secret holds several keys, the first "
+            "signing and all verifying, so a rotation puts a new key first, redeploys, and drops the old "
+            "key once its cursors (valid a day) have expired. A managed rotation replaces the value "
+            "outright, refusing every cursor in flight, and tasks read the secret only when they start.",
+        )
+        # Resource names only; the one secret, the cursor key, is an ECS secrets entry.
         environment = {
             setting_env("service_name"): service.name,
             setting_env("aws_region"): self.region,
@@ -120,8 +148,9 @@ class GradingStack(cdk.Stack):
             environment=environment,
             environment_reason=(
                 "The environment carries resource names and ports only (table, user pool, role ARN, claims, "
-                "collector config); there are no secrets to move to Secrets Manager."
+                "collector config); the one secret, the cursor key, is an ECS secrets entry."
             ),
+            secrets={CURSOR_KEYS_ENV: ecs.Secret.from_secrets_manager(self.cursor_key)},
             routes=[
                 Route(
                     listener=Listener.REST,

@@ -23,6 +23,7 @@ import gc
 import json
 import logging
 import os
+import secrets
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -305,6 +306,9 @@ class LocalPlatform:
             # In AWS the EMF lines go to stdout for the log driver; here to a file beside the traces.
             metrics_file_path=str(state_dir / METRICS_FILE),
             ready_file=str(state_dir / GRADING_READY_FILE),
+            # A fresh page-cursor key per run, held nowhere else: an earlier run's cursors are
+            # refused, as after a key rotation in AWS (where the key is a Secrets Manager secret).
+            cursor_keys=secrets.token_urlsafe(48),
         )
         # Its own process, as its own container in AWS: the service does not share an interpreter
         # lock with the emulator and the gateway, and it is configured only by the environment.

@@ -11,14 +11,17 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TextIO
 
+from luca_grading.adapters.dynamodb_listings import DynamoRosterReaders
 from luca_grading.adapters.dynamodb_repository import DynamoRepositoryFactory
 from luca_grading.config import GradingSettings
 from luca_grading.service_layer.administration import SchoolAdministration
 from luca_grading.service_layer.changes import GradeChanges
+from luca_grading.service_layer.listings import RosterListings, RosterReaders
 from luca_grading.service_layer.ports import Clock, IdGenerator, RepositoryFactory
 from luca_grading.service_layer.services import GradingService
 from luca_kernel.rule_cache import RuleCache
 from luca_platform.aws import AwsClients
+from luca_platform.pagination import keys_from_setting
 from luca_platform.telemetry.metrics import RequestMetrics
 from luca_platform.tokens import Authenticator, authenticator_from_settings
 
@@ -39,6 +42,7 @@ class Container:
     service: GradingService
     changes: GradeChanges
     admin: SchoolAdministration
+    listings: RosterListings
     authenticator: Authenticator
     metrics: RequestMetrics
     rules: RuleCache
@@ -50,15 +54,19 @@ def bootstrap(
     *,
     clients: AwsClients | None = None,
     repositories: RepositoryFactory | None = None,
+    readers: RosterReaders | None = None,
     authenticator: Authenticator | None = None,
     metrics_sink: TextIO | None = None,
     clock: Clock | None = None,
     ids: IdGenerator | None = None,
 ) -> Container:
     settings = settings or GradingSettings()  # type: ignore[call-arg]  # fields come from the environment
-    if repositories is None:
+    if repositories is None or readers is None:
         clients = clients or AwsClients.from_settings(settings)
-        repositories = DynamoRepositoryFactory(clients=clients, table_name=settings.table_name)
+        repositories = repositories or DynamoRepositoryFactory(
+            clients=clients, table_name=settings.table_name
+        )
+        readers = readers or DynamoRosterReaders(clients=clients, table_name=settings.table_name)
     if authenticator is None:
         authenticator = authenticator_from_settings(settings)
     rules = RuleCache(ttl_seconds=settings.rule_cache_ttl_seconds)
@@ -72,6 +80,7 @@ def bootstrap(
         service=service,
         changes=GradeChanges(repositories=repositories, rules=rules, clock=clock),
         admin=SchoolAdministration(repositories=repositories, clock=clock),
+        listings=RosterListings(readers=readers, cursor_keys=keys_from_setting(settings.cursor_keys)),
         authenticator=authenticator,
         metrics=metrics,
         rules=rules,

@@ -33,6 +33,10 @@ class GradingSettings(BaseSettings):
     tenant_session_seconds: int = 3600
     tenant_refresh_margin_seconds: int = 300
 
+    # HMAC keys of the listings' page cursors, comma-separated: the first signs, any verifies (so a
+    # key rotates with an overlap). A secret: an ECS secret in AWS, a fresh key per run locally.
+    cursor_keys: str = Field(min_length=32, repr=False)
+
     # KMS key that signs internal service-identity tokens; unset = service tokens refused.
     service_token_key_id: str | None = None
 

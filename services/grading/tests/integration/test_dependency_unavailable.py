@@ -51,7 +51,9 @@ class DownRepositories(FakeRepositories):
 
 @pytest.fixture
 def container() -> Container:
-    settings = GradingSettings(table_name="t", user_pool_id="pool", user_pool_client_id="client")  # type: ignore[call-arg]
+    settings = GradingSettings(
+        table_name="t", user_pool_id="pool", user_pool_client_id="client", cursor_keys="k" * 32
+    )  # type: ignore[call-arg]
     return bootstrap(
         settings,
         repositories=DownRepositories(),

@@ -13,12 +13,13 @@ from typing import Any, TypeVar
 
 import grpc
 
-from luca.grading.v1 import grading_pb2, grading_pb2_grpc
+from luca.grading.v1 import grading_pb2, grading_pb2_grpc, roster_pb2_grpc
 from luca_grading.bootstrap import Container
 from luca_grading.domain.model import BehaviorKind, BehaviorNote, SubjectAverage
 from luca_grading.entrypoints.grpc_calls import ERROR_DOMAIN, CallRunner
 from luca_grading.entrypoints.grpc_changes import GradeChangeRpcs
 from luca_grading.entrypoints.grpc_mapping import decimal_pb, evaluation_pb, required_decimal, timestamp_pb
+from luca_grading.entrypoints.grpc_roster import ROSTER_SERVICE_NAME, RosterServicer
 from luca_grading.service_layer.services import RecordBehaviorNote, RecordEvaluation
 from luca_kernel.access import Principal
 from luca_kernel.errors import InvalidInput
@@ -216,14 +217,20 @@ class GradingServicer(GradeChangeRpcs, grading_pb2_grpc.GradingServiceServicer):
 
 
 def create_server(container: Container, *, address: str | None = None) -> tuple[grpc.Server, int]:
-    """A bound, not yet started server; returns it and its port."""
+    """A bound, not yet started server (GradingService and RosterService); returns it and its port."""
     settings = container.settings
     calls = CallRunner(container, SERVICE_NAME, ERROR_DOMAIN)
+    roster_calls = CallRunner(container, ROSTER_SERVICE_NAME, ERROR_DOMAIN)
+
+    def register(server: grpc.Server) -> None:
+        grading_pb2_grpc.add_GradingServiceServicer_to_server(GradingServicer(container, calls), server)
+        roster_pb2_grpc.add_RosterServiceServicer_to_server(
+            RosterServicer(container.listings, roster_calls), server
+        )
+
     return build_server(
-        service_name=SERVICE_NAME,
-        register=lambda server: grading_pb2_grpc.add_GradingServiceServicer_to_server(
-            GradingServicer(container, calls), server
-        ),
+        service_name=(SERVICE_NAME, ROSTER_SERVICE_NAME),
+        register=register,
         address=address or f"{settings.grpc_host}:{settings.grpc_port}",
         workers=settings.grpc_workers,
         options=[("grpc.max_receive_message_length", settings.max_body_bytes * 4)],

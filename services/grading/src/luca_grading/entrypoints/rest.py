@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse
 from luca_grading.bootstrap import Container
 from luca_grading.domain.model import BehaviorKind
 from luca_grading.entrypoints.rest_admin import admin_router
-from luca_grading.entrypoints.rest_auth import Caller, IdempotencyKey
+from luca_grading.entrypoints.rest_auth import Caller, IdempotencyKey, principal
 from luca_grading.entrypoints.rest_changes import changes_router
 from luca_grading.entrypoints.rest_guard import RequestGuard, _correlation, _json_safe, mark_replay, problem
 from luca_grading.entrypoints.rest_models import (
@@ -32,6 +32,7 @@ from luca_grading.entrypoints.rest_models import (
     StudentAverageOut,
     StudentEvaluationsOut,
 )
+from luca_grading.entrypoints.rest_roster import roster_router
 from luca_grading.service_layer.services import RecordBehaviorNote, RecordEvaluation
 from luca_kernel.grading import GradingRule
 from luca_kernel.ids import SubjectId
@@ -187,6 +188,7 @@ def create_app(container: Container) -> FastAPI:
 
     app.include_router(changes_router(container.changes))
     app.include_router(admin_router(container.admin))
+    app.include_router(roster_router(container.listings, principal))
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:

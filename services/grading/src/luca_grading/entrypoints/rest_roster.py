@@ -4,9 +4,10 @@ subjects and terms, a teacher's assignments. Translation only; the use cases are
 Every listing answers ``{"items": [...], "next_cursor": "..." | null}`` and takes ``page_size``
 (1-200, default 50) and ``cursor`` (the previous page's ``next_cursor``). The caller comes from the
 app's authentication dependency, so the school is always the token's.
-"""
 
-from __future__ import annotations
+No ``from __future__ import annotations``: FastAPI must see the route's annotations as objects, and
+the caller's dependency type is local to ``roster_router``.
+"""
 
 from collections.abc import Callable
 from typing import Annotated, Self
@@ -14,7 +15,7 @@ from typing import Annotated, Self
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel
 
-from luca_grading.domain.model import Assignment
+from luca_grading.entrypoints.rest_models import AssignmentOut
 from luca_grading.service_layer.listings import CourseEntry, RosterListings
 from luca_kernel.access import Principal
 from luca_kernel.roster import Student, Subject, Term
@@ -64,7 +65,9 @@ class SubjectOut(BaseModel):
         return cls(subject_id=s.subject_id, name=s.name)
 
 
-class TermOut(BaseModel):
+class TermSummaryOut(BaseModel):
+    """A term as anyone of the school may list it: not who closed it (``TermOut`` is the admin's)."""
+
     term_id: str
     name: str
     closed: bool
@@ -77,24 +80,6 @@ class TermOut(BaseModel):
             name=t.name,
             closed=t.closed,
             closed_at=t.closed_at.isoformat() if t.closed_at else None,
-        )
-
-
-class AssignmentOut(BaseModel):
-    teacher_id: str
-    course_id: str
-    subject_id: str
-    assigned_at: str
-    assigned_by: str
-
-    @classmethod
-    def of(cls, a: Assignment) -> Self:
-        return cls(
-            teacher_id=a.teacher_id,
-            course_id=a.course_id,
-            subject_id=a.subject_id,
-            assigned_at=a.assigned_at.isoformat(),
-            assigned_by=a.assigned_by,
         )
 
 
@@ -114,7 +99,7 @@ class SubjectPage(BaseModel):
 
 
 class TermPage(BaseModel):
-    items: list[TermOut]
+    items: list[TermSummaryOut]
     next_cursor: str | None
 
 
@@ -152,7 +137,7 @@ def roster_router(listings: RosterListings, caller: Callable[..., Principal]) ->
     def list_terms(principal: Caller, page_size: PageSize = None, cursor: Cursor = None) -> TermPage:
         """The school's terms, and whether each is closed."""
         page = listings.terms(principal, page_size, cursor)
-        return TermPage(items=[TermOut.of(t) for t in page.items], next_cursor=page.next_cursor)
+        return TermPage(items=[TermSummaryOut.of(t) for t in page.items], next_cursor=page.next_cursor)
 
     @router.get("/teachers/{teacher_id}/assignments", response_model=AssignmentPage)
     def list_teacher_assignments(

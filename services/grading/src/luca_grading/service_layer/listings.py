@@ -27,7 +27,7 @@ from typing import Generic, Protocol, TypeVar
 from luca_grading.domain.model import Assignment
 from luca_grading.service_layer.common import check_id
 from luca_kernel.access import Principal, Role
-from luca_kernel.errors import Forbidden, UnknownCourse
+from luca_kernel.errors import Forbidden, InvalidInput, UnknownCourse
 from luca_kernel.ids import CourseId, SchoolId, SubjectId, TeacherId
 from luca_kernel.roster import Course, Student, Subject, Term
 from luca_platform.pagination import DEFAULT_MAX_AGE_SECONDS, CursorCodec, Position, Query, page_size
@@ -108,6 +108,16 @@ def _is_unrestricted(principal: Principal) -> bool:
     return principal.has(Role.ADMIN, Role.SERVICE)
 
 
+def _assignable(teacher_id: str) -> bool:
+    """Whether a token's user name can be a teacher id at all (admins assign checked ids only): one
+    that cannot holds no assignment, and must not reach a key."""
+    try:
+        check_id(teacher_id, "teacher_id")
+    except InvalidInput:
+        return False
+    return True
+
+
 class RosterListings:
     """The listing use cases, for REST and gRPC alike. ``cursor_keys``: the service's cursor keys,
     the first signs (see ``luca_platform.pagination``)."""
@@ -137,6 +147,9 @@ class RosterListings:
         if not principal.has(Role.TEACHER):
             raise Forbidden("only the school's teachers and admins may list courses")
         teacher = TeacherId(principal.actor_id)
+        if not _assignable(teacher):
+            page_size(requested_size)  # still refused when out of range, as for anyone
+            return Listing(())
         # Bound to the teacher: the position lies in their own assignments.
         query = {"listing": "courses", "teacher_id": teacher}
         size, start = self._start(principal, query, requested_size, cursor)
@@ -201,7 +214,8 @@ class RosterListings:
 
     @staticmethod
     def _teaches(principal: Principal, reader: RosterReader, course: CourseId) -> bool:
-        return principal.has(Role.TEACHER) and reader.holds_course(TeacherId(principal.actor_id), course)
+        teacher = TeacherId(principal.actor_id)
+        return principal.has(Role.TEACHER) and _assignable(teacher) and reader.holds_course(teacher, course)
 
     # -- cursors ---------------------------------------------------------------------------------
     def _start(
