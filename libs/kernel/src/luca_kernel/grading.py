@@ -101,6 +101,10 @@ class GradingRule:
             return self.default_weight
         if not Decimal(0) < weight <= Decimal(100):
             raise InvalidInput("weight must be greater than 0 and at most 100", field="weight")
+        # A weight is a share such as 0.25 or 2: more precision than that is a typo, and one the
+        # table could not store exactly.
+        if weight != weight.quantize(Decimal("0.001")):
+            raise InvalidInput("weight has at most 3 decimal places", field="weight")
         return weight
 
     def score_for_fraction(self, fraction: Decimal, demand: Decimal = Decimal("0.6")) -> Decimal:

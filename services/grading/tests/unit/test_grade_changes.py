@@ -267,3 +267,69 @@ def test_admins_assign_teachers_to_existing_courses_and_subjects(
     assert (TeacherId("t-7"), CourseId("1A"), SubjectId("math")) in repositories.schools[
         "school-b"
     ].assignments
+
+
+def test_a_replayed_recording_answers_the_grade_as_recorded_even_after_changes(
+    service: GradingService, changes: GradeChanges
+) -> None:
+    command = RecordEvaluation("st-1", "1A", "math", TERM, Decimal("4.5"))
+    first = service.record_evaluation(teacher(), command, "key-rec-replay1").value
+    changes.correct(
+        teacher(), at(first.evaluation_id), Correction(reason="typo", score=Decimal("5.4")), "key-fix-0001"
+    )
+    changes.retract(teacher(), at(first.evaluation_id, 2), "twice", "key-fix-0002")
+
+    again = service.record_evaluation(teacher(), command, "key-rec-replay1")
+
+    assert again.replayed
+    assert again.value == first
+
+
+def test_a_teacher_changing_a_grade_of_a_term_not_in_the_catalog_is_told_so(
+    service: GradingService, changes: GradeChanges, repositories: FakeRepositories
+) -> None:
+    """Grades recorded before terms were catalog items: a teacher is told to have the term added."""
+    eid = record(service)
+    del repositories.schools["school-a"].terms[TERM]  # type: ignore[arg-type]
+
+    with pytest.raises(UnknownTerm) as refused:
+        changes.correct(teacher(), at(eid), Correction(reason="x", score=Decimal("5.0")), "key-fix-0001")
+
+    assert refused.value.context == {"term_id": TERM}
+    assert (
+        changes.correct(
+            admin(), at(eid), Correction(reason="x", score=Decimal("5.0")), "key-fix-0002"
+        ).value.version
+        == 2
+    )
+
+
+def test_a_user_name_that_cannot_be_a_teacher_id_holds_nothing(
+    service: GradingService, changes: GradeChanges
+) -> None:
+    eid = record(service)
+    odd = teacher(name="t#1")
+    for attempt in (
+        lambda: record(service, key="key-rec-odd001", who="t#1"),
+        lambda: service.course_report(odd, "1A", TERM),
+        lambda: service.student_report(odd, "st-1"),
+        lambda: changes.get(odd, "st-1", eid),
+        lambda: changes.correct(odd, at(eid), Correction(reason="x", score=Decimal("5.0")), "key-fix-0001"),
+    ):
+        with pytest.raises(Forbidden):
+            attempt()
+
+
+@pytest.mark.parametrize("weight", ["0.0001", "1.0000000000000000000000000000000000001", "1E-200"])
+def test_a_weight_more_precise_than_a_share_is_refused(
+    service: GradingService, changes: GradeChanges, weight: str
+) -> None:
+    eid = record(service)
+    with pytest.raises(InvalidInput):
+        changes.correct(teacher(), at(eid), Correction(reason="x", weight=Decimal(weight)), "key-fix-0001")
+    with pytest.raises(InvalidInput):
+        service.record_evaluation(
+            teacher(),
+            RecordEvaluation("st-1", "1A", "math", TERM, Decimal("5.0"), weight=Decimal(weight)),
+            "key-rec-w0001",
+        )

@@ -247,18 +247,23 @@ class DynamoSchoolRepository(SchoolTable):
                 )
             )
             named.append("assignment")
-        reasons = self._transact(transaction)
+        reasons = self._transact(transaction, conflicts_are_answers=True)
         if reasons is None:
             return ChangeWrite(written=True)
         failed = {
             name: reason for name, reason in zip(named, reasons, strict=True) if reason.get("Code") == _FAILED
         }
+        # Another change of the same grade (or a term closing) in flight: answered like a stale
+        # version, so the caller reloads and decides again.
+        conflicted = any(reason.get("Code") == "TransactionConflict" for reason in reasons)
         prior = failed.get("marker", {}).get("Item")
+        term = failed.get("term")
         return ChangeWrite(
             written=False,
             prior=_idempotency(from_wire(prior)) if prior else None,
-            stale="evaluation" in failed or "history" in failed,
-            term_closed="term" in failed,
+            stale=conflicted or "evaluation" in failed or "history" in failed,
+            term_closed=term is not None and bool(term.get("Item")),
+            term_missing=term is not None and term.get("Code") == _FAILED and not term.get("Item"),
             unassigned="assignment" in failed,
         )
 
@@ -345,7 +350,7 @@ class DynamoSchoolRepository(SchoolTable):
     def get_evaluation(self, student_id: StudentId, evaluation_ref: str) -> Evaluation | None:
         if not evaluation_ref.startswith(td.evaluation_sk_prefix()):
             return None
-        item = self._get(td.student_pk(self._school, student_id), evaluation_ref)
+        item = self._get(td.student_pk(self._school, student_id), evaluation_ref, consistent=True)
         return evaluation_from(item) if item else None
 
     def student_evaluations(
@@ -394,7 +399,7 @@ class DynamoSchoolRepository(SchoolTable):
     def get_behavior_note(self, student_id: StudentId, note_ref: str) -> BehaviorNote | None:
         if not note_ref.startswith(td.NOTE_SK_PREFIX):
             return None
-        item = self._get(td.student_pk(self._school, student_id), note_ref)
+        item = self._get(td.student_pk(self._school, student_id), note_ref, consistent=True)
         return note_from(item) if item else None
 
     def behavior_notes(self, student_id: StudentId) -> Sequence[BehaviorNote]:
@@ -408,7 +413,8 @@ class DynamoSchoolRepository(SchoolTable):
 
     # -- idempotency ----------------------------------------------------------------------------
     def get_idempotency(self, scope: str, key: str) -> IdempotencyRecord | None:
-        item = self._get(td.idempotency_pk(self._school, scope, key), td.IDEMPOTENCY_SK)
+        # Strongly consistent: a retry right after its first attempt must find the record it wrote.
+        item = self._get(td.idempotency_pk(self._school, scope, key), td.IDEMPOTENCY_SK, consistent=True)
         return _idempotency(item) if item else None
 
     def recording_context(

@@ -121,8 +121,11 @@ class SchoolTable:
         self._guard(item)
         return to_wire(item)
 
-    def _transact(self, transaction: list[dict[str, Any]]) -> list[dict[str, Any]] | None:
-        """None when the transaction committed; its cancellation reasons when a condition failed."""
+    def _transact(
+        self, transaction: list[dict[str, Any]], *, conflicts_are_answers: bool = False
+    ) -> list[dict[str, Any]] | None:
+        """None when the transaction committed; its cancellation reasons when a condition failed (or,
+        if the caller can answer them, when it conflicted with another transaction)."""
         for entry in transaction:
             for operation in entry.values():
                 guard.check_item(self._school, from_wire(operation.get("Key") or operation["Item"]))
@@ -132,8 +135,9 @@ class SchoolTable:
             if error.response.get("Error", {}).get("Code") != "TransactionCanceledException":
                 raise
             reasons: list[dict[str, Any]] = list(error.response.get("CancellationReasons", []))  # type: ignore[arg-type]
+            answers = {FAILED, "TransactionConflict"} if conflicts_are_answers else {FAILED}
             if len(reasons) != len(transaction) or not any(
-                reason.get("Code") == FAILED for reason in reasons
+                reason.get("Code") in answers for reason in reasons
             ):
                 raise  # throttled, conflicting with another transaction...: the caller's retry policy
             return reasons

@@ -6,12 +6,13 @@ the token carries.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 
 from luca_grading.domain.model import Assignment, Evaluation
 from luca_kernel.access import Principal, Role
 from luca_kernel.errors import Forbidden
-from luca_kernel.ids import CourseId, StudentId, SubjectId
+from luca_kernel.ids import CourseId, StudentId, SubjectId, TeacherId
 
 
 def require_grade_writer(principal: Principal) -> None:
@@ -45,6 +46,17 @@ def require_rule_reader(principal: Principal) -> None:
 def require_admin(principal: Principal) -> None:
     if not principal.has(Role.ADMIN):
         raise Forbidden("only school admins may manage grading rules and the roster")
+
+
+# The shape of every id the service accepts (what an admin can assign a teacher under).
+_TEACHER_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")
+
+
+def teacher_id_of(principal: Principal) -> TeacherId | None:
+    """The id a teacher's assignments are kept under; None when the caller's name cannot be one (such
+    a caller holds no assignment, so is refused like any unassigned teacher)."""
+    actor = principal.actor_id
+    return TeacherId(actor) if _TEACHER_ID.match(actor) else None
 
 
 def require_staff(principal: Principal) -> None:

@@ -52,6 +52,4 @@ def evaluation_pb(e: Evaluation) -> grading_pb2.Evaluation:
         version=e.version,
         retracted=e.retracted,
         updated_at=timestamp_pb(e.updated_at),
-        updated_by=e.updated_by,
-        change_reason=e.change_reason,
     )

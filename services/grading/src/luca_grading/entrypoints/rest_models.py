@@ -35,7 +35,9 @@ class RecordEvaluationBody(Strict):
     subject_id: Id
     term_id: Id
     score: Score
-    weight: Annotated[Decimal, Field(allow_inf_nan=False, gt=0, le=100)] | None = None
+    weight: (
+        Annotated[Decimal, Field(allow_inf_nan=False, gt=0, le=100, max_digits=6, decimal_places=3)] | None
+    ) = None
     description: Annotated[str, Field(max_length=2000)] = ""
 
 
@@ -160,7 +162,9 @@ class GradingRuleBody(Strict):
     passing_grade: Annotated[Decimal, Field(allow_inf_nan=False)]
     rounding: Rounding = Rounding.HALF_UP
     decimals: Annotated[int, Field(ge=0, le=2)] = 1
-    default_weight: Annotated[Decimal, Field(allow_inf_nan=False, gt=0, le=100)] = Decimal("1")
+    default_weight: Annotated[
+        Decimal, Field(allow_inf_nan=False, gt=0, le=100, max_digits=6, decimal_places=3)
+    ] = Decimal("1")
 
 
 class GradingRuleOut(BaseModel):
@@ -215,7 +219,9 @@ Reason = Annotated[
 
 class CorrectionBody(Strict):
     score: Score | None = None
-    weight: Annotated[Decimal, Field(allow_inf_nan=False, gt=0, le=100)] | None = None
+    weight: (
+        Annotated[Decimal, Field(allow_inf_nan=False, gt=0, le=100, max_digits=6, decimal_places=3)] | None
+    ) = None
     description: Annotated[str, Field(max_length=2000)] | None = None
     reason: Reason
 

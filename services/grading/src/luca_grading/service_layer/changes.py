@@ -34,6 +34,7 @@ from luca_kernel.errors import (
     PreconditionRequired,
     Retracted,
     TermClosed,
+    UnknownTerm,
     VersionMismatch,
 )
 from luca_kernel.ids import StudentId, TeacherId
@@ -208,6 +209,8 @@ class GradeChanges:
             raise Forbidden(
                 f"you are not assigned to teach {current.subject_id!r} in course {current.course_id!r}"
             )
+        if outcome.term_missing:
+            raise _unknown_term(current)
         if outcome.term_closed:
             raise _closed(current)
         if outcome.stale:
@@ -233,10 +236,13 @@ class GradeChanges:
         checked again inside the write."""
         if principal.has(Role.ADMIN):
             return None
-        teacher = TeacherId(principal.actor_id)
-        access.require_assignment(repo.assignments_of(teacher), current.course_id, current.subject_id)
+        teacher = access.teacher_id_of(principal)
+        assignments = repo.assignments_of(teacher) if teacher else ()
+        access.require_assignment(assignments, current.course_id, current.subject_id)
         term = repo.get_term(current.term_id)
-        if term is not None and term.closed:
+        if term is None:
+            raise _unknown_term(current)
+        if term.closed:
             raise _closed(current)
         return teacher
 
@@ -244,7 +250,8 @@ class GradeChanges:
     def _require_reader(repo: SchoolRepository, principal: Principal, evaluation: Evaluation) -> None:
         if access.is_unrestricted(principal):
             return
-        assignments = repo.assignments_of(TeacherId(principal.actor_id))
+        teacher = access.teacher_id_of(principal)
+        assignments = repo.assignments_of(teacher) if teacher else ()
         access.require_assignment(assignments, evaluation.course_id, evaluation.subject_id)
 
     @staticmethod
@@ -283,5 +290,14 @@ def _stale(current: Evaluation) -> VersionMismatch:
 def _closed(current: Evaluation) -> TermClosed:
     return TermClosed(
         f"term {current.term_id!r} is closed: only a school admin may correct its grades",
+        context={"term_id": current.term_id},
+    )
+
+
+def _unknown_term(current: Evaluation) -> UnknownTerm:
+    # Grades recorded before terms were catalog items: an admin adds the term (PUT /v1/terms/{id}).
+    return UnknownTerm(
+        f"term {current.term_id!r} is not in the school's catalog; a school admin must add it before "
+        "teachers can change its grades",
         context={"term_id": current.term_id},
     )

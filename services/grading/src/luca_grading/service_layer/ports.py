@@ -84,6 +84,7 @@ class ChangeWrite:
     prior: IdempotencyRecord | None = None
     stale: bool = False
     term_closed: bool = False
+    term_missing: bool = False
     unassigned: bool = False
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 
 from luca_grading.domain import access
@@ -271,7 +271,25 @@ class GradingService:
         request: str,
         student_id: StudentId,
     ) -> Recorded[Evaluation] | None:
-        return replay(record, request, lambda ref: repo.get_evaluation(student_id, ref))
+        def as_recorded(ref: str) -> Evaluation | None:
+            current = repo.get_evaluation(student_id, ref)
+            if current is None or current.version == 1:
+                return current
+            # Changed since: the first answer was version 1, as the first change's "before" kept it.
+            first_change = repo.evaluation_history(student_id, current.evaluation_id)[0]
+            return replace(
+                current,
+                score=first_change.before.score,
+                weight=first_change.before.weight,
+                description=first_change.before.description,
+                version=1,
+                retracted=False,
+                updated_at=None,
+                updated_by="",
+                change_reason="",
+            )
+
+        return replay(record, request, as_recorded)
 
     def _require_enrolled(
         self, student: Student | None, student_id: StudentId, course_id: CourseId
@@ -317,7 +335,7 @@ class GradingService:
         student = repo.get_student(student_id)
         if student is None:
             raise UnknownStudent(f"student {student_id!r} does not exist in this school", field="student_id")
-        assignments = repo.assignments_of(TeacherId(principal.actor_id))
+        assignments = self.assignments(repo, principal)
         access.require_assignment(assignments, student.course_id, subject)
         return frozenset((a.course_id, a.subject_id) for a in assignments)
 
@@ -348,7 +366,8 @@ class GradingService:
 
     @staticmethod
     def assignments(repo: SchoolRepository, principal: Principal) -> Sequence[Assignment]:
-        return repo.assignments_of(TeacherId(principal.actor_id))
+        teacher = access.teacher_id_of(principal)
+        return repo.assignments_of(teacher) if teacher else ()
 
     def _averages(self, repo: SchoolRepository, evaluations: Sequence[Evaluation]) -> list[SubjectAverage]:
         rules = {e.subject_id: self._rule(repo, e.subject_id) for e in evaluations}
@@ -422,5 +441,8 @@ def _assignable(principal: Principal) -> TeacherId | None:
     """The teacher whose assignments bound what this caller may grade; None for callers that are not
     bound by assignments (admins, internal services)."""
     if principal.has(Role.TEACHER) and not access.is_unrestricted(principal):
-        return TeacherId(principal.actor_id)
+        teacher = access.teacher_id_of(principal)
+        if teacher is None:
+            raise Forbidden("your user name cannot hold an assignment; ask an admin")
+        return teacher
     return None

@@ -50,7 +50,7 @@ CHANGE_KIND_CORRECTED: ChangeKind
 CHANGE_KIND_RETRACTED: ChangeKind
 
 class Evaluation(_message.Message):
-    __slots__ = ("evaluation_id", "student_id", "course_id", "subject_id", "term_id", "score", "weight", "teacher_id", "recorded_at", "description", "version", "retracted", "updated_at", "updated_by", "change_reason")
+    __slots__ = ("evaluation_id", "student_id", "course_id", "subject_id", "term_id", "score", "weight", "teacher_id", "recorded_at", "description", "version", "retracted", "updated_at")
     EVALUATION_ID_FIELD_NUMBER: _ClassVar[int]
     STUDENT_ID_FIELD_NUMBER: _ClassVar[int]
     COURSE_ID_FIELD_NUMBER: _ClassVar[int]
@@ -64,8 +64,6 @@ class Evaluation(_message.Message):
     VERSION_FIELD_NUMBER: _ClassVar[int]
     RETRACTED_FIELD_NUMBER: _ClassVar[int]
     UPDATED_AT_FIELD_NUMBER: _ClassVar[int]
-    UPDATED_BY_FIELD_NUMBER: _ClassVar[int]
-    CHANGE_REASON_FIELD_NUMBER: _ClassVar[int]
     evaluation_id: str
     student_id: str
     course_id: str
@@ -79,9 +77,7 @@ class Evaluation(_message.Message):
     version: int
     retracted: bool
     updated_at: _timestamp_pb2.Timestamp
-    updated_by: str
-    change_reason: str
-    def __init__(self, evaluation_id: _Optional[str] = ..., student_id: _Optional[str] = ..., course_id: _Optional[str] = ..., subject_id: _Optional[str] = ..., term_id: _Optional[str] = ..., score: _Optional[_Union[_common_pb2.Decimal, _Mapping]] = ..., weight: _Optional[_Union[_common_pb2.Decimal, _Mapping]] = ..., teacher_id: _Optional[str] = ..., recorded_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., description: _Optional[str] = ..., version: _Optional[int] = ..., retracted: _Optional[bool] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_by: _Optional[str] = ..., change_reason: _Optional[str] = ...) -> None: ...
+    def __init__(self, evaluation_id: _Optional[str] = ..., student_id: _Optional[str] = ..., course_id: _Optional[str] = ..., subject_id: _Optional[str] = ..., term_id: _Optional[str] = ..., score: _Optional[_Union[_common_pb2.Decimal, _Mapping]] = ..., weight: _Optional[_Union[_common_pb2.Decimal, _Mapping]] = ..., teacher_id: _Optional[str] = ..., recorded_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., description: _Optional[str] = ..., version: _Optional[int] = ..., retracted: _Optional[bool] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class SubjectAverage(_message.Message):
     __slots__ = ("subject_id", "term_id", "weighted_average", "passing", "evaluation_count")
