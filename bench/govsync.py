@@ -7,9 +7,11 @@ simulator on loopback). Only configuration differs from production: a short retr
 in the output; production waits minutes) and the simulator's faults.
 
 It seeds 20,000 grades of one term (2025-T1) in five schools of uneven size (BatchWriteItem, 25 a
-call): Chilean grades (1.0-7.0) and one school that grades on percentages (its rule in the table;
-the sync moves its grades to the ministry's scale). A few of the students are unknown to the
-ministry's registry, and a share of records is rejected as an enrolment mismatch.
+call, each school through its own client): Chilean grades (1.0-7.0) and one school that grades on
+percentages (its rule in the table; the sync moves its grades to the ministry's scale). A few of
+the students are unknown to the ministry's registry, and a share of records is rejected as an
+enrolment mismatch. Each school's term is closed (the roster contract's ``Term``): closing a term is
+what the sync submits, and the starter refuses an open one.
 
 Run 1 (faults): one sync per school, all five at once, against a ministry with 30% transient
 errors, 5% timeouts after the ministry stored the batch (the answer is lost), some 429s, and an
@@ -25,9 +27,22 @@ Run 2 (redrive): the ministry recovers, the DLQ's batches are redriven (``SyncSt
 and their messages deleted; the same figures again, for the whole sync: accepted + rejected equals
 the grades seeded, the DLQ is empty, no duplicate, nothing lost.
 
-It writes ``bench/out/govsync.json`` (configuration, both runs' figures, the timelines) and
-``bench/out/govsync.png`` (progress over time, the outage shaded, the redrive marked), and exits
-non-zero when a duplicate or a lost record is found.
+Run 3 (corrections): after the term was synced, 1% of its grades are corrected and 0.2% retracted,
+written as the grading service leaves them (the same item, grades contract v2: a new score or
+``retracted``, version + 1, who and why), each school through its own client. The syncs are started
+again (``SyncStarter.start``: a follow-up run per school, named from what it sends) against the
+same faults, an outage included. Corrections of records the ministry holds go as amendments,
+retractions as retractions, each under a client id derived from (record, version); a record it
+rejected goes again in its latest state, and one retracted before it was ever accepted is not sent.
+Run 4 redrives what run 3 dead-lettered, if anything. It prints the amendments and retractions
+accepted, duplicates at the ministry (must be 0: no record accepted twice, no change applied
+twice), lost changes (must be 0: every change the ministry should hold, it holds, or it is rejected
+with a reason or in the DLQ), and the calls made against the minimum (one per change, one per
+resubmitted batch).
+
+It writes ``bench/out/govsync.json`` (configuration, every run's figures, the timelines) and
+``bench/out/govsync.png`` (progress over time, the outages shaded, the redrives and the correction
+phase marked), and exits non-zero when a duplicate or a lost record or change is found.
 
 The timeline reads the batch states once a second (``--poll progress`` reads ``store.progress``
 instead: every record's verdict on each poll, which on the emulator takes seconds per school once
@@ -35,7 +50,8 @@ thousands are decided, so the polls drift and slow the run they watch).
 
     make bench-govsync
     python -m bench.govsync [--grades 20000] [--batch-size 100] [--error-rate 0.3]
-        [--timeout-after-rate 0.05] [--outage-at 15] [--outage-seconds 25] [--poll batches] ...
+        [--timeout-after-rate 0.05] [--outage-at 15] [--outage-seconds 25] [--poll batches]
+        [--correction-rate 0.01] [--retraction-rate 0.002] [--correction-outage-at 2] ...
 """
 
 from __future__ import annotations
@@ -57,13 +73,12 @@ from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
-import boto3
-
 from luca_govsync.adapters.dynamodb_store import DynamoSyncStore
 from luca_govsync.adapters.s3_manifests import S3Manifests
 from luca_govsync.bootstrap import GovSyncApp
+from luca_govsync.config import StarterSettings
 from luca_govsync.definition import RetryPolicy
-from luca_govsync.domain.model import BatchRef, BatchState, BatchStatus
+from luca_govsync.domain.model import BatchKind, BatchRef, BatchState, BatchStatus
 from luca_govsync.simulator.faults import FaultPlan
 from luca_govsync.simulator.server import SimulatorServer
 from luca_grading.adapters.dynamodb_repository import evaluation_item
@@ -75,8 +90,12 @@ from luca_infra.local.provision import ProvisionedResources, provision
 from luca_infra.local.stepfunctions import wait_for_execution
 from luca_kernel.grading import GradingRule, ScaleKind
 from luca_kernel.ids import CourseId, SchoolId, StudentId, SubjectId, TeacherId, TermId
+from luca_kernel.roster import Term
+from luca_platform.aws import AwsClients
+from luca_platform.contracts import grades as grades_contract
+from luca_platform.contracts import roster
 from luca_platform.contracts.rules import rule_item
-from luca_platform.table.codec import to_wire
+from luca_platform.table.codec import timestamp, to_wire
 
 OUT = Path(__file__).resolve().parent / "out"
 PERIOD = "2025-T1"
@@ -95,16 +114,19 @@ COURSES = ("1A", "1B", "2A", "2B", "3A", "3B", "4A", "4B")
 GRADES_PER_STUDENT = 10  # two per subject in the term
 BATCH_WRITE = 25  # DynamoDB's BatchWriteItem limit
 SEED_WORKERS = 4
+TERM_CLOSED_AT = datetime(2025, 5, 23, 18, 0, tzinfo=UTC)
+CORRECTED_AT = datetime(2025, 6, 2, 10, 0, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
 class Seeded:
-    """What the benchmark put in the table: every grade's record id per school, and who the
-    ministry's registry does not know."""
+    """What the benchmark put in the table: every grade's record id per school, who the ministry's
+    registry does not know, and each grade's item as written (a correction rewrites it)."""
 
     records: dict[str, list[str]]
     unknown_students: frozenset[str]
     students: dict[str, int]
+    items: dict[tuple[str, str], dict[str, Any]]
 
     @property
     def total(self) -> int:
@@ -164,13 +186,52 @@ def evaluations(
     return out, unknown
 
 
+def school_clients(region: str, endpoint_url: str, tenant_role_arn: str | None) -> AwsClients:
+    """Each school's own client (the tenant role, tagged with the school), as the grading service
+    writes its items."""
+    return AwsClients(region=region, endpoint_url=endpoint_url, tenant_role_arn=tenant_role_arn)
+
+
+def write_items(clients: AwsClients, table: str, items: Sequence[dict[str, Any]], label: str) -> None:
+    """Items straight into the table, 25 a call, each school's through that school's client."""
+    by_school: dict[str, list[dict[str, Any]]] = {}
+    for item in items:
+        by_school.setdefault(str(item["school_id"]), []).append(item)
+    chunks = [
+        (school, mine[i : i + BATCH_WRITE])
+        for school, mine in sorted(by_school.items())
+        for i in range(0, len(mine), BATCH_WRITE)
+    ]
+
+    def write(job: tuple[str, list[dict[str, Any]]]) -> int:
+        school, chunk = job
+        client = clients.dynamodb_for(school)
+        requests: list[Any] = [{"PutRequest": {"Item": to_wire(item)}} for item in chunk]
+        while requests:
+            answer = client.batch_write_item(RequestItems={table: requests})
+            requests = list(answer.get("UnprocessedItems", {}).get(table, []))
+        return len(chunk)
+
+    written, started = 0, time.monotonic()
+    with ThreadPoolExecutor(max_workers=SEED_WORKERS) as pool:
+        for count in pool.map(write, chunks):
+            written += count
+            if written % 1000 < BATCH_WRITE or written == len(items):
+                print(
+                    f"\r  {label} {written:6d}/{len(items)} grades ({time.monotonic() - started:5.1f} s)",
+                    end="",
+                    flush=True,
+                )
+    print()
+
+
 def seed(resources: ProvisionedResources, grades: int, unknown_share: float, rng: random.Random) -> Seeded:
-    """Every school's grades (and the percentage school's rule) straight into the table, 25 a call."""
-    dynamodb = boto3.client("dynamodb", region_name=resources.region, endpoint_url=resources.endpoint_url)
+    """Every school's grades, its closed term (and the percentage school's rule) into the table."""
+    clients = school_clients(resources.region, resources.endpoint_url, resources.tenant_role_arn)
     percentage = GradingRule(
         SubjectId("*"), scale=ScaleKind.PERCENTAGE, passing_grade=Decimal("60"), decimals=0
     )
-    dynamodb.put_item(
+    clients.dynamodb_for(PERCENTAGE_SCHOOL).put_item(
         TableName=resources.table_name,
         Item=to_wire(
             {k: v for k, v in rule_item(SchoolId(PERCENTAGE_SCHOOL), percentage).items() if v is not None}
@@ -186,28 +247,15 @@ def seed(resources: ProvisionedResources, grades: int, unknown_share: float, rng
         unknown |= ghosts
         students[school] = len({evaluation.student_id for evaluation in made})
         items.extend({k: v for k, v in evaluation_item(e).items() if v is not None} for e in made)
-    chunks = [items[i : i + BATCH_WRITE] for i in range(0, len(items), BATCH_WRITE)]
-    written = 0
-
-    def write(chunk: list[dict[str, Any]]) -> int:
-        requests: list[Any] = [{"PutRequest": {"Item": to_wire(item)}} for item in chunk]
-        while requests:
-            answer = dynamodb.batch_write_item(RequestItems={resources.table_name: requests})
-            requests = list(answer.get("UnprocessedItems", {}).get(resources.table_name, []))
-        return len(chunk)
-
-    started = time.monotonic()
-    with ThreadPoolExecutor(max_workers=SEED_WORKERS) as pool:
-        for count in pool.map(write, chunks):
-            written += count
-            if written % 1000 < BATCH_WRITE or written == len(items):
-                print(
-                    f"\r  seeded {written:6d}/{len(items)} grades ({time.monotonic() - started:5.1f} s)",
-                    end="",
-                    flush=True,
-                )
-    print()
-    return Seeded(records, frozenset(unknown), students)
+        # The term ended and its admin closed it: what the sync submits.
+        term = Term(
+            SchoolId(school), TermId(PERIOD), f"Term {PERIOD}", closed_at=TERM_CLOSED_AT, closed_by="bench"
+        )
+        term_item = {k: v for k, v in roster.term_item(term).items() if v is not None}
+        clients.dynamodb_for(school).put_item(TableName=resources.table_name, Item=to_wire(term_item))
+    write_items(clients, resources.table_name, items, "seeded")
+    by_key = {(str(item["school_id"]), str(item["evaluation_id"])): item for item in items}
+    return Seeded(records, frozenset(unknown), students, by_key)
 
 
 # -- watching --------------------------------------------------------------------------------------
@@ -217,58 +265,70 @@ def started_parts(local: LocalGovSync) -> tuple[GovSyncApp, SimulatorServer, Gov
     return local.app, local.simulator, local.resources
 
 
-def school_sample(batches: Sequence[BatchState], accepted: int, rejected: int) -> dict[str, int]:
+def school_sample(batches: Sequence[BatchState], base: dict[str, int] | None = None) -> dict[str, int]:
+    """A school's run: its batches by state, the records accepted and rejected (its submissions, on
+    top of ``base``: what earlier runs had), and the changes the ministry accepted."""
     statuses = Counter(batch.status for batch in batches)
+    submitted = [b for b in batches if b.ref.kind is BatchKind.SUBMISSION]
     return {
         "batches": len(batches),
         "done": statuses[BatchStatus.DONE],
         "retrying": statuses[BatchStatus.RETRYING],
         "failed": statuses[BatchStatus.FAILED],
         "in_flight": statuses[BatchStatus.SUBMITTING],
-        "accepted": accepted,
-        "rejected": rejected,
+        "accepted": (base or {}).get("accepted", 0) + sum(b.accepted for b in submitted),
+        "rejected": sum(b.rejected for b in submitted),
+        "amended": sum(b.changes.amendments_accepted for b in batches),
+        "retracted": sum(b.changes.retractions_accepted for b in batches),
     }
 
 
 class Sampler:
-    """Where each school's sync stands, read from the table once per poll.
+    """Where each school's run stands, read from the table once per poll.
 
-    ``progress`` is ``store.progress``: the sync's whole account, every record's verdict included,
+    ``batches`` (the default) reads the run's batch states only: each batch carries its counts.
+    ``progress`` reads ``store.progress``: the run's whole account, every record's verdict included,
     so one read costs O(records) and takes seconds per school on the emulator once thousands are
-    decided (it slows the run it watches, and the polls drift far from once a second).
-    ``batches`` (the default) finds the sync once through ``store.progress`` and then reads its
-    batch states only: each done batch carries its accepted and rejected counts."""
+    decided (it slows the run it watches, and the polls drift far from once a second). The runs are
+    named (``sync_ids``, the executions' names), so a poll never mistakes an earlier run for this one."""
 
-    def __init__(self, store: DynamoSyncStore, mode: str) -> None:
-        self._store, self._mode = store, mode
-        self._sync_ids: dict[str, str] = {}
+    def __init__(
+        self, store: DynamoSyncStore, mode: str, sync_ids: dict[str, str], base: dict[str, dict[str, int]]
+    ) -> None:
+        self._store, self._mode, self._sync_ids, self._base = store, mode, sync_ids, base
 
     def sample(self, school: str) -> dict[str, int]:
         sync_id = self._sync_ids.get(school)
-        if self._mode == "progress" or sync_id is None:
-            progress = self._store.progress(school, PERIOD)
-            if progress is None:
-                return school_sample((), 0, 0)
-            self._sync_ids[school] = progress.sync_id
-            return school_sample(progress.batches, progress.accepted, len(progress.rejected))
-        batches = self._store.batch_states(school, PERIOD, sync_id)
-        return school_sample(batches, sum(b.accepted for b in batches), sum(b.rejected for b in batches))
+        if sync_id is None:  # no run of this school in this phase: where earlier runs left it
+            return {
+                **school_sample(()),
+                **{k: self._base.get(school, {}).get(k, 0) for k in ("accepted", "amended", "retracted")},
+            }
+        if self._mode == "progress":
+            progress = self._store.progress(school, PERIOD, sync_id)
+            batches: Sequence[BatchState] = progress.batches if progress else ()
+        else:
+            batches = self._store.batch_states(school, PERIOD, sync_id)
+        return school_sample(batches, self._base.get(school))
 
 
 def watch(
     local: LocalGovSync,
     schools: Sequence[str],
+    runs: dict[str, str],
     arns: Sequence[str],
     zero: float,
     timeline: list[dict[str, Any]],
     label: str,
     timeout: float,
     mode: str,
+    base: dict[str, dict[str, int]] | None = None,
 ) -> None:
-    """Once a second until every execution in ``arns`` has ended: each school's progress from the
-    table into ``timeline`` (seconds since ``zero``), and a live line."""
+    """Once a second until every execution in ``arns`` has ended: each school's run (``runs``:
+    school -> sync id) from the table into ``timeline`` (seconds since ``zero``), and a live line.
+    Records accepted are counted on top of ``base`` (what earlier runs of the period accepted)."""
     app, simulator, _ = started_parts(local)
-    sampler = Sampler(app.store, mode)
+    sampler = Sampler(app.store, mode, runs, base or {})
     sfn = local.client("stepfunctions")
     deadline = time.monotonic() + timeout
     while True:
@@ -285,7 +345,8 @@ def watch(
         print(
             f"\r  {label} {at:6.1f} s  batches {total['done']:4d}/{total['batches']:<4d} done  "
             f"{total['retrying']:3d} retrying  {total['failed']:3d} failed  "
-            f"accepted {total['accepted']:6d}  executions running {running}{outage}      ",
+            f"accepted {total['accepted']:6d}  amended {total['amended']:4d}  retracted {total['retracted']:3d}  "
+            f"executions running {running}{outage}      ",
             end="",
             flush=True,
         )
@@ -420,25 +481,24 @@ def print_figures(title: str, f: dict[str, Any], seeded: int) -> None:
 
 
 # -- the plot --------------------------------------------------------------------------------------
-def plot(
-    timeline: list[dict[str, Any]],
-    schools: Sequence[str],
-    outage: tuple[float, float],
-    redrive_at: float | None,
-    path: Path,
-) -> None:
+def plot(report: dict[str, Any], schools: Sequence[str], path: Path) -> None:
+    """Batches per state, records accepted per school, and the correction phase's amendments and
+    retractions accepted, over time; the outages shaded, the redrives and the corrections marked."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, (top, bottom) = plt.subplots(2, 1, figsize=(12, 8), sharex=True)
+    timeline = report["timeline"]
+    fig, (top, middle, bottom) = plt.subplots(
+        3, 1, figsize=(12, 11), sharex=True, gridspec_kw={"height_ratios": [3, 3, 2]}
+    )
     xs = [sample["t"] for sample in timeline]
 
     def total(key: str) -> list[int]:
         return [sum(sample["schools"][school][key] for school in schools) for sample in timeline]
 
-    top.step(xs, total("done"), where="post", color="#2a7", linewidth=2, label="batches done (all schools)")
+    top.step(xs, total("done"), where="post", color="#2a7", linewidth=2, label="batches done (the run's)")
     top.step(xs, total("retrying"), where="post", color="#e90", linewidth=2, label="batches retrying")
     top.step(
         xs, total("failed"), where="post", color="#c33", linewidth=2, label="batches failed (in the DLQ)"
@@ -451,26 +511,374 @@ def plot(
     top.set_ylabel("batches")
     top.set_title("Government sync under faults: batches per state over time")
     top.legend(fontsize=8, ncol=2, loc="center right")
-    bottom.stackplot(
+    middle.stackplot(
         xs,
         *[[sample["schools"][school]["accepted"] for sample in timeline] for school in schools],
         labels=schools,
         step="post",
     )
-    bottom.set_ylabel("records accepted (cumulative)")
+    middle.set_ylabel("records accepted (cumulative)")
+    middle.set_title("Records the ministry accepted, per school")
+    middle.legend(fontsize=8, loc="upper left")
+    bottom.step(xs, total("amended"), where="post", color="#36c", linewidth=2, label="amendments accepted")
+    bottom.step(xs, total("retracted"), where="post", color="#939", linewidth=2, label="retractions accepted")
+    corrections = report["corrections"]
+    for count, color in (
+        (corrections["amendments_expected"], "#36c"),
+        (corrections["retractions_expected"], "#939"),
+    ):
+        bottom.axhline(count, color=color, linestyle=":", linewidth=1)
+    bottom.set_ylabel("changes accepted")
     bottom.set_xlabel("seconds since the syncs started")
-    bottom.set_title("Records the ministry accepted, per school")
+    bottom.set_title(
+        "Corrections after the sync: amendments and retractions the ministry accepted (dotted: expected)"
+    )
     bottom.legend(fontsize=8, loc="upper left")
-    for axis in (top, bottom):
-        axis.axvspan(outage[0], outage[1], color="#c33", alpha=0.12, label="_outage")
-        if redrive_at is not None:
-            axis.axvline(redrive_at, color="#333", linestyle=":", linewidth=1.5)
-    top.text(outage[0], top.get_ylim()[1] * 0.97, " ministry outage", va="top", fontsize=8, color="#a22")
-    if redrive_at is not None:
-        top.text(redrive_at, top.get_ylim()[1] * 0.85, " redrive", va="top", fontsize=8)
+    outages = [(report["outage"]["start_s"], report["outage"]["end_s"]), tuple(corrections["outage"])]
+    marks = [(report["redrive"]["started_s"], " redrive"), (corrections["started_s"], " corrections")]
+    if corrections["redrive"]["started_s"] is not None:
+        marks.append((corrections["redrive"]["started_s"], " redrive"))
+    for axis in (top, middle, bottom):
+        for start, end in outages:
+            axis.axvspan(start, end, color="#c33", alpha=0.12, label="_outage")
+        for at, _ in marks:
+            axis.axvline(at, color="#333", linestyle=":", linewidth=1.5)
+    for start, _ in outages:
+        top.text(start, top.get_ylim()[1] * 0.97, " ministry outage", va="top", fontsize=8, color="#a22")
+    for at, text in marks:
+        top.text(at, top.get_ylim()[1] * 0.85, text, va="top", fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
+
+
+# -- the correction phase ------------------------------------------------------------------------------
+class BenchGovSync(LocalGovSync):
+    """The local government path, its starter reading each school's term and sync state as that
+    school (the table and the tenant role): what the starter function's settings hold in AWS."""
+
+    def starter_settings(self) -> StarterSettings:
+        if self.resources is None:
+            raise RuntimeError("the government sync is not started")
+        return StarterSettings(
+            state_machine_arn=self.resources.state_machine_arn,
+            schools_parameter=self.definition.schools_parameter,
+            table_name=self.table_name,
+            aws_region=self.region,
+            aws_endpoint_url=self.emulator_url,
+            tenant_role_arn=self.tenant_role_arn,
+        )
+
+
+@dataclass(frozen=True)
+class Corrected:
+    """What the correction phase changed (school, record) -> the grade's version now, split by what
+    the ministry held before: amendments and retractions are due for what it held, a resubmission
+    for a corrected record it rejected, and nothing for a retracted one it never accepted."""
+
+    amend: dict[tuple[str, str], int]
+    retract: dict[tuple[str, str], int]
+    resubmit: dict[tuple[str, str], int]
+    withheld: set[tuple[str, str]]
+
+    @property
+    def changed(self) -> set[tuple[str, str]]:
+        return {*self.amend, *self.retract, *self.resubmit, *self.withheld}
+
+
+def changed_item(item: dict[str, Any], reason: str, **values: Any) -> dict[str, Any]:
+    """A grade as the grading service leaves it after a correction or a retraction: the same item
+    (same keys), grades contract v2, version + 1, who, when and why."""
+    new = {
+        **item,
+        **values,
+        "schema_version": grades_contract.EVALUATION.schema_version,
+        "version": grades_contract.version_of(item) + 1,
+        "updated_at": timestamp(CORRECTED_AT),
+        "updated_by": f"{item['school_id']}-admin",
+        "change_reason": reason,
+    }
+    grades_contract.check_evaluation(new)
+    return new
+
+
+def correct(
+    local: LocalGovSync, seeded: Seeded, held: set[tuple[str, str]], rng: random.Random, opts: Any
+) -> Corrected:
+    """Corrects ``correction_rate`` of the term's grades and retracts ``retraction_rate`` (distinct
+    grades), through each school's own client."""
+    keys = sorted(seeded.items)
+    corrections = round(len(keys) * opts.correction_rate)
+    picked = rng.sample(keys, corrections + round(len(keys) * opts.retraction_rate))
+    items = []
+    for key in picked[:corrections]:
+        item = seeded.items[key]
+        draw = percentage_grade if key[0] == PERCENTAGE_SCHOOL else chilean_grade
+        score = draw(rng)
+        while score == item["score"]:
+            score = draw(rng)
+        items.append(changed_item(item, "corrected after the term closed", score=score))
+    for key in picked[corrections:]:
+        items.append(changed_item(seeded.items[key], "entered twice", retracted=True))
+    clients = school_clients(local.region, local.emulator_url, local.tenant_role_arn)
+    write_items(clients, local.table_name, items, "corrected")
+    amend, retract, resubmit, withheld = {}, {}, {}, set()
+    for item in items:
+        key = (str(item["school_id"]), str(item["evaluation_id"]))
+        seeded.items[key] = item
+        if item.get("retracted"):
+            if key in held:
+                retract[key] = int(item["version"])
+            else:
+                withheld.add(key)
+        elif key in held:
+            amend[key] = int(item["version"])
+        else:
+            resubmit[key] = int(item["version"])
+    return Corrected(amend, retract, resubmit, withheld)
+
+
+def call_counts(stats: dict[str, Any], before: dict[str, Any]) -> dict[str, dict[str, int]]:
+    """Calls by endpoint and answer status since ``before`` (the simulator counts from its start)."""
+    out: dict[str, dict[str, int]] = {}
+    for endpoint, statuses in stats["calls"].items():
+        earlier = before["calls"].get(endpoint, {})
+        delta = {status: n - earlier.get(status, 0) for status, n in statuses.items()}
+        if any(delta.values()):
+            out[endpoint] = {status: n for status, n in sorted(delta.items()) if n}
+    return out
+
+
+def correction_figures(
+    local: LocalGovSync,
+    runs: dict[str, str],
+    corrected: Corrected,
+    letters: Sequence[DeadLetter],
+    stats_before: dict[str, Any],
+    arns: Sequence[str],
+    wall_seconds: float,
+) -> dict[str, Any]:
+    """The correction runs' account, from the ministry's books, the runs' state and the DLQ."""
+    app, simulator, resources = started_parts(local)
+    ledger = simulator.ministry.ledger(entries=True)
+    held = {(e["school_code"], e["record_id"]): e for e in ledger["entries"]}
+    amendments, retractions = Counter[str](), Counter[str]()
+    rejected_records: set[tuple[str, str]] = set()
+    rejected_changes: Counter[str] = Counter()
+    refused: set[tuple[str, str]] = set()
+    minimum = resubmitted = 0
+    for school, sync_id in runs.items():
+        progress = app.store.progress(school, PERIOD, sync_id)
+        if progress is None:
+            continue
+        amendments.update(progress.amendments.to_json())
+        retractions.update(progress.retractions.to_json())
+        rejected_records |= {(school, o.record_id) for o in progress.rejected}
+        refused |= {(school, o.record_id) for o in progress.change_rejections}
+        rejected_changes.update(o.reason_code for o in progress.change_rejections)
+        resubmitted += progress.records_total
+        # One call per submission batch, one per change: what a ministry without faults needs.
+        minimum += sum(1 if b.ref.kind is BatchKind.SUBMISSION else b.ref.records for b in progress.batches)
+    manifests = S3Manifests(local.client("s3"), resources.manifest_bucket)
+    dead: set[tuple[str, str]] = set()
+    for letter in letters:
+        if letter.ref.kind is BatchKind.CHANGES:
+            dead |= {
+                (letter.ref.school_id, c.record.record_id)
+                for c in manifests.get_changes(letter.ref.manifest_key)
+            }
+        else:
+            dead |= {(letter.ref.school_id, r.record_id) for r in manifests.get(letter.ref.manifest_key)}
+    settled = dead | refused | rejected_records  # in the DLQ, or refused with a reason
+    lost = sorted(
+        [
+            key
+            for key, version in corrected.amend.items()
+            if held[key]["version"] != version and key not in settled
+        ]
+        + [key for key in corrected.retract if not held[key]["retracted"] and key not in settled]
+        + [
+            key
+            for key, version in corrected.resubmit.items()
+            if not (key in held and held[key]["version"] == version) and key not in settled
+        ]
+    )
+    # Changed at the ministry though nobody changed them here: as bad as a lost change.
+    foreign = [
+        key
+        for key, e in held.items()
+        if (e["version"] > 1 or e["retracted"]) and key not in corrected.changed
+    ]
+    stats = simulator.ministry.stats()
+    calls = call_counts(stats, stats_before)
+    sfn = local.client("stepfunctions")
+    executions: Counter[str] = Counter()
+    for arn in arns:
+        described = sfn.describe_execution(executionArn=arn)
+        executions[described["status"] + (f" ({described['error']})" if described.get("error") else "")] += 1
+    books = ledger["changes"]
+    return {
+        "amendments": dict(amendments),
+        "retractions": dict(retractions),
+        "changes_rejected_by_reason": dict(sorted(rejected_changes.items())),
+        "resubmitted": resubmitted,
+        "ministry_amendments": books["amendments"],
+        "ministry_retractions": books["retractions"],
+        "ministry_retracted_records": ledger["retracted"],
+        "duplicates": ledger["duplicates"],
+        "change_duplicates": books["amendments"]["duplicates"] + books["retractions"]["duplicates"],
+        "lost": len(lost) + len(foreign),
+        "lost_sample": [f"{school}/{record}" for school, record in [*lost, *foreign][:10]],
+        "sent_retracted": sum(1 for key in corrected.withheld if key in held),
+        "dlq_batches": len(letters),
+        "dlq_changes": len(dead),
+        "calls": calls,
+        "calls_made": sum(sum(statuses.values()) for statuses in calls.values()),
+        "calls_minimum": minimum,
+        "change_replays": stats["change_replays"] - stats_before["change_replays"],
+        "executions": dict(executions),
+        "wall_seconds": round(wall_seconds, 1),
+    }
+
+
+def print_correction_figures(title: str, f: dict[str, Any], corrected: Corrected) -> None:
+    def line(counts: dict[str, int], expected: int) -> str:
+        return (
+            f"{counts.get('accepted', 0)} of {expected} (sent {counts.get('sent', 0)}, rejected "
+            f"{counts.get('rejected', 0)}, failed to the DLQ {counts.get('failed', 0)}, answered as replays "
+            f"{counts.get('replayed', 0)})"
+        )
+
+    calls = "  ".join(
+        f"{endpoint} [" + " ".join(f"{status}:{n}" for status, n in statuses.items()) + "]"
+        for endpoint, statuses in sorted(f["calls"].items())
+    )
+    print(f"\n{title}")
+    print(f"  amendments accepted       {line(f['amendments'], len(corrected.amend))}")
+    print(f"  retractions accepted      {line(f['retractions'], len(corrected.retract))}")
+    if f["changes_rejected_by_reason"]:
+        print(f"  changes rejected          {f['changes_rejected_by_reason']}")
+    print(
+        f"  at the ministry           {f['ministry_amendments']['applied']} amendments applied to "
+        f"{f['ministry_amendments']['records']} records, {f['ministry_retractions']['applied']} retractions; "
+        f"{f['ministry_retracted_records']} records retracted"
+    )
+    print(
+        f"  resubmitted               {f['resubmitted']} records the ministry had rejected "
+        f"({len(corrected.resubmit)} of them corrected since)"
+    )
+    print(f"  retracted, never accepted {len(corrected.withheld)}, sent {f['sent_retracted']} (must be 0)")
+    print(
+        f"  duplicates at ministry    {f['duplicates']} records accepted twice, {f['change_duplicates']} changes "
+        "applied twice (must be 0)"
+    )
+    print(
+        f"  lost                      {f['lost']} (must be 0)"
+        + (f": {f['lost_sample']}" if f["lost"] else "")
+    )
+    print(f"  batches in the DLQ        {f['dlq_batches']} ({f['dlq_changes']} records or changes)")
+    print(
+        f"  calls made                {f['calls_made']}: {calls}; minimum {f['calls_minimum']} "
+        f"({f['calls_made'] / max(f['calls_minimum'], 1):.2f}x); {f['change_replays']} changes answered as replays"
+    )
+    print(f"  executions                {f['executions']}")
+    print(f"  wall time                 {f['wall_seconds']} s")
+
+
+def run_corrections(
+    local: LocalGovSync,
+    seeded: Seeded,
+    schools: list[str],
+    faults: FaultPlan,
+    healthy: FaultPlan,
+    opts: argparse.Namespace,
+    zero: float,
+    timeline: list[dict[str, Any]],
+) -> dict[str, Any]:
+    """Run 3: corrections and retractions after the sync, the syncs started again under the same
+    faults; run 4: the redrive of what run 3 dead-lettered (if anything)."""
+    _, simulator, resources = started_parts(local)
+    ministry = simulator.ministry
+    held = {(e["school_code"], e["record_id"]) for e in ministry.ledger(entries=True)["entries"]}
+    corrected = correct(local, seeded, held, random.Random(opts.seed + 1), opts)
+    print(
+        f"\ncorrections: {len(corrected.amend) + len(corrected.resubmit)} grades corrected, "
+        f"{len(corrected.retract) + len(corrected.withheld)} retracted (v2 items, version + 1); the ministry "
+        f"held {len(corrected.amend)} of the corrected (amendments due) and {len(corrected.retract)} of the "
+        f"retracted (retractions due); it had rejected {len(corrected.resubmit)} corrected (resubmitted) "
+        f"and {len(corrected.withheld)} retracted (never sent)"
+    )
+    stats_before = ministry.stats()
+    base = timeline[-1]["schools"]
+    started_s = round(time.monotonic() - zero, 2)
+    outage = (
+        started_s + opts.correction_outage_at,
+        started_s + opts.correction_outage_at + opts.outage_seconds,
+    )
+    now = datetime.now(UTC)
+    ministry.set_plan(
+        replace(
+            faults,
+            outage_start=now + timedelta(seconds=opts.correction_outage_at),
+            outage_end=now + timedelta(seconds=opts.correction_outage_at + opts.outage_seconds),
+        )
+    )
+    phase = time.monotonic()
+    started = local.start_sync(PERIOD, schools, STARTED_BY)
+    # A school with nothing new finds its last run, ended: no run of this phase to count.
+    runs = {s.key.school_id: s.execution_name for s in started if s.started}
+    arns = [s.execution_arn for s in started if s.started]
+    print(
+        f"run 3 (corrections, same faults, outage {opts.correction_outage_at:g}-"
+        f"{opts.correction_outage_at + opts.outage_seconds:g} s): {sum(s.started for s in started)} follow-up "
+        f"runs started, {len(started) - len(runs)} schools with nothing new"
+    )
+    watch(local, schools, runs, arns, zero, timeline, "run 3", opts.timeout, opts.poll, base)
+    sfn = local.client("stepfunctions")
+    for arn in arns:
+        wait_for_execution(sfn, arn, timeout_seconds=10)
+    letters = read_dlq(local)
+    third = correction_figures(local, runs, corrected, letters, stats_before, arns, time.monotonic() - phase)
+    print_correction_figures("run 3 (corrections under faults)", third, corrected)
+    redrive_s, final, redriven = None, third, []
+    if letters:
+        ministry.set_plan(healthy)
+        redrive_s = round(time.monotonic() - zero, 2)
+        redriven = local.starter.redrive([(letter.ref, letter.message_id) for letter in letters], STARTED_BY)
+        sqs = local.client("sqs")
+        for letter in letters:
+            sqs.delete_message(QueueUrl=resources.dlq_url, ReceiptHandle=letter.receipt_handle)
+        redrive_arns = [r.execution_arn for r in redriven]
+        print(
+            f"\nrun 4 (redrive): ministry healthy, {len(letters)} dead-lettered batches in {len(redrive_arns)} redrives"
+        )
+        watch(local, schools, runs, redrive_arns, zero, timeline, "run 4", opts.timeout, opts.poll, base)
+        for arn in redrive_arns:
+            wait_for_execution(sfn, arn, timeout_seconds=10)
+        final = correction_figures(
+            local,
+            runs,
+            corrected,
+            read_dlq(local),
+            stats_before,
+            arns + redrive_arns,
+            time.monotonic() - phase,
+        )
+        print_correction_figures("after the redrive (the corrections, whole)", final, corrected)
+    return {
+        "correction_rate": opts.correction_rate,
+        "retraction_rate": opts.retraction_rate,
+        "amendments_expected": len(corrected.amend),
+        "retractions_expected": len(corrected.retract),
+        "resubmitted_corrected": len(corrected.resubmit),
+        "withheld": len(corrected.withheld),
+        "started_s": started_s,
+        "outage": list(outage),
+        "runs": sorted(runs.values()),
+        "faults_run": third,
+        "redrive": {"started_s": redrive_s, "executions": [r.execution_name for r in redriven]},
+        "final": final,
+    }
 
 
 # -- the run ---------------------------------------------------------------------------------------
@@ -508,6 +916,12 @@ def main() -> int:
     parser.add_argument(
         "--poll", choices=("batches", "progress"), default="batches",
         help="what the once-a-second timeline reads: the batch states, or store.progress (O(records))",
+    )  # fmt: skip
+    parser.add_argument("--correction-rate", type=float, default=0.01, help="share of grades corrected")
+    parser.add_argument("--retraction-rate", type=float, default=0.002, help="share of grades retracted")
+    parser.add_argument(
+        "--correction-outage-at", type=float, default=2.0,
+        help="outage start, s after the correction runs start (same length as run 1's)",
     )  # fmt: skip
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--timeout", type=float, default=600.0, help="give up on a run after this, s")
@@ -548,7 +962,7 @@ def main() -> int:
         healthy = FaultPlan(
             seed=opts.seed, unknown_students=seeded.unknown_students, reject_rate=opts.reject_rate
         )
-        local = LocalGovSync(
+        local = BenchGovSync(
             emulator_url=resources.endpoint_url,
             region=resources.region,
             table_name=resources.table_name,
@@ -572,10 +986,7 @@ def main() -> int:
         emulator.stop()
     report["total_wall_seconds"] = round(time.monotonic() - began, 1)
     (OUT / "govsync.json").write_text(json.dumps(report, indent=2, default=str) + "\n")
-    plot(
-        report["timeline"], schools, (report["outage"]["start_s"], report["outage"]["end_s"]),
-        report["redrive"]["started_s"], OUT / "govsync.png",
-    )  # fmt: skip
+    plot(report, schools, OUT / "govsync.png")
     stamps = [sample["t"] for sample in report["timeline"]]
     gaps = sorted(later - earlier for earlier, later in pairwise(stamps))
     if gaps:
@@ -586,6 +997,8 @@ def main() -> int:
     print(f"\ntotal wall time {report['total_wall_seconds']} s (seeding and setup included)")
     print(f"wrote {OUT / 'govsync.json'} and {OUT / 'govsync.png'}")
     bad = any(report[run][key] for run in ("faults_run", "redrive_run") for key in ("duplicates", "lost"))
+    final = report["corrections"]["final"]
+    bad = bad or any(final[key] for key in ("duplicates", "change_duplicates", "lost", "sent_retracted"))
     return 1 if bad else 0
 
 
@@ -629,10 +1042,11 @@ def run(
             "t": 0.0,
             "run": "run 1",
             "poll_s": 0.0,
-            "schools": {school: school_sample((), 0, 0) for school in schools},
+            "schools": {school: school_sample(()) for school in schools},
         }
     ]
-    watch(local, schools, arns, zero, timeline, "run 1", opts.timeout, opts.poll)
+    runs = {s.key.school_id: s.execution_name for s in started}
+    watch(local, schools, runs, arns, zero, timeline, "run 1", opts.timeout, opts.poll)
     sfn = local.client("stepfunctions")
     for arn in arns:
         wait_for_execution(sfn, arn, timeout_seconds=10)
@@ -654,7 +1068,7 @@ def run(
         f"\nrun 2 (redrive): ministry healthy, {len(letters)} dead-lettered batches in {len(redrive_arns)} redrives"
     )
     if redrive_arns:
-        watch(local, schools, redrive_arns, zero, timeline, "run 2", opts.timeout, opts.poll)
+        watch(local, schools, runs, redrive_arns, zero, timeline, "run 2", opts.timeout, opts.poll)
         for arn in redrive_arns:
             wait_for_execution(sfn, arn, timeout_seconds=10)
     run2_wall = time.monotonic() - redrive_zero
@@ -663,6 +1077,7 @@ def run(
     print_figures("after the redrive (the whole sync)", second, seeded.total)
     complete = second["accepted_ledger"] + second["rejected"] == seeded.total and second["dlq_batches"] == 0
     print(f"  every grade accounted for: {'yes' if complete else 'NO'}")
+    corrections = run_corrections(local, seeded, schools, faults, healthy, opts, zero, timeline)
     return {
         "period": PERIOD,
         "grades": seeded.total,
@@ -690,6 +1105,7 @@ def run(
         "redrive": {"started_s": redrive_at, "executions": [r.execution_name for r in redriven]},
         "redrive_run": second,
         "complete": complete,
+        "corrections": corrections,
         "timeline": timeline,
     }
 

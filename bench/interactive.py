@@ -117,7 +117,7 @@ async def seed(state: PlatformState, tokens: dict[str, dict[str, str]], students
             for subject in school.subjects:
                 for number in range(history):
                     body = {"student_id": student, "course_id": school.course_id, "subject_id": subject,
-                            "term_id": school.term_id, "score": random_score(school, rng)}  # fmt: skip
+                            "term_id": school.current_term_id, "score": random_score(school, rng)}  # fmt: skip
                     key = {"Idempotency-Key": f"bench-seed-{student}-{subject}-{number}"}
                     grades.append((school.school_id, "teacher", "/v1/evaluations", body, key))
     done = 0
@@ -165,19 +165,21 @@ async def teacher(
         if roll < 0.4:
             operation = "record grade"
             body = {"student_id": student, "course_id": school.course_id, "subject_id": subject,
-                    "term_id": school.term_id, "score": random_score(school, rng)}  # fmt: skip
+                    "term_id": school.current_term_id, "score": random_score(school, rng)}  # fmt: skip
             request = client.post(
                 "/v1/evaluations", json=body, headers={**headers, "Idempotency-Key": str(uuid.uuid4())}
             )
         elif roll < 0.7:
             operation = "student evaluations"
             request = client.get(
-                f"/v1/students/{student}/evaluations", params={"term_id": school.term_id}, headers=headers
+                f"/v1/students/{student}/evaluations",
+                params={"term_id": school.current_term_id},
+                headers=headers,
             )
         elif roll < 0.9:
             operation = "course grades"
             request = client.get(
-                f"/v1/courses/{school.course_id}/terms/{school.term_id}/grades",
+                f"/v1/courses/{school.course_id}/terms/{school.current_term_id}/grades",
                 params={"subject_id": subject},
                 headers=headers,
             )

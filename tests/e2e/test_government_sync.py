@@ -31,6 +31,8 @@ from luca_infra.local.demo import DEMO_TERM, SCHOOL_A, SCHOOL_B, DemoRole
 from luca_infra.local.platform import LocalPlatform
 from luca_infra.local.stepfunctions import wait_for_execution
 from luca_kernel.ids import CourseId, SchoolId, StudentId, SubjectId, TeacherId, TermId
+from luca_kernel.roster import Term
+from luca_platform.contracts import roster
 from luca_platform.table.codec import to_wire
 
 if TYPE_CHECKING:
@@ -301,3 +303,11 @@ def seed_grades(platform: LocalPlatform, school: str, count: int) -> None:
         )
         item = {k: v for k, v in evaluation_item(evaluation).items() if v is not None}
         dynamodb.put_item(TableName=platform.resources.table_name, Item=to_wire(item))
+    # The sync submits closed terms only.
+    closed = roster.term_item(
+        Term(SchoolId(school), TermId(DEMO_TERM), DEMO_TERM, closed_at=datetime(2025, 7, 1, tzinfo=UTC))
+    )
+    dynamodb.put_item(
+        TableName=platform.resources.table_name,
+        Item=to_wire({k: v for k, v in closed.items() if v is not None}),
+    )

@@ -232,8 +232,10 @@ class GovSyncDefinition:
     """
 
     state_machine_name: str = "luca-government-sync"
-    # The four task functions' shared role (the starter's is CDK-named: it never touches the table).
+    # The four task functions' shared role, and the starter's: both read the table only as one school
+    # through the tenant role, which admits them by these names.
     tasks_role_name: str = "luca-govsync-tasks"
+    starter_role_name: str = "luca-govsync-starter"
     log_group_name: str = "/aws/stepfunctions/government-sync"
     # Task functions: name suffix -> handler (luca_govsync.entrypoints.handlers.<task>).
     function_prefix: str = "luca-govsync-"
@@ -381,6 +383,7 @@ class PlatformDefinition:
             self.analytics_api.task_role_name,
             self.ingest.role_name,
             self.govsync.tasks_role_name,
+            self.govsync.starter_role_name,
         )
 
 

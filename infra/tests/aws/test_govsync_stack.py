@@ -559,8 +559,11 @@ def test_starter_environment_is_what_the_starter_reads(govsync: dict[str, Any]) 
     assert environment["POWERTOOLS_SERVICE_NAME"] == GOVSYNC_SERVICE
     for name in [n for n in environment if n.startswith("LUCA_")]:
         assert StarterSettings.from_environment({**environment, name: "changed"}) != settings, name
-    # The starter needs neither the ministry nor the table.
-    assert not {name for name in environment if "MINISTRY" in name or "TABLE" in name}
+    # The starter never talks to the ministry; it reads the table (terms, sync state) only as one
+    # school, through the tenant role.
+    assert not {name for name in environment if "MINISTRY" in name}
+    assert settings.table_name == environment["LUCA_TABLE_NAME"]
+    assert settings.tenant_role_arn
 
 
 # -- identities --------------------------------------------------------------------------------------

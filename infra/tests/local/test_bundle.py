@@ -55,8 +55,9 @@ from luca_infra.definitions import PLATFORM_DEFINITION
 from luca_infra.deployables import copy_tree
 from luca_infra.workspace import read_lock, service_lock_path, services
 from luca_kernel.ids import CourseId, SchoolId, StudentId, SubjectId, TeacherId, TermId
-from luca_kernel.roster import Student, Subject
+from luca_kernel.roster import Student, Subject, Term
 from luca_platform.aws import AwsClients
+from luca_platform.contracts import roster
 from luca_platform.table.codec import to_wire
 from luca_platform.table.keys import create_table_request
 
@@ -403,6 +404,11 @@ def test_the_govsync_bundle_alone_syncs_a_school_and_starts_the_schedule(
     seed_grade(dynamodb, table, SCHOOL, "ev-0002", "st-2", PERIOD)
     seed_grade(dynamodb, table, SCHOOL, "ev-0003", STUDENT, "2025-T4")  # another period
     seed_grade(dynamodb, table, "school-b", "ev-0004", STUDENT, PERIOD)  # another school
+    for school in (SCHOOL, "school-b"):  # the term is over: closed, so the schedule may submit it
+        closed = roster.term_item(
+            Term(SchoolId(school), TermId(PERIOD), PERIOD, closed_at=datetime(2026, 3, 31, tzinfo=UTC))
+        )
+        dynamodb.put_item(TableName=table, Item=to_wire(closed))
     # AND the manifest bucket, the schools parameter and a state machine for the starter to start
     bucket = f"{GOVSYNC.manifest_bucket_prefix}-{suffix}"
     s3 = boto3.client("s3", region_name=REGION, endpoint_url=emulator)

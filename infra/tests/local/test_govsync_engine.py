@@ -29,6 +29,8 @@ from luca_infra.local.govsync import GovSyncConfig, LocalGovSync
 from luca_infra.local.provision import ProvisionedResources, provision
 from luca_infra.local.stepfunctions import wait_for_execution
 from luca_kernel.ids import CourseId, SchoolId, StudentId, SubjectId, TeacherId, TermId
+from luca_kernel.roster import Term
+from luca_platform.contracts import roster
 from luca_platform.table.codec import to_wire
 
 pytestmark = pytest.mark.emulator
@@ -63,6 +65,13 @@ def seed_grades(
         item = {k: v for k, v in evaluation_item(evaluation).items() if v is not None}
         dynamodb.put_item(TableName=resources.table_name, Item=to_wire(item))
         ids.append(evaluation.evaluation_id)
+    # The sync submits closed terms only.
+    closed = roster.term_item(
+        Term(SchoolId(school), TermId(PERIOD), PERIOD, closed_at=datetime(2025, 7, 1, tzinfo=UTC))
+    )
+    dynamodb.put_item(
+        TableName=resources.table_name, Item=to_wire({k: v for k, v in closed.items() if v is not None})
+    )
     return ids
 
 

@@ -26,8 +26,9 @@ Identities, least privilege:
   Besides that: read and write manifest objects (and use the manifests' key for exactly that), read
   the ministry secret, write logs and traces. Every task builds the whole composition on a cold
   start, ministry client included, so each reads the secret.
-- The starter may start executions of this state machine, look at their status, and read the
-  schools parameter; nothing else.
+- The starter may start executions of this state machine, look at their status, read the schools
+  parameter, and read the table as one school at a time through the tenant role (whether the term is
+  closed, and whether an ended sync has corrections left to send); nothing else.
 - The state machine's role may invoke the four task functions (by unqualified ARN, as the definition
   names them) and send to the DLQ, besides the log delivery and X-Ray permissions Step Functions needs.
 - The schedule's role may invoke the starter and send to the schedule's DLQ.
@@ -302,9 +303,11 @@ class GovSyncStack(cdk.Stack):
         self.starter_role = iam.Role(
             self,
             "StarterRole",
+            role_name=govsync.starter_role_name,
             assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-            description="Government sync starter: starts this state machine's executions, reads the schools",
+            description="Government sync starter: starts executions, reads the schools; table only as one school",
         )
+        grant_assume_tenant_role(self.starter_role, tenant_role)
         self.starter_role.add_to_policy(
             iam.PolicyStatement(
                 sid="StartSyncs",
@@ -343,6 +346,8 @@ class GovSyncStack(cdk.Stack):
             environment={
                 STATE_MACHINE_ARN_ENV: self.state_machine.state_machine_arn,
                 SCHOOLS_PARAMETER_ENV: self.schools.parameter_name,
+                TABLE_NAME_ENV: table.table_name,
+                TENANT_ROLE_ARN_ENV: tenant_role,
                 REGION_ENV: self.region,
                 SERVICE_NAME_ENV: GOVSYNC_SERVICE,
                 LOG_LEVEL_ENV: LOG_LEVEL,

@@ -26,7 +26,10 @@ DemoRole = Literal["teacher", "student", "admin"]
 DEMO_ROLES: tuple[DemoRole, ...] = ("teacher", "student", "admin")
 # Local only: every demo user signs in with it (ADMIN_USER_PASSWORD_AUTH from the token helper).
 DEMO_PASSWORD = "Luca-demo-2025!"  # noqa: S105 - a demo credential for the emulator only
+# The demo's past term: seeded with grades, then closed by the admin (what the government sync
+# submits); and the current one, open, where teachers record new grades.
 DEMO_TERM = "2025-T1"
+CURRENT_TERM = "2025-T2"
 # The service's roles are its Cognito groups; the demo's role names map onto them.
 _ROLE_GROUP: dict[DemoRole, Role] = {"teacher": Role.TEACHER, "student": Role.STUDENT, "admin": Role.ADMIN}
 
@@ -58,6 +61,7 @@ class DemoSchool:
     # The school's default rule (subject "*"), as the REST body; None keeps the Chilean default.
     default_rule: Mapping[str, Any] | None = None
     term_id: str = DEMO_TERM
+    current_term_id: str = CURRENT_TERM
     # One behavior note about the student user: (kind, text), kind "positive" or "negative".
     behavior_note: tuple[str, str] | None = None
 
@@ -204,7 +208,8 @@ def seed_school(rest_url: str, school: DemoSchool, *, admin_token: str, teacher_
                 admin,
                 {"course_id": school.course_id, "display_name": student.display_name},
             )
-        call("PUT", f"/v1/terms/{school.term_id}", admin, {"name": f"Term {school.term_id}"})
+        for term_id in (school.term_id, school.current_term_id):
+            call("PUT", f"/v1/terms/{term_id}", admin, {"name": f"Term {term_id}"})
         # The demo teacher teaches every subject of the course (an admin's assignment, as in a school).
         teacher_id = school.username("teacher")
         for subject_id in school.subjects:
@@ -232,16 +237,19 @@ def seed_school(rest_url: str, school: DemoSchool, *, admin_token: str, teacher_
             }
             key = {"Idempotency-Key": f"demo-seed-{school.school_id}-note-1"}
             call("POST", "/v1/behavior-notes", teacher | key, note)
+        # The past term is over: closing it is what lets the government sync submit it.
+        call("POST", f"/v1/terms/{school.term_id}/closure", admin, {})
 
 
 def example_evaluation(school: DemoSchool = SCHOOL_A) -> dict[str, str]:
-    """A valid POST /v1/evaluations body for ``school``'s seeded roster (the ready banner prints it)."""
+    """A valid POST /v1/evaluations body for ``school``'s seeded roster, in its open term (the ready
+    banner prints it)."""
     percentage = school.default_rule is not None and school.default_rule.get("scale") == "percentage"
     return {
         "student_id": school.student_user_id,
         "course_id": school.course_id,
         "subject_id": next(iter(school.subjects)),
-        "term_id": school.term_id,
+        "term_id": school.current_term_id,
         "score": "78" if percentage else "6.3",
         "description": "Disertación",
     }

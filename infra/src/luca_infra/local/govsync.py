@@ -154,6 +154,8 @@ class LocalGovSync:
         return StarterSettings(
             state_machine_arn=self._started_resources.state_machine_arn,
             schools_parameter=self.definition.schools_parameter,
+            table_name=self.table_name,
+            tenant_role_arn=self.tenant_role_arn,
             aws_region=self.region,
             aws_endpoint_url=self.emulator_url,
         )

@@ -9,7 +9,8 @@ from dataclasses import dataclass
 import boto3
 from aws_lambda_powertools.utilities import parameters
 
-from luca_govsync.adapters.dynamodb_store import DynamoGradeSource, DynamoSyncStore, now_iso
+from luca_govsync.adapters.dynamodb_contracts import DynamoGradeSource, DynamoTerms
+from luca_govsync.adapters.dynamodb_store import DynamoSyncStore, now_iso
 from luca_govsync.adapters.ministry_client import MinistryClient, MinistrySettings
 from luca_govsync.adapters.s3_manifests import S3Manifests
 from luca_govsync.adapters.stepfunctions import StepFunctionsExecutions
@@ -82,18 +83,32 @@ def build(settings: GovSyncSettings, clients: AwsClients | None = None) -> GovSy
     return GovSyncApp(settings, clients, store, ministry, tasks)
 
 
-def build_starter(settings: StarterSettings) -> tuple[SyncStarter, Schools]:
+def sync_starter(executions: StepFunctionsExecutions, clients: AwsClients, table_name: str) -> SyncStarter:
+    """A starter that reads each school's term, grades and sync state as that school."""
+    return SyncStarter(
+        executions,
+        terms=DynamoTerms(clients, table_name),
+        grades=DynamoGradeSource(clients, table_name),
+        store=DynamoSyncStore(clients, table_name),
+    )
+
+
+def build_starter(
+    settings: StarterSettings, clients: AwsClients | None = None
+) -> tuple[SyncStarter, Schools]:
     """The scheduled starter and how it lists the schools to sync."""
     sfn = boto3.client(
         "stepfunctions", region_name=settings.aws_region, endpoint_url=settings.aws_endpoint_url
     )
     ssm = boto3.client("ssm", region_name=settings.aws_region, endpoint_url=settings.aws_endpoint_url)
+    clients = clients or AwsClients.from_settings(settings)
 
     def schools() -> list[str]:
         value = ssm.get_parameter(Name=settings.schools_parameter)["Parameter"]["Value"]
         return [school.strip() for school in value.split(",") if school.strip()]
 
-    return SyncStarter(StepFunctionsExecutions(sfn, settings.state_machine_arn)), schools
+    executions = StepFunctionsExecutions(sfn, settings.state_machine_arn)
+    return sync_starter(executions, clients, settings.table_name), schools
 
 
 def build_operations(settings: OperationsSettings) -> SyncOperations:
@@ -102,5 +117,9 @@ def build_operations(settings: OperationsSettings) -> SyncOperations:
         "stepfunctions", region_name=settings.aws_region, endpoint_url=settings.aws_endpoint_url
     )
     executions = StepFunctionsExecutions(sfn, settings.state_machine_arn)
-    store = DynamoSyncStore(AwsClients.from_settings(settings), settings.table_name)
-    return SyncOperations(starter=SyncStarter(executions), executions=executions, store=store)
+    clients = AwsClients.from_settings(settings)
+    return SyncOperations(
+        starter=sync_starter(executions, clients, settings.table_name),
+        executions=executions,
+        store=DynamoSyncStore(clients, settings.table_name),
+    )

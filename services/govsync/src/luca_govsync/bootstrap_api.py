@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import boto3
 
+from luca_govsync.adapters.dynamodb_contracts import DynamoGradeSource, DynamoTerms
 from luca_govsync.adapters.dynamodb_store import DynamoSyncStore
 from luca_govsync.adapters.stepfunctions import StepFunctionsExecutions
 from luca_govsync.config import ApiSettings
@@ -26,5 +27,7 @@ def build_control(
     control = SyncControl(
         executions=StepFunctionsExecutions(sfn, settings.state_machine_arn),
         store=DynamoSyncStore(clients, settings.table_name),
+        terms=DynamoTerms(clients, settings.table_name),
+        grades=DynamoGradeSource(clients, settings.table_name),
     )
     return control, authenticator_from_settings(settings)

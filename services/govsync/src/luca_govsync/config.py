@@ -68,22 +68,25 @@ class GovSyncSettings:
 
 @dataclass(frozen=True, slots=True)
 class StarterSettings:
-    """The scheduled starter: which state machine, and where the list of schools to sync is kept
-    (an SSM StringList parameter the onboarding of a school appends to)."""
+    """The scheduled starter: which state machine, where the list of schools to sync is kept (an
+    SSM StringList parameter the onboarding of a school appends to), and the table it reads each
+    school's term and sync state from, as that school (the tenant role)."""
 
     state_machine_arn: str
     schools_parameter: str
+    table_name: str
     aws_region: str = DEFAULT_REGION
     aws_endpoint_url: str | None = None
+    tenant_role_arn: str | None = None
+    tenant_session_seconds: int = DEFAULT_SESSION_SECONDS
+    tenant_refresh_margin_seconds: int = DEFAULT_REFRESH_MARGIN_SECONDS
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> StarterSettings:
         env = environment(environ)
-        aws = aws_from_environment(env)
         return cls(
-            **required(env, "state_machine_arn", "schools_parameter"),
-            aws_region=aws["aws_region"],
-            aws_endpoint_url=aws["aws_endpoint_url"],
+            **required(env, "state_machine_arn", "schools_parameter", "table_name"),
+            **aws_from_environment(env),
         )
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, cast
 
 import grpc
@@ -28,6 +29,7 @@ from luca_govsync.domain.model import (
     BatchRef,
     BatchState,
     BatchStatus,
+    GradeRecord,
     RecordOutcome,
     RecordStatus,
     SyncProgress,
@@ -38,7 +40,8 @@ from luca_govsync.entrypoints.grpc_server import create_server
 from luca_govsync.service_layer.control import SyncControl
 from luca_kernel.access import Principal, Role
 from luca_kernel.errors import TenantBoundaryViolation, Unauthenticated
-from luca_kernel.ids import SchoolId, StudentId
+from luca_kernel.ids import SchoolId, StudentId, TermId
+from luca_kernel.roster import Term
 from luca_platform.tokens import Authenticator
 from luca_testing import grpc_status
 
@@ -129,8 +132,8 @@ class FakeSyncStore:
     def _no_writes(self, *args: object, **kwargs: object) -> Any:
         raise AssertionError("the gRPC API never writes the sync state (nor reads what tasks read)")
 
-    def accepted_record_ids(self, school_id: str, period: str) -> set[str]:
-        return cast(set[str], self._no_writes())
+    def held(self, school_id: str, period: str) -> dict[str, Any]:
+        return cast(dict[str, Any], self._no_writes())
 
     def start_run(self, school_id: str, period: str, sync_id: str, started_by: str, records: int) -> None:
         self._no_writes()
@@ -220,16 +223,36 @@ SCHOOL_B_RUN = SyncProgress(
 
 
 @dataclass
+class FakeTerms:
+    """Every school's terms are closed, but those a test opens."""
+
+    open: set[tuple[str, str]] = field(default_factory=set)
+
+    def term(self, school_id: str, term_id: str) -> Term | None:
+        closed = None if (school_id, term_id) in self.open else datetime(2025, 4, 30, tzinfo=UTC)
+        return Term(SchoolId(school_id), TermId(term_id), term_id, closed_at=closed)
+
+
+class NoGrades:
+    def period_grades(self, school_id: str, period: str) -> list[GradeRecord]:
+        raise AssertionError("a start that finds its run reads no grades")
+
+
+TERMS = FakeTerms()
+
+
+@dataclass
 class World:
     executions: FakeExecutions
     store: FakeSyncStore
     stub: govsync_pb2_grpc.GovSyncServiceStub
+    terms: FakeTerms = field(default_factory=lambda: TERMS)  # the module server's
 
 
 @pytest.fixture(scope="module")
 def served() -> Iterator[tuple[grpc.Channel, FakeExecutions, FakeSyncStore]]:
     executions, store = FakeExecutions(), FakeSyncStore()
-    control = SyncControl(executions=executions, store=store)
+    control = SyncControl(executions=executions, store=store, terms=TERMS, grades=NoGrades())
     server, port = create_server(
         control, cast(Authenticator, FakeAuthenticator()), address="127.0.0.1:0", workers=2
     )
@@ -254,6 +277,7 @@ def world(served: tuple[grpc.Channel, FakeExecutions, FakeSyncStore]) -> World:
     store.runs.clear()
     store.runs[(SCHOOL_A, PERIOD)] = [REDRIVE, FIRST]
     store.runs[(SCHOOL_B, PERIOD)] = [SCHOOL_B_RUN]
+    TERMS.open.clear()
     return World(executions, store, govsync_pb2_grpc.GovSyncServiceStub(channel))
 
 
@@ -342,6 +366,22 @@ def test_start_sync_of_a_sync_that_exists_returns_that_run(world: World) -> None
     assert report.sync_id == REDRIVE_RUN  # the latest run's progress
     assert report.status == govsync_pb2.SYNC_STATUS_RUNNING
     assert (report.batches_total, report.batches_retrying, report.started_by) == (1, 1, "admin-a")
+
+
+def test_start_sync_of_a_term_that_is_not_closed_is_a_failed_precondition_and_starts_nothing(
+    world: World,
+) -> None:
+    world.terms.open.add((SCHOOL_A, "2025-T2"))
+
+    with pytest.raises(grpc.RpcError) as error:
+        call(world, "StartSync", "2025-T2")
+
+    code, info, fields = refused(error.value)
+    assert code == grpc.StatusCode.FAILED_PRECONDITION
+    assert info.reason == "TERM_NOT_CLOSED"
+    assert fields == []
+    assert "2025-T2 is not closed" in (error.value.details() or "")
+    assert world.executions.calls == []
 
 
 def test_a_service_acting_for_the_school_may_start_its_sync(world: World) -> None:
@@ -552,7 +592,7 @@ class BoundaryStore(FakeSyncStore):
 def stub_over(
     executions: FakeExecutions, store: FakeSyncStore
 ) -> Iterator[govsync_pb2_grpc.GovSyncServiceStub]:
-    control = SyncControl(executions=executions, store=store)
+    control = SyncControl(executions=executions, store=store, terms=FakeTerms(), grades=NoGrades())
     server, port = create_server(
         control, cast(Authenticator, FakeAuthenticator()), address="127.0.0.1:0", workers=1
     )

@@ -1,5 +1,6 @@
 """The scheduled starter's handler with the composition installed by ``handlers.use`` (as the local
-platform hosts it): the term that just ended, every listed school, never started twice."""
+platform hosts it): the term that just ended, every listed school whose term is closed, never
+started twice."""
 
 from __future__ import annotations
 
@@ -38,15 +39,17 @@ class Context:
 
 
 @pytest.fixture
-def executions() -> Iterator[FakeExecutions]:
+def scheduled(world: Any, terms: Any) -> Iterator[FakeExecutions]:
     executions = FakeExecutions()
-    handlers.use(None, (SyncStarter(executions), lambda: ["school-b", "school-a"]))
+    _, grades, _, store, _ = world
+    starter = SyncStarter(executions, terms=terms, grades=grades, store=store)
+    handlers.use(None, (starter, lambda: ["school-b", "school-a"]))
     yield executions
     handlers.use(None)
 
 
 def test_the_schedule_starts_the_term_that_just_ended_for_every_listed_school(
-    executions: FakeExecutions,
+    scheduled: FakeExecutions,
 ) -> None:
     event: dict[str, Any] = {"scheduled_time": "2025-04-01T09:00:00Z"}
 
@@ -54,6 +57,19 @@ def test_the_schedule_starts_the_term_that_just_ended_for_every_listed_school(
     again = handlers.start_scheduled(event, Context())  # type: ignore[arg-type]
 
     names = ["govsync-school-a-2025-T1", "govsync-school-b-2025-T1"]
-    assert first == {"period": "2025-T1", "started": names, "already": []}
-    assert again == {"period": "2025-T1", "started": [], "already": names}
-    assert {payload["started_by"] for payload in executions.started.values()} == {"schedule"}
+    assert first == {"period": "2025-T1", "started": names, "already": [], "not_started": {}}
+    assert again == {"period": "2025-T1", "started": [], "already": names, "not_started": {}}
+    assert {payload["started_by"] for payload in scheduled.started.values()} == {"schedule"}
+
+
+def test_a_school_whose_term_is_still_open_is_not_synced_on_schedule(
+    scheduled: FakeExecutions, terms: Any
+) -> None:
+    terms.open.add(("school-b", "2025-T1"))
+    terms.missing.add(("school-a", "2025-T1"))
+
+    summary = handlers.start_scheduled({"scheduled_time": "2025-04-01T09:00:00Z"}, Context())  # type: ignore[arg-type]
+
+    assert summary["started"] == []
+    assert summary["not_started"] == {"school-a": "unknown", "school-b": "open"}
+    assert scheduled.started == {}

@@ -2,220 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import replace
-from decimal import Decimal
 
 import pytest
 
 from luca_govsync.domain.errors import MinistryRefused, MinistryUnavailable
 from luca_govsync.domain.model import (
-    AuditEntry,
     BatchRef,
-    BatchState,
     BatchStatus,
-    GradeRecord,
     InvalidSyncRequest,
-    RecordOutcome,
-    RecordStatus,
     SyncKey,
-    SyncProgress,
     SyncStatus,
     client_batch_id,
     period_before,
 )
-from luca_govsync.service_layer.tasks import SyncTasks, manifest_key
-from luca_kernel.grading import GradingRule, ScaleKind
-from luca_kernel.ids import SubjectId
-
-
-def grade(n: int, school: str = "school-a", period: str = "2025-T1") -> GradeRecord:
-    return GradeRecord(
-        f"ev-{n:04d}", f"st-{n % 7}", "1A", "math", period, "5.5", "2025-03-01T10:00:00.000000Z"
-    )
-
-
-class Grades:
-    def __init__(self, records: dict[tuple[str, str], list[GradeRecord]]) -> None:
-        self.records = records
-
-    def period_grades(self, school_id: str, period: str) -> list[GradeRecord]:
-        return list(self.records.get((school_id, period), []))
-
-
-class Rules:
-    """School A grades on the Chilean scale; school P on percentages."""
-
-    def rule_for(self, school_id: str, subject_id: str) -> GradingRule:
-        if school_id == "school-p":
-            return GradingRule(
-                SubjectId(subject_id), scale=ScaleKind.PERCENTAGE, passing_grade=Decimal("60"), decimals=0
-            )
-        return GradingRule(SubjectId(subject_id))
-
-
-class Manifests:
-    def __init__(self) -> None:
-        self.objects: dict[str, list[GradeRecord]] = {}
-
-    def put(self, key: str, records: Sequence[GradeRecord]) -> None:
-        self.objects[key] = list(records)
-
-    def get(self, key: str) -> list[GradeRecord]:
-        return list(self.objects[key])
-
-
-class Store:
-    def __init__(self) -> None:
-        self.runs: dict[tuple[str, str, str], dict[str, object]] = {}
-        self.batches: dict[tuple[str, str, str, int], BatchState] = {}
-        self.verdicts: dict[tuple[str, str, str], tuple[RecordOutcome, str]] = {}
-        self.trail: list[AuditEntry] = []
-
-    def accepted_record_ids(self, school_id: str, period: str) -> set[str]:
-        return {
-            rid
-            for (s, p, rid), (outcome, _) in self.verdicts.items()
-            if (s, p) == (school_id, period) and outcome.status is RecordStatus.ACCEPTED
-        }
-
-    def start_run(self, school_id: str, period: str, sync_id: str, started_by: str, records: int) -> None:
-        self.runs[(school_id, period, sync_id)] = {"started_by": started_by, "records": records}
-
-    def put_batches(self, refs: Sequence[BatchRef]) -> None:
-        for ref in refs:
-            self.batches.setdefault(self._key(ref), BatchState(ref, BatchStatus.PENDING))
-
-    @staticmethod
-    def _key(ref: BatchRef) -> tuple[str, str, str, int]:
-        return (ref.school_id, ref.period, ref.sync_id, ref.number)
-
-    def begin_attempt(self, ref: BatchRef) -> int:
-        state = self.batches.get(self._key(ref), BatchState(ref, BatchStatus.PENDING))
-        attempts = state.attempts + 1
-        status = BatchStatus.SUBMITTING if attempts == 1 else BatchStatus.RETRYING
-        self.batches[self._key(ref)] = replace(state, attempts=attempts, status=status)
-        return attempts
-
-    def attempt_failed(self, ref: BatchRef, error: str) -> None:
-        state = self.batches[self._key(ref)]
-        self.batches[self._key(ref)] = replace(state, status=BatchStatus.RETRYING, last_error=error)
-
-    def batch_done(self, ref: BatchRef, outcomes: Sequence[RecordOutcome]) -> None:
-        for outcome in outcomes:
-            self.verdicts[(ref.school_id, ref.period, outcome.record_id)] = (outcome, ref.client_batch_id)
-        state = self.batches[self._key(ref)]
-        rejections = tuple(o for o in outcomes if o.status is RecordStatus.REJECTED)
-        accepted = len(outcomes) - len(rejections)
-        self.batches[self._key(ref)] = replace(
-            state, status=BatchStatus.DONE, accepted=accepted, rejected=len(rejections), rejections=rejections
-        )
-
-    def batch_failed(self, ref: BatchRef, error: str) -> None:
-        state = self.batches[self._key(ref)]
-        self.batches[self._key(ref)] = replace(state, status=BatchStatus.FAILED, last_error=error)
-
-    def audit(self, entry: AuditEntry) -> None:
-        self.trail.append(entry)
-
-    def batch_states(self, school_id: str, period: str, sync_id: str) -> list[BatchState]:
-        return [b for k, b in sorted(self.batches.items()) if k[:3] == (school_id, period, sync_id)]
-
-    def sync_ids(self, school_id: str, period: str) -> list[str]:
-        return [k[2] for k in reversed(self.runs) if k[:2] == (school_id, period)]
-
-    def progress(self, school_id: str, period: str, sync_id: str | None = None) -> SyncProgress | None:
-        run = next(
-            (
-                (k, v)
-                for k, v in reversed(self.runs.items())
-                if k[:2] == (school_id, period) and sync_id in (None, k[2])
-            ),
-            None,
-        )
-        if run is None:
-            return None
-        (_, _, run_id), info = run
-        batches = tuple(self.batch_states(school_id, period, run_id))
-        ids = {b.ref.client_batch_id for b in batches}
-        mine = [
-            o for (s, p, _), (o, cb) in self.verdicts.items() if (s, p) == (school_id, period) and cb in ids
-        ]
-        return SyncProgress(
-            school_id,
-            period,
-            run_id,
-            SyncStatus.RUNNING,
-            batches,
-            int(str(info["records"])),
-            sum(1 for o in mine if o.status is RecordStatus.ACCEPTED),
-            tuple(o for o in mine if o.status is RecordStatus.REJECTED),
-        )
-
-    def finish_run(self, progress: SyncProgress) -> None:
-        self.runs[(progress.school_id, progress.period, progress.sync_id)]["status"] = progress.status
-
-
-class Ministry:
-    """Accepts everything but the students it is told to reject; can fail the first calls."""
-
-    def __init__(
-        self, reject_students: frozenset[str] = frozenset(), failures: list[Exception] | None = None
-    ):
-        self.reject_students = reject_students
-        self.failures = list(failures or [])
-        self.calls: list[str] = []
-        self.accepted: dict[tuple[str, str, str], int] = {}
-        self.seen: dict[str, list[RecordOutcome]] = {}
-
-    def submit(
-        self, client_batch_id: str, school_code: str, period: str, records: Sequence[GradeRecord]
-    ) -> list[RecordOutcome]:
-        self.calls.append(client_batch_id)
-        if self.failures:
-            raise self.failures.pop(0)
-        if client_batch_id in self.seen:  # the ministry's dedupe by client batch id
-            return self.seen[client_batch_id]
-        outcomes = []
-        for record in records:
-            if record.student_id in self.reject_students:
-                outcomes.append(
-                    RecordOutcome(
-                        record.record_id,
-                        record.student_id,
-                        RecordStatus.REJECTED,
-                        "UNKNOWN_STUDENT",
-                        "no such student",
-                    )
-                )
-            else:
-                key = (school_code, period, record.record_id)
-                self.accepted[key] = self.accepted.get(key, 0) + 1
-                outcomes.append(RecordOutcome(record.record_id, record.student_id, RecordStatus.ACCEPTED))
-        self.seen[client_batch_id] = outcomes
-        return outcomes
-
-
-@pytest.fixture
-def world() -> tuple[SyncTasks, Grades, Manifests, Store, Ministry]:
-    grades = Grades(
-        {
-            ("school-a", "2025-T1"): [grade(n) for n in range(25)],
-            ("school-b", "2025-T1"): [grade(99, "school-b")],
-        }
-    )
-    manifests, store, ministry = Manifests(), Store(), Ministry(reject_students=frozenset({"st-3"}))
-    tasks = SyncTasks(
-        grades=grades,
-        rules=Rules(),
-        manifests=manifests,
-        store=store,
-        ministry=ministry,
-        batch_size=10,
-        clock=lambda: "2026-04-01T06:00:00Z",
-    )
-    return tasks, grades, manifests, store, ministry
-
+from luca_govsync.service_layer.tasks import manifest_key
 
 KEY = SyncKey("school-a", "2025-T1")
 
@@ -273,12 +74,12 @@ def test_a_failed_attempt_is_recorded_raised_and_the_retry_lands_once(world) -> 
     assert ministry.calls == [ref.client_batch_id] * 3
 
 
-def test_a_later_sync_of_the_same_period_never_resends_accepted_records(world) -> None:
+def test_a_later_sync_of_the_same_period_never_resends_accepted_records(world, grade_of) -> None:
     tasks, grades, manifests, _, ministry = world
     for ref in tasks.prepare(KEY, "sync-1", "schedule").batches:
         tasks.submit(ref)
     # A teacher records one more grade; the period is synced again.
-    grades.records[("school-a", "2025-T1")].append(grade(500))
+    grades.records[("school-a", "2025-T1")].append(grade_of(500))
 
     again = tasks.prepare(KEY, "sync-2", "ops")
 
@@ -348,10 +149,11 @@ def test_a_scheduled_sync_submits_the_term_that_just_ended(year: int, month: int
     assert period_before(year, month) == period
 
 
-def test_a_school_grading_on_percentages_sends_grades_on_the_ministrys_scale(world) -> None:
+def test_a_school_grading_on_percentages_sends_grades_on_the_ministrys_scale(world, grade_of) -> None:
     tasks, grades, manifests, _, _ = world
     grades.records[("school-p", "2025-T1")] = [
-        replace(grade(n, "school-p"), score=score) for n, score in enumerate(["0", "50", "60", "87", "100"])
+        replace(grade_of(n, "school-p"), score=score)
+        for n, score in enumerate(["0", "50", "60", "87", "100"])
     ]
 
     prepared = tasks.prepare(SyncKey("school-p", "2025-T1"), "sync-p", "schedule")

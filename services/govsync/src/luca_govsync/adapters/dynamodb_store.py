@@ -1,9 +1,13 @@
-"""The sync's state and the period's grades in the platform's one table, through per-school sessions.
+"""The sync's state in the platform's one table, through per-school sessions.
 
 Every call goes through ``AwsClients.dynamodb_for(school)``: a session whose IAM policy allows only
-keys starting with ``SCHOOL#<school>#``; and every key is built by ``table_design`` (or, for the
-grades it reads, the published grades contract) from the school
-the task was given, so a task working for one school cannot read or write another's.
+keys starting with ``SCHOOL#<school>#``; and every key is built by ``table_design`` from the school
+the task was given, so a task working for one school cannot read or write another's. (What the
+sync reads of the grading service's items is in ``dynamodb_contracts``.)
+
+A record's item keeps what the ministry holds of it: the verdict on its submission, the version it
+holds (raised by an accepted amendment), whether it took its retraction, and its last answer to a
+change (so a retry sends only the changes still unanswered).
 """
 
 from __future__ import annotations
@@ -13,68 +17,30 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
+from luca_govsync.adapters import sync_items as si
 from luca_govsync.adapters import table_design as td
+from luca_govsync.domain.changes import ChangeOutcome, GradeChange, Held, tally
 from luca_govsync.domain.model import (
     AuditEntry,
+    BatchKind,
     BatchRef,
     BatchState,
     BatchStatus,
-    GradeRecord,
     RecordOutcome,
     RecordStatus,
     SyncProgress,
     SyncStatus,
 )
 from luca_platform.aws import AwsClients
-from luca_platform.contracts import grades
 from luca_platform.table.codec import from_wire, to_wire
-from luca_platform.table.keys import SCHOOL_TERM_INDEX, SEP, TABLE_PARTITION_KEY, TABLE_SORT_KEY
+from luca_platform.table.keys import SEP, TABLE_PARTITION_KEY, TABLE_SORT_KEY
 
 BATCH_WRITE_LIMIT = 25  # DynamoDB's; the emulator accepts more, so we enforce it here
-_GRADE_ATTRIBUTES = grades.SYNC_ATTRIBUTES
+BATCH_GET_LIMIT = 100
 
 
 def now_iso() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()) + f".{int(time.time() * 1000) % 1000:03d}Z"
-
-
-class DynamoGradeSource:
-    """The period's official grades of one school, from the school-term index (GSI2)."""
-
-    def __init__(self, clients: AwsClients, table_name: str) -> None:
-        self._clients, self._table = clients, table_name
-
-    def period_grades(self, school_id: str, period: str) -> list[GradeRecord]:
-        client = self._clients.dynamodb_for(school_id)
-        index = SCHOOL_TERM_INDEX
-        names = {f"#{i}": name for i, name in enumerate(_GRADE_ATTRIBUTES)}
-        request: dict[str, Any] = {
-            "TableName": self._table,
-            "IndexName": index.name,
-            "KeyConditionExpression": "#pk = :pk",
-            "ExpressionAttributeNames": {"#pk": index.partition_key, **names},
-            "ExpressionAttributeValues": {":pk": {"S": grades.school_term_pk(school_id, period)}},
-            "ProjectionExpression": ", ".join(names),
-        }
-        records = []
-        while True:
-            page = client.query(**request)
-            for raw in page.get("Items", []):
-                item = from_wire(raw)
-                records.append(
-                    GradeRecord(
-                        record_id=str(item["evaluation_id"]),
-                        student_id=str(item["student_id"]),
-                        course_id=str(item["course_id"]),
-                        subject_id=str(item["subject_id"]),
-                        period=str(item["term_id"]),
-                        score=str(item["score"]),
-                        recorded_at=str(item["recorded_at"]),
-                    )
-                )
-            if "LastEvaluatedKey" not in page:
-                return records
-            request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
 class DynamoSyncStore:
@@ -102,16 +68,46 @@ class DynamoSyncStore:
                 return items
             request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
-    def accepted_record_ids(self, school_id: str, period: str) -> set[str]:
+    def held(self, school_id: str, period: str) -> dict[str, Held]:
         return {
-            str(item["record_id"])
+            str(item["record_id"]): si.held_from(item)
             for item in self._partition(school_id, period, td.GOVSYNC_RECORD_PREFIX)
-            if item.get("status") == RecordStatus.ACCEPTED.value
         }
+
+    def change_outcomes(self, ref: BatchRef, changes: Sequence[GradeChange]) -> dict[str, ChangeOutcome]:
+        wanted = {c.record.record_id: c for c in changes}
+        found: dict[str, ChangeOutcome] = {}
+        for item in self._records(ref.school_id, ref.period, list(wanted)):
+            asked = wanted[str(item["record_id"])]
+            if (
+                item.get("change_kind") == asked.kind.value
+                and int(item.get("change_version", 0)) == asked.version
+            ):
+                found[asked.record.record_id] = si.change_outcome_from(item)
+        return found
+
+    def _records(self, school_id: str, period: str, record_ids: list[str]) -> list[dict[str, Any]]:
+        client = self._clients.dynamodb_for(school_id)
+        items: list[dict[str, Any]] = []
+        for start in range(0, len(record_ids), BATCH_GET_LIMIT):
+            keys: list[Any] = [
+                to_wire(si.record_key(school_id, period, record_id))
+                for record_id in record_ids[start : start + BATCH_GET_LIMIT]
+            ]
+            request: dict[str, Any] = {self._table: {"Keys": keys, "ConsistentRead": True}}
+            delay = 0.05
+            while request:
+                answer = client.batch_get_item(RequestItems=request)
+                items.extend(from_wire(item) for item in answer.get("Responses", {}).get(self._table, []))
+                request = dict(answer.get("UnprocessedKeys") or {})
+                if request:
+                    time.sleep(delay)
+                    delay = min(delay * 2, 2.0)
+        return items
 
     def batch_states(self, school_id: str, period: str, sync_id: str) -> list[BatchState]:
         prefix = f"{td.GOVSYNC_BATCH_PREFIX}{sync_id}{SEP}"
-        return [_batch_state(item) for item in self._partition(school_id, period, prefix)]
+        return [si.batch_state_from(item) for item in self._partition(school_id, period, prefix)]
 
     def runs(self, school_id: str, period: str) -> list[dict[str, Any]]:
         """The period's runs of the school's sync, most recent first."""
@@ -128,8 +124,11 @@ class DynamoSyncStore:
             return None
         # Batch items carry their counts and their rejections: progress never reads the records.
         batches = tuple(self.batch_states(school_id, period, str(run["sync_id"])))
-        accepted = sum(batch.accepted for batch in batches if batch.status is BatchStatus.DONE)
-        rejected = tuple(r for batch in batches if batch.status is BatchStatus.DONE for r in batch.rejections)
+        submitted = [
+            b for b in batches if b.status is BatchStatus.DONE and b.ref.kind is BatchKind.SUBMISSION
+        ]
+        accepted = sum(batch.accepted for batch in submitted)
+        rejected = tuple(r for batch in submitted for r in batch.rejections)
         return SyncProgress(
             school_id=school_id,
             period=period,
@@ -164,7 +163,7 @@ class DynamoSyncStore:
 
     def put_batches(self, refs: Sequence[BatchRef]) -> None:
         for ref in refs:
-            item = {**_batch_key(ref), **_ref_attributes(ref)}
+            item = {**si.batch_key(ref), **si.ref_attributes(ref)}
             item.update({"status": BatchStatus.PENDING.value, "attempts": 0, "updated_at": now_iso()})
             client = self._clients.dynamodb_for(ref.school_id)
             try:
@@ -180,15 +179,16 @@ class DynamoSyncStore:
     def _update(
         self, ref: BatchRef, expression: str, values: dict[str, Any], names: dict[str, str]
     ) -> dict[str, Any]:
-        client = self._clients.dynamodb_for(ref.school_id)
-        answer = client.update_item(
-            TableName=self._table,
-            Key=to_wire(_batch_key(ref)),
-            UpdateExpression=expression,
-            ExpressionAttributeNames=names,
-            ExpressionAttributeValues=to_wire(values),
-            ReturnValues="ALL_NEW",
-        )
+        request: dict[str, Any] = {
+            "TableName": self._table,
+            "Key": to_wire(si.batch_key(ref)),
+            "UpdateExpression": expression,
+            "ExpressionAttributeValues": to_wire(values),
+            "ReturnValues": "ALL_NEW",
+        }
+        if names:  # DynamoDB refuses an empty (or unused) name map
+            request["ExpressionAttributeNames"] = names
+        answer = self._clients.dynamodb_for(ref.school_id).update_item(**request)
         return from_wire(answer.get("Attributes", {}))
 
     def begin_attempt(self, ref: BatchRef) -> int:
@@ -196,10 +196,10 @@ class DynamoSyncStore:
         item = self._update(
             ref,
             "ADD attempts :one SET #status = if_not_exists(#status, :submitting), updated_at = :now, "
-            + ", ".join(f"#{name} = :{name}" for name in _ref_attributes(ref)),
+            + ", ".join(f"#{name} = :{name}" for name in si.ref_attributes(ref)),
             {":one": 1, ":submitting": BatchStatus.SUBMITTING.value, ":now": now_iso()}
-            | {f":{name}": value for name, value in _ref_attributes(ref).items()},
-            {"#status": "status"} | {f"#{name}": name for name in _ref_attributes(ref)},
+            | {f":{name}": value for name, value in si.ref_attributes(ref).items()},
+            {"#status": "status"} | {f"#{name}": name for name in si.ref_attributes(ref)},
         )
         attempts = int(item.get("attempts", 1))
         status = BatchStatus.SUBMITTING if attempts == 1 else BatchStatus.RETRYING
@@ -216,35 +216,11 @@ class DynamoSyncStore:
         )
 
     def batch_done(self, ref: BatchRef, outcomes: Sequence[RecordOutcome]) -> None:
-        items = [
-            {
-                TABLE_PARTITION_KEY: td.govsync_pk(ref.school_id, ref.period),
-                TABLE_SORT_KEY: td.govsync_record_sk(outcome.record_id),
-                "type": "GovSyncRecord",
-                "school_id": ref.school_id,
-                "period": ref.period,
-                "record_id": outcome.record_id,
-                "student_id": outcome.student_id,
-                "status": outcome.status.value,
-                "reason_code": outcome.reason_code or None,
-                "reason": outcome.reason or None,
-                "client_batch_id": ref.client_batch_id,
-                "sync_id": ref.sync_id,
-                "decided_at": now_iso(),
-            }
-            for outcome in outcomes
-        ]
-        self._batch_write(ref.school_id, items)
+        now = now_iso()
+        self._batch_write(ref.school_id, [si.record_item(ref, outcome, now) for outcome in outcomes])
         accepted = sum(1 for outcome in outcomes if outcome.status is RecordStatus.ACCEPTED)
         rejections = [
-            {
-                "record_id": outcome.record_id,
-                "student_id": outcome.student_id,
-                "reason_code": outcome.reason_code,
-                "reason": outcome.reason[:300],
-            }
-            for outcome in outcomes
-            if outcome.status is RecordStatus.REJECTED
+            si.rejection(outcome) for outcome in outcomes if outcome.status is RecordStatus.REJECTED
         ]
         self._update(
             ref,
@@ -255,6 +231,45 @@ class DynamoSyncStore:
                 ":accepted": accepted,
                 ":rejected": len(outcomes) - accepted,
                 ":rejections": rejections,
+                ":now": now,
+            },
+            {"#status": "status"},
+        )
+
+    def record_changes(
+        self, ref: BatchRef, outcomes: Sequence[ChangeOutcome], so_far: Sequence[ChangeOutcome]
+    ) -> None:
+        client = self._clients.dynamodb_for(ref.school_id)
+        now = now_iso()
+        for outcome in outcomes:
+            client.update_item(
+                TableName=self._table,
+                Key=to_wire(si.record_key(ref.school_id, ref.period, outcome.record_id)),
+                **si.change_answer_update(ref, outcome, now),
+            )
+        self._update(
+            ref,
+            "SET changes = :tally, updated_at = :now",
+            {":tally": tally(so_far).to_json(), ":now": now},
+            {},
+        )
+
+    def changes_done(self, ref: BatchRef, outcomes: Sequence[ChangeOutcome]) -> None:
+        rejections = [
+            si.rejection(o.as_record_outcome(), f"{o.kind.value} to version {o.version}: ")
+            for o in outcomes
+            if o.status is RecordStatus.REJECTED
+        ]
+        self._update(
+            ref,
+            "SET #status = :done, accepted = :accepted, rejected = :rejected, rejections = :rejections, "
+            "changes = :tally, updated_at = :now REMOVE last_error",
+            {
+                ":done": BatchStatus.DONE.value,
+                ":accepted": len(outcomes) - len(rejections),
+                ":rejected": len(rejections),
+                ":rejections": rejections,
+                ":tally": tally(outcomes).to_json(),
                 ":now": now_iso(),
             },
             {"#status": "status"},
@@ -333,37 +348,3 @@ class DynamoSyncStore:
                 if requests:
                     time.sleep(delay)
                     delay = min(delay * 2, 2.0)
-
-
-def _batch_key(ref: BatchRef) -> dict[str, Any]:
-    return {
-        TABLE_PARTITION_KEY: td.govsync_pk(ref.school_id, ref.period),
-        TABLE_SORT_KEY: td.govsync_batch_sk(ref.sync_id, ref.number),
-    }
-
-
-def _ref_attributes(ref: BatchRef) -> dict[str, Any]:
-    return {"type": "GovSyncBatch", **ref.to_json()}
-
-
-def _batch_state(item: dict[str, Any]) -> BatchState:
-    ref = BatchRef.from_json(item)
-    return BatchState(
-        ref=ref,
-        status=BatchStatus(str(item.get("status", BatchStatus.PENDING.value))),
-        attempts=int(item.get("attempts", 0)),
-        last_error=str(item.get("last_error", "") or ""),
-        accepted=int(item.get("accepted", 0)),
-        rejected=int(item.get("rejected", 0)),
-        updated_at=str(item.get("updated_at", "")),
-        rejections=tuple(
-            RecordOutcome(
-                record_id=str(r["record_id"]),
-                student_id=str(r.get("student_id", "")),
-                status=RecordStatus.REJECTED,
-                reason_code=str(r.get("reason_code", "")),
-                reason=str(r.get("reason", "")),
-            )
-            for r in item.get("rejections") or []
-        ),
-    )

@@ -1,19 +1,19 @@
 """The ministry's records API, as the submit task calls it (contract: ``luca_govsync/ministry/openapi.yaml``).
 
-One call, one verdict or one typed error. The client does not retry: the state machine does, with
-backoff, by the error's name (``luca_govsync.domain.errors``). The only second request it makes
-on its own is after a 401, with a fresh token, once.
+One call, one verdict (or one answer to a change) or one typed error. The client does not retry:
+the state machine does, with backoff, by the error's name (``luca_govsync.domain.errors``). The
+only second request it makes on its own is after a 401, with a fresh token, once.
 
-What counts as a verdict is strict: a 200 whose body does not say, in the contract's words, what
-happened to exactly the records we sent is ``MinistryGarbled``, never a success. Because the
-ministry deduplicates on the client batch id, resending after any transient error is safe.
+What counts as a verdict is strict (``ministry_answers``): a 200 whose body does not say, in the
+contract's words, what happened to exactly what we sent is ``MinistryGarbled``, never a success.
+Because the ministry deduplicates on the client batch id and on the client change id, resending
+after any transient error is safe.
 
 Logs carry the batch id, counts, status and latency only: the records are minors' grades.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import ssl
 import threading
@@ -21,30 +21,38 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from types import TracebackType
 from typing import Any
 
 import httpx
 
+from luca_govsync.adapters import ministry_requests as requests
+from luca_govsync.adapters.ministry_answers import (
+    MAX_DETAIL,
+    change_outcome,
+    failure,
+    json_object,
+    outcomes,
+    parse_retry_after,
+)
+from luca_govsync.domain.changes import ChangeOutcome
 from luca_govsync.domain.errors import (
     MinistryError,
     MinistryGarbled,
     MinistryRefused,
-    MinistryThrottled,
     MinistryTimeout,
     MinistryUnavailable,
 )
 from luca_govsync.domain.model import GradeRecord, RecordOutcome, RecordStatus
-from luca_govsync.ministry import BATCHES_PATH, MAX_RECORDS_PER_BATCH, TOKEN_PATH
+from luca_govsync.domain.tally import ChangeKind
+from luca_govsync.ministry import TOKEN_PATH
+
+__all__ = ["MinistryClient", "MinistrySettings", "parse_retry_after"]
 
 logger = logging.getLogger(__name__)
 
 USER_AGENT = "luca-govsync"
 CORRELATION_HEADER = "X-Correlation-Id"
-# Step Functions keeps an error's cause; the ministry's prose is cut so it stays a cause, not a page.
-_MAX_DETAIL = 300
-_STATUSES = {status.value: status for status in RecordStatus}
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,7 +123,7 @@ class MinistryClient:
             follow_redirects=False,
         )
 
-    # -- the two calls -----------------------------------------------------------------------------------
+    # -- the calls --------------------------------------------------------------------------------------
     def submit(
         self,
         client_batch_id: str,
@@ -130,48 +138,97 @@ class MinistryClient:
         Raises a ``MinistryError`` subclass when there is no verdict to trust, and ``ValueError``
         for a batch we must not send at all (empty, too big, a record twice, another period).
         """
-        _check_batch(client_batch_id, period, records)
-        payload = {
-            "school_code": school_code,
-            "period": period,
-            "records": [
-                {
-                    "record_id": record.record_id,
-                    "student_id": record.student_id,
-                    "course_id": record.course_id,
-                    "subject_id": record.subject_id,
-                    "grade": record.score,
-                    "recorded_at": record.recorded_at,
-                }
-                for record in records
-            ],
-        }
+        payload = requests.submission(client_batch_id, school_code, period, records)
         started = self._clock()
         context = {"client_batch_id": client_batch_id, "records": len(records)}
         try:
             response = self._authorized(
-                "PUT", _batch_path(client_batch_id), json=payload, correlation_id=correlation_id
+                "submit",
+                "PUT",
+                requests.batch_path(client_batch_id),
+                json=payload,
+                correlation_id=correlation_id,
             )
             if response.status_code != 200:
-                raise _failure(response, "submit", now=self._now())
-            body = _json_object(response, "submit")
-            outcomes = _outcomes(body, client_batch_id, records)
+                raise failure(response, "submit", now=self._now())
+            body = json_object(response, "submit")
+            verdicts = outcomes(body, client_batch_id, records)
         except MinistryError as error:
             self._log_failure("submit", error, started, context)
             raise
-        accepted = sum(outcome.status is RecordStatus.ACCEPTED for outcome in outcomes)
+        accepted = sum(outcome.status is RecordStatus.ACCEPTED for outcome in verdicts)
         logger.info(
             "ministry batch answered",
             extra={
                 **context,
                 "accepted": accepted,
-                "rejected": len(outcomes) - accepted,
+                "rejected": len(verdicts) - accepted,
                 "replayed": body["replayed"],
                 "status": response.status_code,
                 "latency_ms": self._elapsed_ms(started),
             },
         )
-        return outcomes
+        return verdicts
+
+    def amend(
+        self,
+        client_change_id: str,
+        school_code: str,
+        record: GradeRecord,
+        *,
+        correlation_id: str | None = None,
+    ) -> ChangeOutcome:
+        """The ministry's answer to replacing the record it holds with ``record`` (a later version).
+
+        Raises a ``MinistryError`` subclass when there is no answer to trust, and ``ValueError``
+        for a change we must not send at all (ids the contract does not allow, a first version)."""
+        return self._change(ChangeKind.AMENDMENT, client_change_id, school_code, record, correlation_id)
+
+    def retract(
+        self,
+        client_change_id: str,
+        school_code: str,
+        record: GradeRecord,
+        *,
+        correlation_id: str | None = None,
+    ) -> ChangeOutcome:
+        """The ministry's answer to withdrawing the record (retracted at ``record.version``)."""
+        return self._change(ChangeKind.RETRACTION, client_change_id, school_code, record, correlation_id)
+
+    def _change(
+        self,
+        kind: ChangeKind,
+        client_change_id: str,
+        school_code: str,
+        record: GradeRecord,
+        correlation_id: str | None,
+    ) -> ChangeOutcome:
+        payload = requests.change(kind, client_change_id, school_code, record)
+        operation = "amend" if kind is ChangeKind.AMENDMENT else "retract"
+        path = requests.change_request_path(kind, client_change_id, school_code, record)
+        started = self._clock()
+        context = {"client_change_id": client_change_id, "version": record.version}
+        try:
+            response = self._authorized(operation, "PUT", path, json=payload, correlation_id=correlation_id)
+            if response.status_code != 200:
+                raise failure(response, operation, now=self._now())
+            answer = change_outcome(json_object(response, operation), client_change_id, kind, record)
+        except MinistryError as error:
+            self._log_failure(operation, error, started, context)
+            raise
+        logger.info(
+            "ministry change answered",
+            extra={
+                **context,
+                "operation": operation,
+                "outcome": answer.status.value,
+                "reason_code": answer.reason_code,
+                "replayed": answer.replayed,
+                "status": response.status_code,
+                "latency_ms": self._elapsed_ms(started),
+            },
+        )
+        return answer
 
     def fetch(
         self,
@@ -189,13 +246,15 @@ class MinistryClient:
         started = self._clock()
         context = {"client_batch_id": client_batch_id}
         try:
-            response = self._authorized("GET", _batch_path(client_batch_id), correlation_id=correlation_id)
+            response = self._authorized(
+                "fetch", "GET", requests.batch_path(client_batch_id), correlation_id=correlation_id
+            )
             if response.status_code == 404:
                 logger.info("ministry has no such batch", extra={**context, "status": 404})
                 return None
             if response.status_code != 200:
-                raise _failure(response, "fetch", now=self._now())
-            outcomes = _outcomes(_json_object(response, "fetch"), client_batch_id, records)
+                raise failure(response, "fetch", now=self._now())
+            verdicts = outcomes(json_object(response, "fetch"), client_batch_id, records)
         except MinistryError as error:
             self._log_failure("fetch", error, started, context)
             raise
@@ -203,12 +262,12 @@ class MinistryClient:
             "ministry verdict read",
             extra={
                 **context,
-                "records": len(outcomes),
+                "records": len(verdicts),
                 "status": response.status_code,
                 "latency_ms": self._elapsed_ms(started),
             },
         )
-        return outcomes
+        return verdicts
 
     def close(self) -> None:
         self._http.close()
@@ -242,8 +301,8 @@ class MinistryClient:
                 data={"grant_type": "client_credentials"},
             )
             if response.status_code != 200:
-                raise _failure(response, "token", now=self._now())
-            body = _json_object(response, "token")
+                raise failure(response, "token", now=self._now())
+            body = json_object(response, "token")
             value, token_type, expires_in = (
                 body.get(key) for key in ("access_token", "token_type", "expires_in")
             )
@@ -264,17 +323,20 @@ class MinistryClient:
 
     # -- HTTP ----------------------------------------------------------------------------------------
     def _authorized(
-        self, method: str, path: str, *, correlation_id: str | None = None, **kwargs: Any
+        self, operation: str, method: str, path: str, *, correlation_id: str | None = None, **kwargs: Any
     ) -> httpx.Response:
         """One call with a bearer token; after a 401, once more with a new token."""
-        operation = "submit" if method == "PUT" else "fetch"
         headers = {CORRELATION_HEADER: correlation_id} if correlation_id else {}
         token = self._bearer()
-        response = self._send(operation, method, path, headers={**headers, **_auth(token)}, **kwargs)
+        response = self._send(
+            operation, method, path, headers={**headers, **requests.bearer(token)}, **kwargs
+        )
         if response.status_code != 401:
             return response
         token = self._bearer(rejected=token)
-        response = self._send(operation, method, path, headers={**headers, **_auth(token)}, **kwargs)
+        response = self._send(
+            operation, method, path, headers={**headers, **requests.bearer(token)}, **kwargs
+        )
         if response.status_code == 401:
             raise MinistryRefused(f"{operation}: the ministry refused a freshly issued token", status=401)
         return response
@@ -291,7 +353,7 @@ class MinistryClient:
                 f"{operation}: the answer could not be decoded ({type(exc).__name__})"
             ) from exc
         except httpx.TransportError as exc:
-            raise MinistryUnavailable(f"{operation}: {type(exc).__name__}: {exc}"[:_MAX_DETAIL]) from exc
+            raise MinistryUnavailable(f"{operation}: {type(exc).__name__}: {exc}"[:MAX_DETAIL]) from exc
 
     def _elapsed_ms(self, started: float) -> float:
         return round((self._clock() - started) * 1000, 1)
@@ -310,128 +372,3 @@ class MinistryClient:
                 "latency_ms": self._elapsed_ms(started),
             },
         )
-
-
-# -- classification --------------------------------------------------------------------------------
-def _failure(response: httpx.Response, operation: str, *, now: datetime) -> MinistryError:
-    """The error a non-200 answer stands for (the 401 retry and the GET's 404 are handled before)."""
-    status = response.status_code
-    what = _describe(response)
-    if status == 429:
-        retry_after = parse_retry_after(response.headers.get("retry-after"), now=now)
-        return MinistryThrottled(f"{operation}: 429 {what}", status=status, retry_after=retry_after)
-    if status >= 500:
-        return MinistryUnavailable(f"{operation}: {status} {what}", status=status)
-    return MinistryRefused(f"{operation}: {status} {what}", status=status)
-
-
-def _describe(response: httpx.Response) -> str:
-    """The ministry's own words for an error: the problem's title and detail, or what the body was."""
-    content_type = response.headers.get("content-type", "").lower()
-    if "html" in content_type:
-        return "(an HTML page: the ministry's maintenance or gateway page)"
-    try:
-        body = json.loads(response.content)
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        return "(no problem body)" if not response.content else "(an unreadable body)"
-    if not isinstance(body, dict):
-        return "(a body that is not a problem)"
-    parts = [str(body[key]) for key in ("title", "detail") if isinstance(body.get(key), str) and body[key]]
-    if isinstance(body.get("type"), str) and body["type"] not in {"", "about:blank"}:
-        parts.append(f"[{body['type']}]")
-    return " ".join(parts)[:_MAX_DETAIL] or "(an empty problem)"
-
-
-def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
-    """Seconds to wait from a ``Retry-After`` header: delay-seconds or an HTTP-date; None when absent or unreadable."""
-    if value is None:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        moment = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if moment.tzinfo is None:  # an HTTP-date is GMT even when it does not say so properly
-        moment = moment.replace(tzinfo=UTC)
-    return max(0.0, (moment - (now or datetime.now(UTC))).total_seconds())
-
-
-def _json_object(response: httpx.Response, operation: str) -> dict[str, Any]:
-    """A 200's body as a JSON object, or ``MinistryGarbled``."""
-    if "html" in response.headers.get("content-type", "").lower():
-        raise MinistryGarbled(f"{operation}: an HTML page where JSON was due", status=response.status_code)
-    try:
-        body = json.loads(response.content)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise MinistryGarbled(
-            f"{operation}: the answer is not valid JSON (truncated?)", status=response.status_code
-        ) from exc
-    if not isinstance(body, dict):
-        raise MinistryGarbled(f"{operation}: the answer is not a JSON object", status=response.status_code)
-    return body
-
-
-def _outcomes(
-    body: dict[str, Any], client_batch_id: str, records: Sequence[GradeRecord] | None
-) -> list[RecordOutcome]:
-    """The outcomes a verdict gives, checked against the contract and against the records sent."""
-
-    def garbled(detail: str) -> MinistryGarbled:
-        return MinistryGarbled(f"verdict on {client_batch_id}: {detail}", status=200)
-
-    if body.get("client_batch_id") != client_batch_id:
-        raise garbled("the verdict names another batch")
-    if not isinstance(body.get("replayed"), bool) or not isinstance(body.get("received_at"), str):
-        raise garbled("replayed or received_at missing or mistyped")
-    results = body.get("results")
-    if not isinstance(results, list):
-        raise garbled("results missing or not a list")
-    sent = {record.record_id: record for record in records} if records is not None else None
-    outcomes: dict[str, RecordOutcome] = {}
-    for index, result in enumerate(results):
-        if not isinstance(result, dict):
-            raise garbled(f"result {index} is not an object")
-        record_id, status = result.get("record_id"), result.get("status")
-        reason_code, reason = result.get("reason_code", ""), result.get("reason", "")
-        if not isinstance(record_id, str) or not record_id:
-            raise garbled(f"result {index} has no record_id")
-        if status not in _STATUSES:
-            raise garbled(f"result {index} has a status the contract does not define")
-        if not isinstance(reason_code, str) or not isinstance(reason, str):
-            raise garbled(f"result {index} has a mistyped reason")
-        if status == RecordStatus.REJECTED and not reason_code:
-            raise garbled(f"result {index} is a rejection without a reason_code")
-        if sent is not None and record_id not in sent:
-            raise garbled(f"result {index} is for a record that was not sent")
-        if record_id in outcomes:
-            raise garbled(f"result {index} repeats a record")
-        student_id = sent[record_id].student_id if sent is not None else ""
-        outcomes[record_id] = RecordOutcome(record_id, student_id, _STATUSES[status], reason_code, reason)
-    if sent is None:
-        return list(outcomes.values())
-    if missing := len(sent) - len(outcomes):
-        raise garbled(f"{missing} record(s) sent have no result")
-    return [outcomes[record.record_id] for record in records or ()]
-
-
-def _check_batch(client_batch_id: str, period: str, records: Sequence[GradeRecord]) -> None:
-    if not client_batch_id or "/" in client_batch_id:
-        raise ValueError("a client batch id is a non-empty path segment")
-    if not records:
-        raise ValueError("a batch holds at least one record")
-    if len(records) > MAX_RECORDS_PER_BATCH:
-        raise ValueError(f"a batch holds at most {MAX_RECORDS_PER_BATCH} records, not {len(records)}")
-    if len({record.record_id for record in records}) != len(records):
-        raise ValueError("a record id appears twice in the batch")
-    if any(record.period != period for record in records):
-        raise ValueError("every record of a batch belongs to the batch's period")
-
-
-def _batch_path(client_batch_id: str) -> str:
-    return f"{BATCHES_PATH}/{client_batch_id}"
-
-
-def _auth(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}

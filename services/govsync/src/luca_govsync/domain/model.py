@@ -4,17 +4,20 @@ A sync submits one school's official grades of one period (a term, ``2025-T1``) 
 The records are chunked deterministically (sorted by record id), and each batch carries a client
 batch id derived from its content: the ministry deduplicates by that id, so a batch sent again (a
 retry after a timeout, a redrive from the DLQ) is never counted twice. Records the ministry already
-accepted are left out of later syncs of the same period, so a new chunking never resends them.
+accepted are left out of later syncs of the same period, so a new chunking never resends them;
+a later version of one is sent as an amendment or a retraction (``domain.changes``).
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 
+from luca_govsync.domain.tally import ChangeCounts, ChangeKind, ChangeTally
 from luca_kernel.errors import LucaError
 from luca_kernel.grading import GradingRule
 from luca_kernel.ids import SubjectId
@@ -80,6 +83,10 @@ class GradeRecord:
     period: str
     score: str
     recorded_at: str
+    # The grades contract v2: 1 when recorded, +1 per correction or retraction (a v1 item reads as
+    # version 1, not retracted). A retracted grade is never submitted.
+    version: int = 1
+    retracted: bool = False
 
 
 class RecordStatus(StrEnum):
@@ -96,6 +103,7 @@ class RecordOutcome:
     status: RecordStatus
     reason_code: str = ""
     reason: str = ""
+    version: int = 1  # the version of the record the verdict is on
 
 
 def client_batch_id(school_id: str, period: str, record_ids: list[str] | tuple[str, ...]) -> str:
@@ -104,12 +112,30 @@ def client_batch_id(school_id: str, period: str, record_ids: list[str] | tuple[s
     return f"luca-{digest[:40]}"
 
 
+def submission_batch_id(school_id: str, period: str, records: Sequence[GradeRecord]) -> str:
+    """A submission batch's id. A later version of a record (a rejected grade, since corrected) is
+    another payload, so it names the version: the same record ids would otherwise be the same id
+    with a different payload, which the ministry refuses (409). Version 1 is named by the record id
+    alone, so a batch of first versions keeps the id it had before grades had versions (a redrive
+    or a resend of such a batch is still deduplicated)."""
+    return client_batch_id(
+        school_id,
+        period,
+        [r.record_id if r.version == 1 else f"{r.record_id}@v{r.version}" for r in records],
+    )
+
+
 def chunk(records: list[GradeRecord], size: int) -> list[list[GradeRecord]]:
     """Deterministic batches: sorted by record id, ``size`` records each (the last may be shorter)."""
     if size < 1:
         raise ValueError("a batch holds at least one record")
     ordered = sorted(records, key=lambda record: record.record_id)
     return [ordered[i : i + size] for i in range(0, len(ordered), size)]
+
+
+class BatchKind(StrEnum):
+    SUBMISSION = "submission"  # new records, one ministry call for the batch
+    CHANGES = "changes"  # amendments and retractions, one ministry call per change
 
 
 class BatchStatus(StrEnum):
@@ -131,7 +157,9 @@ class BatchRef:
     number: int
     client_batch_id: str
     manifest_key: str
-    records: int
+    records: int  # records submitted, or changes (amendments + retractions) sent
+    kind: BatchKind = BatchKind.SUBMISSION
+    retractions: int = 0  # of a changes batch's ``records``; the rest are amendments
 
     def to_json(self) -> dict[str, str | int]:
         return {
@@ -142,6 +170,8 @@ class BatchRef:
             "client_batch_id": self.client_batch_id,
             "manifest_key": self.manifest_key,
             "records": self.records,
+            "kind": self.kind.value,
+            "retractions": self.retractions,
         }
 
     @classmethod
@@ -157,6 +187,9 @@ class BatchRef:
                 client_batch_id=str(value["client_batch_id"]),
                 manifest_key=str(value["manifest_key"]),
                 records=int(value["records"]),
+                # References made before amendments existed (a DLQ message) are submissions.
+                kind=BatchKind(str(value.get("kind", BatchKind.SUBMISSION.value))),
+                retractions=int(value.get("retractions", 0)),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise InvalidSyncRequest(f"not a batch reference: {exc}") from exc
@@ -181,6 +214,39 @@ class BatchState:
     updated_at: str = ""
     # The ministry's rejections in this batch, with their reasons (few; the batch item holds them).
     rejections: tuple[RecordOutcome, ...] = ()
+    # A changes batch: its answers by kind (``accepted`` and ``rejected`` count both kinds).
+    changes: ChangeTally = field(default_factory=ChangeTally)
+
+
+def change_counts(batches: Sequence[BatchState]) -> tuple[ChangeCounts, ChangeCounts]:
+    """(amendments, retractions) of a run, from its changes batches. A change is failed when its
+    batch is in the DLQ without an answer for it (answers got before the batch failed count)."""
+    totals = {kind: [0, 0, 0, 0, 0] for kind in ChangeKind}
+    for batch in batches:
+        if batch.ref.kind is not BatchKind.CHANGES:
+            continue
+        tally = batch.changes
+        for kind, sent, accepted, rejected, replayed in (
+            (
+                ChangeKind.AMENDMENT,
+                batch.ref.records - batch.ref.retractions,
+                tally.amendments_accepted,
+                tally.amendments_rejected,
+                tally.amendments_replayed,
+            ),
+            (
+                ChangeKind.RETRACTION,
+                batch.ref.retractions,
+                tally.retractions_accepted,
+                tally.retractions_rejected,
+                tally.retractions_replayed,
+            ),
+        ):
+            failed = sent - accepted - rejected if batch.status is BatchStatus.FAILED else 0
+            for index, value in enumerate((sent, accepted, rejected, failed, replayed)):
+                totals[kind][index] += value
+    amendments, retractions = (ChangeCounts(*totals[kind]) for kind in ChangeKind)
+    return amendments, retractions
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,6 +290,24 @@ class SyncProgress:
         return sum(1 for batch in self.batches if batch.status is status)
 
     @property
+    def amendments(self) -> ChangeCounts:
+        return change_counts(self.batches)[0]
+
+    @property
+    def retractions(self) -> ChangeCounts:
+        return change_counts(self.batches)[1]
+
+    @property
+    def change_rejections(self) -> tuple[RecordOutcome, ...]:
+        """Amendments and retractions the ministry refused, with its reasons."""
+        return tuple(
+            outcome
+            for batch in self.batches
+            if batch.ref.kind is BatchKind.CHANGES and batch.status is BatchStatus.DONE
+            for outcome in batch.rejections
+        )
+
+    @property
     def settled(self) -> bool:
         """Every batch is done or failed: nothing more will happen without a redrive."""
         return all(batch.status in (BatchStatus.DONE, BatchStatus.FAILED) for batch in self.batches)
@@ -231,7 +315,7 @@ class SyncProgress:
     def final_status(self) -> SyncStatus:
         if not self.settled:
             return SyncStatus.RUNNING
-        if self.count(BatchStatus.FAILED) or self.rejected:
+        if self.count(BatchStatus.FAILED) or self.rejected or self.change_rejections:
             return SyncStatus.COMPLETED_WITH_FAILURES
         return SyncStatus.SUCCEEDED
 

@@ -3,6 +3,8 @@
 Every call is authenticated like the grading service's (a Cognito ID token, or a service token
 acting for one school); the school comes from the token, and ``SyncControl`` refuses any other.
 Errors are gRPC statuses with details (``google.rpc.ErrorInfo``; ``BadRequest`` for a bad field).
+Starting the sync of a term that is not closed is ``FAILED_PRECONDITION`` (``TERM_NOT_CLOSED``), as
+is a follow-up run while batches of the period wait for a redrive (``SYNC_UNSETTLED``).
 Step Functions or DynamoDB failing is ``UNAVAILABLE`` (``DEPENDENCY_UNAVAILABLE``), its cause logged.
 """
 
@@ -25,6 +27,7 @@ from luca_govsync.domain.model import (
     SyncProgress,
     SyncStatus,
 )
+from luca_govsync.domain.preconditions import SyncPreconditionFailed
 from luca_govsync.service_layer.control import SyncControl, SyncNotFound
 from luca_kernel.access import Principal
 from luca_kernel.errors import Forbidden, TenantBoundaryViolation, Unauthenticated
@@ -134,6 +137,10 @@ class GovSyncServicer(govsync_pb2_grpc.GovSyncServiceServicer):
             abort(context, _status(grpc.StatusCode.UNAUTHENTICATED, "UNAUTHENTICATED", error.detail))
         except Forbidden as error:
             abort(context, _status(grpc.StatusCode.PERMISSION_DENIED, "NOT_YOUR_SCHOOL", error.detail))
+        except SyncPreconditionFailed as error:
+            # A request the sync's state does not allow yet (an open term, batches awaiting a
+            # redrive): nothing was started; the reason says what must happen first.
+            abort(context, _status(grpc.StatusCode.FAILED_PRECONDITION, error.reason, str(error)))
         except InvalidSyncRequest as error:
             abort(
                 context,

@@ -123,22 +123,29 @@ def report(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     logger.thread_safe_append_keys(school_id=key.school_id, period=key.period, sync_id=sync_id)
     progress = app().tasks.report(key, sync_id)
     summary = report_json(progress)
-    logger.info("sync reported", extra={k: v for k, v in summary.items() if k != "rejected"})
+    # Rejections name students: counts only in the log (the table keeps the rest).
+    personal = ("rejected", "changes_rejected")
+    logger.info("sync reported", extra={k: v for k, v in summary.items() if k not in personal})
     return summary
 
 
 @logger.inject_lambda_context(clear_state=True)
 @_fresh_thread_keys
 def start_scheduled(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    """The quarterly schedule's target: the term that just ended, for every school on the list.
-    A school whose sync of that period exists already is not started again."""
+    """The quarterly schedule's target: the term that just ended, for every school on the list whose
+    term is closed. A school whose sync of that period exists already is not started again; one
+    whose term is still open (or unknown, or whose earlier run waits for a redrive) is named in
+    ``not_started`` and logged as a warning: an admin starts it once the term is closed."""
     sync_starter, schools = scheduled_starter()
     fired = _fired_at(event)
     period = period_before(fired.year, fired.month)
-    started = sync_starter.start(period, schools(), "schedule")
-    summary = {"period": period, "started": [s.execution_name for s in started if s.started]}
+    started, not_started = sync_starter.start_scheduled(period, schools())
+    summary: dict[str, Any] = {"period": period, "started": [s.execution_name for s in started if s.started]}
     summary["already"] = [s.execution_name for s in started if not s.started]
+    summary["not_started"] = not_started
     logger.info("scheduled sync", extra=summary)
+    if not_started:
+        logger.warning("schools not synced on schedule", extra={"period": period, "schools": not_started})
     return summary
 
 

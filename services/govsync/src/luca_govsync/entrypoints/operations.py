@@ -13,7 +13,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from luca_govsync.domain.model import BatchRef, BatchStatus, InvalidSyncRequest, SyncKey, SyncProgress
+from luca_govsync.domain.model import (
+    BatchRef,
+    BatchStatus,
+    InvalidSyncRequest,
+    RecordOutcome,
+    SyncKey,
+    SyncProgress,
+)
+from luca_govsync.domain.preconditions import SyncUnsettled, TermNotClosed
 from luca_govsync.service_layer.starter import Started, SyncStarter
 
 # The types a tool meets in answers, named for it (it imports nothing else of the service).
@@ -26,6 +34,8 @@ __all__ = [
     "SyncKey",
     "SyncOperations",
     "SyncProgress",
+    "SyncUnsettled",
+    "TermNotClosed",
     "report_json",
 ]
 
@@ -43,15 +53,21 @@ def report_json(progress: SyncProgress) -> dict[str, Any]:
         "records_total": progress.records_total,
         "records_accepted": progress.accepted,
         "records_rejected": len(progress.rejected),
-        "rejected": [
-            {
-                "record_id": r.record_id,
-                "student_id": r.student_id,
-                "reason_code": r.reason_code,
-                "reason": r.reason,
-            }
-            for r in progress.rejected
-        ],
+        "rejected": [_rejection(r) for r in progress.rejected],
+        # Corrections and retractions of records the ministry holds: sent, accepted, rejected,
+        # failed (in the DLQ), and how many answers were the ministry's replays of a first answer.
+        "amendments": progress.amendments.to_json(),
+        "retractions": progress.retractions.to_json(),
+        "changes_rejected": [_rejection(r) for r in progress.change_rejections],
+    }
+
+
+def _rejection(outcome: RecordOutcome) -> dict[str, str]:
+    return {
+        "record_id": outcome.record_id,
+        "student_id": outcome.student_id,
+        "reason_code": outcome.reason_code,
+        "reason": outcome.reason,
     }
 
 

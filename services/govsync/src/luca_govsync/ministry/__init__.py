@@ -19,6 +19,16 @@ GRADE_MAX = "7.0"
 
 TOKEN_PATH = "/oauth2/token"  # noqa: S105 - a URL path, not a credential
 BATCHES_PATH = "/v1/grade-batches"
+RECORDS_PATH = "/v1/grade-records"
+# The path segments the document constrains: client ids, record ids, school codes.
+ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"
+SCHOOL_CODE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+CHANGE_PATHS = {"amendment": "amendments", "retraction": "retractions"}
+
+
+def change_path(kind: str, school_code: str, period: str, record_id: str, client_change_id: str) -> str:
+    """Where a change of one record goes: ``kind`` is ``amendment`` or ``retraction``."""
+    return f"{RECORDS_PATH}/{school_code}/{period}/{record_id}/{CHANGE_PATHS[kind]}/{client_change_id}"
 
 
 def openapi_text() -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from luca_govsync.domain.model import BatchState, BatchStatus, SyncKey, SyncProgress, parse_period
-from luca_govsync.service_layer.ports import Executions, SyncStore
+from luca_govsync.service_layer.ports import Executions, GradeSource, SyncStore, Terms
 from luca_govsync.service_layer.starter import Started, SyncStarter
 from luca_kernel.access import Principal, Role
 from luca_kernel.errors import Forbidden
@@ -35,8 +35,10 @@ def target_school(principal: Principal, school_id: str) -> str:
 
 
 class SyncControl:
-    def __init__(self, *, executions: Executions, store: SyncStore) -> None:
-        self._starter = SyncStarter(executions)
+    def __init__(
+        self, *, executions: Executions, store: SyncStore, terms: Terms, grades: GradeSource
+    ) -> None:
+        self._starter = SyncStarter(executions, terms=terms, grades=grades, store=store)
         self._store = store
 
     def start(self, principal: Principal, period: str, school_id: str) -> StartedSync:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
+from luca_govsync.domain.changes import ChangeOutcome, GradeChange, Held
 from luca_govsync.domain.model import (
     AuditEntry,
     BatchRef,
@@ -15,11 +16,19 @@ from luca_govsync.domain.model import (
     SyncProgress,
 )
 from luca_kernel.grading import GradingRule
+from luca_kernel.roster import Term
 
 
 class GradeSource(Protocol):
     def period_grades(self, school_id: str, period: str) -> list[GradeRecord]:
-        """Every official grade of the school in the period (through the school-term index)."""
+        """Every official grade of the school in the period (through the school-term index), each
+        in its latest version, retracted ones included (flagged)."""
+        ...
+
+
+class Terms(Protocol):
+    def term(self, school_id: str, term_id: str) -> Term | None:
+        """The school's term (the roster contract), None when the school has no such term."""
         ...
 
 
@@ -34,11 +43,17 @@ class ManifestStore(Protocol):
 
     def get(self, key: str) -> list[GradeRecord]: ...
 
+    def put_changes(self, key: str, changes: Sequence[GradeChange]) -> None: ...
+
+    def get_changes(self, key: str) -> list[GradeChange]: ...
+
 
 class SyncStore(Protocol):
     """The sync's state in the table: runs, batch states, verdicts per record, the audit trail."""
 
-    def accepted_record_ids(self, school_id: str, period: str) -> set[str]: ...
+    def held(self, school_id: str, period: str) -> dict[str, Held]:
+        """What the ministry holds of each record of the period it answered for, by record id."""
+        ...
 
     def start_run(self, school_id: str, period: str, sync_id: str, started_by: str, records: int) -> None: ...
 
@@ -57,6 +72,21 @@ class SyncStore(Protocol):
         ...
 
     def batch_failed(self, ref: BatchRef, error: str) -> None: ...
+
+    def change_outcomes(self, ref: BatchRef, changes: Sequence[GradeChange]) -> dict[str, ChangeOutcome]:
+        """The stored answers to these very changes (same record, kind and version), by record id."""
+        ...
+
+    def record_changes(
+        self, ref: BatchRef, outcomes: Sequence[ChangeOutcome], so_far: Sequence[ChangeOutcome]
+    ) -> None:
+        """The ministry's answers to changes (what it now holds of each record), and the batch's
+        tally of every answer it has so far (``so_far``, these included)."""
+        ...
+
+    def changes_done(self, ref: BatchRef, outcomes: Sequence[ChangeOutcome]) -> None:
+        """Every change of the batch answered: the batch's state: done, with its rejections."""
+        ...
 
     def audit(self, entry: AuditEntry) -> None: ...
 
@@ -78,6 +108,14 @@ class Ministry(Protocol):
         self, client_batch_id: str, school_code: str, period: str, records: Sequence[GradeRecord]
     ) -> list[RecordOutcome]:
         """One verdict per record, or a ``MinistryError`` (``domain.errors``)."""
+        ...
+
+    def amend(self, client_change_id: str, school_code: str, record: GradeRecord) -> ChangeOutcome:
+        """The ministry's answer to a record's amendment to ``record`` (its latest version)."""
+        ...
+
+    def retract(self, client_change_id: str, school_code: str, record: GradeRecord) -> ChangeOutcome:
+        """The ministry's answer to the record's retraction (at ``record.version``)."""
         ...
 
 

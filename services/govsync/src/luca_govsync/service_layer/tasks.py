@@ -2,6 +2,9 @@
 
 Each task is a plain function of its input and the ports; the Lambda handlers only decode events
 and call these. Every step leaves an audit entry (who, when, what, how it ended) in the table.
+A batch is either a submission (new records, one call) or changes (amendments and retractions of
+records the ministry holds, one call each: ``service_layer.changes``); both go through the same
+states, retries, DLQ and audit trail.
 """
 
 from __future__ import annotations
@@ -9,22 +12,25 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
+from luca_govsync.domain.changes import GradeChange, changes_batch_id, chunk_changes, plan_sync
 from luca_govsync.domain.errors import MinistryError
 from luca_govsync.domain.model import (
     AuditEntry,
+    BatchKind,
     BatchRef,
     BatchStatus,
+    GradeRecord,
     InvalidSyncRequest,
     RecordStatus,
     SyncKey,
     SyncProgress,
     chunk,
-    client_batch_id,
     ministry_grade,
+    submission_batch_id,
 )
+from luca_govsync.domain.tally import ChangeKind
+from luca_govsync.service_layer.changes import SYSTEM_ACTOR, submit_changes
 from luca_govsync.service_layer.ports import GradeSource, ManifestStore, Ministry, Rules, SyncStore
-
-SYSTEM_ACTOR = "govsync"
 
 
 def manifest_key(school_id: str, period: str, sync_id: str, number: int) -> str:
@@ -40,6 +46,8 @@ class Prepared:
     records_total: int
     already_accepted: int
     batches: tuple[BatchRef, ...]
+    amendments: int = 0
+    retractions: int = 0
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -48,6 +56,8 @@ class Prepared:
             "period": self.period,
             "records_total": self.records_total,
             "already_accepted": self.already_accepted,
+            "amendments": self.amendments,
+            "retractions": self.retractions,
             "batches": [batch.to_json() for batch in self.batches],
         }
 
@@ -105,49 +115,90 @@ class SyncTasks:
         )
 
     def prepare(self, key: SyncKey, sync_id: str, started_by: str) -> Prepared:
-        """The period's grades not yet accepted by the ministry, chunked, each chunk a manifest in S3."""
+        """What the ministry does not hold yet, chunked, each chunk a manifest in S3: the period's
+        records it never accepted (in their latest state), then amendments and retractions of the
+        ones it holds in an older version (``domain.changes``)."""
         if not sync_id:
             raise InvalidSyncRequest("a sync needs its id (the execution name)")
         grades = self._grades.period_grades(key.school_id, key.period)
-        accepted = self._store.accepted_record_ids(key.school_id, key.period)
-        pending = [
-            replace(
-                record,
-                score=ministry_grade(record.score, self._rules.rule_for(key.school_id, record.subject_id)),
+        plan = plan_sync(key.school_id, grades, self._store.held(key.school_id, key.period))
+        refs = [
+            self._submission_batch(key, sync_id, number, records)
+            for number, records in enumerate(
+                chunk([self._on_ministry_scale(key, r) for r in plan.submissions], self._batch_size), start=1
             )
-            for record in grades
-            if record.record_id not in accepted
         ]
-        refs = []
-        for number, records in enumerate(chunk(pending, self._batch_size), start=1):
-            ref = BatchRef(
-                school_id=key.school_id,
-                period=key.period,
-                sync_id=sync_id,
-                number=number,
-                client_batch_id=client_batch_id(key.school_id, key.period, [r.record_id for r in records]),
-                manifest_key=manifest_key(key.school_id, key.period, sync_id, number),
-                records=len(records),
-            )
-            self._manifests.put(ref.manifest_key, records)
-            refs.append(ref)
-        self._store.start_run(key.school_id, key.period, sync_id, started_by, len(pending))
+        changes = [replace(c, record=self._on_ministry_scale(key, c.record)) for c in plan.changes]
+        for batch in chunk_changes(changes):
+            refs.append(self._changes_batch(key, sync_id, len(refs) + 1, batch))
+        self._store.start_run(key.school_id, key.period, sync_id, started_by, len(plan.submissions))
         self._store.put_batches(refs)
         self._audit(
             key,
             sync_id,
             "prepare",
             started_by or SYSTEM_ACTOR,
-            f"{len(grades)} grades in the period, {len(grades) - len(pending)} already accepted",
+            f"{len(grades)} grades in the period: {plan.unchanged} held by the ministry as they are, "
+            f"{len(plan.submissions)} to submit, {plan.amendments} amendments, {plan.retractions} "
+            f"retractions; {plan.withheld} retracted before the ministry took them (not sent), "
+            f"{plan.judged} changes it already answered",
             f"{len(refs)} batches of at most {self._batch_size} records",
         )
         return Prepared(
-            sync_id, key.school_id, key.period, len(pending), len(grades) - len(pending), tuple(refs)
+            sync_id,
+            key.school_id,
+            key.period,
+            len(plan.submissions),
+            plan.unchanged,
+            tuple(refs),
+            plan.amendments,
+            plan.retractions,
         )
+
+    def _on_ministry_scale(self, key: SyncKey, record: GradeRecord) -> GradeRecord:
+        if record.retracted:  # a retraction carries no grade
+            return record
+        rule = self._rules.rule_for(key.school_id, record.subject_id)
+        return replace(record, score=ministry_grade(record.score, rule))
+
+    def _submission_batch(
+        self, key: SyncKey, sync_id: str, number: int, records: list[GradeRecord]
+    ) -> BatchRef:
+        ref = BatchRef(
+            school_id=key.school_id,
+            period=key.period,
+            sync_id=sync_id,
+            number=number,
+            client_batch_id=submission_batch_id(key.school_id, key.period, records),
+            manifest_key=manifest_key(key.school_id, key.period, sync_id, number),
+            records=len(records),
+        )
+        self._manifests.put(ref.manifest_key, records)
+        return ref
+
+    def _changes_batch(self, key: SyncKey, sync_id: str, number: int, changes: list[GradeChange]) -> BatchRef:
+        ref = BatchRef(
+            school_id=key.school_id,
+            period=key.period,
+            sync_id=sync_id,
+            number=number,
+            client_batch_id=changes_batch_id(key.school_id, key.period, changes),
+            manifest_key=manifest_key(key.school_id, key.period, sync_id, number),
+            records=len(changes),
+            kind=BatchKind.CHANGES,
+            retractions=sum(1 for c in changes if c.kind is ChangeKind.RETRACTION),
+        )
+        self._manifests.put_changes(ref.manifest_key, changes)
+        return ref
 
     def submit(self, ref: BatchRef) -> Submitted:
         """One attempt at one batch. A ministry error is recorded and raised again: the state machine
         decides whether to retry (transient) or to send the batch to the DLQ (anything else)."""
+        if ref.kind is BatchKind.CHANGES:
+            accepted, rejected = submit_changes(
+                ref, store=self._store, manifests=self._manifests, ministry=self._ministry, audit=self._audit
+            )
+            return Submitted(ref.number, ref.client_batch_id, accepted, rejected)
         attempt = self._store.begin_attempt(ref)
         what = f"batch {ref.number} ({ref.records} records, {ref.client_batch_id}), attempt {attempt}"
         records = self._manifests.get(ref.manifest_key)
@@ -162,6 +213,9 @@ class SyncTasks:
             self._store.attempt_failed(ref, reason)
             self._audit(ref, ref.sync_id, "submit", SYSTEM_ACTOR, what, reason)
             raise
+        # Each verdict is on the version sent: what an accepted record's amendments start from.
+        versions = {record.record_id: record.version for record in records}
+        outcomes = [replace(o, version=versions.get(o.record_id, o.version)) for o in outcomes]
         self._store.batch_done(ref, outcomes)
         accepted = sum(1 for outcome in outcomes if outcome.status is RecordStatus.ACCEPTED)
         rejected = len(outcomes) - accepted
@@ -207,13 +261,18 @@ class SyncTasks:
             finished_at=self._clock(),
         )
         self._store.finish_run(finished)
+        amendments, retractions = finished.amendments, finished.retractions
         self._audit(
             key,
             sync_id,
             "report",
             SYSTEM_ACTOR,
-            f"{len(finished.batches)} batches, {finished.records_total} records",
-            f"{finished.status.value}: accepted {finished.accepted}, rejected {len(finished.rejected)}, "
+            f"{len(finished.batches)} batches, {finished.records_total} records, "
+            f"{amendments.sent} amendments, {retractions.sent} retractions",
+            f"{finished.status.value}: accepted {finished.accepted}, rejected {len(finished.rejected)}; "
+            f"amendments accepted {amendments.accepted}, rejected {amendments.rejected}, failed "
+            f"{amendments.failed}; retractions accepted {retractions.accepted}, rejected "
+            f"{retractions.rejected}, failed {retractions.failed}; "
             f"batches failed {finished.count(BatchStatus.FAILED)}",
         )
         return finished

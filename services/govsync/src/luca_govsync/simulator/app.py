@@ -1,4 +1,5 @@
-"""The ministry's records API as an HTTP app (Starlette), with faults injected per call.
+"""The ministry's records API as an HTTP app (Starlette), with faults injected per call (the
+amendments and retractions of records too: ``amend`` and ``retract`` are endpoints of the plan).
 
 The ministry endpoints follow ``luca_govsync/ministry/openapi.yaml``. ``/_sim/*`` is the
 simulator's own control surface and is no part of the ministry's API:
@@ -7,8 +8,8 @@ simulator's own control surface and is no part of the ministry's API:
 |----------------------|-----------------------------------------------------------------------|
 | GET /_sim/faults     | the fault plan in force (``throttle_next``: the 429s still owed)     |
 | PUT /_sim/faults     | replace the plan (fields left out take defaults; ``outage_seconds``) |
-| GET /_sim/ledger     | accepted records: totals, per school, duplicates (``?entries=true``) |
-| GET /_sim/stats      | calls by endpoint and answer status, batches processed, replays       |
+| GET /_sim/ledger     | accepted records and applied changes, duplicates (``?entries=true``) |
+| GET /_sim/stats      | calls by endpoint and answer status, batches and changes, replays     |
 | DELETE /_sim/tokens  | forget every token, as if they had all expired                        |
 | POST /_sim/reset     | forget everything; back to the plan the simulator started with       |
 """
@@ -22,11 +23,9 @@ import json
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import timedelta
 from email.utils import format_datetime
 from http import HTTPStatus
-from typing import Any
 from urllib.parse import parse_qs
 
 from starlette.applications import Starlette
@@ -35,58 +34,22 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
-from luca_govsync.ministry import BATCHES_PATH, TOKEN_PATH
+from luca_govsync.ministry import BATCHES_PATH, CHANGE_PATHS, RECORDS_PATH, TOKEN_PATH
+from luca_govsync.simulator.answers import (
+    MAINTENANCE_PAGE,
+    Answer,
+    garbage,
+    problem,
+    transient_error,
+)
 from luca_govsync.simulator.faults import Endpoint, Fate, FaultPlan, InvalidFaultPlan
-from luca_govsync.simulator.rules import BATCH_ID_PATTERN, BatchInvalid, read_batch
-from luca_govsync.simulator.state import BatchConflict, SchoolForbidden, SimulatedMinistry
+from luca_govsync.simulator.rules import BATCH_ID_PATTERN, BatchInvalid, read_batch, read_change
+from luca_govsync.simulator.state import BatchConflict, ChangeConflict, SchoolForbidden, SimulatedMinistry
 
 logger = logging.getLogger(__name__)
 
-PROBLEM_JSON = "application/problem+json"
-MAINTENANCE_PAGE = """<!DOCTYPE html>
-<html lang="es"><head><meta charset="utf-8"><title>Servicio en mantenci\u00f3n</title></head>
-<body><h1>Estamos en mantenci\u00f3n</h1>
-<p>El servicio de registro de calificaciones no est\u00e1 disponible. Intente m\u00e1s tarde.</p></body></html>
-"""
-_GATEWAY_PAGE = "<html><head><title>{status} {phrase}</title></head><body><center><h1>{status} {phrase}</h1></center><hr><center>nginx</center></body></html>\n"
-_GARBAGE_HTML = (
-    "<html><body><h1>Sesi\u00f3n expirada</h1><p>Ingrese nuevamente al portal.</p></body></html>\n"
-)
 _HOLD_SLICE_SECONDS = 0.05
-
-
-@dataclass(slots=True)
-class Answer:
-    """What the ministry means to answer, before faults may spoil it."""
-
-    status: int
-    body: dict[str, Any]
-    headers: dict[str, str] = field(default_factory=dict)
-    media_type: str = "application/json"
-
-    def response(self) -> Response:
-        return JSONResponse(
-            self.body, status_code=self.status, headers=self.headers, media_type=self.media_type
-        )
-
-
-def problem(
-    status: int,
-    slug: str,
-    detail: str,
-    *,
-    headers: dict[str, str] | None = None,
-    **extensions: Any,
-) -> Answer:
-    """An RFC 9457 problem."""
-    body = {
-        "type": f"/problems/{slug}",
-        "title": HTTPStatus(status).phrase,
-        "status": status,
-        "detail": detail,
-        **extensions,
-    }
-    return Answer(status, body, headers or {}, PROBLEM_JSON)
+_RECORD = RECORDS_PATH + "/{school_code}/{period}/{record_id}"
 
 
 def create_app(ministry: SimulatedMinistry | None = None, *, plan: FaultPlan | None = None) -> Starlette:
@@ -123,6 +86,16 @@ def create_app(ministry: SimulatedMinistry | None = None, *, plan: FaultPlan | N
 
     async def batch(request: Request) -> Response:
         return await (submit(request) if request.method == "PUT" else fetch(request))
+
+    async def amend(request: Request) -> Response:
+        return await ministry_call(
+            request, "amend", lambda r, b, record: _change(books, r, b, record, "amendment")
+        )
+
+    async def retract(request: Request) -> Response:
+        return await ministry_call(
+            request, "retract", lambda r, b, record: _change(books, r, b, record, "retraction")
+        )
 
     async def faults(request: Request) -> Response:
         if request.method == "PUT":
@@ -163,6 +136,8 @@ def create_app(ministry: SimulatedMinistry | None = None, *, plan: FaultPlan | N
         routes=[
             Route(TOKEN_PATH, token, methods=["POST"]),
             Route(BATCHES_PATH + "/{client_batch_id}", batch, methods=["PUT", "GET"]),
+            Route(f"{_RECORD}/{CHANGE_PATHS['amendment']}/{{client_change_id}}", amend, methods=["PUT"]),
+            Route(f"{_RECORD}/{CHANGE_PATHS['retraction']}/{{client_change_id}}", retract, methods=["PUT"]),
             Route("/_sim/faults", faults, methods=["GET", "PUT"]),
             Route("/_sim/ledger", ledger, methods=["GET"]),
             Route("/_sim/stats", stats, methods=["GET"]),
@@ -192,16 +167,16 @@ async def _answer(
             429, "too-many-requests", "request rate exceeded; slow down", headers=_retry_after(books, plan)
         ).response()
     if fate.error_status is not None:
-        return _transient_error(fate.error_status, as_html=fate.error_as_html)
+        return transient_error(fate.error_status, as_html=fate.error_as_html)
     if fate.timeout == "before":
         await _hold(books, plan.hang_seconds)
-        return _transient_error(504, as_html=False)
+        return transient_error(504, as_html=False)
     record = fate.garbage is None or plan.garbage_processed
     answer = handle(request, body, record)
     if fate.timeout == "after":
         await _hold(books, plan.hang_seconds)
     if fate.garbage is not None and answer.status == 200:
-        return _garbage(answer.body, fate.garbage)
+        return garbage(answer.body, fate.garbage)
     return answer.response()
 
 
@@ -222,39 +197,6 @@ def _retry_after(books: SimulatedMinistry, plan: FaultPlan) -> dict[str, str]:
         moment = books.now() + timedelta(seconds=plan.retry_after_seconds + 1)
         return {"Retry-After": format_datetime(moment.replace(microsecond=0), usegmt=True)}
     return {"Retry-After": str(plan.retry_after_seconds)}
-
-
-def _transient_error(status: int, *, as_html: bool) -> Response:
-    phrase = HTTPStatus(status).phrase
-    if as_html:
-        return HTMLResponse(_GATEWAY_PAGE.format(status=status, phrase=phrase), status_code=status)
-    detail = {
-        500: "the records service failed",
-        502: "the records service gave the gateway no valid answer",
-        503: "the records service is overloaded",
-        504: "the records service did not answer the gateway in time",
-    }[status]
-    return problem(status, phrase.lower().replace(" ", "-"), detail).response()
-
-
-def _garbage(body: dict[str, Any], kind: str) -> Response:
-    """A 200 whose body cannot be trusted, built from the answer it spoils."""
-    if kind == "html":
-        return HTMLResponse(_GARBAGE_HTML, status_code=200)
-    if kind == "truncated":
-        text = json.dumps(body)
-        return Response(text[: max(1, len(text) // 2)], status_code=200, media_type="application/json")
-    spoiled = json.loads(json.dumps(body))
-    results = spoiled.get("results")
-    if kind == "unknown_status" and results:
-        results[0]["status"] = "pending_review"
-    elif kind == "missing_result" and results:
-        results.pop()
-    elif kind == "wrong_batch_id" and "client_batch_id" in spoiled:
-        spoiled["client_batch_id"] = "other-" + spoiled["client_batch_id"]
-    else:  # wrong_schema, and any kind that does not fit this answer (a token, say)
-        spoiled = {"ok": True, "data": spoiled}
-    return JSONResponse(spoiled, status_code=200)
 
 
 # -- the ministry's endpoints ------------------------------------------------------------------------
@@ -361,3 +303,35 @@ def _fetch(books: SimulatedMinistry, request: Request) -> Answer:
     if verdict is None:
         return problem(404, "batch-not-found", "no batch under this id")
     return Answer(200, verdict)
+
+
+def _change(books: SimulatedMinistry, request: Request, body: bytes, record: bool, kind: str) -> Answer:
+    client_id = _bearer_client(books, request)
+    if client_id is None:
+        return _invalid_token()
+    try:
+        parsed = json.loads(body)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return problem(400, "malformed-body", "the body is not JSON")
+    try:
+        change = read_change(kind, dict(request.path_params), parsed)
+    except BatchInvalid as exc:
+        books.count_refusal()
+        return problem(
+            422,
+            "invalid-change",
+            f"the {kind} is invalid ({len(exc.errors)} error(s)); nothing was applied",
+            errors=[{"pointer": pointer, "detail": detail} for pointer, detail in exc.errors],
+        )
+    try:
+        return Answer(
+            200, books.change(client_id, request.path_params["client_change_id"], change, record=record)
+        )
+    except ChangeConflict:
+        return problem(
+            409,
+            "change-conflict",
+            "this client change id was already used for another change; nothing was applied",
+        )
+    except SchoolForbidden:
+        return problem(403, "school-forbidden", "this client may not change grades for this school")

@@ -13,15 +13,15 @@ from dataclasses import dataclass, fields, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
-Endpoint = Literal["token", "submit", "fetch"]
-ENDPOINTS: tuple[Endpoint, ...] = ("token", "submit", "fetch")
+Endpoint = Literal["token", "submit", "fetch", "amend", "retract"]
+ENDPOINTS: tuple[Endpoint, ...] = ("token", "submit", "fetch", "amend", "retract")
 GARBAGE_KINDS: tuple[str, ...] = (
     "html",  # an HTML page with status 200
     "truncated",  # the right JSON, cut off half-way
     "wrong_schema",  # well-formed JSON of another shape
     "unknown_status",  # a record status the contract does not define
-    "missing_result",  # one record fewer than were sent
-    "wrong_batch_id",  # the verdict of another batch
+    "missing_result",  # one record fewer than were sent (a change's answer: no record id)
+    "wrong_batch_id",  # the verdict of another batch (a change's answer: another change's)
 )
 TRANSIENT_STATUSES: tuple[int, ...] = (500, 502, 503)
 TimeoutKind = Literal["before", "after"]

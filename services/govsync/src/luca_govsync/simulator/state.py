@@ -4,8 +4,10 @@ One lock guards everything, so the HTTP app (on uvicorn's thread) and a test (on
 can read and change the books safely. Nothing here sleeps or does I/O.
 
 The ledger is the point of the simulator: it counts how many times each record
-(school, period, record id) was accepted. A client that never submits a record twice keeps every
-count at one; ``duplicates`` counts the records accepted more than once.
+(school, period, record id) was accepted, and how many times each change (an amendment or a
+retraction of a record, at a version) was applied. A client that never sends anything twice keeps
+every count at one; ``duplicates`` counts what was accepted or applied more than once. Next to it,
+what the ministry holds of each record: its version, grade, and whether it was retracted.
 """
 
 from __future__ import annotations
@@ -21,7 +23,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 from luca_govsync.simulator.faults import Endpoint, Fate, FaultPlan, draw
-from luca_govsync.simulator.rules import RecordVerdict, SubmittedBatch, judge
+from luca_govsync.simulator.rules import (
+    HeldRecord,
+    RecordVerdict,
+    SubmittedBatch,
+    SubmittedChange,
+    judge,
+    judge_change,
+)
 
 DEFAULT_CLIENT_ID = "luca"
 DEFAULT_CLIENT_SECRET = "luca-simulator-secret"  # noqa: S105 - the simulator's well-known local credential
@@ -34,6 +43,29 @@ class BatchConflict(Exception):
 
 class SchoolForbidden(Exception):
     """The client may not submit for this school."""
+
+
+class ChangeConflict(Exception):
+    """The change id was used before for another change."""
+
+
+@dataclass(frozen=True, slots=True)
+class StoredChange:
+    fingerprint: str
+    received_at: str
+    change: SubmittedChange
+    result: RecordVerdict
+
+    def answer(self, client_change_id: str, *, replayed: bool) -> dict[str, Any]:
+        return {
+            "client_change_id": client_change_id,
+            "record_id": self.change.record_id,
+            "kind": self.change.kind,
+            "version": self.change.version,
+            **{k: v for k, v in self.result.to_json().items() if k != "record_id"},
+            "received_at": self.received_at,
+            "replayed": replayed,
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,10 +206,47 @@ class SimulatedMinistry:
             if record:
                 self._batches[(client_id, client_batch_id)] = fresh
                 self._batches_processed += 1
-                for result in results:
+                for item, result in zip(batch.records, results, strict=True):
                     if result.status == "accepted":
-                        self._ledger[(batch.school_code, batch.period, result.record_id)] += 1
+                        key = (batch.school_code, batch.period, result.record_id)
+                        self._ledger[key] += 1
+                        self._held[key] = HeldRecord(item.version, item.grade)
             return fresh.verdict(client_batch_id, replayed=False)
+
+    def change(
+        self, client_id: str, client_change_id: str, change: SubmittedChange, *, record: bool = True
+    ) -> dict[str, Any]:
+        """The answer to an amendment or a retraction, deduplicated like a batch: a known change id
+        with the same change gives the first answer (``replayed``), with another, ``ChangeConflict``.
+        An accepted change is applied to what the ministry holds of the record, once."""
+        fingerprint = change.fingerprint()
+        with self._lock:
+            if change.school_code in self._plan.forbidden_schools:
+                raise SchoolForbidden(change.school_code)
+            stored = self._changes.get((client_id, client_change_id))
+            if stored is not None:
+                if stored.fingerprint != fingerprint:
+                    self._conflicts += 1
+                    raise ChangeConflict(client_change_id)
+                if record:
+                    self._change_replays += 1
+                return stored.answer(client_change_id, replayed=True)
+            key = (change.school_code, change.period, change.record_id)
+            held = self._held.get(key)
+            result = judge_change(change, held, self._plan)
+            received_at = self.now().isoformat(timespec="milliseconds").replace("+00:00", "Z")
+            fresh = StoredChange(fingerprint, received_at, change, result)
+            if record:
+                self._changes[(client_id, client_change_id)] = fresh
+                self._changes_processed += 1
+                if result.status == "accepted" and held is not None:
+                    self._applied[(*key, change.kind, change.version)] += 1
+                    self._held[key] = (
+                        HeldRecord(change.version, change.value("grade"))
+                        if change.kind == "amendment"
+                        else HeldRecord(change.version, held.grade, retracted=True)
+                    )
+            return fresh.answer(client_change_id, replayed=False)
 
     def stored_verdict(self, client_id: str, client_batch_id: str) -> dict[str, Any] | None:
         with self._lock:
@@ -218,13 +287,40 @@ class SimulatedMinistry:
                 "duplicates": len(duplicates),
                 "duplicate_records": duplicates,
                 "by_school": by_school,
+                "changes": self._change_books(),
+                "retracted": sum(1 for held in self._held.values() if held.retracted),
             }
             if entries:
                 out["entries"] = [
-                    {"school_code": school, "period": period, "record_id": record_id, "acceptances": count}
+                    {
+                        "school_code": school,
+                        "period": period,
+                        "record_id": record_id,
+                        "acceptances": count,
+                        "version": self._held[(school, period, record_id)].version,
+                        "grade": self._held[(school, period, record_id)].grade,
+                        "retracted": self._held[(school, period, record_id)].retracted,
+                    }
                     for (school, period, record_id), count in sorted(self._ledger.items())
                 ]
             return out
+
+    def _change_books(self) -> dict[str, Any]:
+        """Changes applied, by kind: how many, to how many records, and any applied twice."""
+        books: dict[str, Any] = {}
+        for kind, name in (("amendment", "amendments"), ("retraction", "retractions")):
+            applied = {key: count for key, count in self._applied.items() if key[3] == kind}
+            books[name] = {
+                "applied": sum(applied.values()),
+                "records": len({key[:3] for key in applied}),
+                "duplicates": sum(1 for count in applied.values() if count > 1),
+            }
+        books["duplicate_changes"] = [
+            {"school_code": s, "period": p, "record_id": r, "kind": k, "version": v, "applications": count}
+            for (s, p, r, k, v), count in sorted(self._applied.items())
+            if count > 1
+        ]
+        return books
 
     def stats(self) -> dict[str, Any]:
         with self._lock:
@@ -232,6 +328,8 @@ class SimulatedMinistry:
                 "calls": {endpoint: dict(statuses) for endpoint, statuses in sorted(self._calls.items())},
                 "batches_processed": self._batches_processed,
                 "replays": self._replays,
+                "changes_processed": self._changes_processed,
+                "change_replays": self._change_replays,
                 "conflicts": self._conflicts,
                 "refused": self._refused,
                 "tokens_issued": self._tokens_issued,
@@ -251,10 +349,15 @@ class SimulatedMinistry:
         self._tokens: dict[str, tuple[str, float]] = {}
         self._batches: dict[tuple[str, str], StoredBatch] = {}
         self._ledger: Counter[tuple[str, str, str]] = Counter()
+        self._held: dict[tuple[str, str, str], HeldRecord] = {}
+        self._changes: dict[tuple[str, str], StoredChange] = {}
+        self._applied: Counter[tuple[str, str, str, str, int]] = Counter()
         self._calls: defaultdict[str, Counter[str]] = defaultdict(Counter)
         self._faults: Counter[str] = Counter()
         self._batches_processed = 0
         self._replays = 0
+        self._changes_processed = 0
+        self._change_replays = 0
         self._conflicts = 0
         self._refused = 0
         self._tokens_issued = 0
