@@ -1,20 +1,26 @@
 """Lake benchmark: a school term through the table's stream into the Parquet lake, and back out.
 
-A command, not a test (``make bench-lake``). It runs as the platform does: the embedded emulator,
-the platform's table (stream and TTL on) and ``LocalLake`` (the stream poller feeding
-``LakePipeline``, and the TTL reaper) in this process, with the platform's own settings (buffer
-1 MiB / 5 s, poll 0.5 s, reaper every 30 s); the writers in processes of their own, as the grading
-service and the processor are. No service is started: the items are what production writes, made
-by the grading service's adapter (``DynamoSchoolRepository``, ``evaluation_item``, ``note_item``)
-and the grade processor's (``exercise_result_item``).
+A command, not a test (``make bench-lake``). It runs as the platform does: ``LocalPlatform`` in this
+process (the embedded emulator, the platform's table with stream and TTL on, and ``LocalLake``: the
+stream poller feeding ``LakePipeline``, and the TTL reaper), with the platform's own settings
+(buffer 1 MiB / 5 s, poll 0.5 s, reaper every 30 s), its grading service and gateway in processes of
+their own; the bulk writers in processes of their own too. The term's items are what production
+writes, made by the grading service's adapter (``DynamoSchoolRepository``, ``evaluation_item``,
+``note_item``) and the grade processor's (``exercise_result_item``); grades are changed the only way
+they can be: through the REST API.
 
 The workload (``--scale 0.75``, the default: about 1,700 students, 30,000 stream records): 24
 schools of 45-105 students (two grade in percentages, by their rule in the table), five subjects,
 three evaluations per course and subject over a 14-week term ending yesterday (the last weighs
-double), behavior notes, and practice exercise results from the burst path. On top of that 3% of
-grades are corrected a few days later (the same item put again with a new score: a MODIFY), 0.3%
-are deleted (a grade entered twice: a REMOVE), and the exercise results graded more than 30 days
-ago have expired, so the reaper deletes them (REMOVEs). A REMOVE must never land in the lake.
+double), behavior notes, and practice exercise results from the burst path; each school's teacher
+(a Cognito user) is assigned its courses and subjects, and the term exists. Then each school's
+teacher changes grades through the gateway with a real token, as the app does (read the grade and
+its ETag, ``PATCH`` with ``If-Match`` and an ``Idempotency-Key``, ``POST .../retraction``): 3% of
+grades are corrected (a quarter of those twice, the second time their weight; a tenth of them then
+retracted) and 0.3% retracted (entered twice). Each change is a MODIFY of the grade (its next
+version), a history item and an idempotency record; a stale ``If-Match`` (412), a missing one (428)
+and a replayed key are tried too and must write nothing. The exercise results graded more than 30
+days ago have expired, so the reaper deletes them (REMOVEs). A REMOVE must never land in the lake.
 
 The default size keeps the run within a few minutes on 2 cores; the emulator's stream reads set the
 pace. The reaper finds expired items from a schedule the stream feeds it; a full scan of the final
@@ -26,11 +32,13 @@ table is timed as the baseline (on the emulator it grows faster than the table).
    records, which would double the stream for items the lake skips anyway), as fast as the
    emulator takes them (``--write-rate`` paces them). The poller reads while they are written: on
    this engine the term is a backfill, and its freshness is the backlog's.
-3. Steady: grades and notes recorded through the repository as the grading service records them
+3. Changes: the corrections and retractions through the REST API (``--api-workers`` teachers at a
+   time), once the backlog is drained: their freshness is the pipeline's at a teacher's pace.
+4. Steady: grades and notes recorded through the repository as the grading service records them
    (each with its idempotency record), ``--live-rate`` a second for ``--live-seconds``: freshness
    while the pipeline keeps up.
 
-During 2 and 3 a prober records a grade through the repository every ``--probe-every`` seconds,
+During 2 to 4 a prober records a grade through the repository every ``--probe-every`` seconds,
 each in a school of its own (``probe-NNN``), and queries that school through ``DuckDbLake`` every
 ``--probe-poll`` seconds until the answer holds it: change -> queryable, measured from outside the
 pipeline. Every row's freshness is also read back from the lake (its file's write time, in the
@@ -38,20 +46,24 @@ file's name, minus the row's ``changed_at``), next to the pipeline's own percent
 
 Then the lake is stopped (flushing its buffer) and read: files, bytes, files per partition, the
 small-file picture (the probes' schools left out); every row checked (no REMOVE landed, no two
-versions of a record with the same ``changed_at``, rows = the pipeline's rows out). For one school
-(the largest) each report runs through ``Reports`` over ``DuckDbLake`` (files and bytes read from
-its ``ScanStatistics``) and is timed against a whole-lake scan of the same SQL and parameters
+rows of a record with the same version, rows = the pipeline's rows out; how many of a record's
+versions were created in the same second, so that AWS's ``changed_at`` cannot order them). For one
+school (the largest) each report runs through ``Reports`` over ``DuckDbLake`` (files and bytes read
+from its ``ScanStatistics``) and is timed against a whole-lake scan of the same SQL and parameters
 (every file handed to DuckDB as one stream of record batches, so nothing can be pruned: what the
-query costs without partitions). Last, each school's subject averages from the lake are checked
-against those computed here from the records written (the latest version of each; a deleted grade
-stays in the lake, by design).
+query costs without partitions). Last, the cross-check: every school's per-student and per-subject
+averages from the lake's reports against those computed from the table (its grades as they stand,
+read on the school-term index as the government sync reads them: current versions, retracted ones
+left out), the subject averages also against the records the bench asked for, and the table
+against what the bench asked the API to do.
 
 It writes ``bench/out/lake.json`` and ``bench/out/lake.png`` and exits non-zero when a REMOVE
-landed, a row is missing or extra, two versions tie, or an answer differs.
+landed, a row is missing or extra, two rows of a version tie, an API call answered otherwise than
+expected, or an answer differs.
 
     make bench-lake
     python -m bench.lake [--scale 0.75] [--schools 24] [--write-rate 0] [--live-seconds 45]
-        [--live-rate 10] [--probe-every 5] [--repeat 3] [--baseline-repeat 1] ...
+        [--live-rate 10] [--probe-every 5] [--repeat 3] [--baseline-repeat 1] [--api-workers 4] ...
 """
 
 from __future__ import annotations
@@ -67,6 +79,7 @@ import sys
 import tempfile
 import threading
 import time
+import uuid
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -78,6 +91,8 @@ from typing import Any
 
 import boto3
 import duckdb
+import httpx
+import jwt
 import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.fs as pafs
@@ -89,6 +104,7 @@ from luca_analytics.adapters import report_sql
 from luca_analytics.adapters.duckdb_lake import DuckDbLake, lake_schema
 from luca_analytics.adapters.lake_schema import LAKE_PREFIX, partition_schema
 from luca_analytics.adapters.school_data import DynamoRoster
+from luca_analytics.domain.lake import student_key
 from luca_analytics.service_layer.reports import (
     DEFAULT_BUCKET_WIDTH,
     NO_LOWER_MONTH,
@@ -97,23 +113,25 @@ from luca_analytics.service_layer.reports import (
     Reports,
 )
 from luca_grading.adapters.dynamodb_repository import DynamoRepositoryFactory, evaluation_item, note_item
-from luca_grading.domain.model import BehaviorKind, BehaviorNote, Evaluation
-from luca_grading.service_layer.ports import IdempotencyRecord
+from luca_grading.domain.model import Assignment, BehaviorKind, BehaviorNote, Evaluation
+from luca_grading.service_layer.ports import IdempotencyRecord, Preconditions
 from luca_infra.definitions import PLATFORM_DEFINITION
-from luca_infra.local.emulator import Emulator
+from luca_infra.local.demo import DemoIdentities
 from luca_infra.local.lake import LocalLake, lake_partitions, local_pseudonym_key
-from luca_infra.local.provision import ProvisionedResources, provision
+from luca_infra.local.platform import LocalPlatform, PlatformConfig
+from luca_infra.local.provision import ProvisionedResources
 from luca_ingest.adapters.dynamodb_store import exercise_result_item
 from luca_ingest.domain.events import EventKind, ExerciseResult, ExerciseSubmission, StudentEvent
 from luca_kernel.access import Principal, Role
 from luca_kernel.grading import SCALE_BOUNDS, GradingRule, ScaleKind
 from luca_kernel.ids import CourseId, SchoolId, StudentId, SubjectId, TeacherId, TermId
-from luca_kernel.roster import Course, Student, Subject
+from luca_kernel.roster import Course, Student, Subject, Term
 from luca_kernel.rule_cache import RuleCache
 from luca_platform.aws import AwsClients
+from luca_platform.contracts import grades as grades_contract
 from luca_platform.contracts.rules import TableRules
 from luca_platform.table import keys
-from luca_platform.table.codec import to_wire
+from luca_platform.table.codec import from_wire, to_wire
 
 OUT = Path(__file__).resolve().parent / "out"
 SUBJECTS = ("math", "language", "history", "science", "english")
@@ -126,6 +144,7 @@ ROSTER_WORKERS = 4
 EXERCISE_TTL = timedelta(days=30)  # ExerciseResult.expires_at: graded_at + 30 days
 TTL_MARGIN = timedelta(hours=2)  # no result expires during the run: none is graded this close to the edge
 LAKE_TYPES = ("Evaluation", "BehaviorNote", "ExerciseResult")
+KEYS_ONLY = "(keys only)"  # a stream record whose image has no type: the lake skips it as unknown
 REPORTS = (
     ReportName.SUBJECT_AVERAGES,
     ReportName.STUDENT_AVERAGES,
@@ -160,18 +179,41 @@ class Write:
 
     at: datetime
     key: tuple[str, str]
-    request: dict[str, Any]  # {"PutRequest": ...} or {"DeleteRequest": ...}
+    request: dict[str, Any]  # {"PutRequest": ...}
 
 
 @dataclass(frozen=True)
 class Grade:
-    """The latest version of an evaluation, as the bench wrote it."""
+    """The latest version of an evaluation, as the bench wrote it or asked the API to make it."""
 
     student: str
     subject: str
     term: str
     score: Decimal
     weight: Decimal
+    version: int = 1
+    retracted: bool = False
+
+
+@dataclass(frozen=True)
+class Step:
+    """One change a teacher makes to a grade through the API: a correction (new score or weight) or
+    a retraction."""
+
+    kind: str  # correct | retract
+    reason: str
+    score: Decimal | None = None
+    weight: Decimal | None = None
+
+
+@dataclass(frozen=True)
+class Change:
+    """The changes to one grade, in order."""
+
+    school_id: str
+    evaluation_id: str
+    student: str
+    steps: tuple[Step, ...]
 
 
 @dataclass
@@ -183,7 +225,6 @@ class Ledger:
     not_facts: Counter[str] = field(default_factory=Counter)  # by item type
     by_type: Counter[str] = field(default_factory=Counter)  # INSERT/MODIFY by item type
     grades: dict[tuple[str, str], Grade] = field(default_factory=dict)  # (school, evaluation id)
-    deleted: set[tuple[str, str]] = field(default_factory=set)
     expired_results: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -201,10 +242,6 @@ class Ledger:
             else:
                 self.not_facts[item_type] += 1
 
-    def remove(self) -> None:
-        with self.lock:
-            self.changes["REMOVE"] += 1
-
     def grade(self, evaluation: Evaluation) -> None:
         with self.lock:
             self.grades[(evaluation.school_id, evaluation.evaluation_id)] = Grade(
@@ -213,6 +250,23 @@ class Ledger:
                 evaluation.term_id,
                 evaluation.score,
                 evaluation.weight,
+            )
+
+    def changed(self, school_id: str, evaluation_id: str, step: Step) -> None:
+        """A change the API made: the grade's MODIFY (a lake row), its history entry and the
+        idempotency record, in one transaction."""
+        self.put("Evaluation", new=False)
+        self.put("EvaluationChange", new=True)
+        self.put("Idempotency", new=True)
+        with self.lock:
+            key = (school_id, evaluation_id)
+            grade = self.grades[key]
+            self.grades[key] = replace(
+                grade,
+                score=grade.score if step.score is None else step.score,
+                weight=grade.weight if step.weight is None else step.weight,
+                version=grade.version + 1,
+                retracted=grade.retracted or step.kind == "retract",
             )
 
 
@@ -246,6 +300,12 @@ def score_on(rule: GradingRule, rng: random.Random) -> Decimal:
     return Decimal(f"{min(7.0, max(1.0, rng.gauss(5.3, 0.9))):.1f}")
 
 
+def teacher_of(school_id: str) -> str:
+    """The school's teacher (one per school, assigned every course and subject): the Cognito
+    username, which is the actor id the grading service records and checks."""
+    return f"{school_id}-teacher"
+
+
 def corrected(rule: GradingRule, score: Decimal, rng: random.Random) -> Decimal:
     low, high = SCALE_BOUNDS[rule.scale]
     step = Decimal(rng.choice((5, 10, 15))) if rule.scale is ScaleKind.PERCENTAGE else Decimal("0.5")
@@ -269,17 +329,20 @@ def plan_term(
     opts: argparse.Namespace,
     rng: random.Random,
     ledger: Ledger,
-) -> list[Write]:
-    """Every write of the term, in the order it happened, and the ledger of what it puts on the stream."""
+) -> tuple[list[Write], list[Change]]:
+    """Every write of the term, in the order it happened, and the ledger of what it puts on the
+    stream; and the changes the teachers make to its grades afterwards, through the API."""
     writes: list[Write] = []
+    changes: list[Change] = []
+    more = random.Random(opts.seed + 2)  # second corrections and retractions of corrected grades
     term = TermId(term_of(end))
     span = (end - start).total_seconds()
     grades = opts.grades_per_subject
     for school in schools:
         sid = SchoolId(school.school_id)
+        teacher = TeacherId(teacher_of(school.school_id))
         for course, roster in school.courses.items():
             for subject_index, subject in enumerate(SUBJECTS):
-                teacher = TeacherId(f"t-{course}-{subject}")
                 for k in range(grades):
                     # Each evaluation is one day for the whole course, spread over the term.
                     centre = start + timedelta(seconds=span * (k + 0.5) / grades)
@@ -302,32 +365,9 @@ def plan_term(
                         writes.append(put(evaluation.recorded_at, item))
                         ledger.put("Evaluation", new=True)
                         ledger.grade(evaluation)
-                        chance = rng.random()
-                        if chance < opts.correction_rate:
-                            # Corrected a few days later: the same item, a new score (a MODIFY).
-                            when = evaluation.recorded_at + timedelta(days=rng.uniform(1, 10))
-                            if when < end:
-                                fixed = replace(
-                                    evaluation, score=corrected(school.rule, evaluation.score, rng)
-                                )
-                                writes.append(put(when, evaluation_item(fixed)))
-                                ledger.put("Evaluation", new=False)
-                                ledger.grade(fixed)
-                        elif chance < opts.correction_rate + opts.deletion_rate:
-                            # Entered twice and deleted: the table loses it, the lake keeps its insert.
-                            when = evaluation.recorded_at + timedelta(days=rng.uniform(0.2, 3))
-                            if when < end:
-                                key = key_of(item)
-                                request = {
-                                    "DeleteRequest": {
-                                        "Key": to_wire(
-                                            {keys.TABLE_PARTITION_KEY: key[0], keys.TABLE_SORT_KEY: key[1]}
-                                        )
-                                    }
-                                }
-                                writes.append(Write(when, key, request))
-                                ledger.remove()
-                                ledger.deleted.add((sid, evaluation.evaluation_id))
+                        steps = plan_steps(school.rule, evaluation, end, opts, rng, more)
+                        if steps:
+                            changes.append(Change(sid, evaluation.evaluation_id, student, steps))
         for course, student in school.students:
             for n in range(rng.choices((0, 1, 2), (0.45, 0.40, 0.15))[0]):
                 note = BehaviorNote(
@@ -370,7 +410,35 @@ def plan_term(
                 if result.expires_at < now:
                     ledger.expired_results += 1
     writes.sort(key=lambda write: write.at)
-    return writes
+    return writes, changes
+
+
+def plan_steps(
+    rule: GradingRule,
+    evaluation: Evaluation,
+    end: datetime,
+    opts: argparse.Namespace,
+    rng: random.Random,
+    more: random.Random,
+) -> tuple[Step, ...]:
+    """What the grade's teacher changes (``rng`` draws as the term load always has, so the term's
+    grades are the same whatever is changed; ``more`` draws the rest)."""
+    chance = rng.random()
+    if chance < opts.correction_rate:
+        # A typo found a few days later (the draw that dated it is kept for the sequence's sake).
+        if evaluation.recorded_at + timedelta(days=rng.uniform(1, 10)) >= end:
+            return ()
+        steps = [Step("correct", "typo", score=corrected(rule, evaluation.score, rng))]
+        if more.random() < opts.second_correction_share:
+            steps.append(Step("correct", "it was the term exam", weight=Decimal(3) - evaluation.weight))
+        if more.random() < opts.retract_corrected_share:
+            steps.append(Step("retract", "wrong student"))
+        return tuple(steps)
+    if chance < opts.correction_rate + opts.retraction_rate:
+        if evaluation.recorded_at + timedelta(days=rng.uniform(0.2, 3)) >= end:
+            return ()
+        return (Step("retract", "entered twice"),)
+    return ()
 
 
 def batches(writes: Sequence[Write]) -> Iterator[list[Write]]:
@@ -390,6 +458,7 @@ def batches(writes: Sequence[Write]) -> Iterator[list[Write]]:
 # -- the platform parts ------------------------------------------------------------------------------
 @dataclass
 class Bench:
+    platform: LocalPlatform
     resources: ProvisionedResources
     lake: LocalLake
     clients: AwsClients
@@ -411,10 +480,16 @@ class Bench:
 def plan_roster(schools: Sequence[School], ledger: Ledger) -> None:
     """What enrolling the schools puts on the stream: one INSERT per put, none of them lake facts."""
     for school in schools:
+        # The repository creates a term with an UpdateItem (a rename must never reopen it), which
+        # this emulator streams as two INSERTs: the key alone, then the item (AWS streams one).
+        ledger.put(KEYS_ONLY, new=True)
+        ledger.put("Term", new=True)
         for _ in SUBJECTS:
             ledger.put("Subject", new=True)
         for _ in school.courses:
             ledger.put("Course", new=True)
+            for _ in SUBJECTS:
+                ledger.put("Assignment", new=True)
         if school.rule.scale is ScaleKind.PERCENTAGE:
             ledger.put("GradingRule", new=True)
         for _ in school.students:
@@ -422,20 +497,35 @@ def plan_roster(schools: Sequence[School], ledger: Ledger) -> None:
 
 
 def write_roster(
-    endpoint_url: str, region: str, table: str, tenant_role_arn: str, schools: list[School], done: Any
+    endpoint_url: str,
+    region: str,
+    table: str,
+    tenant_role_arn: str,
+    schools: list[School],
+    term: str,
+    done: Any,
 ) -> None:
-    """The roster process: each school's catalog, rule and students through the grading service's
-    repository, on the school's own scoped client (``plan_roster`` counts what this writes)."""
+    """The roster process: each school's term, catalog, rule, students and its teacher's assignments
+    through the grading service's repository, on the school's own scoped client (``plan_roster``
+    counts what this writes)."""
     clients = AwsClients(region=region, endpoint_url=endpoint_url, tenant_role_arn=tenant_role_arn)
     repositories = DynamoRepositoryFactory(clients=clients, table_name=table)
+    now = datetime.now(UTC)
 
     def enrol(school: School) -> None:
         sid = SchoolId(school.school_id)
         repository = repositories.for_school(sid)
+        repository.put_term(Term(sid, TermId(term), f"Term {term}"))
         for subject in SUBJECTS:
             repository.put_subject(Subject(sid, SubjectId(subject), subject.title()))
         for course in school.courses:
             repository.put_course(Course(sid, CourseId(course), f"Curso {course}"))
+            for subject in SUBJECTS:
+                assignment = Assignment(
+                    sid, TeacherId(teacher_of(school.school_id)), CourseId(course), SubjectId(subject),
+                    assigned_at=now, assigned_by="bench-admin",
+                )  # fmt: skip
+                repository.put_assignment(assignment)
         if school.rule.scale is ScaleKind.PERCENTAGE:
             repository.put_rule(school.rule)
         for course, student in school.students:
@@ -522,8 +612,9 @@ class Prober:
         self._every, self._poll = every, poll
         self.phase = "load"
         self.samples: list[ProbeSample] = []
-        self.poll_seconds: dict[str, list[float]] = {"load": [], "steady": []}
+        self.poll_seconds: dict[str, list[float]] = {"load": [], "changes": [], "steady": []}
         self.written = 0
+        self.students = 0  # each probe school's student, written before its grade
         self.errors = 0
         self._outstanding: dict[int, tuple[float, str, int]] = {}  # number -> (written at, phase, polls)
         self._lock = threading.Lock()
@@ -538,6 +629,11 @@ class Prober:
     @staticmethod
     def school(number: int) -> str:
         return f"{PROBE_PREFIX}{number:03d}"
+
+    @property
+    def stream_records(self) -> int:
+        """What the probes put on the stream: a student, then a grade and its idempotency record."""
+        return self.students + 2 * self.written
 
     def start(self) -> Prober:
         for thread in self._threads:
@@ -586,9 +682,15 @@ class Prober:
         )
         repository = self._repositories.for_school(school)  # its scoped client, made before the clock starts
         phase = self.phase
-        written_at = time.monotonic()
         try:
-            repository.add_evaluation(evaluation, record)
+            # The school's one student: recording checks the enrolment in the same write.
+            repository.put_student(Student(school, StudentId("st-probe"), CourseId("1A"), "Probe"))
+            self.students += 1
+            written_at = time.monotonic()
+            if not repository.add_evaluation_checked(
+                evaluation, record, Preconditions(StudentId("st-probe"), CourseId("1A"))
+            ).written:
+                raise RuntimeError("the probe's grade was not written")
         except Exception:
             self.errors += 1
             return
@@ -615,6 +717,168 @@ class Prober:
                     return
                 self.samples.append(ProbeSample(number, phase, returned - written_at, polls + 1))
                 del self._outstanding[number]
+
+
+# -- changes through the API ------------------------------------------------------------------------
+@dataclass
+class ApiFigures:
+    """What the teachers' changes cost and how the API answered."""
+
+    answers: Counter[str] = field(default_factory=Counter)  # "PATCH 200", ...
+    seconds: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))  # by operation
+    corrections: int = 0
+    second_corrections: int = 0
+    retractions: int = 0
+    stale_refused: int = 0  # 412 for an If-Match naming a version no longer current
+    unconditional_refused: int = 0  # 428 without If-Match
+    replays_same: int = 0  # a retried key answered the same, writing nothing
+    checked: int = 0  # grades on which those three were tried
+    unexpected: list[str] = field(default_factory=list)
+    wall_seconds: float = 0.0
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+
+def teacher_tokens(platform: LocalPlatform, schools: Sequence[School]) -> dict[str, str]:
+    """Each school's teacher as a Cognito user of the platform's pool, signed in: its ID token. The
+    token's ``cognito:username`` is the actor id the service checks against the grades' teacher."""
+    resources = platform.resources
+    identities = DemoIdentities(
+        cognito=platform.cognito(),
+        user_pool_id=resources.user_pool_id,
+        client_id=resources.user_pool_client_id,
+        pool=PLATFORM_DEFINITION.user_pool,
+    )
+    tokens: dict[str, str] = {}
+    for school in schools:
+        username = identities.create_user(school.school_id, "teacher", teacher_of(school.school_id))
+        token = identities.id_token(username)
+        claims = jwt.decode(token, options={"verify_signature": False})
+        if claims.get("cognito:username", claims.get("sub")) != teacher_of(school.school_id):
+            raise SystemExit(f"the teacher token of {school.school_id} names another user: {claims}")
+        tokens[school.school_id] = token
+    return tokens
+
+
+def apply_changes(
+    gateway_url: str,
+    tokens: dict[str, str],
+    changes: Sequence[Change],
+    ledger: Ledger,
+    workers: int,
+    progress: Progress,
+    task: TaskID,
+) -> ApiFigures:
+    """Each school's changes by its teacher, through the gateway (``workers`` teachers at a time)."""
+    figures = ApiFigures()
+    by_school: dict[str, list[Change]] = defaultdict(list)
+    for change in changes:
+        by_school[change.school_id].append(change)
+
+    def teacher(school_id: str) -> None:
+        headers = {"Authorization": f"Bearer {tokens[school_id]}"}
+        checked = False
+        with httpx.Client(base_url=gateway_url, headers=headers, timeout=30, trust_env=False) as client:
+            for change in by_school[school_id]:
+                # The conditions are tried once a school, on a grade that is corrected first.
+                conditions = not checked and change.steps[0].kind == "correct"
+                checked = checked or conditions
+                change_grade(client, change, ledger, figures, try_conditions=conditions)
+                progress.advance(task)
+
+    began = time.monotonic()
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        list(pool.map(teacher, sorted(by_school)))
+    figures.wall_seconds = time.monotonic() - began
+    return figures
+
+
+def call(
+    client: httpx.Client, figures: ApiFigures, operation: str, method: str, path: str, **kwargs: Any
+) -> httpx.Response:
+    began = time.perf_counter()
+    response = client.request(method, path, **kwargs)
+    with figures.lock:
+        figures.seconds[operation].append(time.perf_counter() - began)
+        figures.answers[f"{method} {response.status_code}"] += 1
+    return response
+
+
+def change_grade(
+    client: httpx.Client, change: Change, ledger: Ledger, figures: ApiFigures, *, try_conditions: bool
+) -> None:
+    """Read the grade (its ETag), then each step with If-Match and a fresh Idempotency-Key. With
+    ``try_conditions`` (a grade whose first step is a correction) also the first step without
+    If-Match (428), a change naming the version it replaced (412) and, last, the first step again
+    with its key (the first answer): none of them may write anything."""
+    path = f"/v1/students/{change.student}/evaluations/{change.evaluation_id}"
+
+    def unexpected(what: str, response: httpx.Response) -> None:
+        with figures.lock:
+            figures.unexpected.append(
+                f"{change.school_id} {change.evaluation_id} {what}: {response.status_code}"
+            )
+
+    def request(step: Step, headers: dict[str, str], operation: str = "") -> httpx.Response:
+        method, target = ("POST", f"{path}/retraction") if step.kind == "retract" else ("PATCH", path)
+        return call(client, figures, operation or step.kind, method, target, headers=headers, json=body(step))
+
+    read = call(client, figures, "read", "GET", path)
+    asked = ledger.grades[(change.school_id, change.evaluation_id)]
+    if read.status_code != 200 or (read.json()["version"], Decimal(read.json()["score"])) != (1, asked.score):
+        unexpected("read", read)
+        return
+    etag = read.headers["ETag"]
+    first: tuple[Step, dict[str, str], dict[str, Any]] | None = None
+    for number, step in enumerate(change.steps):
+        headers = {"If-Match": etag, "Idempotency-Key": key()}
+        if try_conditions and number == 0:
+            bare = request(step, {"Idempotency-Key": key()}, "refused")
+            with figures.lock:
+                figures.unconditional_refused += bare.status_code == 428
+        response = request(step, headers)
+        if response.status_code != 200:
+            unexpected(step.kind, response)
+            return
+        ledger.changed(change.school_id, change.evaluation_id, step)
+        expected = ledger.grades[(change.school_id, change.evaluation_id)]
+        answer = response.json()
+        if values(answer) != (expected.version, expected.retracted, expected.score, expected.weight):
+            unexpected(f"{step.kind} answered {answer}", response)
+        etag = response.headers["ETag"]
+        with figures.lock:
+            if step.kind == "retract":
+                figures.retractions += 1
+            else:
+                figures.corrections += 1
+                figures.second_corrections += number > 0
+        if try_conditions and number == 0:
+            first = (step, headers, answer)
+            stale = request(step, {"If-Match": read.headers["ETag"], "Idempotency-Key": key()}, "refused")
+            with figures.lock:
+                figures.stale_refused += stale.status_code == 412
+    if first is not None:
+        step, headers, answer = first
+        replay = request(step, headers, "replay")
+        with figures.lock:
+            figures.checked += 1
+            figures.replays_same += replay.status_code == 200 and values(replay.json()) == values(answer)
+
+
+def values(answer: dict[str, Any]) -> tuple[Any, ...]:
+    return answer["version"], answer["retracted"], Decimal(answer["score"]), Decimal(answer["weight"])
+
+
+def key() -> str:
+    return f"lake-bench-{uuid.uuid4().hex}"
+
+
+def body(step: Step) -> dict[str, str]:
+    found = {"reason": step.reason}
+    if step.score is not None:
+        found["score"] = str(step.score)
+    if step.weight is not None:
+        found["weight"] = str(step.weight)
+    return found
 
 
 # -- the steady phase --------------------------------------------------------------------------------
@@ -651,11 +915,12 @@ def record_live(
                 term_id=TermId(term),
                 score=score_on(school.rule, rng),
                 weight=Decimal("1"),
-                teacher_id=TeacherId(f"t-{course}-live"),
+                teacher_id=TeacherId(teacher_of(school.school_id)),
                 recorded_at=now,
             )
             record = IdempotencyRecord("evaluation", f"live-{made}", "live", "")
-            if repository.add_evaluation(evaluation, record):
+            checks = Preconditions(StudentId(student), CourseId(course))
+            if repository.add_evaluation_checked(evaluation, record, checks).written:
                 ledger.put("Idempotency", new=True)
                 ledger.put("Evaluation", new=True)
                 ledger.grade(evaluation)
@@ -667,7 +932,7 @@ def record_live(
                 course_id=CourseId(course),
                 kind=BehaviorKind.POSITIVE,
                 text="Participó en clase",
-                teacher_id=TeacherId(f"t-{course}-live"),
+                teacher_id=TeacherId(teacher_of(school.school_id)),
                 recorded_at=now,
             )
             if repository.add_behavior_note(note, IdempotencyRecord("note", f"live-{made}", "live", "")):
@@ -701,6 +966,18 @@ def wait_drained(
     raise SystemExit(
         f"the stream was not drained in {timeout:.0f} s: read {bench.records_read()} of {expected()}"
     )
+
+
+def settled(bench: Bench, quiet_seconds: float = 2.0, timeout: float = 60.0) -> int:
+    """The stream records read once the poller has read nothing new for ``quiet_seconds``."""
+    deadline = time.monotonic() + timeout
+    read = bench.records_read()
+    quiet_since = time.monotonic()
+    while time.monotonic() < deadline and time.monotonic() - quiet_since < quiet_seconds:
+        time.sleep(0.25)
+        if (now := bench.records_read()) != read:
+            read, quiet_since = now, time.monotonic()
+    return read
 
 
 def wait_reaped(bench: Bench, expected: int, timeout: float) -> None:
@@ -742,7 +1019,11 @@ class LakeRead:
     item_types: Counter[str] = field(default_factory=Counter)
     ages: list[tuple[datetime, float]] = field(default_factory=list)  # (changed_at, seconds to its file)
     rows_per_file: list[int] = field(default_factory=list)
-    version_ties: int = 0
+    version_ties: int = 0  # two rows of one record and version: must not happen here
+    same_second_versions: int = 0  # later versions created in the same second as an earlier one
+    later_versions: int = 0
+    tombstones: int = 0
+    change_ages: list[float] = field(default_factory=list)  # the later versions' ages at their file
     records: int = 0
     seconds: float = 0.0
 
@@ -753,8 +1034,10 @@ def is_probe(key: str) -> bool:
 
 def read_lake(bench: Bench) -> LakeRead:
     """Every file of the lake (one GET each): rows, changes, item types, each row's age when its file
-    was written, the rows per file of the schools' files (the probes' left out), and whether two
-    versions of a record share a ``changed_at`` (the reports' ``ROW_NUMBER`` would then pick either)."""
+    was written, the rows per file of the schools' files (the probes' left out), whether two rows of
+    a record share a version (the reports' ``ROW_NUMBER`` would then fall back to the stream order),
+    and how many later versions were created in the same second as an earlier one (in AWS their
+    ``changed_at`` would tie, which is why it cannot order them)."""
     started = time.monotonic()
     bucket = bench.lake.bucket
     keys = [
@@ -768,13 +1051,12 @@ def read_lake(bench: Bench) -> LakeRead:
 
     def one(key: str) -> tuple[str, list[dict[str, Any]]]:
         body = bench.s3.get_object(Bucket=bucket, Key=key)["Body"].read()
-        table = pq.read_table(
-            pa.BufferReader(body), columns=["record_id", "change", "changed_at", "item_type"]
-        )
+        columns = ["record_id", "change", "changed_at", "item_type", "version", "retracted"]
+        table = pq.read_table(pa.BufferReader(body), columns=columns)
         return key, table.to_pylist()
 
     read = LakeRead()
-    versions: dict[tuple[str, str], list[datetime]] = defaultdict(list)
+    versions: dict[tuple[str, str], list[tuple[int, datetime]]] = defaultdict(list)
     with ThreadPoolExecutor(max_workers=2) as pool:
         for key, rows in pool.map(one, keys):
             written = file_stamp(key)
@@ -785,10 +1067,18 @@ def read_lake(bench: Bench) -> LakeRead:
                 read.rows += 1
                 read.changes[row["change"]] += 1
                 read.item_types[row["item_type"]] += 1
-                read.ages.append((row["changed_at"], (written - row["changed_at"]).total_seconds()))
-                versions[(school, row["record_id"])].append(row["changed_at"])
+                age = (written - row["changed_at"]).total_seconds()
+                read.ages.append((row["changed_at"], age))
+                versions[(school, row["record_id"])].append((row["version"], row["changed_at"]))
+                if row["version"] > 1:
+                    read.later_versions += 1
+                    read.change_ages.append(age)
+                read.tombstones += bool(row["retracted"])
     read.records = len(versions)
-    read.version_ties = sum(len(stamps) - len(set(stamps)) for stamps in versions.values())
+    for states in versions.values():
+        read.version_ties += len(states) - len({version for version, _ in states})
+        # AWS gives a stream record's creation time in whole seconds (this emulator: microseconds).
+        read.same_second_versions += len(states) - len({stamp.replace(microsecond=0) for _, stamp in states})
     read.seconds = time.monotonic() - started
     return read
 
@@ -917,66 +1207,135 @@ def run_reports(bench: Bench, school: School, term: str, key: bytes) -> dict[str
     return out
 
 
-def expected_averages(ledger: Ledger, school_id: str, *, without_deleted: bool = False) -> dict[str, Any]:
-    """The school's subject averages from the records the bench wrote (latest version of each)."""
-    groups: dict[tuple[str, str], list[Grade]] = defaultdict(list)
-    for (school, evaluation_id), grade in ledger.grades.items():
-        if school != school_id or (without_deleted and (school, evaluation_id) in ledger.deleted):
-            continue
-        groups[(grade.subject, grade.term)].append(grade)
-    return {
-        f"{subject}/{term}": {
-            "weighted_average": float(
-                sum(g.score * g.weight for g in grades) / sum(g.weight for g in grades)
-            ),
-            "grades": len(grades),
-            "students": len({g.student for g in grades}),
-        }
-        for (subject, term), grades in sorted(groups.items())
+Averages = dict[str, tuple[float, int]]  # group -> (weighted average, grades)
+
+
+def averaged(grades: Iterable[tuple[str, Decimal, Decimal]]) -> Averages:
+    """Weighted averages of (group, score, weight), exactly (Decimals), and how many grades."""
+    sums: dict[str, list[Decimal]] = defaultdict(lambda: [Decimal(0), Decimal(0), Decimal(0)])
+    for group, score, weight in grades:
+        total = sums[group]
+        total[0] += score * weight
+        total[1] += weight
+        total[2] += 1
+    return {group: (float(s / w), int(n)) for group, (s, w, n) in sorted(sums.items())}
+
+
+def requested_averages(ledger: Ledger, school_id: str, *, counting_retracted: bool = False) -> Averages:
+    """The school's subject averages from what the bench wrote and asked the API to change (the
+    latest version of each grade; retracted ones left out)."""
+    return averaged(
+        (f"{g.subject}/{g.term}", g.score, g.weight)
+        for (school, _), g in ledger.grades.items()
+        if school == school_id and (counting_retracted or not g.retracted)
+    )
+
+
+def table_grades(bench: Bench, school_id: str, term: str) -> list[dict[str, Any]]:
+    """The school's grades of the term as the table holds them, read as the government sync reads
+    them (the school-term index, the school's own client), each checked against its contract."""
+    client = bench.clients.dynamodb_for(school_id)
+    index = keys.SCHOOL_TERM_INDEX
+    request: dict[str, Any] = {
+        "TableName": bench.resources.table_name,
+        "IndexName": index.name,
+        "KeyConditionExpression": "#pk = :pk",
+        "ExpressionAttributeNames": {"#pk": index.partition_key},
+        "ExpressionAttributeValues": to_wire({":pk": grades_contract.school_term_pk(school_id, term)}),
     }
+    found: list[dict[str, Any]] = []
+    while True:
+        page = client.query(**request)
+        for raw in page["Items"]:
+            item = from_wire(raw)
+            grades_contract.check_evaluation(item)
+            found.append(item)
+        if "LastEvaluatedKey" not in page:
+            return found
+        request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def differences(school_id: str, what: str, got: Averages, want: Averages) -> list[dict[str, Any]]:
+    return [
+        {
+            "school": school_id,
+            "check": what,
+            "group": group,
+            "lake": got.get(group),
+            "expected": want.get(group),
+        }
+        for group in sorted(set(got) | set(want))
+        if group not in got
+        or group not in want
+        or got[group][1] != want[group][1]
+        or not math.isclose(got[group][0], want[group][0], rel_tol=1e-9)
+    ]
 
 
 def cross_check(
     bench: Bench, schools: Sequence[School], ledger: Ledger, term: str, key: bytes
 ) -> dict[str, Any]:
-    """Every school's subject averages from the lake (``Reports.subject_averages``, as a school's
-    admin asks for them) against those computed from the ledger."""
+    """Every school's averages from the lake's reports against the table's current grades (per
+    subject, as a school admin asks ``Reports.subject_averages``; per student and subject, the
+    ``student_averages`` report query with its pseudonyms matched to the roster), and the subject
+    averages also against what the bench asked for; and the table against the bench's requests."""
     reports = make_reports(bench, key)
     mismatches: list[dict[str, Any]] = []
-    checked = 0
-    table_view_gap = 0.0
+    table_vs_requests: list[str] = []
+    subject_groups = student_groups = retracted = 0
+    retracted_gap = 0.0
     for school in schools:
-        lake = {
-            f"{average.subject_id}/{average.term_id}": {
-                "weighted_average": average.weighted_average,
-                "grades": average.grades,
-                "students": average.students,
-            }
-            for average in reports.subject_averages(admin_of(school.school_id), term_id=term)
+        sid = school.school_id
+        table = table_grades(bench, sid, term)
+        current = [item for item in table if not grades_contract.is_retracted(item)]
+        retracted += len(table) - len(current)
+        for item in table:
+            asked = ledger.grades.get((sid, item["evaluation_id"]))
+            stands = (
+                grades_contract.version_of(item),
+                grades_contract.is_retracted(item),
+                item["score"],
+                item["weight"],
+            )
+            if asked is None or stands != (asked.version, asked.retracted, asked.score, asked.weight):
+                table_vs_requests.append(f"{sid}/{item['evaluation_id']}: table {stands}, asked {asked}")
+        by_subject = {
+            f"{a.subject_id}/{a.term_id}": (a.weighted_average, a.grades)
+            for a in reports.subject_averages(admin_of(sid), term_id=term)
         }
-        wanted = expected_averages(ledger, school.school_id)
-        checked += len(wanted)
-        for group in sorted(set(lake) | set(wanted)):
-            got, want = lake.get(group), wanted.get(group)
-            if (
-                got is None
-                or want is None
-                or got["grades"] != want["grades"]
-                or got["students"] != want["students"]
-                or not math.isclose(got["weighted_average"], want["weighted_average"], rel_tol=1e-9)
-            ):
-                mismatches.append({"school": school.school_id, "group": group, "lake": got, "expected": want})
-        table_view = expected_averages(ledger, school.school_id, without_deleted=True)
-        for group, values in table_view.items():
-            if group in wanted:
-                gap = abs(values["weighted_average"] - wanted[group]["weighted_average"])
-                table_view_gap = max(table_view_gap, gap)
+        table_subjects = averaged(
+            (f"{i['subject_id']}/{i['term_id']}", i["score"], i["weight"]) for i in current
+        )
+        names = {student_key(key, sid, student): student for _, student in school.students}
+        rows = bench.duck.query(
+            sid, report_sql.query("student_averages").name, {"term_id": term, "subject_id": ""}
+        )
+        by_student = {
+            f"{names.get(row['student_key'], row['student_key'])}/{row['subject_id']}": (
+                float(row["weighted_average"]), int(row["grades"]),
+            )
+            for row in rows
+        }  # fmt: skip
+        table_students = averaged(
+            (f"{i['student_id']}/{i['subject_id']}", i["score"], i["weight"]) for i in current
+        )
+        requested = requested_averages(ledger, sid)
+        mismatches += differences(sid, "subject averages vs the table", by_subject, table_subjects)
+        mismatches += differences(sid, "student averages vs the table", by_student, table_students)
+        mismatches += differences(sid, "subject averages vs the requests", by_subject, requested)
+        subject_groups += len(table_subjects)
+        student_groups += len(table_students)
+        for group, (average, _) in requested_averages(ledger, sid, counting_retracted=True).items():
+            if group in requested:
+                retracted_gap = max(retracted_gap, abs(average - requested[group][0]))
     return {
         "schools": len(schools),
-        "groups_checked": checked,
+        "subject_groups_checked": subject_groups,
+        "student_groups_checked": student_groups,
         "mismatches": mismatches,
-        "deleted_grades_still_in_lake": len(ledger.deleted),
-        "max_gap_vs_table_view": round(table_view_gap, 6),
+        "table_vs_requests": table_vs_requests,
+        "retracted_in_table": retracted,
+        "max_gap_if_retracted_counted": round(retracted_gap, 6),
     }
 
 
@@ -1005,8 +1364,11 @@ def print_figures(report: dict[str, Any]) -> None:
     )
     print(
         f"  term load: {w['term_writes']} writes ({w['evaluations']} grades, {w['notes']} notes, "
-        f"{w['exercise_results']} exercise results, {w['corrections']} corrections, {w['deletions']} deletions; "
-        f"{w['expired_results']} results past their TTL)"
+        f"{w['exercise_results']} exercise results; {w['expired_results']} results past their TTL)"
+    )
+    print(
+        f"  changes through the REST API: {w['grades_changed']} grades, {w['corrections']} corrections "
+        f"({w['second_corrections']} second ones), {w['retractions']} retractions"
     )
     print(
         f"  steady: {w['live_records']} grades/notes through the repository in {w['live_seconds']} s; "
@@ -1027,7 +1389,9 @@ def print_figures(report: dict[str, Any]) -> None:
     print("\npipeline counters")
     print(
         f"  stream records read {p['records_read']} (expected {p['expected_stream_records']}: bench "
-        f"{p['expected_from_bench']} + reaped {p['reaped']}), records in {p['records_in']}"
+        f"{p['expected_from_bench']} + reaped {p['reaped']} + the platform's start "
+        f"{p['platform_start_records']}), "
+        f"records in {p['records_in']}"
     )
     print(
         f"  rows written {p['rows_out']} (expected {p['expected_rows']}; in the lake {lake['rows']}), "
@@ -1035,7 +1399,7 @@ def print_figures(report: dict[str, Any]) -> None:
     )
     print(
         f"  REMOVEs: seen {p['skipped'].get('remove', 0)} (expected {p['expected_removes']}: "
-        f"{w['deletions']} deletions + {p['reaped']} reaped of {w['expired_results']} expired), "
+        f"{p['reaped']} reaped of {w['expired_results']} expired; grades are never deleted), "
         f"landed {lake['removes_landed']} (must be 0)"
     )
     print(
@@ -1056,10 +1420,13 @@ def print_figures(report: dict[str, Any]) -> None:
     line("pipeline (its own figures, every row)", f["pipeline"])
     line("lake files (file written - changed_at), all", f["lake_all"])
     line("  term load (backfill)", f["lake_load"])
+    line("  changes through the API (later versions)", f["lake_changes"])
     line("  steady", f["lake_steady"])
     line("probes (write -> DuckDbLake returns it), load", f["probes_load"])
+    line("probes, changes", f["probes_changes"])
     line("probes, steady", f["probes_steady"])
     line("probe query time (their resolution), load", f["probe_query_load"])
+    line("probe query time, changes", f["probe_query_changes"])
     line("probe query time, steady", f["probe_query_steady"])
     print(
         f"  probes every {report['config']['probe_every']:g} s +-50%, polled every {report['config']['probe_poll']:g} s "
@@ -1085,8 +1452,10 @@ def print_figures(report: dict[str, Any]) -> None:
         "and below)"
     )
     print(
-        f"  rows {lake['rows']} = {lake['records']} records + {lake['rows'] - lake['records']} later versions; "
-        f"version ties {lake['version_ties']} (must be 0)"
+        f"  rows {lake['rows']} = {lake['records']} records + {lake['rows'] - lake['records']} later versions "
+        f"({lake['tombstones']} of them tombstones); version ties {lake['version_ties']} (must be 0); "
+        f"versions created in the same second as an earlier one {lake['versions_in_the_same_second']} "
+        "(in AWS their changed_at ties: why the reports order by version, then stream sequence)"
     )
     q = report["queries"]
     print(
@@ -1102,16 +1471,35 @@ def print_figures(report: dict[str, Any]) -> None:
             f"({r['speedup']:.1f}x); same answer {'yes' if r['same_answer'] else 'NO'}; "
             f"other schools' files {r['foreign_files']}"
         )
+    a = report["api"]
+    print(f"\nchanges through the REST API (gateway, teacher tokens, {a['workers']} teachers at a time)")
+    print(
+        f"  {sum(a['answers'].values())} requests in {a['wall_seconds']} s ({a['requests_per_second']}/s): "
+        f"{dict(sorted(a['answers'].items()))}"
+    )
+    for name, values in sorted(a["seconds"].items()):
+        print(
+            f"  {name:<8} p50 {1000 * values['p50']:6.1f} ms  p95 {1000 * values['p95']:6.1f} ms  "
+            f"n={values['count']}"
+        )
+    print(
+        f"  on {a['checked']} grades: 428 without If-Match {a['unconditional_refused']}, 412 on a stale one "
+        f"{a['stale_refused']}, a replayed key answered the same {a['replays_same']}; unexpected answers "
+        f"{len(a['unexpected'])} (must be 0)"
+    )
     c = report["cross_check"]
     print("\ncorrectness")
     print(
-        f"  subject averages of {c['schools']} schools ({c['groups_checked']} subject/term groups) from the "
-        f"lake vs computed from the records written: {len(c['mismatches'])} mismatches"
+        f"  {c['schools']} schools: per-student averages ({c['student_groups_checked']} student/subject "
+        "groups) "
+        f"and subject averages ({c['subject_groups_checked']} groups) from the lake's reports vs the table's "
+        f"current grades, and subject averages vs the records asked for: {len(c['mismatches'])} mismatches"
     )
     print(
-        f"  {c['deleted_grades_still_in_lake']} grades deleted from the table are still in the lake "
-        f"(REMOVEs never land); largest gap they make to an average the table would give: "
-        f"{c['max_gap_vs_table_view']}"
+        f"  the table vs what the bench asked the API to do: {len(c['table_vs_requests'])} differences; "
+        f"{c['retracted_in_table']} retracted grades (tombstones in the lake), the largest gap they would "
+        "make "
+        f"to an average if counted: {c['max_gap_if_retracted_counted']}"
     )
     print(f"\ntotal wall time {report['total_wall_seconds']} s")
 
@@ -1132,6 +1520,7 @@ def plot(report: dict[str, Any], ages: dict[str, list[float]], sizes: list[int],
             cdf.step(ordered, ys, where="post", label=f"{label} (n={len(ordered)})", **style)
 
     cdf_line(ages["lake_load"], "rows, term load (backfill)", color="#e90")
+    cdf_line(ages["lake_changes"], "rows, changes through the API", color="#93c")
     cdf_line(ages["lake_steady"], "rows, steady", color="#2a7")
     cdf_line(ages["probes_load"], "probes, term load", color="#c33", linestyle="--")
     cdf_line(ages["probes_steady"], "probes, steady", color="#27c", linestyle="--")
@@ -1210,7 +1599,19 @@ def options() -> argparse.Namespace:
         "--grades-per-subject", type=int, default=3, help="evaluations per course and subject"
     )
     parser.add_argument("--correction-rate", type=float, default=0.03, help="share of grades corrected")
-    parser.add_argument("--deletion-rate", type=float, default=0.003, help="share of grades deleted")
+    parser.add_argument(
+        "--second-correction-share", type=float, default=0.25,
+        help="share of corrected grades corrected again (their weight)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--retract-corrected-share", type=float, default=0.1, help="share of corrected grades then retracted"
+    )
+    parser.add_argument(
+        "--retraction-rate", type=float, default=0.003, help="share of grades retracted (entered twice)"
+    )
+    parser.add_argument(
+        "--api-workers", type=int, default=4, help="teachers changing grades through the API at a time"
+    )
     parser.add_argument(
         "--write-rate", type=float, default=0.0,
         help="term load writes a second (default 0: as fast as the emulator takes them)",
@@ -1228,8 +1629,13 @@ def options() -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--timeout", type=float, default=900.0, help="give up draining after this, s")
     opts = parser.parse_args()
-    if min(opts.schools, opts.repeat, opts.baseline_repeat) < 1 or min(opts.scale, opts.live_rate) <= 0:
-        parser.error("--schools, --scale, --repeat, --baseline-repeat and --live-rate must be positive")
+    if (
+        min(opts.schools, opts.repeat, opts.baseline_repeat, opts.api_workers) < 1
+        or min(opts.scale, opts.live_rate) <= 0
+    ):
+        parser.error(
+            "--schools, --scale, --repeat, --baseline-repeat, --api-workers and --live-rate must be positive"
+        )
     return opts
 
 
@@ -1244,29 +1650,22 @@ def main() -> int:
     term = term_of(term_end)
     schools = schools_of(opts.schools, opts.scale, rng)
     ledger = Ledger()
-    writes = plan_term(schools, term_start, term_end, now, opts, rng, ledger)
+    writes, changes = plan_term(schools, term_start, term_end, now, opts, rng, ledger)
     quiet_logs()
 
-    emulator = Emulator(port=0)
-    emulator.start()
-    quiet_logs()
     state = tempfile.TemporaryDirectory(prefix="luca-bench-lake-")
+    # The platform as `luca up` composes it (no demo schools: the bench brings its own), so the
+    # teachers' changes go through its gateway and grading service, and the lake is its own.
+    platform = LocalPlatform(
+        PlatformConfig.ephemeral(Path(state.name), schools=(), log_level="WARNING", access_log_stdout=False)
+    )
     try:
-        resources = provision(emulator.url)
-        lake = LocalLake(
-            endpoint_url=resources.endpoint_url,
-            region=resources.region,
-            table_name=resources.table_name,
-            stream_arn=resources.stream_arn,
-            state_dir=Path(state.name),
-            account=resources.table_arn.split(":")[4],
-        ).start()
-        try:
-            report, ages, sizes = run(resources, lake, Path(state.name), schools, writes, ledger, term, opts)
-        finally:
-            lake.stop()
+        console.print("starting the local platform ...")
+        platform.start()
+        quiet_logs()
+        report, ages, sizes = run(platform, Path(state.name), schools, writes, changes, ledger, term, opts)
     finally:
-        emulator.stop()
+        platform.stop()
         state.cleanup()
     report["workload"].update(
         term=term, term_start=term_start.date().isoformat(), term_end=term_end.date().isoformat()
@@ -1276,10 +1675,16 @@ def main() -> int:
     (OUT / "lake.json").write_text(json.dumps(report, indent=2, default=str) + "\n")
     print_figures(report)
     print(f"wrote {OUT / 'lake.json'} and {OUT / 'lake.png'}")
+    api = report["api"]
     bad = (
         report["lake"]["removes_landed"]
         or report["lake"]["version_ties"]
         or report["cross_check"]["mismatches"]
+        or report["cross_check"]["table_vs_requests"]
+        or api["unexpected"]
+        or api["checked"] != api["stale_refused"]
+        or api["checked"] != api["unconditional_refused"]
+        or api["checked"] != api["replays_same"]
         or report["pipeline"]["rows_out"] != report["pipeline"]["expected_rows"]
         or report["lake"]["rows"] != report["pipeline"]["rows_out"]
         or not all(r["same_answer"] for r in report["queries"]["reports"].values())
@@ -1288,16 +1693,18 @@ def main() -> int:
 
 
 def run(
-    resources: ProvisionedResources,
-    lake: LocalLake,
+    platform: LocalPlatform,
     state_dir: Path,
     schools: Sequence[School],
     writes: Sequence[Write],
+    changes: Sequence[Change],
     ledger: Ledger,
     term: str,
     opts: argparse.Namespace,
 ) -> tuple[dict[str, Any], dict[str, list[float]], list[int]]:
     settings = PLATFORM_DEFINITION.analytics
+    resources, lake = platform.resources, platform.lake
+    assert lake is not None
     clients = AwsClients(
         region=resources.region,
         endpoint_url=resources.endpoint_url,
@@ -1305,6 +1712,7 @@ def run(
     )
     host = resources.endpoint_url.split("://", 1)[1]
     bench = Bench(
+        platform=platform,
         resources=resources,
         lake=lake,
         clients=clients,
@@ -1314,12 +1722,11 @@ def run(
         duck=DuckDbLake.s3(lake.bucket, region=resources.region, endpoint_url=resources.endpoint_url),
     )
     students = sum(len(school.students) for school in schools)
-    kinds = Counter(
-        next(iter(w.request.values())).get("Item", {}).get("type", {}).get("S", "delete") for w in writes
-    )
+    kinds = Counter(w.request["PutRequest"]["Item"]["type"]["S"] for w in writes)
     console.print(
         f"[bold]lake benchmark[/]: {len(schools)} schools, {students} students, term {term}; "
-        f"{len(writes)} term writes; lake buffer {settings.buffer_bytes // 1024} KiB / {settings.buffer_seconds:g} s, "
+        f"{len(writes)} term writes, {sum(len(c.steps) for c in changes)} changes through the API; "
+        f"lake buffer {settings.buffer_bytes // 1024} KiB / {settings.buffer_seconds:g} s, "
         f"poll {settings.poll_interval_seconds:g} s, reaper every {settings.reaper_interval_seconds:g} s"
     )
     columns = (
@@ -1340,12 +1747,13 @@ def run(
     live_rng = random.Random(opts.seed + 1)
     with Progress(*columns, console=console, refresh_per_second=2) as progress:
         roster_task = progress.add_task("roster (repository)", total=students, note="")
+        base_records = settled(bench)  # what the platform's own start put on the stream
         plan_roster(schools, ledger)
         roster_seconds = in_writer(
             bench,
             write_roster,
             (resources.endpoint_url, resources.region, resources.table_name, resources.tenant_role_arn,
-             list(schools)),
+             list(schools), term),
             progress,
             roster_task,
         )  # fmt: skip
@@ -1367,7 +1775,7 @@ def run(
 
         def expected_records() -> int:
             assert lake.reaper is not None
-            return ledger.stream_records + 2 * prober.written + lake.reaper.deleted
+            return base_records + ledger.stream_records + prober.stream_records + lake.reaper.deleted
 
         progress.update(stream_task, note="draining the backlog")
         drain_from = bench.records_read()
@@ -1380,6 +1788,15 @@ def run(
         wait_reaped(bench, ledger.expired_results, timeout=4 * settings.reaper_interval_seconds + 120)
         wait_drained(bench, expected_records, opts.timeout, progress, stream_task, flushed=False)
         progress.update(stream_task, note="drained")
+
+        prober.phase = "changes"
+        changes_from = datetime.now(UTC)
+        tokens = teacher_tokens(platform, schools)
+        change_task = progress.add_task("changes (REST API, teachers)", total=len(changes), note="")
+        api = apply_changes(
+            platform.gateway_url, tokens, changes, ledger, opts.api_workers, progress, change_task
+        )
+        wait_drained(bench, expected_records, opts.timeout, progress, stream_task, flushed=False)
 
         steady_from = datetime.now(UTC)
         prober.phase = "steady"
@@ -1466,13 +1883,14 @@ def run(
     check = cross_check(bench, schools, ledger, term, key)
 
     steady_ages = [age for changed, age in read.ages if changed >= steady_from]
-    load_ages = [age for changed, age in read.ages if changed < steady_from]
+    load_ages = [age for changed, age in read.ages if changed < changes_from]
     probe_ages = {
-        phase: [s.seconds for s in prober.samples if s.phase == phase] for phase in ("load", "steady")
+        phase: [s.seconds for s in prober.samples if s.phase == phase]
+        for phase in ("load", "changes", "steady")
     }
     counters = stats
     expected_rows = ledger.lake_rows + prober.written
-    expected_from_bench = ledger.stream_records + 2 * prober.written
+    expected_from_bench = ledger.stream_records + prober.stream_records
     files_per = sorted(per_partition.values())
     report: dict[str, Any] = {
         "config": {
@@ -1488,11 +1906,13 @@ def run(
             "students": students,
             "percentage_schools": sum(s.rule.scale is ScaleKind.PERCENTAGE for s in schools),
             "term_writes": len(writes),
-            "evaluations": kinds["Evaluation"] - ledger.changes["MODIFY"],
+            "evaluations": kinds["Evaluation"],
             "notes": kinds["BehaviorNote"],
             "exercise_results": kinds["ExerciseResult"],
-            "corrections": ledger.changes["MODIFY"],
-            "deletions": len(ledger.deleted),
+            "grades_changed": len(changes),
+            "corrections": api.corrections,
+            "second_corrections": api.second_corrections,
+            "retractions": api.retractions,
             "expired_results": ledger.expired_results,
             "live_records": live,
             "live_seconds": opts.live_seconds,
@@ -1526,17 +1946,44 @@ def run(
             },
             "undecodable": lake.poller.counters.undecodable,
             "reaped": reaped,
-            "expected_stream_records": expected_from_bench + reaped,
+            "expected_stream_records": expected_from_bench + reaped + base_records,
             "expected_from_bench": expected_from_bench,
             "expected_rows": expected_rows,
             "expected_rows_by_type": {
                 **ledger.by_type,
                 "Evaluation": ledger.by_type["Evaluation"] + prober.written,
             },
-            "expected_removes": ledger.changes["REMOVE"] + reaped,
-            "expected_not_a_fact": sum(ledger.not_facts.values()) + prober.written,
+            "expected_removes": reaped,
+            "expected_not_a_fact": base_records
+            + sum(n for kind, n in ledger.not_facts.items() if kind != KEYS_ONLY)
+            + prober.written
+            + prober.students,
+            "expected_unknown_type": ledger.not_facts[KEYS_ONLY],
+            "platform_start_records": base_records,
             "bench_changes": dict(ledger.changes),
-            "not_a_fact_written": {**ledger.not_facts, "Idempotency (probes)": prober.written},
+            "not_a_fact_written": {
+                **ledger.not_facts,
+                "Idempotency (probes)": prober.written,
+                "Student (probes)": prober.students,
+            },
+        },
+        "api": {
+            "grades_changed": len(changes),
+            "corrections": api.corrections,
+            "second_corrections": api.second_corrections,
+            "retractions": api.retractions,
+            "answers": dict(api.answers),
+            "seconds": {name: percentiles(values) for name, values in api.seconds.items()},
+            "wall_seconds": round(api.wall_seconds, 1),
+            "requests_per_second": round(sum(api.answers.values()) / api.wall_seconds, 1)
+            if api.wall_seconds
+            else None,
+            "workers": opts.api_workers,
+            "checked": api.checked,
+            "stale_refused": api.stale_refused,
+            "unconditional_refused": api.unconditional_refused,
+            "replays_same": api.replays_same,
+            "unexpected": api.unexpected,
         },
         "freshness": {
             "pipeline": {
@@ -1544,10 +1991,13 @@ def run(
             },
             "lake_all": percentiles(age for _, age in read.ages),
             "lake_load": percentiles(load_ages),
+            "lake_changes": percentiles(read.change_ages),
             "lake_steady": percentiles(steady_ages),
             "probes_load": percentiles(probe_ages["load"]),
+            "probes_changes": percentiles(probe_ages["changes"]),
             "probes_steady": percentiles(probe_ages["steady"]),
             "probe_query_load": percentiles(prober.poll_seconds["load"]),
+            "probe_query_changes": percentiles(prober.poll_seconds["changes"]),
             "probe_query_steady": percentiles(prober.poll_seconds["steady"]),
             "probe_errors": prober.errors,
             "probe_samples": [vars(s) for s in prober.samples],
@@ -1563,6 +2013,9 @@ def run(
                 n for change, n in read.changes.items() if change not in ("INSERT", "MODIFY")
             ),
             "version_ties": read.version_ties,
+            "later_versions": read.later_versions,
+            "tombstones": read.tombstones,
+            "versions_in_the_same_second": read.same_second_versions,
             "mean_file_bytes": lake_bytes / max(1, lake_files),
             "median_file_bytes": statistics.median(sizes) if sizes else 0,
             "files_under_64kb": sum(size < 64 * 1024 for size in sizes),
@@ -1587,6 +2040,7 @@ def run(
     }
     ages = {
         "lake_load": load_ages,
+        "lake_changes": read.change_ages,
         "lake_steady": steady_ages,
         "probes_load": probe_ages["load"],
         "probes_steady": probe_ages["steady"],

@@ -60,7 +60,7 @@ STATE_MACHINE_ARN = f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{GOVSYNC.st
 PARAMETER_ARN = f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter{GOVSYNC.schools_parameter}"
 TASKS_ROLE_NAME = GOVSYNC.tasks_role_name
 TASKS_ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/{TASKS_ROLE_NAME}"
-STARTER_ROLE_NAME = "govsync-starter-role"
+STARTER_ROLE_NAME = GOVSYNC.starter_role_name
 SYNTH_CONTEXT = {
     CERTIFICATE_ARN_CONTEXT: SYNTH_ONLY_PLACEHOLDER_CERTIFICATE_ARN,
     MINISTRY_URL_CONTEXT: SYNTH_ONLY_PLACEHOLDER_MINISTRY_URL,
@@ -605,13 +605,16 @@ def test_tasks_role_reaches_manifests_secret_and_one_school_only(
     }
 
 
-def test_starter_may_only_start_and_see_this_state_machine_and_read_the_schools(
+def test_starter_may_only_start_and_see_this_state_machine_read_the_schools_and_act_as_one_school(
     synthesized: Any, govsync: dict[str, Any]
 ) -> None:
     grants = _grants(_statements(synthesized, govsync, "starter_role"))
     starter = govsync["resources"][govsync["ids"]["functions"][STARTER]]["Properties"]
     log_group = f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{starter['LoggingConfig']['LogGroup']['Ref']}:*"
     assert grants == {
+        # Terms and sync state, read as one school at a time (the tenant role confines the keys).
+        "sts:AssumeRole": {TENANT_ARN},
+        "sts:TagSession": {TENANT_ARN},
         "states:StartExecution": {STATE_MACHINE_ARN},
         "states:DescribeExecution": {
             f"arn:aws:states:{REGION}:{ACCOUNT}:execution:{GOVSYNC.state_machine_name}:*"
@@ -717,8 +720,12 @@ def test_tasks_become_one_school_and_never_touch_the_table_or_other_buckets_them
             ),
             "ImplicitlyDenied",
         ),
-        "the starter assumes the tenant role": (
+        "the starter assumes the tenant role as one school": (
             request(starter_policy, STARTER_ROLE_NAME, "sts:AssumeRole", TENANT_ARN, school, trust=True),
+            "Allowed",
+        ),
+        "the starter assumes the tenant role with no school": (
+            request(starter_policy, STARTER_ROLE_NAME, "sts:AssumeRole", TENANT_ARN, {}, trust=True),
             "ImplicitlyDenied",
         ),
         "tasks read a manifest": (

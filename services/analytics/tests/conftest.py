@@ -5,15 +5,17 @@ The lake's facts (school A, term 2025-T1 unless said):
 
 | record | student | subject | score | weight | note |
 |--------|---------|---------|-------|--------|------|
-| a1 | st-1 | math | 6.0, then 7.0 | 1 | corrected by a MODIFY: 7.0 counts |
-| a2 | st-1 | math | 5.0 | 1 | |
+| a1 | st-1 | math | 6.0, then 7.0 | 1 | corrected (version 2, stamped earlier): 7.0 counts |
+| a2 | st-1 | math | 5.0 | 1 | its row delivered twice: counts once |
 | a3 | st-2 | math | 3.0 | 2 | |
 | a4 | st-2 | math | 5.0 | 1 | |
 | a5 | st-3 | math | 3.5 | 1 | |
 | a6 | st-gone | math | 2.0 | 1 | not on the roster any more |
 | a7 | st-1 | lang | 4.5 | 1 | lang passes at 5.0 |
 | a8 | st-2 | lang | 6.0 | 1 | |
-| a9 | st-1 | math | 6.5 | 1 | term 2025-T2 |
+| a9 | st-1 | math | 6.0, then 6.5 | 1 | term 2025-T2, in a file from before versions: the later counts |
+| a10 | st-3 | math | 1.0 | 1 | retracted (its tombstone keeps the score): not counted |
+| a11 | st-2 | math | 1.0 | 1 | two rows of one version: the later in the stream, a tombstone, wins |
 
 plus behavior notes (2025-03: 2 positive, 1 negative; 2025-04: 1 negative) and exercise results
 (not grades). Schools B and C have the same student and subject ids with very different scores, so
@@ -34,7 +36,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from luca_analytics.adapters.lake_schema import LAKE_PREFIX, file_schema, partition_path
-from luca_analytics.domain.lake import student_key
+from luca_analytics.domain.lake import SEQUENCE_DIGITS, student_key
 from luca_kernel.access import Principal, Role
 from luca_kernel.errors import Unauthenticated
 from luca_kernel.grading import GradingRule, default_rule
@@ -174,9 +176,19 @@ def lake_row(
     kind: str = "",
     change: str = "INSERT",
     changed_hour: int = 12,
+    version: int = 1,
+    retracted: bool = False,
+    sequence: int = 0,
+    legacy: bool = False,
 ) -> dict[str, Any]:
-    """A row of the files (partition columns are the path), as the pipeline writes it."""
+    """A row of the files (partition columns are the path), as the pipeline writes it; ``legacy``:
+    as it wrote them before versions (no version, retracted or sequence number columns)."""
     evaluation = item_type == "evaluation"
+    lifecycle = {
+        "version": version,
+        "retracted": retracted,
+        "sequence_number": str(sequence).zfill(SEQUENCE_DIGITS) if sequence else "",
+    }
     return {
         "item_type": item_type,
         "change": change,
@@ -191,7 +203,8 @@ def lake_row(
         "behavior_kind": kind,
         "passing": (score or 0) >= 4.0 if item_type == "exercise_result" else None,
         "occurred_at": _at(month),
-        "source_schema_version": 1,
+        "source_schema_version": 1 if legacy else 2,
+        **({} if legacy else lifecycle),
     }
 
 
@@ -203,16 +216,69 @@ def make_lake_row() -> Callable[..., dict[str, Any]]:
 def school_a_rows() -> list[tuple[int, dict[str, Any]]]:
     s = SCHOOL_A
     return [
-        (3, lake_row(s, "a1", student="st-1", month=3, score=6.0)),
-        (3, lake_row(s, "a1", student="st-1", month=3, score=7.0, change="MODIFY", changed_hour=15)),
-        (3, lake_row(s, "a2", student="st-1", month=3, score=5.0)),
+        (3, lake_row(s, "a1", student="st-1", month=3, score=6.0, sequence=100)),
+        # Approximate creation times are no order: the correction is stamped before the original.
+        (
+            3,
+            lake_row(
+                s, "a1", student="st-1", month=3, score=7.0, change="MODIFY", changed_hour=11, version=2
+            ),
+        ),
+        (3, lake_row(s, "a2", student="st-1", month=3, score=5.0, sequence=101)),
+        (3, lake_row(s, "a2", student="st-1", month=3, score=5.0, sequence=101)),  # redelivered
         (3, lake_row(s, "a3", student="st-2", month=3, score=3.0, weight=2.0)),
         (4, lake_row(s, "a4", student="st-2", month=4, score=5.0)),
         (4, lake_row(s, "a5", student="st-3", month=4, score=3.5)),
         (4, lake_row(s, "a6", student="st-gone", month=4, score=2.0)),
         (3, lake_row(s, "a7", student="st-1", month=3, subject="lang", score=4.5)),
         (4, lake_row(s, "a8", student="st-2", month=4, subject="lang", score=6.0)),
-        (6, lake_row(s, "a9", student="st-1", month=6, term="2025-T2", score=6.5)),
+        (6, lake_row(s, "a9", student="st-1", month=6, term="2025-T2", score=6.0, legacy=True)),
+        (
+            6,
+            lake_row(
+                s,
+                "a9",
+                student="st-1",
+                month=6,
+                term="2025-T2",
+                score=6.5,
+                change="MODIFY",
+                changed_hour=15,
+                legacy=True,
+            ),
+        ),
+        (4, lake_row(s, "a10", student="st-3", month=4, score=1.0, sequence=300)),
+        (
+            4,
+            lake_row(
+                s,
+                "a10",
+                student="st-3",
+                month=4,
+                score=1.0,
+                change="MODIFY",
+                version=2,
+                retracted=True,
+                sequence=301,
+            ),
+        ),
+        # Never written by grading (a version is one state): here to pin the tie-break.
+        (4, lake_row(s, "a11", student="st-2", month=4, score=1.0, change="MODIFY", version=3, sequence=401)),
+        (
+            4,
+            lake_row(
+                s,
+                "a11",
+                student="st-2",
+                month=4,
+                score=1.0,
+                change="MODIFY",
+                version=3,
+                retracted=True,
+                sequence=402,
+                changed_hour=9,
+            ),
+        ),
         (3, lake_row(s, "n1", student="st-1", month=3, item_type="behavior_note", kind="positive")),
         (3, lake_row(s, "n2", student="st-2", month=3, item_type="behavior_note", kind="positive")),
         (3, lake_row(s, "n3", student="st-3", month=3, item_type="behavior_note", kind="negative")),
@@ -255,8 +321,12 @@ def other_school_rows(school: str) -> list[tuple[int, dict[str, Any]]]:
 def write_lake(
     root: Path, rows_by_school: Mapping[str, list[tuple[int, dict[str, Any]]]]
 ) -> dict[str, list[str]]:
-    """Writes two files per partition (as a buffered writer would); returns each school's file paths."""
+    """Writes two files per partition (as a buffered writer would), legacy rows with the columns
+    files had before versions; returns each school's file paths."""
     written: dict[str, list[str]] = {}
+    legacy_schema = pa.schema(
+        [f for f in file_schema() if f.name not in ("version", "retracted", "sequence_number")]
+    )
     for school, rows in rows_by_school.items():
         by_month: dict[int, list[dict[str, Any]]] = {}
         for month, row in rows:
@@ -269,7 +339,8 @@ def write_lake(
                 if not chunk:
                     continue
                 path = directory / f"part-{part}.parquet"
-                pq.write_table(pa.Table.from_pylist(chunk, schema=file_schema()), path)
+                schema = file_schema() if "version" in chunk[0] else legacy_schema
+                pq.write_table(pa.Table.from_pylist(chunk, schema=schema), path)
                 written.setdefault(school, []).append(str(path))
     return written
 

@@ -38,19 +38,22 @@ def minimal_image(contract: ItemContract, **values: Any) -> dict[str, Any]:
     return image
 
 
+EVALUATION_V1_VALUES: Mapping[str, Any] = {
+    "school_id": SCHOOL,
+    "evaluation_id": "ev-1",
+    "student_id": "st-1",
+    "course_id": "1A",
+    "subject_id": "math",
+    "term_id": "2025-T1",
+    "score": Decimal("6.5"),
+    "weight": Decimal("2"),
+    "recorded_at": "2025-04-30T15:00:00.000000Z",
+}
+# Items written before the grade lifecycle stay in the table (and come back on the stream when
+# corrected: as version 2 items then).
+EVALUATION_V1_IMAGE = minimal_image(grades.EVALUATION_V1, **EVALUATION_V1_VALUES)
 IMAGES: Mapping[str, dict[str, Any]] = {
-    "Evaluation": minimal_image(
-        grades.EVALUATION,
-        school_id=SCHOOL,
-        evaluation_id="ev-1",
-        student_id="st-1",
-        course_id="1A",
-        subject_id="math",
-        term_id="2025-T1",
-        score=Decimal("6.5"),
-        weight=Decimal("2"),
-        recorded_at="2025-04-30T15:00:00.000000Z",
-    ),
+    "Evaluation": minimal_image(grades.EVALUATION, **EVALUATION_V1_VALUES, version=Decimal(1)),
     "BehaviorNote": minimal_image(
         grades.BEHAVIOR_NOTE,
         school_id=SCHOOL,
@@ -79,8 +82,10 @@ def test_every_lake_type_has_a_published_contract_example_here() -> None:
 
 
 @pytest.mark.parametrize("change", ["INSERT", "MODIFY"])
-def test_a_minimal_evaluation_becomes_a_row(change: str) -> None:
-    row = flatten(change, IMAGES["Evaluation"], CHANGED, KEY)
+@pytest.mark.parametrize("image", [IMAGES["Evaluation"], EVALUATION_V1_IMAGE], ids=["v2", "v1"])
+def test_a_minimal_evaluation_becomes_a_row(change: str, image: Mapping[str, Any]) -> None:
+    grades.check_evaluation(image)
+    row = flatten(change, image, CHANGED, KEY, "4200")
     assert row == LakeRow(
         school_id=SCHOOL,
         year=2025,
@@ -98,8 +103,24 @@ def test_a_minimal_evaluation_becomes_a_row(change: str) -> None:
         behavior_kind="",
         passing=None,
         occurred_at=datetime(2025, 4, 30, 15, 0, tzinfo=UTC),
-        source_schema_version=1,
+        source_schema_version=int(image[SCHEMA_VERSION_ATTRIBUTE]),
+        version=grades.version_of(image),
+        retracted=grades.is_retracted(image),
+        sequence_number="4200".zfill(40),
     )
+
+
+def test_a_later_version_and_a_retraction_read_as_the_contract_defines_them() -> None:
+    corrected = {**IMAGES["Evaluation"], "version": Decimal(2), "score": Decimal("5.0")}
+    retracted = {**corrected, "version": Decimal(3), "retracted": True, "change_reason": "entered twice"}
+    for image in (corrected, retracted):
+        grades.check_evaluation(image)
+    second, third = (flatten("MODIFY", image, CHANGED, KEY) for image in (corrected, retracted))
+    assert isinstance(second, LakeRow)
+    assert isinstance(third, LakeRow)
+    assert (second.version, second.retracted, second.score) == (grades.version_of(corrected), False, 5.0)
+    assert (third.version, third.retracted, third.score) == (grades.version_of(retracted), True, None)
+    assert grades.is_retracted(retracted)
 
 
 def test_a_minimal_behavior_note_becomes_a_row() -> None:

@@ -11,6 +11,7 @@ import pytest
 
 from luca_analytics.adapters import report_sql
 from luca_analytics.adapters.duckdb_lake import DuckDbLake
+from luca_analytics.domain.lake import student_key
 from luca_analytics.service_layer.reports import LakeUnavailable, ReportName, Reports
 from luca_kernel.access import Principal
 from luca_kernel.errors import Forbidden, InvalidInput
@@ -52,6 +53,20 @@ def test_subject_averages_are_weighted_and_count_the_latest_version_of_each_grad
     ]
     one_term = reports.subject_averages(tokens["teacher-a"], term_id="2025-T2")
     assert [(a.subject_id, a.term_id) for a in one_term] == [("math", "2025-T2")]
+
+
+def test_each_grade_counts_once_in_its_latest_version_and_not_at_all_once_retracted(
+    lake: DuckDbLake, pseudonym_key: bytes
+) -> None:
+    """a1: version 2 wins although stamped earlier; a2: a redelivered row counts once; a10: its
+    tombstone (which kept a score) drops it; a11: of two rows of one version, the later in the stream
+    (a tombstone) wins; a9: rows from before versions still read, the later change winning."""
+    rows = lake.query(SCHOOL_A, "student_averages", {"term_id": "", "subject_id": "math"})
+    by_student = {row["student_key"]: (round(row["weighted_average"], 4), row["grades"]) for row in rows}
+    key = {student: student_key(pseudonym_key, SCHOOL_A, student) for student in ("st-1", "st-2", "st-3")}
+    assert by_student[key["st-1"]] == (round((7.0 + 5.0 + 6.5) / 3, 4), 3)
+    assert by_student[key["st-2"]] == (round((3.0 * 2 + 5.0) / 3, 4), 2)
+    assert by_student[key["st-3"]] == (3.5, 1)
 
 
 def test_students_below_passing_by_each_subject_rule_re_identified_or_reported_unknown(

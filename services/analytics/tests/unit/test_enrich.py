@@ -98,6 +98,23 @@ def test_a_good_insert_becomes_a_row_with_the_lake_columns_and_its_partition_key
     json.dumps(rows)  # what Pipes hands to Firehose must be plain JSON
 
 
+def test_a_correction_and_a_retraction_are_rows_of_their_versions_ordered_by_the_stream() -> None:
+    corrected = stream_record("MODIFY", evaluation(schema_version=Decimal(2), version=Decimal(2)))
+    corrected["dynamodb"]["SequenceNumber"] = "4000000000000000000001"
+    retracted = stream_record(
+        "MODIFY", evaluation(schema_version=Decimal(2), version=Decimal(3), retracted=True)
+    )
+    retracted["dynamodb"]["SequenceNumber"] = "4000000000000000000002"
+
+    second, third = enrich.process([corrected, retracted], lambda: KEY)
+
+    assert (second["version"], second["retracted"], second["score"]) == (2, False, 5.5)
+    assert (third["version"], third["retracted"], third["score"], third["weight"]) == (3, True, None, None)
+    assert second["sequence_number"] == "4000000000000000000001".zfill(40)
+    assert second["sequence_number"] < third["sequence_number"]
+    json.dumps([second, third])
+
+
 def test_no_student_id_name_text_or_staff_id_leaks_into_a_row() -> None:
     rows = enrich.process([stream_record("MODIFY", evaluation())], lambda: KEY)
 

@@ -8,7 +8,15 @@ from decimal import Decimal
 import pytest
 
 from luca_analytics.adapters import lake_schema
-from luca_analytics.domain.lake import LakeRow, Skip, SkipReason, flatten, student_key
+from luca_analytics.domain.lake import (
+    SEQUENCE_DIGITS,
+    LakeRow,
+    Skip,
+    SkipReason,
+    flatten,
+    sequence_key,
+    student_key,
+)
 
 KEY = b"test-pseudonym-key"
 CHANGED = datetime(2025, 3, 2, 12, 0, tzinfo=UTC)
@@ -99,6 +107,68 @@ def test_an_exercise_result_keeps_its_score_and_whether_it_passed() -> None:
     assert (row.item_type, row.score, row.passing, row.term_id) == ("exercise_result", 3.2, False, "")
 
 
+def test_a_version_1_evaluation_is_version_1_and_not_retracted() -> None:
+    row = flatten("INSERT", evaluation(), CHANGED, KEY)
+
+    assert isinstance(row, LakeRow)
+    assert (row.version, row.retracted, row.source_schema_version) == (1, False, 1)
+
+
+def test_a_correction_is_a_row_with_its_version() -> None:
+    corrected = evaluation(schema_version=Decimal(2), version=Decimal(3), score=Decimal("6.1"))
+    row = flatten("MODIFY", corrected, CHANGED, KEY, "1100000000017454423042")
+
+    assert isinstance(row, LakeRow)
+    assert (row.change, row.version, row.retracted, row.score, row.weight) == ("MODIFY", 3, False, 6.1, 2.0)
+    assert row.source_schema_version == 2
+    # What the change's author wrote stays out of the lake, like every free text.
+    changed = evaluation(schema_version=2, version=2, change_reason="typo de Martina", updated_by="teacher-7")
+    assert "Martina" not in repr(flatten("MODIFY", changed, CHANGED, KEY))
+
+
+def test_a_retraction_is_a_tombstone_without_the_grade() -> None:
+    retracted = evaluation(
+        schema_version=2, version=Decimal(2), retracted=True, change_reason="entered twice"
+    )
+    row = flatten("MODIFY", retracted, CHANGED, KEY)
+
+    assert isinstance(row, LakeRow)
+    assert (row.version, row.retracted, row.score, row.weight) == (2, True, None, None)
+    assert (row.record_id, row.subject_id, row.term_id) == ("ev-1", "math", "2025-T1")
+
+
+def test_other_facts_are_version_1_and_never_retracted() -> None:
+    note = {
+        "type": "BehaviorNote",
+        "schema_version": 1,
+        "school_id": "school-a",
+        "note_id": "n-1",
+        "student_id": "st-1",
+        "course_id": "1A",
+        "kind": "positive",
+        "recorded_at": "2025-04-10T08:00:00.000000Z",
+        "version": 7,
+        "retracted": True,
+    }
+    row = flatten("INSERT", note, CHANGED, KEY)
+
+    assert isinstance(row, LakeRow)
+    assert (row.version, row.retracted) == (1, False)
+
+
+def test_the_sequence_number_is_padded_so_its_text_orders_like_the_number() -> None:
+    early = flatten("MODIFY", evaluation(), CHANGED, KEY, "999")
+    late = flatten("MODIFY", evaluation(), CHANGED, KEY, "1100000000017454423009")
+    assert isinstance(early, LakeRow)
+    assert isinstance(late, LakeRow)
+    assert len(early.sequence_number) == len(late.sequence_number) == SEQUENCE_DIGITS
+    assert early.sequence_number < late.sequence_number
+    assert int(late.sequence_number) == 1100000000017454423009
+    # None, or not a sequence number: empty, which sorts before any.
+    for raw in ("", "12a", "١٢", "9" * (SEQUENCE_DIGITS + 1)):
+        assert sequence_key(raw) == ""
+
+
 @pytest.mark.parametrize(
     ("change", "image", "reason"),
     [
@@ -107,12 +177,24 @@ def test_an_exercise_result_keeps_its_score_and_whether_it_passed() -> None:
         ("INSERT", {"type": "GovSyncAudit"}, SkipReason.NOT_A_FACT),
         ("INSERT", {"type": "Homework", "schema_version": 1}, SkipReason.UNKNOWN_TYPE),
         ("INSERT", {"no": "type"}, SkipReason.UNKNOWN_TYPE),
-        ("INSERT", evaluation(schema_version=2), SkipReason.UNKNOWN_SCHEMA_VERSION),
+        ("INSERT", evaluation(schema_version=3, version=2), SkipReason.UNKNOWN_SCHEMA_VERSION),
         ("INSERT", evaluation(schema_version="one"), SkipReason.UNKNOWN_SCHEMA_VERSION),
         ("INSERT", evaluation(recorded_at="yesterday"), SkipReason.MALFORMED),
         ("INSERT", evaluation(score="a lot"), SkipReason.MALFORMED),
         ("INSERT", {k: v for k, v in evaluation().items() if k != "student_id"}, SkipReason.MALFORMED),
         ("INSERT", None, SkipReason.MALFORMED),
+        # The grade lifecycle's private items: history, assignments, terms.
+        ("INSERT", {"type": "EvaluationChange", "schema_version": 1}, SkipReason.NOT_A_FACT),
+        ("INSERT", {"type": "Assignment", "schema_version": 1}, SkipReason.NOT_A_FACT),
+        ("MODIFY", {"type": "Term", "schema_version": 1}, SkipReason.NOT_A_FACT),
+        # Version 2 requires a version, a positive whole number; retracted is a boolean or absent.
+        ("INSERT", evaluation(schema_version=Decimal(2)), SkipReason.MALFORMED),
+        ("MODIFY", evaluation(schema_version=2, version=Decimal(0)), SkipReason.MALFORMED),
+        ("MODIFY", evaluation(schema_version=2, version=Decimal("1.5")), SkipReason.MALFORMED),
+        ("MODIFY", evaluation(schema_version=2, version=Decimal("Infinity")), SkipReason.MALFORMED),
+        ("MODIFY", evaluation(schema_version=2, version="2"), SkipReason.MALFORMED),
+        ("MODIFY", evaluation(schema_version=2, version=True), SkipReason.MALFORMED),
+        ("MODIFY", evaluation(schema_version=2, version=Decimal(2), retracted="false"), SkipReason.MALFORMED),
     ],
 )
 def test_what_is_not_a_lake_fact_is_skipped_with_its_reason(

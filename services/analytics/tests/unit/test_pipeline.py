@@ -256,6 +256,32 @@ def test_buffering_outside_firehose_limits_is_refused(settings: dict[str, Any]) 
         BufferSettings(**settings)
 
 
+def test_each_row_carries_its_version_and_the_stream_order(sink: FakeSink, clock: Clock) -> None:
+    lake = pipeline(sink, clock)
+    lake.accept(evaluation(n=7))
+    lake.accept(evaluation(n=8, change="MODIFY", schema_version=2, version=2, score="5.0"))
+    lake.accept(evaluation(n=9, change="MODIFY", schema_version=2, version=3, retracted=True))
+    lake.flush()
+
+    rows = [row for _, rows in sink.files for row in rows]
+    assert [(r.version, r.retracted, r.score) for r in rows] == [
+        (1, False, 6.5),
+        (2, False, 5.0),
+        (3, True, None),
+    ]
+    assert [r.sequence_number for r in rows] == [str(n).zfill(40) for n in (7, 8, 9)]
+
+
+def test_the_grade_lifecycle_bookkeeping_is_skipped_as_routine(sink: FakeSink, clock: Clock) -> None:
+    lake = pipeline(sink, clock)
+    for kind in ("EvaluationChange", "Assignment", "Term"):
+        outcome = lake.accept(
+            StreamChange("INSERT", {"type": kind, "schema_version": 1, "reason": "typo"}, T0)
+        )
+        assert outcome == Skip(SkipReason.NOT_A_FACT, kind)
+    assert lake.counters.skipped == {"not_a_fact": 3}
+
+
 # -- decoding stream records ------------------------------------------------------------------------------
 def test_a_stream_record_decodes_from_typed_json() -> None:
     record = {

@@ -34,3 +34,20 @@ def test_only_a_plain_table_name_is_formatted_in() -> None:
     assert "luca_analytics.lake_grades" in query.sql("luca_analytics.lake_grades")
     with pytest.raises(ValueError, match="not a table name"):
         query.sql("lake_grades; DROP TABLE x")
+
+
+@pytest.mark.parametrize("name", sorted(report_sql.QUERIES))
+def test_every_query_keeps_the_latest_version_by_version_then_stream_order(name: str) -> None:
+    text = report_sql.query(name).sql()
+    assert f"ORDER BY {report_sql.LATEST_FIRST}" in text
+    assert report_sql.LATEST_FIRST.startswith("COALESCE(version, 1) DESC, COALESCE(sequence_number, '') DESC")
+    assert "version_rank = 1" in text
+
+
+@pytest.mark.parametrize("name", ["subject_averages", "student_averages", "grade_distribution"])
+def test_grade_queries_drop_a_retracted_grade_after_ranking_its_versions(name: str) -> None:
+    text = report_sql.query(name).sql()
+    ranked, outer = text.split("FROM latest", 1)
+    # Filtering tombstones before ranking would let an earlier version of a retracted grade count.
+    assert "retracted" not in ranked.split(f"FROM {report_sql.LAKE_TABLE}", 1)[1]
+    assert "NOT COALESCE(retracted, FALSE)" in outer

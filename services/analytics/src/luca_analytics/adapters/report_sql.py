@@ -22,7 +22,11 @@ Dialect notes (kept to the common subset of DuckDB 1.x/2.x and Trino as Athena r
 * Months come back as ``year`` and ``month`` integers and are formatted by the caller: DuckDB
   (``strftime``, ``printf``) and Trino (``format``, ``lpad``) share no string formatting function.
 * Changes are versions: the lake keeps every INSERT and MODIFY of a record, so each query keeps the
-  latest by ``ROW_NUMBER() OVER (PARTITION BY record_id ORDER BY changed_at DESC)`` (both engines).
+  latest by ``ROW_NUMBER() OVER (PARTITION BY record_id ORDER BY ...)`` (both engines), ordered by
+  ``LATEST_FIRST``: the record's version, then the stream's sequence number (zero-padded text), both
+  total within a record; ``changed_at`` comes last only for rows written before those columns
+  existed (their files lack them: NULL, read as version 1 and no sequence). Tombstones (``retracted``)
+  are dropped *after* ranking, so a retracted grade's earlier versions never count either.
 """
 
 from __future__ import annotations
@@ -39,6 +43,11 @@ SCHOOL_ID = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 _TABLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}(\.[A-Za-z_][A-Za-z0-9_]{0,127})?$")
 
 
+# A record's rows, latest first (see the module's notes), as every query below spells it. Rows from
+# before the version and sequence columns read them as NULL: version 1, no sequence.
+LATEST_FIRST = "COALESCE(version, 1) DESC, COALESCE(sequence_number, '') DESC, changed_at DESC"
+
+
 @dataclass(frozen=True, slots=True)
 class ReportQuery:
     name: str
@@ -51,17 +60,21 @@ class ReportQuery:
         return self.template.format(table=table)
 
 
-# Each text is written out whole (no composition), so what runs is what is read here. The CTE keeps
-# the latest version of each record of one school; term and subject then filter those versions (a
-# correction may move a grade to another term).
+# Each text is written out whole (no composition), so what runs is what is read here. The CTE ranks
+# each record's versions of one school (every query by ``LATEST_FIRST``); the latest is kept unless
+# it is a tombstone, and term and subject then filter those versions (a correction may move a grade
+# to another term).
 QUERIES: dict[str, ReportQuery] = {
     q.name: q
     for q in (
         ReportQuery(
             "subject_averages",
             """WITH latest AS (
-    SELECT student_key, subject_id, term_id, score, weight,
-           ROW_NUMBER() OVER (PARTITION BY record_id ORDER BY changed_at DESC) AS version_rank
+    SELECT student_key, subject_id, term_id, score, weight, retracted,
+           ROW_NUMBER() OVER (
+               PARTITION BY record_id
+               ORDER BY COALESCE(version, 1) DESC, COALESCE(sequence_number, '') DESC, changed_at DESC
+           ) AS version_rank
     FROM {table}
     WHERE school_id = ? AND item_type = 'evaluation'
 )
@@ -70,7 +83,7 @@ SELECT subject_id, term_id,
        COUNT(*) AS grades,
        COUNT(DISTINCT student_key) AS students
 FROM latest
-WHERE version_rank = 1 AND score IS NOT NULL
+WHERE version_rank = 1 AND NOT COALESCE(retracted, FALSE) AND score IS NOT NULL
   AND (? = '' OR term_id = ?)
 GROUP BY subject_id, term_id
 ORDER BY subject_id, term_id""",
@@ -79,8 +92,11 @@ ORDER BY subject_id, term_id""",
         ReportQuery(
             "student_averages",
             """WITH latest AS (
-    SELECT student_key, subject_id, term_id, score, weight,
-           ROW_NUMBER() OVER (PARTITION BY record_id ORDER BY changed_at DESC) AS version_rank
+    SELECT student_key, subject_id, term_id, score, weight, retracted,
+           ROW_NUMBER() OVER (
+               PARTITION BY record_id
+               ORDER BY COALESCE(version, 1) DESC, COALESCE(sequence_number, '') DESC, changed_at DESC
+           ) AS version_rank
     FROM {table}
     WHERE school_id = ? AND item_type = 'evaluation'
 )
@@ -88,7 +104,7 @@ SELECT student_key, subject_id,
        SUM(score * COALESCE(weight, 1.0)) / SUM(COALESCE(weight, 1.0)) AS weighted_average,
        COUNT(*) AS grades
 FROM latest
-WHERE version_rank = 1 AND score IS NOT NULL
+WHERE version_rank = 1 AND NOT COALESCE(retracted, FALSE) AND score IS NOT NULL
   AND (? = '' OR term_id = ?)
   AND (? = '' OR subject_id = ?)
 GROUP BY student_key, subject_id
@@ -99,7 +115,10 @@ ORDER BY subject_id, student_key""",
             "behavior_trend",
             """WITH latest AS (
     SELECT year, month, behavior_kind,
-           ROW_NUMBER() OVER (PARTITION BY record_id ORDER BY changed_at DESC) AS version_rank
+           ROW_NUMBER() OVER (
+               PARTITION BY record_id
+               ORDER BY COALESCE(version, 1) DESC, COALESCE(sequence_number, '') DESC, changed_at DESC
+           ) AS version_rank
     FROM {table}
     WHERE school_id = ? AND item_type = 'behavior_note'
       AND year * 100 + month BETWEEN ? AND ?
@@ -116,14 +135,17 @@ ORDER BY year, month""",
         ReportQuery(
             "grade_distribution",
             """WITH latest AS (
-    SELECT subject_id, term_id, score,
-           ROW_NUMBER() OVER (PARTITION BY record_id ORDER BY changed_at DESC) AS version_rank
+    SELECT subject_id, term_id, score, retracted,
+           ROW_NUMBER() OVER (
+               PARTITION BY record_id
+               ORDER BY COALESCE(version, 1) DESC, COALESCE(sequence_number, '') DESC, changed_at DESC
+           ) AS version_rank
     FROM {table}
     WHERE school_id = ? AND item_type = 'evaluation'
 )
 SELECT score, COUNT(*) AS grades
 FROM latest
-WHERE version_rank = 1 AND score IS NOT NULL
+WHERE version_rank = 1 AND NOT COALESCE(retracted, FALSE) AND score IS NOT NULL
   AND (? = '' OR term_id = ?)
   AND (? = '' OR subject_id = ?)
 GROUP BY score

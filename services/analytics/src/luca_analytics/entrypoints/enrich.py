@@ -126,7 +126,8 @@ def _flatten_record(record: Mapping[str, Any], key: bytes) -> LakeRow | Skip:
         changed_at = _changed_at(stream.get("ApproximateCreationDateTime"))
     except (TypeError, ValueError, AttributeError, KeyError, ArithmeticError) as exc:
         return Skip(SkipReason.MALFORMED, type(exc).__name__)
-    return flatten(change, image, changed_at, key)
+    # The sequence number orders two rows of one record and version (a redelivered record).
+    return flatten(change, image, changed_at, key, str(stream.get("SequenceNumber") or ""))
 
 
 def _decode(image: Any) -> dict[str, Any] | None:

@@ -199,7 +199,7 @@ class LakePipeline:
     # -- in --------------------------------------------------------------------------------------------
     def accept(self, record: StreamChange) -> LakeRow | Skip:
         """One change: a buffered row or a counted skip. Flushes when the buffer reaches its size."""
-        outcome = flatten(record.change, record.image, record.changed_at, self._key)
+        outcome = flatten(record.change, record.image, record.changed_at, self._key, record.sequence_number)
         with self._lock:
             self._count_in()
             if isinstance(outcome, Skip):
