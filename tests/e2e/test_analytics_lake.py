@@ -75,7 +75,9 @@ def recorded(platform: LocalPlatform, gateway: httpx.Client, auth: Auth) -> list
     """Three grades school A's teacher records through the gateway in ``LAKE_TERM``, one in school B."""
     for school in (SCHOOL_A, SCHOOL_B):  # each school's admin opens the term first
         opened = gateway.put(
-            f"/v1/terms/{LAKE_TERM}", json={"name": "Lake term"}, headers=auth.headers(school.school_id, "admin")
+            f"/v1/terms/{LAKE_TERM}",
+            json={"name": "Lake term"},
+            headers=auth.headers(school.school_id, "admin"),
         )
         assert opened.status_code == 200, opened.text
     grades = []
