@@ -113,7 +113,7 @@ def test_renaming_a_message_fails(repo: Path) -> None:
 
 
 def test_adding_a_field_passes(repo: Path) -> None:
-    _add_a_field(repo, "comment", 11)
+    _add_a_field(repo, "comment", 101)
     _commit(repo, "Evaluation.comment")
     result = _run(repo)
     assert result.returncode == 0, result.stdout + result.stderr
@@ -122,12 +122,12 @@ def test_adding_a_field_passes(repo: Path) -> None:
 
 def test_the_newest_contract_release_tag_wins_over_the_previous_commit(repo: Path) -> None:
     _git(repo, "tag", "contracts-v1.9.0")
-    _add_a_field(repo, "comment", 11)
+    _add_a_field(repo, "comment", 101)
     _commit(repo, "Evaluation.comment")
     _git(repo, "tag", "contracts-v1.10.0")  # newer by version, though older by name order
     _delete_a_field(repo)
     _commit(repo, "drop Evaluation.description")
-    _add_a_field(repo, "reviewer_id", 12)
+    _add_a_field(repo, "reviewer_id", 102)
     _commit(repo, "Evaluation.reviewer_id")
     # Against HEAD~1 the last commit only adds a field; against the release it deletes one.
     result = _run(repo)
@@ -137,7 +137,7 @@ def test_the_newest_contract_release_tag_wins_over_the_previous_commit(repo: Pat
 
 
 def test_a_shallow_clone_has_nothing_to_compare(repo: Path, tmp_path: Path) -> None:
-    _add_a_field(repo, "comment", 11)
+    _add_a_field(repo, "comment", 101)
     _commit(repo, "Evaluation.comment")
     shallow = tmp_path / "shallow"
     _git(tmp_path, "clone", "--quiet", "--depth", "1", f"file://{repo}", str(shallow))
