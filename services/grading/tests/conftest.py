@@ -7,6 +7,7 @@ import pytest
 from grading_emulated import EmulatedGrading, build, seed_roster
 from grading_fakes import FakeClock, FakeRepositories, SequentialIds
 from luca_grading.service_layer.administration import SchoolAdministration
+from luca_grading.service_layer.assignment_cache import AssignmentCache
 from luca_grading.service_layer.changes import GradeChanges
 from luca_grading.service_layer.services import GradingService
 from luca_kernel.rule_cache import RuleCache
@@ -44,18 +45,31 @@ def rules(cache_timer: Clocked) -> RuleCache:
 
 
 @pytest.fixture
-def service(repositories: FakeRepositories, rules: RuleCache, clock: FakeClock) -> GradingService:
-    return GradingService(repositories=repositories, rules=rules, clock=clock, ids=SequentialIds())
+def assignments(cache_timer: Clocked) -> AssignmentCache:
+    return AssignmentCache(ttl_seconds=15, timer=cache_timer)
 
 
 @pytest.fixture
-def changes(repositories: FakeRepositories, rules: RuleCache, clock: FakeClock) -> GradeChanges:
-    return GradeChanges(repositories=repositories, rules=rules, clock=clock)
+def service(
+    repositories: FakeRepositories, rules: RuleCache, clock: FakeClock, assignments: AssignmentCache
+) -> GradingService:
+    return GradingService(
+        repositories=repositories, rules=rules, clock=clock, ids=SequentialIds(), assignments=assignments
+    )
 
 
 @pytest.fixture
-def administration(repositories: FakeRepositories, clock: FakeClock) -> SchoolAdministration:
-    return SchoolAdministration(repositories=repositories, clock=clock)
+def changes(
+    repositories: FakeRepositories, rules: RuleCache, clock: FakeClock, assignments: AssignmentCache
+) -> GradeChanges:
+    return GradeChanges(repositories=repositories, rules=rules, clock=clock, assignments=assignments)
+
+
+@pytest.fixture
+def administration(
+    repositories: FakeRepositories, clock: FakeClock, assignments: AssignmentCache
+) -> SchoolAdministration:
+    return SchoolAdministration(repositories=repositories, clock=clock, assignments=assignments)
 
 
 @pytest.fixture(scope="module")

@@ -15,6 +15,7 @@ from luca_grading.adapters.dynamodb_listings import DynamoRosterReaders
 from luca_grading.adapters.dynamodb_repository import DynamoRepositoryFactory
 from luca_grading.config import GradingSettings
 from luca_grading.service_layer.administration import SchoolAdministration
+from luca_grading.service_layer.assignment_cache import AssignmentCache
 from luca_grading.service_layer.changes import GradeChanges
 from luca_grading.service_layer.listings import RosterListings, RosterReaders
 from luca_grading.service_layer.ports import Clock, IdGenerator, RepositoryFactory
@@ -71,15 +72,18 @@ def bootstrap(
         authenticator = authenticator_from_settings(settings)
     rules = RuleCache(ttl_seconds=settings.rule_cache_ttl_seconds)
     clock = clock or SystemClock()
-    service = GradingService(repositories=repositories, rules=rules, clock=clock, ids=ids or UuidIds())
+    assignments = AssignmentCache(ttl_seconds=settings.assignment_cache_ttl_seconds)
+    service = GradingService(
+        repositories=repositories, rules=rules, clock=clock, ids=ids or UuidIds(), assignments=assignments
+    )
     metrics = RequestMetrics(
         namespace=settings.metrics_namespace, service=settings.service_name, sink=metrics_sink
     )
     return Container(
         settings=settings,
         service=service,
-        changes=GradeChanges(repositories=repositories, rules=rules, clock=clock),
-        admin=SchoolAdministration(repositories=repositories, clock=clock),
+        changes=GradeChanges(repositories=repositories, rules=rules, clock=clock, assignments=assignments),
+        admin=SchoolAdministration(repositories=repositories, clock=clock, assignments=assignments),
         listings=RosterListings(readers=readers, cursor_keys=keys_from_setting(settings.cursor_keys)),
         authenticator=authenticator,
         metrics=metrics,

@@ -41,6 +41,9 @@ class GradingSettings(BaseSettings):
     service_token_key_id: str | None = None
 
     rule_cache_ttl_seconds: float = Field(default=60.0, gt=0, le=3600)
+    # How long a task may keep serving reads from a teacher's assignments after another task changed
+    # them (writes check assignments in their transaction); 0 turns the cache off.
+    assignment_cache_ttl_seconds: float = Field(default=15.0, ge=0, le=300)
     max_body_bytes: int = Field(default=16 * 1024, gt=0)
 
     rest_host: str = "127.0.0.1"

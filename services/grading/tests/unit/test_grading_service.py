@@ -388,9 +388,14 @@ def test_a_report_with_grades_costs_one_read_and_an_empty_one_checks_the_student
     assert reads_with_grades == {"student_evaluations": 1}
     assert empty.evaluations == []
     assert empty_reads["get_student"] == 1
-    # A teacher's view also reads the student's course and the teacher's assignments.
+    # A teacher's view also reads the teacher's assignments; the student's course only when none of
+    # the grades is one the teacher may see (to tell "no grades yet" from "not your student").
     assert len(as_teacher.evaluations) == 1
-    assert dict(repositories.calls) == {"student_evaluations": 1, "get_student": 1, "assignments_of": 1}
+    assert dict(repositories.calls) == {"student_evaluations": 1, "assignments_of": 1}
+    repositories.calls.clear()
+    assert service.student_report(teacher(), "st-1", "2025-T9").evaluations == []
+    # The assignments are warm now (AssignmentCache): no read for them.
+    assert dict(repositories.calls) == {"student_evaluations": 1, "get_student": 1}
     with pytest.raises(UnknownStudent):
         service.student_report(teacher(), "st-404", "2026-T1")
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from luca_grading.domain import access
 from luca_grading.domain.model import Assignment
+from luca_grading.service_layer.assignment_cache import AssignmentCache
 from luca_grading.service_layer.common import check_id, check_name
 from luca_grading.service_layer.ports import Clock, RepositoryFactory
 from luca_kernel.access import Principal
@@ -13,9 +14,12 @@ from luca_kernel.roster import Course, Student, Subject, Term
 
 
 class SchoolAdministration:
-    def __init__(self, *, repositories: RepositoryFactory, clock: Clock) -> None:
+    def __init__(
+        self, *, repositories: RepositoryFactory, clock: Clock, assignments: AssignmentCache
+    ) -> None:
         self._repositories = repositories
         self._clock = clock
+        self._assignments = assignments
 
     # -- roster --------------------------------------------------------------------------------
     def put_course(self, principal: Principal, course_id: str, name: str) -> Course:
@@ -89,6 +93,7 @@ class SchoolAdministration:
             assigned_by=principal.actor_id,
         )
         repo.put_assignment(assignment)
+        self._assignments.invalidate(principal.school_id, tid)
         return assignment
 
     def unassign(self, principal: Principal, teacher_id: str, course_id: str, subject_id: str) -> None:
@@ -96,5 +101,7 @@ class SchoolAdministration:
         tid = TeacherId(check_id(teacher_id, "teacher_id"))
         cid = CourseId(check_id(course_id, "course_id"))
         sid = SubjectId(check_id(subject_id, "subject_id"))
-        if not self._repositories.for_school(principal.school_id).delete_assignment(tid, cid, sid):
+        deleted = self._repositories.for_school(principal.school_id).delete_assignment(tid, cid, sid)
+        self._assignments.invalidate(principal.school_id, tid)
+        if not deleted:
             raise NotFound(f"teacher {tid!r} is not assigned to {sid!r} in course {cid!r}")

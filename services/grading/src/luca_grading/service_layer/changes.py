@@ -8,7 +8,15 @@ from dataclasses import dataclass, replace
 from decimal import Decimal
 
 from luca_grading.domain import access
-from luca_grading.domain.model import ChangeKind, Evaluation, EvaluationChange, GradeValues, values_of
+from luca_grading.domain.model import (
+    Assignment,
+    ChangeKind,
+    Evaluation,
+    EvaluationChange,
+    GradeValues,
+    values_of,
+)
+from luca_grading.service_layer.assignment_cache import AssignmentCache
 from luca_grading.service_layer.common import (
     MAX_TEXT,
     Recorded,
@@ -62,10 +70,13 @@ class ChangeRequest:
 
 
 class GradeChanges:
-    def __init__(self, *, repositories: RepositoryFactory, rules: RuleCache, clock: Clock) -> None:
+    def __init__(
+        self, *, repositories: RepositoryFactory, rules: RuleCache, clock: Clock, assignments: AssignmentCache
+    ) -> None:
         self._repositories = repositories
         self._rules = rules
         self._clock = clock
+        self._assignments = assignments
 
     # -- reads ---------------------------------------------------------------------------------
     def get(self, principal: Principal, student_id: str, evaluation_id: str) -> Evaluation:
@@ -230,14 +241,22 @@ class GradeChanges:
             raise NotFound(f"evaluation {evaluation_id!r} of student {student_id!r} does not exist")
         return found
 
-    @staticmethod
-    def _teacher_guard(repo: SchoolRepository, principal: Principal, current: Evaluation) -> TeacherId | None:
+    def _held(
+        self, repo: SchoolRepository, principal: Principal
+    ) -> tuple[TeacherId | None, Sequence[Assignment]]:
+        teacher = access.teacher_id_of(principal)
+        if teacher is None:
+            return None, ()
+        return teacher, self._assignments.assignments(repo.school_id, teacher, repo.assignments_of)
+
+    def _teacher_guard(
+        self, repo: SchoolRepository, principal: Principal, current: Evaluation
+    ) -> TeacherId | None:
         """A teacher (not an admin) changes only within a held assignment and an open term; both are
         checked again inside the write."""
         if principal.has(Role.ADMIN):
             return None
-        teacher = access.teacher_id_of(principal)
-        assignments = repo.assignments_of(teacher) if teacher else ()
+        teacher, assignments = self._held(repo, principal)
         access.require_assignment(assignments, current.course_id, current.subject_id)
         term = repo.get_term(current.term_id)
         if term is None:
@@ -246,12 +265,10 @@ class GradeChanges:
             raise _closed(current)
         return teacher
 
-    @staticmethod
-    def _require_reader(repo: SchoolRepository, principal: Principal, evaluation: Evaluation) -> None:
+    def _require_reader(self, repo: SchoolRepository, principal: Principal, evaluation: Evaluation) -> None:
         if access.is_unrestricted(principal):
             return
-        teacher = access.teacher_id_of(principal)
-        assignments = repo.assignments_of(teacher) if teacher else ()
+        _, assignments = self._held(repo, principal)
         access.require_assignment(assignments, evaluation.course_id, evaluation.subject_id)
 
     @staticmethod

@@ -16,6 +16,7 @@ from luca_grading.domain.model import (
     SubjectAverage,
     averages_by_subject,
 )
+from luca_grading.service_layer.assignment_cache import AssignmentCache
 from luca_grading.service_layer.common import (
     MAX_TEXT,
     Recorded,
@@ -93,12 +94,19 @@ class CourseReport:
 
 class GradingService:
     def __init__(
-        self, *, repositories: RepositoryFactory, rules: RuleCache, clock: Clock, ids: IdGenerator
+        self,
+        *,
+        repositories: RepositoryFactory,
+        rules: RuleCache,
+        clock: Clock,
+        ids: IdGenerator,
+        assignments: AssignmentCache,
     ) -> None:
         self._repositories = repositories
         self._rules = rules
         self._clock = clock
         self._ids = ids
+        self._assignments = assignments
 
     # -- rules ---------------------------------------------------------------------------------
     def rule_for(self, principal: Principal, subject_id: str) -> GradingRule:
@@ -312,32 +320,39 @@ class GradingService:
         if subject and not term:
             raise InvalidInput("subject_id filter needs term_id", field="subject_id")
         repo = self._repositories.for_school(principal.school_id)
-        held = self._teacher_view_of_student(repo, principal, sid, subject)
         evaluations = repo.student_evaluations(sid, term, subject)
-        # Evaluations are only ever written for a known student: only an empty answer needs the
-        # second read that tells "no grades yet" from "no such student".
-        if not evaluations and held is None and repo.get_student(sid) is None:
-            raise UnknownStudent(f"student {sid!r} does not exist in this school", field="student_id")
-        current = [
-            e
-            for e in evaluations
-            if not e.retracted and (held is None or (e.course_id, e.subject_id) in held)
-        ]
+        if access.is_unrestricted(principal) or not principal.has(Role.TEACHER):
+            # Evaluations are only ever written for a known student: only an empty answer needs the
+            # second read that tells "no grades yet" from "no such student".
+            if not evaluations and repo.get_student(sid) is None:
+                raise UnknownStudent(f"student {sid!r} does not exist in this school", field="student_id")
+            current = [e for e in evaluations if not e.retracted]
+        else:
+            current = self._teacher_view_of_student(repo, principal, sid, subject, evaluations)
         return StudentReport(current, self._averages(repo, current))
 
     def _teacher_view_of_student(
-        self, repo: SchoolRepository, principal: Principal, student_id: StudentId, subject: SubjectId | None
-    ) -> frozenset[tuple[CourseId, SubjectId]] | None:
-        """The (course, subject) pairs a teacher may read of this student; None for unrestricted
-        readers. A teacher with no assignment in the student's course is refused."""
-        if access.is_unrestricted(principal) or not principal.has(Role.TEACHER):
-            return None
-        student = repo.get_student(student_id)
-        if student is None:
-            raise UnknownStudent(f"student {student_id!r} does not exist in this school", field="student_id")
+        self,
+        repo: SchoolRepository,
+        principal: Principal,
+        student_id: StudentId,
+        subject: SubjectId | None,
+        evaluations: Sequence[Evaluation],
+    ) -> list[Evaluation]:
+        """The student's current grades in the (course, subject) pairs the teacher holds. Only when
+        none is visible does the student's course decide between an empty answer (the teacher
+        teaches the student, no grades yet) and 403 (the teacher does not)."""
         assignments = self.assignments(repo, principal)
-        access.require_assignment(assignments, student.course_id, subject)
-        return frozenset((a.course_id, a.subject_id) for a in assignments)
+        held = frozenset((a.course_id, a.subject_id) for a in assignments)
+        visible = [e for e in evaluations if (e.course_id, e.subject_id) in held]
+        if not visible:
+            student = repo.get_student(student_id)
+            if student is None:
+                raise UnknownStudent(
+                    f"student {student_id!r} does not exist in this school", field="student_id"
+                )
+            access.require_assignment(assignments, student.course_id, subject)
+        return [e for e in visible if not e.retracted]
 
     def course_report(
         self, principal: Principal, course_id: str, term_id: str, subject_id: str | None = None
@@ -364,10 +379,11 @@ class GradingService:
         ]
         return CourseReport(current, averages)
 
-    @staticmethod
-    def assignments(repo: SchoolRepository, principal: Principal) -> Sequence[Assignment]:
+    def assignments(self, repo: SchoolRepository, principal: Principal) -> Sequence[Assignment]:
         teacher = access.teacher_id_of(principal)
-        return repo.assignments_of(teacher) if teacher else ()
+        if teacher is None:
+            return ()
+        return self._assignments.assignments(repo.school_id, teacher, repo.assignments_of)
 
     def _averages(self, repo: SchoolRepository, evaluations: Sequence[Evaluation]) -> list[SubjectAverage]:
         rules = {e.subject_id: self._rule(repo, e.subject_id) for e in evaluations}
