@@ -25,6 +25,7 @@ from luca_govsync.entrypoints.operations import (
     InvalidSyncRequest,
     SyncKey,
     SyncProgress,
+    change_counts,
 )
 from luca_infra.cli.running import running_state
 from luca_infra.local.platform import DEFAULT_STATE_DIR, PlatformState
@@ -190,6 +191,14 @@ def print_progress(progress: SyncProgress, console: Console) -> None:
         f"records {progress.records_total}: accepted {progress.accepted}, rejected {len(progress.rejected)}",
         markup=False,
     )
+    amendments, retractions = change_counts(progress.batches)
+    for name, counts in (("amendments", amendments), ("retractions", retractions)):
+        if counts.sent:
+            console.print(
+                f"{name} {counts.sent}: accepted {counts.accepted}, rejected {counts.rejected}, "
+                f"failed {counts.failed} (answered as replays: {counts.replayed})",
+                markup=False,
+            )
     for outcome in progress.rejected[:20]:
         console.print(
             f"  rejected {outcome.record_id} (student {outcome.student_id}): {outcome.reason_code} {outcome.reason}",

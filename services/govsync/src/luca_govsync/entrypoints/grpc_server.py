@@ -26,6 +26,7 @@ from luca_govsync.domain.model import (
     RecordOutcome,
     SyncProgress,
     SyncStatus,
+    change_counts,
 )
 from luca_govsync.domain.preconditions import SyncPreconditionFailed
 from luca_govsync.service_layer.control import SyncControl, SyncNotFound
@@ -112,6 +113,9 @@ def report_pb(progress: SyncProgress) -> govsync_pb2.SyncReport:
         rejected=[outcome_pb(outcome) for outcome in progress.rejected],
         started_by=progress.started_by,
     )
+    amendments, retractions = change_counts(progress.batches)
+    message.amendments.CopyFrom(govsync_pb2.ChangeCounts(**amendments.to_json()))
+    message.retractions.CopyFrom(govsync_pb2.ChangeCounts(**retractions.to_json()))
     for field, value in (("started_at", progress.started_at), ("finished_at", progress.finished_at)):
         stamp = _timestamp(value)
         if stamp is not None:

@@ -20,6 +20,7 @@ from luca_govsync.domain.model import (
     RecordOutcome,
     SyncKey,
     SyncProgress,
+    change_counts,
 )
 from luca_govsync.domain.preconditions import SyncUnsettled, TermNotClosed
 from luca_govsync.service_layer.starter import Started, SyncStarter
@@ -36,6 +37,7 @@ __all__ = [
     "SyncProgress",
     "SyncUnsettled",
     "TermNotClosed",
+    "change_counts",
     "report_json",
 ]
 

@@ -94,7 +94,7 @@ class RecordOutcome(_message.Message):
     def __init__(self, record_id: _Optional[str] = ..., student_id: _Optional[str] = ..., status: _Optional[_Union[RecordStatus, str]] = ..., reason_code: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
 
 class SyncReport(_message.Message):
-    __slots__ = ("sync_id", "school_id", "period", "status", "batches_total", "batches_done", "batches_retrying", "batches_failed", "records_total", "records_accepted", "records_rejected", "rejected", "started_at", "finished_at", "started_by")
+    __slots__ = ("sync_id", "school_id", "period", "status", "batches_total", "batches_done", "batches_retrying", "batches_failed", "records_total", "records_accepted", "records_rejected", "rejected", "started_at", "finished_at", "started_by", "amendments", "retractions")
     SYNC_ID_FIELD_NUMBER: _ClassVar[int]
     SCHOOL_ID_FIELD_NUMBER: _ClassVar[int]
     PERIOD_FIELD_NUMBER: _ClassVar[int]
@@ -110,6 +110,8 @@ class SyncReport(_message.Message):
     STARTED_AT_FIELD_NUMBER: _ClassVar[int]
     FINISHED_AT_FIELD_NUMBER: _ClassVar[int]
     STARTED_BY_FIELD_NUMBER: _ClassVar[int]
+    AMENDMENTS_FIELD_NUMBER: _ClassVar[int]
+    RETRACTIONS_FIELD_NUMBER: _ClassVar[int]
     sync_id: str
     school_id: str
     period: str
@@ -125,7 +127,23 @@ class SyncReport(_message.Message):
     started_at: _timestamp_pb2.Timestamp
     finished_at: _timestamp_pb2.Timestamp
     started_by: str
-    def __init__(self, sync_id: _Optional[str] = ..., school_id: _Optional[str] = ..., period: _Optional[str] = ..., status: _Optional[_Union[SyncStatus, str]] = ..., batches_total: _Optional[int] = ..., batches_done: _Optional[int] = ..., batches_retrying: _Optional[int] = ..., batches_failed: _Optional[int] = ..., records_total: _Optional[int] = ..., records_accepted: _Optional[int] = ..., records_rejected: _Optional[int] = ..., rejected: _Optional[_Iterable[_Union[RecordOutcome, _Mapping]]] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., finished_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., started_by: _Optional[str] = ...) -> None: ...
+    amendments: ChangeCounts
+    retractions: ChangeCounts
+    def __init__(self, sync_id: _Optional[str] = ..., school_id: _Optional[str] = ..., period: _Optional[str] = ..., status: _Optional[_Union[SyncStatus, str]] = ..., batches_total: _Optional[int] = ..., batches_done: _Optional[int] = ..., batches_retrying: _Optional[int] = ..., batches_failed: _Optional[int] = ..., records_total: _Optional[int] = ..., records_accepted: _Optional[int] = ..., records_rejected: _Optional[int] = ..., rejected: _Optional[_Iterable[_Union[RecordOutcome, _Mapping]]] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., finished_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., started_by: _Optional[str] = ..., amendments: _Optional[_Union[ChangeCounts, _Mapping]] = ..., retractions: _Optional[_Union[ChangeCounts, _Mapping]] = ...) -> None: ...
+
+class ChangeCounts(_message.Message):
+    __slots__ = ("sent", "accepted", "rejected", "failed", "replayed")
+    SENT_FIELD_NUMBER: _ClassVar[int]
+    ACCEPTED_FIELD_NUMBER: _ClassVar[int]
+    REJECTED_FIELD_NUMBER: _ClassVar[int]
+    FAILED_FIELD_NUMBER: _ClassVar[int]
+    REPLAYED_FIELD_NUMBER: _ClassVar[int]
+    sent: int
+    accepted: int
+    rejected: int
+    failed: int
+    replayed: int
+    def __init__(self, sent: _Optional[int] = ..., accepted: _Optional[int] = ..., rejected: _Optional[int] = ..., failed: _Optional[int] = ..., replayed: _Optional[int] = ...) -> None: ...
 
 class StartSyncRequest(_message.Message):
     __slots__ = ("request",)
