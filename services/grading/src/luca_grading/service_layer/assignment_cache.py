@@ -15,7 +15,9 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 
+from luca_grading.domain import access
 from luca_grading.domain.model import Assignment
+from luca_kernel.access import Principal
 from luca_kernel.ids import SchoolId, TeacherId
 
 Loader = Callable[[TeacherId], Sequence[Assignment]]
@@ -51,6 +53,13 @@ class AssignmentCache:
                 while len(self._entries) > self._max:
                     self._entries.popitem(last=False)
         return loaded
+
+    def of(self, principal: Principal, load: Loader) -> tuple[TeacherId | None, tuple[Assignment, ...]]:
+        """The caller's teacher id and assignments; none for a name that cannot be a teacher id."""
+        teacher = access.teacher_id_of(principal)
+        if teacher is None:
+            return None, ()
+        return teacher, self.assignments(principal.school_id, teacher, load)
 
     def invalidate(self, school_id: SchoolId, teacher_id: TeacherId) -> None:
         with self._lock:

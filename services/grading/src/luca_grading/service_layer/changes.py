@@ -244,10 +244,7 @@ class GradeChanges:
     def _held(
         self, repo: SchoolRepository, principal: Principal
     ) -> tuple[TeacherId | None, Sequence[Assignment]]:
-        teacher = access.teacher_id_of(principal)
-        if teacher is None:
-            return None, ()
-        return teacher, self._assignments.assignments(repo.school_id, teacher, repo.assignments_of)
+        return self._assignments.of(principal, repo.assignments_of)
 
     def _teacher_guard(
         self, repo: SchoolRepository, principal: Principal, current: Evaluation

@@ -24,10 +24,11 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar
 
+from luca_grading.domain import access
 from luca_grading.domain.model import Assignment
 from luca_grading.service_layer.common import check_id
 from luca_kernel.access import Principal, Role
-from luca_kernel.errors import Forbidden, InvalidInput, UnknownCourse
+from luca_kernel.errors import Forbidden, UnknownCourse
 from luca_kernel.ids import CourseId, SchoolId, SubjectId, TeacherId
 from luca_kernel.roster import Course, Student, Subject, Term
 from luca_platform.pagination import DEFAULT_MAX_AGE_SECONDS, CursorCodec, Position, Query, page_size
@@ -104,20 +105,6 @@ class RosterReaders(Protocol):
     def for_school(self, school_id: SchoolId) -> RosterReader: ...
 
 
-def _is_unrestricted(principal: Principal) -> bool:
-    return principal.has(Role.ADMIN, Role.SERVICE)
-
-
-def _assignable(teacher_id: str) -> bool:
-    """Whether a token's user name can be a teacher id at all (admins assign checked ids only): one
-    that cannot holds no assignment, and must not reach a key."""
-    try:
-        check_id(teacher_id, "teacher_id")
-    except InvalidInput:
-        return False
-    return True
-
-
 class RosterListings:
     """The listing use cases, for REST and gRPC alike. ``cursor_keys``: the service's cursor keys,
     the first signs (see ``luca_platform.pagination``)."""
@@ -138,7 +125,7 @@ class RosterListings:
         self, principal: Principal, requested_size: int | None = None, cursor: str | None = None
     ) -> Listing[CourseEntry]:
         reader = self._readers.for_school(principal.school_id)
-        if _is_unrestricted(principal):
+        if access.is_unrestricted(principal):
             query: dict[str, str] = {"listing": "courses"}
             size, start = self._start(principal, query, requested_size, cursor)
             page = reader.courses(size, start)
@@ -146,8 +133,8 @@ class RosterListings:
             return self._listing(principal, query, entries, page.next_position)
         if not principal.has(Role.TEACHER):
             raise Forbidden("only the school's teachers and admins may list courses")
-        teacher = TeacherId(principal.actor_id)
-        if not _assignable(teacher):
+        teacher = access.teacher_id_of(principal)
+        if teacher is None:
             page_size(requested_size)  # still refused when out of range, as for anyone
             return Listing(())
         # Bound to the teacher: the position lies in their own assignments.
@@ -171,7 +158,7 @@ class RosterListings:
         course = CourseId(check_id(course_id, "course_id"))
         reader = self._readers.for_school(principal.school_id)
         # Asked before the course's existence, so a teacher learns nothing of courses not theirs.
-        if not _is_unrestricted(principal) and not self._teaches(principal, reader, course):
+        if not access.is_unrestricted(principal) and not self._teaches(principal, reader, course):
             raise Forbidden(f"you may list the students of the courses you teach only, not {course!r}")
         query = {"listing": "course-students", "course_id": course}
         size, start = self._start(principal, query, requested_size, cursor)
@@ -214,8 +201,8 @@ class RosterListings:
 
     @staticmethod
     def _teaches(principal: Principal, reader: RosterReader, course: CourseId) -> bool:
-        teacher = TeacherId(principal.actor_id)
-        return principal.has(Role.TEACHER) and _assignable(teacher) and reader.holds_course(teacher, course)
+        teacher = access.teacher_id_of(principal)
+        return principal.has(Role.TEACHER) and teacher is not None and reader.holds_course(teacher, course)
 
     # -- cursors ---------------------------------------------------------------------------------
     def _start(

@@ -380,10 +380,7 @@ class GradingService:
         return CourseReport(current, averages)
 
     def assignments(self, repo: SchoolRepository, principal: Principal) -> Sequence[Assignment]:
-        teacher = access.teacher_id_of(principal)
-        if teacher is None:
-            return ()
-        return self._assignments.assignments(repo.school_id, teacher, repo.assignments_of)
+        return self._assignments.of(principal, repo.assignments_of)[1]
 
     def _averages(self, repo: SchoolRepository, evaluations: Sequence[Evaluation]) -> list[SubjectAverage]:
         rules = {e.subject_id: self._rule(repo, e.subject_id) for e in evaluations}
