@@ -24,7 +24,8 @@ What goes in
       ``luca/ingest/v1/schemas/*.json`` with importlib.resources, so package data is copied with the
       modules, and luca-proto's requirements (protobuf, grpcio) stay out. Modules the handler never
       imports come along and are never loaded: the pb2 stubs, and luca_platform's token, telemetry,
-      gRPC and serving modules (jwt, opentelemetry, grpc are not in the zip).
+      gRPC and serving modules (jwt, grpc and the OpenTelemetry SDK are not in the zip; the
+      OpenTelemetry API and its X-Ray propagator are, for the handler's spans).
     - govsync and analytics (``traced``): only the modules the handlers import, found by importing
       every handler in a fresh interpreter, with the tree's source directories first on
       ``sys.path``, and listing ``sys.modules``. govsync: ``luca_govsync`` without its ministry
@@ -184,7 +185,14 @@ INGEST_BUNDLE = BundleSpec(
     bundle=INGEST.bundle,
     runtime=INGEST.runtime,
     handlers=(INGEST.handler,),
-    requires=("luca-kernel", "luca-platform", "aws-lambda-powertools[validation]"),
+    requires=(
+        "luca-kernel",
+        "luca-platform",
+        "aws-lambda-powertools[validation]",
+        # The tracing API and the X-Ray header format only; the SDK is the ADOT layer's in AWS.
+        "opentelemetry-api",
+        "opentelemetry-propagator-aws-xray",
+    ),
     data_only=("luca-proto",),  # the ingest schemas, read as package data
 )
 GOVSYNC_BUNDLE = BundleSpec(

@@ -728,8 +728,11 @@ def test_the_ingest_zip_holds_no_grading_code_nor_a_web_or_grpc_stack(bundle: Pa
 
     assert "luca_grading" not in tops
     assert not [n for n in names if n.startswith("luca_grading/")]
-    assert tops.isdisjoint({"fastapi", "starlette", "uvicorn", "grpc", "google", "jwt", "opentelemetry"})
+    assert tops.isdisjoint({"fastapi", "starlette", "uvicorn", "grpc", "google", "jwt"})
     assert {"luca_ingest", "luca_kernel", "luca_platform", "luca"} <= tops
+    # The tracing API and the X-Ray propagator, never the SDK (the ADOT layer brings it in AWS).
+    assert "opentelemetry/propagators/aws/__init__.py" in names
+    assert not [n for n in names if n.startswith("opentelemetry/sdk/")]
 
 
 def test_each_zip_ships_the_versions_its_services_lock_pins(
@@ -753,6 +756,8 @@ def test_the_distributions_are_the_closure_of_what_the_handlers_require() -> Non
         "cachetools",
         "fastjsonschema",
         "jmespath",
+        "opentelemetry-api",
+        "opentelemetry-propagator-aws-xray",
         "typing-extensions",
     )
     assert contents(BUNDLES["analytics"]).distributions == (

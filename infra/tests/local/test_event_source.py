@@ -20,6 +20,11 @@ from typing import Any
 
 import pytest
 from aws_lambda_powertools.utilities.data_classes import SQSEvent
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import format_trace_id
 
 from luca_infra.definitions import PlatformDefinition
 from luca_infra.local.emulator import Emulator
@@ -36,6 +41,19 @@ from luca_ingest.entrypoints.handler import incoming
 
 pytestmark = pytest.mark.emulator
 Drained = Callable[[str], list[dict[str, Any]]]
+TRACE_ID = "5759e988bd862e3fe1be46a994272793"
+TRACE_HEADER = f"Root=1-{TRACE_ID[:8]}-{TRACE_ID[8:]};Parent=53995c3f42cd8ad8;Sampled=1"
+
+
+def span_recorder() -> InMemorySpanExporter:
+    """Spans finished from now on. The provider is process-wide and set once: join it if set."""
+    provider = trace.get_tracer_provider()
+    if not isinstance(provider, TracerProvider):
+        provider = TracerProvider()
+        trace.set_tracer_provider(provider)
+    exporter = InMemorySpanExporter()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    return exporter
 
 
 class Function:
@@ -79,7 +97,13 @@ def mapping_for(
     return replace(mapping, **{"max_batching_window_seconds": 0, **overrides})
 
 
-def send(sqs: Any, queue_url: str, bodies: list[str], school: str | None = "school-a") -> list[str]:
+def send(
+    sqs: Any,
+    queue_url: str,
+    bodies: list[str],
+    school: str | None = "school-a",
+    trace_header: str | None = None,
+) -> list[str]:
     ids = []
     for start in range(0, len(bodies), 10):
         entries = []
@@ -90,7 +114,19 @@ def send(sqs: Any, queue_url: str, bodies: list[str], school: str | None = "scho
                     "school_id": {"DataType": "String", "StringValue": school},
                     "correlation_id": {"DataType": "String", "StringValue": f"corr-{start + n}"},
                 }
+            if trace_header is not None:  # what a traced sender sets (the gateway does)
+                entry["MessageSystemAttributes"] = {
+                    "AWSTraceHeader": {"DataType": "String", "StringValue": trace_header}
+                }
             entries.append(entry)
+        if trace_header is not None:
+            # One by one: the emulator keeps system attributes on SendMessage only (moto 5.2.5's
+            # SendMessageBatch drops them).
+            ids.extend(
+                sqs.send_message(QueueUrl=queue_url, **{k: v for k, v in e.items() if k != "Id"})["MessageId"]
+                for e in entries
+            )
+            continue
         response = sqs.send_message_batch(QueueUrl=queue_url, Entries=entries)
         assert not response.get("Failed")
         ids.extend(entry["MessageId"] for entry in response["Successful"])
@@ -146,6 +182,26 @@ def test_the_function_gets_lambdas_sqs_event_and_a_lambda_context(
     )
     assert context.memory_limit_in_mb == definition.ingest.memory_mib
     assert str(uuid.UUID(context.aws_request_id)) == context.aws_request_id
+    assert "AWSTraceHeader" not in record["attributes"]  # the sender was not traced
+
+
+def test_the_senders_trace_reaches_the_function_and_the_invocation_span_continues_it(
+    sqs: Any, queues: EventQueues, definition: PlatformDefinition, emulator: Emulator
+) -> None:
+    spans = span_recorder()
+    function = Function()
+    runner = EventSourceRunner(mapping_for(definition, queues, emulator), function)
+    send(sqs, queues.queue_url, ["traced"], trace_header=TRACE_HEADER)
+
+    runner.run_once()
+
+    ((event, _),) = function.invocations
+    (record,) = event["Records"]
+    assert record["attributes"]["AWSTraceHeader"] == TRACE_HEADER  # where Lambda puts it
+    (span,) = [s for s in spans.get_finished_spans() if s.name.startswith("event-source invoke")]
+    assert format_trace_id(span.context.trace_id) == TRACE_ID
+    assert span.attributes is not None
+    assert span.attributes["luca.outcome"] == "ok"
 
 
 def test_the_context_counts_down_from_the_function_timeout() -> None:
@@ -296,7 +352,7 @@ def test_a_message_that_keeps_failing_moves_to_the_dlq_after_max_receive_count(
 ) -> None:
     function = Function(fails=lambda record: record["body"] == "poison")
     runner = EventSourceRunner(mapping_for(definition, queues, emulator), function)
-    send(sqs, queues.queue_url, ["poison", "fine"], school="school-a")
+    send(sqs, queues.queue_url, ["poison", "fine"], school="school-a", trace_header=TRACE_HEADER)
 
     for _ in range(3 * definition.ingest.max_receive_count):
         if runner.run_once() is None:
@@ -307,6 +363,9 @@ def test_a_message_that_keeps_failing_moves_to_the_dlq_after_max_receive_count(
     (dead,) = drained(queues.dlq_url)
     assert dead["Body"] == "poison"
     assert dead["MessageAttributes"]["school_id"]["StringValue"] == "school-a"
+    # AND the request's correlation id and trace are still on it: the DLQ tools can name the request
+    assert dead["MessageAttributes"]["correlation_id"]["StringValue"] == "corr-0"
+    assert dead["Attributes"]["AWSTraceHeader"] == TRACE_HEADER
     assert depth(sqs, queues.queue_url) == (0, 0)
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import replace
@@ -22,6 +23,10 @@ import pyarrow.dataset as ds
 import pyarrow.fs as pafs
 import pytest
 from botocore.exceptions import ClientError
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from luca_analytics.adapters.lake_schema import LAKE_PREFIX, partition_schema
 from luca_analytics.bootstrap_pipeline import PipelineSettings, build_pipeline
@@ -39,9 +44,22 @@ from luca_platform.contracts import exercise_results
 from luca_platform.contracts import roster as roster_contract
 from luca_platform.table import keys
 from luca_platform.table.codec import timestamp, to_wire
+from luca_platform.telemetry import context as request_context
 from luca_testing.polling import eventually
 
 pytestmark = pytest.mark.emulator
+
+
+def span_recorder() -> InMemorySpanExporter:
+    """Spans finished from now on. The provider is process-wide and set once: join it if set."""
+    provider = trace.get_tracer_provider()
+    if not isinstance(provider, TracerProvider):
+        provider = TracerProvider()
+        trace.set_tracer_provider(provider)
+    exporter = InMemorySpanExporter()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    return exporter
+
 
 SCHOOL_A = "lake-school-a"
 SCHOOL_B = "lake-school-b"
@@ -209,6 +227,37 @@ def test_changes_land_as_parquet_under_their_schools_partition_only(
     assert [(p.school_id, p.year, p.month) for p in partitions] == [(SCHOOL_B, 2025, 4)]
     assert partitions[0].bytes > 0
     assert (lake.metrics_path.read_text().count('"LakeRowsOut"')) >= 1
+
+
+def test_a_rows_correlation_id_is_its_items_and_the_lake_hop_is_traced_and_logged_with_it(
+    emulator: Emulator,
+    lake: LocalLake,
+    put: Callable[[dict[str, Any]], None],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    spans = span_recorder()
+    caplog.set_level(logging.INFO, logger="luca.lake.sink")
+    put({**evaluation(SCHOOL_A, "ev-traced"), "correlation_id": "corr-lake-1"})
+    put(evaluation(SCHOOL_A, "ev-untraced"))
+
+    eventually(
+        lambda: lake.pipeline and lake.pipeline.counters.rows_out >= 2, what="2 rows out of the pipeline"
+    )
+
+    rows = {row["record_id"]: row for row in read_lake(emulator, lake)}
+    assert rows["ev-traced"]["correlation_id"] == "corr-lake-1"
+    assert rows["ev-untraced"]["correlation_id"] == ""
+    # AND the hop is a span and a log line of that request, naming the file the row landed in
+    (span,) = [s for s in spans.get_finished_spans() if s.name == "lake rows written"]
+    assert span.attributes is not None
+    assert (span.attributes["luca.correlation_id"], span.attributes["luca.school_id"]) == (
+        "corr-lake-1",
+        SCHOOL_A,
+    )
+    (line,) = [r for r in caplog.records if r.getMessage() == "lake rows written"]
+    assert line.rows == [{"item_type": "evaluation", "record_id": "ev-traced", "version": 1}]  # type: ignore[attr-defined]
+    assert line.file == span.attributes["luca.file"]  # type: ignore[attr-defined]
+    assert request_context.correlation_id.get() is None  # bound for the hop only
 
 
 def test_removals_and_reaped_items_never_land(

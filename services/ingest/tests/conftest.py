@@ -6,8 +6,9 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from ingest_support import EmulatedIngest
+from ingest_support import EmulatedIngest, span_recorder
 from luca_ingest.bootstrap import build
 from luca_ingest.config import IngestSettings
 from luca_platform.aws import AwsClients
@@ -48,3 +49,15 @@ def ingest(ingest_emulator: str) -> EmulatedIngest:
         for student in roster["students"]:
             seed.student(student, str(roster["course"]))
     return EmulatedIngest(build(settings), ingest_emulator, table)
+
+
+@pytest.fixture(scope="session")
+def _span_recorder() -> InMemorySpanExporter:
+    return span_recorder()
+
+
+@pytest.fixture
+def spans(_span_recorder: InMemorySpanExporter) -> InMemorySpanExporter:
+    """The spans finished during the test (the recorder is shared by the session, emptied per test)."""
+    _span_recorder.clear()
+    return _span_recorder

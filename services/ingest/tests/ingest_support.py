@@ -9,6 +9,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
+from opentelemetry import trace
+from opentelemetry.sdk.extension.aws.trace import AwsXRayIdGenerator
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from luca_ingest.bootstrap import IngestApp
 from luca_ingest.domain.events import ExerciseResult, StudentEvent
@@ -48,18 +53,29 @@ def event_body(
 
 
 def sqs_record(
-    body: dict[str, Any] | str, school: str | None = "school-a", *, message_id: str | None = None
+    body: dict[str, Any] | str,
+    school: str | None = "school-a",
+    *,
+    message_id: str | None = None,
+    correlation_id: str | None = None,
+    trace_header: str | None = None,
 ) -> dict[str, Any]:
     attributes: dict[str, Any] = {
-        "correlation_id": {"stringValue": f"corr-{uuid.uuid4().hex[:8]}", "dataType": "String"}
+        "correlation_id": {
+            "stringValue": correlation_id or f"corr-{uuid.uuid4().hex[:8]}",
+            "dataType": "String",
+        }
     }
     if school is not None:
         attributes["school_id"] = {"stringValue": school, "dataType": "String"}
+    system = {"ApproximateReceiveCount": "1", "SentTimestamp": "1764240000000"}
+    if trace_header is not None:
+        system["AWSTraceHeader"] = trace_header
     return {
         "messageId": message_id or str(uuid.uuid4()),
         "receiptHandle": f"rh-{uuid.uuid4()}",
         "body": body if isinstance(body, str) else json.dumps(body),
-        "attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": "1764240000000"},
+        "attributes": system,
         "messageAttributes": attributes,
         "md5OfBody": "",
         "eventSource": "aws:sqs",
@@ -131,3 +147,15 @@ class EmulatedIngest:
 
     def exercise_results(self) -> list[dict[str, object]]:
         return [item for item in self.items() if item["type"] == {"S": "ExerciseResult"}]
+
+
+def span_recorder() -> InMemorySpanExporter:
+    """Finished spans of this process, in memory. The tracer provider is process-wide and set once,
+    so the recorder joins the one another test may have installed instead of replacing it."""
+    provider = trace.get_tracer_provider()
+    if not isinstance(provider, TracerProvider):
+        provider = TracerProvider(id_generator=AwsXRayIdGenerator())
+        trace.set_tracer_provider(provider)
+    exporter = InMemorySpanExporter()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    return exporter

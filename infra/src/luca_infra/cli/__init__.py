@@ -18,7 +18,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
-from luca_infra.cli import dlq, events, lake, sync, token, up
+from luca_infra.cli import dlq, events, lake, sync, token, trace, up
 
 __all__ = ["main"]
 
@@ -41,6 +41,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return sync.run(args)
     if args.command == "lake":
         return lake.run(args)
+    if args.command == "trace":
+        return trace.run(args)
     parser.print_help()
     return 2
 
@@ -48,6 +50,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="luca", description="The Luca platform on this machine.")
     commands = parser.add_subparsers(dest="command")
-    for group in (up, token, events, dlq, sync, lake):  # the order `luca --help` lists them in
+    for group in (up, token, events, dlq, sync, lake, trace):  # the order `luca --help` lists them in
         group.add_parser(commands)
     return parser

@@ -5,8 +5,8 @@ messages; the mapping (``IngestDefinition``: BatchSize 50, MaximumBatchingWindow
 ReportBatchItemFailures) deletes what succeeded and leaves the rest to the queue's redrive policy.
 Locally nothing does that for the emulator, so this runner does, with the same settings:
 
-* **Gathering.** ReceiveMessage (10 at a time, long polling, every system and message attribute)
-  until the batch holds ``batch_size`` messages or ``max_batching_window_seconds`` have passed since
+* **Gathering.** ReceiveMessage (10 at a time, long polling, every system attribute, among them
+  ``AWSTraceHeader``, the sender's trace, and every message attribute) until the batch holds ``batch_size`` messages or ``max_batching_window_seconds`` have passed since
   its first message arrived.
 * **Invocation.** The handler is called in this process (``luca_ingest.entrypoints.handler.handler``,
   which builds its app on the first call and keeps it, like a warm instance) with the event Lambda
@@ -40,7 +40,9 @@ Local-only differences, on purpose:
 * **Payload limit.** Lambda also closes a batch at 6 MB of payload; with events of at most
   ``IngestDefinition.max_event_bytes`` a full batch stays far below it, so it is not checked.
 
-Each invocation is logged as one JSON line with the batch's counts and the runner's running totals.
+Each invocation is logged as one JSON line with the batch's counts and the runner's running totals,
+and has a span (``event-source invoke``, as Lambda's own segment would be) in the trace of the batch's
+first traced record, linked to every record's trace.
 """
 
 from __future__ import annotations
@@ -57,13 +59,17 @@ from typing import TYPE_CHECKING, Any
 import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind
 
 from luca_infra.definitions import IngestDefinition
+from luca_platform.telemetry import propagation
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
 
 log = logging.getLogger("luca.event_source")
+tracer = trace.get_tracer("luca.event_source")
 
 MAX_MESSAGES_PER_RECEIVE = 10  # ReceiveMessage and the batch calls take at most 10
 EVENT_SOURCE = "aws:sqs"
@@ -380,7 +386,7 @@ class EventSourceRunner:
                 QueueUrl=self.mapping.queue_url,
                 MaxNumberOfMessages=count,
                 WaitTimeSeconds=wait_seconds,
-                AttributeNames=["All"],
+                MessageSystemAttributeNames=["All"],  # AWSTraceHeader among them, as Lambda's pollers
                 MessageAttributeNames=["All"],
             )
         except (BotoCoreError, ClientError) as error:
@@ -404,16 +410,30 @@ class EventSourceRunner:
             aws_request_id=request_id,
             deadline=time.monotonic() + mapping.function_timeout_seconds,
         )
+        headers = [propagation.record_trace_header(record) for record in records]
         started = time.perf_counter()
         response: Any = None
-        try:
-            response = self._function({"Records": records}, context)
-        except Exception:
-            log.exception("invocation failed", extra={"request_id": request_id, "records": len(ids)})
-            failed, outcome = set(ids), "error"
-        else:
-            failed, valid = failed_records(response, ids)
-            outcome = "invalid-response" if not valid else "partial" if failed else "ok"
+        with tracer.start_as_current_span(
+            f"event-source invoke {mapping.function_name}",
+            context=propagation.context_from_xray(next((h for h in headers if h), None)),
+            kind=SpanKind.CLIENT,
+            links=[link for link in map(propagation.link_to, set(headers)) if link is not None],
+            attributes={
+                "faas.invoked_name": mapping.function_name,
+                "faas.invocation_id": request_id,
+                "messaging.batch.message_count": len(ids),
+            },
+        ) as span:
+            try:
+                response = self._function({"Records": records}, context)
+            except Exception:
+                log.exception("invocation failed", extra={"request_id": request_id, "records": len(ids)})
+                failed, outcome = set(ids), "error"
+            else:
+                failed, valid = failed_records(response, ids)
+                outcome = "invalid-response" if not valid else "partial" if failed else "ok"
+            span.set_attribute("luca.outcome", outcome)
+            span.set_attribute("luca.failed", len(failed))
         elapsed = time.perf_counter() - started
         if elapsed > mapping.function_timeout_seconds:
             failed, outcome = set(ids), "timeout"  # Lambda would have stopped it: nothing counts

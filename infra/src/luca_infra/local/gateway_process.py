@@ -101,9 +101,12 @@ def serve(config: GatewayConfig) -> ServedGateway:
 
 def main() -> None:
     from luca_platform.telemetry.logs import configure_logging
+    from luca_platform.telemetry.tracing import configure_tracing_from_environment
 
     config = GatewayConfig.read(Path(os.environ[CONFIG_VARIABLE]))
+    # LUCA_LOG_FILE and LUCA_OTEL_EXPORTER/LUCA_OTEL_FILE_PATH: the files `luca trace` reads.
     configure_logging("luca-gateway", config.log_level)
+    configure_tracing_from_environment("gateway")
     for chatty in ("httpx", "httpcore"):
         # One line per upstream call would double the gateway's access log.
         logging.getLogger(chatty).setLevel(logging.WARNING)

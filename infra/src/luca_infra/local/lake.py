@@ -22,6 +22,9 @@ platform's process:
   scans slower than linearly (a pass over 30,000 items took 24 s, in the poller's process, every
   30 s); the poller reads the stream from its start, so the schedule sees every item ever written.
   ``reap_once()`` (a full scan) stays for tools and tests.
+* The pipeline is built ``traced``: each file written is a span, and each request whose rows it
+  holds gets a span and a log line with its ``correlation_id`` (the rows' column), so ``luca trace``
+  shows the lake hop (``luca_analytics.adapters.traced_sink``).
 * ``LocalLake`` provisions the lake bucket (named like the AWS stack's) and the local
   pseudonymisation key (random, kept in the state directory), builds the pipeline with the
   service's composition root and the definition's local buffering, and runs both threads.
@@ -410,20 +413,18 @@ class LocalLake:
         self.state_dir.mkdir(parents=True, exist_ok=True)
         # In AWS the EMF lines go to stdout for the log driver; here to a file `luca lake show` reads.
         self._metrics = self.metrics_path.open("a", encoding="utf-8")
-        delivery = build_pipeline(
-            PipelineSettings(
-                pseudonym_key=local_pseudonym_key(self.state_dir, self.definition),
-                lake_bucket=self.bucket,
-                # Firehose's rule with local sizes, so a change is queryable in seconds.
-                buffer_bytes=settings.buffer_bytes,
-                buffer_seconds=settings.buffer_seconds,
-                compression=settings.compression,
-                metrics_namespace=self.definition.metrics_namespace,
-                aws_region=self.region,
-                aws_endpoint_url=self.endpoint_url,
-            ),
-            metrics=self._metrics,
+        pipeline_settings = PipelineSettings(
+            pseudonym_key=local_pseudonym_key(self.state_dir, self.definition),
+            lake_bucket=self.bucket,
+            # Firehose's rule with local sizes, so a change is queryable in seconds.
+            buffer_bytes=settings.buffer_bytes,
+            buffer_seconds=settings.buffer_seconds,
+            compression=settings.compression,
+            metrics_namespace=self.definition.metrics_namespace,
+            aws_region=self.region,
+            aws_endpoint_url=self.endpoint_url,
         )
+        delivery = build_pipeline(pipeline_settings, metrics=self._metrics, traced=True)
         self.pipeline = delivery.pipeline
         self.reaper = TtlReaper(
             session.client("dynamodb", endpoint_url=self.endpoint_url),

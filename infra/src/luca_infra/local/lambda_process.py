@@ -45,14 +45,34 @@ class LambdaProcessConfig:
         return cls(**{**raw, "mapping": EventSourceMapping(**raw["mapping"])})
 
 
+def _copy_function_lines(function_logger: Any) -> None:
+    """The function's Powertools lines, which bypass the root handlers, appended to the shared log
+    file too (in Lambda they reach CloudWatch Logs from stdout)."""
+    from luca_platform.telemetry.logs import LOG_FILE_VARIABLE, AppendingFileHandler
+
+    path = os.environ.get(LOG_FILE_VARIABLE)
+    if not path:
+        return
+    copy = AppendingFileHandler(path)
+    copy.setFormatter(function_logger.registered_formatter)
+    function_logger.addHandler(copy)
+
+
 def main() -> None:
     from luca_platform.telemetry.logs import configure_logging
+    from luca_platform.telemetry.tracing import configure_tracing_from_environment
 
     config = LambdaProcessConfig.read(Path(os.environ[CONFIG_VARIABLE]))
+    # LUCA_LOG_FILE and LUCA_OTEL_EXPORTER/LUCA_OTEL_FILE_PATH: the runner's and the handler's spans
+    # and lines land in the files `luca trace` reads (in AWS the ADOT layer provides the provider).
     configure_logging("luca-event-source", config.log_level)
+    configure_tracing_from_environment("grade-processor")
     # Imported once the root handler exists: Powertools' Logger then filters its own records out of
     # it (they are printed once, by the function's logger, as in Lambda).
+    from luca_ingest.entrypoints import handler as function
     from luca_ingest.entrypoints.handler import handler
+
+    _copy_function_lines(function.logger)
 
     stopped = threading.Event()
 

@@ -28,6 +28,7 @@ from typing import Any
 
 from luca_analytics.adapters.dynamodb_stream import UndecodableRecord, decode_record
 from luca_analytics.adapters.parquet_sink import COMPRESSIONS, ParquetSink
+from luca_analytics.adapters.traced_sink import TracedSink
 from luca_analytics.service_layer.pipeline import (
     MAX_BUFFER_BYTES,
     MAX_BUFFER_SECONDS,
@@ -132,10 +133,13 @@ def build_pipeline(
     *,
     sink: LakeSink | None = None,
     metrics: MetricsSink | None = None,
+    traced: bool = False,
 ) -> StreamPipeline:
-    """``metrics``: where the EMF lines go; stdout (for the log driver) unless given."""
+    """``metrics``: where the EMF lines go; stdout (for the log driver) unless given. ``traced``:
+    each file written, and each request's rows in it, is a span and a log line (the local lake)."""
+    writer = sink or build_sink(settings)
     pipeline = LakePipeline(
-        sink or build_sink(settings),
+        TracedSink(writer) if traced else writer,
         settings.pseudonym_key,
         settings.buffering,
         metrics=metrics if metrics is not None else sys.stdout,

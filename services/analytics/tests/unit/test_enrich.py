@@ -175,3 +175,16 @@ def test_the_key_comes_from_the_configured_secret(monkeypatch: pytest.MonkeyPatc
     monkeypatch.delenv(enrich.KEY_SECRET_ENV, raising=False)
     with pytest.raises(RuntimeError, match=enrich.KEY_SECRET_ENV):
         enrich.pseudonym_key()
+
+
+def test_the_aws_enrichment_carries_the_correlation_id_column_as_the_local_pipeline_does() -> None:
+    traced, untraced = enrich.process(
+        [
+            stream_record("INSERT", evaluation(correlation_id="corr-from-the-edge")),
+            stream_record("INSERT", evaluation(evaluation_id="ev-2")),
+        ],
+        lambda: KEY,
+    )
+
+    assert traced["correlation_id"] == "corr-from-the-edge"
+    assert untraced["correlation_id"] == ""

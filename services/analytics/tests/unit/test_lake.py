@@ -217,3 +217,45 @@ def test_the_lake_schema_is_the_contract_and_the_partitions_are_the_path() -> No
 def test_an_empty_key_is_refused() -> None:
     with pytest.raises(ValueError, match="key"):
         student_key(b"", "school-a", "st-1")
+
+
+@pytest.mark.parametrize(
+    ("item_type", "image"),
+    [
+        ("evaluation", evaluation(correlation_id="corr-graded")),
+        (
+            "exercise_result",
+            {
+                "type": "ExerciseResult",
+                "schema_version": Decimal(1),
+                "school_id": "school-a",
+                "event_id": "evt-1",
+                "student_id": "st-1",
+                "course_id": "1A",
+                "subject_id": "math",
+                "occurred_at": "2025-03-01T10:00:00Z",
+                "score": Decimal("6"),
+                "passing": True,
+                "correlation_id": "corr-graded",
+            },
+        ),
+    ],
+)
+def test_a_row_carries_the_correlation_id_of_the_request_that_wrote_its_item(
+    item_type: str, image: dict[str, object]
+) -> None:
+    row = flatten("INSERT", image, CHANGED, KEY)
+
+    assert isinstance(row, LakeRow)
+    assert (row.item_type, row.correlation_id) == (item_type, "corr-graded")
+    assert "correlation_id" in lake_schema.file_schema().names
+
+
+@pytest.mark.parametrize("stored", [None, "", 42, "x" * 129])
+def test_an_item_without_a_usable_correlation_id_gives_an_empty_one(stored: object) -> None:
+    image = evaluation() if stored is None else evaluation(correlation_id=stored)
+
+    row = flatten("INSERT", image, CHANGED, KEY)
+
+    assert isinstance(row, LakeRow)
+    assert row.correlation_id == ""

@@ -137,7 +137,13 @@ def written_by_the_repository() -> list[dict[str, Any]]:
     )
     original = evaluation()
     corrected = replace(
-        original, score=Decimal("5.4"), version=2, updated_at=AT, updated_by="t-1", change_reason="typo"
+        original,
+        score=Decimal("5.4"),
+        version=2,
+        updated_at=AT,
+        updated_by="t-1",
+        change_reason="typo",
+        correlation_id="c-1",
     )
     repository.change_evaluation(
         corrected,
@@ -216,6 +222,7 @@ def test_a_corrected_evaluation_is_version_2_of_the_grades_contract_and_keeps_it
     assert grades.version_of(corrected) == 2
     assert corrected["score"] == Decimal("5.4")
     assert not grades.is_retracted(corrected)
+    assert corrected["correlation_id"] == "c-1"  # the request that last wrote it, for tracing
     for attribute in keys.KEY_ATTRIBUTES:
         assert corrected.get(attribute) == first.get(attribute), attribute
     history = [item for item in ITEMS if item["type"] == "EvaluationChange"]

@@ -304,3 +304,47 @@ def test_a_closed_term_refuses_grades_and_teacher_changes_and_names_itself(
         headers=teacher | {"Idempotency-Key": str(uuid.uuid4())},
     )
     problem(unknown, 404, "unknown-term")
+
+
+def test_the_stored_grade_keeps_the_id_of_the_request_that_last_wrote_it(
+    api: TestClient, grading: EmulatedGrading
+) -> None:
+    teacher = headers(grading, "teacher")
+    body = {"student_id": "st-1", "course_id": "1A", "subject_id": "math", "term_id": TERM, "score": "4.0"}
+    recorded = api.post(
+        "/v1/evaluations",
+        json=body,
+        headers=teacher | {"Idempotency-Key": str(uuid.uuid4()), "X-Correlation-Id": "corr-recorded"},
+    )
+    assert recorded.status_code == 201, recorded.text
+
+    def stored() -> dict[str, Any]:
+        (item,) = [
+            item
+            for item in grading.table_items()
+            if item["type"] == {"S": "Evaluation"}
+            and item["evaluation_id"] == {"S": recorded.json()["evaluation_id"]}
+        ]
+        return item
+
+    assert stored()["correlation_id"] == {"S": "corr-recorded"}
+
+    corrected = change(
+        api,
+        teacher | {"X-Correlation-Id": "corr-corrected"},
+        recorded.json(),
+        {"score": "4.2", "reason": "recount"},
+    )
+    assert corrected.status_code == 200, corrected.text
+    assert stored()["correlation_id"] == {"S": "corr-corrected"}
+
+    retracted = change(
+        api,
+        teacher | {"X-Correlation-Id": "corr-retracted"},
+        recorded.json(),
+        {"reason": "wrong student"},
+        if_match='"v2"',
+        retract=True,
+    )
+    assert retracted.status_code == 200, retracted.text
+    assert stored()["correlation_id"] == {"S": "corr-retracted"}

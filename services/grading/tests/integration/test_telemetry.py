@@ -24,6 +24,7 @@ from luca_grading.entrypoints.main import start
 from luca_platform.serving import RunningServers
 from luca_platform.telemetry.logs import configure_logging
 from luca_platform.telemetry.tracing import JsonLinesSpanExporter
+from luca_testing.polling import eventually
 
 pytestmark = pytest.mark.emulator
 
@@ -85,10 +86,16 @@ def test_log_lines_are_json_with_correlation_school_and_route(
         f"{rest_url(service)}/v1/grading-rules/math",
         headers={**grading.bearer("school-a", "teacher"), "X-Correlation-Id": correlation},
     )
-    logging.getLogger().removeHandler(handler)
-    lines = [json.loads(line) for line in out.getvalue().splitlines()]
-    mine = [line for line in lines if line.get("correlation_id") == correlation]
-    assert mine, lines
+
+    def my_lines() -> list[dict[str, object]]:
+        lines = [json.loads(line) for line in out.getvalue().splitlines()]
+        return [line for line in lines if line.get("correlation_id") == correlation]
+
+    # The request's line is written after the response is sent: wait for it.
+    try:
+        mine = eventually(my_lines, timeout=10, what="the request's log line")
+    finally:
+        logging.getLogger().removeHandler(handler)
     assert mine[-1]["school_id"] == "school-a"
     assert mine[-1]["service"] == "grading"
     assert mine[-1]["route"] == "/v1/grading-rules/{subject_id}"

@@ -7,7 +7,8 @@ what it measured:
 
 - ``dispatch``: ``cached-backend-lookup`` (moto's request dispatch, shared by every service);
 - ``dynamodb``: ``item-level-transactions``, ``partition-scoped-queries``, ``direct-json-results``;
-- ``sqs``: ``fast-sqs-clock``, ``direct-sqs-retention-check``;
+- ``sqs``: ``fast-sqs-clock``, ``direct-sqs-retention-check``, ``batch-system-attributes`` (a
+  correctness fix: moto drops what AWS keeps);
 - ``streams``: ``direct-stream-records`` (DynamoDB Streams).
 
 ``apply()`` is idempotent and is called by the embedded emulator only; when moto's internals no
@@ -64,5 +65,6 @@ _FIXES: dict[str, Callable[[], None]] = {
     "direct-json-results": dynamodb.direct_json_results,
     "fast-sqs-clock": sqs.fast_sqs_clock,
     "direct-sqs-retention-check": sqs.direct_sqs_retention_check,
+    "batch-system-attributes": sqs.batch_system_attributes,
     "direct-stream-records": streams.direct_stream_records,
 }

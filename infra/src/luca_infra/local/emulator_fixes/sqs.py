@@ -28,6 +28,13 @@ cores): 5,000 messages of 300 bytes sent in batches of 10, then, at that depth, 
 Sends stay linear in the queue's depth (each still computes the queue's counts once); a recess
 burst of 5,000 events therefore still queues in tens of seconds, not in the ten minutes it took.
 
+**batch-system-attributes: SendMessageBatch drops each entry's ``MessageSystemAttributes``.** moto
+keeps ``AWSTraceHeader`` for SendMessage but its batch call never passes it on, so the X-Ray trace
+context the edge sets on every event (as API Gateway with tracing does in AWS) is lost at the queue.
+This fix is a correctness fix, not a speed one: after moto stores the batch, each message gets its
+entry's system attributes, as SQS keeps them. It is where moto differs from AWS, and the scenario
+pins it (an entry with ``AWSTraceHeader`` comes back with it).
+
 The scenario's SQS part masks message ids, receipt handles and timestamps when it compares the
 runs with and without the fixes: they differ from run to run anyway.
 """
@@ -78,3 +85,30 @@ def direct_sqs_retention_check() -> None:
     backend_type.is_message_valid_based_on_retention_period = (  # type: ignore[method-assign]
         is_message_valid_based_on_retention_period
     )
+
+
+def batch_system_attributes() -> None:
+    from moto.sqs import models
+
+    backend_type = models.SQSBackend
+    original = backend_type.send_message_batch
+    if getattr(original, "__luca_fix__", False):
+        return
+    if not hasattr(models.Message(message_id="probe", body="", system_attributes={}), "system_attributes"):
+        raise AttributeError("moto's SQS messages no longer keep system_attributes")
+
+    @functools.wraps(original)
+    def send_message_batch(self: Any, queue_name: str, entries: dict[str, dict[str, Any]]) -> Any:
+        messages, failed = original(self, queue_name, entries)
+        by_id = {entry["Id"]: entry for entry in entries.values()}
+        for message in messages:
+            # moto tags each stored message with its entry's Id (``user_id``) for the response.
+            system_attributes = by_id.get(getattr(message, "user_id", None), {}).get(
+                "MessageSystemAttributes"
+            )
+            if system_attributes:
+                message.system_attributes = system_attributes
+        return messages, failed
+
+    send_message_batch.__luca_fix__ = True  # type: ignore[attr-defined]
+    backend_type.send_message_batch = send_message_batch  # type: ignore[method-assign]

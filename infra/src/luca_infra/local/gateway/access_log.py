@@ -18,7 +18,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from luca_platform.telemetry.context import CORRELATION_HEADER, sanitize_correlation_id
+from luca_platform.telemetry.context import CORRELATION_HEADER, RequestScope, sanitize_correlation_id
 
 REQUEST_ID_HEADER = "x-request-id"
 # Set by the gateway on the way back; the upstream's copies would duplicate them.
@@ -68,7 +68,9 @@ class EdgeContext:
         request_id = str(uuid.uuid4())
         correlation = sanitize_correlation_id(headers.get(CORRELATION_HEADER))
         state = scope.setdefault("state", {})
-        state.update(request_id=request_id, correlation_id=correlation, school_id=None, upstream_ms=None)
+        state.update(
+            request_id=request_id, correlation_id=correlation, school_id=None, upstream_ms=None, trace_id=None
+        )
         started = time.perf_counter()
         status: int | None = None
         logged = False
@@ -88,6 +90,7 @@ class EdgeContext:
                     "timestamp": datetime.now(UTC).isoformat(timespec="milliseconds"),
                     "requestId": request_id,
                     "correlation_id": correlation,
+                    "trace_id": state.get("trace_id"),
                     "school_id": state.get("school_id"),
                     "ip": client[0] if client else None,
                     "method": scope["method"],
@@ -122,6 +125,8 @@ class EdgeContext:
             await send(message)
 
         try:
-            await self.app(scope, receive, send_with_ids)
+            # Bound for the request's spans (stamped as they start) and log lines.
+            with RequestScope(correlation, route_name=scope["path"]):
+                await self.app(scope, receive, send_with_ids)
         finally:
             log_once()  # responses that never completed (errors, disconnects) are logged too

@@ -18,6 +18,7 @@ from typing import Protocol
 
 import anyio.to_thread
 import httpx
+from opentelemetry.trace import TracerProvider
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -31,8 +32,10 @@ from luca_infra.local.gateway.event_intake import EventIntake, EventIntakeSettin
 from luca_infra.local.gateway.problems import problem
 from luca_infra.local.gateway.proxy import DEFAULT_UPSTREAM_TIMEOUT_SECONDS, UpstreamProxy
 from luca_infra.local.gateway.rate_limiter import RateLimit, SchoolRateLimiter, retry_after_seconds
+from luca_infra.local.gateway.tracing import TracedTransport, server_spans
 from luca_kernel.access import Principal
 from luca_kernel.errors import Unauthenticated
+from luca_platform.telemetry.tracing import annotate_school
 from luca_platform.tokens import bearer
 
 API_PREFIX = "/v1"
@@ -80,7 +83,9 @@ class Gateway:
         transport: httpx.AsyncBaseTransport | None = None,
         access_log: AccessLog | None = None,
         intake: EventIntake | None = None,
+        tracer_provider: TracerProvider | None = None,
     ) -> None:
+        """``tracer_provider``: the process's global one unless given (tests pass their own)."""
         self.settings = settings
         self.intake = intake or (EventIntake(settings.events) if settings.events is not None else None)
         self.verifier = verifier
@@ -96,16 +101,31 @@ class Gateway:
             connect_timeout_seconds=settings.connect_timeout_seconds,
             upstream_timeout_seconds=settings.upstream_timeout_seconds,
             max_connections=settings.max_upstream_connections,
-            transport=transport,
+            transport=TracedTransport(
+                (lambda: transport) if transport is not None else self._pooled_transport,
+                tracer_provider=tracer_provider,
+            ),
         )
         self.app = Starlette(
             routes=[
                 Route(HEALTH_PATH, self._health, methods=["GET", "HEAD"]),
                 Route("/{path:path}", self._route, methods=ALL_METHODS),
             ],
-            middleware=[Middleware(EdgeContext, access_log=self.access_log)],
+            # EdgeContext outermost: the correlation id is bound before the server span starts.
+            middleware=[
+                Middleware(EdgeContext, access_log=self.access_log),
+                Middleware(server_spans, tracer_provider=tracer_provider),
+            ],
             exception_handlers={HTTPException: self._http_error, Exception: self._unexpected},
             lifespan=self._lifespan,
+        )
+
+    def _pooled_transport(self) -> httpx.AsyncBaseTransport:
+        # The client ignores its own limits when handed a transport: they are the transport's now.
+        size = self.settings.max_upstream_connections
+        return httpx.AsyncHTTPTransport(
+            limits=httpx.Limits(max_connections=size, max_keepalive_connections=size, keepalive_expiry=30),
+            trust_env=False,
         )
 
     @contextlib.asynccontextmanager
@@ -141,6 +161,7 @@ class Gateway:
             challenge = 'Bearer error="invalid_token"' if request.headers.get("authorization") else "Bearer"
             return problem(request, 401, "unauthenticated", exc.detail, {"WWW-Authenticate": challenge})
         request.state.school_id = principal.school_id
+        annotate_school(principal.school_id)
         wait = self.limiter.take(principal.school_id)
         if wait:
             return problem(

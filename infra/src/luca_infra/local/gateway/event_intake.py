@@ -28,6 +28,7 @@ from starlette.responses import JSONResponse, Response
 
 from luca_infra.definitions import NOT_THE_SUBMITTER, PLATFORM_DEFINITION, IngestDefinition
 from luca_infra.local.gateway.problems import problem
+from luca_infra.local.gateway.tracing import AWS_TRACE_HEADER, xray_header
 from luca_kernel.access import Principal
 
 if TYPE_CHECKING:
@@ -103,7 +104,11 @@ class EventIntake:
         try:
             events = self._events(await self._body(request, batch=batch), batch=batch)
             self._check_submitter(events, principal)
-            entries = [self._entry(event, principal, request.state.correlation_id) for event in events]
+            # The request's trace, as API Gateway's SQS integration passes it: the handler continues it.
+            trace_header = xray_header()
+            entries = [
+                self._entry(event, principal, request.state.correlation_id, trace_header) for event in events
+            ]
         except _Rejected as rejected:
             return problem(request, rejected.status, rejected.kind, rejected.detail, extra=rejected.extra)
         event_ids = [entry["Id"] for entry in entries]
@@ -189,7 +194,9 @@ class EventIntake:
         if others:
             raise _Rejected(403, "forbidden", NOT_THE_SUBMITTER, extra={"event_ids": others})
 
-    def _entry(self, event: Mapping[str, Any], principal: Principal, correlation_id: str) -> dict[str, Any]:
+    def _entry(
+        self, event: Mapping[str, Any], principal: Principal, correlation_id: str, trace_header: str | None
+    ) -> dict[str, Any]:
         body = json.dumps(event, separators=(",", ":"), ensure_ascii=False)
         size = len(body.encode("utf-8"))
         if size > self.settings.max_event_bytes:
@@ -209,7 +216,16 @@ class EventIntake:
                 "DataType": "String",
                 "StringValue": principal.student_id,
             }
-        return {"Id": event["event_id"], "MessageBody": body, "MessageAttributes": attributes}
+        entry: dict[str, Any] = {
+            "Id": event["event_id"],
+            "MessageBody": body,
+            "MessageAttributes": attributes,
+        }
+        if trace_header:
+            entry["MessageSystemAttributes"] = {
+                AWS_TRACE_HEADER: {"DataType": "String", "StringValue": trace_header}
+            }
+        return entry
 
     def _send(self, entries: list[dict[str, Any]]) -> dict[str, Any]:
         response = self._sqs.send_message_batch(

@@ -12,6 +12,11 @@ route: ContextVar[str | None] = ContextVar("route", default=None)
 
 CORRELATION_HEADER = "x-correlation-id"
 MAX_CORRELATION_ID = 128
+# The span attributes every span gets from the variables above (``tracing.ContextSpanProcessor``):
+# ``luca trace`` finds spans by the first; in AWS the collector turns it into the X-Ray annotation
+# ``correlation_id`` (the collector's ``indexed_attributes`` lists it).
+CORRELATION_ATTRIBUTE = "luca.correlation_id"
+SCHOOL_ATTRIBUTE = "luca.school_id"
 
 
 def sanitize_correlation_id(value: str | None) -> str:

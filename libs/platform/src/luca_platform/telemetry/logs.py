@@ -1,14 +1,38 @@
-"""JSON logs: one object per line with service, correlation_id, school_id and route."""
+"""JSON logs: one object per line with the request's ids and the current span's.
+
+Every line carries ``service``, ``correlation_id``, ``school_id``, ``route`` (from
+``telemetry.context``) and ``trace_id``/``span_id`` of the current OpenTelemetry span. ``trace_id``
+is the 32-hex OpenTelemetry form, the one the span files and OTLP use, so ``luca trace`` joins logs
+to spans on it; ``xray_trace_id`` repeats it in X-Ray's ``1-xxxxxxxx-...`` form, which is what the
+X-Ray console shows and an operator pastes into Logs Insights.
+"""
 
 from __future__ import annotations
 
 import logging
+import os
 import sys
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import TextIO
 
+from opentelemetry import trace
 from pythonjsonlogger.json import JsonFormatter
 
 from luca_platform.telemetry import context
+from luca_platform.telemetry.files import AppendOnlyLines
+
+LOG_FILE_VARIABLE = "LUCA_LOG_FILE"
+_FIELDS = (
+    "{asctime}{levelname}{name}{message}{service}{correlation_id}{school_id}{route}"
+    "{trace_id}{span_id}{xray_trace_id}"
+)
+
+
+def xray_trace_id(trace_id: int) -> str:
+    """An OpenTelemetry trace id in X-Ray's form (its first 8 hex digits are the start epoch)."""
+    hexed = trace.format_trace_id(trace_id)
+    return f"1-{hexed[:8]}-{hexed[8:]}"
 
 
 class _ContextFilter(logging.Filter):
@@ -21,26 +45,73 @@ class _ContextFilter(logging.Filter):
         record.correlation_id = context.correlation_id.get()
         record.school_id = context.school_id.get()
         record.route = context.route.get()
+        span_context = trace.get_current_span().get_span_context()
+        if span_context.is_valid:
+            record.trace_id = trace.format_trace_id(span_context.trace_id)
+            record.span_id = trace.format_span_id(span_context.span_id)
+            record.xray_trace_id = xray_trace_id(span_context.trace_id)
+        else:
+            record.trace_id = record.span_id = record.xray_trace_id = None
         return True
 
 
-def configure_logging(service: str, level: str = "INFO", stream: TextIO | None = None) -> logging.Handler:
-    """Root logger → stdout (or ``stream``) as JSON. Idempotent: a second call replaces the handler."""
-    handler = logging.StreamHandler(stream or sys.stdout)
-    handler.setFormatter(
-        JsonFormatter(
-            "{asctime}{levelname}{name}{message}{service}{correlation_id}{school_id}{route}",
-            style="{",
-            rename_fields={"asctime": "timestamp", "levelname": "level", "name": "logger"},
-        )
+class _UtcJsonFormatter(JsonFormatter):
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+        # ISO 8601 in UTC, to the millisecond: lines from several processes sort by it.
+        return datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds")
+
+
+class AppendingFileHandler(logging.Handler):
+    """Formatted records appended as whole lines (``AppendOnlyLines``): safe for several processes."""
+
+    def __init__(self, path: str | Path) -> None:
+        super().__init__()
+        self.lines = AppendOnlyLines(path)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self.lines.write_lines([self.format(record)])
+        except Exception:  # logging must never raise into the caller
+            self.handleError(record)
+
+    def close(self) -> None:
+        self.lines.close()
+        super().close()
+
+
+def _formatter() -> logging.Formatter:
+    return _UtcJsonFormatter(
+        _FIELDS,
+        style="{",
+        rename_fields={"asctime": "timestamp", "levelname": "level", "name": "logger"},
     )
-    handler.addFilter(_ContextFilter(service))
+
+
+def configure_logging(
+    service: str,
+    level: str = "INFO",
+    stream: TextIO | None = None,
+    file_path: str | Path | None = None,
+) -> logging.Handler:
+    """Root logger → stdout (or ``stream``) as JSON and, when ``file_path`` or ``LUCA_LOG_FILE`` names
+    one, the same lines appended to that file. Idempotent: a second call replaces both handlers.
+    Returns the stream handler."""
+    handler = logging.StreamHandler(stream or sys.stdout)
+    handlers: list[logging.Handler] = [handler]
+    path = file_path or os.environ.get(LOG_FILE_VARIABLE)
+    if path:
+        handlers.append(AppendingFileHandler(path))
     root = logging.getLogger()
     for existing in list(root.handlers):
         if getattr(existing, "_luca", False):
             root.removeHandler(existing)
-    handler._luca = True  # type: ignore[attr-defined]
-    root.addHandler(handler)
+            if isinstance(existing, AppendingFileHandler):
+                existing.close()
+    for new in handlers:
+        new.setFormatter(_formatter())
+        new.addFilter(_ContextFilter(service))
+        new._luca = True  # type: ignore[attr-defined]
+        root.addHandler(new)
     root.setLevel(level)
     for noisy in ("botocore", "urllib3", "werkzeug", "uvicorn.access"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -29,6 +29,7 @@ from enum import StrEnum
 from typing import Any
 
 PARTITION_KEYS: tuple[str, ...] = ("school_id", "year", "month")
+MAX_CORRELATION_ID = 128  # the edge's limit (luca_platform.telemetry.context)
 LAKE_CHANGES = frozenset({"INSERT", "MODIFY"})
 
 
@@ -109,6 +110,8 @@ class LakeRow:
     version: int = 1
     retracted: bool = False
     sequence_number: str = ""
+    # The request that wrote the item's state (empty when the item has none): what `luca trace` follows.
+    correlation_id: str = ""
 
 
 # DynamoDB Streams' sequence numbers are decimal strings of at most 40 digits.
@@ -248,4 +251,10 @@ def _row(
         version=version,
         retracted=retracted,
         sequence_number=sequence,
+        correlation_id=_correlation(image.get("correlation_id")),
     )
+
+
+def _correlation(value: Any) -> str:
+    # An id is a short token (the edge sanitizes it); anything else is not carried into the lake.
+    return value if isinstance(value, str) and len(value) <= MAX_CORRELATION_ID else ""

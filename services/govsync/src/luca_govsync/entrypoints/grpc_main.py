@@ -15,6 +15,7 @@ from luca_govsync.config import ApiSettings
 from luca_govsync.entrypoints.grpc_server import create_server
 from luca_platform.serving import RunningServers, serve_until_stopped, start_servers
 from luca_platform.telemetry.logs import configure_logging
+from luca_platform.telemetry.tracing import configure_tracing_from_environment
 
 log = logging.getLogger("luca.govsync.api")
 DRAIN_SECONDS = 10.0
@@ -22,6 +23,8 @@ DRAIN_SECONDS = 10.0
 
 def main() -> None:
     configure_logging("govsync-api", os.environ.get("LUCA_LOG_LEVEL", "INFO"))
+    # LUCA_OTEL_EXPORTER (otlp in AWS, file locally); the provider exists before the server is built.
+    configure_tracing_from_environment("govsync-api")
     settings = ApiSettings.from_environment()
     control, authenticator = build_control(settings)
 

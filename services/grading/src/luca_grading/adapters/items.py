@@ -61,6 +61,7 @@ def evaluation_item(evaluation: Evaluation) -> dict[str, Any]:
         "updated_at": timestamp(evaluation.updated_at) if evaluation.updated_at else None,
         "updated_by": evaluation.updated_by or None,
         "change_reason": evaluation.change_reason or None,
+        "correlation_id": evaluation.correlation_id or None,
     }
 
 
@@ -90,6 +91,7 @@ def evaluation_from(item: Mapping[str, Any]) -> Evaluation:
         updated_at=parse_timestamp(item["updated_at"]) if item.get("updated_at") else None,
         updated_by=item.get("updated_by") or "",
         change_reason=item.get("change_reason") or "",
+        correlation_id=item.get("correlation_id") or "",
     )
 
 

@@ -32,6 +32,8 @@ class Evaluation:
     updated_at: datetime | None = None
     updated_by: str = ""
     change_reason: str = ""
+    # The request that last wrote the grade (recorded it or changed it): what operators trace.
+    correlation_id: str = ""
 
     @property
     def etag(self) -> str:

@@ -26,6 +26,7 @@ from luca_kernel.errors import InvalidInput
 from luca_kernel.grading import GradingRule, Rounding, ScaleKind, parse_decimal
 from luca_kernel.ids import SubjectId
 from luca_platform.grpc_server import build_server
+from luca_platform.telemetry import context as request_context
 
 log = logging.getLogger("luca.grading.grpc")
 SERVICE_NAME = grading_pb2.DESCRIPTOR.services_by_name["GradingService"].full_name
@@ -132,6 +133,7 @@ class GradingServicer(GradeChangeRpcs, grading_pb2_grpc.GradingServiceServicer):
                     score=required_decimal(request.score, "score"),
                     weight=weight,
                     description=request.description,
+                    correlation_id=request_context.correlation_id.get() or "",
                 ),
                 request.request_id,
             )

@@ -38,6 +38,7 @@ from luca_kernel.grading import GradingRule
 from luca_kernel.ids import SubjectId
 from luca_platform.problems import PROBLEM_JSON, TITLES
 from luca_platform.rest import install_problem_handlers
+from luca_platform.telemetry import context
 
 log = logging.getLogger("luca.grading.rest")
 
@@ -105,6 +106,7 @@ def create_app(container: Container) -> FastAPI:
                 score=body.score,
                 weight=body.weight,
                 description=body.description,
+                correlation_id=context.correlation_id.get() or "",
             ),
             key,
         )

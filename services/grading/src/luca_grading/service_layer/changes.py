@@ -194,6 +194,7 @@ class GradeChanges:
             updated_at=now,
             updated_by=principal.actor_id,
             change_reason=reason,
+            correlation_id=request.correlation_id,
         )
         change = EvaluationChange(
             school_id=current.school_id,
@@ -288,6 +289,7 @@ class GradeChanges:
                 updated_at=change.changed_at,
                 updated_by=change.changed_by,
                 change_reason=change.reason,
+                correlation_id=change.correlation_id,
             )
 
         return replay(record, request, load)

@@ -70,6 +70,8 @@ class RecordEvaluation:
     score: Decimal
     weight: Decimal | None = None
     description: str = ""
+    # Kept on the stored grade; not part of the request's fingerprint (a retry may carry another).
+    correlation_id: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,6 +206,7 @@ class GradingService:
             teacher_id=TeacherId(principal.actor_id),
             recorded_at=self._clock.now(),
             description=command.description,
+            correlation_id=command.correlation_id,
         )
 
     def _record_checked(
@@ -295,6 +298,8 @@ class GradingService:
                 updated_at=None,
                 updated_by="",
                 change_reason="",
+                # The recording request's id is not kept once a change replaces it: unknown.
+                correlation_id="",
             )
 
         return replay(record, request, as_recorded)

@@ -6,12 +6,21 @@ the mapping deletes what succeeded and leaves the failures to be retried, then m
 the queue's redrive policy. A record never fails the batch, and a batch in which every record fails
 is reported as such rather than raised, so the invocation itself never errors on bad input.
 
+Tracing (OpenTelemetry API only; the provider comes from the ADOT Lambda layer in AWS, from the
+local Lambda host locally): each record gets a span continuing the trace its sender put in the
+``AWSTraceHeader`` system attribute, so one trace runs from the API to the stored result. The batch's
+own span (its reads and writes) continues the first traced record's trace and links every record's.
+Each record's log line carries its ``correlation_id``, ``school_id``, ``trace_id`` and ``span_id``.
+
 No I/O at import time: the app is built on the first invocation and kept for the instance's life.
 """
 
 from __future__ import annotations
 
 import os
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
@@ -19,10 +28,14 @@ from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from opentelemetry import trace
+from opentelemetry.trace import Span, SpanKind, StatusCode
+from opentelemetry.trace import Status as SpanStatus
 
 from luca_ingest.bootstrap import IngestApp, build
 from luca_ingest.config import IngestSettings
 from luca_ingest.service_layer.processor import BatchOutcome, IncomingRecord, RecordOutcome, Status
+from luca_platform.telemetry import propagation
 
 SERVICE = "grade-processor"
 SCHOOL_ATTRIBUTE = "school_id"
@@ -32,6 +45,8 @@ OPERATION = "exercise_submission"
 
 logger = Logger(service=SERVICE)
 metrics = Metrics(service=SERVICE, namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "Luca/Platform"))
+# A proxy until a provider is installed (by the layer or the local host): nothing configured here.
+tracer = trace.get_tracer("luca.grade-processor")
 _app: IngestApp | None = None
 
 
@@ -68,28 +83,64 @@ def process(
     event: dict[str, Any], context: LambdaContext, application: IngestApp | None = None
 ) -> dict[str, Any]:
     application = application or app()
-    records = [incoming(record) for record in event.get("Records", [])]
-    correlation = {record.record_id: record.correlation_id for record in records}
-    outcome = application.processor.process(records)
-    publish(outcome, application.settings.metrics_namespace)
+    raw = list(event.get("Records", []))
+    records = [incoming(record) for record in raw]
+    by_id = {record.record_id: record for record in records}
+    headers = {record["messageId"]: propagation.record_trace_header(record) for record in raw}
+    started = time.time_ns()
+    with tracer.start_as_current_span(
+        f"{SERVICE} batch",
+        context=propagation.context_from_xray(next((h for h in headers.values() if h), None)),
+        kind=SpanKind.CONSUMER,
+        links=[link for link in map(propagation.link_to, set(headers.values())) if link is not None],
+        attributes={
+            "messaging.system": "aws_sqs",
+            "messaging.batch.message_count": len(records),
+            "faas.invocation_id": getattr(context, "aws_request_id", "") or "",
+        },
+    ) as batch_span:
+        outcome = application.processor.process(records)
+        batch_span.set_attribute("luca.write_calls", outcome.write_calls)
+        publish(outcome, application.settings.metrics_namespace)
 
     def report(record: SQSRecord) -> RecordOutcome:
+        sent = by_id[record.message_id]
         result = outcome.records[record.message_id]
-        if result.status is Status.FAILED:
-            logger.warning(
-                "record failed",
+        with (
+            propagation.continued_span(
+                tracer,
+                f"{SERVICE} record",
+                trace_header=headers.get(record.message_id),
+                correlation_id=sent.correlation_id,
+                school_id=result.school_id or sent.school_id,
+                start_time=started,  # the record waited on the whole batch's work
+                attributes={"messaging.message.id": record.message_id, "luca.outcome": result.status.value},
+            ) as span,
+            _log_keys(sent.correlation_id, result.school_id or sent.school_id, span),
+        ):
+            if result.status is Status.FAILED:
+                span.set_status(SpanStatus(StatusCode.ERROR, result.reason))
+                logger.warning(
+                    "record failed",
+                    extra={
+                        "message_id": record.message_id,
+                        "event_id": result.event_id,
+                        "reason": result.reason,
+                        "detail": result.detail,
+                        "permanent": result.permanent,
+                    },
+                )
+                raise RecordFailed(result)
+            # One line per record: what `luca trace` and Logs Insights find by correlation id.
+            logger.info(
+                "record processed",
                 extra={
                     "message_id": record.message_id,
-                    "school_id": result.school_id,
                     "event_id": result.event_id,
-                    "reason": result.reason,
-                    "detail": result.detail,
-                    "permanent": result.permanent,
-                    "correlation_id": correlation.get(record.message_id),
+                    "outcome": result.status.value,
                 },
             )
-            raise RecordFailed(result)
-        return result
+            return result
 
     processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
     response = dict(
@@ -104,9 +155,22 @@ def process(
             "failed": len(outcome.failed),
             "write_calls": outcome.write_calls,
             "schools": len(outcome.school_seconds),
+            **propagation.ids_of(batch_span),
         },
     )
     return response
+
+
+@contextmanager
+def _log_keys(correlation_id: str, school_id: str | None, span: Span) -> Iterator[None]:
+    """The record's ids on every log line written for it; per thread (the local mapping may run
+    several pollers in one process), removed afterwards."""
+    keys = {"correlation_id": correlation_id or None, "school_id": school_id, **propagation.ids_of(span)}
+    logger.thread_safe_append_keys(**keys)
+    try:
+        yield
+    finally:
+        logger.thread_safe_remove_keys(keys)
 
 
 def publish(outcome: BatchOutcome, namespace: str) -> None:

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!luca/analytics/v1/analytics.proto\x12\x11luca.analytics.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xf3\x03\n\nLakeRecord\x12\x11\n\tschool_id\x18\x01 \x01(\t\x12\x0c\n\x04year\x18\x02 \x01(\x05\x12\r\n\x05month\x18\x03 \x01(\x05\x12\x11\n\titem_type\x18\x04 \x01(\t\x12\x0e\n\x06\x63hange\x18\x05 \x01(\t\x12.\n\nchanged_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\trecord_id\x18\x07 \x01(\t\x12\x13\n\x0bstudent_key\x18\x08 \x01(\t\x12\x11\n\tcourse_id\x18\t \x01(\t\x12\x12\n\nsubject_id\x18\n \x01(\t\x12\x0f\n\x07term_id\x18\x0b \x01(\t\x12\x12\n\x05score\x18\x0c \x01(\x01H\x00\x88\x01\x01\x12\x13\n\x06weight\x18\r \x01(\x01H\x01\x88\x01\x01\x12\x15\n\rbehavior_kind\x18\x0e \x01(\t\x12\x14\n\x07passing\x18\x0f \x01(\x08H\x02\x88\x01\x01\x12/\n\x0boccurred_at\x18\x10 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x1d\n\x15source_schema_version\x18\x11 \x01(\r\x12\x0f\n\x07version\x18\x12 \x01(\r\x12\x11\n\tretracted\x18\x13 \x01(\x08\x12\x17\n\x0fsequence_number\x18\x14 \x01(\tB\x08\n\x06_scoreB\t\n\x07_weightB\n\n\x08_passing\")\n\x16SubjectAveragesRequest\x12\x0f\n\x07term_id\x18\x01 \x01(\t\"q\n\x0eSubjectAverage\x12\x12\n\nsubject_id\x18\x01 \x01(\t\x12\x0f\n\x07term_id\x18\x02 \x01(\t\x12\x18\n\x10weighted_average\x18\x03 \x01(\x01\x12\x0e\n\x06grades\x18\x04 \x01(\r\x12\x10\n\x08students\x18\x05 \x01(\r\"N\n\x17SubjectAveragesResponse\x12\x33\n\x08\x61verages\x18\x01 \x03(\x0b\x32!.luca.analytics.v1.SubjectAverage\"B\n\x1bStudentsBelowPassingRequest\x12\x0f\n\x07term_id\x18\x01 \x01(\t\x12\x12\n\nsubject_id\x18\x02 \x01(\t\"~\n\x13StudentBelowPassing\x12\x12\n\nstudent_id\x18\x01 \x01(\t\x12\x12\n\nsubject_id\x18\x02 \x01(\t\x12\x18\n\x10weighted_average\x18\x03 \x01(\x01\x12\x15\n\rpassing_grade\x18\x04 \x01(\x01\x12\x0e\n\x06grades\x18\x05 \x01(\r\"X\n\x1cStudentsBelowPassingResponse\x12\x38\n\x08students\x18\x01 \x03(\x0b\x32&.luca.analytics.v1.StudentBelowPassing\"<\n\x14\x42\x65haviorTrendRequest\x12\x12\n\nfrom_month\x18\x01 \x01(\t\x12\x10\n\x08to_month\x18\x02 \x01(\t\"B\n\rBehaviorMonth\x12\r\n\x05month\x18\x01 \x01(\t\x12\x10\n\x08positive\x18\x02 \x01(\r\x12\x10\n\x08negative\x18\x03 \x01(\r\"I\n\x15\x42\x65haviorTrendResponse\x12\x30\n\x06months\x18\x01 \x03(\x0b\x32 .luca.analytics.v1.BehaviorMonth\"U\n\x18GradeDistributionRequest\x12\x0f\n\x07term_id\x18\x01 \x01(\t\x12\x12\n\nsubject_id\x18\x02 \x01(\t\x12\x14\n\x0c\x62ucket_width\x18\x03 \x01(\x01\"C\n\x0bGradeBucket\x12\x12\n\nfrom_score\x18\x01 \x01(\x01\x12\x10\n\x08to_score\x18\x02 \x01(\x01\x12\x0e\n\x06grades\x18\x03 \x01(\r\"L\n\x19GradeDistributionResponse\x12/\n\x07\x62uckets\x18\x01 \x03(\x0b\x32\x1e.luca.analytics.v1.GradeBucket2\xc9\x03\n\x10\x41nalyticsService\x12h\n\x0fSubjectAverages\x12).luca.analytics.v1.SubjectAveragesRequest\x1a*.luca.analytics.v1.SubjectAveragesResponse\x12w\n\x14StudentsBelowPassing\x12..luca.analytics.v1.StudentsBelowPassingRequest\x1a/.luca.analytics.v1.StudentsBelowPassingResponse\x12\x62\n\rBehaviorTrend\x12\'.luca.analytics.v1.BehaviorTrendRequest\x1a(.luca.analytics.v1.BehaviorTrendResponse\x12n\n\x11GradeDistribution\x12+.luca.analytics.v1.GradeDistributionRequest\x1a,.luca.analytics.v1.GradeDistributionResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!luca/analytics/v1/analytics.proto\x12\x11luca.analytics.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x8b\x04\n\nLakeRecord\x12\x11\n\tschool_id\x18\x01 \x01(\t\x12\x0c\n\x04year\x18\x02 \x01(\x05\x12\r\n\x05month\x18\x03 \x01(\x05\x12\x11\n\titem_type\x18\x04 \x01(\t\x12\x0e\n\x06\x63hange\x18\x05 \x01(\t\x12.\n\nchanged_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\trecord_id\x18\x07 \x01(\t\x12\x13\n\x0bstudent_key\x18\x08 \x01(\t\x12\x11\n\tcourse_id\x18\t \x01(\t\x12\x12\n\nsubject_id\x18\n \x01(\t\x12\x0f\n\x07term_id\x18\x0b \x01(\t\x12\x12\n\x05score\x18\x0c \x01(\x01H\x00\x88\x01\x01\x12\x13\n\x06weight\x18\r \x01(\x01H\x01\x88\x01\x01\x12\x15\n\rbehavior_kind\x18\x0e \x01(\t\x12\x14\n\x07passing\x18\x0f \x01(\x08H\x02\x88\x01\x01\x12/\n\x0boccurred_at\x18\x10 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x1d\n\x15source_schema_version\x18\x11 \x01(\r\x12\x0f\n\x07version\x18\x12 \x01(\r\x12\x11\n\tretracted\x18\x13 \x01(\x08\x12\x17\n\x0fsequence_number\x18\x14 \x01(\t\x12\x16\n\x0e\x63orrelation_id\x18\x15 \x01(\tB\x08\n\x06_scoreB\t\n\x07_weightB\n\n\x08_passing\")\n\x16SubjectAveragesRequest\x12\x0f\n\x07term_id\x18\x01 \x01(\t\"q\n\x0eSubjectAverage\x12\x12\n\nsubject_id\x18\x01 \x01(\t\x12\x0f\n\x07term_id\x18\x02 \x01(\t\x12\x18\n\x10weighted_average\x18\x03 \x01(\x01\x12\x0e\n\x06grades\x18\x04 \x01(\r\x12\x10\n\x08students\x18\x05 \x01(\r\"N\n\x17SubjectAveragesResponse\x12\x33\n\x08\x61verages\x18\x01 \x03(\x0b\x32!.luca.analytics.v1.SubjectAverage\"B\n\x1bStudentsBelowPassingRequest\x12\x0f\n\x07term_id\x18\x01 \x01(\t\x12\x12\n\nsubject_id\x18\x02 \x01(\t\"~\n\x13StudentBelowPassing\x12\x12\n\nstudent_id\x18\x01 \x01(\t\x12\x12\n\nsubject_id\x18\x02 \x01(\t\x12\x18\n\x10weighted_average\x18\x03 \x01(\x01\x12\x15\n\rpassing_grade\x18\x04 \x01(\x01\x12\x0e\n\x06grades\x18\x05 \x01(\r\"X\n\x1cStudentsBelowPassingResponse\x12\x38\n\x08students\x18\x01 \x03(\x0b\x32&.luca.analytics.v1.StudentBelowPassing\"<\n\x14\x42\x65haviorTrendRequest\x12\x12\n\nfrom_month\x18\x01 \x01(\t\x12\x10\n\x08to_month\x18\x02 \x01(\t\"B\n\rBehaviorMonth\x12\r\n\x05month\x18\x01 \x01(\t\x12\x10\n\x08positive\x18\x02 \x01(\r\x12\x10\n\x08negative\x18\x03 \x01(\r\"I\n\x15\x42\x65haviorTrendResponse\x12\x30\n\x06months\x18\x01 \x03(\x0b\x32 .luca.analytics.v1.BehaviorMonth\"U\n\x18GradeDistributionRequest\x12\x0f\n\x07term_id\x18\x01 \x01(\t\x12\x12\n\nsubject_id\x18\x02 \x01(\t\x12\x14\n\x0c\x62ucket_width\x18\x03 \x01(\x01\"C\n\x0bGradeBucket\x12\x12\n\nfrom_score\x18\x01 \x01(\x01\x12\x10\n\x08to_score\x18\x02 \x01(\x01\x12\x0e\n\x06grades\x18\x03 \x01(\r\"L\n\x19GradeDistributionResponse\x12/\n\x07\x62uckets\x18\x01 \x03(\x0b\x32\x1e.luca.analytics.v1.GradeBucket2\xc9\x03\n\x10\x41nalyticsService\x12h\n\x0fSubjectAverages\x12).luca.analytics.v1.SubjectAveragesRequest\x1a*.luca.analytics.v1.SubjectAveragesResponse\x12w\n\x14StudentsBelowPassing\x12..luca.analytics.v1.StudentsBelowPassingRequest\x1a/.luca.analytics.v1.StudentsBelowPassingResponse\x12\x62\n\rBehaviorTrend\x12\'.luca.analytics.v1.BehaviorTrendRequest\x1a(.luca.analytics.v1.BehaviorTrendResponse\x12n\n\x11GradeDistribution\x12+.luca.analytics.v1.GradeDistributionRequest\x1a,.luca.analytics.v1.GradeDistributionResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -33,31 +33,31 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'luca.analytics.v1.analytics
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_LAKERECORD']._serialized_start=90
-  _globals['_LAKERECORD']._serialized_end=589
-  _globals['_SUBJECTAVERAGESREQUEST']._serialized_start=591
-  _globals['_SUBJECTAVERAGESREQUEST']._serialized_end=632
-  _globals['_SUBJECTAVERAGE']._serialized_start=634
-  _globals['_SUBJECTAVERAGE']._serialized_end=747
-  _globals['_SUBJECTAVERAGESRESPONSE']._serialized_start=749
-  _globals['_SUBJECTAVERAGESRESPONSE']._serialized_end=827
-  _globals['_STUDENTSBELOWPASSINGREQUEST']._serialized_start=829
-  _globals['_STUDENTSBELOWPASSINGREQUEST']._serialized_end=895
-  _globals['_STUDENTBELOWPASSING']._serialized_start=897
-  _globals['_STUDENTBELOWPASSING']._serialized_end=1023
-  _globals['_STUDENTSBELOWPASSINGRESPONSE']._serialized_start=1025
-  _globals['_STUDENTSBELOWPASSINGRESPONSE']._serialized_end=1113
-  _globals['_BEHAVIORTRENDREQUEST']._serialized_start=1115
-  _globals['_BEHAVIORTRENDREQUEST']._serialized_end=1175
-  _globals['_BEHAVIORMONTH']._serialized_start=1177
-  _globals['_BEHAVIORMONTH']._serialized_end=1243
-  _globals['_BEHAVIORTRENDRESPONSE']._serialized_start=1245
-  _globals['_BEHAVIORTRENDRESPONSE']._serialized_end=1318
-  _globals['_GRADEDISTRIBUTIONREQUEST']._serialized_start=1320
-  _globals['_GRADEDISTRIBUTIONREQUEST']._serialized_end=1405
-  _globals['_GRADEBUCKET']._serialized_start=1407
-  _globals['_GRADEBUCKET']._serialized_end=1474
-  _globals['_GRADEDISTRIBUTIONRESPONSE']._serialized_start=1476
-  _globals['_GRADEDISTRIBUTIONRESPONSE']._serialized_end=1552
-  _globals['_ANALYTICSSERVICE']._serialized_start=1555
-  _globals['_ANALYTICSSERVICE']._serialized_end=2012
+  _globals['_LAKERECORD']._serialized_end=613
+  _globals['_SUBJECTAVERAGESREQUEST']._serialized_start=615
+  _globals['_SUBJECTAVERAGESREQUEST']._serialized_end=656
+  _globals['_SUBJECTAVERAGE']._serialized_start=658
+  _globals['_SUBJECTAVERAGE']._serialized_end=771
+  _globals['_SUBJECTAVERAGESRESPONSE']._serialized_start=773
+  _globals['_SUBJECTAVERAGESRESPONSE']._serialized_end=851
+  _globals['_STUDENTSBELOWPASSINGREQUEST']._serialized_start=853
+  _globals['_STUDENTSBELOWPASSINGREQUEST']._serialized_end=919
+  _globals['_STUDENTBELOWPASSING']._serialized_start=921
+  _globals['_STUDENTBELOWPASSING']._serialized_end=1047
+  _globals['_STUDENTSBELOWPASSINGRESPONSE']._serialized_start=1049
+  _globals['_STUDENTSBELOWPASSINGRESPONSE']._serialized_end=1137
+  _globals['_BEHAVIORTRENDREQUEST']._serialized_start=1139
+  _globals['_BEHAVIORTRENDREQUEST']._serialized_end=1199
+  _globals['_BEHAVIORMONTH']._serialized_start=1201
+  _globals['_BEHAVIORMONTH']._serialized_end=1267
+  _globals['_BEHAVIORTRENDRESPONSE']._serialized_start=1269
+  _globals['_BEHAVIORTRENDRESPONSE']._serialized_end=1342
+  _globals['_GRADEDISTRIBUTIONREQUEST']._serialized_start=1344
+  _globals['_GRADEDISTRIBUTIONREQUEST']._serialized_end=1429
+  _globals['_GRADEBUCKET']._serialized_start=1431
+  _globals['_GRADEBUCKET']._serialized_end=1498
+  _globals['_GRADEDISTRIBUTIONRESPONSE']._serialized_start=1500
+  _globals['_GRADEDISTRIBUTIONRESPONSE']._serialized_end=1576
+  _globals['_ANALYTICSSERVICE']._serialized_start=1579
+  _globals['_ANALYTICSSERVICE']._serialized_end=2036
 # @@protoc_insertion_point(module_scope)

@@ -10,7 +10,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class LakeRecord(_message.Message):
-    __slots__ = ("school_id", "year", "month", "item_type", "change", "changed_at", "record_id", "student_key", "course_id", "subject_id", "term_id", "score", "weight", "behavior_kind", "passing", "occurred_at", "source_schema_version", "version", "retracted", "sequence_number")
+    __slots__ = ("school_id", "year", "month", "item_type", "change", "changed_at", "record_id", "student_key", "course_id", "subject_id", "term_id", "score", "weight", "behavior_kind", "passing", "occurred_at", "source_schema_version", "version", "retracted", "sequence_number", "correlation_id")
     SCHOOL_ID_FIELD_NUMBER: _ClassVar[int]
     YEAR_FIELD_NUMBER: _ClassVar[int]
     MONTH_FIELD_NUMBER: _ClassVar[int]
@@ -31,6 +31,7 @@ class LakeRecord(_message.Message):
     VERSION_FIELD_NUMBER: _ClassVar[int]
     RETRACTED_FIELD_NUMBER: _ClassVar[int]
     SEQUENCE_NUMBER_FIELD_NUMBER: _ClassVar[int]
+    CORRELATION_ID_FIELD_NUMBER: _ClassVar[int]
     school_id: str
     year: int
     month: int
@@ -51,7 +52,8 @@ class LakeRecord(_message.Message):
     version: int
     retracted: bool
     sequence_number: str
-    def __init__(self, school_id: _Optional[str] = ..., year: _Optional[int] = ..., month: _Optional[int] = ..., item_type: _Optional[str] = ..., change: _Optional[str] = ..., changed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., record_id: _Optional[str] = ..., student_key: _Optional[str] = ..., course_id: _Optional[str] = ..., subject_id: _Optional[str] = ..., term_id: _Optional[str] = ..., score: _Optional[float] = ..., weight: _Optional[float] = ..., behavior_kind: _Optional[str] = ..., passing: _Optional[bool] = ..., occurred_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., source_schema_version: _Optional[int] = ..., version: _Optional[int] = ..., retracted: _Optional[bool] = ..., sequence_number: _Optional[str] = ...) -> None: ...
+    correlation_id: str
+    def __init__(self, school_id: _Optional[str] = ..., year: _Optional[int] = ..., month: _Optional[int] = ..., item_type: _Optional[str] = ..., change: _Optional[str] = ..., changed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., record_id: _Optional[str] = ..., student_key: _Optional[str] = ..., course_id: _Optional[str] = ..., subject_id: _Optional[str] = ..., term_id: _Optional[str] = ..., score: _Optional[float] = ..., weight: _Optional[float] = ..., behavior_kind: _Optional[str] = ..., passing: _Optional[bool] = ..., occurred_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., source_schema_version: _Optional[int] = ..., version: _Optional[int] = ..., retracted: _Optional[bool] = ..., sequence_number: _Optional[str] = ..., correlation_id: _Optional[str] = ...) -> None: ...
 
 class SubjectAveragesRequest(_message.Message):
     __slots__ = ("term_id",)
