@@ -1512,6 +1512,7 @@ def fix_status() -> dict[str, bool]:
         "direct-sqs-retention-check": patched(
             sqs_models.SQSBackend.is_message_valid_based_on_retention_period
         ),
+        "batch-system-attributes": patched(sqs_models.SQSBackend.send_message_batch),
         "direct-stream-records": patched(DynamoDBStreamsHandler.get_records)
         and patched(DynamoDBStreamsHandler.describe_stream),
     }

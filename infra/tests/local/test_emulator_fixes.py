@@ -27,6 +27,7 @@ pytestmark = pytest.mark.emulator
 SCENARIO = Path(__file__).with_name("emulator_scenario.py")
 MODES = ("stock", "fixed")
 FIXES = [
+    "batch-system-attributes",
     "cached-backend-lookup",
     "direct-json-results",
     "direct-sqs-retention-check",

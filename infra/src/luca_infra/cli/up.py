@@ -32,12 +32,14 @@ from luca_infra.local.demo import (
     DemoSchool,
     example_evaluation,
 )
+from luca_infra.local.durable_state import DEFAULT_INTERVAL_SECONDS, SnapshotError
 from luca_infra.local.emulator import DEFAULT_PORT as DEFAULT_EMULATOR_PORT
 from luca_infra.local.emulator import EmulatorError, PortInUseError
 from luca_infra.local.govsync import GovSyncConfig
 from luca_infra.local.platform import (
     DEFAULT_GATEWAY_PORT,
     DEFAULT_STATE_DIR,
+    LOGS_FILE,
     LocalPlatform,
     PlatformConfig,
     PlatformState,
@@ -69,9 +71,34 @@ def add_parser(commands: Any) -> None:
         help="AWS emulator port (default %(default)s)",
     )
     up.add_argument(
+        "--analytics-rest-port",
+        type=int,
+        default=PLATFORM_DEFINITION.analytics_api.rest_port,
+        help="analytics REST port, behind the gateway (default %(default)s)",
+    )
+    up.add_argument(
+        "--analytics-grpc-port",
+        type=int,
+        default=PLATFORM_DEFINITION.analytics_api.grpc_port,
+        help="analytics gRPC port (default %(default)s)",
+    )
+    up.add_argument(
         "--state-dir", type=Path, default=DEFAULT_STATE_DIR, help="local state (default %(default)s)"
     )
     up.add_argument("--log-level", default="INFO", help="log level (default %(default)s)")
+    up.add_argument(
+        "--fresh",
+        action="store_true",
+        help="start empty: discard the state the state directory holds (by default `luca up` resumes "
+        "the table, users, queues, lake files and sync outcomes of the last run)",
+    )
+    up.add_argument(
+        "--snapshot-interval",
+        type=float,
+        default=DEFAULT_INTERVAL_SECONDS,
+        help="seconds between snapshots of the local state while running; a hard kill loses at most "
+        "this much (0: only at a clean stop; default %(default)s)",
+    )
     up.add_argument(
         "--processor-concurrency",
         type=int,
@@ -122,12 +149,17 @@ def check_arguments(args: argparse.Namespace, parser: argparse.ArgumentParser) -
         parser.error(f"--processor-concurrency must be 1 to {most} (the deployed mapping's limit)")
     if not 0 <= args.retry_delay <= PLATFORM_DEFINITION.ingest.visibility_timeout_seconds:
         parser.error("--retry-delay must be 0 to the queue's visibility timeout")
+    if args.snapshot_interval < 0:
+        parser.error("--snapshot-interval must be 0 or more")
 
 
 def run(args: argparse.Namespace) -> int:
     from luca_platform.telemetry.logs import configure_logging
 
-    configure_logging("luca-local", args.log_level)
+    args.state_dir.mkdir(parents=True, exist_ok=True)
+    # The platform's own threads (emulator, lake poller, Step Functions tasks) log beside the
+    # children, in the file `luca trace` reads.
+    configure_logging("luca-local", args.log_level, file_path=args.state_dir / LOGS_FILE)
     for chatty in ("httpx", "httpcore"):
         # One line per upstream call would double the gateway's access log.
         logging.getLogger(chatty).setLevel(logging.WARNING)
@@ -142,6 +174,10 @@ def run(args: argparse.Namespace) -> int:
         processor_concurrency=args.processor_concurrency,
         processor_retry_delay_seconds=args.retry_delay,
         govsync_grpc_port=args.sync_grpc_port,
+        analytics_rest_port=args.analytics_rest_port,
+        analytics_grpc_port=args.analytics_grpc_port,
+        fresh=args.fresh,
+        snapshot_interval_seconds=args.snapshot_interval,
         govsync=GovSyncConfig(
             retry=None
             if args.sync_retry_interval is None
@@ -156,7 +192,7 @@ def run(args: argparse.Namespace) -> int:
             _print_banner(console, platform)
             _wait_for_signal(stopping)
             console.print("[bold]stopping…[/bold]")
-    except (EmulatorError, PortInUseError) as exc:
+    except (EmulatorError, PortInUseError, SnapshotError) as exc:
         console.print(f"cannot start: {exc}", style="red", markup=False)
         return 1
     except KeyboardInterrupt:
@@ -288,7 +324,11 @@ def _print_banner(console: Console, platform: LocalPlatform) -> None:
     endpoints.add_row("user pool, client", f"{state.user_pool_id}, {state.user_pool_client_id}")
     endpoints.add_row("access log", state.access_log)
     endpoints.add_row("metrics (EMF)", state.metrics_file)
-    endpoints.add_row("traces", state.traces_file)
+    endpoints.add_row("traces, logs", f"{state.traces_file}, {state.logs_file}")
+    endpoints.add_row(
+        "local state",
+        f"{platform.durable_state.path}  ({'resumed' if state.resumed else 'new'}; `luca up --fresh` starts empty)",
+    )
     ingest = PLATFORM_DEFINITION.ingest
     endpoints.add_row(
         "grade processor",

@@ -21,6 +21,7 @@ from luca_kernel.access import Role
 
 if TYPE_CHECKING:
     from mypy_boto3_cognito_idp import CognitoIdentityProviderClient
+    from mypy_boto3_ssm import SSMClient
 
 DemoRole = Literal["teacher", "student", "admin"]
 DEMO_ROLES: tuple[DemoRole, ...] = ("teacher", "student", "admin")
@@ -179,6 +180,25 @@ def id_token(
 
 class SeedError(RuntimeError):
     pass
+
+
+# One marker parameter per seeded school, in the emulator's SSM (so it lives and dies with its state).
+SEEDED_PARAMETER_PREFIX = "/luca/local/demo-seeded"
+
+
+def seeded(ssm: SSMClient, school: DemoSchool) -> bool:
+    """Whether ``school``'s demo data was seeded into this emulator's state (a resumed one)."""
+    try:
+        ssm.get_parameter(Name=f"{SEEDED_PARAMETER_PREFIX}/{school.school_id}")
+    except ssm.exceptions.ParameterNotFound:
+        return False
+    return True
+
+
+def mark_seeded(ssm: SSMClient, school: DemoSchool) -> None:
+    ssm.put_parameter(
+        Name=f"{SEEDED_PARAMETER_PREFIX}/{school.school_id}", Value="1", Type="String", Overwrite=True
+    )
 
 
 def seed_school(rest_url: str, school: DemoSchool, *, admin_token: str, teacher_token: str) -> None:

@@ -13,7 +13,12 @@ reverse order: the gateway stops taking events before the processor settles its 
 
 Ports are configurable; 0 picks free ones (tests). Local artefacts go to ``state_dir`` (``.luca/``):
 ``platform.json`` (what ``luca token``, ``luca events`` and ``luca dlq`` read; removed on stop), the
-gateway's access log, the service's EMF metrics and its trace spans.
+gateway's access log, the service's EMF metrics, every process's spans (``traces.jsonl``) and JSON
+logs (``logs.jsonl``, what ``luca trace`` reads), and the emulator's snapshot (``durable_state``):
+``start()`` resumes what it holds (``fresh`` discards it first). The child processes are supervised
+(``supervisor``): one that dies is logged and restarted on the same ports. After provisioning, the
+stage resources document of stage ``local`` is published in the emulator's SSM, as the CDK app
+publishes a deployed stage's.
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ import secrets
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
@@ -39,7 +44,16 @@ import jwt
 from luca_govsync.config import ApiSettings
 from luca_grading.config import GradingSettings
 from luca_infra.definitions import PLATFORM_DEFINITION, PlatformDefinition, ThrottlingDefinition
-from luca_infra.local.demo import DEMO_SCHOOLS, DemoIdentities, DemoRole, DemoSchool, seed_school
+from luca_infra.local.demo import (
+    DEMO_SCHOOLS,
+    DemoIdentities,
+    DemoRole,
+    DemoSchool,
+    mark_seeded,
+    seed_school,
+    seeded,
+)
+from luca_infra.local.durable_state import DEFAULT_INTERVAL_SECONDS, DurableState
 from luca_infra.local.emulator import DEFAULT_PORT as DEFAULT_EMULATOR_PORT
 from luca_infra.local.emulator import HOST, Emulator, require_free_port
 from luca_infra.local.event_source import EventSourceMapping
@@ -50,11 +64,14 @@ from luca_infra.local.lake import LocalLake, local_pseudonym_key
 from luca_infra.local.lambda_process import CONFIG_VARIABLE as LAMBDA_CONFIG_VARIABLE
 from luca_infra.local.lambda_process import LambdaProcessConfig
 from luca_infra.local.provision import ProvisionedResources, provision
-from luca_infra.local.service_process import ServiceProcess, settings_environment
+from luca_infra.local.service_process import ServiceProcess, ServiceSpec, settings_environment
+from luca_infra.local.supervisor import Backoff, SupervisedChild
+from luca_infra.stage_resources import LOCAL_STAGE, StageResources, publish
 from luca_platform.tokens import CognitoSettings
 
 if TYPE_CHECKING:
     from mypy_boto3_cognito_idp import CognitoIdentityProviderClient
+    from mypy_boto3_ssm import SSMClient
 
 DEFAULT_GATEWAY_PORT = 8000
 DEFAULT_STATE_DIR = Path(".luca")
@@ -62,6 +79,7 @@ STATE_FILE = "platform.json"
 ACCESS_LOG_FILE = "access.jsonl"
 METRICS_FILE = "metrics.jsonl"
 TRACES_FILE = "traces.jsonl"
+LOGS_FILE = "logs.jsonl"
 GRADING_READY_FILE = "grading.ready.json"
 GATEWAY_READY_FILE = "gateway.ready.json"
 GATEWAY_CONFIG_FILE = "gateway.json"
@@ -100,6 +118,13 @@ class PlatformConfig:
     # The analytics service (per-school reports over the lake): REST behind the gateway, gRPC internal.
     analytics_rest_port: int = PLATFORM_DEFINITION.analytics_api.rest_port
     analytics_grpc_port: int = PLATFORM_DEFINITION.analytics_api.grpc_port
+    # Durable state: resume the emulator's snapshot in state_dir unless fresh; snapshot it this often
+    # while running (0: only at a clean stop), and not at all unless durable.
+    fresh: bool = False
+    durable: bool = True
+    snapshot_interval_seconds: float = DEFAULT_INTERVAL_SECONDS
+    # How a dead child is restarted (see supervisor.Backoff).
+    restart_backoff: Backoff = field(default_factory=Backoff)
 
     @classmethod
     def ephemeral(cls, state_dir: Path, **overrides: Any) -> PlatformConfig:
@@ -151,6 +176,9 @@ class PlatformState:
     lake_metrics_file: str = ""
     analytics_rest_url: str = ""
     analytics_grpc_target: str = ""
+    # Every process's JSON log lines (what `luca trace` reads); empty in older state files.
+    logs_file: str = ""
+    resumed: bool = False
 
     @classmethod
     def read(cls, state_dir: Path = DEFAULT_STATE_DIR) -> PlatformState:
@@ -176,9 +204,13 @@ class LocalPlatform:
         self.config = config or PlatformConfig()
         self._emulator = Emulator(port=self.config.emulator_port)
         self._resources: ProvisionedResources | None = None
-        self._grading: ServiceProcess | None = None
-        self._gateway: ServiceProcess | None = None
-        self._processor: ServiceProcess | None = None
+        self._grading: SupervisedChild | None = None
+        self._gateway: SupervisedChild | None = None
+        self._processor: SupervisedChild | None = None
+        self.durable_state = DurableState(
+            self.config.state_dir, interval_seconds=self.config.snapshot_interval_seconds
+        )
+        self.resumed = False
         self.govsync: LocalGovSync | None = None
         self.govsync_grpc_port: int | None = None
         self.lake: LocalLake | None = None
@@ -190,7 +222,7 @@ class LocalPlatform:
         self.rest_port: int | None = None
         self.grpc_port: int | None = None
         self.gateway_port: int | None = None
-        self._analytics: ServiceProcess | None = None
+        self._analytics: SupervisedChild | None = None
         self.analytics_rest_port: int | None = None
         self.analytics_grpc_port: int | None = None
 
@@ -209,6 +241,7 @@ class LocalPlatform:
             self._check_ports()
             self.config.state_dir.mkdir(parents=True, exist_ok=True)
             self._start_emulator()
+            # Provisioning reuses what a resumed state holds (table, pool, client, roles, queues).
             self._resources = provision(self._emulator.url, definition=self.config.definition)
             self._start_lake()
             self._start_grading()
@@ -216,15 +249,21 @@ class LocalPlatform:
             self._start_analytics()
             self._start_gateway()
             self._start_govsync()
+            self._publish_stage_resources()
             self._seed_demo()
             self._publish_state()
+            if self.config.durable:
+                self.durable_state.start_periodic()
         except BaseException:
             self.stop()
             raise
         # Everything loaded so far (modules, clients, provisioned state) lives as long as the process:
         # keep it out of the collector's full passes, which otherwise stall every request they hit.
         gc.freeze()
-        log.info("local platform ready", extra={"seconds": round(time.perf_counter() - started, 2)})
+        log.info(
+            "local platform ready",
+            extra={"seconds": round(time.perf_counter() - started, 2), "resumed": self.resumed},
+        )
         return self
 
     def stop(self) -> None:
@@ -258,8 +297,54 @@ class LocalPlatform:
                 require_free_port(port)
 
     def _start_emulator(self) -> None:
+        if self.config.durable:
+            if self.config.fresh:
+                self.durable_state.discard()
+            # Before the emulator serves: nothing may see (or create) state the snapshot replaces.
+            self.resumed = self.durable_state.restore()
         self._emulator.start()
         self._stops.append(("emulator", self._emulator.stop))
+        if self.config.durable:
+            # Runs after everything else has stopped (stops run last first): one consistent state,
+            # the lake's buffer flushed, no child writing.
+            self._stops.append(("local state", self._save_state))
+
+    def _save_state(self) -> None:
+        self.durable_state.stop_periodic()
+        self.durable_state.save()
+        log.info("local state saved", extra={"path": str(self.durable_state.path)})
+
+    def child_environment(self) -> dict[str, str]:
+        """What every child process gets besides its own settings: where its logs and spans go."""
+        state_dir = self.config.state_dir
+        return {
+            "LUCA_LOG_FILE": str(state_dir / LOGS_FILE),
+            "LUCA_OTEL_EXPORTER": "file",
+            "LUCA_OTEL_FILE_PATH": str(state_dir / TRACES_FILE),
+        }
+
+    def _supervise(
+        self, spec: ServiceSpec, on_restart: Callable[[ServiceProcess], None] | None = None
+    ) -> SupervisedChild:
+        spec = ServiceSpec(
+            name=spec.name,
+            module=spec.module,
+            environment={**self.child_environment(), **spec.environment},
+            ready_file=spec.ready_file,
+            timeout_seconds=spec.timeout_seconds,
+            port_variables=spec.port_variables,
+        )
+        process = ServiceProcess.spawn(spec).wait_ready(spec.timeout_seconds)
+        return SupervisedChild(
+            spec,
+            process,
+            backoff=Backoff(
+                initial=self.config.restart_backoff.initial,
+                maximum=self.config.restart_backoff.maximum,
+                healthy_seconds=self.config.restart_backoff.healthy_seconds,
+            ),
+            on_restart=on_restart,
+        )
 
     def _start_lake(self) -> None:
         """The stream poller (Pipes + Firehose) and the TTL reaper: threads in this process, next to
@@ -312,12 +397,15 @@ class LocalPlatform:
         )
         # Its own process, as its own container in AWS: the service does not share an interpreter
         # lock with the emulator and the gateway, and it is configured only by the environment.
-        self._grading = ServiceProcess.start(
-            name=definition.grading.name,
-            module="luca_grading.entrypoints.main",
-            environment=settings_environment(settings),
-            ready_file=state_dir / GRADING_READY_FILE,
-            timeout_seconds=self.config.service_start_timeout_seconds,
+        self._grading = self._supervise(
+            ServiceSpec(
+                name=definition.grading.name,
+                module="luca_grading.entrypoints.main",
+                environment=settings_environment(settings),
+                ready_file=state_dir / GRADING_READY_FILE,
+                timeout_seconds=self.config.service_start_timeout_seconds,
+                port_variables={"rest_port": "LUCA_REST_PORT", "grpc_port": "LUCA_GRPC_PORT"},
+            )
         )
         self._stops.append(("grading service", self._grading.stop))
         self.rest_port = self._grading.ports["rest_port"]
@@ -360,12 +448,15 @@ class LocalPlatform:
 
     def _start_analytics(self) -> None:
         # Its own process, as its own container in AWS.
-        self._analytics = ServiceProcess.start(
-            name="analytics",
-            module="luca_analytics.entrypoints.main",
-            environment=self.analytics_environment(),
-            ready_file=self.config.state_dir / ANALYTICS_READY_FILE,
-            timeout_seconds=self.config.service_start_timeout_seconds,
+        self._analytics = self._supervise(
+            ServiceSpec(
+                name="analytics",
+                module="luca_analytics.entrypoints.main",
+                environment=self.analytics_environment(),
+                ready_file=self.config.state_dir / ANALYTICS_READY_FILE,
+                timeout_seconds=self.config.service_start_timeout_seconds,
+                port_variables={"rest_port": "LUCA_REST_PORT", "grpc_port": "LUCA_GRPC_PORT"},
+            )
         )
         self._stops.append(("analytics service", self._analytics.stop))
         self.analytics_rest_port = self._analytics.ports["rest_port"]
@@ -410,12 +501,14 @@ class LocalPlatform:
         )
         path = config.write(state_dir / PROCESSOR_CONFIG_FILE)
         # Its own process, as the function runs in its own environment in AWS.
-        self._processor = ServiceProcess.start(
-            name=self.config.definition.ingest.function_name,
-            module="luca_infra.local.lambda_process",
-            environment={**self.processor_environment(), LAMBDA_CONFIG_VARIABLE: str(path)},
-            ready_file=state_dir / PROCESSOR_READY_FILE,
-            timeout_seconds=self.config.service_start_timeout_seconds,
+        self._processor = self._supervise(
+            ServiceSpec(
+                name=self.config.definition.ingest.function_name,
+                module="luca_infra.local.lambda_process",
+                environment={**self.processor_environment(), LAMBDA_CONFIG_VARIABLE: str(path)},
+                ready_file=state_dir / PROCESSOR_READY_FILE,
+                timeout_seconds=self.config.service_start_timeout_seconds,
+            )
         )
         self._stops.append(("grade processor", self._processor.stop))
 
@@ -452,15 +545,19 @@ class LocalPlatform:
         )
         path = config.write(state_dir / GATEWAY_CONFIG_FILE)
         # Its own process, like the managed edge in AWS: it does not queue behind the emulator.
-        self._gateway = ServiceProcess.start(
-            name="gateway",
-            module="luca_infra.local.gateway_process",
-            environment={CONFIG_VARIABLE: str(path)},
-            ready_file=state_dir / GATEWAY_READY_FILE,
-            timeout_seconds=self.config.service_start_timeout_seconds,
+        self._gateway = self._supervise(
+            ServiceSpec(
+                name="gateway",
+                module="luca_infra.local.gateway_process",
+                environment={CONFIG_VARIABLE: str(path)},
+                ready_file=state_dir / GATEWAY_READY_FILE,
+                timeout_seconds=self.config.service_start_timeout_seconds,
+            )
         )
         self._stops.append(("gateway", self._gateway.stop))
         self.gateway_port = self._gateway.ports["gateway_port"]
+        # A restarted gateway reads the same file: it must bind the port clients already use.
+        replace(config, port=self.gateway_port).write(path)
 
     def _start_govsync(self) -> None:
         resources = self.resources
@@ -504,15 +601,43 @@ class LocalPlatform:
         )
         for school in self.config.schools:
             self._identities.create_users(school)
+        ssm = self.ssm()
         # Straight to the service, not through the gateway: seeding is an operator's job and must not
-        # spend the schools' request budget (nor be throttled by a test's tiny one).
+        # spend the schools' request budget (nor be throttled by a test's tiny one). A school seeded
+        # before (a resumed state) is not seeded again: its seed's idempotency records may have
+        # expired, and its term is closed.
         for school in self.config.schools:
+            if seeded(ssm, school):
+                continue
             seed_school(
                 self.grading_rest_url,
                 school,
                 admin_token=self.token_for(school.school_id, "admin"),
                 teacher_token=self.token_for(school.school_id, "teacher"),
             )
+            mark_seeded(ssm, school)
+
+    def stage_resources(self) -> StageResources:
+        """The stage resources document of stage ``local``: what ``--stage local`` tools find."""
+        resources = self.resources
+        govsync = self.govsync_resources
+        return StageResources(
+            stage=LOCAL_STAGE,
+            region=resources.region,
+            table_name=resources.table_name,
+            tenant_role_arn=resources.tenant_role_arn,
+            events_queue_url=resources.events_queue_url,
+            events_dlq_url=resources.events_dlq_url,
+            govsync_state_machine_arn=govsync.state_machine_arn,
+            govsync_dlq_url=govsync.dlq_url,
+            govsync_manifest_bucket=govsync.manifest_bucket,
+            lake_bucket=self.lake.bucket if self.lake else "",
+            # No CloudWatch locally: `luca trace` reads the state directory's files.
+            log_groups={},
+        )
+
+    def _publish_stage_resources(self) -> None:
+        publish(self.ssm(), self.stage_resources())
 
     def _publish_state(self) -> None:
         resources = self.resources
@@ -549,6 +674,8 @@ class LocalPlatform:
             lake_metrics_file=str(self.lake.metrics_path) if self.lake else "",
             analytics_rest_url=self.analytics_rest_url,
             analytics_grpc_target=self.analytics_grpc_target,
+            logs_file=str(state_dir / LOGS_FILE),
+            resumed=self.resumed,
         )
         self._state_path = state.write(state_dir)
         self._stops.append(("state file", self._remove_state))
@@ -624,6 +751,19 @@ class LocalPlatform:
             if school.school_id == school_id:
                 return school
         raise KeyError(f"no demo school {school_id!r}")
+
+    @property
+    def children(self) -> dict[str, SupervisedChild]:
+        """The supervised child processes, by name (grading, analytics, grade processor, gateway)."""
+        found = (self._grading, self._analytics, self._processor, self._gateway)
+        return {child.name: child for child in found if child is not None}
+
+    @property
+    def logs_path(self) -> Path:
+        return self.config.state_dir / LOGS_FILE
+
+    def ssm(self) -> SSMClient:
+        return boto3.client("ssm", region_name=self.resources.region, endpoint_url=self.emulator_url)
 
     def cognito(self) -> CognitoIdentityProviderClient:
         return boto3.client("cognito-idp", region_name=self.resources.region, endpoint_url=self.emulator_url)

@@ -3,7 +3,8 @@
 ``/v1/...`` goes to the service that owns its path prefix (the grading service unless a route says
 otherwise) unchanged, minus the headers a client could use to claim a tenant or an identity
 (``x-luca-*``, ``x-school*``, ``x-amzn-*``): the service takes the school from the token only, and
-verifies the token again itself. Upstream failures become 502/503/504 problems.
+verifies the token again itself. Upstream failures become 502/503/504 problems; a service that is down (nothing accepts the
+connection, as while the local supervisor restarts it) is a 503 with ``Retry-After``.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from luca_platform.telemetry.context import CORRELATION_HEADER
 
 # API Gateway's default integration timeout.
 DEFAULT_UPSTREAM_TIMEOUT_SECONDS = 29.0
+# The local supervisor's first restart comes after 1 s; a service takes a few more to be ready.
+RETRY_AFTER_SECONDS = 2
 
 # RFC 9110 §7.6.1 connection-specific fields, plus what the client library sets itself.
 _HOP_BY_HOP = frozenset(
@@ -124,16 +127,19 @@ class UpstreamProxy:
         started = time.perf_counter()
         try:
             upstream = await self._client.send(upstream_request, stream=True)
-        except httpx.TimeoutException:
-            return problem(request, 504, "upstream-timeout", f"the {service} did not answer in time")
-        except httpx.ConnectError:
+        except (httpx.ConnectError, httpx.ConnectTimeout):
+            # Nothing listens (the service is down, being restarted by the supervisor): the request
+            # never reached it, so the client may safely send it again.
+            log.warning("upstream unavailable", extra={"upstream": service})
             return problem(
                 request,
                 503,
                 "upstream-unavailable",
-                f"the {service} is unavailable",
-                {"Retry-After": "1"},
+                f"the {service} is unavailable; retry shortly",
+                {"Retry-After": str(RETRY_AFTER_SECONDS)},
             )
+        except httpx.TimeoutException:
+            return problem(request, 504, "upstream-timeout", f"the {service} did not answer in time")
         except httpx.HTTPError as exc:
             log.warning("upstream error", extra={"error": repr(exc)})
             return problem(request, 502, "bad-gateway", f"the {service} gave no valid answer")
