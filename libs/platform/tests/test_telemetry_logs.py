@@ -16,7 +16,7 @@ from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
 
 from luca_platform.telemetry import context
-from luca_platform.telemetry.logs import configure_logging, xray_trace_id
+from luca_platform.telemetry.logs import attach_log_file, configure_logging, detach_log_file, xray_trace_id
 
 log = logging.getLogger("luca.test")
 
@@ -112,3 +112,35 @@ def test_lines_from_several_processes_never_interleave(tmp_path: Path) -> None:
     assert len(lines) == 300
     for tag in "abc":
         assert [line["i"] for line in lines if line["tag"] == tag] == list(range(100))
+
+
+def test_the_file_keeps_info_lines_when_the_terminal_shows_only_warnings(
+    restore_root: None, tmp_path: Path
+) -> None:
+    out = io.StringIO()
+    configure_logging("svc", "WARNING", stream=out, file_path=tmp_path / "logs.jsonl")
+
+    log.info("a request's line")
+    log.warning("a warning")
+
+    assert [line["message"] for line in _lines(out.getvalue())] == ["a warning"]
+    in_file = _lines((tmp_path / "logs.jsonl").read_text())
+    assert [line["message"] for line in in_file] == ["a request's line", "a warning"]
+
+
+def test_an_attached_file_gets_info_lines_and_leaves_the_other_handlers_as_they_were(
+    restore_root: None, tmp_path: Path
+) -> None:
+    out = io.StringIO()
+    configure_logging("svc", "WARNING", stream=out)
+    handler = attach_log_file("platform", tmp_path / "logs.jsonl")
+    assert attach_log_file("platform", tmp_path / "logs.jsonl") is None  # one per file
+    try:
+        log.info("a thread's line")
+    finally:
+        detach_log_file(handler)
+
+    assert out.getvalue() == ""
+    (line,) = _lines((tmp_path / "logs.jsonl").read_text())
+    assert line["message"] == "a thread's line"
+    assert line["service"] == "platform"

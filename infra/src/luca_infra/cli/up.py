@@ -39,7 +39,6 @@ from luca_infra.local.govsync import GovSyncConfig
 from luca_infra.local.platform import (
     DEFAULT_GATEWAY_PORT,
     DEFAULT_STATE_DIR,
-    LOGS_FILE,
     LocalPlatform,
     PlatformConfig,
     PlatformState,
@@ -157,9 +156,8 @@ def run(args: argparse.Namespace) -> int:
     from luca_platform.telemetry.logs import configure_logging
 
     args.state_dir.mkdir(parents=True, exist_ok=True)
-    # The platform's own threads (emulator, lake poller, Step Functions tasks) log beside the
-    # children, in the file `luca trace` reads.
-    configure_logging("luca-local", args.log_level, file_path=args.state_dir / LOGS_FILE)
+    # The platform also appends these lines to the state directory's log file (`luca trace` reads it).
+    configure_logging("luca-local", args.log_level)
     for chatty in ("httpx", "httpcore"):
         # One line per upstream call would double the gateway's access log.
         logging.getLogger(chatty).setLevel(logging.WARNING)

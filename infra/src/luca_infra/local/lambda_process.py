@@ -55,6 +55,11 @@ def _copy_function_lines(function_logger: Any) -> None:
         return
     copy = AppendingFileHandler(path)
     copy.setFormatter(function_logger.registered_formatter)
+    copy.setLevel(logging.INFO)
+    if function_logger.log_level > logging.INFO:
+        # The file keeps INFO (`luca trace` reads it); stdout keeps the configured level.
+        function_logger.registered_handler.setLevel(function_logger.log_level)
+        function_logger.setLevel(logging.INFO)
     function_logger.addHandler(copy)
 
 

@@ -67,6 +67,8 @@ from luca_infra.local.provision import ProvisionedResources, provision
 from luca_infra.local.service_process import ServiceProcess, ServiceSpec, settings_environment
 from luca_infra.local.supervisor import Backoff, SupervisedChild
 from luca_infra.stage_resources import LOCAL_STAGE, StageResources, publish
+from luca_platform.telemetry.logs import attach_log_file, detach_log_file
+from luca_platform.telemetry.tracing import configure_tracing
 from luca_platform.tokens import CognitoSettings
 
 if TYPE_CHECKING:
@@ -240,6 +242,7 @@ class LocalPlatform:
         try:
             self._check_ports()
             self.config.state_dir.mkdir(parents=True, exist_ok=True)
+            self._telemetry_to_state_dir()
             self._start_emulator()
             # Provisioning reuses what a resumed state holds (table, pool, client, roles, queues).
             self._resources = provision(self._emulator.url, definition=self.config.definition)
@@ -280,6 +283,15 @@ class LocalPlatform:
         self._analytics = None
         self.rest_port = self.grpc_port = self.gateway_port = None
         self.analytics_rest_port = self.analytics_grpc_port = None
+
+    def _telemetry_to_state_dir(self) -> None:
+        """The platform's own threads (lake poller, Step Functions tasks, the government sync's API)
+        log and trace into the state directory's files, beside the children: ``luca trace`` reads
+        them. Tracing is process-wide; a later platform in the same process re-points the file."""
+        state_dir = self.config.state_dir
+        configure_tracing(service="local-platform", exporter="file", file_path=state_dir / TRACES_FILE)
+        handler = attach_log_file("luca-local", state_dir / LOGS_FILE)
+        self._stops.append(("log file", lambda: detach_log_file(handler)))
 
     def _check_ports(self) -> None:
         config = self.config

@@ -112,7 +112,41 @@ def configure_logging(
         new.addFilter(_ContextFilter(service))
         new._luca = True  # type: ignore[attr-defined]
         root.addHandler(new)
-    root.setLevel(level)
+    # The stream shows the chosen level; the file keeps INFO at least, so `luca trace` finds a
+    # request's lines even when the terminal is quiet.
+    handler.setLevel(level)
+    file_level = min(logging.getLevelName(level.upper()), logging.INFO) if len(handlers) > 1 else None
+    if file_level is not None:
+        handlers[1].setLevel(file_level)
+    root.setLevel(min(handler.level, file_level) if file_level is not None else handler.level)
     for noisy in ("botocore", "urllib3", "werkzeug", "uvicorn.access"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     return handler
+
+
+def attach_log_file(service: str, path: str | Path) -> logging.Handler | None:
+    """Also append the root logger's lines to ``path`` (JSON, as ``configure_logging`` writes them),
+    leaving the other handlers as they are; None when a handler already writes there. The caller
+    removes the returned handler (``detach_log_file``) when it is done."""
+    root = logging.getLogger()
+    for existing in root.handlers:
+        if isinstance(existing, AppendingFileHandler) and existing.lines.path == Path(path):
+            return None
+    handler = AppendingFileHandler(path)
+    handler.setFormatter(_formatter())
+    handler.addFilter(_ContextFilter(service))
+    handler.setLevel(logging.INFO)
+    if root.level > logging.INFO:
+        # The file keeps INFO; the handlers already there keep showing what they showed.
+        for existing in root.handlers:
+            if existing.level < root.level:
+                existing.setLevel(root.level)
+        root.setLevel(logging.INFO)
+    root.addHandler(handler)
+    return handler
+
+
+def detach_log_file(handler: logging.Handler | None) -> None:
+    if handler is not None:
+        logging.getLogger().removeHandler(handler)
+        handler.close()
