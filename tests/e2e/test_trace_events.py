@@ -22,7 +22,8 @@ import pytest
 
 from luca_analytics.adapters.duckdb_lake import DuckDbLake
 from luca_infra.local.demo import SCHOOL_A
-from luca_infra.local.platform import LocalPlatform
+from luca_infra.cli import main as luca
+from luca_infra.local.platform import LOGS_FILE, LocalPlatform
 from luca_platform.contracts import exercise_results
 from luca_platform.contracts import roster as roster_contract
 from luca_platform.table import keys
@@ -37,7 +38,6 @@ T = TypeVar("T")
 # The mapping gathers for up to 5 s and the lake buffers 5 s; both land well within this.
 WAIT_SECONDS = 60.0
 TRACES_FILE = "traces.jsonl"
-LOGS_FILE = "logs.jsonl"
 CORRELATION_ATTRIBUTE = "luca.correlation_id"
 
 
@@ -111,7 +111,11 @@ def service_of(span: dict[str, Any]) -> str:
 
 
 def test_one_correlation_id_reaches_the_result_the_lake_and_one_trace(
-    platform: LocalPlatform, state_dir: Path, auth: Auth, gateway: httpx.Client
+    platform: LocalPlatform,
+    state_dir: Path,
+    auth: Auth,
+    gateway: httpx.Client,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     correlation = f"corr-trace-{uuid.uuid4().hex[:16]}"
     event = student_event()
@@ -163,3 +167,18 @@ def test_one_correlation_id_reaches_the_result_the_lake_and_one_trace(
         "the grade processor's log line",
     )
     assert f"0x{line['trace_id']}" == trace_ids.pop()
+
+    # AND `luca trace` shows the whole timeline: the edge, the processor, their log lines, the lake row
+    capsys.readouterr()
+    assert luca(["trace", correlation, "--state-dir", str(state_dir), "--json"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    names = {span["name"] for trace in shown["traces"] for span in _walk(trace["spans"])}
+    assert {"POST /v1/events", "grade-processor record", "lake rows written"} <= names, names
+    messages = [line.get("message") for line in shown["logs"]]
+    assert "record processed" in messages
+    assert any(str(m).startswith("POST /v1/events -> 202") for m in messages), messages
+    assert [row["record_id"] for row in shown["lake_rows"]] == [event["event_id"]]
+
+
+def _walk(spans: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [walked for span in spans for walked in (span, *_walk(span.get("children", [])))]

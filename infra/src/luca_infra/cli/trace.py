@@ -29,7 +29,13 @@ from rich.tree import Tree
 from luca_analytics.definition import LAKE_PREFIX
 from luca_infra import stage_resources
 from luca_infra.local.emulator import ensure_dummy_credentials
-from luca_infra.local.platform import DEFAULT_STATE_DIR, TRACES_FILE, PlatformState
+from luca_infra.local.platform import (
+    ACCESS_LOG_FILE,
+    DEFAULT_STATE_DIR,
+    LOGS_FILE,
+    TRACES_FILE,
+    PlatformState,
+)
 from luca_platform.telemetry.context import sanitize_correlation_id
 from luca_platform.telemetry.timeline import (
     KEY_ATTRIBUTES,
@@ -37,6 +43,7 @@ from luca_platform.telemetry.timeline import (
     SpanRecord,
     Timeline,
     build_timeline,
+    log_time,
     read_json_lines,
     span_from_otel,
     spans_from_xray,
@@ -47,7 +54,6 @@ if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_xray import XRayClient
 
-LOGS_FILE = "logs.jsonl"  # beside TRACES_FILE; every local process appends to both
 LAKE_COLUMN = "correlation_id"
 DEFAULT_LOOKBACK_HOURS = 6.0  # X-Ray keeps 30 days; a wider window is a slower query
 QUERY_TIMEOUT_SECONDS = 60.0
@@ -105,9 +111,24 @@ def _lines(path: Path) -> list[str]:
         return []
 
 
+def _access_lines(state_dir: Path) -> list[dict[str, Any]]:
+    """The gateway's access log (API Gateway's, in AWS) as log lines of the edge."""
+    return [
+        {
+            **entry,
+            "service": "gateway",
+            "level": "INFO",
+            "message": f"{entry.get('method')} {entry.get('path')} -> {entry.get('status')}"
+            f" in {entry.get('latency_ms')} ms",
+        }
+        for entry in read_json_lines(_lines(state_dir / ACCESS_LOG_FILE))
+    ]
+
+
 def local_timeline(state_dir: Path, correlation_id: str) -> Timeline:
     spans = [s for line in read_json_lines(_lines(state_dir / TRACES_FILE)) if (s := span_from_otel(line))]
-    timeline = build_timeline(correlation_id, spans, read_json_lines(_lines(state_dir / LOGS_FILE)))
+    logs = [*_access_lines(state_dir), *read_json_lines(_lines(state_dir / LOGS_FILE))]
+    timeline = build_timeline(correlation_id, spans, logs)
     if timeline.empty:
         return timeline
     try:
@@ -298,9 +319,9 @@ def render(timeline: Timeline, console: Console) -> None:
     for column in ("time (UTC)", "service", "level", "message"):
         logs.add_column(column, overflow="fold")
     for line in timeline.logs:
-        stamp = line.get("timestamp")
+        # Every process's own timestamp format, shown alike (Powertools writes "hh:mm:ss,mmm").
         logs.add_row(
-            escape(str(stamp)[11:23] if isinstance(stamp, str) else str(stamp)),
+            _clock(log_time(line)) if log_time(line) else escape(str(line.get("timestamp", ""))),
             escape(str(line.get("service", line.get("log_group", "")))),
             escape(str(line.get("level", ""))),
             escape(str(line.get("message", ""))),
