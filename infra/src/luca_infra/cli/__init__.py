@@ -8,6 +8,8 @@
     luca dlq redrive (--all | --message-id ID [--message-id ID ...])
     luca sync start --period 2025-T1 [--school demo-school-a]
     luca lake show [--school demo-school-a] [--json]
+    luca trace CORRELATION_ID [--json] [--stage NAME]
+    luca up --fresh   (start empty instead of resuming .luca/)
 
 One module per command group, each with its ``add_parser`` and what it runs. Every command but
 ``up`` finds the running platform through ``.luca/platform.json``.
