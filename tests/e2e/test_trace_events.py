@@ -21,8 +21,8 @@ import pyarrow.compute as pc
 import pytest
 
 from luca_analytics.adapters.duckdb_lake import DuckDbLake
-from luca_infra.local.demo import SCHOOL_A
 from luca_infra.cli import main as luca
+from luca_infra.local.demo import SCHOOL_A
 from luca_infra.local.platform import LOGS_FILE, LocalPlatform
 from luca_platform.contracts import exercise_results
 from luca_platform.contracts import roster as roster_contract
