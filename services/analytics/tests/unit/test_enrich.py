@@ -8,6 +8,7 @@ partition keys Firehose routes by, and everything else is skipped, counted by re
 from __future__ import annotations
 
 import json
+import logging
 from decimal import Decimal
 from typing import Any
 
@@ -133,7 +134,14 @@ def test_a_remove_and_an_unknown_type_are_skipped_and_counted_by_reason(
         stream_record("INSERT", evaluation()),
     ]
 
-    rows = enrich.process(batch, lambda: KEY)
+    # The function's own logger, whatever handlers earlier tests left on the root or on stdout.
+    records: list[logging.LogRecord] = []
+    catcher = _Catcher(records)
+    enrich.logger.addHandler(catcher)
+    try:
+        rows = enrich.process(batch, lambda: KEY)
+    finally:
+        enrich.logger.removeHandler(catcher)
 
     assert [row["record_id"] for row in rows] == ["ev-1"]
     output = capsys.readouterr().out
@@ -143,12 +151,13 @@ def test_a_remove_and_an_unknown_type_are_skipped_and_counted_by_reason(
         if enrich.SKIPPED_METRIC in doc
     }
     assert skipped == {"remove": 1, "unknown_type": 1, "unknown_schema_version": 1}
-    log = next(record.__dict__ for record in caplog.records if record.getMessage() == "batch enriched")
+    log = next(record.__dict__ for record in records if record.getMessage() == "batch enriched")
     assert log["skipped"] == {"remove": 1, "unknown_type": 1, "unknown_schema_version": 1}
     assert (log["records"], log["rows"]) == (4, 1)
     assert log["skipped_types"] == {"Homework": 1, "Evaluation v9": 1}
-    assert "st-1" not in output + caplog.text
-    assert "Martina" not in output + caplog.text
+    everything = output + caplog.text + repr([record.__dict__ for record in records])
+    assert "st-1" not in everything
+    assert "Martina" not in everything
 
 
 def test_a_malformed_record_is_skipped_not_raised() -> None:
@@ -188,3 +197,12 @@ def test_the_aws_enrichment_carries_the_correlation_id_column_as_the_local_pipel
 
     assert traced["correlation_id"] == "corr-from-the-edge"
     assert untraced["correlation_id"] == ""
+
+
+class _Catcher(logging.Handler):
+    def __init__(self, records: list[logging.LogRecord]) -> None:
+        super().__init__()
+        self.records = records
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
