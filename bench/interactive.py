@@ -274,13 +274,19 @@ def main() -> int:
     parser.add_argument("--students", type=int, default=30, help="students per school (one course each)")
     parser.add_argument("--history", type=int, default=5, help="seeded grades per student and subject")
     parser.add_argument("--raw-samples", type=int, default=300)
+    parser.add_argument(
+        "--snapshot-interval",
+        type=float,
+        default=None,
+        help="the platform's durable-state snapshot interval in seconds (0: only at stop; default: luca up's)",
+    )
     opts = parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
     # The emulator accepts any keys; only set them when the shell has none.
     os.environ.setdefault("AWS_ACCESS_KEY_ID", "emulator")
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "emulator")
     with tempfile.TemporaryDirectory(prefix="luca-bench-") as scratch:
-        process, state, _ = start_platform(Path(scratch))
+        process, state, _ = start_platform(Path(scratch), snapshot_interval=opts.snapshot_interval)
         try:
             cognito = boto3.client("cognito-idp", region_name=state.region, endpoint_url=state.emulator_url)
             tokens = {

@@ -11,13 +11,22 @@ from luca_infra.local.platform import PlatformState
 
 
 def start_platform(
-    state_dir: Path, *, log_level: str = "WARNING", timeout: float = 120.0
+    state_dir: Path,
+    *,
+    log_level: str = "WARNING",
+    timeout: float = 120.0,
+    snapshot_interval: float | None = None,  # None: the platform's default
 ) -> tuple[subprocess.Popen[bytes], PlatformState, Path]:
     """``luca up`` on free ports; its output goes to ``state_dir/platform.log`` (never an unread pipe)."""
+    # Every port free (0): a fixed one may be taken, even by a client's ephemeral port in TIME_WAIT.
+    ports = ("--port", "--rest-port", "--grpc-port", "--emulator-port", "--sync-grpc-port",
+             "--analytics-rest-port", "--analytics-grpc-port")  # fmt: skip
     command = [
-        sys.executable, "-m", "luca_infra.cli", "up", "--port", "0", "--rest-port", "0", "--grpc-port", "0",
-        "--emulator-port", "0", "--state-dir", str(state_dir), "--log-level", log_level,
+        sys.executable, "-m", "luca_infra.cli", "up", *(arg for port in ports for arg in (port, "0")),
+        "--state-dir", str(state_dir), "--log-level", log_level,
     ]  # fmt: skip
+    if snapshot_interval is not None:
+        command += ["--snapshot-interval", str(snapshot_interval)]
     log_path = state_dir / "platform.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)

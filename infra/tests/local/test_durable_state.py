@@ -8,6 +8,8 @@ The whole platform restarted (clean stop, hard kill, ``--fresh``) is in tests/e2
 from __future__ import annotations
 
 import pickle
+import threading
+import time
 import uuid
 from collections import defaultdict
 from pathlib import Path
@@ -83,6 +85,72 @@ def test_a_snapshot_brings_back_what_the_emulator_held(emulator: Emulator, tmp_p
     # Provisioning creates the bucket again on start: in us-east-1 that keeps what it holds.
     s3.create_bucket(Bucket=bucket)
     assert s3.get_object(Bucket=bucket, Key="lake/part-1.parquet")["Body"].read() == b"rows"
+
+
+def test_a_background_snapshot_is_one_moment_while_the_emulator_goes_on_serving(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    dynamodb = client(emulator, "dynamodb")
+    table = f"durable-bg-{uuid.uuid4().hex[:8]}"
+    dynamodb.create_table(
+        TableName=table,
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    written: list[int] = []
+    stop = threading.Event()
+
+    def writer() -> None:  # a teacher recording grades while the snapshot is taken
+        n = 0
+        while not stop.is_set():
+            dynamodb.put_item(TableName=table, Item={"pk": {"S": f"grade-{n:05d}"}})
+            written.append(n)
+            n += 1
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        while len(written) < 20:
+            time.sleep(0.01)
+        before = len(written)
+        state = DurableState(tmp_path)
+        state.save_in_background()
+        after = len(written)
+    finally:
+        stop.set()
+        thread.join()
+    assert state.last_pause_seconds is not None
+    assert state.last_save_seconds is not None
+    assert state.last_pause_seconds <= state.last_save_seconds
+    assert not list(tmp_path.glob("*.tmp")), "the forked copy leaves no scratch file"
+
+    dynamodb.delete_table(TableName=table)
+    assert state.restore()
+    kept = sorted(
+        int(item["pk"]["S"].removeprefix("grade-"))
+        for item in dynamodb.scan(TableName=table, ConsistentRead=True)["Items"]
+    )
+    # One moment: every grade written before it and a gapless prefix of those written during it.
+    assert before <= len(kept) <= after + 1
+    assert kept == list(range(len(kept)))
+
+
+def test_a_failed_background_snapshot_keeps_the_last_good_one(
+    emulator: Emulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    state = DurableState(tmp_path)
+    state.save()
+    good = state.path.read_bytes()
+
+    def refuse(value: Any) -> bytes:
+        raise pickle.PicklingError("something moto holds cannot be pickled")
+
+    monkeypatch.setattr(durable_state, "_dump_objects", refuse)  # the forked copy inherits it
+    with pytest.raises(SnapshotError, match="snapshot process failed"):
+        state.save_in_background()
+    assert state.path.read_bytes() == good
+    assert not list(tmp_path.glob("*.tmp"))
 
 
 def test_the_stream_goes_on_after_its_last_record(emulator: Emulator, tmp_path: Path) -> None:
