@@ -4,7 +4,7 @@ behind the shared ALB's HTTPS listener, with a task role of its own.
 GIVEN the synthesized LucaGovSyncApi (and LucaNetwork) templates
 THEN  the govsync-api container starts from exactly the environment its process reads; the shared
       gRPC listener sends the service's paths to its GRPC target group; and, evaluated by a real IAM
-      policy engine, its task role may start and follow the sync's own executions and become one
+      policy engine, its task role may start and follow the sync's own executions, read and clear its DLQ, and become one
       school at a time, and nothing more.
 """
 
@@ -31,6 +31,7 @@ ACCOUNT = "111122223333"
 REGION = "eu-west-1"
 STATE_MACHINE_ARN = f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{GOVSYNC.state_machine_name}"
 EXECUTION_ARN = f"arn:aws:states:{REGION}:{ACCOUNT}:execution:{GOVSYNC.state_machine_name}:govsync-A-2025-T1"
+DLQ_ARN = f"arn:aws:sqs:{REGION}:{ACCOUNT}:{GOVSYNC.dlq_name}"
 TENANT_ARN = f"arn:aws:iam::{ACCOUNT}:role/{TENANT.name}"
 TABLE_ARN = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{PLATFORM_DEFINITION.table.name}"
 SERVICE_KEY_ARN = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/service-identity"
@@ -57,7 +58,8 @@ def resolve(value: Any) -> Any:
     if not isinstance(value, dict):
         return value
     if set(value) == {"Ref"}:
-        return {"AWS::Partition": "aws", "AWS::Region": REGION, "AWS::AccountId": ACCOUNT}[value["Ref"]]
+        pseudo = {"AWS::Partition": "aws", "AWS::Region": REGION, "AWS::AccountId": ACCOUNT}
+        return {**pseudo, "AWS::URLSuffix": "amazonaws.com"}[value["Ref"]]
     if set(value) == {"Fn::Join"}:
         separator, parts = value["Fn::Join"]
         return separator.join(str(resolve(part)) for part in parts)
@@ -99,6 +101,10 @@ def test_the_container_serves_grpc_read_only_from_what_its_process_reads(synthes
     assert settings.school_claim == PLATFORM_DEFINITION.user_pool.school_claim
     assert resolve(environment["LUCA_STATE_MACHINE_ARN"]) == STATE_MACHINE_ARN
     assert resolve(environment["LUCA_TENANT_ROLE_ARN"]) == TENANT_ARN
+    # ListDeadLetters / RedriveDeadLetters read the sync's own DLQ, named as the state machine is.
+    assert resolve(environment["LUCA_DLQ_URL"]) == (
+        f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/{GOVSYNC.dlq_name}"
+    )
     for name in (
         "LUCA_TABLE_NAME",
         "LUCA_USER_POOL_ID",
@@ -169,6 +175,13 @@ def test_the_task_role_starts_and_follows_only_the_syncs_executions_and_becomes_
         "start another state machine": (request("states:StartExecution", other_machine), "ImplicitlyDenied"),
         "follow a sync": (request("states:DescribeExecution", EXECUTION_ARN), "Allowed"),
         "stop a sync": (request("states:StopExecution", EXECUTION_ARN), "ImplicitlyDenied"),
+        "read the sync's DLQ": (request("sqs:ReceiveMessage", DLQ_ARN), "Allowed"),
+        "delete a redriven letter": (request("sqs:DeleteMessage", DLQ_ARN), "Allowed"),
+        "send into the sync's DLQ": (request("sqs:SendMessage", DLQ_ARN), "ImplicitlyDenied"),
+        "read another queue": (
+            request("sqs:ReceiveMessage", f"arn:aws:sqs:{REGION}:{ACCOUNT}:luca-student-events-dlq"),
+            "ImplicitlyDenied",
+        ),
         "become one school": (
             request("sts:AssumeRole", TENANT_ARN, {f"aws:RequestTag/{tag}": "A", "aws:TagKeys": [tag]}),
             "Allowed",

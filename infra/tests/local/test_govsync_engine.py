@@ -17,7 +17,14 @@ from typing import Any
 
 import boto3
 import pytest
+from opentelemetry import trace
+from opentelemetry.sdk.extension.aws.trace import AwsXRayIdGenerator
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
+from luca_govsync.bootstrap import build_operations
+from luca_govsync.config import OperationsSettings
 from luca_govsync.definition import DEAD_LETTERED, RetryPolicy
 from luca_govsync.domain.model import BatchRef, BatchStatus, SyncStatus
 from luca_govsync.simulator.faults import FaultPlan
@@ -205,14 +212,31 @@ def test_an_outage_sends_batches_to_the_dlq_and_a_redrive_lands_them_once(
     assert local.simulator is not None
     assert local.simulator.ministry.ledger()["records"] == 0
 
-    # The ministry recovers; the dead letters are redriven, twice (a second redrive finds the first).
+    # Every DLQ message names the sync's request, as an attribute and in its body.
+    sync_id = json.loads(execution["input"])["correlation_id"]
+    assert {m["MessageAttributes"]["correlation_id"]["StringValue"] for m in letters} == {sync_id}
+    assert {json.loads(m["Body"])["correlation_id"] for m in letters} == {sync_id}
+    make_visible(local, letters)
+
+    # The ministry recovers; the operators' code redrives the school's dead letters (and removes
+    # them), then a second redrive of the same messages finds the first.
     local.simulator.ministry.set_plan(FaultPlan(seed=5))
-    (redrive,) = local.starter.redrive(refs, "test@ops")
+    operations = operations_of(local, resources)
+    found = operations.dead_letters(school)
+    assert sorted(letter.message_id for letter in found) == sorted(message_id for _, message_id in refs)
+    assert {letter.correlation_id for letter in found} == {sync_id}
+    done = operations.redrive_dead_letters(found, "test@ops", "corr-redrive-1")
+    (redrive,) = done.started
     again = local.starter.redrive(refs, "test@ops")
     redriven = wait_for_execution(local.client("stepfunctions"), redrive.execution_arn, timeout_seconds=120)
 
     assert redriven["status"] == "SUCCEEDED", redriven
+    assert done.removed == 3
+    assert dead_letters(local) == []
     assert not again[0].started
+    # The redrive is a request of its own: its ministry calls carry its id, not the first run's.
+    resent = [r for r in local.simulator.ministry.received() if r["endpoint"] == "submit"]
+    assert {r["correlation_id"] for r in resent[-3:]} == {"corr-redrive-1"}
     ledger = local.simulator.ministry.ledger()
     assert ledger["duplicates"] == 0
     assert ledger["records"] == len(ids)  # st-0 is a known student to this ministry
@@ -220,6 +244,90 @@ def test_an_outage_sends_batches_to_the_dlq_and_a_redrive_lands_them_once(
     assert final is not None
     assert final.count(BatchStatus.DONE) == 3
     assert final.status is SyncStatus.SUCCEEDED
+
+
+def make_visible(local: LocalGovSync, messages: list[dict[str, Any]]) -> None:
+    sqs = local.client("sqs")
+    assert local.resources is not None
+    for message in messages:
+        sqs.change_message_visibility(
+            QueueUrl=local.resources.dlq_url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
+        )
+
+
+def operations_of(local: LocalGovSync, resources: ProvisionedResources) -> Any:
+    """The operators' code (``luca sync``'s), built by the service's composition root."""
+    assert local.resources is not None
+    return build_operations(
+        OperationsSettings(
+            table_name=resources.table_name,
+            state_machine_arn=local.resources.state_machine_arn,
+            aws_region=resources.region,
+            aws_endpoint_url=resources.endpoint_url,
+            tenant_role_arn=resources.tenant_role_arn,
+            dlq_url=local.resources.dlq_url,
+        )
+    )
+
+
+@pytest.fixture(scope="module")
+def _span_recorder() -> InMemorySpanExporter:
+    """This process's finished spans. The provider is process-wide and set once: join the one another
+    test may have installed."""
+    provider = trace.get_tracer_provider()
+    if not isinstance(provider, TracerProvider):
+        provider = TracerProvider(id_generator=AwsXRayIdGenerator())
+        trace.set_tracer_provider(provider)
+    exporter = InMemorySpanExporter()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    return exporter
+
+
+@pytest.fixture
+def spans(_span_recorder: InMemorySpanExporter) -> InMemorySpanExporter:
+    _span_recorder.clear()
+    return _span_recorder
+
+
+def test_one_correlation_id_and_one_trace_run_from_the_start_to_every_ministry_call(
+    govsync: Any, resources: ProvisionedResources, spans: InMemorySpanExporter
+) -> None:
+    school = f"gs-{uuid.uuid4().hex[:8]}"
+    seed_grades(resources, school, 15, rejected_student="st-0")
+    local = govsync(FaultPlan(seed=4, throttle_next=2))  # retried calls must carry them too
+    correlation = f"corr-sync-{uuid.uuid4().hex[:8]}"
+
+    with trace.get_tracer("test").start_as_current_span("operator asks") as root:
+        (started,) = local.start_sync(PERIOD, [school], "test@ops", correlation)
+    execution = wait_for_execution(local.client("stepfunctions"), started.execution_arn, timeout_seconds=120)
+
+    assert execution["status"] == "SUCCEEDED", execution
+    trace_id = trace.format_trace_id(root.get_span_context().trace_id)
+    assert json.loads(execution["input"])["correlation_id"] == correlation
+    assert execution["traceHeader"].startswith(f"Root=1-{trace_id[:8]}-{trace_id[8:]};")
+    # The ministry saw the id and the trace on every call: the token's, each submit and its retries.
+    assert local.simulator is not None
+    received = local.simulator.ministry.received()
+    assert {r["endpoint"] for r in received} >= {"token", "submit"}
+    calls = local.simulator.ministry.stats()["calls"]
+    assert sum(statuses.get("429", 0) for statuses in calls.values()) == 2  # refused, then retried
+    assert len(received) == sum(sum(statuses.values()) for statuses in calls.values())
+    assert {r["correlation_id"] for r in received} == {correlation}
+    assert {r["trace_header"].split(";")[0] for r in received} == {f"Root=1-{trace_id[:8]}-{trace_id[8:]}"}
+    # Every audit entry names the request.
+    assert local.app is not None
+    trail = local.app.store.audit_trail(school, PERIOD)
+    assert {entry["step"] for entry in trail} == {"prepare", "submit", "report"}
+    assert {entry.get("correlation_id") for entry in trail} == {correlation}
+    # One trace: the start, each task's invocation and span, each ministry call.
+    traced = [s for s in spans.get_finished_spans() if s.context.trace_id == root.get_span_context().trace_id]
+    names = {span.name for span in traced}
+    assert {"StepFunctions StartExecution", "govsync prepare", "govsync submit", "govsync report"} <= names
+    assert {"ministry token", "ministry submit"} <= names
+    ministry_calls = [span for span in traced if span.name == "ministry submit"]
+    assert all(
+        span.attributes and span.attributes["luca.correlation_id"] == correlation for span in ministry_calls
+    )
 
 
 def test_a_second_start_of_the_same_sync_never_runs_twice(

@@ -21,7 +21,12 @@ from typing import Any
 import boto3
 import pytest
 from aws_lambda_powertools import Logger
+from opentelemetry import trace
 from opentelemetry.instrumentation.botocore import BotocoreInstrumentor
+from opentelemetry.sdk.extension.aws.trace import AwsXRayIdGenerator
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from luca_infra.local.emulator import Emulator
 from luca_infra.local.stepfunctions import (
@@ -841,10 +846,112 @@ def test_jsonata_is_not_interpreted(engine: Engine) -> None:
 def test_apply_is_idempotent(engine: Engine) -> None:
     patches = (
         "dispatched-lambda-invoke",
+        "execution-trace-header",
         "generated-execution-names",
         "interpreter-error-codes",
+        "lambda-task-trace-header",
         "pinned-callback-port",
     )
 
     assert apply() == patches
     assert apply() == patches
+
+
+# -- the execution's trace into its tasks -----------------------------------------------------------------
+TRACE = "5759e988bd862e3fe1be46a994272793"
+PARENT = "53995c3f42cd8ad8"
+TRACE_HEADER = f"Root=1-{TRACE[:8]}-{TRACE[8:]};Parent={PARENT};Sampled=1"
+
+
+@pytest.fixture(scope="module")
+def _span_recorder() -> InMemorySpanExporter:
+    """This process's finished spans. The provider is process-wide and set once: join the one another
+    test may have installed."""
+    provider = trace.get_tracer_provider()
+    if not isinstance(provider, TracerProvider):
+        provider = TracerProvider(id_generator=AwsXRayIdGenerator())
+        trace.set_tracer_provider(provider)
+    exporter = InMemorySpanExporter()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    return exporter
+
+
+@pytest.fixture
+def spans(_span_recorder: InMemorySpanExporter) -> InMemorySpanExporter:
+    _span_recorder.clear()
+    return _span_recorder
+
+
+def _traced_task(dispatched: Callable[..., Function], seen: list[tuple[str | None, str, str]]) -> Function:
+    def handler(event: Any, context: Any) -> dict[str, str]:
+        current = trace.get_current_span().get_span_context()
+        seen.append((context.trace_header, trace.format_trace_id(current.trace_id), event["item"]))
+        return {"done": event["item"]}
+
+    return dispatched(handler)
+
+
+def _map_machine(engine: Engine, function: Function) -> str:
+    task = {
+        "Type": "Task",
+        "Resource": LAMBDA_INVOKE,
+        "Parameters": {"FunctionName": function.arn, "Payload": {"item.$": "$"}},
+        "OutputPath": "$.Payload",
+        "End": True,
+    }
+    return engine.machine(
+        {
+            "StartAt": "Each",
+            "States": {
+                "Each": {
+                    "Type": "Map",
+                    "ItemsPath": "$.items",
+                    "MaxConcurrency": 2,
+                    "ItemProcessor": {"StartAt": "Task", "States": {"Task": task}},
+                    "End": True,
+                }
+            },
+        }
+    )
+
+
+def test_the_executions_trace_header_is_every_lambda_tasks_parent(
+    engine: Engine, dispatched: Callable[..., Function], spans: InMemorySpanExporter
+) -> None:
+    seen: list[tuple[str | None, str, str]] = []
+    function = _traced_task(dispatched, seen)
+    machine = _map_machine(engine, function)
+
+    execution = engine.sfn.start_execution(
+        stateMachineArn=machine, input=json.dumps({"items": ["a", "b", "c"]}), traceHeader=TRACE_HEADER
+    )["executionArn"]
+    described = wait_for_execution(engine.sfn, execution, timeout_seconds=30)
+
+    assert described["status"] == "SUCCEEDED"
+    assert described["traceHeader"] == TRACE_HEADER
+    # Every Map iteration's invocation got the header, and the handler ran inside the trace it names
+    assert sorted(seen) == [(TRACE_HEADER, TRACE, item) for item in ("a", "b", "c")]
+    invocations = [span for span in spans.get_finished_spans() if span.name == function.name]
+    assert len(invocations) == 3
+    for span in invocations:
+        assert trace.format_trace_id(span.context.trace_id) == TRACE
+        assert span.parent is not None
+        assert trace.format_span_id(span.parent.span_id) == PARENT
+
+
+def test_an_execution_started_without_a_trace_gives_its_tasks_none(
+    engine: Engine, dispatched: Callable[..., Function], spans: InMemorySpanExporter
+) -> None:
+    seen: list[tuple[str | None, str, str]] = []
+    function = _traced_task(dispatched, seen)
+    machine = _map_machine(engine, function)
+
+    _, described = engine.run(machine, {"items": ["a"]})
+
+    assert described["status"] == "SUCCEEDED"
+    assert "traceHeader" not in described
+    ((header, trace_id, _),) = seen
+    assert header is None
+    assert trace_id != TRACE  # the invocation started a trace of its own
+    (invocation,) = [span for span in spans.get_finished_spans() if span.name == function.name]
+    assert invocation.parent is None

@@ -84,11 +84,15 @@ class GovSyncApiStack(cdk.Stack):
             resource_name=f"{govsync.state_machine_name}:*",
             arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
         )
+        # The sync's DLQ (LucaGovSync) by name, as the state machine: no cross-stack export to pin.
+        dead_letters_arn = self.format_arn(service="sqs", resource=govsync.dlq_name)
+        dead_letters_url = f"https://sqs.{self.region}.{self.url_suffix}/{self.account}/{govsync.dlq_name}"
         self.api = LoadBalancedFargateService(
             self,
             "Service",
             front=front,
             description="Government sync API tasks",
+            log_group_name=definition.govsync_api.log_group_name,
             container_name=api.container,
             image=repository_image(repo_root, GOVSYNC_API_DOCKERFILE, GOVSYNC_API_CONTEXT_ALLOWLIST),
             task_role_name=api.task_role_name,
@@ -112,6 +116,7 @@ class GovSyncApiStack(cdk.Stack):
                 "LUCA_TENANT_ROLE_ARN": tenant_role,
                 "LUCA_SERVICE_TOKEN_KEY_ID": service_identity.key.key_arn,
                 "LUCA_GRPC_PORT": str(api.grpc_port),
+                "LUCA_DLQ_URL": dead_letters_url,
             },
             environment_reason=(
                 "The environment carries resource names, ports and claims only (table, state machine, user "
@@ -137,6 +142,12 @@ class GovSyncApiStack(cdk.Stack):
         )
         iam.Grant.add_to_principal(
             grantee=self.task_role, actions=["states:DescribeExecution"], resource_arns=[executions_arn]
+        )
+        # ListDeadLetters / RedriveDeadLetters: read, hide while filtering by school, delete what was resent.
+        iam.Grant.add_to_principal(
+            grantee=self.task_role,
+            actions=["sqs:ReceiveMessage", "sqs:ChangeMessageVisibility", "sqs:DeleteMessage"],
+            resource_arns=[dead_letters_arn],
         )
         acknowledge(
             self.task_role,

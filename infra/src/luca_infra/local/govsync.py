@@ -176,7 +176,9 @@ class LocalGovSync:
         if self.resources is None:
             raise RuntimeError("the government sync is not started")
         control, authenticator = build_control(
-            replace(settings, state_machine_arn=self.resources.state_machine_arn)
+            replace(
+                settings, state_machine_arn=self.resources.state_machine_arn, dlq_url=self.resources.dlq_url
+            )
         )
         self._grpc, bound = create_server(
             control, authenticator, address=f"{settings.grpc_host}:{settings.grpc_port}"
@@ -233,8 +235,10 @@ class LocalGovSync:
             raise RuntimeError(f"the scheduled start failed: {result}")
         log.info("scheduled sync", extra={"scheduled_time": scheduled_time, "result": result})
 
-    def start_sync(self, period: str, schools: Sequence[str], started_by: str) -> list[Started]:
-        return self.starter.start(period, schools, started_by)
+    def start_sync(
+        self, period: str, schools: Sequence[str], started_by: str, correlation_id: str = ""
+    ) -> list[Started]:
+        return self.starter.start(period, schools, started_by, correlation_id)
 
     # -- provisioning ----------------------------------------------------------------------------------
     def _provision(self, ministry_url: str) -> GovSyncResources:

@@ -63,6 +63,8 @@ checks the rows marked ✓ with tests; "fix" names a patch this module applies i
 | same name, other input or after it ended ✓ | ``ExecutionAlreadyExists`` | as AWS (Standard workflows) |
 | ``DescribeExecution`` ✓, ``ListExecutions`` + ``statusFilter`` ✓, ``GetExecutionHistory`` ✓ | yes | history ignores ``maxResults``/``reverseOrder``: all events, oldest first |
 | ``StopExecution`` | partly | status stays ``RUNNING`` until the current state returns, then ``ABORTED``; ``error``/``cause`` dropped |
+| ``StartExecution`` ``traceHeader`` ✓ | **fix** ``execution-trace-header`` | moto's API dropped it (the engine keeps one): now kept, and ``DescribeExecution`` answers it |
+| the execution's trace into its Lambda tasks ✓ | **fix** ``lambda-task-trace-header`` | AWS hands a task the execution's trace as the invocation's trace context; here each ``lambda:invoke`` carries it as ``X-Amzn-Trace-Id``, and the dispatcher runs the handler in a span continuing it (what the ADOT layer's Lambda instrumentation does) |
 | Lambda function timeout | **dispatcher** | ``Sandbox.Timedout``; AWS documents ``Lambda.Unknown`` for this: match timeouts with ``States.TaskFailed``, or set the Task's ``TimeoutSeconds`` (``States.Timeout`` in both) |
 
 moto also logs every failed state (retried or caught too) as an ERROR with the whole state's repr;
@@ -87,7 +89,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind, StatusCode
+from opentelemetry.trace import Status as SpanStatus
+
+from luca_platform.telemetry.propagation import XRAY_HEADER, context_from_xray
+
 log = logging.getLogger("luca.local.stepfunctions")
+# The invocation spans the ADOT Lambda layer makes in AWS; the platform's provider writes them.
+tracer = trace.get_tracer("luca.local.lambda")
 
 Handler = Callable[[Any, Any], Any]
 """An in-repo Lambda handler: ``handler(event, context)`` returns what JSON can carry."""
@@ -130,6 +140,7 @@ class LambdaContext:
     deadline: float = field(repr=False)  # time.monotonic() when the function's timeout runs out
     identity: Any = None
     client_context: Any = None
+    trace_header: str | None = None  # the caller's X-Ray trace (a Step Functions execution's)
 
     def get_remaining_time_in_millis(self) -> int:
         return max(0, int((self.deadline - time.monotonic()) * 1000))
@@ -187,6 +198,25 @@ DISPATCHER = LambdaDispatcher()
 
 
 def _run(handler: Handler, event: Any, context: LambdaContext) -> tuple[bytes, bool]:
+    """The handler's outcome, in an invocation span continuing the caller's trace (a new trace when
+    the invocation carried none), as the ADOT Lambda layer's instrumentation does in AWS."""
+    with tracer.start_as_current_span(
+        context.function_name,
+        context=context_from_xray(context.trace_header),
+        kind=SpanKind.SERVER,
+        attributes={
+            "faas.name": context.function_name,
+            "faas.invocation_id": context.aws_request_id,
+            "cloud.resource_id": context.invoked_function_arn,
+        },
+    ) as span:
+        payload, failed = _outcome(handler, event, context)
+        if failed:
+            span.set_status(SpanStatus(StatusCode.ERROR, "function error"))
+        return payload, failed
+
+
+def _outcome(handler: Handler, event: Any, context: LambdaContext) -> tuple[bytes, bool]:
     try:
         result = handler(event, context)
     except SystemExit as exit_:
@@ -282,6 +312,7 @@ def _dispatch_lambda_invoke() -> None:
             log_stream_name=f"local/[{function.version}]{request_id.replace('-', '')}",
             timeout_seconds=timeout,
             deadline=time.monotonic() + timeout,
+            trace_header=_header(headers, XRAY_HEADER),
         )
         invocation_type = headers.get("X-Amz-Invocation-Type") or "RequestResponse"
         if invocation_type == "DryRun":
@@ -358,11 +389,113 @@ def _pinned_callback_port() -> None:
     boto_client.moto_server_port = moto_server_port
 
 
+def _header(headers: Any, name: str) -> str | None:
+    """A request header, whatever the case the client sent it in."""
+    # The emulator hands werkzeug's headers (case-insensitive, not a Mapping) or a plain dict.
+    if not hasattr(headers, "items"):
+        return None
+    wanted = name.lower()
+    value = next((v for k, v in headers.items() if str(k).lower() == wanted), None)
+    return value if isinstance(value, str) and value else None
+
+
+# Execution ARN -> the trace header it was started with (what the tasks' invocations carry).
+_EXECUTION_TRACES: dict[str, str] = {}
+_task_trace = threading.local()
+
+
+def _execution_trace_header() -> None:
+    """moto's ``StartExecution`` action drops ``traceHeader`` (its engine would keep it) and its
+    ``DescribeExecution`` never answers one: both as AWS, here."""
+    from moto.stepfunctions.parser.models import StepFunctionsParserBackend
+    from moto.stepfunctions.responses import StepFunctionResponse
+
+    original_start: Any = StepFunctionResponse.start_execution
+    if getattr(original_start, "__luca_fix__", False):
+        return
+    original_describe: Any = StepFunctionResponse.describe_execution
+
+    @functools.wraps(original_start)
+    def start_execution(self: Any) -> Any:
+        header = self._get_param("traceHeader")
+        backend = self.stepfunction_backend
+        if not header or not isinstance(backend, StepFunctionsParserBackend):
+            return original_start(self)
+        execution = backend.start_execution(
+            self._get_param("stateMachineArn"),
+            self._get_param("name"),
+            self._get_param("input", if_none="{}"),
+            header,
+        )
+        _EXECUTION_TRACES[execution.exec_arn] = header
+        from moto.core.responses import ActionResult
+
+        return ActionResult({"executionArn": execution.exec_arn, "startDate": execution.start_date})
+
+    @functools.wraps(original_describe)
+    def describe_execution(self: Any) -> Any:
+        answer = original_describe(self)
+        header = _EXECUTION_TRACES.get(self._get_param("executionArn"))
+        result = getattr(answer, "result", None)
+        if header and isinstance(result, dict):
+            result["traceHeader"] = header
+        return answer
+
+    start_execution.__luca_fix__ = True  # type: ignore[attr-defined]
+    StepFunctionResponse.start_execution = start_execution  # type: ignore[method-assign]
+    StepFunctionResponse.describe_execution = describe_execution  # type: ignore[method-assign]
+
+
+def _lambda_task_trace_header() -> None:
+    """A Lambda task's invocation carries its execution's trace header (``X-Amzn-Trace-Id``), which
+    the dispatcher hands the handler's invocation span as its parent."""
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils as utils
+
+    original_integration = utils.execute_lambda_function_integration
+    if getattr(original_integration, "__luca_fix__", False):
+        return
+    original_invoke = utils._invoke_lambda_function
+
+    @functools.wraps(original_integration)
+    def execute_lambda_function_integration(
+        env: Any, parameters: Any, region: Any, state_credentials: Any
+    ) -> None:
+        execution_arn = env.states.context_object.context_object_data["Execution"]["Id"]
+        _task_trace.header = _EXECUTION_TRACES.get(execution_arn)
+        try:
+            original_integration(env, parameters, region, state_credentials)
+        finally:
+            _task_trace.header = None
+
+    @functools.wraps(original_invoke)
+    def invoke_lambda_function(parameters: dict[str, Any], region: str, state_credentials: Any) -> Any:
+        header = getattr(_task_trace, "header", None)
+        if not header:
+            return original_invoke(parameters, region, state_credentials)
+        client: Any = utils.boto_client_for(
+            service="lambda", region=region, state_credentials=state_credentials
+        )
+
+        def add_header(request: Any, **_: Any) -> None:
+            request.headers[XRAY_HEADER] = header
+
+        client.meta.events.register("before-sign.lambda.Invoke", add_header)
+        response = client.invoke(**parameters)
+        response["Payload"] = utils._from_payload(response["Payload"])
+        return response
+
+    execute_lambda_function_integration.__luca_fix__ = True  # type: ignore[attr-defined]
+    utils.execute_lambda_function_integration = execute_lambda_function_integration
+    utils._invoke_lambda_function = invoke_lambda_function
+
+
 _PATCHES: dict[str, Callable[[], None]] = {
     "dispatched-lambda-invoke": _dispatch_lambda_invoke,
     "pinned-callback-port": _pinned_callback_port,
     "generated-execution-names": _generated_execution_names,
     "interpreter-error-codes": _interpreter_error_codes,
+    "execution-trace-header": _execution_trace_header,
+    "lambda-task-trace-header": _lambda_task_trace_header,
 }
 
 

@@ -13,9 +13,11 @@ from luca_govsync.adapters.dynamodb_contracts import DynamoGradeSource, DynamoTe
 from luca_govsync.adapters.dynamodb_store import DynamoSyncStore, now_iso
 from luca_govsync.adapters.ministry_client import MinistryClient, MinistrySettings
 from luca_govsync.adapters.s3_manifests import S3Manifests
+from luca_govsync.adapters.sqs_dead_letters import SqsDeadLetterQueue
 from luca_govsync.adapters.stepfunctions import StepFunctionsExecutions
 from luca_govsync.config import GovSyncSettings, OperationsSettings, StarterSettings
 from luca_govsync.entrypoints.operations import SyncOperations
+from luca_govsync.service_layer.dead_letters import DeadLetters
 from luca_govsync.service_layer.starter import Started, SyncStarter
 from luca_govsync.service_layer.tasks import SyncTasks
 from luca_kernel.rule_cache import RuleCache
@@ -112,14 +114,21 @@ def build_starter(
 
 
 def build_operations(settings: OperationsSettings) -> SyncOperations:
-    """What operators' tools use: the starter, executions' status and the sync's progress."""
+    """What operators' tools use: the starter, executions' status, the sync's progress and (when
+    the settings name it) the DLQ."""
     sfn = boto3.client(
         "stepfunctions", region_name=settings.aws_region, endpoint_url=settings.aws_endpoint_url
     )
     executions = StepFunctionsExecutions(sfn, settings.state_machine_arn)
     clients = AwsClients.from_settings(settings)
+    starter = sync_starter(executions, clients, settings.table_name)
+    dead_letters = None
+    if settings.dlq_url:
+        sqs = boto3.client("sqs", region_name=settings.aws_region, endpoint_url=settings.aws_endpoint_url)
+        dead_letters = DeadLetters(starter, SqsDeadLetterQueue(sqs, settings.dlq_url))
     return SyncOperations(
-        starter=sync_starter(executions, clients, settings.table_name),
+        starter=starter,
         executions=executions,
         store=DynamoSyncStore(clients, settings.table_name),
+        dead_letters=dead_letters,
     )

@@ -111,6 +111,8 @@ class ApiSettings:
     grpc_port: int = 50052
     grpc_workers: int = 8
     ready_file: str | None = None
+    # The sync's DLQ (LUCA_DLQ_URL): ListDeadLetters and RedriveDeadLetters answer UNAVAILABLE without it.
+    dlq_url: str = ""
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> ApiSettings:
@@ -123,12 +125,13 @@ class ApiSettings:
             grpc_port=int(env.get("LUCA_GRPC_PORT", "50052")),
             grpc_workers=int(env.get("LUCA_GRPC_WORKERS", "8")),
             ready_file=env.get("LUCA_READY_FILE") or None,
+            dlq_url=env.get("LUCA_DLQ_URL", ""),
         )
 
 
 @dataclass(frozen=True, slots=True)
 class OperationsSettings:
-    """Operators' tools: which state machine, and the table its progress is kept in."""
+    """Operators' tools: which state machine, the table its progress is kept in, and its DLQ."""
 
     table_name: str
     state_machine_arn: str
@@ -137,8 +140,13 @@ class OperationsSettings:
     tenant_role_arn: str | None = None
     tenant_session_seconds: int = DEFAULT_SESSION_SECONDS
     tenant_refresh_margin_seconds: int = DEFAULT_REFRESH_MARGIN_SECONDS
+    dlq_url: str = ""  # empty: the tools read and redrive no DLQ through these operations
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> OperationsSettings:
         env = environment(environ)
-        return cls(**required(env, "table_name", "state_machine_arn"), **aws_from_environment(env))
+        return cls(
+            **required(env, "table_name", "state_machine_arn"),
+            **aws_from_environment(env),
+            dlq_url=env.get("LUCA_DLQ_URL", ""),
+        )

@@ -11,6 +11,11 @@ names, the DLQ, the retry policy); the states, retries and catches are the same.
                                               └─(otherwise)─► Succeed
 
 Rejected records are not errors: the ministry's verdict is stored per record and reported.
+
+The execution's input carries the ``correlation_id`` of the request that started it (the starter
+always sets one); every state passes it on: Prepare and Given put it in each batch, so Submit,
+DeadLetter (a message attribute and the body) and RecordFailure have it, and Report reads it from
+the prepared state. The trace comes with the execution's ``traceHeader``, not the input.
 """
 
 from __future__ import annotations
@@ -126,6 +131,8 @@ def build_definition(settings: DefinitionSettings) -> dict[str, Any]:
             "MessageAttributes": {
                 "school_id": {"DataType": "String", "StringValue.$": "$.school_id"},
                 "period": {"DataType": "String", "StringValue.$": "$.period"},
+                # Every batch carries the id of the request that sent it (prepare's or the redrive's).
+                "correlation_id": {"DataType": "String", "StringValue.$": "$.correlation_id"},
             },
         },
         "ResultPath": None,
@@ -151,6 +158,7 @@ def build_definition(settings: DefinitionSettings) -> dict[str, Any]:
             "period.$": "$.period",
             "sync_id.$": "$$.Execution.Name",
             "started_by.$": "$.started_by",
+            "correlation_id.$": "$.correlation_id",
         },
     )
     prepare.update({"ResultPath": "$.prepared", "OutputPath": "$.prepared.value", "Retry": [_lambda_retry()]})
@@ -158,7 +166,12 @@ def build_definition(settings: DefinitionSettings) -> dict[str, Any]:
 
     report = _invoke(
         functions["report"],
-        {"school_id.$": "$.school_id", "period.$": "$.period", "sync_id.$": "$.sync_id"},
+        {
+            "school_id.$": "$.school_id",
+            "period.$": "$.period",
+            "sync_id.$": "$.sync_id",
+            "correlation_id.$": "$.correlation_id",
+        },
     )
     report.update({"OutputPath": "$.value", "Retry": [_lambda_retry()], "Next": "Outcome"})
 
@@ -188,6 +201,7 @@ def build_definition(settings: DefinitionSettings) -> dict[str, Any]:
                     "period.$": "$.period",
                     "sync_id.$": "$.sync_id",
                     "batches.$": "$.batches",
+                    "correlation_id.$": "$.correlation_id",
                 },
                 "Next": "SubmitBatches",
             },

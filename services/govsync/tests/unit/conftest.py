@@ -241,6 +241,7 @@ class Ministry:
         self.reject_students = reject_students
         self.failures = list(failures or [])
         self.calls: list[str] = []
+        self.correlation_ids: list[str | None] = []  # per call, in the calls' order
         self.accepted: dict[tuple[str, str, str], int] = {}
         self.seen: dict[str, list[RecordOutcome]] = {}
         self.holds: dict[tuple[str, str, str], tuple[int, str, bool]] = {}  # version, grade, retracted
@@ -254,9 +255,16 @@ class Ministry:
             raise self.failures.pop(0)
 
     def submit(
-        self, client_batch_id: str, school_code: str, period: str, records: Sequence[GradeRecord]
+        self,
+        client_batch_id: str,
+        school_code: str,
+        period: str,
+        records: Sequence[GradeRecord],
+        *,
+        correlation_id: str | None = None,
     ) -> list[RecordOutcome]:
         self.calls.append(client_batch_id)
+        self.correlation_ids.append(correlation_id)
         self._fail()
         if client_batch_id in self.seen:  # the ministry's dedupe by client batch id
             return self.seen[client_batch_id]
@@ -280,16 +288,36 @@ class Ministry:
         self.seen[client_batch_id] = outcomes
         return outcomes
 
-    def amend(self, client_change_id: str, school_code: str, record: GradeRecord) -> ChangeOutcome:
-        return self._change(ChangeKind.AMENDMENT, client_change_id, school_code, record)
+    def amend(
+        self,
+        client_change_id: str,
+        school_code: str,
+        record: GradeRecord,
+        *,
+        correlation_id: str | None = None,
+    ) -> ChangeOutcome:
+        return self._change(ChangeKind.AMENDMENT, client_change_id, school_code, record, correlation_id)
 
-    def retract(self, client_change_id: str, school_code: str, record: GradeRecord) -> ChangeOutcome:
-        return self._change(ChangeKind.RETRACTION, client_change_id, school_code, record)
+    def retract(
+        self,
+        client_change_id: str,
+        school_code: str,
+        record: GradeRecord,
+        *,
+        correlation_id: str | None = None,
+    ) -> ChangeOutcome:
+        return self._change(ChangeKind.RETRACTION, client_change_id, school_code, record, correlation_id)
 
     def _change(
-        self, kind: ChangeKind, client_change_id: str, school_code: str, record: GradeRecord
+        self,
+        kind: ChangeKind,
+        client_change_id: str,
+        school_code: str,
+        record: GradeRecord,
+        correlation_id: str | None = None,
     ) -> ChangeOutcome:
         self.calls.append(client_change_id)
+        self.correlation_ids.append(correlation_id)
         self._fail()
         if client_change_id in self.answers:  # the ministry's dedupe by client change id
             return replace(self.answers[client_change_id], replayed=True)

@@ -57,9 +57,14 @@ def test_the_schedule_starts_the_term_that_just_ended_for_every_listed_school(
     again = handlers.start_scheduled(event, Context())  # type: ignore[arg-type]
 
     names = ["govsync-school-a-2025-T1", "govsync-school-b-2025-T1"]
+    minted, minted_again = first.pop("correlation_id"), again.pop("correlation_id")
     assert first == {"period": "2025-T1", "started": names, "already": [], "not_started": {}}
     assert again == {"period": "2025-T1", "started": [], "already": names, "not_started": {}}
     assert {payload["started_by"] for payload in scheduled.started.values()} == {"schedule"}
+    # The schedule has no caller: each firing mints an id, and the runs it starts carry it.
+    assert minted
+    assert minted != minted_again
+    assert {payload["correlation_id"] for payload in scheduled.started.values()} == {minted}
 
 
 def test_a_school_whose_term_is_still_open_is_not_synced_on_schedule(

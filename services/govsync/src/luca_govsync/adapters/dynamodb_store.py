@@ -299,6 +299,8 @@ class DynamoSyncStore:
                 "what": entry.what,
                 "outcome": entry.outcome,
                 "at": at,
+                # Absent rather than empty when the step had no request (DynamoDB keeps no "").
+                **({"correlation_id": entry.correlation_id} if entry.correlation_id else {}),
             },
         )
 

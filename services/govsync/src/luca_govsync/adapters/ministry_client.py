@@ -25,6 +25,9 @@ from types import TracebackType
 from typing import Any
 
 import httpx
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind, StatusCode
+from opentelemetry.trace import Status as SpanStatus
 
 from luca_govsync.adapters import ministry_requests as requests
 from luca_govsync.adapters.ministry_answers import (
@@ -46,6 +49,8 @@ from luca_govsync.domain.errors import (
 from luca_govsync.domain.model import GradeRecord, RecordOutcome, RecordStatus
 from luca_govsync.domain.tally import ChangeKind
 from luca_govsync.ministry import TOKEN_PATH
+from luca_platform.telemetry import context as request_context
+from luca_platform.telemetry.propagation import XRAY_HEADER, xray_header
 
 __all__ = ["MinistryClient", "MinistrySettings", "parse_retry_after"]
 
@@ -53,6 +58,8 @@ logger = logging.getLogger(__name__)
 
 USER_AGENT = "luca-govsync"
 CORRELATION_HEADER = "X-Correlation-Id"
+# The API's proxy: the process's provider (the ADOT layer's, the local platform's) makes the spans.
+tracer = trace.get_tracer("luca.govsync.ministry")
 
 
 @dataclass(frozen=True, slots=True)
@@ -326,22 +333,57 @@ class MinistryClient:
         self, operation: str, method: str, path: str, *, correlation_id: str | None = None, **kwargs: Any
     ) -> httpx.Response:
         """One call with a bearer token; after a 401, once more with a new token."""
-        headers = {CORRELATION_HEADER: correlation_id} if correlation_id else {}
         token = self._bearer()
         response = self._send(
-            operation, method, path, headers={**headers, **requests.bearer(token)}, **kwargs
+            operation, method, path, headers=requests.bearer(token), correlation_id=correlation_id, **kwargs
         )
         if response.status_code != 401:
             return response
         token = self._bearer(rejected=token)
         response = self._send(
-            operation, method, path, headers={**headers, **requests.bearer(token)}, **kwargs
+            operation, method, path, headers=requests.bearer(token), correlation_id=correlation_id, **kwargs
         )
         if response.status_code == 401:
             raise MinistryRefused(f"{operation}: the ministry refused a freshly issued token", status=401)
         return response
 
-    def _send(self, operation: str, method: str, path: str, **kwargs: Any) -> httpx.Response:
+    def _send(
+        self,
+        operation: str,
+        method: str,
+        path: str,
+        *,
+        headers: dict[str, str] | None = None,
+        correlation_id: str | None = None,
+        **kwargs: Any,
+    ) -> httpx.Response:
+        """One HTTP request in a client span. Every request (the token's too) names the request it
+        serves (``X-Correlation-Id``: the caller's id, else the one bound in this context) and
+        continues its trace (``X-Amzn-Trace-Id``, the X-Ray format whatever the global propagator)."""
+        correlation = correlation_id or request_context.correlation_id.get()
+        attributes: dict[str, str] = {"http.request.method": method, "luca.ministry.operation": operation}
+        if correlation:
+            attributes[request_context.CORRELATION_ATTRIBUTE] = correlation
+        with tracer.start_as_current_span(
+            f"ministry {operation}", kind=SpanKind.CLIENT, attributes=attributes
+        ) as span:
+            sent = dict(headers or {})
+            if correlation:
+                sent[CORRELATION_HEADER] = correlation
+            trace_header = xray_header()
+            if trace_header:
+                sent[XRAY_HEADER] = trace_header
+            try:
+                response = self._request(operation, method, path, headers=sent, **kwargs)
+            except MinistryError as error:
+                span.set_status(SpanStatus(StatusCode.ERROR, type(error).__name__))
+                raise
+            span.set_attribute("http.response.status_code", response.status_code)
+            if response.status_code >= 500:
+                span.set_status(SpanStatus(StatusCode.ERROR))
+            return response
+
+    def _request(self, operation: str, method: str, path: str, **kwargs: Any) -> httpx.Response:
         try:
             return self._http.request(method, path, **kwargs)
         except httpx.TimeoutException as exc:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 
@@ -26,6 +26,21 @@ PERIOD_PATTERN = re.compile(r"^(?P<year>\d{4})-T(?P<term>[1-4])$")
 # Step Functions execution names: 1-80 characters of [A-Za-z0-9_-].
 _NAME_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
 MAX_EXECUTION_NAME = 80
+# The platform's correlation ids (``luca_platform.telemetry.context``): short tokens, safe in logs,
+# message attributes and HTTP headers.
+MAX_CORRELATION_ID = 128
+
+
+def valid_correlation_id(value: object) -> str:
+    """``value`` if it is a correlation id the platform would accept, else "" (none)."""
+    if (
+        isinstance(value, str)
+        and 0 < len(value) <= MAX_CORRELATION_ID
+        # ASCII only, unlike the platform's check: the id becomes an HTTP header at the ministry.
+        and all(c.isascii() and (c.isalnum() or c in "-_.:") for c in value)
+    ):
+        return value
+    return ""
 
 
 class InvalidSyncRequest(ValueError):
@@ -160,9 +175,12 @@ class BatchRef:
     records: int  # records submitted, or changes (amendments + retractions) sent
     kind: BatchKind = BatchKind.SUBMISSION
     retractions: int = 0  # of a changes batch's ``records``; the rest are amendments
+    # The request that sent the batch (the sync's start or a redrive): its audit entries, its DLQ
+    # message and its ministry calls carry it. Not part of the batch's identity.
+    correlation_id: str = field(default="", compare=False)
 
     def to_json(self) -> dict[str, str | int]:
-        return {
+        value: dict[str, str | int] = {
             "school_id": self.school_id,
             "period": self.period,
             "sync_id": self.sync_id,
@@ -173,6 +191,13 @@ class BatchRef:
             "kind": self.kind.value,
             "retractions": self.retractions,
         }
+        if self.correlation_id:
+            value["correlation_id"] = self.correlation_id
+        return value
+
+    def for_request(self, correlation_id: str) -> BatchRef:
+        """The same batch, sent on behalf of another request (a redrive)."""
+        return replace(self, correlation_id=correlation_id)
 
     @classmethod
     def from_json(cls, value: object) -> BatchRef:
@@ -190,6 +215,8 @@ class BatchRef:
                 # References made before amendments existed (a DLQ message) are submissions.
                 kind=BatchKind(str(value.get("kind", BatchKind.SUBMISSION.value))),
                 retractions=int(value.get("retractions", 0)),
+                # References made before the id travelled with them (a DLQ message) have none.
+                correlation_id=valid_correlation_id(value.get("correlation_id")),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise InvalidSyncRequest(f"not a batch reference: {exc}") from exc
@@ -261,6 +288,7 @@ class AuditEntry:
     what: str
     outcome: str
     at: str = ""
+    correlation_id: str = ""  # the request the step worked for
 
 
 class SyncStatus(StrEnum):

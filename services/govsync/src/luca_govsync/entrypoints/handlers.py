@@ -6,17 +6,29 @@ built on the first invocation and kept warm. Log keys are appended per thread: i
 invocation runs at a time, but the local engine runs a Map's iterations concurrently in one process,
 and their keys must not mix. A ministry error is raised as it is: its class name is the error name
 the definition's Retry and Catch match.
+
+Each task runs for the request that started the sync: its ``correlation_id`` (from the input, or
+the batch) is bound for the task's work (``luca_platform.telemetry.context``: the ministry client
+sends it), put on every log line, and on the task's span. Tracing uses the OpenTelemetry API only,
+as the grade processor does: no provider is configured here (the ADOT Lambda layer's in AWS, the
+local platform's locally). The task's span is a child of the invocation's context, which in AWS is
+the execution's trace (Step Functions passes its trace header to Lambda; the local engine
+emulates it), so the ministry's calls join the trace of the sync's start.
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from opentelemetry import trace
+from opentelemetry.trace import Span
 
 from luca_govsync.bootstrap import GovSyncApp, Schools, SyncStarter, build, build_starter
 from luca_govsync.config import GovSyncSettings, StarterSettings
@@ -25,11 +37,14 @@ from luca_govsync.domain.model import (
     InvalidSyncRequest,
     SyncKey,
     period_before,
+    valid_correlation_id,
 )
 from luca_govsync.entrypoints.operations import report_json
+from luca_platform.telemetry.propagation import bound, id_attributes, ids_of
 
 SERVICE = "govsync"
 logger = Logger(service=SERVICE)
+tracer = trace.get_tracer("luca.govsync.tasks")
 T = TypeVar("T")
 _app: GovSyncApp | None = None
 _starter: tuple[SyncStarter, Schools] | None = None
@@ -67,6 +82,27 @@ def use(built: GovSyncApp | None, starter: tuple[SyncStarter, Schools] | None = 
     _app, _starter = built, starter
 
 
+@contextmanager
+def _task(name: str, correlation_id: str, school_id: str, **keys: Any) -> Iterator[Span]:
+    """The task's span, with the request's ids bound and on every log line of this invocation."""
+    with (
+        bound(correlation_id, school_id),
+        tracer.start_as_current_span(
+            f"govsync {name}",
+            attributes={**id_attributes(correlation_id, school_id), "faas.name": name},
+        ) as span,
+    ):
+        logger.thread_safe_append_keys(
+            correlation_id=correlation_id or None, school_id=school_id, **keys, **ids_of(span)
+        )
+        yield span
+
+
+def _correlation(value: object) -> str:
+    """The input's correlation id; a new one if it has none (an execution started by hand)."""
+    return valid_correlation_id(value) or str(uuid.uuid4())
+
+
 def _key(event: dict[str, Any]) -> SyncKey:
     try:
         return SyncKey(str(event["school_id"]), str(event["period"]))
@@ -78,11 +114,12 @@ def _key(event: dict[str, Any]) -> SyncKey:
 @_fresh_thread_keys
 def prepare(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     key = _key(event)
-    logger.thread_safe_append_keys(school_id=key.school_id, period=key.period, sync_id=event.get("sync_id"))
-    prepared = app().tasks.prepare(
-        key, str(event.get("sync_id", "")), str(event.get("started_by") or "schedule")
-    )
-    logger.info("prepared", extra={"batches": len(prepared.batches), "records": prepared.records_total})
+    correlation = _correlation(event.get("correlation_id"))
+    with _task("prepare", correlation, key.school_id, period=key.period, sync_id=event.get("sync_id")):
+        prepared = app().tasks.prepare(
+            key, str(event.get("sync_id", "")), str(event.get("started_by") or "schedule"), correlation
+        )
+        logger.info("prepared", extra={"batches": len(prepared.batches), "records": prepared.records_total})
     return prepared.to_json()
 
 
@@ -90,17 +127,17 @@ def prepare(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
 @_fresh_thread_keys
 def submit(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     ref = BatchRef.from_json(event)
-    logger.thread_safe_append_keys(
-        school_id=ref.school_id, period=ref.period, sync_id=ref.sync_id, batch=ref.number
-    )
-    try:
-        submitted = app().tasks.submit(ref)
-    except Exception as error:
-        logger.warning(
-            "batch not submitted", extra={"error": type(error).__name__, "detail": str(error)[:300]}
-        )
-        raise
-    logger.info("batch submitted", extra={"accepted": submitted.accepted, "rejected": submitted.rejected})
+    with _task(
+        "submit", ref.correlation_id, ref.school_id, period=ref.period, sync_id=ref.sync_id, batch=ref.number
+    ):
+        try:
+            submitted = app().tasks.submit(ref)
+        except Exception as error:
+            logger.warning(
+                "batch not submitted", extra={"error": type(error).__name__, "detail": str(error)[:300]}
+            )
+            raise
+        logger.info("batch submitted", extra={"accepted": submitted.accepted, "rejected": submitted.rejected})
     return submitted.to_json()
 
 
@@ -108,11 +145,18 @@ def submit(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
 @_fresh_thread_keys
 def record_failure(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     ref = BatchRef.from_json({k: v for k, v in dict(event["batch"]).items() if k not in ("error", "result")})
-    logger.thread_safe_append_keys(
-        school_id=ref.school_id, period=ref.period, sync_id=ref.sync_id, batch=ref.number
-    )
-    logger.error("batch dead-lettered", extra={"error": event.get("error")})
-    return app().tasks.record_failure(ref, str(event.get("error", "")), str(event.get("cause", ""))[:2000])
+    with _task(
+        "record_failure",
+        ref.correlation_id,
+        ref.school_id,
+        period=ref.period,
+        sync_id=ref.sync_id,
+        batch=ref.number,
+    ):
+        logger.error("batch dead-lettered", extra={"error": event.get("error")})
+        return app().tasks.record_failure(
+            ref, str(event.get("error", "")), str(event.get("cause", ""))[:2000]
+        )
 
 
 @logger.inject_lambda_context(clear_state=True)
@@ -120,12 +164,13 @@ def record_failure(event: dict[str, Any], context: LambdaContext) -> dict[str, A
 def report(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     key = _key(event)
     sync_id = str(event.get("sync_id", ""))
-    logger.thread_safe_append_keys(school_id=key.school_id, period=key.period, sync_id=sync_id)
-    progress = app().tasks.report(key, sync_id)
-    summary = report_json(progress)
-    # Rejections name students: counts only in the log (the table keeps the rest).
-    personal = ("rejected", "changes_rejected")
-    logger.info("sync reported", extra={k: v for k, v in summary.items() if k not in personal})
+    correlation = _correlation(event.get("correlation_id"))
+    with _task("report", correlation, key.school_id, period=key.period, sync_id=sync_id):
+        progress = app().tasks.report(key, sync_id, correlation)
+        summary = report_json(progress)
+        # Rejections name students: counts only in the log (the table keeps the rest).
+        personal = ("rejected", "changes_rejected")
+        logger.info("sync reported", extra={k: v for k, v in summary.items() if k not in personal})
     return summary
 
 
@@ -139,13 +184,26 @@ def start_scheduled(event: dict[str, Any], context: LambdaContext) -> dict[str, 
     sync_starter, schools = scheduled_starter()
     fired = _fired_at(event)
     period = period_before(fired.year, fired.month)
-    started, not_started = sync_starter.start_scheduled(period, schools())
-    summary: dict[str, Any] = {"period": period, "started": [s.execution_name for s in started if s.started]}
-    summary["already"] = [s.execution_name for s in started if not s.started]
-    summary["not_started"] = not_started
-    logger.info("scheduled sync", extra=summary)
-    if not_started:
-        logger.warning("schools not synced on schedule", extra={"period": period, "schools": not_started})
+    # The schedule is nobody's request: this start mints the id its executions carry.
+    correlation = str(uuid.uuid4())
+    with (
+        bound(correlation, None),
+        tracer.start_as_current_span(
+            "govsync start_scheduled", attributes={**id_attributes(correlation, None), "luca.period": period}
+        ) as span,
+    ):
+        logger.thread_safe_append_keys(correlation_id=correlation, **ids_of(span))
+        started, not_started = sync_starter.start_scheduled(period, schools(), correlation)
+        summary: dict[str, Any] = {
+            "period": period,
+            "correlation_id": correlation,
+            "started": [s.execution_name for s in started if s.started],
+        }
+        summary["already"] = [s.execution_name for s in started if not s.started]
+        summary["not_started"] = not_started
+        logger.info("scheduled sync", extra=summary)
+        if not_started:
+            logger.warning("schools not synced on schedule", extra={"period": period, "schools": not_started})
     return summary
 
 

@@ -8,9 +8,7 @@ serves school-scoped callers).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any, Protocol
 
 from luca_govsync.domain.model import (
@@ -23,6 +21,7 @@ from luca_govsync.domain.model import (
     change_counts,
 )
 from luca_govsync.domain.preconditions import SyncUnsettled, TermNotClosed
+from luca_govsync.service_layer.dead_letters import DeadLetter, DeadLetters, Redriven
 from luca_govsync.service_layer.starter import Started, SyncStarter
 
 # The types a tool meets in answers, named for it (it imports nothing else of the service).
@@ -31,6 +30,7 @@ __all__ = [
     "BatchStatus",
     "DeadLetter",
     "InvalidSyncRequest",
+    "Redriven",
     "Started",
     "SyncKey",
     "SyncOperations",
@@ -81,30 +81,46 @@ class ExecutionStatus(Protocol):
     def status(self, name: str) -> str | None: ...
 
 
-@dataclass(frozen=True, slots=True)
-class DeadLetter:
-    """A batch the state machine gave up on, as its DLQ message carries it."""
-
-    ref: BatchRef
-    message_id: str
-    error: dict[str, Any]
-
-    @classmethod
-    def from_message(cls, message_id: str, body: str) -> DeadLetter:
-        payload = json.loads(body)
-        batch = {k: v for k, v in payload.items() if k not in ("error", "result")}
-        return cls(BatchRef.from_json(batch), message_id, dict(payload.get("error") or {}))
-
-
 class SyncOperations:
-    def __init__(self, *, starter: SyncStarter, executions: ExecutionStatus, store: ProgressSource) -> None:
+    """Every call is a request: ``correlation_id`` is the tool's (a new one when not given), and the
+    executions it starts, their audit entries, DLQ messages and ministry calls carry it."""
+
+    def __init__(
+        self,
+        *,
+        starter: SyncStarter,
+        executions: ExecutionStatus,
+        store: ProgressSource,
+        dead_letters: DeadLetters | None = None,
+    ) -> None:
         self._starter, self._executions, self._store = starter, executions, store
+        self._dead_letters = dead_letters
 
-    def start(self, period: str, schools: Sequence[str], by: str) -> list[Started]:
-        return self._starter.start(period, list(schools), by)
+    def start(self, period: str, schools: Sequence[str], by: str, correlation_id: str = "") -> list[Started]:
+        return self._starter.start(period, list(schools), by, correlation_id)
 
-    def redrive(self, letters: Sequence[DeadLetter], by: str) -> list[Started]:
-        return self._starter.redrive([(letter.ref, letter.message_id) for letter in letters], by)
+    def redrive(self, letters: Sequence[DeadLetter], by: str, correlation_id: str = "") -> list[Started]:
+        """Starts the redrive of ``letters`` (read by the caller); their messages stay in the DLQ."""
+        return self._starter.redrive(
+            [(letter.ref, letter.message_id) for letter in letters], by, correlation_id
+        )
+
+    def dead_letters(self, school_id: str | None = None) -> list[DeadLetter]:
+        """The DLQ's batches (one school's when given), read through the DLQ the settings name."""
+        return self._queue().list(school_id)
+
+    def redrive_dead_letters(
+        self, letters: Sequence[DeadLetter], by: str, correlation_id: str = ""
+    ) -> Redriven:
+        """Starts the redrive of ``letters``, then removes their messages from the DLQ."""
+        return self._queue().redrive(letters, by, correlation_id)
+
+    def _queue(self) -> DeadLetters:
+        if self._dead_letters is None:
+            raise RuntimeError(
+                "these operations were built without the DLQ's URL (OperationsSettings.dlq_url)"
+            )
+        return self._dead_letters
 
     def execution_status(self, execution_name: str) -> str | None:
         return self._executions.status(execution_name)

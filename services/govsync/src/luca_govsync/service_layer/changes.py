@@ -10,6 +10,7 @@ answer was lost is sent again under the same id, and the ministry answers it wit
 
 from __future__ import annotations
 
+import contextvars
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
@@ -60,18 +61,27 @@ def _send(
 ) -> tuple[list[ChangeOutcome], list[MinistryError]]:
     """Every change's call at once (at most a batch's few): answers and errors, in the changes' order."""
 
+    correlation_id = ref.correlation_id or None
+
     def one(item: GradeChange) -> ChangeOutcome | MinistryError:
         try:
             if item.kind is ChangeKind.AMENDMENT:
-                return ministry.amend(item.client_change_id, ref.school_id, item.record)
-            return ministry.retract(item.client_change_id, ref.school_id, item.record)
+                return ministry.amend(
+                    item.client_change_id, ref.school_id, item.record, correlation_id=correlation_id
+                )
+            return ministry.retract(
+                item.client_change_id, ref.school_id, item.record, correlation_id=correlation_id
+            )
         except MinistryError as error:
             return error
 
     if not changes:
         return [], []
+    # Each call runs in a copy of this thread's context: the task's log keys and its current span
+    # (the parent of the ministry call's span) do not cross into a pool thread on their own.
+    calls = [(contextvars.copy_context(), item) for item in changes]
     with ThreadPoolExecutor(max_workers=len(changes), thread_name_prefix="govsync-change") as pool:
-        results = list(pool.map(one, changes))
+        results = list(pool.map(lambda call: call[0].run(one, call[1]), calls))
     outcomes = [r for r in results if isinstance(r, ChangeOutcome)]
     return outcomes, [r for r in results if isinstance(r, MinistryError)]
 

@@ -104,17 +104,39 @@ class SyncStore(Protocol):
 
 
 class Ministry(Protocol):
+    """Every call names the request it serves (``correlation_id``, sent as a header)."""
+
     def submit(
-        self, client_batch_id: str, school_code: str, period: str, records: Sequence[GradeRecord]
+        self,
+        client_batch_id: str,
+        school_code: str,
+        period: str,
+        records: Sequence[GradeRecord],
+        *,
+        correlation_id: str | None = None,
     ) -> list[RecordOutcome]:
         """One verdict per record, or a ``MinistryError`` (``domain.errors``)."""
         ...
 
-    def amend(self, client_change_id: str, school_code: str, record: GradeRecord) -> ChangeOutcome:
+    def amend(
+        self,
+        client_change_id: str,
+        school_code: str,
+        record: GradeRecord,
+        *,
+        correlation_id: str | None = None,
+    ) -> ChangeOutcome:
         """The ministry's answer to a record's amendment to ``record`` (its latest version)."""
         ...
 
-    def retract(self, client_change_id: str, school_code: str, record: GradeRecord) -> ChangeOutcome:
+    def retract(
+        self,
+        client_change_id: str,
+        school_code: str,
+        record: GradeRecord,
+        *,
+        correlation_id: str | None = None,
+    ) -> ChangeOutcome:
         """The ministry's answer to the record's retraction (at ``record.version``)."""
         ...
 
@@ -129,4 +151,16 @@ class Executions(Protocol):
 
     def status(self, name: str) -> str | None:
         """RUNNING, SUCCEEDED, FAILED, TIMED_OUT, ABORTED; None when there is no such execution."""
+        ...
+
+
+class DeadLetterQueue(Protocol):
+    """The sync's DLQ (SQS): the messages the state machine's DeadLetter state sent."""
+
+    def messages(self) -> list[tuple[str, str]]:
+        """(message id, body) of every message in the queue, none removed."""
+        ...
+
+    def remove(self, message_ids: set[str]) -> int:
+        """Deletes these messages; returns how many it deleted."""
         ...

@@ -17,16 +17,28 @@ One run at a time per (school, period), each named from what it sends:
 A redrive is a new execution of the same definition in ``redrive`` mode, named from the batches it
 resubmits; the ministry deduplicates each batch by its client batch id (and each change by its
 client change id), so even a batch that did land before it failed is never counted twice.
+
+Every start and redrive is a request with a correlation id (the caller's, or a new one: the
+schedule has no caller), put in the execution's input: every task, audit entry, DLQ message and
+ministry call of the run carries it. A start that finds an existing run does not change its id.
 """
 
 from __future__ import annotations
 
 import hashlib
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from luca_govsync.domain.changes import new_work, plan_sync
-from luca_govsync.domain.model import BatchRef, BatchStatus, InvalidSyncRequest, SyncKey, parse_period
+from luca_govsync.domain.model import (
+    BatchRef,
+    BatchStatus,
+    InvalidSyncRequest,
+    SyncKey,
+    parse_period,
+    valid_correlation_id,
+)
 from luca_govsync.domain.preconditions import SyncUnsettled, TermNotClosed
 from luca_govsync.service_layer.ports import Executions, GradeSource, SyncStore, Terms
 
@@ -49,19 +61,25 @@ class SyncStarter:
         self._executions = executions
         self._terms, self._grades, self._store = terms, grades, store
 
-    def start(self, period: str, schools: Sequence[str], started_by: str) -> list[Started]:
+    def start(
+        self, period: str, schools: Sequence[str], started_by: str, correlation_id: str = ""
+    ) -> list[Started]:
         """Starts (or finds) each school's run. Refuses before starting any when a school's term is
         not closed, or its period has unsettled batches."""
+        correlation = request_id(correlation_id)
         keys = self._keys(period, schools)
         not_closed = self.not_closed(period, [key.school_id for key in keys])
         if not_closed:
             raise TermNotClosed(period, not_closed)
         names = [(key, self._next_run(key)) for key in keys]
-        return [self._start(key, name, started_by) for key, name in names]
+        return [self._start(key, name, started_by, correlation) for key, name in names]
 
-    def start_scheduled(self, period: str, schools: Sequence[str]) -> tuple[list[Started], dict[str, str]]:
+    def start_scheduled(
+        self, period: str, schools: Sequence[str], correlation_id: str = ""
+    ) -> tuple[list[Started], dict[str, str]]:
         """The schedule: every listed school whose term is closed; the others (school -> "open" or
         "unknown") are returned, not started. A school whose runs have not settled is left as well."""
+        correlation = request_id(correlation_id)
         keys = self._keys(period, schools)
         not_closed = self.not_closed(period, [key.school_id for key in keys])
         started = []
@@ -73,7 +91,7 @@ class SyncStarter:
             except SyncUnsettled:
                 not_closed[key.school_id] = "unsettled"
                 continue
-            started.append(self._start(key, name, "schedule"))
+            started.append(self._start(key, name, "schedule", correlation))
         return started, not_closed
 
     def not_closed(self, period: str, schools: Sequence[str]) -> dict[str, str]:
@@ -114,20 +132,25 @@ class SyncStarter:
         )
         return latest if work is None else key.execution_name(f"update-{work[:12]}")
 
-    def _start(self, key: SyncKey, name: str, started_by: str) -> Started:
+    def _start(self, key: SyncKey, name: str, started_by: str, correlation_id: str) -> Started:
         payload: dict[str, object] = {
             "mode": "sync",
             "school_id": key.school_id,
             "period": key.period,
             "started_by": started_by,
+            "correlation_id": correlation_id,
         }
         arn, started = self._executions.start(name, payload)
         return Started(key, name, arn, started, self._executions.status(name) or RUNNING)
 
-    def redrive(self, dead_letters: Sequence[tuple[BatchRef, str]], started_by: str) -> list[Started]:
+    def redrive(
+        self, dead_letters: Sequence[tuple[BatchRef, str]], started_by: str, correlation_id: str = ""
+    ) -> list[Started]:
         """Resubmits dead-lettered batches (each with its DLQ message id), one execution per (school,
         period, sync). The name comes from the DLQ messages: redriving the same messages twice finds
-        the first redrive; a batch that failed again has a new message, so it can be redriven again."""
+        the first redrive; a batch that failed again has a new message, so it can be redriven again.
+        The batches are resent on behalf of the redrive (its correlation id, not their first run's)."""
+        correlation = request_id(correlation_id)
         groups: dict[tuple[str, str, str], list[tuple[BatchRef, str]]] = {}
         for ref, message_id in dead_letters:
             groups.setdefault((ref.school_id, ref.period, ref.sync_id), []).append((ref, message_id))
@@ -136,7 +159,8 @@ class SyncStarter:
             key = SyncKey(school, period)
             ids = "\n".join(sorted(message_id for _, message_id in letters))
             name = key.execution_name(f"redrive-{hashlib.sha256(ids.encode()).hexdigest()[:10]}")
-            refs = {ref.number: ref for ref, _ in letters}  # a batch dead-lettered twice is sent once
+            # A batch dead-lettered twice is sent once.
+            refs = {ref.number: ref.for_request(correlation) for ref, _ in letters}
             payload: dict[str, object] = {
                 "mode": "redrive",
                 "school_id": school,
@@ -144,7 +168,13 @@ class SyncStarter:
                 "sync_id": sync_id,
                 "started_by": started_by,
                 "batches": [refs[number].to_json() for number in sorted(refs)],
+                "correlation_id": correlation,
             }
             arn, started = self._executions.start(name, payload)
             results.append(Started(key, name, arn, started, self._executions.status(name) or RUNNING))
         return results
+
+
+def request_id(correlation_id: str) -> str:
+    """The request's correlation id: the caller's when it is a valid one, else a new one."""
+    return valid_correlation_id(correlation_id) or str(uuid.uuid4())

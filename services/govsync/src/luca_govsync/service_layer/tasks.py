@@ -48,6 +48,7 @@ class Prepared:
     batches: tuple[BatchRef, ...]
     amendments: int = 0
     retractions: int = 0
+    correlation_id: str = ""
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -59,6 +60,8 @@ class Prepared:
             "amendments": self.amendments,
             "retractions": self.retractions,
             "batches": [batch.to_json() for batch in self.batches],
+            # The next states (the Map's items carry it in each batch, Report reads it here).
+            "correlation_id": self.correlation_id,
         }
 
 
@@ -99,7 +102,14 @@ class SyncTasks:
         self._clock = clock
 
     def _audit(
-        self, ref: BatchRef | SyncKey, sync_id: str, step: str, actor: str, what: str, outcome: str
+        self,
+        ref: BatchRef | SyncKey,
+        sync_id: str,
+        step: str,
+        actor: str,
+        what: str,
+        outcome: str,
+        correlation_id: str = "",
     ) -> None:
         self._store.audit(
             AuditEntry(
@@ -111,13 +121,15 @@ class SyncTasks:
                 what=what,
                 outcome=outcome,
                 at=self._clock(),
+                correlation_id=correlation_id or (ref.correlation_id if isinstance(ref, BatchRef) else ""),
             )
         )
 
-    def prepare(self, key: SyncKey, sync_id: str, started_by: str) -> Prepared:
+    def prepare(self, key: SyncKey, sync_id: str, started_by: str, correlation_id: str = "") -> Prepared:
         """What the ministry does not hold yet, chunked, each chunk a manifest in S3: the period's
         records it never accepted (in their latest state), then amendments and retractions of the
-        ones it holds in an older version (``domain.changes``)."""
+        ones it holds in an older version (``domain.changes``). Every batch carries the sync's
+        ``correlation_id`` (the request that started it)."""
         if not sync_id:
             raise InvalidSyncRequest("a sync needs its id (the execution name)")
         grades = self._grades.period_grades(key.school_id, key.period)
@@ -131,6 +143,7 @@ class SyncTasks:
         changes = [replace(c, record=self._on_ministry_scale(key, c.record)) for c in plan.changes]
         for batch in chunk_changes(changes):
             refs.append(self._changes_batch(key, sync_id, len(refs) + 1, batch))
+        refs = [ref.for_request(correlation_id) for ref in refs]
         self._store.start_run(key.school_id, key.period, sync_id, started_by, len(plan.submissions))
         self._store.put_batches(refs)
         self._audit(
@@ -143,6 +156,7 @@ class SyncTasks:
             f"retractions; {plan.withheld} retracted before the ministry took them (not sent), "
             f"{plan.judged} changes it already answered",
             f"{len(refs)} batches of at most {self._batch_size} records",
+            correlation_id,
         )
         return Prepared(
             sync_id,
@@ -153,6 +167,7 @@ class SyncTasks:
             tuple(refs),
             plan.amendments,
             plan.retractions,
+            correlation_id,
         )
 
     def _on_ministry_scale(self, key: SyncKey, record: GradeRecord) -> GradeRecord:
@@ -207,7 +222,13 @@ class SyncTasks:
                 f"manifest {ref.manifest_key} holds {len(records)} records, the reference says {ref.records}"
             )
         try:
-            outcomes = self._ministry.submit(ref.client_batch_id, ref.school_id, ref.period, records)
+            outcomes = self._ministry.submit(
+                ref.client_batch_id,
+                ref.school_id,
+                ref.period,
+                records,
+                correlation_id=ref.correlation_id or None,
+            )
         except MinistryError as error:
             reason = f"{type(error).__name__}: {error.detail}"
             self._store.attempt_failed(ref, reason)
@@ -243,7 +264,7 @@ class SyncTasks:
             "error": error,
         }
 
-    def report(self, key: SyncKey, sync_id: str) -> SyncProgress:
+    def report(self, key: SyncKey, sync_id: str, correlation_id: str = "") -> SyncProgress:
         progress = self._store.progress(key.school_id, key.period, sync_id)
         if progress is None:
             raise InvalidSyncRequest(f"no sync {sync_id} of {key.school_id} for {key.period}")
@@ -274,5 +295,6 @@ class SyncTasks:
             f"{amendments.failed}; retractions accepted {retractions.accepted}, rejected "
             f"{retractions.rejected}, failed {retractions.failed}; "
             f"batches failed {finished.count(BatchStatus.FAILED)}",
+            correlation_id,
         )
         return finished

@@ -10,6 +10,7 @@ simulator's own control surface and is no part of the ministry's API:
 | PUT /_sim/faults     | replace the plan (fields left out take defaults; ``outage_seconds``) |
 | GET /_sim/ledger     | accepted records and applied changes, duplicates (``?entries=true``) |
 | GET /_sim/stats      | calls by endpoint and answer status, batches and changes, replays     |
+| GET /_sim/requests   | the latest requests received: endpoint, correlation id, trace header |
 | DELETE /_sim/tokens  | forget every token, as if they had all expired                        |
 | POST /_sim/reset     | forget everything; back to the plan the simulator started with       |
 """
@@ -62,6 +63,7 @@ def create_app(ministry: SimulatedMinistry | None = None, *, plan: FaultPlan | N
         started = time.monotonic()
         generation = books.generation
         body = await request.body()
+        books.receive(endpoint, request.method, request.url.path, request.headers)
         fate = books.fate(endpoint)
         response = await _answer(books, request, body, fate, handle)
         books.count_call(endpoint, response.status_code, generation=generation)
@@ -114,6 +116,9 @@ def create_app(ministry: SimulatedMinistry | None = None, *, plan: FaultPlan | N
     async def stats(_request: Request) -> Response:
         return JSONResponse(books.stats())
 
+    async def received(_request: Request) -> Response:
+        return JSONResponse({"requests": books.received()})
+
     async def tokens(_request: Request) -> Response:
         return JSONResponse({"revoked": books.revoke_tokens()})
 
@@ -141,6 +146,7 @@ def create_app(ministry: SimulatedMinistry | None = None, *, plan: FaultPlan | N
             Route("/_sim/faults", faults, methods=["GET", "PUT"]),
             Route("/_sim/ledger", ledger, methods=["GET"]),
             Route("/_sim/stats", stats, methods=["GET"]),
+            Route("/_sim/requests", received, methods=["GET"]),
             Route("/_sim/tokens", tokens, methods=["DELETE"]),
             Route("/_sim/reset", reset, methods=["POST"]),
         ],

@@ -16,7 +16,7 @@ import random
 import secrets
 import threading
 import time
-from collections import Counter, defaultdict
+from collections import Counter, defaultdict, deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -35,6 +35,7 @@ from luca_govsync.simulator.rules import (
 DEFAULT_CLIENT_ID = "luca"
 DEFAULT_CLIENT_SECRET = "luca-simulator-secret"  # noqa: S105 - the simulator's well-known local credential
 SCOPES = "grades.write grades.read"
+RECEIVED_KEPT = 1000  # the latest requests a test can read back (``received``)
 
 
 class BatchConflict(Exception):
@@ -259,6 +260,25 @@ class SimulatedMinistry:
             if generation == self._generation:
                 self._calls[endpoint][str(status)] += 1
 
+    def receive(self, endpoint: str, method: str, path: str, headers: Mapping[str, str]) -> None:
+        """Notes a request as it arrived, before any fault: who it said it was for (the caller's
+        correlation id) and which trace it continued. Never its body: the records are minors' grades."""
+        with self._lock:
+            self._received.append(
+                {
+                    "endpoint": endpoint,
+                    "method": method,
+                    "path": path,
+                    "correlation_id": headers.get("x-correlation-id", ""),
+                    "trace_header": headers.get("x-amzn-trace-id", ""),
+                }
+            )
+
+    def received(self) -> list[dict[str, str]]:
+        """The latest requests received (at most ``RECEIVED_KEPT``), oldest first."""
+        with self._lock:
+            return [dict(entry) for entry in self._received]
+
     def count_refusal(self) -> None:
         with self._lock:
             self._refused += 1
@@ -361,3 +381,4 @@ class SimulatedMinistry:
         self._conflicts = 0
         self._refused = 0
         self._tokens_issued = 0
+        self._received: deque[dict[str, str]] = deque(maxlen=RECEIVED_KEPT)

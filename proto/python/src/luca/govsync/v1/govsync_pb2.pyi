@@ -198,3 +198,59 @@ class ListFailedBatchesResponse(_message.Message):
     BATCHES_FIELD_NUMBER: _ClassVar[int]
     batches: _containers.RepeatedCompositeFieldContainer[Batch]
     def __init__(self, batches: _Optional[_Iterable[_Union[Batch, _Mapping]]] = ...) -> None: ...
+
+class DeadLetter(_message.Message):
+    __slots__ = ("message_id", "school_id", "period", "sync_id", "number", "client_batch_id", "records", "error", "correlation_id")
+    MESSAGE_ID_FIELD_NUMBER: _ClassVar[int]
+    SCHOOL_ID_FIELD_NUMBER: _ClassVar[int]
+    PERIOD_FIELD_NUMBER: _ClassVar[int]
+    SYNC_ID_FIELD_NUMBER: _ClassVar[int]
+    NUMBER_FIELD_NUMBER: _ClassVar[int]
+    CLIENT_BATCH_ID_FIELD_NUMBER: _ClassVar[int]
+    RECORDS_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    CORRELATION_ID_FIELD_NUMBER: _ClassVar[int]
+    message_id: str
+    school_id: str
+    period: str
+    sync_id: str
+    number: int
+    client_batch_id: str
+    records: int
+    error: str
+    correlation_id: str
+    def __init__(self, message_id: _Optional[str] = ..., school_id: _Optional[str] = ..., period: _Optional[str] = ..., sync_id: _Optional[str] = ..., number: _Optional[int] = ..., client_batch_id: _Optional[str] = ..., records: _Optional[int] = ..., error: _Optional[str] = ..., correlation_id: _Optional[str] = ...) -> None: ...
+
+class ListDeadLettersRequest(_message.Message):
+    __slots__ = ("school_id", "period")
+    SCHOOL_ID_FIELD_NUMBER: _ClassVar[int]
+    PERIOD_FIELD_NUMBER: _ClassVar[int]
+    school_id: str
+    period: str
+    def __init__(self, school_id: _Optional[str] = ..., period: _Optional[str] = ...) -> None: ...
+
+class ListDeadLettersResponse(_message.Message):
+    __slots__ = ("dead_letters",)
+    DEAD_LETTERS_FIELD_NUMBER: _ClassVar[int]
+    dead_letters: _containers.RepeatedCompositeFieldContainer[DeadLetter]
+    def __init__(self, dead_letters: _Optional[_Iterable[_Union[DeadLetter, _Mapping]]] = ...) -> None: ...
+
+class RedriveDeadLettersRequest(_message.Message):
+    __slots__ = ("school_id", "message_ids")
+    SCHOOL_ID_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_IDS_FIELD_NUMBER: _ClassVar[int]
+    school_id: str
+    message_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, school_id: _Optional[str] = ..., message_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class RedriveDeadLettersResponse(_message.Message):
+    __slots__ = ("batches", "execution_names", "messages_removed", "correlation_id")
+    BATCHES_FIELD_NUMBER: _ClassVar[int]
+    EXECUTION_NAMES_FIELD_NUMBER: _ClassVar[int]
+    MESSAGES_REMOVED_FIELD_NUMBER: _ClassVar[int]
+    CORRELATION_ID_FIELD_NUMBER: _ClassVar[int]
+    batches: int
+    execution_names: _containers.RepeatedScalarFieldContainer[str]
+    messages_removed: int
+    correlation_id: str
+    def __init__(self, batches: _Optional[int] = ..., execution_names: _Optional[_Iterable[str]] = ..., messages_removed: _Optional[int] = ..., correlation_id: _Optional[str] = ...) -> None: ...

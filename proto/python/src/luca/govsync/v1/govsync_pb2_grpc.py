@@ -58,6 +58,16 @@ class GovSyncServiceStub:
                 request_serializer=luca_dot_govsync_dot_v1_dot_govsync__pb2.ListFailedBatchesRequest.SerializeToString,
                 response_deserializer=luca_dot_govsync_dot_v1_dot_govsync__pb2.ListFailedBatchesResponse.FromString,
                 _registered_method=True)
+        self.ListDeadLetters = channel.unary_unary(
+                '/luca.govsync.v1.GovSyncService/ListDeadLetters',
+                request_serializer=luca_dot_govsync_dot_v1_dot_govsync__pb2.ListDeadLettersRequest.SerializeToString,
+                response_deserializer=luca_dot_govsync_dot_v1_dot_govsync__pb2.ListDeadLettersResponse.FromString,
+                _registered_method=True)
+        self.RedriveDeadLetters = channel.unary_unary(
+                '/luca.govsync.v1.GovSyncService/RedriveDeadLetters',
+                request_serializer=luca_dot_govsync_dot_v1_dot_govsync__pb2.RedriveDeadLettersRequest.SerializeToString,
+                response_deserializer=luca_dot_govsync_dot_v1_dot_govsync__pb2.RedriveDeadLettersResponse.FromString,
+                _registered_method=True)
 
 
 class GovSyncServiceServicer:
@@ -96,6 +106,23 @@ class GovSyncServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListDeadLetters(self, request, context):
+        """The caller's school's batches in the DLQ, as their messages carry them (nothing is removed).
+        A school's admins, or a service acting for the school; others get PERMISSION_DENIED.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RedriveDeadLetters(self, request, context):
+        """Resends dead-lettered batches of the caller's school (the ministry deduplicates them, so a batch
+        that did land is never counted twice) and removes their messages. Same callers as
+        ListDeadLetters; a message of another school refuses the whole request (PERMISSION_DENIED).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_GovSyncServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -118,6 +145,16 @@ def add_GovSyncServiceServicer_to_server(servicer, server):
                     servicer.ListFailedBatches,
                     request_deserializer=luca_dot_govsync_dot_v1_dot_govsync__pb2.ListFailedBatchesRequest.FromString,
                     response_serializer=luca_dot_govsync_dot_v1_dot_govsync__pb2.ListFailedBatchesResponse.SerializeToString,
+            ),
+            'ListDeadLetters': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListDeadLetters,
+                    request_deserializer=luca_dot_govsync_dot_v1_dot_govsync__pb2.ListDeadLettersRequest.FromString,
+                    response_serializer=luca_dot_govsync_dot_v1_dot_govsync__pb2.ListDeadLettersResponse.SerializeToString,
+            ),
+            'RedriveDeadLetters': grpc.unary_unary_rpc_method_handler(
+                    servicer.RedriveDeadLetters,
+                    request_deserializer=luca_dot_govsync_dot_v1_dot_govsync__pb2.RedriveDeadLettersRequest.FromString,
+                    response_serializer=luca_dot_govsync_dot_v1_dot_govsync__pb2.RedriveDeadLettersResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -232,6 +269,60 @@ class GovSyncService:
             '/luca.govsync.v1.GovSyncService/ListFailedBatches',
             luca_dot_govsync_dot_v1_dot_govsync__pb2.ListFailedBatchesRequest.SerializeToString,
             luca_dot_govsync_dot_v1_dot_govsync__pb2.ListFailedBatchesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListDeadLetters(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/luca.govsync.v1.GovSyncService/ListDeadLetters',
+            luca_dot_govsync_dot_v1_dot_govsync__pb2.ListDeadLettersRequest.SerializeToString,
+            luca_dot_govsync_dot_v1_dot_govsync__pb2.ListDeadLettersResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RedriveDeadLetters(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/luca.govsync.v1.GovSyncService/RedriveDeadLetters',
+            luca_dot_govsync_dot_v1_dot_govsync__pb2.RedriveDeadLettersRequest.SerializeToString,
+            luca_dot_govsync_dot_v1_dot_govsync__pb2.RedriveDeadLettersResponse.FromString,
             options,
             channel_credentials,
             insecure,
