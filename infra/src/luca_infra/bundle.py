@@ -201,8 +201,18 @@ GOVSYNC_BUNDLE = BundleSpec(
     service="govsync",
     bundle=GOVSYNC.bundle,
     runtime=GOVSYNC.runtime,
-    handlers=tuple(GOVSYNC.handler(task) for task in (*GOVSYNC.tasks, GOVSYNC.starter_task)),
-    requires=("luca-kernel", "luca-platform", "aws-lambda-powertools", "httpx"),
+    handlers=(
+        *(GOVSYNC.handler(task) for task in (*GOVSYNC.tasks, GOVSYNC.starter_task)),
+        GOVSYNC.failure_streak_handler,
+    ),
+    requires=(
+        "luca-kernel",
+        "luca-platform",
+        "aws-lambda-powertools",
+        "httpx",
+        "opentelemetry-api",
+        "opentelemetry-propagator-aws-xray",
+    ),
     traced=True,  # keeps the ministry simulator's web stack and the definition builder out
 )
 ANALYTICS_BUNDLE = BundleSpec(

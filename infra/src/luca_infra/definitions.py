@@ -122,6 +122,8 @@ class GradingServiceDefinition:
     memory_mib: int = 1024
     target_cpu_percent: int = 60
     health_path: str = "/healthz"
+    # Named so the runbooks, the stage's resources document and ``luca trace --stage`` can find it.
+    log_group_name: str = "/ecs/luca-grading"
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,6 +142,7 @@ class GovSyncApiDefinition:
     cpu: int = 256
     memory_mib: int = 512
     target_cpu_percent: int = 60
+    log_group_name: str = "/ecs/luca-govsync-api"
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,6 +166,7 @@ class AnalyticsApiDefinition:
     cpu: int = 512
     memory_mib: int = 1024
     target_cpu_percent: int = 60
+    log_group_name: str = "/ecs/luca-analytics-api"
 
     @property
     def rest_prefix(self) -> str:
@@ -186,6 +190,8 @@ class IngestDefinition:
     queue_name: str = "luca-student-events"
     dlq_name: str = "luca-student-events-dlq"
     function_name: str = "luca-grade-processor"
+    # The runbooks' name for the function's log group (not Lambda's default /aws/lambda/<function>).
+    log_group_name: str = "/aws/lambda/grade-processor"
     role_name: str = "luca-grade-processor"
     handler: str = "luca_ingest.entrypoints.handler.handler"
     bundle: str = "dist/ingest-lambda.zip"
@@ -259,6 +265,12 @@ class GovSyncDefinition:
     schedule_timezone: str = "America/Santiago"
     alarm_name: str = "Luca-StepFunction-Failure-Alert"
     alarm_consecutive_failures: int = 3
+    # The function behind that alarm: on every finished execution it counts the trailing run of
+    # failed executions (ListExecutions) and publishes it as ``failure_streak_metric``.
+    failure_streak_function_name: str = "luca-govsync-failure-streak"
+    failure_streak_handler: str = "luca_govsync.entrypoints.failure_streak.handler"
+    failure_streak_metric: str = "GovSyncConsecutiveFailures"
+    failure_streak_timeout_seconds: int = 60
     # The ministry API's client credentials live in this secret (client_id, client_secret).
     ministry_secret_name: str = "luca/govsync/ministry"  # noqa: S105 - the secret's name, not a secret
     # The schedule's target: a function that starts one execution per school listed in this SSM
@@ -373,6 +385,18 @@ class PlatformDefinition:
     api_stage: str = "v1"
     metrics_namespace: str = "Luca/Platform"
     alerts_topic: str = "luca-ops-alerts"
+    # The edge's access log group (one JSON line per request), named for the runbooks and luca trace.
+    api_access_log_group: str = "/aws/apigateway/luca-api-access"
+    dashboard_name: str = "Luca-Production-Overview"
+    # The per-school interactive p95 alarm (``luca_infra.aws.school_alarm``): name prefix and objective.
+    latency_alarm_prefix: str = "Luca-P95-Latency-Alert"
+    latency_objective_ms: int = 120
+    # CloudTrail: the trail and its bucket (``<prefix>-<account>-<region>``), and the trail's log group.
+    trail_name: str = "luca-audit"
+    trail_bucket_prefix: str = "luca-cloudtrail-logs"
+    trail_log_group: str = "/aws/cloudtrail/luca-audit"
+    # The role operators assume to run ``luca … --stage`` (``luca_infra.aws.operator_access``).
+    operator_role_name: str = "luca-operator"
 
     @property
     def school_workload_roles(self) -> tuple[str, ...]:
@@ -384,6 +408,8 @@ class PlatformDefinition:
             self.ingest.role_name,
             self.govsync.tasks_role_name,
             self.govsync.starter_role_name,
+            # Operators read a sync's progress and a student's events as that school, never the table.
+            self.operator_role_name,
         )
 
 

@@ -51,6 +51,8 @@ STACKS = (
     "LucaGovSyncApi",
     "LucaAnalyticsApi",
     "LucaEdge",
+    "LucaAudit",
+    "LucaOperations",
 )
 # The context every synthesis in these tests passes (deploy-time values with no default).
 SYNTH_CONTEXT = {

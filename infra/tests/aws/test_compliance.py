@@ -22,6 +22,7 @@ from cdk_nag import AwsSolutionsChecks
 
 from luca_analytics.definition import LAKE_PREFIX
 from luca_infra.aws.nag import acknowledge, enable_checks
+from luca_infra.aws.operations import log_groups
 from luca_infra.definitions import PLATFORM_DEFINITION
 
 pytestmark = pytest.mark.infra
@@ -54,6 +55,19 @@ ACKNOWLEDGED: dict[str, set[str]] = {
         "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]",
     },
     "LucaObservability": set(),
+    # The trail bucket's access-log bucket.
+    "LucaAudit": {"AwsSolutions-S1"},
+    # The operator role: X-Ray and Logs Insights reads (no resource-level permissions), the sync's
+    # executions, the lake's objects and the runbooks' log groups' streams.
+    "LucaOperations": {
+        "AwsSolutions-IAM5[Resource::*]",
+        GOVSYNC_EXECUTIONS,
+        f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::{ANALYTICS.lake_bucket_prefix}-<AWS::AccountId>-<AWS::Region>/*]",
+        *(
+            f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:{group}:*]"
+            for group in log_groups(PLATFORM_DEFINITION).values()
+        ),
+    },
     "LucaIngest": {"AwsSolutions-L1", "AwsSolutions-IAM5[Resource::*]"},
     "LucaGovSync": {
         "AwsSolutions-L1",

@@ -18,6 +18,7 @@ import pytest
 from luca_govsync.config import GovSyncSettings, StarterSettings
 from luca_govsync.definition import DEAD_LETTERED, DefinitionSettings, build_definition
 from luca_govsync.domain.errors import TRANSIENT_ERRORS
+from luca_govsync.entrypoints import failure_streak
 from luca_govsync.entrypoints.handlers import SERVICE as GOVSYNC_SERVICE
 from luca_infra.aws.app import (
     CERTIFICATE_ARN_CONTEXT,
@@ -28,12 +29,10 @@ from luca_infra.aws.app import (
 )
 from luca_infra.aws.govsync import (
     DLQ_ALARM_NAME,
-    FAILURE_ALARM_PERIOD,
     MINISTRY_CLIENT_ID_PLACEHOLDER,
     SCHEDULE_DLQ_ALARM_NAME,
     SCHEDULE_INPUT,
     SCHOOLS_PLACEHOLDER,
-    retry_budget_seconds,
 )
 from luca_infra.aws.grading import IMAGE_DOCKERFILE
 from luca_infra.definitions import PLATFORM_DEFINITION
@@ -374,29 +373,64 @@ def _ops_topic_name(synthesized: Any, action: dict[str, Any]) -> str:
     return name
 
 
-def test_three_consecutive_failing_hours_page_the_ops_topic(
+def test_three_failed_executions_in_a_row_page_the_ops_topic(
     synthesized: Any, govsync: dict[str, Any]
 ) -> None:
+    """The alarm reads the failure-streak function's count (exact), not failures per hour."""
+    resources = govsync["resources"]
     (alarm,) = [
         r["Properties"]
         for r in synthesized.resources(STACK, "AWS::CloudWatch::Alarm").values()
         if r["Properties"]["AlarmName"] == GOVSYNC.alarm_name
     ]
     assert GOVSYNC.alarm_name == "Luca-StepFunction-Failure-Alert"
-    assert alarm["Namespace"] == "AWS/States"
-    assert alarm["MetricName"] == "ExecutionsFailed"
-    assert alarm["Dimensions"] == [
-        {"Name": "StateMachineArn", "Value": {"Ref": govsync["ids"]["state_machine"]}}
-    ]
-    assert alarm["Statistic"] == "Sum"
-    assert alarm["Period"] == FAILURE_ALARM_PERIOD.to_seconds() == 3600
-    assert alarm["EvaluationPeriods"] == alarm["DatapointsToAlarm"] == GOVSYNC.alarm_consecutive_failures == 3
-    assert (alarm["Threshold"], alarm["ComparisonOperator"]) == (1, "GreaterThanOrEqualToThreshold")
-    assert alarm["TreatMissingData"] == "notBreaching"
+    assert alarm["Namespace"] == DEFINITION.metrics_namespace
+    assert alarm["MetricName"] == GOVSYNC.failure_streak_metric == failure_streak.METRIC
+    assert alarm["Dimensions"] == [{"Name": "service", "Value": failure_streak.SERVICE}]
+    assert alarm["Statistic"] == "Maximum"
+    assert alarm["EvaluationPeriods"] == 1
+    assert (alarm["Threshold"], alarm["ComparisonOperator"]) == (
+        GOVSYNC.alarm_consecutive_failures,
+        "GreaterThanOrEqualToThreshold",
+    )
+    assert alarm["TreatMissingData"] == "ignore"
+    assert "`luca sync dlq --stage prod`" in alarm["AlarmDescription"]
+    assert "`luca sync redrive --stage prod`" in alarm["AlarmDescription"]
     (action,) = alarm["AlarmActions"]
     assert _ops_topic_name(synthesized, action) == DEFINITION.alerts_topic
-    # The period outlasts a failing execution's whole retry budget (the comment's argument).
-    assert retry_budget_seconds(GOVSYNC.retry) < FAILURE_ALARM_PERIOD.to_seconds()
+
+    # The counter: the govsync bundle's handler, told its state machine, allowed to list it only.
+    (counter_id,) = [
+        lid
+        for lid, r in resources.items()
+        if r["Type"] == "AWS::Lambda::Function"
+        and r["Properties"].get("FunctionName") == GOVSYNC.failure_streak_function_name
+    ]
+    counter = resources[counter_id]["Properties"]
+    assert counter["Handler"] == GOVSYNC.failure_streak_handler
+    variables = counter["Environment"]["Variables"]
+    assert variables[failure_streak.STATE_MACHINE_ARN_ENV] == {"Ref": govsync["ids"]["state_machine"]}
+    assert variables["POWERTOOLS_METRICS_NAMESPACE"] == DEFINITION.metrics_namespace
+    role_id = counter["Role"]["Fn::GetAtt"][0]
+    statements = [
+        statement
+        for r in resources.values()
+        if r["Type"] == "AWS::IAM::Policy" and {"Ref": role_id} in r["Properties"]["Roles"]
+        for statement in r["Properties"]["PolicyDocument"]["Statement"]
+    ]
+    (listing,) = [s for s in statements if s.get("Sid") == "ListSyncs"]
+    assert listing["Action"] == "states:ListExecutions"
+    assert listing["Resource"] == {"Ref": govsync["ids"]["state_machine"]}
+
+    # Every finished execution of this state machine, and nothing else, invokes it.
+    (rule,) = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::Events::Rule"]
+    pattern = rule["EventPattern"]
+    assert pattern["source"] == ["aws.states"]
+    assert pattern["detail-type"] == ["Step Functions Execution Status Change"]
+    assert pattern["detail"]["stateMachineArn"] == [{"Ref": govsync["ids"]["state_machine"]}]
+    assert sorted(pattern["detail"]["status"]) == ["ABORTED", "FAILED", "SUCCEEDED", "TIMED_OUT"]
+    (target,) = rule["Targets"]
+    assert target["Arn"] == {"Fn::GetAtt": [counter_id, "Arn"]}
 
 
 def test_both_dead_letter_queues_page_the_ops_topic(synthesized: Any, govsync: dict[str, Any]) -> None:
@@ -839,3 +873,11 @@ def test_the_ministry_url_is_required_and_https(
             ingest_bundle=ingest_bundle,
             govsync_bundle=govsync_bundle,
         )
+
+
+def test_the_failure_streak_handler_is_in_the_govsync_bundle(govsync_bundle: Path) -> None:
+    import zipfile
+
+    module = GOVSYNC.failure_streak_handler.rsplit(".", 1)[0].replace(".", "/") + ".py"
+    with zipfile.ZipFile(govsync_bundle) as bundle:
+        assert module in bundle.namelist()

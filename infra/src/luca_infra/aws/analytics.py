@@ -695,7 +695,8 @@ class AnalyticsStack(cdk.Stack):
                 alarm_name=analytics.delivery_alarm_name,
                 alarm_description=(
                     f"{analytics.delivery_stream_name}: deliveries to the lake failed, or records failed Parquet "
-                    f"conversion. Read the stream's error log and s3://<lake>/{analytics.error_output_prefix}; "
+                    f"conversion. Read the stream's error log (/aws/kinesisfirehose/{analytics.delivery_stream_name}) "
+                    f"and `aws s3 ls --recursive s3://{self.lake.bucket_name}/{analytics.error_output_prefix}`; "
                     "fix the cause, then replay the error objects."
                 ),
                 metric=cloudwatch.MathExpression(
@@ -743,7 +744,9 @@ class AnalyticsStack(cdk.Stack):
                 alarm_description=(
                     f"Messages in {analytics.pipe_dlq_name}: table changes the pipe gave up on (enrichment or "
                     "delivery kept failing). Each names its stream shard and sequence numbers; read the "
-                    "enrichment function's log, fix the cause, then backfill those changes."
+                    "enrichment function's log, fix the cause, then backfill those changes. Read them with "
+                    f"`aws sqs receive-message --queue-url {self.pipe_dead_letters.queue_url} "
+                    "--max-number-of-messages 10 --visibility-timeout 0`."
                 ),
                 metric=self.pipe_dead_letters.metric_approximate_number_of_messages_visible(
                     period=cdk.Duration.minutes(1), statistic=cloudwatch.Stats.MAXIMUM

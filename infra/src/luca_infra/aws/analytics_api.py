@@ -113,6 +113,7 @@ class AnalyticsApiStack(cdk.Stack):
             "Service",
             front=front,
             description="Analytics tasks",
+            log_group_name=definition.analytics_api.log_group_name,
             container_name=service.container,
             image=repository_image(repo_root, ANALYTICS_API_DOCKERFILE, ANALYTICS_API_CONTEXT_ALLOWLIST),
             task_role_name=service.task_role_name,

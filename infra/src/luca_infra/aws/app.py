@@ -12,6 +12,17 @@ Deploy-time context (``cdk deploy -c key=value`` or ``cdk.json``):
 - ``luca:ministryUrl`` (required): the base URL (https) of the ministry's records API, which the
   government sync submits to. No default either; ``SYNTH_ONLY_PLACEHOLDER_MINISTRY_URL`` is for tests
   and names no host (``.invalid``).
+- ``luca:stage`` (optional, default ``prod``): the stage's name. It names the SSM resources document
+  (``/luca/<stage>/resources``) and every alarm's commands (``luca dlq list --stage <stage>``).
+- ``luca:schools`` (optional): the school ids that get a ``Luca-P95-Latency-Alert-<school>`` alarm
+  at deploy (a JSON list, or comma-separated); onboarding creates the same alarm for a new school
+  with boto3 (``school_alarm.AlarmSpec``) until the next deploy lists it.
+- ``luca:alertEmails``, ``luca:alertHttpsEndpoints`` (optional lists): email and https (a paging
+  service's webhook) subscriptions of the ``luca-ops-alerts`` topic. An email subscription waits for
+  its recipient's confirmation.
+- ``luca:alertSlack`` (optional): ``{"workspaceId": "T…", "channelId": "C…"}``, the Slack channel
+  AWS Chatbot posts the alerts to (the workspace must be authorized in the Chatbot console once);
+  channel members are limited to read-only actions (guardrail ``ReadOnlyAccess``).
 
 The Lambda deployment packages must exist before synthesis: ``make bundle`` writes them to
 ``IngestDefinition.bundle`` (``dist/ingest-lambda.zip``) and ``GovSyncDefinition.bundle``
@@ -23,7 +34,8 @@ infra tests build their own). The images are built at deploy time, each from its
 Stacks: shared ones, then one per deployable, so a deployable ships without deploying another's.
 
 - shared: ``LucaData`` (the table and the tenant role), ``LucaIdentity``, ``LucaObservability`` (the
-  ops alerts topic), ``LucaNetwork`` (VPC, ECS cluster, internal ALB with its listeners, the edge's
+  ops alerts topic and its subscribers, the per-school p95 alarms, the overview dashboard),
+  ``LucaNetwork`` (VPC, ECS cluster, internal ALB with its listeners, the edge's
   VPC-link security group);
 - Lambda zips: ``LucaIngest`` (queue, DLQ, grade processor), ``LucaGovSync`` (schedule, state
   machine, task functions, manifests, DLQs), ``LucaAnalytics`` (pipe, enrichment, Firehose, lake,
@@ -31,6 +43,9 @@ Stacks: shared ones, then one per deployable, so a deployable ships without depl
 - images, each a Fargate service behind the shared ALB: ``LucaGrading``, ``LucaGovSyncApi``,
   ``LucaAnalyticsApi``;
 - ``LucaEdge``: the API in front of the ALB's REST listener and the events queue.
+- last: ``LucaAudit`` (the CloudTrail trail over the account, the table, the lake and the manifests)
+  and ``LucaOperations`` (the stage's resources document in SSM), which name resources of the stacks
+  before them.
 
 Order (strong references, which CDK follows): data, identity, observability and network first; the
 Lambda stacks next (they import the table and the alerts topic); the service stacks after the
@@ -51,7 +66,9 @@ import aws_cdk as cdk
 
 from luca_infra.aws.analytics import AnalyticsStack, require_analytics_bundle
 from luca_infra.aws.analytics_api import AnalyticsApiStack
+from luca_infra.aws.audit import AuditStack
 from luca_infra.aws.data import DataStack
+from luca_infra.aws.deploy_context import read_operations_context
 from luca_infra.aws.edge import EdgeStack
 from luca_infra.aws.govsync import GovSyncStack, require_govsync_bundle
 from luca_infra.aws.govsync_api import GovSyncApiStack
@@ -60,6 +77,7 @@ from luca_infra.aws.identity import IdentityStack
 from luca_infra.aws.ingest import IngestStack, require_bundle
 from luca_infra.aws.nag import enable_checks
 from luca_infra.aws.observability import ObservabilityStack
+from luca_infra.aws.operations import OperationsStack, StageReferences
 from luca_infra.aws.shared import NetworkStack
 from luca_infra.definitions import PLATFORM_DEFINITION, PlatformDefinition
 
@@ -115,6 +133,8 @@ def build_app(
     sync_bundle = require_govsync_bundle(govsync_bundle or repo_root / definition.govsync.bundle)
     ministry_url = _ministry_url(app.node.try_get_context(MINISTRY_URL_CONTEXT))
     lake_bundle = require_analytics_bundle(analytics_bundle or repo_root / definition.analytics_aws.bundle)
+    operations = read_operations_context(app.node.try_get_context)
+    runbook = operations.runbook
 
     data = DataStack(
         app,
@@ -132,7 +152,11 @@ def build_app(
         description="Luca: users, groups, app client, service-identity key",
     )
     observability = ObservabilityStack(
-        app, "LucaObservability", definition=definition, description="Luca: alerts topic, alarm, dashboard"
+        app,
+        "LucaObservability",
+        definition=definition,
+        operations=operations,
+        description="Luca: alerts topic and subscribers, per-school latency alarms, dashboard",
     )
     network = NetworkStack(
         app,
@@ -147,9 +171,10 @@ def build_app(
         table=data.table,
         alerts=observability.alerts,
         bundle=bundle,
+        runbook=runbook,
         description="Luca: burst path (events queue, DLQ, grade processor Lambda)",
     )
-    GovSyncStack(
+    govsync = GovSyncStack(
         app,
         "LucaGovSync",
         definition=definition,
@@ -157,6 +182,7 @@ def build_app(
         alerts=observability.alerts,
         bundle=sync_bundle,
         ministry_url=ministry_url,
+        runbook=runbook,
         description="Luca: government sync (schedule, state machine, task Lambdas, manifests, DLQs)",
     )
     analytics = AnalyticsStack(
@@ -220,6 +246,31 @@ def build_app(
         load_balancer=network.load_balancer,
         events_queue=ingest.queue,
         description="Luca: REST API, authorizer, WAF, burst routes into the events queue",
+    )
+    AuditStack(
+        app,
+        "LucaAudit",
+        definition=definition,
+        table=data.table,
+        data_buckets={"lake": analytics.lake, "manifests": govsync.manifests},
+        description="Luca: CloudTrail (management events; data events on the table, lake and manifests)",
+    )
+    OperationsStack(
+        app,
+        "LucaOperations",
+        definition=definition,
+        stage=operations.stage,
+        references=StageReferences(
+            table_name=data.table.table_name,
+            events_queue_url=ingest.queue.queue_url,
+            events_dlq_url=ingest.dead_letters.queue_url,
+            govsync_state_machine_arn=govsync.state_machine.state_machine_arn,
+            govsync_dlq_url=govsync.dead_letters.queue_url,
+            govsync_manifest_bucket=govsync.manifests.bucket_name,
+            lake_bucket=analytics.lake.bucket_name,
+            lake_key_arn=analytics.lake_key.key_arn,
+        ),
+        description="Luca: the stage's resources document (SSM), what `luca … --stage` reads",
     )
     enable_checks(app)
     return app

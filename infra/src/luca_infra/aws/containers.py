@@ -17,6 +17,8 @@ from aws_cdk import aws_ecr_assets as ecr_assets
 from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_logs as logs
 
+from luca_platform.telemetry.context import CORRELATION_ATTRIBUTE, SCHOOL_ATTRIBUTE
+
 LOG_RETENTION = logs.RetentionDays.THREE_MONTHS
 COLLECTOR_CONTAINER = "otel-collector"
 OTLP_HTTP_ENDPOINT = "127.0.0.1:4318"
@@ -25,11 +27,16 @@ SCRATCH_VOLUME = "scratch"
 # Each service's own lock sits next to its Dockerfile (services/<name>/requirements.lock, `make lock`).
 SERVICE_LOCK = "requirements.lock"
 
+# Span attributes the X-Ray exporter turns into annotations (indexed, so filterable). It replaces
+# every character but letters and digits with '_': the filter is
+# `annotation.luca_correlation_id = "<id>"` (and `annotation.luca_school_id`).
+XRAY_INDEXED_ATTRIBUTES = (CORRELATION_ATTRIBUTE, SCHOOL_ATTRIBUTE)
+
 # The ADOT collector takes OTLP from the service on loopback and exports to X-Ray.
 COLLECTOR_CONFIG = {
     "receivers": {"otlp": {"protocols": {"http": {"endpoint": OTLP_HTTP_ENDPOINT}}}},
     "processors": {"batch": {"timeout": "1s"}},
-    "exporters": {"awsxray": {}},
+    "exporters": {"awsxray": {"indexed_attributes": list(XRAY_INDEXED_ATTRIBUTES)}},
     "service": {
         "pipelines": {"traces": {"receivers": ["otlp"], "processors": ["batch"], "exporters": ["awsxray"]}}
     },

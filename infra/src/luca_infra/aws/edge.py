@@ -485,7 +485,14 @@ class EdgeStack(cdk.Stack):
         super().__init__(scope, construct_id, **kwargs)
         throttling = definition.throttling
 
-        access_logs = logs.LogGroup(self, "AccessLogs", retention=ACCESS_LOG_RETENTION)
+        # Named: the runbooks, the stage's resources document and `luca trace --stage` read it.
+        access_logs = logs.LogGroup(
+            self,
+            "AccessLogs",
+            log_group_name=definition.api_access_log_group,
+            retention=ACCESS_LOG_RETENTION,
+        )
+        self.access_logs = access_logs
         self.api = apigw.RestApi(
             self,
             "Api",

@@ -11,7 +11,7 @@
   context (``luca:ministryUrl``, see ``app.py``); its client credentials are a Secrets Manager secret
   the stack creates with a placeholder and operators fill in. The schools to sync are an SSM
   StringList parameter that school onboarding maintains.
-- The five functions are the ``govsync`` bundle ``make bundle`` writes (``luca_infra.bundle``),
+- The six functions (four tasks, the starter, the failure-streak counter) are the ``govsync`` bundle ``make bundle`` writes (``luca_infra.bundle``),
   deployed as one file asset (``constructs.BundledPythonFunction`` each): synthesis never runs
   Docker or pip.
 - The gRPC API that starts and follows syncs is a service of its own (``LucaGovSyncApi``,
@@ -68,23 +68,15 @@ from luca_govsync.definition import DefinitionSettings, RetryPolicy, build_defin
 from luca_govsync.entrypoints.handlers import SERVICE as GOVSYNC_SERVICE
 from luca_infra.aws import constructs as luca_constructs
 from luca_infra.aws.constructs.python_function import X_RAY_ONLY
+from luca_infra.aws.govsync_failures import FailureStreakAlarm
 from luca_infra.aws.nag import acknowledge
+from luca_infra.aws.runbook import Runbook
 from luca_infra.aws.tenant_access import grant_assume_tenant_role, tenant_role_arn
 from luca_infra.definitions import GovSyncDefinition, PlatformDefinition
 
 DLQ_ALARM_NAME = "Luca-GovSync-DLQ-Alert"
 SCHEDULE_DLQ_ALARM_NAME = "Luca-GovSync-Schedule-DLQ-Alert"
 DLQ_ALARM_PERIOD = cdk.Duration.minutes(1)
-# "3 consecutive failed executions", as a CloudWatch alarm: ExecutionsFailed summed per period, and
-# the alarm fires when ``alarm_consecutive_failures`` periods in a row each had a failed execution
-# (a period with no failure, or with no executions at all, breaks the run). An alarm cannot count
-# executions one by one, so this is the approximation: failures that keep coming back across three
-# hours. One hour because a failed execution has already spent the submit task's whole retry budget
-# (``retry_budget_seconds``: about half an hour with the production policy) before it fails, so one
-# outage of the ministry that outlasts the retries fails executions within one or two periods, while
-# three failing hours in a row mean something persistent (refused credentials, a bug, the ministry
-# refusing us). Each batch that fails for good also lands in the DLQ, whose own alarm pages at once.
-FAILURE_ALARM_PERIOD = cdk.Duration.hours(1)
 # The executions' log is the sync's audit trail next to the table's audit entries: kept for a year,
 # past the next school year's first sync.
 EXECUTION_LOG_RETENTION = logs.RetentionDays.ONE_YEAR
@@ -152,16 +144,18 @@ class GovSyncStack(cdk.Stack):
         alerts: sns.ITopic,
         bundle: Path,
         ministry_url: str,
+        runbook: Runbook | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
         govsync = definition.govsync
+        runbook = runbook or Runbook()
         if not govsync.runtime.startswith("python"):
             raise ValueError(f"the government sync's functions are Python; {govsync.runtime!r} is not")
         if govsync.ministry_timeout_seconds >= govsync.function_timeout_seconds:
             raise ValueError("the ministry timeout must be shorter than the task functions' timeout")
         self._govsync = govsync
-        self._code = lambda_.Code.from_asset(str(bundle))  # one asset, five functions
+        self._code = lambda_.Code.from_asset(str(bundle))  # one asset, six functions
 
         # -- dead letters --------------------------------------------------------------------------
         self.dead_letters = self._queue("DeadLetters", govsync.dlq_name)
@@ -177,8 +171,7 @@ class GovSyncStack(cdk.Stack):
             "DeadLettersAlarm",
             self.dead_letters,
             DLQ_ALARM_NAME,
-            f"Batches in {govsync.dlq_name}: official grades the ministry never took. Read the sync's "
-            "report, fix the cause, then `luca sync redrive` (each batch lands at most once).",
+            f"Batches in {govsync.dlq_name}: official grades the ministry never took. {runbook.sync_dlq}",
             alerts,
         )
         self._dead_letter_alarm(
@@ -186,7 +179,8 @@ class GovSyncStack(cdk.Stack):
             self.schedule_dead_letters,
             SCHEDULE_DLQ_ALARM_NAME,
             f"Messages in {govsync.schedule_dlq_name}: a quarterly start of the government sync never "
-            "happened (check the schools parameter and the starter's logs), then start it by hand.",
+            f"happened. Check the schools parameter ({govsync.schools_parameter}) and the starter's "
+            f"logs, then start it by hand: {runbook.sync_start(school=None)}.",
             alerts,
         )
 
@@ -359,27 +353,18 @@ class GovSyncStack(cdk.Stack):
         )
         self.schedule = self._schedule(govsync)
 
-        # -- the alarm -----------------------------------------------------------------------------
-        self.failure_alarm = cloudwatch.Alarm(
+        # -- the alarm: exactly N failed executions in a row (govsync_failures) -------------------
+        streak = FailureStreakAlarm(
             self,
-            "ExecutionsFailedAlarm",
-            alarm_name=govsync.alarm_name,
-            alarm_description=(
-                f"{govsync.state_machine_name}: failed executions in {govsync.alarm_consecutive_failures} "
-                "consecutive hours. Read the failed executions' history and the sync reports; "
-                "dead-lettered batches wait in the DLQ for `luca sync redrive`."
-            ),
-            metric=self.state_machine.metric_failed(
-                period=FAILURE_ALARM_PERIOD, statistic=cloudwatch.Stats.SUM
-            ),
-            threshold=1,
-            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-            evaluation_periods=govsync.alarm_consecutive_failures,
-            datapoints_to_alarm=govsync.alarm_consecutive_failures,
-            # No executions in an hour (most of the quarter) is no failure.
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            "FailureStreak",
+            definition=definition,
+            code=self._code,
+            state_machine=self.state_machine,
+            alerts=alerts,
+            runbook=runbook,
         )
-        self.failure_alarm.add_alarm_action(cloudwatch_actions.SnsAction(alerts))
+        self.failure_alarm = streak.alarm
+        self.failure_streak = streak.function
 
     # -- pieces ------------------------------------------------------------------------------------
     @staticmethod

@@ -136,6 +136,7 @@ class GradingStack(cdk.Stack):
             "Service",
             front=front,
             description="Grading tasks",
+            log_group_name=definition.grading.log_group_name,
             container_name=service.container,
             image=repository_image(repo_root, IMAGE_DOCKERFILE, IMAGE_CONTEXT_ALLOWLIST),
             task_role_name=service.task_role_name,

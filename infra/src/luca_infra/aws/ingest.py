@@ -38,6 +38,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from luca_infra.aws import constructs as luca_constructs
+from luca_infra.aws.runbook import Runbook
 from luca_infra.aws.tenant_access import grant_assume_tenant_role, tenant_role_arn
 from luca_infra.definitions import IngestDefinition, PlatformDefinition
 from luca_ingest.entrypoints.handler import SERVICE as PROCESSOR_SERVICE
@@ -73,10 +74,12 @@ class IngestStack(cdk.Stack):
         table: dynamodb.ITable,
         alerts: sns.ITopic,
         bundle: Path,
+        runbook: Runbook | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
         ingest = definition.ingest
+        self._runbook = runbook or Runbook()
 
         # -- queues --------------------------------------------------------------------------------
         self.dead_letters = sqs.Queue(
@@ -128,7 +131,9 @@ class IngestStack(cdk.Stack):
             environment=environment,
             role_name=ingest.role_name,
             role_description="Grade processor: consumes the events queue; table access only as one school",
+            log_group_name=ingest.log_group_name,
         )
+        self.log_group = processor.log_group
         self.function = processor.function
         self.processor_role = processor.role
         grant_assume_tenant_role(self.processor_role, tenant_role)
@@ -152,7 +157,7 @@ class IngestStack(cdk.Stack):
             alarm_name=DLQ_ALARM_NAME,
             alarm_description=(
                 f"Events in {ingest.dlq_name}: students' events the grade processor gave up "
-                "on. Inspect, fix, then redrive them to the events queue."
+                f"on. {self._runbook.events_dlq}"
             ),
             metric=self.dead_letters.metric_approximate_number_of_messages_visible(
                 period=ALARM_PERIOD, statistic=cloudwatch.Stats.MAXIMUM

@@ -99,6 +99,7 @@ class LoadBalancedFargateService(Construct):
         secrets: Mapping[str, ecs.Secret] | None = None,
         health_check: ecs.HealthCheck | None = None,
         log_max_buffer: cdk.Size | None = None,
+        log_group_name: str | None = None,
         description: str,
     ) -> None:
         super().__init__(scope, construct_id)
@@ -148,7 +149,9 @@ class LoadBalancedFargateService(Construct):
             ),
             volumes=[ecs.Volume(name=SCRATCH_VOLUME)],
         )
-        log_group = logs.LogGroup(self, "Logs", retention=LOG_RETENTION)
+        # Named (when given) for the runbooks and the stage's resources document (luca trace --stage).
+        log_group = logs.LogGroup(self, "Logs", log_group_name=log_group_name, retention=LOG_RETENTION)
+        self.log_group = log_group
         ports = {route.port: route.port_name for route in routes}
         self.container = self.task_definition.add_container(
             container_name,

@@ -9,6 +9,12 @@ active X-Ray tracing, a log group of its own with a retention, and the role allo
 - A function given no role gets one of its own (Lambda may assume it; nothing else is granted here).
   Its only wildcard is the X-Ray write actions active tracing adds, acknowledged here; a role shared
   by several functions is the caller's, and so is that acknowledgement.
+- With the context value ``luca:adotLayerArn`` (an AWS Distro for OpenTelemetry Python layer of the
+  stage's region), every function gets that layer and ``AWS_LAMBDA_EXEC_WRAPPER=/opt/otel-instrument``:
+  the layer brings the OpenTelemetry SDK and exporter the handlers' API calls need to become X-Ray
+  subsegments. It is the operator's choice of layer version, not ours: the layer's SDK must accept the
+  OpenTelemetry API the bundle ships (the bundles' ``requires``), and that can only be tried on AWS.
+  Without it, active tracing still records each invocation in the sender's trace.
 - The function is this construct's ``Default`` child, so its logical id is the construct's: a stack
   that wraps an existing function in this construct keeps the function (a named one could not be
   replaced in place).
@@ -16,6 +22,7 @@ active X-Ray tracing, a log group of its own with a retention, and the role allo
 
 from __future__ import annotations
 
+import re
 import zipfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -29,6 +36,9 @@ from constructs import Construct
 
 from luca_infra.aws.nag import acknowledge
 
+ADOT_LAYER_CONTEXT = "luca:adotLayerArn"
+ADOT_EXEC_WRAPPER = "/opt/otel-instrument"
+ADOT_LAYER_ARN = re.compile(r"^arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:layer:[A-Za-z0-9_-]+:\d+$")
 ARCHITECTURES = {"arm64": lambda_.Architecture.ARM_64, "x86_64": lambda_.Architecture.X86_64}
 LOG_RETENTION = logs.RetentionDays.THREE_MONTHS
 X_RAY_ONLY = (
@@ -47,6 +57,18 @@ def require_bundle(path: Path, *, what: str, service: str) -> Path:
     if not zipfile.is_zipfile(path):
         raise ValueError(f"{path} is not a zip file: rebuild it with `make bundle`")
     return path
+
+
+def adot_layer_arn(value: object) -> str:
+    """The ``luca:adotLayerArn`` context value, checked; empty when it is not set."""
+    if value is None or value == "":
+        return ""
+    if not isinstance(value, str) or not ADOT_LAYER_ARN.match(value):
+        raise ValueError(
+            f"{ADOT_LAYER_CONTEXT} must be a Lambda layer version ARN "
+            f"(arn:aws:lambda:<region>:<account>:layer:<name>:<version>), got {value!r}"
+        )
+    return value
 
 
 def python_runtime(name: str) -> lambda_.Runtime:
@@ -76,6 +98,7 @@ class BundledPythonFunction(Construct):
         role_name: str | None = None,
         role_description: str | None = None,
         log_retention: logs.RetentionDays = LOG_RETENTION,
+        log_group_name: str | None = None,
         dead_letter_queue: sqs.IQueue | None = None,
         retry_attempts: int | None = None,
     ) -> None:
@@ -93,8 +116,15 @@ class BundledPythonFunction(Construct):
             acknowledge(own_role, "IAM5[Resource::*]", X_RAY_ONLY)
             role = own_role
         self.role = role
-        self.log_group = logs.LogGroup(self, "Logs", retention=log_retention)
+        # A name only where a runbook or the stage's resources document refers to the group.
+        self.log_group = logs.LogGroup(self, "Logs", log_group_name=log_group_name, retention=log_retention)
         self.log_group.grant_write(role)
+        environment = dict(environment)
+        layers: list[lambda_.ILayerVersion] = []
+        adot_layer = adot_layer_arn(self.node.try_get_context(ADOT_LAYER_CONTEXT))
+        if adot_layer:
+            layers.append(lambda_.LayerVersion.from_layer_version_arn(self, "Adot", adot_layer))
+            environment["AWS_LAMBDA_EXEC_WRAPPER"] = ADOT_EXEC_WRAPPER
         self.function = lambda_.Function(
             self,
             "Default",
@@ -107,7 +137,8 @@ class BundledPythonFunction(Construct):
             timeout=timeout,
             memory_size=memory_mib,
             role=role,
-            environment=dict(environment),
+            environment=environment,
+            layers=layers or None,
             tracing=lambda_.Tracing.ACTIVE,
             log_group=self.log_group,
             dead_letter_queue=dead_letter_queue,
