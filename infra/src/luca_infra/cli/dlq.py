@@ -4,6 +4,9 @@
 found by running it through the processor's dry run; the messages stay in the DLQ. ``redrive``
 moves messages back to the events queue with their body and attributes, deleting each from the DLQ
 only once it was sent.
+
+Both run against the local platform, or a deployed stage with ``--stage NAME`` (the alarm texts
+quote ``luca dlq list --stage prod`` and ``luca dlq redrive --all --stage prod``); see ``stage``.
 """
 
 from __future__ import annotations
@@ -13,15 +16,13 @@ import json
 import logging
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
-from luca_infra.cli.running import running_state
-from luca_infra.local.platform import DEFAULT_STATE_DIR, PlatformState
+from luca_infra.cli.stage import Target, add_target_arguments, resolve_or_report
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
@@ -37,12 +38,12 @@ def add_parser(commands: Any) -> None:
     dlq_commands = dlq.add_subparsers(dest="dlq_command")
     listing = dlq_commands.add_parser("list", help="why each dead-lettered event fails (nothing is removed)")
     listing.add_argument("--json", action="store_true", help="one JSON object per line")
-    listing.add_argument("--state-dir", type=Path, default=DEFAULT_STATE_DIR)
+    add_target_arguments(listing)
     redrive = dlq_commands.add_parser("redrive", help="move dead-lettered events back to the events queue")
     which = redrive.add_mutually_exclusive_group(required=True)
     which.add_argument("--all", action="store_true", help="every message in the DLQ")
     which.add_argument("--message-id", action="append", dest="message_ids", help="this message (repeatable)")
-    redrive.add_argument("--state-dir", type=Path, default=DEFAULT_STATE_DIR)
+    add_target_arguments(redrive)
 
 
 @dataclass(frozen=True)
@@ -149,23 +150,23 @@ def _event_id_in(body: str) -> str | None:
     return event_id if isinstance(event_id, str) else None
 
 
-def _processor_for(state: PlatformState) -> Any:
+def _processor_for(target: Target) -> Any:
+    """The grade processor as the Lambda builds it: it assumes the tenant role per school, so the
+    operator needs sts:AssumeRole and sts:TagSession on it (the dry run writes nothing)."""
     from luca_ingest.bootstrap import build
     from luca_ingest.config import IngestSettings
 
     settings = IngestSettings(
-        table_name=state.table_name,
-        aws_region=state.region,
-        aws_endpoint_url=state.emulator_url,
-        tenant_role_arn=state.tenant_role_arn,
+        table_name=target.resources.table_name,
+        aws_region=target.region,
+        aws_endpoint_url=target.endpoint_url,
+        tenant_role_arn=target.resources.tenant_role_arn,
     )
     return build(settings).processor
 
 
-def _sqs(state: PlatformState) -> SQSClient:
-    import boto3
-
-    client: SQSClient = boto3.client("sqs", region_name=state.region, endpoint_url=state.emulator_url)
+def _sqs(target: Target) -> SQSClient:
+    client: SQSClient = target.client("sqs")
     return client
 
 
@@ -175,20 +176,21 @@ def _queue_arn(sqs: SQSClient, url: str) -> str:
 
 def list_command(args: argparse.Namespace) -> int:
     out, err = Console(), Console(stderr=True)
-    state = running_state(args.state_dir, err)
-    if state is None:
-        return 1
-    sqs = _sqs(state)
-    messages = hold_messages(sqs, state.events_dlq_url)
+    target = resolve_or_report(args, err)
+    if isinstance(target, int):
+        return target
+    resources = target.resources
+    sqs = _sqs(target)
+    messages = hold_messages(sqs, resources.events_dlq_url)
     try:
         letters = explain_dead_letters(
             messages,
-            _processor_for(state),
-            queue_arn=_queue_arn(sqs, state.events_queue_url),
-            region=state.region,
+            _processor_for(target),
+            queue_arn=_queue_arn(sqs, resources.events_queue_url),
+            region=target.region,
         )
     finally:
-        release_messages(sqs, state.events_dlq_url, messages)
+        release_messages(sqs, resources.events_dlq_url, messages)
     if args.json:
         for letter in letters:
             print(json.dumps(letter.as_dict(), ensure_ascii=False))
@@ -301,13 +303,14 @@ def _move(
 
 def redrive_command(args: argparse.Namespace) -> int:
     out, err = Console(), Console(stderr=True)
-    state = running_state(args.state_dir, err)
-    if state is None:
-        return 1
-    sqs = _sqs(state)
+    target = resolve_or_report(args, err)
+    if isinstance(target, int):
+        return target
+    resources = target.resources
+    sqs = _sqs(target)
     if args.all:
         depth = sqs.get_queue_attributes(
-            QueueUrl=state.events_dlq_url, AttributeNames=["ApproximateNumberOfMessages"]
+            QueueUrl=resources.events_dlq_url, AttributeNames=["ApproximateNumberOfMessages"]
         )["Attributes"]
         total = int(depth.get("ApproximateNumberOfMessages", "0"))
     else:
@@ -316,8 +319,8 @@ def redrive_command(args: argparse.Namespace) -> int:
         task = progress.add_task("redriving", total=total or None)
         result = redrive(
             sqs,
-            dlq_url=state.events_dlq_url,
-            queue_url=state.events_queue_url,
+            dlq_url=resources.events_dlq_url,
+            queue_url=resources.events_queue_url,
             message_ids=None if args.all else args.message_ids,
             on_progress=lambda moved: progress.advance(task, moved),
         )

@@ -1,7 +1,10 @@
 """``luca events show``: the exercise results the grade processor stored for a school.
 
-Read from the table with the operator's credentials (a scan across the school, or one student's
-partition), optionally waiting for a result to appear.
+Read from the table: on a stage as the school (the tenant role, one student's partition), locally
+with the emulator's credentials (one student's partition, or a scan across the school), optionally
+waiting for a result to appear. Against the local platform, or a
+deployed stage with ``--stage NAME`` (``luca events show --school S --student ST --stage prod``),
+where a student is required: a scan there would read every school's items.
 """
 
 from __future__ import annotations
@@ -9,14 +12,12 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
-from luca_infra.cli.running import running_state
-from luca_infra.local.platform import DEFAULT_STATE_DIR
+from luca_infra.cli.stage import NO_SUCH_STAGE, add_target_arguments, resolve_or_report
 
 
 def add_parser(commands: Any) -> None:
@@ -30,7 +31,7 @@ def add_parser(commands: Any) -> None:
         "--wait", type=float, default=0.0, help="wait up to this many seconds for a result to appear"
     )
     show.add_argument("--json", action="store_true", help="one JSON object per line")
-    show.add_argument("--state-dir", type=Path, default=DEFAULT_STATE_DIR)
+    add_target_arguments(show)
 
 
 def stored_results(
@@ -76,17 +77,37 @@ def stored_results(
 
 
 def show_command(args: argparse.Namespace) -> int:
-    import boto3
-
     out, err = Console(), Console(stderr=True)
-    state = running_state(args.state_dir, err)
-    if state is None:
-        return 1
-    dynamodb = boto3.client("dynamodb", region_name=state.region, endpoint_url=state.emulator_url)
+    if args.stage and not args.student:
+        # The school-wide look is a scan of the whole table: every school's items, read and billed.
+        err.print(
+            "on a deployed stage, name the student (--student ID): a school-wide look would scan "
+            "every school's items",
+            style="red",
+            markup=False,
+        )
+        return NO_SUCH_STAGE
+    target = resolve_or_report(args, err)
+    if isinstance(target, int):
+        return target
+    if args.stage:
+        # On a stage the read is the school's own: the tenant role, tagged with the school, so IAM
+        # holds it to that school's partitions whatever the command is asked.
+        from luca_platform.aws import AwsClients
+
+        dynamodb = AwsClients(
+            region=target.region, tenant_role_arn=target.resources.tenant_role_arn
+        ).dynamodb_for(args.school)
+    else:
+        dynamodb = target.client("dynamodb")
     deadline = time.monotonic() + max(0.0, args.wait)
     while True:
         results = stored_results(
-            dynamodb, state.table_name, args.school, student_id=args.student, event_id=args.event_id
+            dynamodb,
+            target.resources.table_name,
+            args.school,
+            student_id=args.student,
+            event_id=args.event_id,
         )
         if results or time.monotonic() >= deadline:
             break

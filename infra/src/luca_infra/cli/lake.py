@@ -1,11 +1,11 @@
 """``luca lake show [--school S] [--json]``: the lake's partitions, files and sizes.
 
-Against the running local platform (``platform.json``): lists the objects under the lake's prefix in
-the emulator's S3, grouped by partition (school, year, month), with totals. The listing is what
-Athena's partition projection and the query service would find; nothing is read from the files.
-Below it, the pipeline's own figures since the platform started, summed from the EMF lines it
-publishes at every flush (``lake_metrics_file``): records in, rows out, records skipped by reason,
-and the freshness (change → queryable) of the latest flush and the worst one.
+Against the local platform, or a deployed stage with ``--stage NAME``: lists the objects under the
+lake's prefix in its S3 bucket, grouped by partition (school, year, month), with totals. The listing
+is what Athena's partition projection and the query service would find; nothing is read from the
+files. Locally, below it, the pipeline's own figures since the platform started, summed from the
+EMF lines it publishes at every flush (``lake_metrics_file``; a stage's are in CloudWatch): records
+in, rows out, records skipped by reason, and the freshness (change → queryable) of the latest flush and the worst one.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-import boto3
 from rich.console import Console
 from rich.table import Table
 
@@ -29,9 +28,8 @@ from luca_analytics.definition import (
     ROWS_OUT_METRIC,
     SKIPPED_METRIC,
 )
-from luca_infra.local.emulator import ensure_dummy_credentials
+from luca_infra.cli.stage import TargetUnavailable, add_target_arguments, resolve
 from luca_infra.local.lake import PartitionFiles, lake_partitions
-from luca_infra.local.platform import DEFAULT_STATE_DIR, PlatformState
 
 
 def add_parser(commands: Any) -> None:
@@ -40,7 +38,7 @@ def add_parser(commands: Any) -> None:
     show = lake_commands.add_parser("show", help="partitions, files and sizes (from the object listing)")
     show.add_argument("--school", help="only this school's partitions")
     show.add_argument("--json", action="store_true", help="one JSON document instead of a table")
-    show.add_argument("--state-dir", type=Path, default=DEFAULT_STATE_DIR)
+    add_target_arguments(show)
 
 
 def run(args: argparse.Namespace, console: Console | None = None) -> int:
@@ -49,21 +47,20 @@ def run(args: argparse.Namespace, console: Console | None = None) -> int:
         console.print("usage: luca lake show [--school S] [--json]")
         return 2
     try:
-        ensure_dummy_credentials()  # the emulator's: this command reads the local platform only
-        state = PlatformState.read(args.state_dir)
-    except FileNotFoundError as exc:
-        console.print(f"[red]{exc}[/red]")
+        target = resolve(args)
+    except TargetUnavailable as exc:
+        console.print(str(exc), style="red", markup=False)
+        return exc.exit_code
+    bucket = target.resources.lake_bucket
+    if not bucket:
+        console.print(f"[red]stage {target.stage} runs no lake (locally: restart `luca up`)[/red]")
         return 1
-    if not state.lake_bucket:
-        console.print("[red]this platform runs no lake (restart it with `luca up`)[/red]")
-        return 1
-    s3 = boto3.client("s3", region_name=state.region, endpoint_url=state.emulator_url)
-    partitions = lake_partitions(s3, state.lake_bucket, args.school)
-    pipeline = pipeline_figures(Path(state.lake_metrics_file)) if state.lake_metrics_file else {}
+    partitions = lake_partitions(target.client("s3"), bucket, args.school)
+    pipeline = pipeline_figures(Path(target.lake_metrics_file)) if target.lake_metrics_file else {}
     if args.json:
-        console.print_json(json.dumps({**_document(state.lake_bucket, partitions), "pipeline": pipeline}))
+        console.print_json(json.dumps({**_document(bucket, partitions), "pipeline": pipeline}))
     else:
-        console.print(_table(state.lake_bucket, args.school, partitions))
+        console.print(_table(bucket, args.school, partitions))
         if pipeline:
             console.print(_pipeline_line(pipeline), highlight=False, soft_wrap=True)
     return 0

@@ -1,7 +1,11 @@
 """``luca sync``: start the government sync of a period and watch it, list and redrive its DLQ.
 
-Against the running local platform (``platform.json``): executions through the emulator's Step
-Functions API, progress from the sync's own state in the table (per-school sessions).
+Against the local platform, or a deployed stage with ``--stage NAME`` (the alarm texts quote
+``luca sync dlq --stage prod``, ``luca sync redrive --stage prod`` and
+``luca sync status --period P --school S --stage prod``): executions through the Step Functions API
+(the state machine's StartExecution with the input the govsync starter builds; locally the
+platform's own engine answers behind the emulator), progress from the sync's own state in the table
+(per-school sessions, read as the school through the tenant role).
 """
 
 from __future__ import annotations
@@ -9,10 +13,8 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from pathlib import Path
 from typing import Any
 
-import boto3
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -27,11 +29,9 @@ from luca_govsync.entrypoints.operations import (
     SyncProgress,
     change_counts,
 )
-from luca_infra.cli.running import running_state
-from luca_infra.local.platform import DEFAULT_STATE_DIR, PlatformState
+from luca_infra.cli.stage import Target, add_target_arguments, resolve_or_report
 
 POLL_SECONDS = 0.5
-SQS_BATCH = 10
 
 
 def add_parser(commands: Any) -> None:
@@ -44,94 +44,54 @@ def add_parser(commands: Any) -> None:
     )
     start.add_argument("--by", default="operator", help="who starts it, for the audit trail")
     start.add_argument("--no-wait", action="store_true", help="start and return; do not watch")
-    start.add_argument("--state-dir", type=Path, default=DEFAULT_STATE_DIR)
+    add_target_arguments(start)
     status = sync_commands.add_parser("status", help="where a school's sync of a period stands")
     status.add_argument("--period", required=True)
     status.add_argument("--school", required=True)
     status.add_argument("--watch", action="store_true", help="follow it with a progress bar until it ends")
     status.add_argument("--json", action="store_true")
-    status.add_argument("--state-dir", type=Path, default=DEFAULT_STATE_DIR)
+    add_target_arguments(status)
     dlq = sync_commands.add_parser("dlq", help="batches that failed for good (nothing is removed)")
     dlq.add_argument("--json", action="store_true")
-    dlq.add_argument("--state-dir", type=Path, default=DEFAULT_STATE_DIR)
+    add_target_arguments(dlq)
     redrive = sync_commands.add_parser(
         "redrive", help="resubmit the DLQ's batches (exactly once at the ministry)"
     )
     redrive.add_argument("--by", default="operator")
     redrive.add_argument("--no-wait", action="store_true")
-    redrive.add_argument("--state-dir", type=Path, default=DEFAULT_STATE_DIR)
+    add_target_arguments(redrive)
 
 
 class SyncControl:
-    """The operator's view of the government path of a running local platform."""
+    """The operator's view of the government path of a stage (or the local platform)."""
 
-    def __init__(self, state: PlatformState) -> None:
-        if not state.govsync_state_machine_arn:
-            raise RuntimeError("this platform runs no government sync (restart it with `luca up`)")
-        self.state = state
-        self.sqs = boto3.client("sqs", region_name=state.region, endpoint_url=state.emulator_url)
+    def __init__(self, target: Target) -> None:
+        resources = target.resources
+        if not resources.govsync_state_machine_arn:
+            raise RuntimeError(f"stage {target.stage} runs no government sync (locally: restart `luca up`)")
+        self.target = target
+        # The govsync service's own operations code: the same starter (execution names and input)
+        # as the scheduled start, reading progress as the school through the tenant role.
         self.operations = build_operations(
             OperationsSettings(
-                table_name=state.table_name,
-                state_machine_arn=state.govsync_state_machine_arn,
-                aws_region=state.region,
-                aws_endpoint_url=state.emulator_url,
-                tenant_role_arn=state.tenant_role_arn,
+                table_name=resources.table_name,
+                state_machine_arn=resources.govsync_state_machine_arn,
+                aws_region=target.region,
+                aws_endpoint_url=target.endpoint_url,
+                tenant_role_arn=resources.tenant_role_arn,
+                dlq_url=resources.govsync_dlq_url,
             )
         )
 
     def schools(self) -> list[str]:
-        return sorted(self.state.users)
+        return self.target.schools()
 
     def progress(self, school: str, period: str) -> SyncProgress | None:
         return self.operations.progress(school, period)
 
     def dead_letters(self) -> list[DeadLetter]:
-        """Every DLQ message (held briefly, then visible again): its batch, message id and error."""
-        found: dict[str, DeadLetter] = {}
-        for _ in range(100):
-            got = self.sqs.receive_message(
-                QueueUrl=self.state.govsync_dlq_url, MaxNumberOfMessages=SQS_BATCH, VisibilityTimeout=20
-            ).get("Messages", [])
-            if not got:
-                break
-            for message in got:
-                found[message["MessageId"]] = DeadLetter.from_message(message["MessageId"], message["Body"])
-            self.sqs.change_message_visibility_batch(
-                QueueUrl=self.state.govsync_dlq_url,
-                Entries=[
-                    {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"], "VisibilityTimeout": 0}
-                    for i, m in enumerate(got)
-                ],
-            )
-            if len(found) >= 1000:
-                break
-        return list(found.values())
-
-    def remove_dead_letters(self, message_ids: set[str]) -> int:
-        removed = 0
-        for _ in range(100):
-            got = self.sqs.receive_message(
-                QueueUrl=self.state.govsync_dlq_url, MaxNumberOfMessages=SQS_BATCH, VisibilityTimeout=20
-            ).get("Messages", [])
-            if not got:
-                break
-            mine = [m for m in got if m["MessageId"] in message_ids]
-            others = [m for m in got if m["MessageId"] not in message_ids]
-            for message in mine:
-                self.sqs.delete_message(
-                    QueueUrl=self.state.govsync_dlq_url, ReceiptHandle=message["ReceiptHandle"]
-                )
-                removed += 1
-            for message in others:
-                self.sqs.change_message_visibility(
-                    QueueUrl=self.state.govsync_dlq_url,
-                    ReceiptHandle=message["ReceiptHandle"],
-                    VisibilityTimeout=0,
-                )
-            if not mine:
-                break
-        return removed
+        """Every batch in the sync's DLQ, read through the service's own DLQ use case."""
+        return self.operations.dead_letters()
 
 
 def watch(control: SyncControl, keys: list[tuple[SyncKey, str]], console: Console) -> dict[str, str]:
@@ -208,11 +168,11 @@ def print_progress(progress: SyncProgress, console: Console) -> None:
 
 def run(args: argparse.Namespace) -> int:
     console, err = Console(), Console(stderr=True)
-    state = running_state(args.state_dir, err)
-    if state is None:
-        return 1
+    target = resolve_or_report(args, err)
+    if isinstance(target, int):
+        return target
     try:
-        control = SyncControl(state)
+        control = SyncControl(target)
     except RuntimeError as exc:
         err.print(str(exc), style="red", markup=False)
         return 1
@@ -234,6 +194,9 @@ def run(args: argparse.Namespace) -> int:
 
 def _start(control: SyncControl, args: argparse.Namespace, console: Console) -> int:
     schools = args.schools or control.schools()
+    if not schools:
+        console.print("no schools to sync: name them with --school", markup=False)
+        return 2
     started = control.operations.start(args.period, schools, args.by)
     for run_ in started:
         verb = "started" if run_.started else f"already exists ({run_.status}), not started again"
@@ -291,12 +254,13 @@ def _redrive(control: SyncControl, args: argparse.Namespace, console: Console) -
     if not letters:
         console.print("the DLQ is empty", markup=False)
         return 0
-    started = control.operations.redrive(letters, args.by)
-    # Started (or found already started): the messages are the redrive's now. A batch that fails
-    # again is dead-lettered again, with a new message.
-    removed = control.remove_dead_letters({letter.message_id for letter in letters})
+    # Started (or found already started), then removed: a batch that fails again is dead-lettered
+    # again, with a new message.
+    redriven = control.operations.redrive_dead_letters(letters, args.by)
+    started = redriven.started
     console.print(
-        f"redriving {len(letters)} batches in {len(started)} executions; {removed} DLQ messages removed",
+        f"redriving {len(letters)} batches in {len(started)} executions; "
+        f"{redriven.removed} DLQ messages removed",
         markup=False,
     )
     if args.no_wait:
