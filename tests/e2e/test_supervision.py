@@ -19,6 +19,7 @@ import httpx
 import pytest
 
 from luca_infra.local.demo import SCHOOL_A
+from luca_infra.local.event_source import EventSourceMapping
 from luca_infra.local.platform import LocalPlatform
 from luca_infra.local.supervisor import Backoff, SupervisedChild
 from luca_platform.contracts import exercise_results
@@ -33,6 +34,8 @@ pytestmark = pytest.mark.e2e
 
 PROBLEM_JSON = "application/problem+json"
 STORED_WITHIN_SECONDS = 60.0
+# How long the event-source runner's long poll waits (its mapping's default, which the platform uses).
+LONG_POLL_SECONDS: int = EventSourceMapping.__dataclass_fields__["poll_wait_seconds"].default
 
 
 def student_event() -> dict[str, Any]:
@@ -136,9 +139,9 @@ def test_an_event_accepted_while_the_processor_is_down_is_stored_when_it_is_back
     processor.backoff = Backoff(initial=8, maximum=8)
     try:
         pid = kill(processor)
-        # The dead poller's last long poll (2 s) is still open in the emulator: an event sent now
-        # would be handed to it and stay invisible for the queue's whole visibility timeout.
-        time.sleep(platform.config.processor_retry_delay_seconds or 2)
+        # The dead poller's last long poll is still open in the emulator: an event sent now would be
+        # handed to it and stay invisible for the queue's whole visibility timeout.
+        time.sleep(LONG_POLL_SECONDS + 0.5)
         event = student_event()
         accepted = gateway.post("/v1/events", json=event, headers=auth.headers(SCHOOL_A.school_id, "student"))
         assert accepted.status_code == 202, accepted.text
