@@ -107,6 +107,7 @@ from constructs import Construct
 
 from luca_analytics import definition as lake_definition
 from luca_infra.aws import constructs as luca_constructs
+from luca_infra.aws.access_logs import access_log_bucket
 from luca_infra.aws.nag import acknowledge
 from luca_infra.definitions import AnalyticsAwsDefinition, PlatformDefinition
 
@@ -217,22 +218,11 @@ class AnalyticsStack(cdk.Stack):
             enable_key_rotation=True,
             description="Encrypts the analytics lake and Athena results",
         )
-        access_logs = s3.Bucket(
+        access_logs = access_log_bucket(
             self,
             "LakeAccessLogs",
-            encryption=s3.BucketEncryption.S3_MANAGED,  # server access logs need SSE-S3
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            enforce_ssl=True,
-            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-            removal_policy=cdk.RemovalPolicy.RETAIN,
-            lifecycle_rules=[s3.LifecycleRule(expiration=cdk.Duration.days(ACCESS_LOG_DAYS))],
-        )
-        acknowledge(
-            access_logs,
-            "S1",
-            "This bucket only receives the lake's and the Athena results' server access logs; access "
-            "logs for it would need yet another log bucket. It is private, SSL-only and written by "
-            "the S3 logging service alone.",
+            receives="the lake's and the Athena results' server access logs",
+            expiry_days=ACCESS_LOG_DAYS,
         )
         self.lake = s3.Bucket(
             self,

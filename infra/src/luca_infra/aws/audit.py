@@ -28,7 +28,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from luca_infra.aws.nag import acknowledge
+from luca_infra.aws.access_logs import access_log_bucket
 from luca_infra.definitions import PlatformDefinition
 
 TRAIL_LOG_RETENTION = logs.RetentionDays.ONE_YEAR
@@ -84,21 +84,11 @@ class AuditStack(cdk.Stack):
                 conditions={"StringEquals": {"aws:SourceArn": trail_arn}},
             )
         )
-        access_logs = s3.Bucket(
+        access_logs = access_log_bucket(
             self,
             "TrailAccessLogs",
-            encryption=s3.BucketEncryption.S3_MANAGED,  # server access logs need SSE-S3
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            enforce_ssl=True,
-            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-            removal_policy=cdk.RemovalPolicy.RETAIN,
-            lifecycle_rules=[s3.LifecycleRule(expiration=cdk.Duration.days(ACCESS_LOG_DAYS))],
-        )
-        acknowledge(
-            access_logs,
-            "S1",
-            "This bucket only receives the trail bucket's server access logs; access logs for it would "
-            "need yet another log bucket. It is private, SSL-only and written by the S3 logging service alone.",
+            receives="the trail bucket's server access logs",
+            expiry_days=ACCESS_LOG_DAYS,
         )
         self.bucket = s3.Bucket(
             self,

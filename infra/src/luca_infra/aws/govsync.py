@@ -67,6 +67,7 @@ from constructs import Construct
 from luca_govsync.definition import DefinitionSettings, RetryPolicy, build_definition
 from luca_govsync.entrypoints.handlers import SERVICE as GOVSYNC_SERVICE
 from luca_infra.aws import constructs as luca_constructs
+from luca_infra.aws.access_logs import access_log_bucket
 from luca_infra.aws.constructs.python_function import X_RAY_ONLY
 from luca_infra.aws.govsync_failures import FailureStreakAlarm
 from luca_infra.aws.nag import acknowledge
@@ -412,23 +413,11 @@ class GovSyncStack(cdk.Stack):
             enable_key_rotation=True,
             description="Encrypts the government sync's batch manifests",
         )
-        access_logs = s3.Bucket(
+        access_logs = access_log_bucket(
             self,
             "ManifestAccessLogs",
-            # S3 server access logs can only be delivered to an SSE-S3 bucket.
-            encryption=s3.BucketEncryption.S3_MANAGED,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            enforce_ssl=True,
-            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-            removal_policy=cdk.RemovalPolicy.RETAIN,
-            lifecycle_rules=[s3.LifecycleRule(expiration=cdk.Duration.days(ACCESS_LOG_DAYS))],
-        )
-        acknowledge(
-            access_logs,
-            "S1",
-            "This bucket only receives the manifest bucket's server access logs; access logs for it "
-            "would need yet another log bucket (and so on). It is private, SSL-only and written by "
-            "the S3 logging service alone.",
+            receives="the manifest bucket's server access logs",
+            expiry_days=ACCESS_LOG_DAYS,
         )
         bucket = s3.Bucket(
             self,

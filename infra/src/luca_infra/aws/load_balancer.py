@@ -24,7 +24,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import region_info
 from constructs import Construct
 
-from luca_infra.aws.nag import acknowledge
+from luca_infra.aws.access_logs import access_log_bucket
 from luca_infra.aws.network import VPC_CIDR
 
 # Listener ports (the container ports come from the definition).
@@ -118,24 +118,10 @@ class InternalLoadBalancer(Construct):
         )
 
     def _access_log_bucket(self) -> s3.Bucket:
-        bucket = s3.Bucket(
-            self,
-            "AccessLogs",
-            # ALB access logs can only be delivered to SSE-S3 buckets.
-            encryption=s3.BucketEncryption.S3_MANAGED,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            enforce_ssl=True,
-            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-            removal_policy=cdk.RemovalPolicy.RETAIN,
-            lifecycle_rules=[s3.LifecycleRule(expiration=cdk.Duration.days(ACCESS_LOG_DAYS))],
+        # ALB access logs, like S3's, can only be delivered to an SSE-S3 bucket.
+        return access_log_bucket(
+            self, "AccessLogs", receives="the load balancer's access logs", expiry_days=ACCESS_LOG_DAYS
         )
-        acknowledge(
-            bucket,
-            "S1",
-            "This bucket only receives the load balancer's access logs; server access logs for it would "
-            "need yet another log bucket (and so on). It is private, SSL-only and written by ELB alone.",
-        )
-        return bucket
 
 
 def rest_targets(
