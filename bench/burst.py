@@ -54,7 +54,7 @@ from luca_grading.adapters.dynamodb_repository import DynamoRepositoryFactory
 from luca_infra.cli.events import stored_results
 from luca_infra.definitions import PLATFORM_DEFINITION
 from luca_infra.local.demo import DEMO_SCHOOLS, DemoIdentities
-from luca_infra.local.platform import PlatformState
+from luca_infra.local.platform_config import PlatformState
 from luca_ingest.adapters.contract import decode_event
 from luca_ingest.adapters.dynamodb_store import exercise_result_item
 from luca_ingest.domain.events import ExerciseResult, StudentEvent

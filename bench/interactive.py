@@ -38,7 +38,7 @@ import httpx
 
 from bench.platform import start_platform, stop_platform
 from luca_infra.local.demo import DEMO_PASSWORD, DEMO_SCHOOLS, DemoSchool, id_token
-from luca_infra.local.platform import PlatformState
+from luca_infra.local.platform_config import PlatformState
 from luca_platform.contracts import roster as roster_contract
 from luca_platform.table import keys
 

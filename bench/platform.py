@@ -7,7 +7,7 @@ import sys
 import time
 from pathlib import Path
 
-from luca_infra.local.platform import PlatformState
+from luca_infra.local.platform_config import PlatformState
 
 
 def start_platform(

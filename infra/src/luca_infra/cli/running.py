@@ -7,7 +7,7 @@ from pathlib import Path
 from rich.console import Console
 
 from luca_infra.local.emulator import ensure_dummy_credentials
-from luca_infra.local.platform import PlatformState
+from luca_infra.local.platform_config import PlatformState
 
 
 def running_state(state_dir: Path, err: Console) -> PlatformState | None:

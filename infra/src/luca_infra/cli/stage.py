@@ -24,7 +24,7 @@ from rich.console import Console
 from luca_infra import stage_resources
 from luca_infra.definitions import PLATFORM_DEFINITION
 from luca_infra.local.emulator import ensure_dummy_credentials
-from luca_infra.local.platform import DEFAULT_STATE_DIR, PlatformState
+from luca_infra.local.platform_config import DEFAULT_STATE_DIR, PlatformState
 from luca_infra.stage_resources import LOCAL_STAGE, StageResources
 
 if TYPE_CHECKING:

@@ -14,7 +14,7 @@ from rich.console import Console
 
 from luca_infra.cli.running import running_state
 from luca_infra.local.demo import DEMO_PASSWORD, DEMO_ROLES, id_token
-from luca_infra.local.platform import DEFAULT_STATE_DIR
+from luca_infra.local.platform_config import DEFAULT_STATE_DIR
 
 
 def add_parser(commands: Any) -> None:

@@ -29,7 +29,7 @@ from rich.tree import Tree
 from luca_analytics.definition import LAKE_PREFIX
 from luca_infra import stage_resources
 from luca_infra.local.emulator import ensure_dummy_credentials
-from luca_infra.local.platform import (
+from luca_infra.local.platform_config import (
     ACCESS_LOG_FILE,
     DEFAULT_STATE_DIR,
     LOGS_FILE,
