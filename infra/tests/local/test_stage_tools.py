@@ -228,7 +228,7 @@ def test_sync_start_on_a_stage_starts_the_schools_execution_once(
         Item=to_wire({k: v for k, v in roster.term_item(closed).items() if v is not None}),
     )
 
-    assert main(command) == 0
+    assert main([*command, "--correlation-id", "ops-start-0001"]) == 0
     assert main(command) == 0  # a second start of the same school and period starts nothing new
 
     out = capsys.readouterr().out
@@ -239,6 +239,20 @@ def test_sync_start_on_a_stage_starts_the_schools_execution_once(
     started = json.loads(sfn.describe_execution(executionArn=execution["executionArn"])["input"])
     assert started["school_id"] == SCHOOL
     assert started["period"] == PERIOD
+    assert started["correlation_id"] == "ops-start-0001"
+    assert f"luca trace ops-start-0001 --stage {stage.name}" in out
+
+
+def test_a_malformed_correlation_id_is_refused_before_anything_starts(
+    stage: Stage, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["sync", "start", "--period", PERIOD, "--correlation-id", "a b;c", "--stage", stage.name])
+
+    assert exited.value.code == 2
+    assert "correlation id" in capsys.readouterr().err
+    sfn = stage.client("stepfunctions")
+    assert sfn.list_executions(stateMachineArn=stage.document.govsync_state_machine_arn)["executions"] == []
 
 
 def batch(number: int = 1) -> BatchRef:

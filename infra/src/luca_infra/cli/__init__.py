@@ -6,13 +6,16 @@
     luca events show --school demo-school-a [--student st-a-001] [--event-id ID] [--wait 15]
     luca dlq list
     luca dlq redrive (--all | --message-id ID [--message-id ID ...])
-    luca sync start --period 2025-T1 [--school demo-school-a]
+    luca sync start --period 2025-T1 [--school demo-school-a] [--correlation-id ID]
+    luca sync status|dlq|redrive ...
     luca lake show [--school demo-school-a] [--json]
-    luca trace CORRELATION_ID [--json] [--stage NAME]
+    luca trace CORRELATION_ID [--json]
     luca up --fresh   (start empty instead of resuming .luca/)
 
-One module per command group, each with its ``add_parser`` and what it runs. Every command but
-``up`` finds the running platform through ``.luca/platform.json``.
+One module per command group, each with its ``add_parser`` and what it runs. Without ``--stage``
+a command finds the running local platform through ``.luca/platform.json``; ``dlq``, ``sync``,
+``events``, ``lake`` and ``trace`` take ``--stage NAME`` to run against a deployed stage instead
+(``cli.stage``: the stage's SSM resources document and the AWS credential chain).
 """
 
 from __future__ import annotations

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+import uuid
 from typing import Any
 
 from rich.console import Console
@@ -30,6 +31,7 @@ from luca_govsync.entrypoints.operations import (
     change_counts,
 )
 from luca_infra.cli.stage import Target, add_target_arguments, resolve_or_report
+from luca_platform.telemetry.context import sanitize_correlation_id
 
 POLL_SECONDS = 0.5
 
@@ -44,6 +46,7 @@ def add_parser(commands: Any) -> None:
     )
     start.add_argument("--by", default="operator", help="who starts it, for the audit trail")
     start.add_argument("--no-wait", action="store_true", help="start and return; do not watch")
+    _correlation_argument(start)
     add_target_arguments(start)
     status = sync_commands.add_parser("status", help="where a school's sync of a period stands")
     status.add_argument("--period", required=True)
@@ -59,7 +62,37 @@ def add_parser(commands: Any) -> None:
     )
     redrive.add_argument("--by", default="operator")
     redrive.add_argument("--no-wait", action="store_true")
+    _correlation_argument(redrive)
     add_target_arguments(redrive)
+
+
+def _correlation_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--correlation-id",
+        type=_correlation_id,
+        default=None,
+        help="the request's id, which its executions, audit entries and ministry calls carry "
+        "(default: a new one; printed, for `luca trace`)",
+    )
+
+
+def _correlation_id(value: str) -> str:
+    if sanitize_correlation_id(value) != value:
+        raise argparse.ArgumentTypeError(
+            "a correlation id is up to 128 letters, digits and '-_.:' (leave it out to get a new one)"
+        )
+    return value
+
+
+def _request(args: argparse.Namespace, console: Console) -> str:
+    """This command's correlation id, said first so the operator can follow it (``luca trace``)."""
+    correlation = args.correlation_id or str(uuid.uuid4())
+    stage = f" --stage {args.stage}" if args.stage else ""
+    # One line, never wrapped: it is meant to be copied.
+    console.print(
+        f"correlation id {correlation} (luca trace {correlation}{stage})", markup=False, soft_wrap=True
+    )
+    return correlation
 
 
 class SyncControl:
@@ -197,7 +230,7 @@ def _start(control: SyncControl, args: argparse.Namespace, console: Console) -> 
     if not schools:
         console.print("no schools to sync: name them with --school", markup=False)
         return 2
-    started = control.operations.start(args.period, schools, args.by)
+    started = control.operations.start(args.period, schools, args.by, _request(args, console))
     for run_ in started:
         verb = "started" if run_.started else f"already exists ({run_.status}), not started again"
         console.print(f"{run_.key.school_id} {run_.key.period}: {run_.execution_name} {verb}", markup=False)
@@ -256,7 +289,7 @@ def _redrive(control: SyncControl, args: argparse.Namespace, console: Console) -
         return 0
     # Started (or found already started), then removed: a batch that fails again is dead-lettered
     # again, with a new message.
-    redriven = control.operations.redrive_dead_letters(letters, args.by)
+    redriven = control.operations.redrive_dead_letters(letters, args.by, _request(args, console))
     started = redriven.started
     console.print(
         f"redriving {len(letters)} batches in {len(started)} executions; "
