@@ -9,6 +9,9 @@ it finds, it found through SSM and the AWS credential chain, as it would in an a
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import uuid
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -216,31 +219,47 @@ def test_events_show_on_a_stage_needs_a_student_rather_than_scanning_every_schoo
     assert "--student" in capsys.readouterr().err
 
 
-def test_sync_start_on_a_stage_starts_the_schools_execution_once(
-    stage: Stage, capsys: pytest.CaptureFixture[str]
-) -> None:
-    command = ["sync", "start", "--period", PERIOD, "--school", SCHOOL, "--no-wait", "--stage", stage.name]
-    assert main(command) == 2  # the term is open: the sync submits closed terms only
-    assert "not closed" in capsys.readouterr().err
+def close_term(stage: Stage) -> None:
     closed = Term(SchoolId(SCHOOL), TermId(PERIOD), PERIOD, closed_at=datetime(2025, 7, 1, tzinfo=UTC))
     stage.client("dynamodb").put_item(
         TableName=stage.document.table_name,
         Item=to_wire({k: v for k, v in roster.term_item(closed).items() if v is not None}),
     )
 
-    assert main([*command, "--correlation-id", "ops-start-0001"]) == 0
-    assert main(command) == 0  # a second start of the same school and period starts nothing new
 
-    out = capsys.readouterr().out
-    assert "started" in out
-    assert "already exists" in out
+def luca_process(*arguments: str) -> subprocess.CompletedProcess[str]:
+    """The CLI in a process of its own, as an operator runs it: commands that start executions install
+    a tracer provider, which must not outlive them in the test process."""
+    return subprocess.run(
+        [sys.executable, "-m", "luca_infra.cli", *arguments],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "COLUMNS": "200"},
+        check=False,
+    )
+
+
+def test_sync_start_on_a_stage_starts_the_schools_execution_once(stage: Stage) -> None:
+    command = ["sync", "start", "--period", PERIOD, "--school", SCHOOL, "--no-wait", "--stage", stage.name]
+    refused = luca_process(*command)
+    assert refused.returncode == 2  # the term is open: the sync submits closed terms only
+    assert "not closed" in refused.stderr
+    close_term(stage)
+
+    first = luca_process(*command, "--correlation-id", "ops-start-0001")
+    again = luca_process(*command)  # a second start of the same school and period starts nothing new
+
+    assert (first.returncode, again.returncode) == (0, 0), first.stderr + again.stderr
+    assert "started" in first.stdout
+    assert "already exists" in again.stdout
+    assert f"luca trace ops-start-0001 --stage {stage.name}" in first.stdout
     sfn = stage.client("stepfunctions")
     (execution,) = sfn.list_executions(stateMachineArn=stage.document.govsync_state_machine_arn)["executions"]
     started = json.loads(sfn.describe_execution(executionArn=execution["executionArn"])["input"])
     assert started["school_id"] == SCHOOL
     assert started["period"] == PERIOD
     assert started["correlation_id"] == "ops-start-0001"
-    assert f"luca trace ops-start-0001 --stage {stage.name}" in out
 
 
 def test_a_malformed_correlation_id_is_refused_before_anything_starts(
@@ -295,8 +314,9 @@ def test_sync_dlq_and_redrive_over_a_dead_lettered_batch(
     assert line["message_id"] == message_id
     assert (line["school_id"], line["batch"], line["error"]) == (SCHOOL, 2, "MinistryUnavailable")
 
-    assert main(["sync", "redrive", "--no-wait", "--stage", stage.name]) == 0
-    assert "redriving 1 batches in 1 executions; 1 DLQ messages removed" in capsys.readouterr().out
+    redriven = luca_process("sync", "redrive", "--no-wait", "--stage", stage.name)
+    assert redriven.returncode == 0, redriven.stderr
+    assert "redriving 1 batches in 1 executions; 1 DLQ messages removed" in redriven.stdout
     assert stage.visible(stage.document.govsync_dlq_url) == []
     executions = stage.client("stepfunctions").list_executions(
         stateMachineArn=stage.document.govsync_state_machine_arn
@@ -335,11 +355,9 @@ def test_a_stage_that_does_not_exist_is_said_plainly_with_exit_code_2(
     assert "Traceback" not in captured.err
 
 
-def test_without_stage_the_local_platform_is_found_through_its_state_file(
-    stage: Stage, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.delenv("AWS_ENDPOINT_URL")
-    state = PlatformState(
+def local_state(stage: Stage, state_dir: Path) -> PlatformState:
+    """A running local platform's state file, naming the stage's emulator and resources."""
+    return PlatformState(
         pid=1,
         started_at="2025-03-01T10:00:00+00:00",
         region=stage.emulator.region,
@@ -357,10 +375,17 @@ def test_without_stage_the_local_platform_is_found_through_its_state_file(
         users={SCHOOL: {}},
         access_log="access.jsonl",
         metrics_file="metrics.jsonl",
-        traces_file="traces.jsonl",
+        traces_file=str(state_dir / "traces.jsonl"),
         events_queue_url=stage.document.events_queue_url,
         events_dlq_url=stage.document.events_dlq_url,
     )
+
+
+def test_without_stage_the_local_platform_is_found_through_its_state_file(
+    stage: Stage, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("AWS_ENDPOINT_URL")
+    state = local_state(stage, tmp_path)
     state.write(tmp_path)
     ssm = stage.client("ssm")
     name = stage_resources.parameter_name(stage_resources.LOCAL_STAGE)
@@ -381,3 +406,31 @@ def test_without_stage_the_local_platform_is_found_through_its_state_file(
         assert len(stage.visible(stage.document.events_queue_url)) == 1
     finally:
         ssm.delete_parameters(Names=[name])
+
+
+def test_a_local_sync_start_is_the_root_of_one_trace_through_the_execution(
+    stage: Stage, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("AWS_ENDPOINT_URL")
+    local_state(stage, tmp_path).write(tmp_path)
+    ssm = stage.client("ssm")
+    stage_resources.publish(ssm, replace(stage.document, stage=stage_resources.LOCAL_STAGE))
+    close_term(stage)
+    try:
+        started = luca_process(
+            "sync", "start", "--period", PERIOD, "--school", SCHOOL, "--no-wait",
+            "--correlation-id", "ops-local-0001", "--state-dir", str(tmp_path),
+        )  # fmt: skip
+    finally:
+        ssm.delete_parameters(Names=[stage_resources.parameter_name(stage_resources.LOCAL_STAGE)])
+
+    assert started.returncode == 0, started.stderr
+    spans = [json.loads(line) for line in (tmp_path / "traces.jsonl").read_text().splitlines()]
+    mine = [s for s in spans if s["attributes"].get("luca.correlation_id") == "ops-local-0001"]
+    by_name = {span["name"]: span for span in mine}
+    root, start = by_name["luca sync start"], by_name["StepFunctions StartExecution"]
+    # The command's span is the root; the StartExecution that hands its trace on is inside it.
+    assert root["parent_id"] is None
+    assert start["context"]["trace_id"] == root["context"]["trace_id"]
+    assert start["parent_id"] == root["context"]["span_id"]
+    assert root["resource"]["attributes"]["service.name"] == "luca-cli"

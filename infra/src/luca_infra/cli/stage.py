@@ -56,6 +56,8 @@ class Target:
     # starter's schools parameter is missing) and the lake pipeline's EMF file.
     local_schools: tuple[str, ...] = ()
     lake_metrics_file: str = ""
+    # The local platform's span file: a command's own spans go there, beside the platform's.
+    traces_file: str = ""
 
     @property
     def stage(self) -> str:
@@ -138,6 +140,7 @@ def local(state_dir: Path) -> Target:
         endpoint_url=state.emulator_url,
         local_schools=tuple(state.users),
         lake_metrics_file=state.lake_metrics_file,
+        traces_file=state.traces_file,
     )
 
 

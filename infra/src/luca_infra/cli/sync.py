@@ -11,11 +11,15 @@ platform's own engine answers behind the emulator), progress from the sync's own
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import time
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -32,6 +36,8 @@ from luca_govsync.entrypoints.operations import (
 )
 from luca_infra.cli.stage import Target, add_target_arguments, resolve_or_report
 from luca_platform.telemetry.context import sanitize_correlation_id
+from luca_platform.telemetry.propagation import continued_span
+from luca_platform.telemetry.tracing import configure_tracing
 
 POLL_SECONDS = 0.5
 
@@ -225,12 +231,35 @@ def run(args: argparse.Namespace) -> int:
     return 2
 
 
+@contextlib.contextmanager
+def _traced(control: SyncControl, name: str, correlation: str) -> Iterator[None]:
+    """The command as the root span of the sync it starts: the execution continues its trace
+    (``traceHeader``), so the start, every task and every ministry call are one trace. Locally the
+    span is written to the platform's trace file (``luca trace`` shows it); on a stage it is not
+    exported, but its ids still reach the execution, so X-Ray shows the sync as one trace."""
+    file = control.target.traces_file
+    provider = configure_tracing(service="cli", exporter="file" if file else "none", file_path=file)
+    try:
+        with continued_span(
+            trace.get_tracer("luca.cli"),
+            name,
+            trace_header=None,
+            correlation_id=correlation,
+            kind=SpanKind.CLIENT,
+        ):
+            yield
+    finally:
+        provider.force_flush()
+
+
 def _start(control: SyncControl, args: argparse.Namespace, console: Console) -> int:
     schools = args.schools or control.schools()
     if not schools:
         console.print("no schools to sync: name them with --school", markup=False)
         return 2
-    started = control.operations.start(args.period, schools, args.by, _request(args, console))
+    correlation = _request(args, console)
+    with _traced(control, "luca sync start", correlation):
+        started = control.operations.start(args.period, schools, args.by, correlation)
     for run_ in started:
         verb = "started" if run_.started else f"already exists ({run_.status}), not started again"
         console.print(f"{run_.key.school_id} {run_.key.period}: {run_.execution_name} {verb}", markup=False)
@@ -289,7 +318,9 @@ def _redrive(control: SyncControl, args: argparse.Namespace, console: Console) -
         return 0
     # Started (or found already started), then removed: a batch that fails again is dead-lettered
     # again, with a new message.
-    redriven = control.operations.redrive_dead_letters(letters, args.by, _request(args, console))
+    correlation = _request(args, console)
+    with _traced(control, "luca sync redrive", correlation):
+        redriven = control.operations.redrive_dead_letters(letters, args.by, correlation)
     started = redriven.started
     console.print(
         f"redriving {len(letters)} batches in {len(started)} executions; "
