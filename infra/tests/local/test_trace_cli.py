@@ -191,6 +191,8 @@ def test_the_lake_row_is_found_by_its_correlation_id_in_the_schools_partition(aw
     _parquet(s3, "lake", f"{prefix}/part-1.parquet", {"grade_id": ["g1"]})
     _parquet(s3, "lake", f"{prefix}/part-2.parquet", {"grade_id": ["g3"]})
     assert trace_cli.lake_rows(s3, "lake", "corr-1", {"school-a"}, since=None) is None  # no column yet
+    # A school with no file since the request: nothing landed, which is not "no column".
+    assert trace_cli.lake_rows(s3, "lake", "corr-1", {"school-c"}, since=None) == []
 
 
 # -- a deployed stage --------------------------------------------------------------------------------------

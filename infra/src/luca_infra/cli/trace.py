@@ -264,13 +264,13 @@ def lake_rows(
     s3: S3Client, bucket: str, correlation_id: str, schools: Iterable[str], *, since: float | None
 ) -> list[dict[str, Any]] | None:
     """The lake's rows with the correlation id, from the files of the request's schools written
-    since it started; None when no file has the column."""
+    since it started; None when the files it read all predate the column (none read: an empty list)."""
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
     prefixes = [f"{LAKE_PREFIX}/school_id={school}/" for school in sorted(schools)] or [f"{LAKE_PREFIX}/"]
     found: list[dict[str, Any]] = []
-    has_column = False
+    has_column = read_any = False
     for prefix in prefixes:
         for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
             for item in page.get("Contents", []):
@@ -281,12 +281,13 @@ def lake_rows(
                     continue
                 body = s3.get_object(Bucket=bucket, Key=item["Key"])["Body"].read()
                 table = pq.read_table(io.BytesIO(body))
+                read_any = True
                 if LAKE_COLUMN not in table.column_names:
                     continue
                 has_column = True
                 matching = table.filter(pc.equal(table[LAKE_COLUMN], correlation_id))
                 found += [{**row, "_file": item["Key"]} for row in matching.to_pylist()]
-    return found if has_column else None
+    return found if has_column or not read_any else None
 
 
 # -- printing -----------------------------------------------------------------------------------------------
