@@ -385,6 +385,11 @@ class PlatformDefinition:
     api_stage: str = "v1"
     metrics_namespace: str = "Luca/Platform"
     alerts_topic: str = "luca-ops-alerts"
+    # Every public request's body, on every route: the WAF's size rule, the local gateway and the
+    # services refuse more with 413. It is also what WAF inspects of a body behind API Gateway (16 KB).
+    request_body_limit_bytes: int = 16 * 1024
+    # WAF's log group: the name must start with aws-waf-logs-; the Authorization header is redacted.
+    waf_log_group: str = "aws-waf-logs-luca-api"
     # The edge's access log group (one JSON line per request), named for the runbooks and luca trace.
     api_access_log_group: str = "/aws/apigateway/luca-api-access"
     dashboard_name: str = "Luca-Production-Overview"

@@ -6,6 +6,7 @@ the CDK app and the definitions (which the local platform also uses) drift apart
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -478,19 +479,75 @@ def test_api_routes_v1_proxy_through_the_authorizer_to_the_alb(synthesized: Any)
 
 def test_waf_guards_the_stage(synthesized: Any) -> None:
     _, acl = synthesized.only("LucaEdge", "AWS::WAFv2::WebACL")
-    rules = acl["Properties"]["Rules"]
+    properties = acl["Properties"]
+    rules = {rule["Name"]: rule for rule in properties["Rules"]}
     managed = {
         r["Statement"]["ManagedRuleGroupStatement"]["Name"]
-        for r in rules
+        for r in rules.values()
         if "ManagedRuleGroupStatement" in r["Statement"]
     }
-    assert managed == {"AWSManagedRulesCommonRuleSet", "AWSManagedRulesKnownBadInputsRuleSet"}
-    (rate,) = [r["Statement"]["RateBasedStatement"] for r in rules if "RateBasedStatement" in r["Statement"]]
+    assert managed == {
+        "AWSManagedRulesAmazonIpReputationList",
+        "AWSManagedRulesCommonRuleSet",
+        "AWSManagedRulesKnownBadInputsRuleSet",
+        "AWSManagedRulesSQLiRuleSet",
+    }
+    assert sorted(rule["Priority"] for rule in rules.values()) == list(range(len(rules)))
+    # Bad reputation goes first; the cheap rate and size checks before the rule groups' inspection.
+    assert rules["AWSManagedRulesAmazonIpReputationList"]["Priority"] == 0
+    rate = rules["PerIpRate"]["Statement"]["RateBasedStatement"]
     assert rate["AggregateKeyType"] == "IP"
     # Never below what one school (usually one public IP) may legitimately send over the window.
     assert rate["Limit"] >= DEFINITION.throttling.per_school_rate * rate["EvaluationWindowSec"]
+    too_many = rules["PerIpRate"]["Action"]["Block"]["CustomResponse"]
+    assert too_many["ResponseCode"] == 429
+    assert [h["Name"] for h in too_many["ResponseHeaders"]] == ["Retry-After"]
     _, association = synthesized.only("LucaEdge", "AWS::WAFv2::WebACLAssociation")
     assert "/stages/" in str(association["Properties"]["ResourceArn"])
+
+
+def test_waf_refuses_bodies_over_the_apis_one_limit_with_a_413_problem(synthesized: Any) -> None:
+    from luca_grading.config import GradingSettings
+
+    _, acl = synthesized.only("LucaEdge", "AWS::WAFv2::WebACL")
+    properties = acl["Properties"]
+    rules = {rule["Name"]: rule for rule in properties["Rules"]}
+    limit = DEFINITION.request_body_limit_bytes
+    size = rules["BodyTooLarge"]["Statement"]["SizeConstraintStatement"]
+    assert (size["ComparisonOperator"], size["Size"]) == ("GT", limit)
+    # What WAF does not inspect counts as too large: nothing over the limit passes unread.
+    assert size["FieldToMatch"]["Body"]["OversizeHandling"] == "MATCH"
+    inspected = properties["AssociationConfig"]["RequestBody"]["API_GATEWAY"]["DefaultSizeInspectionLimit"]
+    assert int(inspected.removeprefix("KB_")) * 1024 >= limit
+    response = rules["BodyTooLarge"]["Action"]["Block"]["CustomResponse"]
+    assert response["ResponseCode"] == 413
+    problem = json.loads(properties["CustomResponseBodies"][response["CustomResponseBodyKey"]]["Content"])
+    assert problem["status"] == 413
+    assert str(limit) in problem["detail"]
+    # The common rule set's own 8 KB body rule would refuse bodies the API takes: it only counts.
+    (common,) = [
+        r["Statement"]["ManagedRuleGroupStatement"]
+        for r in rules.values()
+        if r["Statement"].get("ManagedRuleGroupStatement", {}).get("Name") == "AWSManagedRulesCommonRuleSet"
+    ]
+    assert common["RuleActionOverrides"] == [{"Name": "SizeRestrictions_BODY", "ActionToUse": {"Count": {}}}]
+    # The same limit behind it: the grading service's default and the container's setting.
+    assert GradingSettings.model_fields["max_body_bytes"].default == limit
+
+
+def test_waf_logs_every_verdict_without_the_bearer_token(synthesized: Any) -> None:
+    _, logging = synthesized.only("LucaEdge", "AWS::WAFv2::LoggingConfiguration")
+    properties = logging["Properties"]
+    assert properties["RedactedFields"] == [{"SingleHeader": {"Name": "authorization"}}]
+    (destination,) = properties["LogDestinationConfigs"]
+    assert DEFINITION.waf_log_group.startswith("aws-waf-logs-")  # WAF's required prefix
+    assert str(destination).count(DEFINITION.waf_log_group) == 1
+    assert not str(destination).endswith(":*")
+    groups = {
+        r["Properties"]["LogGroupName"]: r["Properties"]
+        for r in synthesized.resources("LucaEdge", "AWS::Logs::LogGroup").values()
+    }
+    assert groups[DEFINITION.waf_log_group]["RetentionInDays"] > 0
 
 
 # -- observability -----------------------------------------------------------------------------------

@@ -313,10 +313,42 @@ def test_an_event_over_the_byte_limit_is_a_413(
         headers=bearer(mint.token()),
     )
 
-    assert_problem(single, 413, "content-too-large")
-    body = assert_problem(in_batch, 413, "content-too-large")
-    assert "evt-00000001" in body["detail"]
+    for response in (single, in_batch):
+        body = assert_problem(response, 413, "content-too-large")
+        # One limit for every body on every route, the WAF's in AWS.
+        assert str(definition.request_body_limit_bytes) in body["detail"]
     assert drained(queues.queue_url) == []
+
+
+def test_a_batch_is_held_to_the_one_body_limit_however_small_its_events(
+    client: httpx.Client,
+    mint: Mint,
+    definition: PlatformDefinition,
+    queues: EventQueues,
+    drained: Drained,
+) -> None:
+    def batch(answered: int) -> dict[str, Any]:
+        answers = [{"question_id": f"q-{n:03d}-" + "x" * 50, "correct": True} for n in range(answered)]
+        return {
+            "events": [
+                event(
+                    f"evt-{n:08d}", exercise_submission={"exercise_id": "ex-1", "answers": {"items": answers}}
+                )
+                for n in range(definition.ingest.max_events_per_request)
+            ]
+        }
+
+    fits, too_big = batch(12), batch(25)
+    limit = definition.request_body_limit_bytes
+    assert len(json.dumps(fits)) <= limit < len(json.dumps(too_big))
+    assert all(len(json.dumps(e)) < definition.ingest.max_event_bytes for e in too_big["events"])
+
+    refused = client.post("/v1/events/batch", json=too_big, headers=bearer(mint.token()))
+    accepted = client.post("/v1/events/batch", json=fits, headers=bearer(mint.token()))
+
+    assert_problem(refused, 413, "content-too-large")
+    assert accepted.status_code == 202, accepted.text
+    assert len(drained(queues.queue_url)) == definition.ingest.max_events_per_request
 
 
 def test_a_huge_declared_body_is_refused_before_it_is_read(

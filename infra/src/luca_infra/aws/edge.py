@@ -1,8 +1,8 @@
 """The edge: API Gateway REST API in front of the services' ALB and the burst queue, behind WAF.
 
-Request path: WAF (managed rule groups + per-IP rate rule) → stage throttling → Cognito user pools
-authorizer (the ID token must be valid; the service verifies it again and takes the school only
-from it) → ``/v1/{proxy+}`` → private integration over a VPC link V2 → the shared internal ALB's
+Request path: WAF (IP reputation, per-IP rate, body size, managed rule groups: ``firewall``) →
+stage throttling → Cognito user pools authorizer (the ID token must be valid; the service verifies
+it again and takes the school only from it) → ``/v1/{proxy+}`` → private integration over a VPC link V2 → the shared internal ALB's
 REST listener (``LucaNetwork``) → the service whose rule claims the path (grading, unless another's
 does) → its ``/v1/{proxy}``.
 
@@ -74,9 +74,9 @@ from aws_cdk import aws_elasticloadbalancingv2 as elbv2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sqs as sqs
-from aws_cdk import aws_wafv2 as wafv2
 from constructs import Construct
 
+from luca_infra.aws.firewall import edge_firewall
 from luca_infra.aws.load_balancer import REST_LISTENER_PORT
 from luca_infra.aws.nag import acknowledge
 from luca_infra.definitions import (
@@ -93,10 +93,6 @@ CORRELATION_HEADER = "X-Correlation-Id"
 EDGE_REQUEST_ID_HEADER = "X-Edge-Request-Id"
 ACCESS_LOG_RETENTION = logs.RetentionDays.ONE_YEAR
 INTEGRATION_TIMEOUT = cdk.Duration.seconds(29)
-# WAF counts requests per source IP over this window. A school usually reaches us from one public
-# IP, so the per-IP ceiling is the school's own allowance over the window, never below it.
-WAF_RATE_WINDOW_SECONDS = 300
-MANAGED_RULE_GROUPS = ("AWSManagedRulesCommonRuleSet", "AWSManagedRulesKnownBadInputsRuleSet")
 
 # -- the burst path's routes ---------------------------------------------------------------------------
 SCHEMA_PACKAGE = "luca.ingest.v1.schemas"
@@ -577,13 +573,7 @@ class EdgeStack(cdk.Stack):
         )
         self._problem_gateway_responses(definition.ingest)
 
-        self.web_acl = self._web_acl(definition)
-        wafv2.CfnWebACLAssociation(
-            self,
-            "StageFirewall",
-            resource_arn=self.api.deployment_stage.stage_arn,
-            web_acl_arn=self.web_acl.attr_arn,
-        )
+        self.web_acl = edge_firewall(self, definition, self.api.deployment_stage.stage_arn)
 
     def _problem_gateway_responses(self, ingest: IngestDefinition) -> None:
         """Problems, not API Gateway's ``{"message": ...}``, for what the edge itself refuses.
@@ -614,48 +604,3 @@ class EdgeStack(cdk.Stack):
                 response_headers={"Content-Type": f"'{PROBLEM_TYPE}'"},
                 templates={JSON_TYPE: _problem(status, kind, detail, "$context.requestId")},
             )
-
-    def _web_acl(self, definition: PlatformDefinition) -> wafv2.CfnWebACL:
-        def visibility(name: str) -> wafv2.CfnWebACL.VisibilityConfigProperty:
-            return wafv2.CfnWebACL.VisibilityConfigProperty(
-                cloud_watch_metrics_enabled=True, metric_name=name, sampled_requests_enabled=True
-            )
-
-        rules = [
-            wafv2.CfnWebACL.RuleProperty(
-                name=group,
-                priority=priority,
-                override_action=wafv2.CfnWebACL.OverrideActionProperty(none={}),
-                statement=wafv2.CfnWebACL.StatementProperty(
-                    managed_rule_group_statement=wafv2.CfnWebACL.ManagedRuleGroupStatementProperty(
-                        vendor_name="AWS", name=group
-                    )
-                ),
-                visibility_config=visibility(group),
-            )
-            for priority, group in enumerate(MANAGED_RULE_GROUPS)
-        ]
-        per_ip_limit = int(definition.throttling.per_school_rate * WAF_RATE_WINDOW_SECONDS)
-        rules.append(
-            wafv2.CfnWebACL.RuleProperty(
-                name="PerIpRate",
-                priority=len(rules),
-                action=wafv2.CfnWebACL.RuleActionProperty(block={}),
-                statement=wafv2.CfnWebACL.StatementProperty(
-                    rate_based_statement=wafv2.CfnWebACL.RateBasedStatementProperty(
-                        aggregate_key_type="IP",
-                        limit=per_ip_limit,
-                        evaluation_window_sec=WAF_RATE_WINDOW_SECONDS,
-                    )
-                ),
-                visibility_config=visibility("PerIpRate"),
-            )
-        )
-        return wafv2.CfnWebACL(
-            self,
-            "Firewall",
-            scope="REGIONAL",
-            default_action=wafv2.CfnWebACL.DefaultActionProperty(allow={}),
-            visibility_config=visibility(f"{definition.api_name}-waf"),
-            rules=rules,
-        )

@@ -128,6 +128,8 @@ class GradingStack(cdk.Stack):
             setting_env("rest_port"): str(service.rest_port),
             setting_env("grpc_port"): str(service.grpc_port),
             setting_env("metrics_namespace"): definition.metrics_namespace,
+            # The platform's one body limit, as the WAF's size rule enforces it before the service.
+            setting_env("max_body_bytes"): str(definition.request_body_limit_bytes),
             setting_env("otel_exporter"): "otlp",
             "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://{OTLP_HTTP_ENDPOINT}",
         }

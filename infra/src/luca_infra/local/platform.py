@@ -315,6 +315,7 @@ class LocalPlatform:
             otel_exporter="file",
             otel_file_path=str(state_dir / TRACES_FILE),
             metrics_namespace=definition.metrics_namespace,
+            max_body_bytes=definition.request_body_limit_bytes,
             # In AWS the EMF lines go to stdout for the log driver; here to a file beside the traces.
             metrics_file_path=str(state_dir / METRICS_FILE),
             ready_file=str(state_dir / GRADING_READY_FILE),
@@ -468,6 +469,7 @@ class LocalPlatform:
                 queue_url=resources.events_queue_url,
                 region=resources.region,
                 endpoint_url=resources.endpoint_url,
+                max_body_bytes=self.config.definition.request_body_limit_bytes,
             ),
         )
         path = config.write(state_dir / GATEWAY_CONFIG_FILE)

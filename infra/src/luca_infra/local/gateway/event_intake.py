@@ -35,28 +35,35 @@ if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
 
 EVENT_SCHEMAS_PACKAGE = "luca.ingest.v1.schemas"
-# Room for the batch envelope ({"events": [...]}) and whitespace around the events themselves.
-_BATCH_ENVELOPE_BYTES = 1024
 
 log = logging.getLogger("luca.gateway")
 
 
 @dataclass(frozen=True, slots=True)
 class EventIntakeSettings:
-    """Where the event routes put events, and the edge's limits (all from ``IngestDefinition``)."""
+    """Where the event routes put events, and the edge's limits (from ``IngestDefinition`` and the
+    platform's request body limit)."""
 
     queue_url: str
     region: str
     endpoint_url: str | None = None
     max_events_per_request: int = PLATFORM_DEFINITION.ingest.max_events_per_request
     max_event_bytes: int = PLATFORM_DEFINITION.ingest.max_event_bytes
+    # The whole body, one event or a batch: the edge's limit on every route (the WAF's in AWS).
+    max_body_bytes: int = PLATFORM_DEFINITION.request_body_limit_bytes
     school_attribute: str = PLATFORM_DEFINITION.ingest.school_attribute
     correlation_attribute: str = PLATFORM_DEFINITION.ingest.correlation_attribute
     student_attribute: str = PLATFORM_DEFINITION.ingest.student_attribute
 
     @classmethod
     def from_definition(
-        cls, ingest: IngestDefinition, *, queue_url: str, region: str, endpoint_url: str | None = None
+        cls,
+        ingest: IngestDefinition,
+        *,
+        queue_url: str,
+        region: str,
+        endpoint_url: str | None = None,
+        max_body_bytes: int = PLATFORM_DEFINITION.request_body_limit_bytes,
     ) -> EventIntakeSettings:
         return cls(
             queue_url=queue_url,
@@ -64,6 +71,7 @@ class EventIntakeSettings:
             endpoint_url=endpoint_url,
             max_events_per_request=ingest.max_events_per_request,
             max_event_bytes=ingest.max_event_bytes,
+            max_body_bytes=max_body_bytes,
             school_attribute=ingest.school_attribute,
             correlation_attribute=ingest.correlation_attribute,
             student_attribute=ingest.student_attribute,
@@ -102,7 +110,7 @@ class EventIntake:
 
     async def submit(self, request: Request, *, principal: Principal, batch: bool) -> Response:
         try:
-            events = self._events(await self._body(request, batch=batch), batch=batch)
+            events = self._events(await self._body(request), batch=batch)
             self._check_submitter(events, principal)
             # The request's trace, as API Gateway's SQS integration passes it: the handler continues it.
             trace_header = xray_header()
@@ -137,16 +145,11 @@ class EventIntake:
             )
         return JSONResponse({"event_ids": event_ids}, status_code=202)
 
-    async def _body(self, request: Request, *, batch: bool) -> bytes:
+    async def _body(self, request: Request) -> bytes:
         media = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if media != "application/json":
             raise _Rejected(415, "unsupported-media-type", "send the request body as application/json")
-        settings = self.settings
-        limit = (
-            settings.max_events_per_request * settings.max_event_bytes + _BATCH_ENVELOPE_BYTES
-            if batch
-            else settings.max_event_bytes
-        )
+        limit = self.settings.max_body_bytes
         too_large = _Rejected(413, "content-too-large", f"the request body exceeds {limit} bytes")
         length = request.headers.get("content-length")
         if length is not None and (not length.isdigit() or int(length) > limit):
