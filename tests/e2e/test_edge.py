@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from luca_infra.local.demo import DEMO_PASSWORD, SCHOOL_A, SCHOOL_B, DemoSchool, id_token
+from luca_infra.local.gateway import RateLimit
 from luca_infra.local.platform import LocalPlatform
 
 if TYPE_CHECKING:
@@ -174,6 +175,15 @@ def test_the_service_writes_emf_metrics_per_school(
         and m["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "Luca/Platform"
         for m in metrics
     )
+
+
+def test_each_schools_bucket_is_its_enrolment_tier_from_the_one_definition(platform: LocalPlatform) -> None:
+    throttling = platform.config.definition.throttling
+    for school in (SCHOOL_A, SCHOOL_B):
+        tier = throttling.tier_for_enrolment(school.enrolment)
+        # The gateway's bucket is the tier's shape, the usage plan the school has in AWS.
+        assert platform.rate_limit_for(school.school_id) == RateLimit(tier.rate, tier.burst)
+    assert platform.rate_limit_for(SCHOOL_A.school_id) != platform.rate_limit_for(SCHOOL_B.school_id)
 
 
 def test_a_school_over_its_bucket_gets_429_and_the_others_do_not(

@@ -98,13 +98,65 @@ class ServiceIdentityDefinition:
 
 
 @dataclass(frozen=True, slots=True)
+class TierDefinition:
+    """A school's allowance at the edge, sized by its enrolment: each school of the tier gets its own
+    bucket of this shape (in AWS a usage plan whose throttle applies per school's API key; locally
+    the gateway's bucket for the school)."""
+
+    name: str
+    max_students: int | None  # enrolment up to this many students; None: no ceiling
+    rate: float  # requests per second, steady
+    burst: int  # requests at once, banked
+
+
+@dataclass(frozen=True, slots=True)
 class ThrottlingDefinition:
-    """Edge throttling: the API stage's limits and the per-school limiter (docs/decisions/0006-per-school-throttling.md)."""
+    """Edge throttling: the API stage's limits and each school's tier (docs/decisions/0006-per-school-throttling.md)."""
 
     stage_rate_limit: float = 5000.0
     stage_burst_limit: int = 5000
-    per_school_rate: float = 200.0
-    per_school_burst: int = 400
+    # Smallest first. A recess is every student at once: the burst covers about a third of the
+    # enrolment, the rate a class of them opening the app each second.
+    tiers: tuple[TierDefinition, ...] = (
+        TierDefinition("small", 300, rate=50.0, burst=100),
+        TierDefinition("medium", 1000, rate=200.0, burst=400),
+        TierDefinition("large", 3000, rate=500.0, burst=1000),
+        TierDefinition("xlarge", None, rate=1000.0, burst=2000),
+    )
+    # A school whose tier is not recorded yet (onboarding records it).
+    default_tier: str = "medium"
+
+    def __post_init__(self) -> None:
+        ceilings = [t.max_students for t in self.tiers]
+        if not self.tiers or ceilings[-1] is not None or any(c is None for c in ceilings[:-1]):
+            raise ValueError("tiers are ordered by enrolment ceiling, the last one without a ceiling")
+        if ceilings[:-1] != sorted(c for c in ceilings[:-1] if c is not None):
+            raise ValueError("tiers must be ordered by enrolment ceiling")
+        self.tier(self.default_tier)
+
+    def tier(self, name: str) -> TierDefinition:
+        for tier in self.tiers:
+            if tier.name == name:
+                return tier
+        raise ValueError(f"no tier {name!r}; tiers: {[t.name for t in self.tiers]}")
+
+    def tier_for_enrolment(self, students: int) -> TierDefinition:
+        if students < 0:
+            raise ValueError("an enrolment is a number of students, at least 0")
+        return next(t for t in self.tiers if t.max_students is None or students <= t.max_students)
+
+    @property
+    def per_school_rate(self) -> float:
+        return self.tier(self.default_tier).rate
+
+    @property
+    def per_school_burst(self) -> int:
+        return self.tier(self.default_tier).burst
+
+    @property
+    def max_school_rate(self) -> float:
+        """What the largest school may legitimately send: the floor of any per-source limit."""
+        return max(t.rate for t in self.tiers)
 
 
 @dataclass(frozen=True, slots=True)

@@ -497,8 +497,8 @@ def test_waf_guards_the_stage(synthesized: Any) -> None:
     assert rules["AWSManagedRulesAmazonIpReputationList"]["Priority"] == 0
     rate = rules["PerIpRate"]["Statement"]["RateBasedStatement"]
     assert rate["AggregateKeyType"] == "IP"
-    # Never below what one school (usually one public IP) may legitimately send over the window.
-    assert rate["Limit"] >= DEFINITION.throttling.per_school_rate * rate["EvaluationWindowSec"]
+    # Never below what the largest school (usually one public IP) may legitimately send over the window.
+    assert rate["Limit"] >= DEFINITION.throttling.max_school_rate * rate["EvaluationWindowSec"]
     too_many = rules["PerIpRate"]["Action"]["Block"]["CustomResponse"]
     assert too_many["ResponseCode"] == 429
     assert [h["Name"] for h in too_many["ResponseHeaders"]] == ["Retry-After"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from luca_infra.definitions import PLATFORM_DEFINITION
+from luca_infra.definitions import PLATFORM_DEFINITION, ThrottlingDefinition, TierDefinition
 from luca_infra.local.gateway.rate_limiter import RateLimit, SchoolRateLimiter, retry_after_seconds
 
 
@@ -78,6 +78,47 @@ def test_the_default_comes_from_the_definitions() -> None:
     limiter = SchoolRateLimiter.from_definition(throttling)
 
     assert limiter.limit_for("any") == RateLimit(throttling.per_school_rate, throttling.per_school_burst)
+    assert limiter.limit_for("any") == RateLimit.of_tier(throttling.tier(throttling.default_tier))
+
+
+@pytest.mark.parametrize(
+    ("students", "tier"),
+    [
+        (0, "small"),
+        (300, "small"),
+        (301, "medium"),
+        (1000, "medium"),
+        (1001, "large"),
+        (3001, "xlarge"),
+        (90_000, "xlarge"),
+    ],
+)
+def test_a_schools_tier_follows_its_enrolment(students: int, tier: str) -> None:
+    assert PLATFORM_DEFINITION.throttling.tier_for_enrolment(students).name == tier
+
+
+def test_tiers_must_be_ordered_with_an_open_last_one_and_name_the_default() -> None:
+    small, medium = TierDefinition("s", 100, 10.0, 20), TierDefinition("m", 500, 20.0, 40)
+    open_ended = TierDefinition("l", None, 50.0, 100)
+    ThrottlingDefinition(tiers=(small, medium, open_ended), default_tier="m")
+    for tiers in ((medium, small, open_ended), (small, medium), (open_ended, small, medium)):
+        with pytest.raises(ValueError, match="ordered"):
+            ThrottlingDefinition(tiers=tiers, default_tier="m")
+    with pytest.raises(ValueError, match="no tier"):
+        ThrottlingDefinition(tiers=(small, open_ended), default_tier="m")
+    with pytest.raises(ValueError, match="enrolment"):
+        PLATFORM_DEFINITION.throttling.tier_for_enrolment(-1)
+
+
+def test_every_larger_tier_allows_more_and_the_source_floor_is_the_largest() -> None:
+    throttling = PLATFORM_DEFINITION.throttling
+    rates = [t.rate for t in throttling.tiers]
+    bursts = [t.burst for t in throttling.tiers]
+    assert rates == sorted(rates)
+    assert bursts == sorted(bursts)
+    assert throttling.max_school_rate == rates[-1]
+    # No one school may take the whole stage: the others must still get through.
+    assert throttling.max_school_rate < throttling.stage_rate_limit
 
 
 @pytest.mark.parametrize(("wait", "header"), [(0.001, 1), (0.5, 1), (1.0, 1), (1.2, 2), (9.99, 10)])

@@ -32,7 +32,7 @@ from constructs import Construct
 from luca_infra.definitions import PlatformDefinition
 
 # WAF counts requests per source IP over this window. A school usually reaches us from one public
-# IP, so the per-IP ceiling is the school's own allowance over the window, never below it.
+# IP, so the per-IP ceiling is the largest tier's allowance over the window, never below it.
 WAF_RATE_WINDOW_SECONDS = 300
 IP_REPUTATION = "AWSManagedRulesAmazonIpReputationList"
 MANAGED_RULE_GROUPS = (
@@ -105,7 +105,7 @@ def edge_firewall(scope: Construct, definition: PlatformDefinition, stage_arn: s
     """The web ACL in ``scope`` (ids ``Firewall``, ``StageFirewall``, ``FirewallLogs``, ``FirewallLogging``),
     associated with the API stage and logging to its named group."""
     limit = definition.request_body_limit_bytes
-    per_ip_limit = int(definition.throttling.per_school_rate * WAF_RATE_WINDOW_SECONDS)
+    per_ip_limit = int(definition.throttling.max_school_rate * WAF_RATE_WINDOW_SECONDS)
     rules = [
         _managed(IP_REPUTATION, 0),
         wafv2.CfnWebACL.RuleProperty(

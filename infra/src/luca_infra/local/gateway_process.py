@@ -21,7 +21,7 @@ from typing import Any
 
 import jwt
 
-from luca_infra.definitions import ThrottlingDefinition
+from luca_infra.definitions import ThrottlingDefinition, TierDefinition
 from luca_infra.local.gateway import (
     EventIntakeSettings,
     Gateway,
@@ -56,7 +56,7 @@ class GatewayConfig:
 
     def write(self, path: Path) -> Path:
         raw = asdict(self)
-        raw["throttling"] = {name: getattr(self.throttling, name) for name in self.throttling.__slots__}
+        raw["throttling"] = asdict(self.throttling)
         if self.events is not None:
             raw["events"] = {name: getattr(self.events, name) for name in self.events.__slots__}
         path.write_text(json.dumps(raw, indent=2), encoding="utf-8")
@@ -69,7 +69,12 @@ class GatewayConfig:
             **{
                 **raw,
                 "cognito": CognitoSettings(**raw["cognito"]),
-                "throttling": ThrottlingDefinition(**raw["throttling"]),
+                "throttling": ThrottlingDefinition(
+                    **{
+                        **raw["throttling"],
+                        "tiers": tuple(TierDefinition(**tier) for tier in raw["throttling"]["tiers"]),
+                    }
+                ),
                 "school_limits": {
                     school: RateLimit(**limit) for school, limit in raw["school_limits"].items()
                 },

@@ -459,7 +459,7 @@ class LocalPlatform:
                 jwks_url=resources.jwks_url,
             ),
             throttling=self.config.throttling,
-            school_limits=dict(self.config.school_limits),
+            school_limits=self.school_limits(),
             upstream_timeout_seconds=self.config.upstream_timeout_seconds,
             access_log_path=str(state_dir / ACCESS_LOG_FILE),
             access_log_stdout=self.config.access_log_stdout,
@@ -640,8 +640,18 @@ class LocalPlatform:
 
     def rate_limit_for(self, school_id: str) -> RateLimit:
         """The gateway's bucket for ``school_id``, from the same configuration the gateway runs with."""
-        limiter = SchoolRateLimiter.from_definition(self.config.throttling, tiers=self.config.school_limits)
+        limiter = SchoolRateLimiter.from_definition(self.config.throttling, tiers=self.school_limits())
         return limiter.limit_for(school_id)
+
+    def school_limits(self) -> dict[str, RateLimit]:
+        """Each enrolled school's bucket: its tier by enrolment (the usage plan it has in AWS), unless
+        the configuration sets one for it (tests use a tiny one)."""
+        throttling = self.config.throttling
+        by_tier = {
+            school.school_id: RateLimit.of_tier(throttling.tier_for_enrolment(school.enrolment))
+            for school in self.config.schools
+        }
+        return by_tier | dict(self.config.school_limits)
 
     @property
     def grading_rest_url(self) -> str:

@@ -1,7 +1,8 @@
 """The gateway's throttling: a token bucket per school behind one for the whole stage.
 
 The local twin of the API stage's throttle, the usage plans and the per-school limiter
-(docs/decisions/0006-per-school-throttling.md); rate and burst come from ``definitions.throttling``.
+(docs/decisions/0006-per-school-throttling.md); the stage's limits and each school's tier come from
+``definitions.throttling``, the same definition the edge's usage plans are made from.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from luca_infra.definitions import ThrottlingDefinition
+from luca_infra.definitions import ThrottlingDefinition, TierDefinition
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +26,10 @@ class RateLimit:
     def __post_init__(self) -> None:
         if self.rate <= 0 or self.burst < 1:
             raise ValueError("a rate limit needs rate > 0 and burst >= 1")
+
+    @classmethod
+    def of_tier(cls, tier: TierDefinition) -> RateLimit:
+        return cls(tier.rate, tier.burst)
 
 
 @dataclass(slots=True)
@@ -75,7 +80,7 @@ class SchoolRateLimiter:
         cls, throttling: ThrottlingDefinition, *, tiers: Mapping[str, RateLimit] | None = None
     ) -> SchoolRateLimiter:
         return cls(
-            RateLimit(throttling.per_school_rate, throttling.per_school_burst),
+            RateLimit.of_tier(throttling.tier(throttling.default_tier)),
             stage=RateLimit(throttling.stage_rate_limit, throttling.stage_burst_limit),
             tiers=tiers,
         )
