@@ -210,6 +210,15 @@ def test_a_school_over_its_bucket_gets_429_and_the_others_do_not(
     lines = [json.loads(line) for line in platform.access_log_path.read_text(encoding="utf-8").splitlines()]
     (logged,) = [line for line in lines if line["correlation_id"] == throttled.headers["x-correlation-id"]]
     assert (logged["status"], logged["school_id"]) == (429, throttled_school.school_id)
+    # Counted per school, as the access log's metric filter counts them in AWS.
+    metrics = [json.loads(line) for line in platform.metrics_path.read_text(encoding="utf-8").splitlines()]
+    counted = [
+        m for m in metrics if "ThrottledRequests" in m and m.get("school_id") == throttled_school.school_id
+    ]
+    assert counted, "no ThrottledRequests line for the throttled school"
+    assert not [
+        m for m in metrics if "ThrottledRequests" in m and m.get("school_id") != throttled_school.school_id
+    ]
 
 
 def test_the_state_dir_holds_the_local_artefacts(platform: LocalPlatform) -> None:

@@ -506,6 +506,23 @@ def test_waf_guards_the_stage(synthesized: Any) -> None:
     assert "/stages/" in str(association["Properties"]["ResourceArn"])
 
 
+def test_throttled_requests_are_counted_per_school_from_the_access_log(synthesized: Any) -> None:
+    from luca_platform.telemetry.metrics import SCHOOL_DIMENSION, THROTTLED_REQUESTS
+
+    _, metric_filter = synthesized.only("LucaEdge", "AWS::Logs::MetricFilter")
+    properties = metric_filter["Properties"]
+    assert properties["FilterPattern"] == '{ $.status = "429" }'
+    (transformation,) = properties["MetricTransformations"]
+    assert transformation["MetricName"] == THROTTLED_REQUESTS
+    assert transformation["MetricNamespace"] == DEFINITION.metrics_namespace
+    assert transformation["Dimensions"] == [{"Key": SCHOOL_DIMENSION, "Value": "$.school"}]
+    groups = synthesized.resources("LucaEdge", "AWS::Logs::LogGroup")
+    (access_log,) = [
+        lid for lid, g in groups.items() if g["Properties"]["LogGroupName"] == DEFINITION.api_access_log_group
+    ]
+    assert properties["LogGroupName"] == {"Ref": access_log}
+
+
 def test_waf_refuses_bodies_over_the_apis_one_limit_with_a_413_problem(synthesized: Any) -> None:
     from luca_grading.config import GradingSettings
 

@@ -68,6 +68,7 @@ from typing import Any
 import aws_cdk as cdk
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_apigatewayv2 as apigwv2
+from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cognito as cognito
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_elasticloadbalancingv2 as elbv2
@@ -87,6 +88,7 @@ from luca_infra.definitions import (
 )
 from luca_platform.problems import PROBLEM_BASE, TITLES
 from luca_platform.telemetry.context import MAX_CORRELATION_ID
+from luca_platform.telemetry.metrics import SCHOOL_DIMENSION, THROTTLED_REQUESTS
 
 ROUTE_PREFIX = "v1"
 CORRELATION_HEADER = "X-Correlation-Id"
@@ -489,6 +491,20 @@ class EdgeStack(cdk.Stack):
             retention=ACCESS_LOG_RETENTION,
         )
         self.access_logs = access_logs
+        # 429s counted per school from the access log: the stage's and (with the tiers' usage plans)
+        # each school's throttling. CloudWatch disables a filter whose dimensions make more than
+        # 1,000 series an hour: a platform-wide throttling incident shows as the filter turning off.
+        logs.MetricFilter(
+            self,
+            "ThrottledBySchool",
+            log_group=access_logs,
+            metric_namespace=definition.metrics_namespace,
+            metric_name=THROTTLED_REQUESTS,
+            filter_pattern=logs.FilterPattern.string_value("$.status", "=", "429"),
+            metric_value="1",
+            dimensions={SCHOOL_DIMENSION: "$.school"},
+            unit=cloudwatch.Unit.COUNT,
+        )
         self.api = apigw.RestApi(
             self,
             "Api",

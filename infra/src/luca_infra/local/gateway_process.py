@@ -21,7 +21,7 @@ from typing import Any
 
 import jwt
 
-from luca_infra.definitions import ThrottlingDefinition, TierDefinition
+from luca_infra.definitions import PLATFORM_DEFINITION, ThrottlingDefinition, TierDefinition
 from luca_infra.local.gateway import (
     EventIntakeSettings,
     Gateway,
@@ -53,6 +53,9 @@ class GatewayConfig:
     access_log_stdout: bool = True
     log_level: str = "INFO"
     events: EventIntakeSettings | None = None
+    # The edge's EMF lines (ThrottledRequests per school), beside the services' metrics.
+    metrics_path: str | None = None
+    metrics_namespace: str = PLATFORM_DEFINITION.metrics_namespace
 
     def write(self, path: Path) -> Path:
         raw = asdict(self)
@@ -92,6 +95,8 @@ class GatewayConfig:
             access_log_path=Path(self.access_log_path) if self.access_log_path else None,
             access_log_stdout=self.access_log_stdout,
             events=self.events,
+            metrics_path=Path(self.metrics_path) if self.metrics_path else None,
+            metrics_namespace=self.metrics_namespace,
         )
 
 

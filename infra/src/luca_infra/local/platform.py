@@ -464,6 +464,8 @@ class LocalPlatform:
             access_log_path=str(state_dir / ACCESS_LOG_FILE),
             access_log_stdout=self.config.access_log_stdout,
             log_level=self.config.log_level,
+            metrics_path=str(state_dir / METRICS_FILE),
+            metrics_namespace=self.config.definition.metrics_namespace,
             events=EventIntakeSettings.from_definition(
                 self.config.definition.ingest,
                 queue_url=resources.events_queue_url,

@@ -35,6 +35,8 @@ from luca_infra.local.gateway.rate_limiter import RateLimit, SchoolRateLimiter, 
 from luca_infra.local.gateway.tracing import TracedTransport, server_spans
 from luca_kernel.access import Principal
 from luca_kernel.errors import Unauthenticated
+from luca_platform.telemetry.files import AppendOnlyLines
+from luca_platform.telemetry.metrics import throttled_request
 from luca_platform.telemetry.tracing import annotate_school
 from luca_platform.tokens import bearer
 
@@ -69,6 +71,9 @@ class GatewaySettings:
     access_log_stdout: bool = True
     # The burst path's routes; without them /v1/events is forwarded like any other path.
     events: EventIntakeSettings | None = None
+    # Where the edge's own EMF lines go (ThrottledRequests per school); None: nowhere.
+    metrics_path: Path | None = None
+    metrics_namespace: str = PLATFORM_DEFINITION.metrics_namespace
 
 
 class Gateway:
@@ -95,6 +100,7 @@ class Gateway:
         self.access_log = access_log or AccessLog(
             path=settings.access_log_path, stdout=settings.access_log_stdout
         )
+        self.metrics = AppendOnlyLines(settings.metrics_path) if settings.metrics_path else None
         self.proxy = UpstreamProxy(
             settings.upstream_url,
             routes=settings.routes,
@@ -164,6 +170,16 @@ class Gateway:
         annotate_school(principal.school_id)
         wait = self.limiter.take(principal.school_id)
         if wait:
+            if self.metrics is not None:
+                self.metrics.write_lines(
+                    [
+                        throttled_request(
+                            namespace=self.settings.metrics_namespace,
+                            school_id=principal.school_id,
+                            route=path,
+                        )
+                    ]
+                )
             return problem(
                 request,
                 429,

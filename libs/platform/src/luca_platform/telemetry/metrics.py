@@ -15,6 +15,9 @@ from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 
 INTERACTIVE_REQUEST_COUNT = "InteractiveRequestCount"
 INTERACTIVE_REQUEST_LATENCY = "InteractiveRequestLatency"
+# Requests the edge refused because the school was over its tier (429): in AWS a metric filter on
+# the API's access log counts them; locally the gateway writes this EMF line.
+THROTTLED_REQUESTS = "ThrottledRequests"
 SCHOOL_DIMENSION = "school_id"
 SERVICE_DIMENSION = "service"
 
@@ -42,3 +45,12 @@ class RequestMetrics:
             self._sink.write(line + "\n")
             self._sink.flush()
         return blob
+
+
+def throttled_request(*, namespace: str, school_id: str, route: str) -> str:
+    """One EMF line counting a request refused for its school's rate (dimension: the school)."""
+    emf = EphemeralMetrics(namespace=namespace)
+    emf.add_dimension(name=SCHOOL_DIMENSION, value=school_id)
+    emf.add_metric(name=THROTTLED_REQUESTS, unit=MetricUnit.Count, value=1)
+    emf.add_metadata(key="route", value=route)
+    return json.dumps(emf.serialize_metric_set(), separators=(",", ":"))
