@@ -130,7 +130,11 @@ def test_transport_level_bad_input_gets_problems(api: TestClient, grading: Emula
     huge = api.post("/v1/evaluations", json={**GRADE, "description": "x" * 40_000}, headers=teacher)
     assert_problem(huge, 413, "content-too-large")
     assert_problem(api.get("/v1/nowhere", headers=teacher), 404, "not-found")
-    assert_problem(api.delete("/v1/evaluations", headers=teacher), 405, "method-not-allowed")
+    wrong_method = api.delete("/v1/evaluations", headers=teacher)
+    assert_problem(wrong_method, 405, "method-not-allowed")
+    assert "POST" in {
+        m.strip() for m in wrong_method.headers["allow"].split(",")
+    }  # RFC 9110: 405 says what is
     no_key = api.post("/v1/evaluations", json=GRADE, headers=grading.bearer("school-a", "teacher"))
     assert "Idempotency-Key" in assert_problem(no_key, 400, "validation")["detail"]
 
