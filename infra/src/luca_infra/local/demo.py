@@ -64,7 +64,7 @@ class DemoSchool:
     term_id: str = DEMO_TERM
     current_term_id: str = CURRENT_TERM
     # The whole school's enrolment (the demo seeds a few of them): it sets the school's edge tier.
-    enrolment: int = 450
+    enrolment: int = 1200
     # One behavior note about the student user: (kind, text), kind "positive" or "negative".
     behavior_note: tuple[str, str] | None = None
 
@@ -98,7 +98,7 @@ SCHOOL_A = DemoSchool(
 )
 SCHOOL_B = DemoSchool(
     school_id="demo-school-b",
-    enrolment=180,
+    enrolment=450,
     course_id="2B",
     course_name="Segundo Medio B",
     subjects={"math": "Matemáticas", "science": "Ciencias"},
