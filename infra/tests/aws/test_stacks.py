@@ -25,6 +25,7 @@ from luca_infra.aws.load_balancer import (
 )
 from luca_infra.aws.observability import LATENCY_ALARM_NAME
 from luca_infra.definitions import PLATFORM_DEFINITION
+from luca_platform.problems import PROBLEM_BASE
 from luca_platform.table import keys
 from luca_platform.telemetry.metrics import INTERACTIVE_REQUEST_LATENCY
 
@@ -523,6 +524,21 @@ def test_throttled_requests_are_counted_per_school_from_the_access_log(synthesiz
     assert properties["LogGroupName"] == {"Ref": access_log}
 
 
+def test_throttling_at_the_edge_is_a_429_problem_with_retry_after(synthesized: Any) -> None:
+    responses = {
+        r["Properties"]["ResponseType"]: r["Properties"]
+        for r in synthesized.resources("LucaEdge", "AWS::ApiGateway::GatewayResponse").values()
+    }
+    for kind in ("THROTTLED", "QUOTA_EXCEEDED"):
+        response = responses[kind]
+        assert response["StatusCode"] == "429"
+        headers = response["ResponseParameters"]
+        assert int(headers["gatewayresponse.header.Retry-After"].strip("'")) >= 1
+        assert headers["gatewayresponse.header.Content-Type"] == "'application/problem+json'"
+        problem = json.loads(response["ResponseTemplates"]["application/json"])
+        assert (problem["status"], problem["type"]) == (429, PROBLEM_BASE + "rate-limited")
+
+
 def test_waf_refuses_bodies_over_the_apis_one_limit_with_a_413_problem(synthesized: Any) -> None:
     from luca_grading.config import GradingSettings
 
@@ -539,7 +555,7 @@ def test_waf_refuses_bodies_over_the_apis_one_limit_with_a_413_problem(synthesiz
     response = rules["BodyTooLarge"]["Action"]["Block"]["CustomResponse"]
     assert response["ResponseCode"] == 413
     problem = json.loads(properties["CustomResponseBodies"][response["CustomResponseBodyKey"]]["Content"])
-    assert problem["status"] == 413
+    assert (problem["status"], problem["type"]) == (413, PROBLEM_BASE + "content-too-large")
     assert str(limit) in problem["detail"]
     # The common rule set's own 8 KB body rule would refuse bodies the API takes: it only counts.
     (common,) = [

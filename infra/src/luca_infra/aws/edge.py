@@ -594,8 +594,9 @@ class EdgeStack(cdk.Stack):
     def _problem_gateway_responses(self, ingest: IngestDefinition) -> None:
         """Problems, not API Gateway's ``{"message": ...}``, for what the edge itself refuses.
 
-        Only the burst routes can produce these two: the proxy route validates parameters only and
-        passes every content type through to the service, which answers with its own problems.
+        Only the burst routes can produce the first two: the proxy route validates parameters only and
+        passes every content type through to the service, which answers with its own problems. Every
+        route can be throttled.
         """
         for response_type, status, kind, detail in (
             (
@@ -619,4 +620,28 @@ class EdgeStack(cdk.Stack):
                 status_code=str(status.value),
                 response_headers={"Content-Type": f"'{PROBLEM_TYPE}'"},
                 templates={JSON_TYPE: _problem(status, kind, detail, "$context.requestId")},
+            )
+        # The stage's (and a usage plan's) throttling: a 429 problem with Retry-After, as the local
+        # gateway and the services answer, on every route.
+        for response_type, name in (
+            (apigw.ResponseType.THROTTLED, "ProblemThrottled"),
+            (apigw.ResponseType.QUOTA_EXCEEDED, "ProblemQuotaExceeded"),
+        ):
+            self.api.add_gateway_response(
+                name,
+                type=response_type,
+                status_code=str(HTTPStatus.TOO_MANY_REQUESTS.value),
+                response_headers={
+                    "Content-Type": f"'{PROBLEM_TYPE}'",
+                    "Retry-After": f"'{RETRY_AFTER_SECONDS}'",
+                },
+                templates={
+                    JSON_TYPE: _problem(
+                        HTTPStatus.TOO_MANY_REQUESTS,
+                        "rate-limited",
+                        "Your school is sending requests faster than its plan allows; retry after the "
+                        "Retry-After seconds.",
+                        "$context.requestId",
+                    )
+                },
             )

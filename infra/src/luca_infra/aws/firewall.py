@@ -30,6 +30,7 @@ from aws_cdk import aws_wafv2 as wafv2
 from constructs import Construct
 
 from luca_infra.definitions import PlatformDefinition
+from luca_platform.problems import PROBLEM_BASE, TITLES
 
 # WAF counts requests per source IP over this window. A school usually reaches us from one public
 # IP, so the per-IP ceiling is the largest tier's allowance over the window, never below it.
@@ -58,8 +59,14 @@ def _visibility(name: str) -> wafv2.CfnWebACL.VisibilityConfigProperty:
 
 
 def _problem(status: HTTPStatus, kind: str, detail: str) -> str:
+    """The services' problem shape (WAF's response cannot carry the request's correlation id)."""
     return json.dumps(
-        {"type": f"urn:luca:problem:{kind}", "title": status.phrase, "status": status.value, "detail": detail}
+        {
+            "type": PROBLEM_BASE + kind,
+            "title": TITLES.get(status.value, status.phrase),
+            "status": status.value,
+            "detail": detail,
+        }
     )
 
 
