@@ -168,3 +168,31 @@ def simulate_iam(node: str) -> Simulate:
         return results
 
     return simulate
+
+
+IamCase = Callable[..., dict[str, Any]]
+
+
+@pytest.fixture(scope="session")
+def iam_case() -> IamCase:
+    """Builds one ``simulate_iam`` case (see ``iam_request``)."""
+    return iam_request
+
+
+def iam_request(
+    principal: str, policy: dict[str, Any], account: str, action: str, resource: str,
+    context: dict[str, Any] | None = None,
+) -> dict[str, Any]:  # fmt: skip
+    """One case for ``simulate_iam``: ``principal`` calling ``action`` on ``resource`` with only its
+    identity policy ``policy`` (no SCPs, no resource policy)."""
+    return {
+        "request": {
+            "principal": principal,
+            "action": action,
+            "resource": {"resource": resource, "accountId": account},
+            "contextVariables": context or {},
+        },
+        "identityPolicies": [{"name": "identity", "policy": policy}],
+        "serviceControlPolicies": [],
+        "resourceControlPolicies": [],
+    }

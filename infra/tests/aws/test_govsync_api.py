@@ -152,22 +152,19 @@ def test_the_stack_names_the_state_machine_instead_of_importing_it(synthesized: 
 
 # -- its task role, evaluated -----------------------------------------------------------------------
 def test_the_task_role_starts_and_follows_only_the_syncs_executions_and_becomes_one_school(
-    simulate_iam: Simulate, task_policy: dict[str, Any]
+    simulate_iam: Simulate, iam_case: Callable[..., dict[str, Any]], task_policy: dict[str, Any]
 ) -> None:
     tag = TENANT.session_tag
 
     def request(action: str, resource: str, context: dict[str, Any] | None = None) -> dict[str, Any]:
-        return {
-            "request": {
-                "principal": f"arn:aws:sts::{ACCOUNT}:assumed-role/{API.task_role_name}/task-1",
-                "action": action,
-                "resource": {"resource": resource, "accountId": ACCOUNT},
-                "contextVariables": context or {},
-            },
-            "identityPolicies": [{"name": "task", "policy": task_policy}],
-            "serviceControlPolicies": [],
-            "resourceControlPolicies": [],
-        }
+        return iam_case(
+            f"arn:aws:sts::{ACCOUNT}:assumed-role/{API.task_role_name}/task-1",
+            task_policy,
+            ACCOUNT,
+            action,
+            resource,
+            context,
+        )
 
     other_machine = f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:other"
     expectations: dict[str, tuple[dict[str, Any], str]] = {

@@ -91,20 +91,17 @@ def test_the_operator_role_is_assumed_from_the_account_for_an_hour(synthesized: 
 
 
 def test_the_operator_role_runs_the_tools_and_nothing_else(
-    simulate_iam: Simulate, operator_policy: dict[str, Any]
+    simulate_iam: Simulate, iam_case: Callable[..., dict[str, Any]], operator_policy: dict[str, Any]
 ) -> None:
     def request(action: str, resource: str, context: dict[str, Any] | None = None) -> dict[str, Any]:
-        return {
-            "request": {
-                "principal": f"arn:aws:sts::{ACCOUNT}:assumed-role/{ROLE}/alice",
-                "action": action,
-                "resource": {"resource": resource, "accountId": ACCOUNT},
-                "contextVariables": context or {},
-            },
-            "identityPolicies": [{"name": "operator", "policy": operator_policy}],
-            "serviceControlPolicies": [],
-            "resourceControlPolicies": [],
-        }
+        return iam_case(
+            f"arn:aws:sts::{ACCOUNT}:assumed-role/{ROLE}/alice",
+            operator_policy,
+            ACCOUNT,
+            action,
+            resource,
+            context,
+        )
 
     tag = DEFINITION.tenant_role.session_tag
     events_dlq, sync_dlq = sqs(DEFINITION.ingest.dlq_name), sqs(DEFINITION.govsync.dlq_name)

@@ -15,6 +15,11 @@ import boto3
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
+from opentelemetry import trace
+from opentelemetry.sdk.extension.aws.trace import AwsXRayIdGenerator
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
@@ -194,3 +199,22 @@ def drain(sqs: Any, queue_url: str) -> list[dict[str, Any]]:
 def drained(sqs: Any) -> Any:
     """``drained(queue_url)``: the queue's visible messages."""
     return lambda queue_url: drain(sqs, queue_url)
+
+
+@pytest.fixture(scope="session")
+def _span_recorder() -> InMemorySpanExporter:
+    """This process's finished spans, for the tests that follow a trace through the engine. The
+    provider is process-wide and set once: join the one another test may have installed."""
+    provider = trace.get_tracer_provider()
+    if not isinstance(provider, TracerProvider):
+        provider = TracerProvider(id_generator=AwsXRayIdGenerator())
+        trace.set_tracer_provider(provider)
+    exporter = InMemorySpanExporter()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    return exporter
+
+
+@pytest.fixture
+def spans(_span_recorder: InMemorySpanExporter) -> InMemorySpanExporter:
+    _span_recorder.clear()
+    return _span_recorder

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import pickle
 import threading
-import time
 import uuid
 from collections import defaultdict
 from pathlib import Path
@@ -22,6 +21,7 @@ import pytest
 from luca_infra.local import durable_state
 from luca_infra.local.durable_state import DurableState, SnapshotError
 from luca_infra.local.emulator import REGION, Emulator
+from luca_testing.polling import eventually
 
 
 def client(emulator: Emulator, service: str) -> Any:
@@ -111,8 +111,7 @@ def test_a_background_snapshot_is_one_moment_while_the_emulator_goes_on_serving(
     thread = threading.Thread(target=writer)
     thread.start()
     try:
-        while len(written) < 20:
-            time.sleep(0.01)
+        eventually(lambda: len(written) >= 20 or None, timeout=30, interval=0.01, what="20 grades written")
         before = len(written)
         state = DurableState(tmp_path)
         state.save_in_background()

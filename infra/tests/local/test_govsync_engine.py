@@ -18,9 +18,6 @@ from typing import Any
 import boto3
 import pytest
 from opentelemetry import trace
-from opentelemetry.sdk.extension.aws.trace import AwsXRayIdGenerator
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from luca_govsync.bootstrap import build_operations
@@ -268,25 +265,6 @@ def operations_of(local: LocalGovSync, resources: ProvisionedResources) -> Any:
             dlq_url=local.resources.dlq_url,
         )
     )
-
-
-@pytest.fixture(scope="module")
-def _span_recorder() -> InMemorySpanExporter:
-    """This process's finished spans. The provider is process-wide and set once: join the one another
-    test may have installed."""
-    provider = trace.get_tracer_provider()
-    if not isinstance(provider, TracerProvider):
-        provider = TracerProvider(id_generator=AwsXRayIdGenerator())
-        trace.set_tracer_provider(provider)
-    exporter = InMemorySpanExporter()
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
-    return exporter
-
-
-@pytest.fixture
-def spans(_span_recorder: InMemorySpanExporter) -> InMemorySpanExporter:
-    _span_recorder.clear()
-    return _span_recorder
 
 
 def test_one_correlation_id_and_one_trace_run_from_the_start_to_every_ministry_call(

@@ -23,9 +23,6 @@ import pytest
 from aws_lambda_powertools import Logger
 from opentelemetry import trace
 from opentelemetry.instrumentation.botocore import BotocoreInstrumentor
-from opentelemetry.sdk.extension.aws.trace import AwsXRayIdGenerator
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from luca_infra.local.emulator import Emulator
@@ -861,25 +858,6 @@ def test_apply_is_idempotent(engine: Engine) -> None:
 TRACE = "5759e988bd862e3fe1be46a994272793"
 PARENT = "53995c3f42cd8ad8"
 TRACE_HEADER = f"Root=1-{TRACE[:8]}-{TRACE[8:]};Parent={PARENT};Sampled=1"
-
-
-@pytest.fixture(scope="module")
-def _span_recorder() -> InMemorySpanExporter:
-    """This process's finished spans. The provider is process-wide and set once: join the one another
-    test may have installed."""
-    provider = trace.get_tracer_provider()
-    if not isinstance(provider, TracerProvider):
-        provider = TracerProvider(id_generator=AwsXRayIdGenerator())
-        trace.set_tracer_provider(provider)
-    exporter = InMemorySpanExporter()
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
-    return exporter
-
-
-@pytest.fixture
-def spans(_span_recorder: InMemorySpanExporter) -> InMemorySpanExporter:
-    _span_recorder.clear()
-    return _span_recorder
 
 
 def _traced_task(dispatched: Callable[..., Function], seen: list[tuple[str | None, str, str]]) -> Function:
