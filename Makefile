@@ -17,7 +17,7 @@ export UV_LINK_MODE := copy
 # every recipe: jsii (CDK synth in the tests), the cdk CLI and the IAM simulator run on it, not the machine's.
 export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
 
-.PHONY: setup lock up test lint proto proto-check buf typecheck pytest bench bench-burst bench-govsync bench-lake bundle clean
+.PHONY: setup lock up test lint proto proto-check buf typecheck pytest bench bench-burst bench-govsync bench-lake bench-edge bundle clean
 
 $(UV):
 	python3 -m venv $(TOOLS)
@@ -69,7 +69,7 @@ lint: setup
 	$(BIN)/lint-imports --no-cache --no-logo
 
 typecheck: setup
-	$(BIN)/mypy libs/kernel/src libs/platform/src libs/testing/src services/grading/src services/ingest/src services/govsync/src services/analytics/src infra/src scripts bench
+	$(BIN)/mypy libs/kernel/src libs/platform/src libs/testing/src services/grading/src services/ingest/src services/govsync/src services/analytics/src services/edge/src infra/src scripts bench
 
 pytest: setup
 	$(BIN)/pytest
@@ -87,6 +87,9 @@ bench-govsync: setup
 
 bench-lake: setup
 	$(PY) -m bench.lake
+
+bench-edge: setup
+	$(PY) -m bench.authorizer
 
 # The Lambda zips the CDK app deploys as they are, one per service: the grade processor
 # (dist/ingest-lambda.zip), the government sync's functions (dist/govsync-lambda.zip) and the lake's

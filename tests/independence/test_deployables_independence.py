@@ -25,7 +25,9 @@ from luca_infra.workspace import REPO_ROOT
 INGEST, GOVSYNC, ANALYTICS = "ingest-lambda", "govsync-lambda", "analytics-lambda"
 GRADING_IMAGE, GOVSYNC_API, ANALYTICS_API = "grading-image", "govsync-api-image", "analytics-api-image"
 IMAGES = {GRADING_IMAGE, GOVSYNC_API, ANALYTICS_API}
-SERVICES = ("grading", "ingest", "govsync", "analytics")
+# The edge's authorizer: an image too, but of the libraries only (no generated contracts).
+EDGE_AUTHORIZER = "edge-authorizer-image"
+SERVICES = ("grading", "ingest", "govsync", "analytics", "edge")
 
 
 def append_comment(path: Path) -> None:
@@ -56,9 +58,14 @@ CASES: list[tuple[str, Callable[[Path], None], set[str]]] = [
     ("services/analytics/src/luca_analytics/domain/lake.py", append_comment, {ANALYTICS, ANALYTICS_API}),
     # a service's code the Lambda leaves out (the ministry simulator)
     ("services/govsync/src/luca_govsync/simulator/app.py", append_comment, {GOVSYNC_API}),
+    ("services/edge/src/luca_edge/service_layer/authorize.py", append_comment, {EDGE_AUTHORIZER}),
     # the libraries: everything that imports them (the enrichment function imports neither)
-    ("libs/kernel/src/luca_kernel/ids.py", append_comment, {INGEST, GOVSYNC, *IMAGES}),
-    ("libs/platform/src/luca_platform/table/keys.py", append_comment, {INGEST, GOVSYNC, *IMAGES}),
+    ("libs/kernel/src/luca_kernel/ids.py", append_comment, {INGEST, GOVSYNC, *IMAGES, EDGE_AUTHORIZER}),
+    (
+        "libs/platform/src/luca_platform/table/keys.py",
+        append_comment,
+        {INGEST, GOVSYNC, *IMAGES, EDGE_AUTHORIZER},
+    ),
     # the generated contracts: the ingest schema is data of the grade processor's, and every image installs them
     ("proto/python/src/luca/ingest/v1/schemas/StudentEvent.schema.json", append_newline, {INGEST, *IMAGES}),
     # a service's lock: its deployables only
@@ -66,6 +73,7 @@ CASES: list[tuple[str, Callable[[Path], None], set[str]]] = [
     ("services/ingest/requirements.lock", bump_powertools, {INGEST}),
     ("services/govsync/requirements.lock", bump_powertools, {GOVSYNC, GOVSYNC_API}),
     ("services/analytics/requirements.lock", bump_powertools, {ANALYTICS, ANALYTICS_API}),
+    ("services/edge/requirements.lock", bump_powertools, {EDGE_AUTHORIZER}),
 ]
 
 

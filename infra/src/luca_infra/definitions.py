@@ -98,6 +98,25 @@ class ServiceIdentityDefinition:
 
 
 @dataclass(frozen=True, slots=True)
+class AuthorizerDefinition:
+    """The edge's REQUEST authorizer (services/edge): a container-image Lambda on every route."""
+
+    function_name: str = "edge-authorizer"
+    # RS256 verification is CPU-bound and Lambda's CPU grows with memory: 512 MB keeps a cache miss
+    # (and a cold start) short without paying for memory the function never uses.
+    memory_mib: int = 512
+    timeout_seconds: int = 10
+    # API Gateway caches each answer per token this long. It cannot follow each token's own expiry,
+    # so this bounds how long an expired token, a deleted user or a deleted school keeps passing the
+    # edge (the services still verify every request's token themselves).
+    cache_seconds: int = 300
+
+    @property
+    def log_group(self) -> str:
+        return f"/aws/lambda/{self.function_name}"
+
+
+@dataclass(frozen=True, slots=True)
 class TierDefinition:
     """A school's allowance at the edge, sized by its enrolment: each school of the tier gets its own
     bucket of this shape (in AWS a usage plan whose throttle applies per school's API key; locally
@@ -426,6 +445,7 @@ class PlatformDefinition:
     tenant_role: TenantRoleDefinition = field(default_factory=TenantRoleDefinition)
     service_identity: ServiceIdentityDefinition = field(default_factory=ServiceIdentityDefinition)
     throttling: ThrottlingDefinition = field(default_factory=ThrottlingDefinition)
+    authorizer: AuthorizerDefinition = field(default_factory=AuthorizerDefinition)
     grading: GradingServiceDefinition = field(default_factory=GradingServiceDefinition)
     govsync_api: GovSyncApiDefinition = field(default_factory=GovSyncApiDefinition)
     analytics_api: AnalyticsApiDefinition = field(default_factory=AnalyticsApiDefinition)

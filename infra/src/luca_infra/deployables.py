@@ -50,6 +50,7 @@ IMAGES: dict[str, tuple[str, str]] = {
     "services/grading/Dockerfile": ("grading-image", "LucaGrading"),
     "services/govsync/Dockerfile": ("govsync-api-image", "LucaGovSyncApi"),
     "services/analytics/Dockerfile": ("analytics-api-image", "LucaAnalyticsApi"),
+    "services/edge/Dockerfile": ("edge-authorizer-image", "LucaEdge"),
 }
 # Each Lambda bundle's stack.
 LAMBDA_STACKS: dict[str, str] = {

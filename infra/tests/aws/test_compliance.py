@@ -53,6 +53,10 @@ ACKNOWLEDGED: dict[str, set[str]] = {
     },
     "LucaEdge": {
         "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]",
+        # The REQUEST authorizer replaces the Cognito one (it verifies the same tokens and names the
+        # school's usage-plan key); X-Ray's writes have no resource-level permissions.
+        "AwsSolutions-COG4",
+        "AwsSolutions-IAM5[Resource::*]",
     },
     "LucaObservability": set(),
     # The trail bucket's access-log bucket.

@@ -22,6 +22,7 @@ from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_cognito as cognito
 from aws_cdk import aws_sqs as sqs
 
+from luca_edge.definition import SCHOOL_KEY, STUDENT_KEY
 from luca_infra.aws.app import (
     CERTIFICATE_ARN_CONTEXT,
     SYNTH_ONLY_PLACEHOLDER_CERTIFICATE_ARN,
@@ -47,8 +48,6 @@ pytestmark = pytest.mark.infra
 DEFINITION = PLATFORM_DEFINITION
 INGEST = DEFINITION.ingest
 TENANT = DEFINITION.tenant_role
-SCHOOL_CLAIM = DEFINITION.user_pool.school_claim
-STUDENT_CLAIM = DEFINITION.user_pool.student_claim
 INGEST_STACK = "LucaIngest"
 EDGE_STACK = "LucaEdge"
 SCHEMA_PACKAGE = "luca.ingest.v1.schemas"
@@ -460,10 +459,12 @@ def test_routes_are_authorized_and_send_to_the_events_queue(
     synthesized: Any, routes: dict[str, dict[str, Any]]
 ) -> None:
     (authorizer_id, authorizer) = synthesized.only(EDGE_STACK, "AWS::ApiGateway::Authorizer")
-    assert authorizer["Properties"]["Type"] == "COGNITO_USER_POOLS"
+    assert authorizer["Properties"]["Type"] == "REQUEST"
     for method in routes.values():
-        assert method["AuthorizationType"] == "COGNITO_USER_POOLS"
+        assert method["AuthorizationType"] == "CUSTOM"
         assert method["AuthorizerId"] == {"Ref": authorizer_id}
+        # The burst path is throttled per school too: the authorizer's key, the school's plan.
+        assert method["ApiKeyRequired"] is True
         integration = method["Integration"]
         assert integration["Type"] == "AWS"
         assert integration["IntegrationHttpMethod"] == "POST"
@@ -509,7 +510,7 @@ def _request_template(method: dict[str, Any]) -> str:
 def test_request_templates_take_the_school_from_the_token_and_never_from_the_body(
     routes: dict[str, dict[str, Any]],
 ) -> None:
-    claim = f"$context.authorizer.claims['{SCHOOL_CLAIM}']"
+    claim = f"$context.authorizer.{SCHOOL_KEY}"
     for route, method in routes.items():
         template = _request_template(method)
         assert "\n" not in template, "a newline would end up in the form-encoded body"
@@ -570,14 +571,12 @@ def test_request_templates_send_each_event_as_one_message_keyed_by_its_id(
         school_check = template.index('#if($school != "" && !$foreign)')
         assert template.index("SendMessageBatchRequestEntry") > school_check
         assert re.findall(r'#set\(\$student = "([^"]*)"\)', template) == [
-            f"$!context.authorizer.claims['{STUDENT_CLAIM}']"
+            f"$!context.authorizer.{STUDENT_KEY}"
         ]
         (student,) = re.findall(r"MessageAttribute\.3\.Value\.StringValue=([^&#]*)", template)
         assert student == "$util.urlEncode($student)"
         # The rendering test runs the functions; the deployed templates are exactly their output.
-        assert template == send_events_template(
-            batch=route == "batch", user_pool=DEFINITION.user_pool, ingest=INGEST
-        )
+        assert template == send_events_template(batch=route == "batch", ingest=INGEST)
 
 
 def test_answers_carry_the_confirmed_ids_and_leak_nothing_from_sqs(routes: dict[str, dict[str, Any]]) -> None:
@@ -613,9 +612,9 @@ def test_answers_carry_the_confirmed_ids_and_leak_nothing_from_sqs(routes: dict[
             )
         # A token without a school is a 403, decided from the token, not from SQS's answer.
         refused = responses[r"4\d{2}"]["ResponseTemplates"]["application/json"]
-        assert f"#set($school = \"$!context.authorizer.claims['{SCHOOL_CLAIM}']\")" in refused
+        assert f'#set($school = "$!context.authorizer.{SCHOOL_KEY}")' in refused
         assert '#if($school == "")#set($context.responseOverride.status = 403)' in refused
-        assert refused == refused_response_template(DEFINITION.user_pool)
+        assert refused == refused_response_template()
         assert {r["StatusCode"] for r in method["MethodResponses"]} == {"202", "403", "500", "503"}
 
 

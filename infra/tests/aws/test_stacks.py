@@ -453,7 +453,8 @@ def test_stage_throttling_tracing_and_access_logs(synthesized: Any) -> None:
     assert "Fn::GetAtt" in access_log["DestinationArn"]
     fields = _json(access_log["Format"])
     assert fields["requestId"] == "$context.requestId"
-    assert fields["school"] == f"$context.authorizer.claims['{DEFINITION.user_pool.school_claim}']"
+    # The authorizer's context (the verified token's school), as the ThrottledRequests filter reads it.
+    assert fields["school"] == "$context.authorizer.school_id"
     assert {"status", "latencyMs"} <= set(fields)
 
 
@@ -462,11 +463,12 @@ def test_api_routes_v1_proxy_through_the_authorizer_to_the_alb(synthesized: Any)
     template.has_resource_properties("AWS::ApiGateway::RestApi", {"Name": DEFINITION.api_name})
     template.has_resource_properties("AWS::ApiGateway::Resource", {"PathPart": ROUTE_PREFIX})
     template.has_resource_properties("AWS::ApiGateway::Resource", {"PathPart": "{proxy+}"})
-    template.has_resource_properties("AWS::ApiGateway::Authorizer", {"Type": "COGNITO_USER_POOLS"})
+    template.has_resource_properties("AWS::ApiGateway::Authorizer", {"Type": "REQUEST"})
     methods = synthesized.resources("LucaEdge", "AWS::ApiGateway::Method").values()
     (method,) = [m for m in methods if m["Properties"]["HttpMethod"] == "ANY"]
     properties = method["Properties"]
-    assert properties["AuthorizationType"] == "COGNITO_USER_POOLS"
+    assert properties["AuthorizationType"] == "CUSTOM"
+    assert properties["ApiKeyRequired"] is True
     integration = properties["Integration"]
     assert integration["Type"] == "HTTP_PROXY"
     assert integration["ConnectionType"] == "VPC_LINK"

@@ -65,7 +65,7 @@ def test_each_image_is_deployed_by_its_own_stack() -> None:
     found = deployables()
 
     stacks = [d.stack for d in found.values()]
-    assert len(stacks) == len(set(stacks)) == 6
+    assert len(stacks) == len(set(stacks)) == 7
     assert {d.name: d.kind for d in found.values()} == {
         "ingest-lambda": "lambda",
         "govsync-lambda": "lambda",
@@ -73,6 +73,7 @@ def test_each_image_is_deployed_by_its_own_stack() -> None:
         "grading-image": "image",
         "govsync-api-image": "image",
         "analytics-api-image": "image",
+        "edge-authorizer-image": "image",
     }
 
 

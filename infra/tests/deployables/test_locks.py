@@ -24,7 +24,7 @@ from luca_infra.workspace import (
     services,
 )
 
-SERVICES = ("grading", "ingest", "govsync", "analytics")
+SERVICES = ("grading", "ingest", "govsync", "analytics", "edge")
 WORKSPACE_DISTRIBUTIONS = {"luca-proto", "luca-kernel", "luca-platform", "luca-testing"}
 
 
@@ -39,7 +39,7 @@ def add_dependency(root: Path, service: str, requirement: str) -> None:
     pyproject.write_text(text.replace("dependencies = [\n", f'dependencies = [\n    "{requirement}",\n', 1))
 
 
-def test_the_workspace_has_the_four_services() -> None:
+def test_the_workspace_has_the_five_services() -> None:
     assert sorted(services()) == sorted(SERVICES)
 
 

@@ -23,6 +23,7 @@ import airspeed
 import httpx
 import pytest
 
+from luca_edge.domain.grant import Grant
 from luca_infra.aws.edge import (
     queued_response_template,
     refused_response_template,
@@ -32,6 +33,9 @@ from luca_infra.aws.edge import (
 from luca_infra.definitions import NOT_THE_SUBMITTER, PlatformDefinition
 from luca_infra.local.emulator import Emulator
 from luca_infra.local.provision import EventQueues
+from luca_kernel.access import Principal, Role
+from luca_kernel.ids import SchoolId, StudentId
+from luca_platform.school_keys import api_key_value
 
 pytestmark = pytest.mark.emulator
 SCHOOL_CLAIM = "custom:school_id"
@@ -81,11 +85,19 @@ class Util:
 
 
 def context(claims: dict[str, str], request_id: str = "edge-req-1") -> dict[str, Any]:
-    return {
-        "requestId": request_id,
-        "authorizer": {"claims": claims},
-        "responseOverride": {"header": {}},
-    }
+    """``$context``, its ``authorizer`` what the edge's authorizer returns for a token with these claims."""
+    if claims.get(SCHOOL_CLAIM):
+        principal = Principal(
+            school_id=SchoolId(claims[SCHOOL_CLAIM]),
+            subject="user-1",
+            roles=frozenset({Role.STUDENT if claims.get(STUDENT_CLAIM) else Role.TEACHER}),
+            student_id=StudentId(claims[STUDENT_CLAIM]) if claims.get(STUDENT_CLAIM) else None,
+        )
+        authorizer: dict[str, str] = Grant(principal, api_key_value(principal.school_id)).context()
+    else:
+        # The verifier refuses such a token; the templates must still send nothing if one got through.
+        authorizer = {}
+    return {"requestId": request_id, "authorizer": authorizer, "responseOverride": {"header": {}}}
 
 
 def render(template: str, *, input_: Input, context_: dict[str, Any]) -> str:
@@ -109,9 +121,7 @@ def edge(emulator: Emulator, queues: EventQueues, definition: PlatformDefinition
     def send(route: str, body: Any, claims: dict[str, str], headers: dict[str, str] | None = None) -> Answer:
         request = Input(json.dumps(body), headers or {})
         form = render(
-            send_events_template(
-                batch=route == "batch", user_pool=definition.user_pool, ingest=definition.ingest
-            ),
+            send_events_template(batch=route == "batch", ingest=definition.ingest),
             input_=request,
             context_=context(claims),
         )
@@ -129,7 +139,7 @@ def edge(emulator: Emulator, queues: EventQueues, definition: PlatformDefinition
         if sqs.status_code < 300:
             template, answer = queued_response_template(), json.dumps(sqs_json(sqs.text))
         elif sqs.status_code < 500:
-            template, answer = refused_response_template(definition.user_pool), sqs.text
+            template, answer = refused_response_template(), sqs.text
         else:
             template, answer = unavailable_response_template(), sqs.text
         status = {True: 202, False: 500 if sqs.status_code < 500 else 503}[sqs.status_code < 300]
@@ -260,9 +270,7 @@ def test_a_refusal_that_is_not_ours_to_explain_is_a_500_that_echoes_nothing_from
     claims = {SCHOOL_CLAIM: "school-a", STUDENT_CLAIM: "st-7"}
     answer_context = context(claims)
 
-    rendered = render(
-        refused_response_template(definition.user_pool), input_=Input(sqs_error), context_=answer_context
-    )
+    rendered = render(refused_response_template(), input_=Input(sqs_error), context_=answer_context)
 
     body = json.loads(rendered)
     assert body["status"] == 500

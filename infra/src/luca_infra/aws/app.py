@@ -240,6 +240,8 @@ def build_app(
         "LucaEdge",
         definition=definition,
         user_pool=identity.user_pool,
+        user_pool_client=identity.client,
+        repo_root=repo_root,
         vpc=network.vpc,
         link_subnets=network.private_subnets,
         link_security_group=network.edge_link_security_group,

@@ -1,8 +1,9 @@
 """The edge: API Gateway REST API in front of the services' ALB and the burst queue, behind WAF.
 
 Request path: WAF (IP reputation, per-IP rate, body size, managed rule groups: ``firewall``) →
-stage throttling → Cognito user pools authorizer (the ID token must be valid; the service verifies
-it again and takes the school only from it) → ``/v1/{proxy+}`` → private integration over a VPC link V2 → the shared internal ALB's
+stage throttling → the REQUEST authorizer (``edge_authorizer``: the ID token must be valid, checked by
+the services' own verifier; the service verifies it again and takes the school only from it) → the
+school's usage-plan key, throttled with its tier's limits → ``/v1/{proxy+}`` → private integration over a VPC link V2 → the shared internal ALB's
 REST listener (``LucaNetwork``) → the service whose rule claims the path (grading, unless another's
 does) → its ``/v1/{proxy}``.
 
@@ -36,10 +37,10 @@ that is not ``application/json`` is a 415, so no content type can skip validatio
 service integration that calls SQS ``SendMessageBatch`` with a role that may only send to the events
 queue. The request template (SQS query protocol, form-encoded) sends each event, re-serialized by
 ``$input.json``, as one message whose entry id is the event's ``event_id``, with message
-attributes: ``school_id`` from the verified token's ``custom:school_id`` claim (never the body),
+attributes: ``school_id`` from the authorizer's context (the verified token's school, never the body),
 ``correlation_id`` (the caller's ``X-Correlation-Id`` when it is a sane token, the service's rule,
 else the gateway's request id; returned in the ``X-Correlation-Id`` response header), and, for a
-student's token, ``submitted_by_student`` from its ``custom:student_id`` claim. A student's token
+student's token, ``submitted_by_student`` from the context's student id. A student's token
 may only send that student's events: a request naming another student queues nothing (403), and the
 processor checks the attribute again. Repeated event
 ids in one request are queued once: the id is the idempotency key, so the repeat is the same event
@@ -63,6 +64,7 @@ from __future__ import annotations
 import json
 from http import HTTPStatus
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import aws_cdk as cdk
@@ -77,6 +79,8 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from luca_edge.definition import SCHOOL_KEY, STUDENT_KEY
+from luca_infra.aws.edge_authorizer import EdgeAuthorizer, tier_usage_plans
 from luca_infra.aws.firewall import edge_firewall
 from luca_infra.aws.load_balancer import REST_LISTENER_PORT
 from luca_infra.aws.nag import acknowledge
@@ -84,7 +88,6 @@ from luca_infra.definitions import (
     NOT_THE_SUBMITTER,
     IngestDefinition,
     PlatformDefinition,
-    UserPoolDefinition,
 )
 from luca_platform.problems import PROBLEM_BASE, TITLES
 from luca_platform.telemetry.context import MAX_CORRELATION_ID
@@ -113,12 +116,12 @@ RETRY_AFTER_SECONDS = 1
 SQS_EMPTY_BATCH = "EmptyBatchRequest"
 
 
-def access_log_format(school_claim: str) -> dict[str, str]:
+def access_log_format() -> dict[str, str]:
     """One JSON line per request. REST access logs cannot read request headers, hence requestId."""
     return {
         "requestId": "$context.requestId",
         "extendedRequestId": "$context.extendedRequestId",
-        "school": f"$context.authorizer.claims['{school_claim}']",
+        "school": f"$context.authorizer.{SCHOOL_KEY}",
         "status": "$context.status",
         "latencyMs": "$context.responseLatency",
         "integrationLatencyMs": "$context.integrationLatency",
@@ -176,14 +179,14 @@ def correlation_vtl() -> str:
     )
 
 
-def school_vtl(school_claim: str) -> str:
-    """Sets ``$school`` from the verified token's claim (an empty string when the token has none)."""
-    return f"#set($school = \"$!context.authorizer.claims['{school_claim}']\")"
+def school_vtl() -> str:
+    """Sets ``$school`` from the authorizer's context: the verified token's school (empty if none)."""
+    return f'#set($school = "$!context.authorizer.{SCHOOL_KEY}")'
 
 
-def student_vtl(student_claim: str) -> str:
-    """Sets ``$student`` from the verified token's student claim (empty for teachers and services)."""
-    return f"#set($student = \"$!context.authorizer.claims['{student_claim}']\")"
+def student_vtl() -> str:
+    """Sets ``$student`` from the authorizer's context (empty for teachers and services)."""
+    return f'#set($student = "$!context.authorizer.{STUDENT_KEY}")'
 
 
 def _batch_entry(number: str, event_id: str, body: str, ingest: IngestDefinition) -> str:
@@ -208,7 +211,7 @@ def _batch_entry(number: str, event_id: str, body: str, ingest: IngestDefinition
     return "".join(fields)
 
 
-def send_events_template(*, batch: bool, user_pool: UserPoolDefinition, ingest: IngestDefinition) -> str:
+def send_events_template(*, batch: bool, ingest: IngestDefinition) -> str:
     """The integration request: ``SendMessageBatch`` with one entry per event.
 
     The single form's body is the event; the batch form's events are ``$.events``, each sent once
@@ -238,8 +241,8 @@ def send_events_template(*, batch: bool, user_pool: UserPoolDefinition, ingest: 
         entries = _batch_entry("1", "$input.path('$.event_id')", "$input.json('$')", ingest)
     return _vtl(
         correlation_vtl(),
-        school_vtl(user_pool.school_claim),
-        student_vtl(user_pool.student_claim),
+        school_vtl(),
+        student_vtl(),
         "#set($foreign = false)",
         foreign,
         f"Action=SendMessageBatch&Version={SQS_API_VERSION}",
@@ -286,13 +289,13 @@ def queued_response_template() -> str:
     )
 
 
-def refused_response_template(user_pool: UserPoolDefinition) -> str:
+def refused_response_template() -> str:
     """SQS refused the whole request (4xx). 403 when the request template sent no entry: the token
     names no school, or a student's token sent another student's event. Otherwise our fault (500)."""
     return _vtl(
         correlation_vtl(),
-        school_vtl(user_pool.school_claim),
-        student_vtl(user_pool.student_claim),
+        school_vtl(),
+        student_vtl(),
         _answer_headers(),
         '#if($school == "")',
         f"#set($context.responseOverride.status = {HTTPStatus.FORBIDDEN.value})",
@@ -385,12 +388,8 @@ class EventRoutes(Construct):
                     # Only the templated content type reaches SQS; any other is a 415 at the edge.
                     passthrough_behavior=apigw.PassthroughBehavior.NEVER,
                     request_parameters={"integration.request.header.Content-Type": f"'{FORM_TYPE}'"},
-                    request_templates={
-                        JSON_TYPE: send_events_template(
-                            batch=batch, user_pool=definition.user_pool, ingest=ingest
-                        )
-                    },
-                    integration_responses=_integration_responses(definition.user_pool),
+                    request_templates={JSON_TYPE: send_events_template(batch=batch, ingest=ingest)},
+                    integration_responses=_integration_responses(),
                 ),
             )
             resource = api.root.resource_for_path(f"{ROUTE_PREFIX}/{route}")
@@ -398,7 +397,9 @@ class EventRoutes(Construct):
                 "POST",
                 integration,
                 authorizer=authorizer,
-                authorization_type=apigw.AuthorizationType.COGNITO,
+                authorization_type=apigw.AuthorizationType.CUSTOM,
+                # The school's key, named by the authorizer: the school's own bucket of its tier.
+                api_key_required=True,
                 request_validator=self.validator,
                 request_models={JSON_TYPE: self._model(api, message, schema)},
                 method_responses=_method_responses(),
@@ -423,7 +424,7 @@ class EventRoutes(Construct):
         return apigw.Model.from_model_name(self, f"{name}ModelRef", model.ref)
 
 
-def _integration_responses(user_pool: UserPoolDefinition) -> list[apigw.IntegrationResponse]:
+def _integration_responses() -> list[apigw.IntegrationResponse]:
     problem = {"method.response.header.Content-Type": f"'{PROBLEM_TYPE}'"}
     return [
         apigw.IntegrationResponse(
@@ -435,7 +436,7 @@ def _integration_responses(user_pool: UserPoolDefinition) -> list[apigw.Integrat
             status_code=str(HTTPStatus.INTERNAL_SERVER_ERROR.value),
             selection_pattern=r"4\d{2}",
             response_parameters=problem,
-            response_templates={JSON_TYPE: refused_response_template(user_pool)},
+            response_templates={JSON_TYPE: refused_response_template()},
         ),
         apigw.IntegrationResponse(
             status_code=str(HTTPStatus.SERVICE_UNAVAILABLE.value),
@@ -473,6 +474,8 @@ class EdgeStack(cdk.Stack):
         *,
         definition: PlatformDefinition,
         user_pool: cognito.IUserPool,
+        user_pool_client: cognito.IUserPoolClient,
+        repo_root: Path,
         vpc: ec2.IVpc,
         link_subnets: ec2.SubnetSelection,
         link_security_group: ec2.ISecurityGroup,
@@ -510,6 +513,8 @@ class EdgeStack(cdk.Stack):
             "Api",
             rest_api_name=definition.api_name,
             endpoint_types=[apigw.EndpointType.REGIONAL],
+            # The authorizer names the caller's key; a key a client sends (X-API-Key) is ignored.
+            api_key_source_type=apigw.ApiKeySourceType.AUTHORIZER,
             cloud_watch_role=True,  # the account-level role API Gateway needs to write logs
             cloud_watch_role_removal_policy=cdk.RemovalPolicy.RETAIN,
             deploy_options=apigw.StageOptions(
@@ -518,9 +523,7 @@ class EdgeStack(cdk.Stack):
                 throttling_burst_limit=throttling.stage_burst_limit,
                 tracing_enabled=True,
                 access_log_destination=apigw.LogGroupLogDestination(access_logs),
-                access_log_format=apigw.AccessLogFormat.custom(
-                    json.dumps(access_log_format(definition.user_pool.school_claim))
-                ),
+                access_log_format=apigw.AccessLogFormat.custom(json.dumps(access_log_format())),
                 # Errors only, and never bodies: requests carry minors' personal data.
                 logging_level=apigw.MethodLoggingLevel.ERROR,
                 data_trace_enabled=False,
@@ -534,7 +537,16 @@ class EdgeStack(cdk.Stack):
             "(write to CloudWatch Logs), and stage execution and access logs depend on it.",
         )
 
-        authorizer = apigw.CognitoUserPoolsAuthorizer(self, "Authorizer", cognito_user_pools=[user_pool])
+        self.authorizer = EdgeAuthorizer(
+            self,
+            "EdgeAuthorizer",
+            definition=definition,
+            user_pool=user_pool,
+            user_pool_client=user_pool_client,
+            repo_root=repo_root,
+        )
+        authorizer = self.authorizer.authorizer
+        self.usage_plans = tier_usage_plans(self.api, definition)
         link = apigwv2.VpcLink(
             self, "GradingLink", vpc=vpc, subnets=link_subnets, security_groups=[link_security_group]
         )
@@ -558,7 +570,9 @@ class EdgeStack(cdk.Stack):
             "ANY",
             integration,
             authorizer=authorizer,
-            authorization_type=apigw.AuthorizationType.COGNITO,
+            authorization_type=apigw.AuthorizationType.CUSTOM,
+            # The school's key, named by the authorizer: the school's own bucket of its tier.
+            api_key_required=True,
             request_parameters={
                 "method.request.path.proxy": True,
                 f"method.request.header.{CORRELATION_HEADER}": False,
@@ -589,6 +603,13 @@ class EdgeStack(cdk.Stack):
         )
         self._problem_gateway_responses(definition.ingest)
 
+        acknowledge(
+            self.api,
+            "COG4",
+            "Every method is authorized by the REQUEST authorizer (luca_edge), which verifies the Cognito "
+            "ID token with the services' own verifier: a Cognito user pool authorizer cannot name the "
+            "school's usage-plan key, which per-school throttling needs (docs/decisions/0006).",
+        )
         self.web_acl = edge_firewall(self, definition, self.api.deployment_stage.stage_arn)
 
     def _problem_gateway_responses(self, ingest: IngestDefinition) -> None:
@@ -620,6 +641,58 @@ class EdgeStack(cdk.Stack):
                 status_code=str(status.value),
                 response_headers={"Content-Type": f"'{PROBLEM_TYPE}'"},
                 templates={JSON_TYPE: _problem(status, kind, detail, "$context.requestId")},
+            )
+        # The authorizer's refusals: a 401 with the challenge, as the services answer; a school without
+        # a key (not onboarded, or deleted) a 403 that says so; the authorizer failing (its key set
+        # unreachable) a 503 to retry, which API Gateway does not cache.
+        self.api.add_gateway_response(
+            "ProblemUnauthorized",
+            type=apigw.ResponseType.UNAUTHORIZED,
+            status_code=str(HTTPStatus.UNAUTHORIZED.value),
+            response_headers={"Content-Type": f"'{PROBLEM_TYPE}'", "WWW-Authenticate": "'Bearer'"},
+            templates={
+                JSON_TYPE: _problem(
+                    HTTPStatus.UNAUTHORIZED,
+                    "unauthenticated",
+                    "Send a valid ID token: Authorization: Bearer <token>.",
+                    "$context.requestId",
+                )
+            },
+        )
+        self.api.add_gateway_response(
+            "ProblemNoSchoolKey",
+            type=apigw.ResponseType.INVALID_API_KEY,
+            status_code=str(HTTPStatus.FORBIDDEN.value),
+            response_headers={"Content-Type": f"'{PROBLEM_TYPE}'"},
+            templates={
+                JSON_TYPE: _problem(
+                    HTTPStatus.FORBIDDEN,
+                    "school-not-enabled",
+                    "Your school is not enabled on this platform; ask the platform's operators.",
+                    "$context.requestId",
+                )
+            },
+        )
+        for response_type, name in (
+            (apigw.ResponseType.AUTHORIZER_FAILURE, "ProblemAuthorizerFailure"),
+            (apigw.ResponseType.AUTHORIZER_CONFIGURATION_ERROR, "ProblemAuthorizerConfiguration"),
+        ):
+            self.api.add_gateway_response(
+                name,
+                type=response_type,
+                status_code=str(HTTPStatus.SERVICE_UNAVAILABLE.value),
+                response_headers={
+                    "Content-Type": f"'{PROBLEM_TYPE}'",
+                    "Retry-After": f"'{RETRY_AFTER_SECONDS}'",
+                },
+                templates={
+                    JSON_TYPE: _problem(
+                        HTTPStatus.SERVICE_UNAVAILABLE,
+                        "unavailable",
+                        "Sign-in could not be checked just now; retry after the Retry-After seconds.",
+                        "$context.requestId",
+                    )
+                },
             )
         # The stage's (and a usage plan's) throttling: a 429 problem with Retry-After, as the local
         # gateway and the services answer, on every route.

@@ -38,6 +38,10 @@ MAX_SERVICE_TOKEN_SECONDS = 900
 _GROUP_ROLES = {"teachers": Role.TEACHER, "students": Role.STUDENT, "admins": Role.ADMIN}
 
 
+class TokenKeysUnavailable(Unauthenticated):
+    """The key set could not be fetched: the token may be good, so callers retry rather than cache a refusal."""
+
+
 def bearer(value: str | None) -> str:
     """The token of an ``Authorization: Bearer <token>`` value."""
     if not value:
@@ -91,7 +95,7 @@ class CognitoTokenVerifier:
                 options={"require": ["exp", "iat", "iss", "aud", "sub"]},
             )
         except jwt.PyJWKClientConnectionError as exc:
-            raise Unauthenticated("token keys are unavailable; retry shortly") from exc
+            raise TokenKeysUnavailable("token keys are unavailable; retry shortly") from exc
         except jwt.PyJWTError as exc:
             raise Unauthenticated(f"invalid token: {exc}") from exc
         if claims.get("token_use") != "id":

@@ -4,6 +4,10 @@ Only ``/v1/...`` and ``/healthz`` exist; anything else is a 404 problem. A ``/v1
 bearer ID token the authorizer accepts (401 + ``WWW-Authenticate: Bearer`` otherwise) and a token
 from its school's bucket (429 + ``Retry-After`` otherwise); then the events routes go to the queue
 (``event_intake``) and everything else to its upstream service (``proxy``).
+
+The authorizer is the AWS edge's own (``luca_edge``): the same code decides who the caller is here
+and in API Gateway's Lambda authorizer; only the bucket differs (a usage plan's per key there, the
+``SchoolRateLimiter`` here, both shaped by the same tiers).
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from luca_edge.bootstrap import with_verifier
 from luca_infra.definitions import PLATFORM_DEFINITION, ThrottlingDefinition
 from luca_infra.local.gateway.access_log import AccessLog, EdgeContext
 from luca_infra.local.gateway.event_intake import EventIntake, EventIntakeSettings
@@ -93,7 +98,7 @@ class Gateway:
         """``tracer_provider``: the process's global one unless given (tests pass their own)."""
         self.settings = settings
         self.intake = intake or (EventIntake(settings.events) if settings.events is not None else None)
-        self.verifier = verifier
+        self.authorizer = with_verifier(verifier)
         self.limiter = limiter or SchoolRateLimiter.from_definition(
             settings.throttling, tiers=settings.school_limits
         )
@@ -162,7 +167,7 @@ class Gateway:
         try:
             token = bearer(request.headers.get("authorization"))
             # Off the event loop: a key-set refetch is a blocking HTTP call.
-            principal = await anyio.to_thread.run_sync(self.verifier.verify, token)
+            principal = (await anyio.to_thread.run_sync(self.authorizer.grant, token)).principal
         except Unauthenticated as exc:
             challenge = 'Bearer error="invalid_token"' if request.headers.get("authorization") else "Bearer"
             return problem(request, 401, "unauthenticated", exc.detail, {"WWW-Authenticate": challenge})

@@ -1,0 +1,1 @@
+"""The edge's request authorizer (API Gateway REQUEST Lambda authorizer)."""
