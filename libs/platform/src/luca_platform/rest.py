@@ -124,3 +124,30 @@ def install_problem_handlers(
         kind = {404: "not-found", 405: "method-not-allowed"}.get(exc.status_code, "http-error")
         detail = f"no route {request.url.path}" if exc.status_code == 404 else str(exc.detail)
         return problem(request, exc.status_code, kind, detail, headers=getattr(exc, "headers", None))
+
+
+def without_fastapi_422(document: dict[str, Any]) -> dict[str, Any]:
+    """``document`` without FastAPI's automatic 422 "Validation Error": our services answer request
+    validation with a 400 problem, so that response would be a promise never kept."""
+    schemas = document.get("components", {}).get("schemas", {})
+    for name in ("HTTPValidationError", "ValidationError"):
+        schemas.pop(name, None)
+    for operations in document.get("paths", {}).values():
+        for operation in operations.values():
+            responses = operation.get("responses", {})
+            automatic = responses.get("422", {}).get("content", {}).get("application/json", {})
+            if automatic.get("schema", {}).get("$ref", "").endswith("/HTTPValidationError"):
+                del responses["422"]
+    return document
+
+
+def serve_openapi(app: FastAPI, describe: Callable[[dict[str, Any]], dict[str, Any]]) -> None:
+    """Serve FastAPI's document passed through ``describe`` (built once, on first request)."""
+    plain = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = describe(without_fastapi_422(plain()))
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
