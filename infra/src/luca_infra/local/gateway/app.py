@@ -28,13 +28,13 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from luca_infra.definitions import PLATFORM_DEFINITION, ThrottlingDefinition
-from luca_infra.public_api import OPENAPI_PATH, public_document_bytes
 from luca_infra.local.gateway.access_log import AccessLog, EdgeContext
 from luca_infra.local.gateway.event_intake import EventIntake, EventIntakeSettings
 from luca_infra.local.gateway.problems import problem
 from luca_infra.local.gateway.proxy import DEFAULT_UPSTREAM_TIMEOUT_SECONDS, UpstreamProxy
 from luca_infra.local.gateway.rate_limiter import RateLimit, SchoolRateLimiter, retry_after_seconds
 from luca_infra.local.gateway.tracing import TracedTransport, server_spans
+from luca_infra.public_api import OPENAPI_PATH, public_document_bytes
 from luca_kernel.access import Principal
 from luca_kernel.errors import Unauthenticated
 from luca_platform.telemetry.files import AppendOnlyLines
