@@ -37,7 +37,7 @@ class _DecimalLimits(GenerateJsonSchema):
     def decimal_schema(self, schema: core_schema.DecimalSchema) -> JsonSchemaValue:
         found = super().decimal_schema(schema)
         limits = [
-            f"{name.replace('_', ' ')} {schema[name]}"  # type: ignore[literal-required]
+            f"{name.replace('_', ' ')} {schema[name]}"
             for name in ("max_digits", "decimal_places")
             if schema.get(name) is not None
         ]
