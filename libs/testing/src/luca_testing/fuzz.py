@@ -67,23 +67,11 @@ def fuzz_caller(
 
 
 def _counts(report: Path) -> tuple[int, int]:
+    """(generated cases, unique failures) from the CLI's JSON report; (0, 0) when it wrote none."""
     if not report.is_file():
         return 0, 0
-    data = json.loads(report.read_text(encoding="utf-8"))
-    return _find(data, "cases"), _find(data, "failures")
-
-
-def _find(data: object, key: str) -> int:
-    """A total named ``key`` in the report (its layout is the CLI's; this reads its summary)."""
-    if isinstance(data, Mapping):
-        for name, value in data.items():
-            if name == key and isinstance(value, int):
-                return value
-        for value in data.values():
-            found = _find(value, key)
-            if found:
-                return found
-    return 0
+    cases = json.loads(report.read_text(encoding="utf-8")).get("test_cases", {})
+    return int(cases.get("generated", 0)), int(cases.get("unique_failures", 0))
 
 
 def fuzz_all(
