@@ -17,7 +17,7 @@ export UV_LINK_MODE := copy
 # every recipe: jsii (CDK synth in the tests), the cdk CLI and the IAM simulator run on it, not the machine's.
 export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
 
-.PHONY: setup lock up test lint proto proto-check buf typecheck pytest bench bench-burst bench-govsync bench-lake bench-edge bundle clean
+.PHONY: setup lock up test lint proto proto-check buf typecheck pytest fuzz bench bench-burst bench-govsync bench-lake bench-edge bundle clean
 
 $(UV):
 	python3 -m venv $(TOOLS)
@@ -75,6 +75,10 @@ pytest: setup
 	$(BIN)/pytest
 
 test: setup proto-check buf lint typecheck pytest
+
+# Schemathesis through the local gateway as every caller, all checks, many cases (prints the count).
+fuzz: setup
+	$(PY) -m bench.fuzz --max-examples 40
 
 bench: setup
 	$(PY) -m bench.interactive

@@ -400,6 +400,21 @@ def test_a_method_no_route_takes_is_a_405_problem(client: httpx.Client, mint: Mi
     response = client.request("TRACE", "/v1/x", headers=bearer(mint.token()))
 
     assert_problem(response, 405)
+    assert set(response.headers["allow"].replace(" ", "").split(",")) >= {"GET", "POST", "PUT", "DELETE"}
+
+
+def test_the_public_document_needs_no_token_and_never_reaches_a_service(
+    client: httpx.Client, upstream: FakeUpstream
+) -> None:
+    response = client.get("/v1/openapi.json")
+    refused = client.post("/v1/openapi.json", json={})
+
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/json"
+    assert response.json()["info"]["title"] == "Luca public API"
+    assert_problem(refused, 405)
+    assert refused.headers["allow"] == "GET, HEAD"
+    assert upstream.requests == []
 
 
 def test_a_routed_prefix_reaches_its_own_service_and_everything_else_the_grading_service(

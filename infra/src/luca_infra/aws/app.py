@@ -78,6 +78,7 @@ from luca_infra.aws.ingest import IngestStack, require_bundle
 from luca_infra.aws.nag import enable_checks
 from luca_infra.aws.observability import ObservabilityStack
 from luca_infra.aws.operations import OperationsStack, StageReferences
+from luca_infra.aws.public_api_models import export_public_document
 from luca_infra.aws.shared import NetworkStack
 from luca_infra.definitions import PLATFORM_DEFINITION, PlatformDefinition
 
@@ -275,6 +276,7 @@ def build_app(
         description="Luca: the stage's resources document (SSM), what `luca … --stage` reads",
     )
     enable_checks(app)
+    export_public_document(app)
     return app
 
 

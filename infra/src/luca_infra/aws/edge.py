@@ -84,6 +84,7 @@ from luca_infra.aws.edge_authorizer import EdgeAuthorizer, tier_usage_plans
 from luca_infra.aws.firewall import edge_firewall
 from luca_infra.aws.load_balancer import REST_LISTENER_PORT
 from luca_infra.aws.nag import acknowledge
+from luca_infra.aws.public_api_models import request_model_schema
 from luca_infra.definitions import (
     NOT_THE_SUBMITTER,
     IngestDefinition,
@@ -349,7 +350,7 @@ class EventRoutes(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         ingest = definition.ingest
-        batch_schema = contract_schema(BATCH_MESSAGE)
+        batch_schema = request_model_schema(BATCH_MESSAGE)
         most = batch_schema["properties"]["events"]["maxItems"]
         if most != ingest.max_events_per_request or most > SQS_MAX_BATCH_ENTRIES:
             raise ValueError(
@@ -376,7 +377,7 @@ class EventRoutes(Construct):
         stack = cdk.Stack.of(self)
         self.methods: dict[str, apigw.Method] = {}
         for route, message, schema, batch in (
-            (ingest.event_route, EVENT_MESSAGE, contract_schema(EVENT_MESSAGE), False),
+            (ingest.event_route, EVENT_MESSAGE, request_model_schema(EVENT_MESSAGE), False),
             (ingest.batch_route, BATCH_MESSAGE, batch_schema, True),
         ):
             integration = apigw.AwsIntegration(

@@ -14,6 +14,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from luca_kernel.errors import LucaError, TenantBoundaryViolation
 from luca_platform.problems import DEPENDENCY_ERRORS, PROBLEM_JSON, http_status, problem_body
@@ -123,4 +124,45 @@ def install_problem_handlers(
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         kind = {404: "not-found", 405: "method-not-allowed"}.get(exc.status_code, "http-error")
         detail = f"no route {request.url.path}" if exc.status_code == 404 else str(exc.detail)
-        return problem(request, exc.status_code, kind, detail, headers=getattr(exc, "headers", None))
+        headers = dict(getattr(exc, "headers", None) or {})
+        if exc.status_code == 405:
+            headers["Allow"] = allowed_methods(request)
+        return problem(request, exc.status_code, kind, detail, headers=headers or None)
+
+
+def allowed_methods(request: Request) -> str:
+    """Every method some route of the app takes at this path: Starlette's own 405 names only the
+    first route that matched the path, and FastAPI makes one route per method."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        match, _ = route.matches({**request.scope, "method": "\x00"})
+        if match == Match.PARTIAL and getattr(route, "methods", None):
+            methods |= set(route.methods)
+    return ", ".join(sorted(methods))
+
+
+def without_fastapi_422(document: dict[str, Any]) -> dict[str, Any]:
+    """``document`` without FastAPI's automatic 422 "Validation Error": our services answer request
+    validation with a 400 problem, so that response would be a promise never kept."""
+    schemas = document.get("components", {}).get("schemas", {})
+    for name in ("HTTPValidationError", "ValidationError"):
+        schemas.pop(name, None)
+    for operations in document.get("paths", {}).values():
+        for operation in operations.values():
+            responses = operation.get("responses", {})
+            automatic = responses.get("422", {}).get("content", {}).get("application/json", {})
+            if automatic.get("schema", {}).get("$ref", "").endswith("/HTTPValidationError"):
+                del responses["422"]
+    return document
+
+
+def serve_openapi(app: FastAPI, describe: Callable[[dict[str, Any]], dict[str, Any]]) -> None:
+    """Serve FastAPI's document passed through ``describe`` (built once, on first request)."""
+    plain = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = describe(without_fastapi_422(plain()))
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -252,6 +252,14 @@ def test_rest_a_repeated_parameter_is_refused(client: TestClient) -> None:
     assert response.status_code == 400
 
 
+def test_rest_a_method_a_report_does_not_take_is_a_405_problem_with_allow(client: TestClient) -> None:
+    response = client.post("/v1/analytics/subject-averages", headers=_bearer("admin-a"))
+
+    assert response.status_code == 405
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert response.headers["allow"] == "GET"
+
+
 def test_rest_students_unknown_reports_and_strangers(client: TestClient) -> None:
     assert client.get("/v1/analytics/subject-averages", headers=_bearer("student-a")).status_code == 403
     assert client.get("/v1/analytics/everything", headers=_bearer("admin-a")).status_code == 404

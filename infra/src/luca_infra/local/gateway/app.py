@@ -1,6 +1,7 @@
 """The gateway's ASGI app: routes, the authorizer, throttling, and where each request goes.
 
-Only ``/v1/...`` and ``/healthz`` exist; anything else is a 404 problem. A ``/v1`` request needs a
+Only ``/v1/...`` and ``/healthz`` exist; anything else is a 404 problem. ``GET /v1/openapi.json`` is
+the public API's one document (``luca_infra.public_api``), served without a token. A ``/v1`` request needs a
 bearer ID token the authorizer accepts (401 + ``WWW-Authenticate: Bearer`` otherwise) and a token
 from its school's bucket (429 + ``Retry-After`` otherwise); then the events routes go to the queue
 (``event_intake``) and everything else to its upstream service (``proxy``).
@@ -38,6 +39,7 @@ from luca_infra.local.gateway.problems import problem
 from luca_infra.local.gateway.proxy import DEFAULT_UPSTREAM_TIMEOUT_SECONDS, UpstreamProxy
 from luca_infra.local.gateway.rate_limiter import RateLimit, SchoolRateLimiter, retry_after_seconds
 from luca_infra.local.gateway.tracing import TracedTransport, server_spans
+from luca_infra.public_api import OPENAPI_PATH, public_document_bytes
 from luca_kernel.access import Principal
 from luca_kernel.errors import Unauthenticated
 from luca_platform.telemetry.files import AppendOnlyLines
@@ -150,7 +152,9 @@ class Gateway:
     async def _http_error(self, request: Request, exc: Exception) -> Response:
         status = exc.status_code if isinstance(exc, HTTPException) else 400
         kind = {405: "method-not-allowed"}.get(status, "http-error")
-        return problem(request, status, kind, HTTPStatus(status).phrase)
+        # Starlette's 405 names the allowed methods in Allow, which RFC 9110 requires of a 405.
+        headers = exc.headers if isinstance(exc, HTTPException) else None
+        return problem(request, status, kind, HTTPStatus(status).phrase, headers)
 
     async def _unexpected(self, request: Request, exc: Exception) -> Response:
         # A bug in the stand-in, not bad input: the body stays a problem, the details go to the log.
@@ -161,6 +165,13 @@ class Gateway:
         path = request.url.path
         if path != API_PREFIX and not path.startswith(API_PREFIX + "/"):
             return problem(request, 404, "not-found", f"no route {path}")
+        if path == OPENAPI_PATH:
+            # The public document needs no token, like API Gateway's exported one.
+            if request.method not in ("GET", "HEAD"):
+                return problem(
+                    request, 405, "method-not-allowed", f"{path} accepts GET only", {"Allow": "GET, HEAD"}
+                )
+            return Response(public_document_bytes(), media_type="application/json")
         event_route = self.intake is not None and path.rstrip("/") in (EVENTS_PATH, EVENTS_BATCH_PATH)
         if event_route and request.method != "POST":
             return problem(request, 405, "method-not-allowed", f"{path} accepts POST only", {"Allow": "POST"})

@@ -1,6 +1,7 @@
 """REST API of the per-school reports, for school admins through the gateway (FastAPI, ``/v1``).
 
-``GET /v1/analytics/{report}`` with the report's query parameters. The school comes from the
+``GET /v1/analytics/<report>`` (one route per report, its parameters and answer documented by
+``rest_documents``) with the report's query parameters. The school comes from the
 verified bearer token. A ``school_id`` query parameter is accepted only to refuse it when it names
 another school (403, no rows); any parameter the report does not take, or a repeated one, is a 400:
 nothing unexpected is silently dropped. Every 4xx is an RFC 9457 problem (``application/problem+json``).
@@ -10,21 +11,20 @@ nothing unexpected is silently dropped. Every 4xx is an RFC 9457 problem (``appl
 # inside ``create_app`` from the live annotation.
 import logging
 import math
+import types
 from collections.abc import Mapping
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 from fastapi import Depends, FastAPI, Header, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
-from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from luca_analytics.bootstrap import Container
+from luca_analytics.entrypoints import rest_documents
 from luca_analytics.service_layer.reports import LakeUnavailable, Reports
 from luca_kernel.access import Principal
 from luca_kernel.errors import InvalidInput
-from luca_platform.problems import PROBLEM_JSON, TITLES
-from luca_platform.rest import ProblemResponder, install_problem_handlers
+from luca_platform.rest import ProblemResponder, install_problem_handlers, serve_openapi
 
 log = logging.getLogger("luca.analytics.rest")
 CORRELATION_HEADER = "x-correlation-id"
@@ -36,16 +36,6 @@ REPORT_PARAMETERS: Mapping[str, frozenset[str]] = {
     "behavior-trend": frozenset({"from_month", "to_month"}),
     "grade-distribution": frozenset({"term_id", "subject_id", "bucket_width"}),
 }
-
-
-class Problem(BaseModel):
-    type: str
-    title: str
-    status: int
-    detail: str
-    instance: str | None = None
-    correlation_id: str | None = None
-    errors: list[dict[str, Any]] | None = None
 
 
 def _correlation(request: Request | None) -> str | None:
@@ -137,10 +127,6 @@ def create_app(container: Container) -> FastAPI:
         openapi_url="/v1/analytics/openapi.json",
         docs_url=None,
         redoc_url=None,
-        responses={
-            status: {"model": Problem, "content": {PROBLEM_JSON: {}}, "description": TITLES[status]}
-            for status in (400, 401, 403, 404, 503)
-        },
     )
 
     def principal(authorization: Annotated[str | None, Header()] = None) -> Principal:
@@ -177,11 +163,31 @@ def create_app(container: Container) -> FastAPI:
         """The load balancer's check: the process serves requests (it touches no lake or table)."""
         return {"status": "ok"}
 
-    @app.get("/v1/analytics/{report}", summary="A per-school report")
-    def report(report: str, request: Request, caller: Caller) -> dict[str, Any]:
-        if report not in REPORT_PARAMETERS:
-            raise StarletteHTTPException(404)
-        found = _run(container.reports, report, caller, _parameters(request, report))
-        return {"report": report, "school_id": caller.school_id, **found}
+    def route(name: str) -> None:
+        def report(request: Request, caller: Caller) -> dict[str, Any]:
+            found = _run(container.reports, name, caller, _parameters(request, name))
+            return {"report": name, "school_id": caller.school_id, **found}
+
+        app.add_api_route(
+            f"/v1/analytics/{name}",
+            report,
+            methods=["GET"],
+            response_model=rest_documents.ANSWERS[name],
+            summary=f"The {name.replace('-', ' ')} report of the caller's school",
+            operation_id=name.replace("-", "_"),
+            tags=["analytics"],
+            responses=rest_documents.responses(),
+            openapi_extra=rest_documents.openapi_extra(name),
+        )
+
+    for name in REPORT_PARAMETERS:
+        route(name)
+    serve_openapi(app, lambda document: document)
 
     return app
+
+
+def openapi_document() -> dict[str, Any]:
+    """The served document, without a running service (the public API's document is built from it)."""
+    # Routes only capture the container; nothing is called until a request arrives.
+    return create_app(cast(Container, types.SimpleNamespace(reports=None, authenticator=None))).openapi()

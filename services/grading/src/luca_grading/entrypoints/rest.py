@@ -6,7 +6,8 @@ The school is never read from the request: it comes from the verified bearer tok
 
 import json
 import logging
-from typing import Annotated
+import types
+from typing import Annotated, Any, cast
 
 from fastapi import FastAPI, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
@@ -14,6 +15,7 @@ from fastapi.responses import JSONResponse
 
 from luca_grading.bootstrap import Container
 from luca_grading.domain.model import BehaviorKind
+from luca_grading.entrypoints import rest_openapi
 from luca_grading.entrypoints.rest_admin import admin_router
 from luca_grading.entrypoints.rest_auth import Caller, IdempotencyKey, principal
 from luca_grading.entrypoints.rest_changes import changes_router
@@ -26,18 +28,17 @@ from luca_grading.entrypoints.rest_models import (
     EvaluationOut,
     GradingRuleBody,
     GradingRuleOut,
-    Problem,
     RecordBehaviorNoteBody,
     RecordEvaluationBody,
     StudentAverageOut,
     StudentEvaluationsOut,
 )
+from luca_grading.entrypoints.rest_responses import READ, WRITE, problems
 from luca_grading.entrypoints.rest_roster import roster_router
 from luca_grading.service_layer.services import RecordBehaviorNote, RecordEvaluation
 from luca_kernel.grading import GradingRule
 from luca_kernel.ids import SubjectId
-from luca_platform.problems import PROBLEM_JSON, TITLES
-from luca_platform.rest import install_problem_handlers
+from luca_platform.rest import install_problem_handlers, serve_openapi
 from luca_platform.telemetry import context
 
 log = logging.getLogger("luca.grading.rest")
@@ -53,11 +54,6 @@ def create_app(container: Container) -> FastAPI:
         openapi_url="/v1/openapi.json",
         docs_url="/v1/docs",
         redoc_url=None,
-        # Every operation may answer these as RFC 9457 problems; the contract test holds us to it.
-        responses={
-            status: {"model": Problem, "content": {PROBLEM_JSON: {}}, "description": TITLES[status]}
-            for status in (400, 401, 403, 404, 409, 413, 415, 422, 429)
-        },
     )
 
     app.state.container = container
@@ -92,7 +88,13 @@ def create_app(container: Container) -> FastAPI:
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.post("/v1/evaluations", status_code=201, response_model=EvaluationOut, tags=["evaluations"])
+    @app.post(
+        "/v1/evaluations",
+        status_code=201,
+        response_model=EvaluationOut,
+        tags=["evaluations"],
+        responses=problems(*WRITE, 409, 422),
+    )
     def record_evaluation(
         body: RecordEvaluationBody, caller: Caller, key: IdempotencyKey, response: Response
     ) -> EvaluationOut:
@@ -114,7 +116,10 @@ def create_app(container: Container) -> FastAPI:
         return EvaluationOut.of(recorded.value)
 
     @app.get(
-        "/v1/students/{student_id}/evaluations", response_model=StudentEvaluationsOut, tags=["evaluations"]
+        "/v1/students/{student_id}/evaluations",
+        response_model=StudentEvaluationsOut,
+        tags=["evaluations"],
+        responses=problems(*READ),
     )
     def student_evaluations(
         student_id: str,
@@ -130,7 +135,10 @@ def create_app(container: Container) -> FastAPI:
         )
 
     @app.get(
-        "/v1/courses/{course_id}/terms/{term_id}/grades", response_model=CourseGradesOut, tags=["evaluations"]
+        "/v1/courses/{course_id}/terms/{term_id}/grades",
+        response_model=CourseGradesOut,
+        tags=["evaluations"],
+        responses=problems(*READ),
     )
     def course_grades(
         course_id: str,
@@ -149,7 +157,13 @@ def create_app(container: Container) -> FastAPI:
             ],
         )
 
-    @app.post("/v1/behavior-notes", status_code=201, response_model=BehaviorNoteOut, tags=["behavior"])
+    @app.post(
+        "/v1/behavior-notes",
+        status_code=201,
+        response_model=BehaviorNoteOut,
+        tags=["behavior"],
+        responses=problems(*WRITE, 422),
+    )
     def record_behavior_note(
         body: RecordBehaviorNoteBody, caller: Caller, key: IdempotencyKey, response: Response
     ) -> BehaviorNoteOut:
@@ -167,16 +181,29 @@ def create_app(container: Container) -> FastAPI:
         return BehaviorNoteOut.of(recorded.value)
 
     @app.get(
-        "/v1/students/{student_id}/behavior-profile", response_model=BehaviorProfileOut, tags=["behavior"]
+        "/v1/students/{student_id}/behavior-profile",
+        response_model=BehaviorProfileOut,
+        tags=["behavior"],
+        responses=problems(*READ),
     )
     def behavior_profile(student_id: str, caller: Caller) -> BehaviorProfileOut:
         return BehaviorProfileOut.of(service.behavior_profile(caller, student_id))
 
-    @app.get("/v1/grading-rules/{subject_id}", response_model=GradingRuleOut, tags=["rules"])
+    @app.get(
+        "/v1/grading-rules/{subject_id}",
+        response_model=GradingRuleOut,
+        tags=["rules"],
+        responses=problems(*READ),
+    )
     def get_rule(subject_id: str, caller: Caller) -> GradingRuleOut:
         return GradingRuleOut.of(service.rule_for(caller, subject_id))
 
-    @app.put("/v1/grading-rules/{subject_id}", response_model=GradingRuleOut, tags=["rules"])
+    @app.put(
+        "/v1/grading-rules/{subject_id}",
+        response_model=GradingRuleOut,
+        tags=["rules"],
+        responses=problems(*WRITE, 422),
+    )
     def put_rule(subject_id: str, body: GradingRuleBody, caller: Caller) -> GradingRuleOut:
         rule = GradingRule(
             subject_id=SubjectId(subject_id),
@@ -199,4 +226,12 @@ def create_app(container: Container) -> FastAPI:
         return problem(request, 500, "internal", "an unexpected error occurred; it has been logged")
 
     app.add_middleware(RequestGuard, container=container)
+    serve_openapi(app, rest_openapi.describe)
     return app
+
+
+def openapi_document() -> dict[str, Any]:
+    """The served document, without a running service (the public API's document is built from it)."""
+    # Routes only capture the use cases; nothing is called until a request arrives.
+    unbound = types.SimpleNamespace(service=None, changes=None, admin=None, listings=None)
+    return create_app(cast(Container, unbound)).openapi()

@@ -2,7 +2,7 @@
 retractions and its history. Changes need ``If-Match`` (the ETag read) and an ``Idempotency-Key``."""
 
 import re
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Header, Response
 
@@ -15,20 +15,12 @@ from luca_grading.entrypoints.rest_models import (
     EvaluationOut,
     RetractionBody,
 )
+from luca_grading.entrypoints.rest_responses import READ, WRITE, problems
 from luca_grading.service_layer.changes import ChangeRequest, Correction, GradeChanges
-from luca_platform.problems import PROBLEM_JSON
 from luca_platform.telemetry import context
 
 _ETAG = re.compile(r'^\s*"v([0-9]{1,9})"\s*$')
 PATH = "/v1/students/{student_id}/evaluations/{evaluation_id}"
-_CONDITIONAL: dict[int | str, dict[str, Any]] = {
-    status: {"content": {PROBLEM_JSON: {}}, "description": description}
-    for status, description in (
-        (409, "the grade was retracted, or its term is closed (problem type names the term)"),
-        (412, "If-Match names a version that is no longer current"),
-        (428, "If-Match is required"),
-    )
-}
 
 
 def expected_version(if_match: str | None) -> int | None:
@@ -55,7 +47,7 @@ def changes_router(changes: GradeChanges) -> APIRouter:
             correlation_id=context.correlation_id.get() or "",
         )
 
-    @router.get(PATH, response_model=EvaluationOut)
+    @router.get(PATH, response_model=EvaluationOut, responses=problems(*READ))
     def get_evaluation(
         student_id: str, evaluation_id: str, caller: Caller, response: Response
     ) -> EvaluationOut:
@@ -63,7 +55,7 @@ def changes_router(changes: GradeChanges) -> APIRouter:
         response.headers["ETag"] = evaluation.etag
         return EvaluationOut.of(evaluation)
 
-    @router.patch(PATH, response_model=EvaluationOut, responses=_CONDITIONAL)
+    @router.patch(PATH, response_model=EvaluationOut, responses=problems(*WRITE, 409, 412, 422, 428))
     def correct_evaluation(
         student_id: str,
         evaluation_id: str,
@@ -86,7 +78,9 @@ def changes_router(changes: GradeChanges) -> APIRouter:
         response.headers["ETag"] = done.value.etag
         return EvaluationOut.of(done.value)
 
-    @router.post(f"{PATH}/retraction", response_model=EvaluationOut, responses=_CONDITIONAL)
+    @router.post(
+        f"{PATH}/retraction", response_model=EvaluationOut, responses=problems(*WRITE, 409, 412, 422, 428)
+    )
     def retract_evaluation(
         student_id: str,
         evaluation_id: str,
@@ -102,7 +96,7 @@ def changes_router(changes: GradeChanges) -> APIRouter:
         response.headers["ETag"] = done.value.etag
         return EvaluationOut.of(done.value)
 
-    @router.get(f"{PATH}/history", response_model=EvaluationHistoryOut)
+    @router.get(f"{PATH}/history", response_model=EvaluationHistoryOut, responses=problems(*READ))
     def evaluation_history(
         student_id: str,
         evaluation_id: str,

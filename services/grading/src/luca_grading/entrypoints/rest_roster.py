@@ -16,6 +16,7 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel
 
 from luca_grading.entrypoints.rest_models import AssignmentOut
+from luca_grading.entrypoints.rest_responses import READ, problems
 from luca_grading.service_layer.listings import CourseEntry, RosterListings
 from luca_kernel.access import Principal
 from luca_kernel.roster import Student, Subject, Term
@@ -110,7 +111,7 @@ class AssignmentPage(BaseModel):
 
 def roster_router(listings: RosterListings, caller: Callable[..., Principal]) -> APIRouter:
     """The listing routes; ``caller`` is the app's dependency that authenticates the request."""
-    router = APIRouter(prefix="/v1", tags=["roster"])
+    router = APIRouter(prefix="/v1", tags=["roster"], responses=problems(*READ))
     Caller = Annotated[Principal, Depends(caller)]
 
     @router.get("/courses", response_model=CoursePage)

@@ -15,14 +15,14 @@ from luca_kernel.errors import IdempotencyKeyReused, InvalidInput
 
 T = TypeVar("T")
 
-_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")
-_IDEMPOTENCY_KEY_PATTERN = re.compile(r"^[A-Za-z0-9_.:-]{8,128}$")
+ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")
+IDEMPOTENCY_KEY_PATTERN = re.compile(r"^[A-Za-z0-9_.:-]{8,128}$")
 MAX_TEXT = 2000
 MAX_REASON = 500
 
 
 def check_id(value: str, field: str) -> str:
-    if not _ID_PATTERN.match(value or ""):
+    if not ID_PATTERN.match(value or ""):
         raise InvalidInput(
             f"{field} must be 1-64 characters of letters, digits, '_', '.', ':' or '-'", field=field
         )
@@ -30,7 +30,7 @@ def check_id(value: str, field: str) -> str:
 
 
 def check_idempotency_key(value: str, field: str) -> str:
-    if not _IDEMPOTENCY_KEY_PATTERN.match(value or ""):
+    if not IDEMPOTENCY_KEY_PATTERN.match(value or ""):
         raise InvalidInput(
             f"{field} must be 8-128 characters of letters, digits, '_', '.', ':' or '-' (a UUID is ideal)",
             field=field,

@@ -1,0 +1,33 @@
+"""Schemathesis through the local gateway, from the document the gateway serves, as every caller
+(teacher, student, admin, no token) with all checks: a bounded run (``make fuzz`` runs a long one)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from luca_infra.local.demo import SCHOOL_A
+from luca_infra.local.platform import LocalPlatform
+from luca_testing.fuzz import fuzz_all
+
+pytestmark = pytest.mark.e2e
+EXAMPLES_PER_OPERATION = 3
+
+
+@pytest.mark.xfail(
+    reason="known open findings (issue 15): decimals beyond max_digits as JSON numbers, opaque cursors, "
+    "subject_id without term_id and empty query values are schema-valid but refused or accepted",
+    strict=False,
+)
+def test_the_public_api_keeps_its_document_for_every_caller(platform: LocalPlatform, tmp_path: Path) -> None:
+    tokens: dict[str, str | None] = {
+        role: platform.token_for(SCHOOL_A.school_id, role) for role in ("teacher", "student", "admin")
+    }
+    tokens["anonymous"] = None
+
+    runs = fuzz_all(platform.gateway_url, tokens, max_examples=EXAMPLES_PER_OPERATION, report_dir=tmp_path)
+
+    assert all(run.cases > 0 for run in runs), [run.output[-2000:] for run in runs]
+    failing = [run for run in runs if run.exit_code != 0]
+    assert not failing, "\n\n".join(run.output[-6000:] for run in failing)
