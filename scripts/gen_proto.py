@@ -41,7 +41,9 @@ PACKAGES = ("luca", "buf")  # top-level packages generated into proto/python/src
 
 def generate(out: Path) -> None:
     sources = sorted(
-        str(p.relative_to(PROTO_ROOT)) for package in PACKAGES for p in (PROTO_ROOT / package).rglob("*.proto")
+        str(p.relative_to(PROTO_ROOT))
+        for package in PACKAGES
+        for p in (PROTO_ROOT / package).rglob("*.proto")
     )
     well_known = str(resources.files("grpc_tools") / "_proto")
     args = [
@@ -87,7 +89,9 @@ _SCALARS: dict[int, dict[str, Any]] = {
     FieldDescriptor.TYPE_UINT32: {"type": "integer", "minimum": 0, "maximum": 4294967295},
     FieldDescriptor.TYPE_INT32: {"type": "integer", "minimum": -2147483648, "maximum": 2147483647},
 }
-_WELL_KNOWN: dict[str, dict[str, Any]] = {"google.protobuf.Timestamp": {"type": "string", "format": "date-time"}}
+_WELL_KNOWN: dict[str, dict[str, Any]] = {
+    "google.protobuf.Timestamp": {"type": "string", "format": "date-time"}
+}
 
 
 def json_schema(message: Descriptor) -> dict[str, Any]:

@@ -109,19 +109,20 @@ def rules_extension(descriptor: FieldDescriptor | OneofDescriptor, name: str) ->
     if options.DESCRIPTOR is not extension.containing_type:
         options_type = message_factory.GetMessageClass(extension.containing_type)
         options = options_type.FromString(options.SerializeToString())
-    if not options.HasExtension(extension):  # type: ignore[arg-type]
+    if not options.HasExtension(extension):
         return None
-    found: Message = options.Extensions[extension]  # type: ignore[index]
+    found: Message = options.Extensions[extension]
     return found
 
 
 def field_constraints(field: FieldDescriptor) -> FieldConstraints:
-    rules = rules_extension(field, FIELD_RULES)
+    # Any: a buf.validate.FieldRules of whichever pool the descriptor came from.
+    rules: Any = rules_extension(field, FIELD_RULES)
     if rules is None:
         return FieldConstraints()
     values: dict[str, Any] = {
-        "required": bool(getattr(rules, "required")),
-        "empty_allowed": getattr(rules, "ignore") == _IGNORE_IF_ZERO_VALUE,
+        "required": bool(rules.required),
+        "empty_allowed": rules.ignore == _IGNORE_IF_ZERO_VALUE,
     }
     kind = rules.WhichOneof("type")
     if kind is not None:
@@ -145,8 +146,8 @@ def field_constraints(field: FieldDescriptor) -> FieldConstraints:
 
 
 def oneof_required(oneof: OneofDescriptor) -> bool:
-    rules = rules_extension(oneof, ONEOF_RULES)
-    return rules is not None and bool(getattr(rules, "required"))
+    rules: Any = rules_extension(oneof, ONEOF_RULES)
+    return rules is not None and bool(rules.required)
 
 
 def pydantic_field(message: Descriptor, name: str) -> dict[str, Any]:
