@@ -61,7 +61,9 @@ class RequestValidation(grpc.ServerInterceptor):
             violations = self._validator.collect_violations(request)
             if violations:
                 context.abort_with_status(
-                    rpc_status.to_status(invalid_request(violations, domain=self._domain, reason=self._reason))
+                    rpc_status.to_status(
+                        invalid_request(violations, domain=self._domain, reason=self._reason)
+                    )
                 )
             return behaviour(request, context)
 
