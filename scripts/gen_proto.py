@@ -5,8 +5,12 @@ directory and exits non-zero when the committed stubs differ (stale or hand-edit
 
 Messages that travel as JSON (``JSON_MESSAGES``) also get a JSON Schema (draft-04, what API Gateway
 models speak) of their proto3 JSON mapping with the original field names, next to their stubs in
-``schemas/<Message>.schema.json``. Field limits come from the ``(luca.common.v1.limits)`` option, so
-the edge's request model and the processor's validation are the contract, not copies of it.
+``schemas/<Message>.schema.json``. Field limits come from the fields' protovalidate rules
+(``buf.validate``, translated by ``luca_platform.contract_rules``), so the edge's request model and
+the processor's validation are the contract, not copies of it.
+
+``buf/validate/validate.proto`` (vendored in ``proto/``) is generated too, as the ``buf.validate``
+package the contracts' stubs import.
 """
 
 from __future__ import annotations
@@ -21,20 +25,31 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from google.protobuf import descriptor_pb2, empty_pb2
-from google.protobuf.unknown_fields import UnknownFieldSet
+from google.protobuf import descriptor_pb2, descriptor_pool
+from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from grpc_tools import protoc
+
+from luca_platform.contract_rules import field_constraints, oneof_required
 
 ROOT = Path(__file__).resolve().parent.parent
 PROTO_ROOT = ROOT / "proto"
 PACKAGE_ROOT = ROOT / "proto" / "python" / "src"
 HEADER = '"""Generated from the luca buf module by scripts/gen_proto.py. Do not edit."""\n'
-JSON_MESSAGES = ("luca.ingest.v1.StudentEvent", "luca.ingest.v1.SubmitEventsRequest")
-LIMITS_EXTENSION = 51234  # luca.common.v1.limits (proto/luca/common/v1/options.proto)
+JSON_MESSAGES = (
+    "luca.ingest.v1.StudentEvent",
+    "luca.ingest.v1.SubmitEventsRequest",
+    # Not on the edge: what the tests hold REST and gRPC to (one contract, three front doors).
+    "luca.grading.v1.RecordEvaluationRequest",
+)
+PACKAGES = ("luca", "buf")  # top-level packages generated into proto/python/src
 
 
 def generate(out: Path) -> None:
-    sources = sorted(str(p.relative_to(PROTO_ROOT)) for p in (PROTO_ROOT / "luca").rglob("*.proto"))
+    sources = sorted(
+        str(p.relative_to(PROTO_ROOT))
+        for package in PACKAGES
+        for p in (PROTO_ROOT / package).rglob("*.proto")
+    )
     well_known = str(resources.files("grpc_tools") / "_proto")
     args = [
         "protoc",
@@ -50,98 +65,75 @@ def generate(out: Path) -> None:
         if protoc.main([*args, "--include_imports", f"--descriptor_set_out={descriptors}"]) != 0:
             raise SystemExit("protoc failed")
         write_json_schemas(descriptor_pb2.FileDescriptorSet.FromString(descriptors.read_bytes()), out)
-    for directory in [out / "luca", *[p for p in (out / "luca").rglob("*") if p.is_dir()]]:
-        (directory / "__init__.py").write_text(HEADER)
-        (directory / "py.typed").write_text("") if directory == out / "luca" else None
+    for package in PACKAGES:
+        for directory in [out / package, *[p for p in (out / package).rglob("*") if p.is_dir()]]:
+            (directory / "__init__.py").write_text(HEADER)
+            (directory / "py.typed").write_text("") if directory == out / package else None
 
 
 def write_json_schemas(files: descriptor_pb2.FileDescriptorSet, out: Path) -> None:
-    messages = {
-        f".{file.package}.{message.name}": message for file in files.file for message in file.message_type
-    }
-    limits_type = messages[".luca.common.v1.FieldLimits"]
+    # A pool of its own: the schema follows the .proto files just compiled, not installed stubs.
+    pool = descriptor_pool.DescriptorPool()
+    for file in files.file:
+        pool.Add(file)
     for name in JSON_MESSAGES:
         package, _, message = name.rpartition(".")
         schema = {
             "$schema": "http://json-schema.org/draft-04/schema#",
             "title": name,
-            **json_schema(messages[f".{name}"], messages, limits_type),
+            **json_schema(pool.FindMessageTypeByName(name)),
         }
         target = out.joinpath(*package.split("."), "schemas", f"{message}.schema.json")
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(json.dumps(schema, indent=2, sort_keys=True) + "\n")
 
 
-def field_limits(field: descriptor_pb2.FieldDescriptorProto, limits_type: Any) -> dict[str, Any]:
-    # The option is an extension this script does not import: read it from the unknown fields.
-    found: dict[str, Any] = {}
-    for unknown in UnknownFieldSet(field.options):
-        if unknown.field_number == LIMITS_EXTENSION:
-            for limit in UnknownFieldSet(_parse_bytes(unknown.data)):
-                name = next(f.name for f in limits_type.field if f.number == limit.field_number)
-                found[name] = limit.data.decode() if isinstance(limit.data, bytes) else limit.data
-    return found
-
-
-def _parse_bytes(data: bytes) -> empty_pb2.Empty:
-    # A message with no fields keeps every field of the nested message's bytes as unknown.
-    return empty_pb2.Empty.FromString(data)
-
-
 _SCALARS: dict[int, dict[str, Any]] = {
-    descriptor_pb2.FieldDescriptorProto.TYPE_STRING: {"type": "string"},
-    descriptor_pb2.FieldDescriptorProto.TYPE_BOOL: {"type": "boolean"},
-    descriptor_pb2.FieldDescriptorProto.TYPE_UINT32: {"type": "integer", "minimum": 0, "maximum": 4294967295},
-    descriptor_pb2.FieldDescriptorProto.TYPE_INT32: {
-        "type": "integer",
-        "minimum": -2147483648,
-        "maximum": 2147483647,
-    },
+    FieldDescriptor.TYPE_STRING: {"type": "string"},
+    FieldDescriptor.TYPE_BOOL: {"type": "boolean"},
+    FieldDescriptor.TYPE_UINT32: {"type": "integer", "minimum": 0, "maximum": 4294967295},
+    FieldDescriptor.TYPE_INT32: {"type": "integer", "minimum": -2147483648, "maximum": 2147483647},
 }
 _WELL_KNOWN: dict[str, dict[str, Any]] = {
-    ".google.protobuf.Timestamp": {"type": "string", "format": "date-time"}
+    "google.protobuf.Timestamp": {"type": "string", "format": "date-time"}
 }
 
 
-def json_schema(message: Any, messages: dict[str, Any], limits_type: Any) -> dict[str, Any]:
+def json_schema(message: Descriptor) -> dict[str, Any]:
     """The proto3 JSON mapping of ``message``: closed objects, original field names."""
     properties: dict[str, Any] = {}
     required: list[str] = []
-    oneofs: dict[int, list[str]] = {}
-    for field in message.field:
-        limits = field_limits(field, limits_type)
-        if field.type == descriptor_pb2.FieldDescriptorProto.TYPE_MESSAGE:
-            item = _WELL_KNOWN.get(field.type_name) or json_schema(
-                messages[field.type_name], messages, limits_type
-            )
+    for field in message.fields:
+        rules = field_constraints(field)
+        keywords = rules.json_schema()
+        if field.type == FieldDescriptor.TYPE_MESSAGE:
+            item = dict(_WELL_KNOWN.get(field.message_type.full_name) or json_schema(field.message_type))
         elif field.type in _SCALARS:
             item = dict(_SCALARS[field.type])
         else:
             raise SystemExit(f"{message.name}.{field.name}: no JSON Schema mapping for type {field.type}")
         if item.get("type") == "string":
-            if "pattern" in limits:
-                item["pattern"] = limits["pattern"]
-            if "max_length" in limits:
-                item["maxLength"] = limits["max_length"]
-            if limits.get("required"):
-                item["minLength"] = 1
-        if field.label == descriptor_pb2.FieldDescriptorProto.LABEL_REPEATED:
+            item.update({k: v for k, v in keywords.items() if k in ("pattern", "minLength", "maxLength")})
+        if field.is_repeated:
             item = {"type": "array", "items": item}
-            if "min_items" in limits:
-                item["minItems"] = limits["min_items"]
-            if "max_items" in limits:
-                item["maxItems"] = limits["max_items"]
+            item.update({k: v for k, v in keywords.items() if k in ("minItems", "maxItems")})
         properties[field.name] = item
-        if limits.get("required") or "min_items" in limits:
+        if rules.in_required_list:
             required.append(field.name)
-        if field.HasField("oneof_index") and not field.proto3_optional:
-            oneofs.setdefault(field.oneof_index, []).append(field.name)
     schema: dict[str, Any] = {"type": "object", "properties": properties, "additionalProperties": False}
     if required:
         schema["required"] = required
-    for members in oneofs.values():  # exactly one member of each oneof
-        schema.setdefault("allOf", []).append({"oneOf": [{"required": [m]} for m in members]})
+    for oneof in message.oneofs:
+        # Exactly one member when the rules require one; the JSON mapping itself refuses two.
+        if oneof_required(oneof) and not _synthetic(oneof):
+            members = [{"required": [f.name]} for f in oneof.fields]
+            schema.setdefault("allOf", []).append({"oneOf": members})
     return schema
+
+
+def _synthetic(oneof: Any) -> bool:
+    # proto3 `optional` fields each sit in a synthetic oneof of their own.
+    return len(oneof.fields) == 1 and bool(oneof.fields[0].has_presence) and oneof.name.startswith("_")
 
 
 def differences(left: Path, right: Path) -> list[str]:
@@ -162,15 +154,20 @@ def main() -> int:
     if opts.check:
         with tempfile.TemporaryDirectory() as scratch:
             generate(Path(scratch))
-            stale = differences(PACKAGE_ROOT / "luca", Path(scratch) / "luca")
+            stale = [
+                f"{package}/{found}"
+                for package in PACKAGES
+                for found in differences(PACKAGE_ROOT / package, Path(scratch) / package)
+            ]
         if stale:
             print("generated stubs are stale; run `make proto`:\n  " + "\n  ".join(stale), file=sys.stderr)
             return 1
         print("generated stubs are up to date")
         return 0
-    shutil.rmtree(PACKAGE_ROOT / "luca", ignore_errors=True)
+    for package in PACKAGES:
+        shutil.rmtree(PACKAGE_ROOT / package, ignore_errors=True)
     generate(PACKAGE_ROOT)
-    print(f"generated {PACKAGE_ROOT.relative_to(ROOT)}/luca")
+    print(f"generated {PACKAGE_ROOT.relative_to(ROOT)}/{{{','.join(PACKAGES)}}}")
     return 0
 
 

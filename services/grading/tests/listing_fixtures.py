@@ -193,6 +193,7 @@ def grpc_channel(listings: RosterListings, container: Container) -> Iterator[grp
         address="127.0.0.1:0",
         workers=4,
         traced=False,
+        error_domain=ERROR_DOMAIN,
     )
     server.start()
     try:

@@ -1,5 +1,6 @@
 """A service's gRPC server, set up the same way everywhere: a bounded worker pool, OpenTelemetry's
-server interceptor, the standard health service (SERVING for the whole server and for the service)
+server interceptor, every request checked against its contract's rules (``grpc_validation``), the
+standard health service (SERVING for the whole server and for the service)
 and reflection, bound but not started; and how a servicer ends a call with a rich status."""
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from grpc_status import rpc_status
 
+from luca_platform.grpc_validation import REASON, RequestValidation
+
 
 def build_server(
     *,
@@ -24,15 +27,20 @@ def build_server(
     thread_name_prefix: str = "grpc",
     traced: bool = True,
     options: Sequence[tuple[str, Any]] = (),
+    error_domain: str = "luca.school",
+    invalid_reason: str = REASON,
 ) -> tuple[grpc.Server, int]:
     """A bound, not yet started server for ``service_name`` (one or several services; ``register``
-    adds their servicers); returns it and the bound port (what a configured port 0 became)."""
+    adds their servicers); returns it and the bound port (what a configured port 0 became).
+    ``error_domain`` and ``invalid_reason`` are the ErrorInfo of a request its contract's rules refuse."""
     names = (service_name,) if isinstance(service_name, str) else tuple(service_name)
-    interceptors = []
+    interceptors: list[grpc.ServerInterceptor] = []
     if traced:
         from opentelemetry.instrumentation.grpc import server_interceptor
 
         interceptors.append(server_interceptor())
+    # After tracing, so a refused request still has its span.
+    interceptors.append(RequestValidation(error_domain, invalid_reason))
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix=thread_name_prefix),
         interceptors=interceptors,

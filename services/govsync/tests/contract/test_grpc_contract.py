@@ -552,7 +552,8 @@ def test_a_bad_period_is_invalid_argument_naming_the_period(world: World, rpc: s
     code, info, fields = refused(error.value)
     assert code == grpc.StatusCode.INVALID_ARGUMENT
     assert info.reason == "INVALID_REQUEST"
-    assert fields == ["period"]
+    # The field's path in the request: StartSync's period sits in its SyncRequest.
+    assert fields == ["request.period" if rpc == "StartSync" else "period"]
     assert world.executions.calls == []
 
 

@@ -148,6 +148,7 @@ class AnalyticsServicer(analytics_pb2_grpc.AnalyticsServiceServicer):
 def create_server(container: Container, *, address: str, workers: int = 8) -> tuple[grpc.Server, int]:
     """A bound, not yet started server; returns it and its port."""
     return build_server(
+        error_domain=ERROR_DOMAIN,
         service_name=SERVICE_NAME,
         register=lambda server: analytics_pb2_grpc.add_AnalyticsServiceServicer_to_server(
             AnalyticsServicer(container), server

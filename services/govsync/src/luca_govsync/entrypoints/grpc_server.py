@@ -303,6 +303,8 @@ def create_server(
 ) -> tuple[grpc.Server, int]:
     """A bound, not yet started server; returns it and its port."""
     return build_server(
+        error_domain=ERROR_DOMAIN,
+        invalid_reason="INVALID_REQUEST",
         service_name=SERVICE_NAME,
         register=lambda server: govsync_pb2_grpc.add_GovSyncServiceServicer_to_server(
             GovSyncServicer(control, authenticator), server

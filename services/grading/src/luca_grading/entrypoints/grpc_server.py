@@ -231,6 +231,7 @@ def create_server(container: Container, *, address: str | None = None) -> tuple[
         )
 
     return build_server(
+        error_domain=ERROR_DOMAIN,
         service_name=(SERVICE_NAME, ROSTER_SERVICE_NAME),
         register=register,
         address=address or f"{settings.grpc_host}:{settings.grpc_port}",

@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from luca.grading.v1 import grading_pb2
 from luca_grading.domain.model import (
     Assignment,
     BehaviorNote,
@@ -17,6 +18,13 @@ from luca_grading.domain.model import (
 )
 from luca_kernel.grading import GradingRule, Rounding, ScaleKind
 from luca_kernel.roster import Term
+from luca_platform.contract_rules import pydantic_field
+
+# Constraints of fields that are also gRPC fields come from the contract's buf.validate rules, so
+# REST, gRPC and the edge refuse the same inputs.
+_RECORD = grading_pb2.RecordEvaluationRequest.DESCRIPTOR
+_NOTE = grading_pb2.RecordBehaviorNoteRequest.DESCRIPTOR
+_CORRECT = grading_pb2.CorrectEvaluationRequest.DESCRIPTOR
 
 
 class Strict(BaseModel):
@@ -26,7 +34,7 @@ class Strict(BaseModel):
 Score = Annotated[
     Decimal, Field(allow_inf_nan=False, max_digits=6, description="score on the school's scale")
 ]
-Id = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$")]
+Id = Annotated[str, Field(**pydantic_field(_RECORD, "student_id"))]
 
 
 class RecordEvaluationBody(Strict):
@@ -38,7 +46,7 @@ class RecordEvaluationBody(Strict):
     weight: (
         Annotated[Decimal, Field(allow_inf_nan=False, gt=0, le=100, max_digits=6, decimal_places=3)] | None
     ) = None
-    description: Annotated[str, Field(max_length=2000)] = ""
+    description: Annotated[str, Field(**pydantic_field(_RECORD, "description"))] = ""
 
 
 class EvaluationOut(BaseModel):
@@ -116,7 +124,7 @@ class RecordBehaviorNoteBody(Strict):
     student_id: Id
     course_id: Id
     kind: Literal["positive", "negative"]
-    text: Annotated[str, Field(min_length=1, max_length=2000)]
+    text: Annotated[str, Field(**pydantic_field(_NOTE, "text"))]
 
 
 class BehaviorNoteOut(BaseModel):
@@ -190,7 +198,7 @@ class GradingRuleOut(BaseModel):
 
 
 class NamedBody(Strict):
-    name: Annotated[str, Field(min_length=1, max_length=200)]
+    name: Annotated[str, Field(**pydantic_field(grading_pb2.PutTermRequest.DESCRIPTOR, "name"))]
 
 
 class StudentBody(Strict):
@@ -213,7 +221,8 @@ def _iso(value: datetime | None) -> str | None:
 
 
 Reason = Annotated[
-    str, Field(min_length=1, max_length=500, description="why the grade changes (kept in its history)")
+    str,
+    Field(description="why the grade changes (kept in its history)", **pydantic_field(_CORRECT, "reason")),
 ]
 
 
@@ -222,7 +231,7 @@ class CorrectionBody(Strict):
     weight: (
         Annotated[Decimal, Field(allow_inf_nan=False, gt=0, le=100, max_digits=6, decimal_places=3)] | None
     ) = None
-    description: Annotated[str, Field(max_length=2000)] | None = None
+    description: Annotated[str, Field(**pydantic_field(_CORRECT, "description"))] | None = None
     reason: Reason
 
 

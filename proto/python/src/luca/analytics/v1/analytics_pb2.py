@@ -22,42 +22,59 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from buf.validate import validate_pb2 as buf_dot_validate_dot_validate__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!luca/analytics/v1/analytics.proto\x12\x11luca.analytics.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x8b\x04\n\nLakeRecord\x12\x11\n\tschool_id\x18\x01 \x01(\t\x12\x0c\n\x04year\x18\x02 \x01(\x05\x12\r\n\x05month\x18\x03 \x01(\x05\x12\x11\n\titem_type\x18\x04 \x01(\t\x12\x0e\n\x06\x63hange\x18\x05 \x01(\t\x12.\n\nchanged_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\trecord_id\x18\x07 \x01(\t\x12\x13\n\x0bstudent_key\x18\x08 \x01(\t\x12\x11\n\tcourse_id\x18\t \x01(\t\x12\x12\n\nsubject_id\x18\n \x01(\t\x12\x0f\n\x07term_id\x18\x0b \x01(\t\x12\x12\n\x05score\x18\x0c \x01(\x01H\x00\x88\x01\x01\x12\x13\n\x06weight\x18\r \x01(\x01H\x01\x88\x01\x01\x12\x15\n\rbehavior_kind\x18\x0e \x01(\t\x12\x14\n\x07passing\x18\x0f \x01(\x08H\x02\x88\x01\x01\x12/\n\x0boccurred_at\x18\x10 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x1d\n\x15source_schema_version\x18\x11 \x01(\r\x12\x0f\n\x07version\x18\x12 \x01(\r\x12\x11\n\tretracted\x18\x13 \x01(\x08\x12\x17\n\x0fsequence_number\x18\x14 \x01(\t\x12\x16\n\x0e\x63orrelation_id\x18\x15 \x01(\tB\x08\n\x06_scoreB\t\n\x07_weightB\n\n\x08_passing\")\n\x16SubjectAveragesRequest\x12\x0f\n\x07term_id\x18\x01 \x01(\t\"q\n\x0eSubjectAverage\x12\x12\n\nsubject_id\x18\x01 \x01(\t\x12\x0f\n\x07term_id\x18\x02 \x01(\t\x12\x18\n\x10weighted_average\x18\x03 \x01(\x01\x12\x0e\n\x06grades\x18\x04 \x01(\r\x12\x10\n\x08students\x18\x05 \x01(\r\"N\n\x17SubjectAveragesResponse\x12\x33\n\x08\x61verages\x18\x01 \x03(\x0b\x32!.luca.analytics.v1.SubjectAverage\"B\n\x1bStudentsBelowPassingRequest\x12\x0f\n\x07term_id\x18\x01 \x01(\t\x12\x12\n\nsubject_id\x18\x02 \x01(\t\"~\n\x13StudentBelowPassing\x12\x12\n\nstudent_id\x18\x01 \x01(\t\x12\x12\n\nsubject_id\x18\x02 \x01(\t\x12\x18\n\x10weighted_average\x18\x03 \x01(\x01\x12\x15\n\rpassing_grade\x18\x04 \x01(\x01\x12\x0e\n\x06grades\x18\x05 \x01(\r\"X\n\x1cStudentsBelowPassingResponse\x12\x38\n\x08students\x18\x01 \x03(\x0b\x32&.luca.analytics.v1.StudentBelowPassing\"<\n\x14\x42\x65haviorTrendRequest\x12\x12\n\nfrom_month\x18\x01 \x01(\t\x12\x10\n\x08to_month\x18\x02 \x01(\t\"B\n\rBehaviorMonth\x12\r\n\x05month\x18\x01 \x01(\t\x12\x10\n\x08positive\x18\x02 \x01(\r\x12\x10\n\x08negative\x18\x03 \x01(\r\"I\n\x15\x42\x65haviorTrendResponse\x12\x30\n\x06months\x18\x01 \x03(\x0b\x32 .luca.analytics.v1.BehaviorMonth\"U\n\x18GradeDistributionRequest\x12\x0f\n\x07term_id\x18\x01 \x01(\t\x12\x12\n\nsubject_id\x18\x02 \x01(\t\x12\x14\n\x0c\x62ucket_width\x18\x03 \x01(\x01\"C\n\x0bGradeBucket\x12\x12\n\nfrom_score\x18\x01 \x01(\x01\x12\x10\n\x08to_score\x18\x02 \x01(\x01\x12\x0e\n\x06grades\x18\x03 \x01(\r\"L\n\x19GradeDistributionResponse\x12/\n\x07\x62uckets\x18\x01 \x03(\x0b\x32\x1e.luca.analytics.v1.GradeBucket2\xc9\x03\n\x10\x41nalyticsService\x12h\n\x0fSubjectAverages\x12).luca.analytics.v1.SubjectAveragesRequest\x1a*.luca.analytics.v1.SubjectAveragesResponse\x12w\n\x14StudentsBelowPassing\x12..luca.analytics.v1.StudentsBelowPassingRequest\x1a/.luca.analytics.v1.StudentsBelowPassingResponse\x12\x62\n\rBehaviorTrend\x12\'.luca.analytics.v1.BehaviorTrendRequest\x1a(.luca.analytics.v1.BehaviorTrendResponse\x12n\n\x11GradeDistribution\x12+.luca.analytics.v1.GradeDistributionRequest\x1a,.luca.analytics.v1.GradeDistributionResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!luca/analytics/v1/analytics.proto\x12\x11luca.analytics.v1\x1a\x1b\x62uf/validate/validate.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x8b\x04\n\nLakeRecord\x12\x11\n\tschool_id\x18\x01 \x01(\t\x12\x0c\n\x04year\x18\x02 \x01(\x05\x12\r\n\x05month\x18\x03 \x01(\x05\x12\x11\n\titem_type\x18\x04 \x01(\t\x12\x0e\n\x06\x63hange\x18\x05 \x01(\t\x12.\n\nchanged_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\trecord_id\x18\x07 \x01(\t\x12\x13\n\x0bstudent_key\x18\x08 \x01(\t\x12\x11\n\tcourse_id\x18\t \x01(\t\x12\x12\n\nsubject_id\x18\n \x01(\t\x12\x0f\n\x07term_id\x18\x0b \x01(\t\x12\x12\n\x05score\x18\x0c \x01(\x01H\x00\x88\x01\x01\x12\x13\n\x06weight\x18\r \x01(\x01H\x01\x88\x01\x01\x12\x15\n\rbehavior_kind\x18\x0e \x01(\t\x12\x14\n\x07passing\x18\x0f \x01(\x08H\x02\x88\x01\x01\x12/\n\x0boccurred_at\x18\x10 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x1d\n\x15source_schema_version\x18\x11 \x01(\r\x12\x0f\n\x07version\x18\x12 \x01(\r\x12\x11\n\tretracted\x18\x13 \x01(\x08\x12\x17\n\x0fsequence_number\x18\x14 \x01(\t\x12\x16\n\x0e\x63orrelation_id\x18\x15 \x01(\tB\x08\n\x06_scoreB\t\n\x07_weightB\n\n\x08_passing\"F\n\x16SubjectAveragesRequest\x12,\n\x07term_id\x18\x01 \x01(\tB\x1b\xbaH\x18r\x13\x32\x11^[0-9]{4}-T[1-4]$\xd8\x01\x01\"q\n\x0eSubjectAverage\x12\x12\n\nsubject_id\x18\x01 \x01(\t\x12\x0f\n\x07term_id\x18\x02 \x01(\t\x12\x18\n\x10weighted_average\x18\x03 \x01(\x01\x12\x0e\n\x06grades\x18\x04 \x01(\r\x12\x10\n\x08students\x18\x05 \x01(\r\"N\n\x17SubjectAveragesResponse\x12\x33\n\x08\x61verages\x18\x01 \x03(\x0b\x32!.luca.analytics.v1.SubjectAverage\"\x83\x01\n\x1bStudentsBelowPassingRequest\x12,\n\x07term_id\x18\x01 \x01(\tB\x1b\xbaH\x18r\x13\x32\x11^[0-9]{4}-T[1-4]$\xc8\x01\x01\x12\x36\n\nsubject_id\x18\x02 \x01(\tB\"\xbaH\x1fr\x1a\x18@2\x16^[A-Za-z0-9_.-]{1,64}$\xd8\x01\x01\"~\n\x13StudentBelowPassing\x12\x12\n\nstudent_id\x18\x01 \x01(\t\x12\x12\n\nsubject_id\x18\x02 \x01(\t\x12\x18\n\x10weighted_average\x18\x03 \x01(\x01\x12\x15\n\rpassing_grade\x18\x04 \x01(\x01\x12\x0e\n\x06grades\x18\x05 \x01(\r\"X\n\x1cStudentsBelowPassingResponse\x12\x38\n\x08students\x18\x01 \x03(\x0b\x32&.luca.analytics.v1.StudentBelowPassing\"\x88\x01\n\x14\x42\x65haviorTrendRequest\x12\x38\n\nfrom_month\x18\x01 \x01(\tB$\xbaH!r\x1c\x32\x1a^[0-9]{4}-(0[1-9]|1[0-2])$\xd8\x01\x01\x12\x36\n\x08to_month\x18\x02 \x01(\tB$\xbaH!r\x1c\x32\x1a^[0-9]{4}-(0[1-9]|1[0-2])$\xd8\x01\x01\"B\n\rBehaviorMonth\x12\r\n\x05month\x18\x01 \x01(\t\x12\x10\n\x08positive\x18\x02 \x01(\r\x12\x10\n\x08negative\x18\x03 \x01(\r\"I\n\x15\x42\x65haviorTrendResponse\x12\x30\n\x06months\x18\x01 \x03(\x0b\x32 .luca.analytics.v1.BehaviorMonth\"\xa8\x01\n\x18GradeDistributionRequest\x12,\n\x07term_id\x18\x01 \x01(\tB\x1b\xbaH\x18r\x13\x32\x11^[0-9]{4}-T[1-4]$\xc8\x01\x01\x12\x36\n\nsubject_id\x18\x02 \x01(\tB\"\xbaH\x1fr\x1a\x18@2\x16^[A-Za-z0-9_.-]{1,64}$\xd8\x01\x01\x12&\n\x0c\x62ucket_width\x18\x03 \x01(\x01\x42\x10\xbaH\r\x12\x0b)\x00\x00\x00\x00\x00\x00\x00\x00@\x01\"C\n\x0bGradeBucket\x12\x12\n\nfrom_score\x18\x01 \x01(\x01\x12\x10\n\x08to_score\x18\x02 \x01(\x01\x12\x0e\n\x06grades\x18\x03 \x01(\r\"L\n\x19GradeDistributionResponse\x12/\n\x07\x62uckets\x18\x01 \x03(\x0b\x32\x1e.luca.analytics.v1.GradeBucket2\xc9\x03\n\x10\x41nalyticsService\x12h\n\x0fSubjectAverages\x12).luca.analytics.v1.SubjectAveragesRequest\x1a*.luca.analytics.v1.SubjectAveragesResponse\x12w\n\x14StudentsBelowPassing\x12..luca.analytics.v1.StudentsBelowPassingRequest\x1a/.luca.analytics.v1.StudentsBelowPassingResponse\x12\x62\n\rBehaviorTrend\x12\'.luca.analytics.v1.BehaviorTrendRequest\x1a(.luca.analytics.v1.BehaviorTrendResponse\x12n\n\x11GradeDistribution\x12+.luca.analytics.v1.GradeDistributionRequest\x1a,.luca.analytics.v1.GradeDistributionResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'luca.analytics.v1.analytics_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_LAKERECORD']._serialized_start=90
-  _globals['_LAKERECORD']._serialized_end=613
-  _globals['_SUBJECTAVERAGESREQUEST']._serialized_start=615
-  _globals['_SUBJECTAVERAGESREQUEST']._serialized_end=656
-  _globals['_SUBJECTAVERAGE']._serialized_start=658
-  _globals['_SUBJECTAVERAGE']._serialized_end=771
-  _globals['_SUBJECTAVERAGESRESPONSE']._serialized_start=773
-  _globals['_SUBJECTAVERAGESRESPONSE']._serialized_end=851
-  _globals['_STUDENTSBELOWPASSINGREQUEST']._serialized_start=853
-  _globals['_STUDENTSBELOWPASSINGREQUEST']._serialized_end=919
-  _globals['_STUDENTBELOWPASSING']._serialized_start=921
-  _globals['_STUDENTBELOWPASSING']._serialized_end=1047
-  _globals['_STUDENTSBELOWPASSINGRESPONSE']._serialized_start=1049
-  _globals['_STUDENTSBELOWPASSINGRESPONSE']._serialized_end=1137
-  _globals['_BEHAVIORTRENDREQUEST']._serialized_start=1139
-  _globals['_BEHAVIORTRENDREQUEST']._serialized_end=1199
-  _globals['_BEHAVIORMONTH']._serialized_start=1201
-  _globals['_BEHAVIORMONTH']._serialized_end=1267
-  _globals['_BEHAVIORTRENDRESPONSE']._serialized_start=1269
-  _globals['_BEHAVIORTRENDRESPONSE']._serialized_end=1342
-  _globals['_GRADEDISTRIBUTIONREQUEST']._serialized_start=1344
-  _globals['_GRADEDISTRIBUTIONREQUEST']._serialized_end=1429
-  _globals['_GRADEBUCKET']._serialized_start=1431
-  _globals['_GRADEBUCKET']._serialized_end=1498
-  _globals['_GRADEDISTRIBUTIONRESPONSE']._serialized_start=1500
-  _globals['_GRADEDISTRIBUTIONRESPONSE']._serialized_end=1576
-  _globals['_ANALYTICSSERVICE']._serialized_start=1579
-  _globals['_ANALYTICSSERVICE']._serialized_end=2036
+  _globals['_SUBJECTAVERAGESREQUEST'].fields_by_name['term_id']._loaded_options = None
+  _globals['_SUBJECTAVERAGESREQUEST'].fields_by_name['term_id']._serialized_options = b'\272H\030r\0232\021^[0-9]{4}-T[1-4]$\330\001\001'
+  _globals['_STUDENTSBELOWPASSINGREQUEST'].fields_by_name['term_id']._loaded_options = None
+  _globals['_STUDENTSBELOWPASSINGREQUEST'].fields_by_name['term_id']._serialized_options = b'\272H\030r\0232\021^[0-9]{4}-T[1-4]$\310\001\001'
+  _globals['_STUDENTSBELOWPASSINGREQUEST'].fields_by_name['subject_id']._loaded_options = None
+  _globals['_STUDENTSBELOWPASSINGREQUEST'].fields_by_name['subject_id']._serialized_options = b'\272H\037r\032\030@2\026^[A-Za-z0-9_.-]{1,64}$\330\001\001'
+  _globals['_BEHAVIORTRENDREQUEST'].fields_by_name['from_month']._loaded_options = None
+  _globals['_BEHAVIORTRENDREQUEST'].fields_by_name['from_month']._serialized_options = b'\272H!r\0342\032^[0-9]{4}-(0[1-9]|1[0-2])$\330\001\001'
+  _globals['_BEHAVIORTRENDREQUEST'].fields_by_name['to_month']._loaded_options = None
+  _globals['_BEHAVIORTRENDREQUEST'].fields_by_name['to_month']._serialized_options = b'\272H!r\0342\032^[0-9]{4}-(0[1-9]|1[0-2])$\330\001\001'
+  _globals['_GRADEDISTRIBUTIONREQUEST'].fields_by_name['term_id']._loaded_options = None
+  _globals['_GRADEDISTRIBUTIONREQUEST'].fields_by_name['term_id']._serialized_options = b'\272H\030r\0232\021^[0-9]{4}-T[1-4]$\310\001\001'
+  _globals['_GRADEDISTRIBUTIONREQUEST'].fields_by_name['subject_id']._loaded_options = None
+  _globals['_GRADEDISTRIBUTIONREQUEST'].fields_by_name['subject_id']._serialized_options = b'\272H\037r\032\030@2\026^[A-Za-z0-9_.-]{1,64}$\330\001\001'
+  _globals['_GRADEDISTRIBUTIONREQUEST'].fields_by_name['bucket_width']._loaded_options = None
+  _globals['_GRADEDISTRIBUTIONREQUEST'].fields_by_name['bucket_width']._serialized_options = b'\272H\r\022\013)\000\000\000\000\000\000\000\000@\001'
+  _globals['_LAKERECORD']._serialized_start=119
+  _globals['_LAKERECORD']._serialized_end=642
+  _globals['_SUBJECTAVERAGESREQUEST']._serialized_start=644
+  _globals['_SUBJECTAVERAGESREQUEST']._serialized_end=714
+  _globals['_SUBJECTAVERAGE']._serialized_start=716
+  _globals['_SUBJECTAVERAGE']._serialized_end=829
+  _globals['_SUBJECTAVERAGESRESPONSE']._serialized_start=831
+  _globals['_SUBJECTAVERAGESRESPONSE']._serialized_end=909
+  _globals['_STUDENTSBELOWPASSINGREQUEST']._serialized_start=912
+  _globals['_STUDENTSBELOWPASSINGREQUEST']._serialized_end=1043
+  _globals['_STUDENTBELOWPASSING']._serialized_start=1045
+  _globals['_STUDENTBELOWPASSING']._serialized_end=1171
+  _globals['_STUDENTSBELOWPASSINGRESPONSE']._serialized_start=1173
+  _globals['_STUDENTSBELOWPASSINGRESPONSE']._serialized_end=1261
+  _globals['_BEHAVIORTRENDREQUEST']._serialized_start=1264
+  _globals['_BEHAVIORTRENDREQUEST']._serialized_end=1400
+  _globals['_BEHAVIORMONTH']._serialized_start=1402
+  _globals['_BEHAVIORMONTH']._serialized_end=1468
+  _globals['_BEHAVIORTRENDRESPONSE']._serialized_start=1470
+  _globals['_BEHAVIORTRENDRESPONSE']._serialized_end=1543
+  _globals['_GRADEDISTRIBUTIONREQUEST']._serialized_start=1546
+  _globals['_GRADEDISTRIBUTIONREQUEST']._serialized_end=1714
+  _globals['_GRADEBUCKET']._serialized_start=1716
+  _globals['_GRADEBUCKET']._serialized_end=1783
+  _globals['_GRADEDISTRIBUTIONRESPONSE']._serialized_start=1785
+  _globals['_GRADEDISTRIBUTIONRESPONSE']._serialized_end=1861
+  _globals['_ANALYTICSSERVICE']._serialized_start=1864
+  _globals['_ANALYTICSSERVICE']._serialized_end=2321
 # @@protoc_insertion_point(module_scope)

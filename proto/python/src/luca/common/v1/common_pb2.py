@@ -22,21 +22,26 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from buf.validate import validate_pb2 as buf_dot_validate_dot_validate__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1bluca/common/v1/common.proto\x12\x0eluca.common.v1\"\x18\n\x07\x44\x65\x63imal\x12\r\n\x05value\x18\x01 \x01(\t\"4\n\x0bPageRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"\'\n\x0cPageResponse\x12\x17\n\x0fnext_page_token\x18\x01 \x01(\t*\xb9\x04\n\x0b\x45rrorReason\x12\x1c\n\x18\x45RROR_REASON_UNSPECIFIED\x10\x00\x12\x1b\n\x17\x45RROR_REASON_VALIDATION\x10\x01\x12#\n\x1f\x45RROR_REASON_SCORE_OUT_OF_SCALE\x10\x02\x12 \n\x1c\x45RROR_REASON_UNKNOWN_STUDENT\x10\x03\x12 \n\x1c\x45RROR_REASON_UNKNOWN_SUBJECT\x10\x04\x12\x1f\n\x1b\x45RROR_REASON_UNKNOWN_COURSE\x10\x05\x12\x1a\n\x16\x45RROR_REASON_FORBIDDEN\x10\x06\x12 \n\x1c\x45RROR_REASON_UNAUTHENTICATED\x10\x07\x12\'\n#ERROR_REASON_IDEMPOTENCY_KEY_REUSED\x10\x08\x12\x1d\n\x19\x45RROR_REASON_RATE_LIMITED\x10\t\x12\x1a\n\x16\x45RROR_REASON_NOT_FOUND\x10\n\x12!\n\x1d\x45RROR_REASON_VERSION_MISMATCH\x10\x0b\x12&\n\"ERROR_REASON_PRECONDITION_REQUIRED\x10\x0c\x12\x1c\n\x18\x45RROR_REASON_TERM_CLOSED\x10\r\x12\x1d\n\x19\x45RROR_REASON_UNKNOWN_TERM\x10\x0e\x12\x1f\n\x1b\x45RROR_REASON_INVALID_CURSOR\x10\x0f\x12\x1a\n\x16\x45RROR_REASON_RETRACTED\x10\x10\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1bluca/common/v1/common.proto\x12\x0eluca.common.v1\x1a\x1b\x62uf/validate/validate.proto\"D\n\x07\x44\x65\x63imal\x12\x39\n\x05value\x18\x01 \x01(\tB*\xbaH\'r\"\x18\x10\x32\x1e^-?[0-9]{1,6}([.][0-9]{1,6})?$\xd8\x01\x01\"@\n\x0bPageRequest\x12\x1d\n\tpage_size\x18\x01 \x01(\x05\x42\n\xbaH\x07\x1a\x05\x18\xc8\x01(\x00\x12\x12\n\npage_token\x18\x02 \x01(\t\"\'\n\x0cPageResponse\x12\x17\n\x0fnext_page_token\x18\x01 \x01(\t*\xb9\x04\n\x0b\x45rrorReason\x12\x1c\n\x18\x45RROR_REASON_UNSPECIFIED\x10\x00\x12\x1b\n\x17\x45RROR_REASON_VALIDATION\x10\x01\x12#\n\x1f\x45RROR_REASON_SCORE_OUT_OF_SCALE\x10\x02\x12 \n\x1c\x45RROR_REASON_UNKNOWN_STUDENT\x10\x03\x12 \n\x1c\x45RROR_REASON_UNKNOWN_SUBJECT\x10\x04\x12\x1f\n\x1b\x45RROR_REASON_UNKNOWN_COURSE\x10\x05\x12\x1a\n\x16\x45RROR_REASON_FORBIDDEN\x10\x06\x12 \n\x1c\x45RROR_REASON_UNAUTHENTICATED\x10\x07\x12\'\n#ERROR_REASON_IDEMPOTENCY_KEY_REUSED\x10\x08\x12\x1d\n\x19\x45RROR_REASON_RATE_LIMITED\x10\t\x12\x1a\n\x16\x45RROR_REASON_NOT_FOUND\x10\n\x12!\n\x1d\x45RROR_REASON_VERSION_MISMATCH\x10\x0b\x12&\n\"ERROR_REASON_PRECONDITION_REQUIRED\x10\x0c\x12\x1c\n\x18\x45RROR_REASON_TERM_CLOSED\x10\r\x12\x1d\n\x19\x45RROR_REASON_UNKNOWN_TERM\x10\x0e\x12\x1f\n\x1b\x45RROR_REASON_INVALID_CURSOR\x10\x0f\x12\x1a\n\x16\x45RROR_REASON_RETRACTED\x10\x10\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'luca.common.v1.common_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_ERRORREASON']._serialized_start=169
-  _globals['_ERRORREASON']._serialized_end=738
-  _globals['_DECIMAL']._serialized_start=47
-  _globals['_DECIMAL']._serialized_end=71
-  _globals['_PAGEREQUEST']._serialized_start=73
-  _globals['_PAGEREQUEST']._serialized_end=125
-  _globals['_PAGERESPONSE']._serialized_start=127
-  _globals['_PAGERESPONSE']._serialized_end=166
+  _globals['_DECIMAL'].fields_by_name['value']._loaded_options = None
+  _globals['_DECIMAL'].fields_by_name['value']._serialized_options = b'\272H\'r\"\030\0202\036^-?[0-9]{1,6}([.][0-9]{1,6})?$\330\001\001'
+  _globals['_PAGEREQUEST'].fields_by_name['page_size']._loaded_options = None
+  _globals['_PAGEREQUEST'].fields_by_name['page_size']._serialized_options = b'\272H\007\032\005\030\310\001(\000'
+  _globals['_ERRORREASON']._serialized_start=254
+  _globals['_ERRORREASON']._serialized_end=823
+  _globals['_DECIMAL']._serialized_start=76
+  _globals['_DECIMAL']._serialized_end=144
+  _globals['_PAGEREQUEST']._serialized_start=146
+  _globals['_PAGEREQUEST']._serialized_end=210
+  _globals['_PAGERESPONSE']._serialized_start=212
+  _globals['_PAGERESPONSE']._serialized_end=251
 # @@protoc_insertion_point(module_scope)

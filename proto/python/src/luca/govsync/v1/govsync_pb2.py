@@ -22,58 +22,71 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from buf.validate import validate_pb2 as buf_dot_validate_dot_validate__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dluca/govsync/v1/govsync.proto\x12\x0fluca.govsync.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"0\n\x0bSyncRequest\x12\x0e\n\x06period\x18\x01 \x01(\t\x12\x11\n\tschool_id\x18\x02 \x01(\t\"\xf9\x01\n\x05\x42\x61tch\x12\x0f\n\x07sync_id\x18\x01 \x01(\t\x12\x11\n\tschool_id\x18\x02 \x01(\t\x12\x0e\n\x06period\x18\x03 \x01(\t\x12\x0e\n\x06number\x18\x04 \x01(\r\x12\x17\n\x0f\x63lient_batch_id\x18\x05 \x01(\t\x12\x0f\n\x07records\x18\x06 \x01(\r\x12,\n\x06status\x18\x07 \x01(\x0e\x32\x1c.luca.govsync.v1.BatchStatus\x12\x10\n\x08\x61ttempts\x18\x08 \x01(\r\x12\x12\n\nlast_error\x18\t \x01(\t\x12.\n\nupdated_at\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x8a\x01\n\rRecordOutcome\x12\x11\n\trecord_id\x18\x01 \x01(\t\x12\x12\n\nstudent_id\x18\x02 \x01(\t\x12-\n\x06status\x18\x03 \x01(\x0e\x32\x1d.luca.govsync.v1.RecordStatus\x12\x13\n\x0breason_code\x18\x04 \x01(\t\x12\x0e\n\x06reason\x18\x05 \x01(\t\"\xa5\x04\n\nSyncReport\x12\x0f\n\x07sync_id\x18\x01 \x01(\t\x12\x11\n\tschool_id\x18\x02 \x01(\t\x12\x0e\n\x06period\x18\x03 \x01(\t\x12+\n\x06status\x18\x04 \x01(\x0e\x32\x1b.luca.govsync.v1.SyncStatus\x12\x15\n\rbatches_total\x18\x05 \x01(\r\x12\x14\n\x0c\x62\x61tches_done\x18\x06 \x01(\r\x12\x18\n\x10\x62\x61tches_retrying\x18\x07 \x01(\r\x12\x16\n\x0e\x62\x61tches_failed\x18\x08 \x01(\r\x12\x15\n\rrecords_total\x18\t \x01(\r\x12\x18\n\x10records_accepted\x18\n \x01(\r\x12\x18\n\x10records_rejected\x18\x0b \x01(\r\x12\x30\n\x08rejected\x18\x0c \x03(\x0b\x32\x1e.luca.govsync.v1.RecordOutcome\x12.\n\nstarted_at\x18\r \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x66inished_at\x18\x0e \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nstarted_by\x18\x0f \x01(\t\x12\x31\n\namendments\x18\x10 \x01(\x0b\x32\x1d.luca.govsync.v1.ChangeCounts\x12\x32\n\x0bretractions\x18\x11 \x01(\x0b\x32\x1d.luca.govsync.v1.ChangeCounts\"b\n\x0c\x43hangeCounts\x12\x0c\n\x04sent\x18\x01 \x01(\r\x12\x10\n\x08\x61\x63\x63\x65pted\x18\x02 \x01(\r\x12\x10\n\x08rejected\x18\x03 \x01(\r\x12\x0e\n\x06\x66\x61iled\x18\x04 \x01(\r\x12\x10\n\x08replayed\x18\x05 \x01(\r\"A\n\x10StartSyncRequest\x12-\n\x07request\x18\x01 \x01(\x0b\x32\x1c.luca.govsync.v1.SyncRequest\"?\n\x11StartSyncResponse\x12*\n\x05syncs\x18\x01 \x03(\x0b\x32\x1b.luca.govsync.v1.SyncReport\";\n\x16GetSyncProgressRequest\x12\x0e\n\x06period\x18\x01 \x01(\t\x12\x11\n\tschool_id\x18\x02 \x01(\t\"H\n\x17GetSyncProgressResponse\x12-\n\x08progress\x18\x01 \x01(\x0b\x32\x1b.luca.govsync.v1.SyncReport\"5\n\x10ListSyncsRequest\x12\x0e\n\x06period\x18\x01 \x01(\t\x12\x11\n\tschool_id\x18\x02 \x01(\t\"?\n\x11ListSyncsResponse\x12*\n\x05syncs\x18\x01 \x03(\x0b\x32\x1b.luca.govsync.v1.SyncReport\"=\n\x18ListFailedBatchesRequest\x12\x0e\n\x06period\x18\x01 \x01(\t\x12\x11\n\tschool_id\x18\x02 \x01(\t\"D\n\x19ListFailedBatchesResponse\x12\'\n\x07\x62\x61tches\x18\x01 \x03(\x0b\x32\x16.luca.govsync.v1.Batch\"\xb5\x01\n\nDeadLetter\x12\x12\n\nmessage_id\x18\x01 \x01(\t\x12\x11\n\tschool_id\x18\x02 \x01(\t\x12\x0e\n\x06period\x18\x03 \x01(\t\x12\x0f\n\x07sync_id\x18\x04 \x01(\t\x12\x0e\n\x06number\x18\x05 \x01(\r\x12\x17\n\x0f\x63lient_batch_id\x18\x06 \x01(\t\x12\x0f\n\x07records\x18\x07 \x01(\r\x12\r\n\x05\x65rror\x18\x08 \x01(\t\x12\x16\n\x0e\x63orrelation_id\x18\t \x01(\t\";\n\x16ListDeadLettersRequest\x12\x11\n\tschool_id\x18\x01 \x01(\t\x12\x0e\n\x06period\x18\x02 \x01(\t\"L\n\x17ListDeadLettersResponse\x12\x31\n\x0c\x64\x65\x61\x64_letters\x18\x01 \x03(\x0b\x32\x1b.luca.govsync.v1.DeadLetter\"C\n\x19RedriveDeadLettersRequest\x12\x11\n\tschool_id\x18\x01 \x01(\t\x12\x13\n\x0bmessage_ids\x18\x02 \x03(\t\"x\n\x1aRedriveDeadLettersResponse\x12\x0f\n\x07\x62\x61tches\x18\x01 \x01(\r\x12\x17\n\x0f\x65xecution_names\x18\x02 \x03(\t\x12\x18\n\x10messages_removed\x18\x03 \x01(\r\x12\x16\n\x0e\x63orrelation_id\x18\x04 \x01(\t*\x9e\x01\n\nSyncStatus\x12\x1b\n\x17SYNC_STATUS_UNSPECIFIED\x10\x00\x12\x17\n\x13SYNC_STATUS_RUNNING\x10\x01\x12\x19\n\x15SYNC_STATUS_SUCCEEDED\x10\x02\x12\'\n#SYNC_STATUS_COMPLETED_WITH_FAILURES\x10\x03\x12\x16\n\x12SYNC_STATUS_FAILED\x10\x04*\xad\x01\n\x0b\x42\x61tchStatus\x12\x1c\n\x18\x42\x41TCH_STATUS_UNSPECIFIED\x10\x00\x12\x18\n\x14\x42\x41TCH_STATUS_PENDING\x10\x01\x12\x1b\n\x17\x42\x41TCH_STATUS_SUBMITTING\x10\x02\x12\x19\n\x15\x42\x41TCH_STATUS_RETRYING\x10\x03\x12\x15\n\x11\x42\x41TCH_STATUS_DONE\x10\x04\x12\x17\n\x13\x42\x41TCH_STATUS_FAILED\x10\x05*e\n\x0cRecordStatus\x12\x1d\n\x19RECORD_STATUS_UNSPECIFIED\x10\x00\x12\x1a\n\x16RECORD_STATUS_ACCEPTED\x10\x01\x12\x1a\n\x16RECORD_STATUS_REJECTED\x10\x02\x32\xdf\x04\n\x0eGovSyncService\x12R\n\tStartSync\x12!.luca.govsync.v1.StartSyncRequest\x1a\".luca.govsync.v1.StartSyncResponse\x12\x64\n\x0fGetSyncProgress\x12\'.luca.govsync.v1.GetSyncProgressRequest\x1a(.luca.govsync.v1.GetSyncProgressResponse\x12R\n\tListSyncs\x12!.luca.govsync.v1.ListSyncsRequest\x1a\".luca.govsync.v1.ListSyncsResponse\x12j\n\x11ListFailedBatches\x12).luca.govsync.v1.ListFailedBatchesRequest\x1a*.luca.govsync.v1.ListFailedBatchesResponse\x12\x64\n\x0fListDeadLetters\x12\'.luca.govsync.v1.ListDeadLettersRequest\x1a(.luca.govsync.v1.ListDeadLettersResponse\x12m\n\x12RedriveDeadLetters\x12*.luca.govsync.v1.RedriveDeadLettersRequest\x1a+.luca.govsync.v1.RedriveDeadLettersResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dluca/govsync/v1/govsync.proto\x12\x0fluca.govsync.v1\x1a\x1b\x62uf/validate/validate.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"M\n\x0bSyncRequest\x12+\n\x06period\x18\x01 \x01(\tB\x1b\xbaH\x18r\x13\x32\x11^[0-9]{4}-T[1-4]$\xc8\x01\x01\x12\x11\n\tschool_id\x18\x02 \x01(\t\"\xf9\x01\n\x05\x42\x61tch\x12\x0f\n\x07sync_id\x18\x01 \x01(\t\x12\x11\n\tschool_id\x18\x02 \x01(\t\x12\x0e\n\x06period\x18\x03 \x01(\t\x12\x0e\n\x06number\x18\x04 \x01(\r\x12\x17\n\x0f\x63lient_batch_id\x18\x05 \x01(\t\x12\x0f\n\x07records\x18\x06 \x01(\r\x12,\n\x06status\x18\x07 \x01(\x0e\x32\x1c.luca.govsync.v1.BatchStatus\x12\x10\n\x08\x61ttempts\x18\x08 \x01(\r\x12\x12\n\nlast_error\x18\t \x01(\t\x12.\n\nupdated_at\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x8a\x01\n\rRecordOutcome\x12\x11\n\trecord_id\x18\x01 \x01(\t\x12\x12\n\nstudent_id\x18\x02 \x01(\t\x12-\n\x06status\x18\x03 \x01(\x0e\x32\x1d.luca.govsync.v1.RecordStatus\x12\x13\n\x0breason_code\x18\x04 \x01(\t\x12\x0e\n\x06reason\x18\x05 \x01(\t\"\xa5\x04\n\nSyncReport\x12\x0f\n\x07sync_id\x18\x01 \x01(\t\x12\x11\n\tschool_id\x18\x02 \x01(\t\x12\x0e\n\x06period\x18\x03 \x01(\t\x12+\n\x06status\x18\x04 \x01(\x0e\x32\x1b.luca.govsync.v1.SyncStatus\x12\x15\n\rbatches_total\x18\x05 \x01(\r\x12\x14\n\x0c\x62\x61tches_done\x18\x06 \x01(\r\x12\x18\n\x10\x62\x61tches_retrying\x18\x07 \x01(\r\x12\x16\n\x0e\x62\x61tches_failed\x18\x08 \x01(\r\x12\x15\n\rrecords_total\x18\t \x01(\r\x12\x18\n\x10records_accepted\x18\n \x01(\r\x12\x18\n\x10records_rejected\x18\x0b \x01(\r\x12\x30\n\x08rejected\x18\x0c \x03(\x0b\x32\x1e.luca.govsync.v1.RecordOutcome\x12.\n\nstarted_at\x18\r \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x66inished_at\x18\x0e \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nstarted_by\x18\x0f \x01(\t\x12\x31\n\namendments\x18\x10 \x01(\x0b\x32\x1d.luca.govsync.v1.ChangeCounts\x12\x32\n\x0bretractions\x18\x11 \x01(\x0b\x32\x1d.luca.govsync.v1.ChangeCounts\"b\n\x0c\x43hangeCounts\x12\x0c\n\x04sent\x18\x01 \x01(\r\x12\x10\n\x08\x61\x63\x63\x65pted\x18\x02 \x01(\r\x12\x10\n\x08rejected\x18\x03 \x01(\r\x12\x0e\n\x06\x66\x61iled\x18\x04 \x01(\r\x12\x10\n\x08replayed\x18\x05 \x01(\r\"I\n\x10StartSyncRequest\x12\x35\n\x07request\x18\x01 \x01(\x0b\x32\x1c.luca.govsync.v1.SyncRequestB\x06\xbaH\x03\xc8\x01\x01\"?\n\x11StartSyncResponse\x12*\n\x05syncs\x18\x01 \x03(\x0b\x32\x1b.luca.govsync.v1.SyncReport\"X\n\x16GetSyncProgressRequest\x12+\n\x06period\x18\x01 \x01(\tB\x1b\xbaH\x18r\x13\x32\x11^[0-9]{4}-T[1-4]$\xc8\x01\x01\x12\x11\n\tschool_id\x18\x02 \x01(\t\"H\n\x17GetSyncProgressResponse\x12-\n\x08progress\x18\x01 \x01(\x0b\x32\x1b.luca.govsync.v1.SyncReport\"R\n\x10ListSyncsRequest\x12+\n\x06period\x18\x01 \x01(\tB\x1b\xbaH\x18r\x13\x32\x11^[0-9]{4}-T[1-4]$\xc8\x01\x01\x12\x11\n\tschool_id\x18\x02 \x01(\t\"?\n\x11ListSyncsResponse\x12*\n\x05syncs\x18\x01 \x03(\x0b\x32\x1b.luca.govsync.v1.SyncReport\"Z\n\x18ListFailedBatchesRequest\x12+\n\x06period\x18\x01 \x01(\tB\x1b\xbaH\x18r\x13\x32\x11^[0-9]{4}-T[1-4]$\xc8\x01\x01\x12\x11\n\tschool_id\x18\x02 \x01(\t\"D\n\x19ListFailedBatchesResponse\x12\'\n\x07\x62\x61tches\x18\x01 \x03(\x0b\x32\x16.luca.govsync.v1.Batch\"\xb5\x01\n\nDeadLetter\x12\x12\n\nmessage_id\x18\x01 \x01(\t\x12\x11\n\tschool_id\x18\x02 \x01(\t\x12\x0e\n\x06period\x18\x03 \x01(\t\x12\x0f\n\x07sync_id\x18\x04 \x01(\t\x12\x0e\n\x06number\x18\x05 \x01(\r\x12\x17\n\x0f\x63lient_batch_id\x18\x06 \x01(\t\x12\x0f\n\x07records\x18\x07 \x01(\r\x12\r\n\x05\x65rror\x18\x08 \x01(\t\x12\x16\n\x0e\x63orrelation_id\x18\t \x01(\t\"X\n\x16ListDeadLettersRequest\x12\x11\n\tschool_id\x18\x01 \x01(\t\x12+\n\x06period\x18\x02 \x01(\tB\x1b\xbaH\x18r\x13\x32\x11^[0-9]{4}-T[1-4]$\xd8\x01\x01\"L\n\x17ListDeadLettersResponse\x12\x31\n\x0c\x64\x65\x61\x64_letters\x18\x01 \x03(\x0b\x32\x1b.luca.govsync.v1.DeadLetter\"C\n\x19RedriveDeadLettersRequest\x12\x11\n\tschool_id\x18\x01 \x01(\t\x12\x13\n\x0bmessage_ids\x18\x02 \x03(\t\"x\n\x1aRedriveDeadLettersResponse\x12\x0f\n\x07\x62\x61tches\x18\x01 \x01(\r\x12\x17\n\x0f\x65xecution_names\x18\x02 \x03(\t\x12\x18\n\x10messages_removed\x18\x03 \x01(\r\x12\x16\n\x0e\x63orrelation_id\x18\x04 \x01(\t*\x9e\x01\n\nSyncStatus\x12\x1b\n\x17SYNC_STATUS_UNSPECIFIED\x10\x00\x12\x17\n\x13SYNC_STATUS_RUNNING\x10\x01\x12\x19\n\x15SYNC_STATUS_SUCCEEDED\x10\x02\x12\'\n#SYNC_STATUS_COMPLETED_WITH_FAILURES\x10\x03\x12\x16\n\x12SYNC_STATUS_FAILED\x10\x04*\xad\x01\n\x0b\x42\x61tchStatus\x12\x1c\n\x18\x42\x41TCH_STATUS_UNSPECIFIED\x10\x00\x12\x18\n\x14\x42\x41TCH_STATUS_PENDING\x10\x01\x12\x1b\n\x17\x42\x41TCH_STATUS_SUBMITTING\x10\x02\x12\x19\n\x15\x42\x41TCH_STATUS_RETRYING\x10\x03\x12\x15\n\x11\x42\x41TCH_STATUS_DONE\x10\x04\x12\x17\n\x13\x42\x41TCH_STATUS_FAILED\x10\x05*e\n\x0cRecordStatus\x12\x1d\n\x19RECORD_STATUS_UNSPECIFIED\x10\x00\x12\x1a\n\x16RECORD_STATUS_ACCEPTED\x10\x01\x12\x1a\n\x16RECORD_STATUS_REJECTED\x10\x02\x32\xdf\x04\n\x0eGovSyncService\x12R\n\tStartSync\x12!.luca.govsync.v1.StartSyncRequest\x1a\".luca.govsync.v1.StartSyncResponse\x12\x64\n\x0fGetSyncProgress\x12\'.luca.govsync.v1.GetSyncProgressRequest\x1a(.luca.govsync.v1.GetSyncProgressResponse\x12R\n\tListSyncs\x12!.luca.govsync.v1.ListSyncsRequest\x1a\".luca.govsync.v1.ListSyncsResponse\x12j\n\x11ListFailedBatches\x12).luca.govsync.v1.ListFailedBatchesRequest\x1a*.luca.govsync.v1.ListFailedBatchesResponse\x12\x64\n\x0fListDeadLetters\x12\'.luca.govsync.v1.ListDeadLettersRequest\x1a(.luca.govsync.v1.ListDeadLettersResponse\x12m\n\x12RedriveDeadLetters\x12*.luca.govsync.v1.RedriveDeadLettersRequest\x1a+.luca.govsync.v1.RedriveDeadLettersResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'luca.govsync.v1.govsync_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_SYNCSTATUS']._serialized_start=2213
-  _globals['_SYNCSTATUS']._serialized_end=2371
-  _globals['_BATCHSTATUS']._serialized_start=2374
-  _globals['_BATCHSTATUS']._serialized_end=2547
-  _globals['_RECORDSTATUS']._serialized_start=2549
-  _globals['_RECORDSTATUS']._serialized_end=2650
-  _globals['_SYNCREQUEST']._serialized_start=83
-  _globals['_SYNCREQUEST']._serialized_end=131
-  _globals['_BATCH']._serialized_start=134
-  _globals['_BATCH']._serialized_end=383
-  _globals['_RECORDOUTCOME']._serialized_start=386
-  _globals['_RECORDOUTCOME']._serialized_end=524
-  _globals['_SYNCREPORT']._serialized_start=527
-  _globals['_SYNCREPORT']._serialized_end=1076
-  _globals['_CHANGECOUNTS']._serialized_start=1078
-  _globals['_CHANGECOUNTS']._serialized_end=1176
-  _globals['_STARTSYNCREQUEST']._serialized_start=1178
-  _globals['_STARTSYNCREQUEST']._serialized_end=1243
-  _globals['_STARTSYNCRESPONSE']._serialized_start=1245
-  _globals['_STARTSYNCRESPONSE']._serialized_end=1308
-  _globals['_GETSYNCPROGRESSREQUEST']._serialized_start=1310
-  _globals['_GETSYNCPROGRESSREQUEST']._serialized_end=1369
-  _globals['_GETSYNCPROGRESSRESPONSE']._serialized_start=1371
-  _globals['_GETSYNCPROGRESSRESPONSE']._serialized_end=1443
-  _globals['_LISTSYNCSREQUEST']._serialized_start=1445
-  _globals['_LISTSYNCSREQUEST']._serialized_end=1498
-  _globals['_LISTSYNCSRESPONSE']._serialized_start=1500
-  _globals['_LISTSYNCSRESPONSE']._serialized_end=1563
-  _globals['_LISTFAILEDBATCHESREQUEST']._serialized_start=1565
-  _globals['_LISTFAILEDBATCHESREQUEST']._serialized_end=1626
-  _globals['_LISTFAILEDBATCHESRESPONSE']._serialized_start=1628
-  _globals['_LISTFAILEDBATCHESRESPONSE']._serialized_end=1696
-  _globals['_DEADLETTER']._serialized_start=1699
-  _globals['_DEADLETTER']._serialized_end=1880
-  _globals['_LISTDEADLETTERSREQUEST']._serialized_start=1882
-  _globals['_LISTDEADLETTERSREQUEST']._serialized_end=1941
-  _globals['_LISTDEADLETTERSRESPONSE']._serialized_start=1943
-  _globals['_LISTDEADLETTERSRESPONSE']._serialized_end=2019
-  _globals['_REDRIVEDEADLETTERSREQUEST']._serialized_start=2021
-  _globals['_REDRIVEDEADLETTERSREQUEST']._serialized_end=2088
-  _globals['_REDRIVEDEADLETTERSRESPONSE']._serialized_start=2090
-  _globals['_REDRIVEDEADLETTERSRESPONSE']._serialized_end=2210
-  _globals['_GOVSYNCSERVICE']._serialized_start=2653
-  _globals['_GOVSYNCSERVICE']._serialized_end=3260
+  _globals['_SYNCREQUEST'].fields_by_name['period']._loaded_options = None
+  _globals['_SYNCREQUEST'].fields_by_name['period']._serialized_options = b'\272H\030r\0232\021^[0-9]{4}-T[1-4]$\310\001\001'
+  _globals['_STARTSYNCREQUEST'].fields_by_name['request']._loaded_options = None
+  _globals['_STARTSYNCREQUEST'].fields_by_name['request']._serialized_options = b'\272H\003\310\001\001'
+  _globals['_GETSYNCPROGRESSREQUEST'].fields_by_name['period']._loaded_options = None
+  _globals['_GETSYNCPROGRESSREQUEST'].fields_by_name['period']._serialized_options = b'\272H\030r\0232\021^[0-9]{4}-T[1-4]$\310\001\001'
+  _globals['_LISTSYNCSREQUEST'].fields_by_name['period']._loaded_options = None
+  _globals['_LISTSYNCSREQUEST'].fields_by_name['period']._serialized_options = b'\272H\030r\0232\021^[0-9]{4}-T[1-4]$\310\001\001'
+  _globals['_LISTFAILEDBATCHESREQUEST'].fields_by_name['period']._loaded_options = None
+  _globals['_LISTFAILEDBATCHESREQUEST'].fields_by_name['period']._serialized_options = b'\272H\030r\0232\021^[0-9]{4}-T[1-4]$\310\001\001'
+  _globals['_LISTDEADLETTERSREQUEST'].fields_by_name['period']._loaded_options = None
+  _globals['_LISTDEADLETTERSREQUEST'].fields_by_name['period']._serialized_options = b'\272H\030r\0232\021^[0-9]{4}-T[1-4]$\330\001\001'
+  _globals['_SYNCSTATUS']._serialized_start=2395
+  _globals['_SYNCSTATUS']._serialized_end=2553
+  _globals['_BATCHSTATUS']._serialized_start=2556
+  _globals['_BATCHSTATUS']._serialized_end=2729
+  _globals['_RECORDSTATUS']._serialized_start=2731
+  _globals['_RECORDSTATUS']._serialized_end=2832
+  _globals['_SYNCREQUEST']._serialized_start=112
+  _globals['_SYNCREQUEST']._serialized_end=189
+  _globals['_BATCH']._serialized_start=192
+  _globals['_BATCH']._serialized_end=441
+  _globals['_RECORDOUTCOME']._serialized_start=444
+  _globals['_RECORDOUTCOME']._serialized_end=582
+  _globals['_SYNCREPORT']._serialized_start=585
+  _globals['_SYNCREPORT']._serialized_end=1134
+  _globals['_CHANGECOUNTS']._serialized_start=1136
+  _globals['_CHANGECOUNTS']._serialized_end=1234
+  _globals['_STARTSYNCREQUEST']._serialized_start=1236
+  _globals['_STARTSYNCREQUEST']._serialized_end=1309
+  _globals['_STARTSYNCRESPONSE']._serialized_start=1311
+  _globals['_STARTSYNCRESPONSE']._serialized_end=1374
+  _globals['_GETSYNCPROGRESSREQUEST']._serialized_start=1376
+  _globals['_GETSYNCPROGRESSREQUEST']._serialized_end=1464
+  _globals['_GETSYNCPROGRESSRESPONSE']._serialized_start=1466
+  _globals['_GETSYNCPROGRESSRESPONSE']._serialized_end=1538
+  _globals['_LISTSYNCSREQUEST']._serialized_start=1540
+  _globals['_LISTSYNCSREQUEST']._serialized_end=1622
+  _globals['_LISTSYNCSRESPONSE']._serialized_start=1624
+  _globals['_LISTSYNCSRESPONSE']._serialized_end=1687
+  _globals['_LISTFAILEDBATCHESREQUEST']._serialized_start=1689
+  _globals['_LISTFAILEDBATCHESREQUEST']._serialized_end=1779
+  _globals['_LISTFAILEDBATCHESRESPONSE']._serialized_start=1781
+  _globals['_LISTFAILEDBATCHESRESPONSE']._serialized_end=1849
+  _globals['_DEADLETTER']._serialized_start=1852
+  _globals['_DEADLETTER']._serialized_end=2033
+  _globals['_LISTDEADLETTERSREQUEST']._serialized_start=2035
+  _globals['_LISTDEADLETTERSREQUEST']._serialized_end=2123
+  _globals['_LISTDEADLETTERSRESPONSE']._serialized_start=2125
+  _globals['_LISTDEADLETTERSRESPONSE']._serialized_end=2201
+  _globals['_REDRIVEDEADLETTERSREQUEST']._serialized_start=2203
+  _globals['_REDRIVEDEADLETTERSREQUEST']._serialized_end=2270
+  _globals['_REDRIVEDEADLETTERSRESPONSE']._serialized_start=2272
+  _globals['_REDRIVEDEADLETTERSRESPONSE']._serialized_end=2392
+  _globals['_GOVSYNCSERVICE']._serialized_start=2835
+  _globals['_GOVSYNCSERVICE']._serialized_end=3442
 # @@protoc_insertion_point(module_scope)

@@ -22,47 +22,52 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from buf.validate import validate_pb2 as buf_dot_validate_dot_validate__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 from luca.common.v1 import common_pb2 as luca_dot_common_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1cluca/grading/v1/roster.proto\x12\x0fluca.grading.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1bluca/common/v1/common.proto\"D\n\x0cRosterCourse\x12\x11\n\tcourse_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x13\n\x0bsubject_ids\x18\x03 \x03(\t\"L\n\rRosterStudent\x12\x12\n\nstudent_id\x18\x01 \x01(\t\x12\x11\n\tcourse_id\x18\x02 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x03 \x01(\t\"1\n\rRosterSubject\x12\x12\n\nsubject_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\"j\n\nRosterTerm\x12\x0f\n\x07term_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0e\n\x06\x63losed\x18\x03 \x01(\x08\x12-\n\tclosed_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x93\x01\n\x10RosterAssignment\x12\x12\n\nteacher_id\x18\x01 \x01(\t\x12\x11\n\tcourse_id\x18\x02 \x01(\t\x12\x12\n\nsubject_id\x18\x03 \x01(\t\x12/\n\x0b\x61ssigned_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x13\n\x0b\x61ssigned_by\x18\x05 \x01(\t\"?\n\x12ListCoursesRequest\x12)\n\x04page\x18\x01 \x01(\x0b\x32\x1b.luca.common.v1.PageRequest\"q\n\x13ListCoursesResponse\x12.\n\x07\x63ourses\x18\x01 \x03(\x0b\x32\x1d.luca.grading.v1.RosterCourse\x12*\n\x04page\x18\x02 \x01(\x0b\x32\x1c.luca.common.v1.PageResponse\"Y\n\x19ListCourseStudentsRequest\x12\x11\n\tcourse_id\x18\x01 \x01(\t\x12)\n\x04page\x18\x02 \x01(\x0b\x32\x1b.luca.common.v1.PageRequest\"z\n\x1aListCourseStudentsResponse\x12\x30\n\x08students\x18\x01 \x03(\x0b\x32\x1e.luca.grading.v1.RosterStudent\x12*\n\x04page\x18\x02 \x01(\x0b\x32\x1c.luca.common.v1.PageResponse\"@\n\x13ListSubjectsRequest\x12)\n\x04page\x18\x01 \x01(\x0b\x32\x1b.luca.common.v1.PageRequest\"t\n\x14ListSubjectsResponse\x12\x30\n\x08subjects\x18\x01 \x03(\x0b\x32\x1e.luca.grading.v1.RosterSubject\x12*\n\x04page\x18\x02 \x01(\x0b\x32\x1c.luca.common.v1.PageResponse\"=\n\x10ListTermsRequest\x12)\n\x04page\x18\x01 \x01(\x0b\x32\x1b.luca.common.v1.PageRequest\"k\n\x11ListTermsResponse\x12*\n\x05terms\x18\x01 \x03(\x0b\x32\x1b.luca.grading.v1.RosterTerm\x12*\n\x04page\x18\x02 \x01(\x0b\x32\x1c.luca.common.v1.PageResponse\"^\n\x1dListTeacherAssignmentsRequest\x12\x12\n\nteacher_id\x18\x01 \x01(\t\x12)\n\x04page\x18\x02 \x01(\x0b\x32\x1b.luca.common.v1.PageRequest\"\x84\x01\n\x1eListTeacherAssignmentsResponse\x12\x36\n\x0b\x61ssignments\x18\x01 \x03(\x0b\x32!.luca.grading.v1.RosterAssignment\x12*\n\x04page\x18\x02 \x01(\x0b\x32\x1c.luca.common.v1.PageResponse2\x84\x04\n\rRosterService\x12X\n\x0bListCourses\x12#.luca.grading.v1.ListCoursesRequest\x1a$.luca.grading.v1.ListCoursesResponse\x12m\n\x12ListCourseStudents\x12*.luca.grading.v1.ListCourseStudentsRequest\x1a+.luca.grading.v1.ListCourseStudentsResponse\x12[\n\x0cListSubjects\x12$.luca.grading.v1.ListSubjectsRequest\x1a%.luca.grading.v1.ListSubjectsResponse\x12R\n\tListTerms\x12!.luca.grading.v1.ListTermsRequest\x1a\".luca.grading.v1.ListTermsResponse\x12y\n\x16ListTeacherAssignments\x12..luca.grading.v1.ListTeacherAssignmentsRequest\x1a/.luca.grading.v1.ListTeacherAssignmentsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1cluca/grading/v1/roster.proto\x12\x0fluca.grading.v1\x1a\x1b\x62uf/validate/validate.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1bluca/common/v1/common.proto\"D\n\x0cRosterCourse\x12\x11\n\tcourse_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x13\n\x0bsubject_ids\x18\x03 \x03(\t\"L\n\rRosterStudent\x12\x12\n\nstudent_id\x18\x01 \x01(\t\x12\x11\n\tcourse_id\x18\x02 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x03 \x01(\t\"1\n\rRosterSubject\x12\x12\n\nsubject_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\"j\n\nRosterTerm\x12\x0f\n\x07term_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0e\n\x06\x63losed\x18\x03 \x01(\x08\x12-\n\tclosed_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x93\x01\n\x10RosterAssignment\x12\x12\n\nteacher_id\x18\x01 \x01(\t\x12\x11\n\tcourse_id\x18\x02 \x01(\t\x12\x12\n\nsubject_id\x18\x03 \x01(\t\x12/\n\x0b\x61ssigned_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x13\n\x0b\x61ssigned_by\x18\x05 \x01(\t\"?\n\x12ListCoursesRequest\x12)\n\x04page\x18\x01 \x01(\x0b\x32\x1b.luca.common.v1.PageRequest\"q\n\x13ListCoursesResponse\x12.\n\x07\x63ourses\x18\x01 \x03(\x0b\x32\x1d.luca.grading.v1.RosterCourse\x12*\n\x04page\x18\x02 \x01(\x0b\x32\x1c.luca.common.v1.PageResponse\"\x89\x01\n\x19ListCourseStudentsRequest\x12\x41\n\tcourse_id\x18\x01 \x01(\tB.\xbaH+r&\x18@2\"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$\xc8\x01\x01\x12)\n\x04page\x18\x02 \x01(\x0b\x32\x1b.luca.common.v1.PageRequest\"z\n\x1aListCourseStudentsResponse\x12\x30\n\x08students\x18\x01 \x03(\x0b\x32\x1e.luca.grading.v1.RosterStudent\x12*\n\x04page\x18\x02 \x01(\x0b\x32\x1c.luca.common.v1.PageResponse\"@\n\x13ListSubjectsRequest\x12)\n\x04page\x18\x01 \x01(\x0b\x32\x1b.luca.common.v1.PageRequest\"t\n\x14ListSubjectsResponse\x12\x30\n\x08subjects\x18\x01 \x03(\x0b\x32\x1e.luca.grading.v1.RosterSubject\x12*\n\x04page\x18\x02 \x01(\x0b\x32\x1c.luca.common.v1.PageResponse\"=\n\x10ListTermsRequest\x12)\n\x04page\x18\x01 \x01(\x0b\x32\x1b.luca.common.v1.PageRequest\"k\n\x11ListTermsResponse\x12*\n\x05terms\x18\x01 \x03(\x0b\x32\x1b.luca.grading.v1.RosterTerm\x12*\n\x04page\x18\x02 \x01(\x0b\x32\x1c.luca.common.v1.PageResponse\"\x8e\x01\n\x1dListTeacherAssignmentsRequest\x12\x42\n\nteacher_id\x18\x01 \x01(\tB.\xbaH+r&\x18@2\"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$\xc8\x01\x01\x12)\n\x04page\x18\x02 \x01(\x0b\x32\x1b.luca.common.v1.PageRequest\"\x84\x01\n\x1eListTeacherAssignmentsResponse\x12\x36\n\x0b\x61ssignments\x18\x01 \x03(\x0b\x32!.luca.grading.v1.RosterAssignment\x12*\n\x04page\x18\x02 \x01(\x0b\x32\x1c.luca.common.v1.PageResponse2\x84\x04\n\rRosterService\x12X\n\x0bListCourses\x12#.luca.grading.v1.ListCoursesRequest\x1a$.luca.grading.v1.ListCoursesResponse\x12m\n\x12ListCourseStudents\x12*.luca.grading.v1.ListCourseStudentsRequest\x1a+.luca.grading.v1.ListCourseStudentsResponse\x12[\n\x0cListSubjects\x12$.luca.grading.v1.ListSubjectsRequest\x1a%.luca.grading.v1.ListSubjectsResponse\x12R\n\tListTerms\x12!.luca.grading.v1.ListTermsRequest\x1a\".luca.grading.v1.ListTermsResponse\x12y\n\x16ListTeacherAssignments\x12..luca.grading.v1.ListTeacherAssignmentsRequest\x1a/.luca.grading.v1.ListTeacherAssignmentsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'luca.grading.v1.roster_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_ROSTERCOURSE']._serialized_start=111
-  _globals['_ROSTERCOURSE']._serialized_end=179
-  _globals['_ROSTERSTUDENT']._serialized_start=181
-  _globals['_ROSTERSTUDENT']._serialized_end=257
-  _globals['_ROSTERSUBJECT']._serialized_start=259
-  _globals['_ROSTERSUBJECT']._serialized_end=308
-  _globals['_ROSTERTERM']._serialized_start=310
-  _globals['_ROSTERTERM']._serialized_end=416
-  _globals['_ROSTERASSIGNMENT']._serialized_start=419
-  _globals['_ROSTERASSIGNMENT']._serialized_end=566
-  _globals['_LISTCOURSESREQUEST']._serialized_start=568
-  _globals['_LISTCOURSESREQUEST']._serialized_end=631
-  _globals['_LISTCOURSESRESPONSE']._serialized_start=633
-  _globals['_LISTCOURSESRESPONSE']._serialized_end=746
-  _globals['_LISTCOURSESTUDENTSREQUEST']._serialized_start=748
-  _globals['_LISTCOURSESTUDENTSREQUEST']._serialized_end=837
-  _globals['_LISTCOURSESTUDENTSRESPONSE']._serialized_start=839
-  _globals['_LISTCOURSESTUDENTSRESPONSE']._serialized_end=961
-  _globals['_LISTSUBJECTSREQUEST']._serialized_start=963
-  _globals['_LISTSUBJECTSREQUEST']._serialized_end=1027
-  _globals['_LISTSUBJECTSRESPONSE']._serialized_start=1029
-  _globals['_LISTSUBJECTSRESPONSE']._serialized_end=1145
-  _globals['_LISTTERMSREQUEST']._serialized_start=1147
-  _globals['_LISTTERMSREQUEST']._serialized_end=1208
-  _globals['_LISTTERMSRESPONSE']._serialized_start=1210
-  _globals['_LISTTERMSRESPONSE']._serialized_end=1317
-  _globals['_LISTTEACHERASSIGNMENTSREQUEST']._serialized_start=1319
-  _globals['_LISTTEACHERASSIGNMENTSREQUEST']._serialized_end=1413
-  _globals['_LISTTEACHERASSIGNMENTSRESPONSE']._serialized_start=1416
-  _globals['_LISTTEACHERASSIGNMENTSRESPONSE']._serialized_end=1548
-  _globals['_ROSTERSERVICE']._serialized_start=1551
-  _globals['_ROSTERSERVICE']._serialized_end=2067
+  _globals['_LISTCOURSESTUDENTSREQUEST'].fields_by_name['course_id']._loaded_options = None
+  _globals['_LISTCOURSESTUDENTSREQUEST'].fields_by_name['course_id']._serialized_options = b'\272H+r&\030@2\"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$\310\001\001'
+  _globals['_LISTTEACHERASSIGNMENTSREQUEST'].fields_by_name['teacher_id']._loaded_options = None
+  _globals['_LISTTEACHERASSIGNMENTSREQUEST'].fields_by_name['teacher_id']._serialized_options = b'\272H+r&\030@2\"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$\310\001\001'
+  _globals['_ROSTERCOURSE']._serialized_start=140
+  _globals['_ROSTERCOURSE']._serialized_end=208
+  _globals['_ROSTERSTUDENT']._serialized_start=210
+  _globals['_ROSTERSTUDENT']._serialized_end=286
+  _globals['_ROSTERSUBJECT']._serialized_start=288
+  _globals['_ROSTERSUBJECT']._serialized_end=337
+  _globals['_ROSTERTERM']._serialized_start=339
+  _globals['_ROSTERTERM']._serialized_end=445
+  _globals['_ROSTERASSIGNMENT']._serialized_start=448
+  _globals['_ROSTERASSIGNMENT']._serialized_end=595
+  _globals['_LISTCOURSESREQUEST']._serialized_start=597
+  _globals['_LISTCOURSESREQUEST']._serialized_end=660
+  _globals['_LISTCOURSESRESPONSE']._serialized_start=662
+  _globals['_LISTCOURSESRESPONSE']._serialized_end=775
+  _globals['_LISTCOURSESTUDENTSREQUEST']._serialized_start=778
+  _globals['_LISTCOURSESTUDENTSREQUEST']._serialized_end=915
+  _globals['_LISTCOURSESTUDENTSRESPONSE']._serialized_start=917
+  _globals['_LISTCOURSESTUDENTSRESPONSE']._serialized_end=1039
+  _globals['_LISTSUBJECTSREQUEST']._serialized_start=1041
+  _globals['_LISTSUBJECTSREQUEST']._serialized_end=1105
+  _globals['_LISTSUBJECTSRESPONSE']._serialized_start=1107
+  _globals['_LISTSUBJECTSRESPONSE']._serialized_end=1223
+  _globals['_LISTTERMSREQUEST']._serialized_start=1225
+  _globals['_LISTTERMSREQUEST']._serialized_end=1286
+  _globals['_LISTTERMSRESPONSE']._serialized_start=1288
+  _globals['_LISTTERMSRESPONSE']._serialized_end=1395
+  _globals['_LISTTEACHERASSIGNMENTSREQUEST']._serialized_start=1398
+  _globals['_LISTTEACHERASSIGNMENTSREQUEST']._serialized_end=1540
+  _globals['_LISTTEACHERASSIGNMENTSRESPONSE']._serialized_start=1543
+  _globals['_LISTTEACHERASSIGNMENTSRESPONSE']._serialized_end=1675
+  _globals['_ROSTERSERVICE']._serialized_start=1678
+  _globals['_ROSTERSERVICE']._serialized_end=2194
 # @@protoc_insertion_point(module_scope)
