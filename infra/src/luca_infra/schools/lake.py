@@ -34,7 +34,7 @@ class SchoolLake:
     def objects(self, school_id: str) -> list[LakeObject]:
         if not self.bucket:
             return []
-        found = []
+        found: list[LakeObject] = []
         pages = self._s3.get_paginator("list_objects_v2").paginate(
             Bucket=self.bucket, Prefix=school_prefix(school_id)
         )
