@@ -263,29 +263,29 @@ class OperatorRole(Construct):
         for finding, reason in (
             (
                 "Resource::arn:<AWS::Partition>:apigateway:<AWS::Region>::/usageplans/*/keys",
-                "A tier's plan (ids are API Gateway's) and its keys: no other API Gateway resource.",
+                "A tier's usage plan (addressed by API Gateway's ids) and its keys: no other API Gateway resource at all.",
             ),
             (
                 "Resource::arn:<AWS::Partition>:apigateway:<AWS::Region>::/apikeys/*",
-                "API keys are addressed by id only; the account's keys are the schools' (decision 0006).",
+                "API keys are addressed by id only, and every API key of the account is a school's edge key (decision 0006).",
             ),
             (
                 "Resource::arn:<AWS::Partition>:apigateway:<AWS::Region>::/usageplans/*/keys/*",
-                "A school's key in its tier's plan, addressed by ids.",
+                "A school's key in its tier's usage plan, which API Gateway addresses by the plan's and key's ids only.",
             ),
             (
                 f"Resource::arn:<AWS::Partition>:cloudwatch:<AWS::Region>:<AWS::AccountId>:alarm:{definition.latency_alarm_prefix}-*",
-                "The per-school p95 alarms (the platform-wide one is denied).",
+                "The per-school p95 alarms that onboarding creates and erasure deletes; the platform-wide one is explicitly denied.",
             ),
             (
                 LAKE_OBJECTS.format(prefix=definition.analytics_aws.lake_bucket_prefix).replace(
                     "/*", f"/{LAKE_PREFIX}/*"
                 ),
-                "The lake's rows, erased per school prefix.",
+                "The lake's rows under its partition prefix, erased per school (every version) after a confirmed export.",
             ),
             (
                 f"Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:{audit}:*",
-                "The tenant audit log group's streams.",
+                "The tenant audit log group's own streams: one per lifecycle record, appended and read, never another group.",
             ),
         ):
             acknowledge(self.role, f"IAM5[{finding}]", reason)
