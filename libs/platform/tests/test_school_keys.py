@@ -22,5 +22,5 @@ def test_names_carry_the_school_and_the_tier() -> None:
 
 @pytest.mark.parametrize("function", [api_key_value, api_key_name, usage_plan_name])
 def test_an_empty_name_is_refused(function: object) -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="required"):
         function("")  # type: ignore[operator]
