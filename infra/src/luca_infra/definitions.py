@@ -474,6 +474,8 @@ class PlatformDefinition:
     trail_log_group: str = "/aws/cloudtrail/luca-audit"
     # The role operators assume to run ``luca … --stage`` (``luca_infra.aws.operator_access``).
     operator_role_name: str = "luca-operator"
+    # The tenant lifecycle's audit trail (``luca schools``): schools created, exported and erased.
+    tenant_audit_log_group: str = "/luca/audit/tenant-lifecycle"
 
     @property
     def school_workload_roles(self) -> tuple[str, ...]:

@@ -2,17 +2,20 @@
 
 The CDK app writes it (``/luca/<stage>/resources``, a String parameter holding JSON) from the stacks'
 own resources; the local platform writes the same document into its emulator. ``luca dlq``,
-``luca sync``, ``luca events`` and ``luca trace`` read it with ``--stage NAME`` through the normal AWS
+``luca sync``, ``luca events``, ``luca trace`` and ``luca schools`` read it with ``--stage NAME`` through the normal AWS
 credential chain, so they run the same code against a deployed stage and the local platform.
 
 The document is versioned: a tool refuses a document newer than it understands rather than guess.
+Fields added later have defaults (an older document still reads, and a command that needs one says
+so); fields a newer minor change adds are ignored. Only a change an older tool would misread raises
+``DOCUMENT_VERSION``.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -28,6 +31,8 @@ LOG_API_ACCESS = "api-access"
 LOG_GRADING = "grading"
 LOG_GOVSYNC_API = "govsync-api"
 LOG_ANALYTICS_API = "analytics-api"
+# The tenant lifecycle's audit trail: one record per school created, exported or erased (``luca schools``).
+LOG_TENANT_AUDIT = "tenant-audit"
 
 
 class StageNotFound(LookupError):
@@ -59,6 +64,10 @@ class StageResources:
     govsync_dlq_url: str
     govsync_manifest_bucket: str
     lake_bucket: str
+    # Added for ``luca schools`` (tenant lifecycle): empty in a document published before it.
+    user_pool_id: str = ""
+    # The ops alerts topic the per-school p95 alarm notifies.
+    alerts_topic_arn: str = ""
     # LOG_* key -> log group name.
     log_groups: Mapping[str, str] = field(default_factory=dict)
     version: int = DOCUMENT_VERSION
@@ -80,7 +89,9 @@ class StageResources:
             )
         known = {f.name for f in fields(cls)}
         missing = sorted(
-            f.name for f in fields(cls) if f.name not in raw and f.name not in {"log_groups", "version"}
+            f.name
+            for f in fields(cls)
+            if f.name not in raw and f.default is MISSING and f.default_factory is MISSING
         )
         if missing:
             raise UnsupportedDocument(f"the resources document lacks {', '.join(missing)}")

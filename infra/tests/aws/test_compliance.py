@@ -71,6 +71,14 @@ ACKNOWLEDGED: dict[str, set[str]] = {
             f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:{group}:*]"
             for group in log_groups(PLATFORM_DEFINITION).values()
         ),
+        # luca schools: keys and plan keys (addressed by ids), the per-school alarms, the lake's rows.
+        "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:apigateway:<AWS::Region>::/usageplans/*/keys]",
+        "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:apigateway:<AWS::Region>::/usageplans/*/keys/*]",
+        "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:apigateway:<AWS::Region>::/apikeys/*]",
+        "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:cloudwatch:<AWS::Region>:<AWS::AccountId>:alarm:"
+        f"{PLATFORM_DEFINITION.latency_alarm_prefix}-*]",
+        f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::{ANALYTICS.lake_bucket_prefix}-<AWS::AccountId>-"
+        f"<AWS::Region>/{LAKE_PREFIX}/*]",
     },
     "LucaIngest": {"AwsSolutions-L1", "AwsSolutions-IAM5[Resource::*]"},
     "LucaGovSync": {

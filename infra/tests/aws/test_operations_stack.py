@@ -366,4 +366,7 @@ def test_the_stage_resources_document_names_what_the_tools_need(synthesized: Any
         stage_resources.LOG_GRADING: DEFINITION.grading.log_group_name,
         stage_resources.LOG_GOVSYNC_API: DEFINITION.govsync_api.log_group_name,
         stage_resources.LOG_ANALYTICS_API: DEFINITION.analytics_api.log_group_name,
+        stage_resources.LOG_TENANT_AUDIT: DEFINITION.tenant_audit_log_group,
     }
+    # The alerts topic by its defined name (no export from LucaObservability).
+    assert document.alerts_topic_arn.endswith(f":{DEFINITION.alerts_topic}"), document.alerts_topic_arn

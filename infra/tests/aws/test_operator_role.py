@@ -42,6 +42,13 @@ TABLE = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{DEFINITION.table.name}"
 LAKE = f"arn:aws:s3:::{DEFINITION.analytics_aws.lake_bucket_prefix}-{ACCOUNT}-{REGION}"
 LAKE_KEY = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/lake"
 LOG_GROUP = f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{DEFINITION.ingest.log_group_name}"
+USER_POOL = f"arn:aws:cognito-idp:{REGION}:{ACCOUNT}:userpool/{REGION}_pool"
+AUDIT_LOG = f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{DEFINITION.tenant_audit_log_group}"
+ALARM = f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:{DEFINITION.latency_alarm_prefix}"
+
+
+def gateway(path: str) -> str:
+    return f"arn:aws:apigateway:{REGION}::{path}"
 
 
 def resolve(value: Any) -> Any:
@@ -54,7 +61,9 @@ def resolve(value: Any) -> Any:
     if set(value) == {"Fn::Join"}:
         separator, parts = value["Fn::Join"]
         return separator.join(str(resolve(part)) for part in parts)
-    if set(value) == {"Fn::ImportValue"}:  # the lake's key, exported by LucaAnalytics
+    if set(value) == {"Fn::ImportValue"}:  # the lake's key (LucaAnalytics), the user pool (LucaIdentity)
+        if "UserPool" in str(value["Fn::ImportValue"]):
+            return USER_POOL
         assert "LakeKey" in str(value["Fn::ImportValue"]), value
         return LAKE_KEY
     return {key: resolve(item) for key, item in value.items()}
@@ -153,4 +162,70 @@ def test_the_operator_role_runs_the_tools_and_nothing_else(
         for name in (*allowed, *denied)
         if results[name] != ("Allowed" if name in allowed else "ImplicitlyDenied")
     }
+    assert not wrong, wrong
+
+
+def test_the_operator_role_creates_exports_and_erases_schools_and_nothing_more(
+    simulate_iam: Simulate, iam_case: Callable[..., dict[str, Any]], operator_policy: dict[str, Any]
+) -> None:
+    def request(action: str, resource: str) -> dict[str, Any]:
+        return iam_case(
+            f"arn:aws:sts::{ACCOUNT}:assumed-role/{ROLE}/alice",
+            operator_policy,
+            ACCOUNT,
+            action,
+            resource,
+            None,
+        )
+
+    schools = parameter(DEFINITION.govsync.schools_parameter)
+    allowed = {
+        "invite the admin": request("cognito-idp:AdminCreateUser", USER_POOL),
+        "admin in the admins group": request("cognito-idp:AdminAddUserToGroup", USER_POOL),
+        "find a school's users": request("cognito-idp:ListUsers", USER_POOL),
+        "export their groups": request("cognito-idp:AdminListGroupsForUser", USER_POOL),
+        "erase a user": request("cognito-idp:AdminDeleteUser", USER_POOL),
+        "find the key": request("apigateway:GET", gateway("/apikeys")),
+        "find the tier's plan": request("apigateway:GET", gateway("/usageplans")),
+        "the plan's keys": request("apigateway:GET", gateway("/usageplans/p1/keys")),
+        "create the key": request("apigateway:POST", gateway("/apikeys")),
+        "key into the plan": request("apigateway:POST", gateway("/usageplans/p1/keys")),
+        "key out of the plan": request("apigateway:DELETE", gateway("/usageplans/p1/keys/k1")),
+        "delete the key": request("apigateway:DELETE", gateway("/apikeys/k1")),
+        "put the school's alarm": request("cloudwatch:PutMetricAlarm", f"{ALARM}-liceo-7"),
+        "delete the school's alarm": request("cloudwatch:DeleteAlarms", f"{ALARM}-liceo-7"),
+        "schedule the school": request("ssm:PutParameter", schools),
+        "erase lake rows": request("s3:DeleteObjectVersion", f"{LAKE}/lake/grades/school_id=A/x.parquet"),
+        "list lake versions": request("s3:ListBucketVersions", LAKE),
+        "write the audit trail": request(
+            "logs:PutLogEvents", f"{AUDIT_LOG}:log-stream:2025/01/01/delete/A/x"
+        ),
+        "read the audit trail": request("logs:FilterLogEvents", AUDIT_LOG),
+    }
+    implicitly_denied = {
+        "create a usage plan": request("apigateway:POST", gateway("/usageplans")),
+        "change the API": request("apigateway:PATCH", gateway("/restapis/api1")),
+        "delete a plan": request("apigateway:DELETE", gateway("/usageplans/p1")),
+        "another alarm": request(
+            "cloudwatch:DeleteAlarms", f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:Luca-Ingest-DLQ-Alert"
+        ),
+        "delete outside the lake's rows": request("s3:DeleteObject", f"{LAKE}/athena/results.csv"),
+        "write another parameter": request(
+            "ssm:PutParameter", parameter(stage_resources.parameter_name("prod"))
+        ),
+        "write another log group": request("logs:PutLogEvents", f"{LOG_GROUP}:log-stream:x"),
+        "change a user's school": request("cognito-idp:AdminUpdateUserAttributes", USER_POOL),
+        "delete the table's items itself": request("dynamodb:DeleteItem", TABLE),
+    }
+    explicitly_denied = {
+        "delete the platform-wide alarm": request("cloudwatch:DeleteAlarms", f"{ALARM}-All"),
+    }
+    results = simulate_iam({**allowed, **implicitly_denied, **explicitly_denied})
+
+    expected = (
+        {name: "Allowed" for name in allowed}
+        | {name: "ImplicitlyDenied" for name in implicitly_denied}
+        | {name: "ExplicitlyDenied" for name in explicitly_denied}
+    )
+    wrong = {name: results[name] for name in expected if results[name] != expected[name]}
     assert not wrong, wrong

@@ -93,7 +93,7 @@ def test_state_round_trips_through_the_state_file(tmp_path: Path) -> None:
 
 def test_no_command_prints_help(capsys: pytest.CaptureFixture[str]) -> None:
     assert main([]) == 2
-    assert "{up,token,events,dlq,sync,lake,trace}" in capsys.readouterr().out
+    assert "{up,token,events,dlq,sync,lake,trace,schools}" in capsys.readouterr().out
 
 
 @pytest.fixture

@@ -131,3 +131,27 @@ def test_a_limit_needs_a_positive_rate_and_burst() -> None:
         RateLimit(rate=0, burst=1)
     with pytest.raises(ValueError, match="burst"):
         RateLimit(rate=1, burst=0)
+
+
+def test_a_school_the_configuration_does_not_name_gets_the_tier_its_usage_plan_says() -> None:
+    now = [0.0]
+    asked: list[str] = []
+    small = RateLimit(1, 1)
+
+    def resolve(school: str) -> RateLimit | None:
+        asked.append(school)
+        return small if school == "created" else None
+
+    limiter = SchoolRateLimiter(
+        RateLimit(100, 100), resolve=resolve, clock=lambda: now[0], resolve_ttl_seconds=60
+    )
+    assert limiter.needs_lookup("created")
+    limiter.look_up("created")
+    assert limiter.take("created") == 0.0
+    assert limiter.take("created") > 0  # the small tier's one token is spent
+    assert limiter.limit_for("unknown") == RateLimit(100, 100)  # no plan: the default
+    now[0] = 30.0
+    assert not limiter.needs_lookup("created")  # cached for a minute
+    now[0] = 61.0
+    assert limiter.needs_lookup("created")
+    assert asked == ["created", "unknown"]

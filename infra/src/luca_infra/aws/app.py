@@ -272,6 +272,8 @@ def build_app(
             govsync_manifest_bucket=govsync.manifests.bucket_name,
             lake_bucket=analytics.lake.bucket_name,
             lake_key_arn=analytics.lake_key.key_arn,
+            user_pool_id=identity.user_pool.user_pool_id,
+            user_pool_arn=identity.user_pool.user_pool_arn,
         ),
         description="Luca: the stage's resources document (SSM), what `luca … --stage` reads",
     )

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import aws_cdk as cdk
+from aws_cdk import aws_logs as logs
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
@@ -40,6 +41,9 @@ class StageReferences:
     lake_bucket: str
     # Not in the document: what the operator role decrypts the lake's rows with.
     lake_key_arn: str
+    # The user pool ``luca schools`` invites admins into and erases users from (its ARN: for the role).
+    user_pool_id: str = ""
+    user_pool_arn: str = ""
 
 
 def log_groups(definition: PlatformDefinition) -> dict[str, str]:
@@ -50,6 +54,7 @@ def log_groups(definition: PlatformDefinition) -> dict[str, str]:
         stage_resources.LOG_GRADING: definition.grading.log_group_name,
         stage_resources.LOG_GOVSYNC_API: definition.govsync_api.log_group_name,
         stage_resources.LOG_ANALYTICS_API: definition.analytics_api.log_group_name,
+        stage_resources.LOG_TENANT_AUDIT: definition.tenant_audit_log_group,
     }
 
 
@@ -65,6 +70,15 @@ class OperationsStack(cdk.Stack):
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
+        # The tenant lifecycle's audit trail (``luca schools``): kept forever, and kept when the stack
+        # goes, since it records schools erased.
+        self.tenant_audit = logs.LogGroup(
+            self,
+            "TenantAudit",
+            log_group_name=definition.tenant_audit_log_group,
+            retention=logs.RetentionDays.INFINITE,
+            removal_policy=cdk.RemovalPolicy.RETAIN,
+        )
         document = stage_resources.StageResources(
             stage=stage,
             region=self.region,
@@ -77,6 +91,11 @@ class OperationsStack(cdk.Stack):
             govsync_dlq_url=references.govsync_dlq_url,
             govsync_manifest_bucket=references.govsync_manifest_bucket,
             lake_bucket=references.lake_bucket,
+            user_pool_id=references.user_pool_id,
+            # By its defined name, as the observability stack names it: no export needed.
+            alerts_topic_arn=self.format_arn(
+                service="sns", resource=definition.alerts_topic, arn_format=cdk.ArnFormat.NO_RESOURCE_NAME
+            ),
             log_groups=log_groups(definition),
         )
         name = stage_resources.parameter_name(stage)
@@ -97,4 +116,5 @@ class OperationsStack(cdk.Stack):
             stage=stage,
             lake_key_arn=references.lake_key_arn,
             log_groups=log_groups(definition).values(),
+            user_pool_arn=references.user_pool_arn,
         )

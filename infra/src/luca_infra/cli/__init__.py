@@ -10,11 +10,15 @@
     luca sync status|dlq|redrive ...
     luca lake show [--school demo-school-a] [--json]
     luca trace CORRELATION_ID [--json]
+    luca schools create SCHOOL --name N --enrolment N --admin-email E [--tier T]
+    luca schools export SCHOOL --out DIR [--student ID]
+    luca schools delete SCHOOL --export-manifest PATH [--yes]
+    luca schools audit [--school SCHOOL]
     luca up --fresh   (start empty instead of resuming .luca/)
 
 One module per command group, each with its ``add_parser`` and what it runs. Without ``--stage``
 a command finds the running local platform through ``.luca/platform.json``; ``dlq``, ``sync``,
-``events``, ``lake`` and ``trace`` take ``--stage NAME`` to run against a deployed stage instead
+``events``, ``lake``, ``trace`` and ``schools`` take ``--stage NAME`` to run against a deployed stage instead
 (``cli.stage``: the stage's SSM resources document and the AWS credential chain).
 """
 
@@ -23,7 +27,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
-from luca_infra.cli import dlq, events, lake, sync, token, trace, up
+from luca_infra.cli import dlq, events, lake, schools, sync, token, trace, up
 
 __all__ = ["main"]
 
@@ -48,6 +52,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return lake.run(args)
     if args.command == "trace":
         return trace.run(args)
+    if args.command == "schools":
+        return schools.run(args)
     parser.print_help()
     return 2
 
@@ -55,6 +61,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="luca", description="The Luca platform on this machine.")
     commands = parser.add_subparsers(dest="command")
-    for group in (up, token, events, dlq, sync, lake, trace):  # the order `luca --help` lists them in
+    for group in (
+        up,
+        token,
+        events,
+        dlq,
+        sync,
+        lake,
+        trace,
+        schools,
+    ):  # the order `luca --help` lists them in
         group.add_parser(commands)
     return parser

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import httpx
 
 from luca_infra.definitions import PLATFORM_DEFINITION, UserPoolDefinition
+from luca_infra.schools.rules import rest_body, school_default_rule
 from luca_kernel.access import Role
 
 if TYPE_CHECKING:
@@ -238,7 +239,8 @@ def seed_school(rest_url: str, school: DemoSchool, *, admin_token: str, teacher_
         for subject_id in school.subjects:
             call("PUT", f"/v1/teachers/{teacher_id}/assignments/{school.course_id}/{subject_id}", admin, {})
         if school.default_rule is not None:
-            call("PUT", "/v1/grading-rules/*", admin, school.default_rule)
+            # The same default rule a school created with `luca schools create` gets.
+            call("PUT", "/v1/grading-rules/*", admin, rest_body(school_default_rule(school.default_rule)))
         for number, grade in enumerate(school.grades, start=1):
             body = {
                 "student_id": grade.student_id,

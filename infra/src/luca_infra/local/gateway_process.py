@@ -15,6 +15,7 @@ import logging
 import os
 import signal
 import threading
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,7 @@ from luca_infra.local.gateway import (
     Gateway,
     GatewaySettings,
     RateLimit,
+    SchoolRateLimiter,
     ServedGateway,
 )
 from luca_platform.process import announce_ready
@@ -56,6 +58,10 @@ class GatewayConfig:
     # The edge's EMF lines (ThrottledRequests per school), beside the services' metrics.
     metrics_path: str | None = None
     metrics_namespace: str = PLATFORM_DEFINITION.metrics_namespace
+    # The emulator whose usage plans hold created schools' keys (the tier of a school the
+    # configuration does not name); empty: such a school gets the default tier.
+    usage_plans_endpoint_url: str = ""
+    usage_plans_region: str = ""
 
     def write(self, path: Path) -> Path:
         raw = asdict(self)
@@ -100,10 +106,39 @@ class GatewayConfig:
         )
 
 
+def usage_plan_tiers(config: GatewayConfig) -> Callable[[str], RateLimit | None] | None:
+    """A school's limit from the tier whose usage plan holds its API key (as API Gateway keys it)."""
+    if not config.usage_plans_endpoint_url:
+        return None
+    import boto3
+    from botocore.config import Config
+
+    from luca_infra.schools.edge import SchoolEdge
+
+    apigateway = boto3.client(
+        "apigateway",
+        region_name=config.usage_plans_region,
+        endpoint_url=config.usage_plans_endpoint_url,
+        config=Config(connect_timeout=2, read_timeout=5, retries={"max_attempts": 1}),
+    )
+    edge = SchoolEdge(apigateway, config.throttling)
+
+    def resolve(school_id: str) -> RateLimit | None:
+        tier = edge.tier_of(school_id)
+        return RateLimit.of_tier(config.throttling.tier(tier)) if tier else None
+
+    return resolve
+
+
 def serve(config: GatewayConfig) -> ServedGateway:
     keys = jwt.PyJWKClient(config.cognito.resolved_jwks_url, cache_keys=True, lifespan=3600, timeout=5)
     keys.get_jwk_set()  # fetched before the first request, never on it
-    gateway = Gateway(config.settings(), verifier=CognitoTokenVerifier(config.cognito, jwks=keys))
+    limiter = SchoolRateLimiter.from_definition(
+        config.throttling, tiers=config.school_limits, resolve=usage_plan_tiers(config)
+    )
+    gateway = Gateway(
+        config.settings(), verifier=CognitoTokenVerifier(config.cognito, jwks=keys), limiter=limiter
+    )
     served = ServedGateway(gateway, host=config.host, port=config.port)
     served.start()
     return served

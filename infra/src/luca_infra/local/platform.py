@@ -76,10 +76,15 @@ from luca_infra.local.platform_config import (
     PlatformConfig,
     PlatformState,
 )
-from luca_infra.local.provision import ProvisionedResources, provision
+from luca_infra.local.provision import (
+    LifecycleResources,
+    ProvisionedResources,
+    lifecycle_resources,
+    provision,
+)
 from luca_infra.local.service_process import ServiceProcess, ServiceSpec, settings_environment
 from luca_infra.local.supervisor import Backoff, SupervisedChild
-from luca_infra.stage_resources import LOCAL_STAGE, StageResources, publish
+from luca_infra.stage_resources import LOCAL_STAGE, LOG_TENANT_AUDIT, StageResources, publish
 from luca_platform.telemetry.logs import attach_log_file, detach_log_file
 from luca_platform.telemetry.tracing import configure_tracing
 from luca_platform.tokens import CognitoSettings
@@ -121,6 +126,7 @@ class LocalPlatform:
         self.config = config or PlatformConfig()
         self._emulator = Emulator(port=self.config.emulator_port)
         self._resources: ProvisionedResources | None = None
+        self._lifecycle: LifecycleResources | None = None
         self._grading: SupervisedChild | None = None
         self._gateway: SupervisedChild | None = None
         self._processor: SupervisedChild | None = None
@@ -161,6 +167,8 @@ class LocalPlatform:
             self._start_emulator()
             # Provisioning reuses what a resumed state holds (table, pool, client, roles, queues).
             self._resources = provision(self._emulator.url, definition=self.config.definition)
+            # The tiers' usage plans before the gateway, which finds a created school's tier in them.
+            self._lifecycle = lifecycle_resources(self._emulator.url, definition=self.config.definition)
             self._start_lake()
             self._start_grading()
             self._start_processor()
@@ -473,6 +481,8 @@ class LocalPlatform:
                 endpoint_url=resources.endpoint_url,
                 max_body_bytes=self.config.definition.request_body_limit_bytes,
             ),
+            usage_plans_endpoint_url=resources.endpoint_url,
+            usage_plans_region=resources.region,
         )
         path = config.write(state_dir / GATEWAY_CONFIG_FILE)
         # Its own process, like the managed edge in AWS: it does not queue behind the emulator.
@@ -563,8 +573,11 @@ class LocalPlatform:
             govsync_dlq_url=govsync.dlq_url,
             govsync_manifest_bucket=govsync.manifest_bucket,
             lake_bucket=self.lake.bucket if self.lake else "",
-            # No CloudWatch locally: `luca trace` reads the state directory's files.
-            log_groups={},
+            user_pool_id=resources.user_pool_id,
+            alerts_topic_arn=self._lifecycle.alerts_topic_arn if self._lifecycle else "",
+            # `luca trace` reads the state directory's files, not CloudWatch; the lifecycle's audit
+            # trail is a log group in the emulator, as in AWS.
+            log_groups={LOG_TENANT_AUDIT: self._lifecycle.audit_log_group} if self._lifecycle else {},
         )
 
     def _publish_stage_resources(self) -> None:

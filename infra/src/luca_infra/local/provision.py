@@ -287,3 +287,31 @@ def _service_identity_key(kms: KMSClient, definition: PlatformDefinition) -> str
     )["KeyMetadata"]["KeyId"]
     kms.create_alias(AliasName=identity.alias, TargetKeyId=key_id)
     return key_id
+
+
+# -- tenant lifecycle ------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class LifecycleResources:
+    """What ``luca schools`` needs besides the above: the tiers' usage plans (the edge's, made by the
+    CDK app in AWS), the alerts topic its alarms notify and the audit log group."""
+
+    usage_plans: dict[str, str]
+    alerts_topic_arn: str
+    audit_log_group: str
+
+
+def lifecycle_resources(
+    endpoint_url: str, *, region: str = REGION, definition: PlatformDefinition = PLATFORM_DEFINITION
+) -> LifecycleResources:
+    from luca_infra.schools.edge import ensure_usage_plans
+
+    session = boto3.Session(region_name=region)
+    plans = ensure_usage_plans(session.client("apigateway", endpoint_url=endpoint_url), definition.throttling)
+    # CreateTopic is idempotent by name.
+    topic = session.client("sns", endpoint_url=endpoint_url).create_topic(Name=definition.alerts_topic)[
+        "TopicArn"
+    ]
+    logs = session.client("logs", endpoint_url=endpoint_url)
+    with contextlib.suppress(logs.exceptions.ResourceAlreadyExistsException):
+        logs.create_log_group(logGroupName=definition.tenant_audit_log_group)
+    return LifecycleResources(plans, topic, definition.tenant_audit_log_group)

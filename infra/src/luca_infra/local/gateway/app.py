@@ -184,6 +184,9 @@ class Gateway:
             return problem(request, 401, "unauthenticated", exc.detail, {"WWW-Authenticate": challenge})
         request.state.school_id = principal.school_id
         annotate_school(principal.school_id)
+        if self.limiter.needs_lookup(principal.school_id):
+            # Off the event loop too: finding a created school's tier asks the emulator.
+            await anyio.to_thread.run_sync(self.limiter.look_up, principal.school_id)
         wait = self.limiter.take(principal.school_id)
         if wait:
             if self.metrics is not None:

@@ -2,7 +2,9 @@
 
 The local twin of the API stage's throttle, the usage plans and the per-school limiter
 (docs/decisions/0006-per-school-throttling.md); the stage's limits and each school's tier come from
-``definitions.throttling``, the same definition the edge's usage plans are made from.
+``definitions.throttling``, the same definition the edge's usage plans are made from. A school the
+configuration does not name (one created with ``luca schools create`` while the platform runs) gets
+the tier whose usage plan holds its API key, looked up once a minute at most (``resolve``).
 """
 
 from __future__ import annotations
@@ -66,9 +68,15 @@ class SchoolRateLimiter:
         tiers: Mapping[str, RateLimit] | None = None,
         clock: Callable[[], float] = time.monotonic,
         max_schools: int = 100_000,
+        resolve: Callable[[str], RateLimit | None] | None = None,
+        resolve_ttl_seconds: float = 60.0,
     ) -> None:
         self._default = default
         self._tiers = dict(tiers or {})
+        self._resolve = resolve
+        self._resolve_ttl = resolve_ttl_seconds
+        # school -> (its looked-up limit or None, when it was looked up)
+        self._resolved: dict[str, tuple[RateLimit | None, float]] = {}
         self._clock = clock
         self._max_schools = max_schools
         self._lock = threading.Lock()
@@ -77,16 +85,43 @@ class SchoolRateLimiter:
 
     @classmethod
     def from_definition(
-        cls, throttling: ThrottlingDefinition, *, tiers: Mapping[str, RateLimit] | None = None
+        cls,
+        throttling: ThrottlingDefinition,
+        *,
+        tiers: Mapping[str, RateLimit] | None = None,
+        resolve: Callable[[str], RateLimit | None] | None = None,
     ) -> SchoolRateLimiter:
         return cls(
             RateLimit.of_tier(throttling.tier(throttling.default_tier)),
             stage=RateLimit(throttling.stage_rate_limit, throttling.stage_burst_limit),
             tiers=tiers,
+            resolve=resolve,
         )
 
     def limit_for(self, school_id: str) -> RateLimit:
-        return self._tiers.get(school_id, self._default)
+        configured = self._tiers.get(school_id)
+        if configured is not None:
+            return configured
+        if self._resolve is not None and self.needs_lookup(school_id):
+            self.look_up(school_id)
+        resolved = self._resolved.get(school_id)
+        return (resolved[0] or self._default) if resolved else self._default
+
+    def needs_lookup(self, school_id: str) -> bool:
+        """Whether ``take`` would look the school's tier up (a blocking call: do it off the loop)."""
+        if self._resolve is None or school_id in self._tiers:
+            return False
+        resolved = self._resolved.get(school_id)
+        return resolved is None or self._clock() - resolved[1] >= self._resolve_ttl
+
+    def look_up(self, school_id: str) -> None:
+        if self._resolve is None:
+            return
+        try:
+            limit = self._resolve(school_id)
+        except Exception:  # the emulator busy or restarting: keep what was known, try again later
+            limit = self._resolved.get(school_id, (None, 0.0))[0]
+        self._resolved[school_id] = (limit, self._clock())
 
     def take(self, school_id: str) -> float:
         """Spend a request for ``school_id``: 0.0 when allowed, else seconds to wait before retrying."""
@@ -97,11 +132,21 @@ class SchoolRateLimiter:
                 if wait:
                     return wait
             bucket = self._schools.get(school_id)
+            limit = self._limit_known(school_id)
             if bucket is None:
                 self._evict_idle(now)
-                limit = self.limit_for(school_id)
                 bucket = self._schools[school_id] = _Bucket(limit, float(limit.burst), now)
+            elif bucket.limit != limit:  # the school's tier was found (or changed) since
+                bucket.limit = limit
             return bucket.take(now)
+
+    def _limit_known(self, school_id: str) -> RateLimit:
+        """The limit from what is known now, never looking anything up (``take`` runs on the loop)."""
+        configured = self._tiers.get(school_id)
+        if configured is not None:
+            return configured
+        resolved = self._resolved.get(school_id)
+        return (resolved[0] or self._default) if resolved else self._default
 
     def _evict_idle(self, now: float) -> None:
         # A full bucket carries no state worth keeping: forgetting it changes no decision.

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Protocol
 
+from luca_govsync.adapters.table_design import govsync_pk
 from luca_govsync.domain.model import (
     BatchRef,
     BatchStatus,
@@ -39,7 +40,14 @@ __all__ = [
     "TermNotClosed",
     "change_counts",
     "report_json",
+    "sync_partition_key",
 ]
+
+
+def sync_partition_key(school_id: str, period: str) -> str:
+    """The table partition that holds a school's sync of one period (runs, batches, verdicts, audit):
+    what a school's export and erasure look for, one per term of the school's catalog."""
+    return govsync_pk(school_id, period)
 
 
 def report_json(progress: SyncProgress) -> dict[str, Any]:
