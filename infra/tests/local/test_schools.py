@@ -8,6 +8,7 @@ session's emulator), seeds data into them, and checks what the commands leave be
 
 from __future__ import annotations
 
+import contextlib
 import json
 import secrets
 import uuid
@@ -223,7 +224,8 @@ def seed(stage: Stage, school: str, students: tuple[str, ...] = ("st-1", "st-2")
     # A student known only from practice results and a user (no roster item, no grade).
     stage.put({"PK": student_pk(s, "st-app"), "SK": f"{EXERCISE_SK_PREFIX}x", "type": "ExerciseResult",
                "school_id": s, "student_id": "st-app"})  # fmt: skip
-    stage.put({"PK": rules_pk(s), "SK": "SUBJECT#math", "type": "GradingRule", "school_id": s})
+    # A rule for a subject no grade here uses (a bare item, not one the grading service could read).
+    stage.put({"PK": rules_pk(s), "SK": "SUBJECT#art", "type": "GradingRule", "school_id": s})
     stage.put({"PK": sync_partition_key(s, TERM), "SK": "RUN#sync-1", "type": "GovSyncRun", "school_id": s})
     cognito = stage.client("cognito-idp")
     for username, attributes in (
@@ -282,15 +284,23 @@ def test_create_sets_up_the_school_everywhere_and_a_teacher_can_record_a_grade(
     assert school in schools["Value"].split(",")
 
     # The school's first admin signs in, sets the school up, and its teacher records a grade.
+    teacher_records_grades(stage, school)
+
+
+def teacher_records_grades(stage: Stage, school: str) -> None:
+    """The school's first admin sets it up through the grading API and a teacher records a grade (with
+    an idempotency key, so the service writes an idempotency record too)."""
+    cognito = stage.client("cognito-idp")
     cognito.admin_set_user_password(
         UserPoolId=stage.resources.user_pool_id, Username=f"{school}-admin", Password=PASSWORD, Permanent=True
     )
-    cognito.admin_create_user(
-        UserPoolId=stage.resources.user_pool_id,
-        Username=f"{school}-teacher",
-        UserAttributes=[{"Name": "custom:school_id", "Value": school}],
-        MessageAction="SUPPRESS",
-    )
+    with contextlib.suppress(cognito.exceptions.UsernameExistsException):  # seed() may have made it
+        cognito.admin_create_user(
+            UserPoolId=stage.resources.user_pool_id,
+            Username=f"{school}-teacher",
+            UserAttributes=[{"Name": "custom:school_id", "Value": school}],
+            MessageAction="SUPPRESS",
+        )
     cognito.admin_set_user_password(
         UserPoolId=stage.resources.user_pool_id,
         Username=f"{school}-teacher",
@@ -492,6 +502,10 @@ def test_after_delete_nothing_of_the_school_remains_and_the_other_is_unchanged(
     for s in (school, other):
         assert create(stage, s) == 0
         seed(stage, s)
+    # Written by the service itself: grades, their history and idempotency records, which nothing
+    # in the school's partitions points at.
+    teacher_records_grades(stage, school)
+    assert [i for i in stage.scan(school) if i["type"]["S"] == "Idempotency"]
     other_before = stage.snapshot(other)
     manifest = exported(stage, school, tmp_path)
 

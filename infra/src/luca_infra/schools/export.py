@@ -27,8 +27,8 @@ from luca_platform.contracts.roster import student_pk
 from luca_platform.table import keys
 
 IDEMPOTENCY_GAP = (
-    "the grading service's idempotency records (keyed by the client's request key, found by no index; "
-    "they expire 30 days after their request)"
+    "idempotency records the grading service wrote before it indexed them under the school's unrooted "
+    "partition (before luca-grading 0.3.0); they expire 30 days after their request"
 )
 STUDENT_LAKE_GAP = "lake rows: pseudonymised (student_key) and mixed with the school's other students"
 

@@ -6,9 +6,9 @@ The tenant role may not ``Scan`` (a scan has no leading key, so the condition co
 one school), so a school's partitions are found from its roots instead: its record, catalog and rules
 partitions; the table partitions of every item on its course index (rosters and teachers'
 assignments, per course of the catalog) and its school-term index (grades, per term); each term's
-government-sync partition; and the students its users name. A partition nothing points at is not
-found: the grading service's idempotency records (``SCHOOL#<s>#IDEMPOTENCY#<scope>#<key>``, keyed
-by the client's request key), which expire after 30 days. Documented in the runbook.
+government-sync partition; the students its users name; and the partitions its items index under the
+school's unrooted partition (``keys.unrooted_pk``: the grading service's idempotency records, keyed by
+a client's request key, which nothing else points at).
 """
 
 from __future__ import annotations
@@ -82,6 +82,7 @@ class SchoolTable:
         for term in terms:
             found.update(self._table_keys_on(keys.SCHOOL_TERM_INDEX, school_term_pk(school, term)))
             found.add(sync_partition_key(school, term))
+        found.update(self._table_keys_on(keys.SCHOOL_TERM_INDEX, keys.unrooted_pk(school)))
         return sorted(pk for pk in found if pk.startswith(self._prefix))
 
     def _table_keys_on(self, index: keys.IndexDesign, partition: str) -> set[str]:

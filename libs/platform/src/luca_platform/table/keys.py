@@ -47,7 +47,7 @@ SCHOOL_TERM_INDEX = IndexDesign(
     name="GSI2",
     partition_key="GSI2PK",
     sort_key="GSI2SK",
-    purpose="every grade of a school in a term (government sync)",
+    purpose="every grade of a school in a term (government sync); a school's unrooted items (erasure)",
 )
 INDEXES: tuple[IndexDesign, ...] = (COURSE_TERM_INDEX, SCHOOL_TERM_INDEX)
 
@@ -76,6 +76,16 @@ def school_prefix(school_id: str) -> str:
 def school_key(school_id: str, *parts: str) -> str:
     """A partition key of the school: its prefix, then ``parts`` joined by ``#`` (each checked)."""
     return school_prefix(school_id) + SEP.join(part(p) for p in parts)
+
+
+def unrooted_pk(school_id: str) -> str:
+    """Where an item no root of its school reaches is indexed (``SCHOOL_TERM_INDEX``), with its own
+    partition key as the sort key: idempotency records, keyed by a client's request key.
+
+    A school's export and erasure run as the school, through the tenant role, which may not Scan; they
+    find every partition by walking from the school's roots, and find the unrooted ones here.
+    """
+    return school_key(school_id, "UNROOTED")
 
 
 def create_table_request(table_name: str) -> dict[str, object]:

@@ -26,6 +26,7 @@ from luca_platform.table.keys import (
     TABLE_PARTITION_KEY,
     TABLE_SORT_KEY,
     TTL_ATTRIBUTE,
+    unrooted_pk,
 )
 
 SCHEMA_VERSION = 1
@@ -127,9 +128,13 @@ def note_from(item: Mapping[str, Any]) -> BehaviorNote:
 
 
 def idempotency_item(school_id: SchoolId, record: IdempotencyRecord, now: float) -> dict[str, Any]:
+    pk = td.idempotency_pk(school_id, record.scope, record.key)
     return {
-        TABLE_PARTITION_KEY: td.idempotency_pk(school_id, record.scope, record.key),
+        TABLE_PARTITION_KEY: pk,
         TABLE_SORT_KEY: td.IDEMPOTENCY_SK,
+        # Nothing else points at this partition: the index is how the school's erasure finds it.
+        SCHOOL_TERM_INDEX.partition_key: unrooted_pk(school_id),
+        SCHOOL_TERM_INDEX.sort_key: pk,
         "type": "Idempotency",
         "schema_version": SCHEMA_VERSION,
         "school_id": school_id,

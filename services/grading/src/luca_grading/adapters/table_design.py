@@ -15,7 +15,7 @@ the roster, the rules, official grades and notes); the others are this service's
 | EvaluationChange | SCHOOL#s#STUDENT#st               | EVALHIST#id#version(6 digits)          | -                                          | -                             | no  |
 | BehaviorNote  | SCHOOL#s#STUDENT#st                  | NOTE#recorded_at#id                    | -                                          | -                             | no  |
 | GradingRule   | SCHOOL#s#RULES                       | SUBJECT#sub                            | -                                          | -                             | no  |
-| Idempotency   | SCHOOL#s#IDEMPOTENCY#scope#key       | IDEMPOTENCY                            | -                                          | -                             | 30 days |
+| Idempotency   | SCHOOL#s#IDEMPOTENCY#scope#key       | IDEMPOTENCY                            | -                                          | SCHOOL#s#UNROOTED / its PK    | 30 days |
 
 An Evaluation is changed in place (its version goes up by one per correction or retraction) and each
 change appends an EvaluationChange in the same transaction: the history is never rewritten or deleted.
@@ -24,7 +24,9 @@ teachers next to its students (their sort keys start differently).
 
 Official grades and notes never expire in the hot table: they must survive until the quarterly
 government sync and the school year, and the lake keeps everything anyway. Idempotency records are
-re-derivable and expire (docs/decisions/0003-ttl-scope.md).
+re-derivable and expire (docs/decisions/0003-ttl-scope.md). Being keyed by the client's request key,
+they are reached from nothing else, so they are also indexed under the school's unrooted partition
+(``luca_platform.table.keys.unrooted_pk``): a school's export and erasure find them there.
 """
 
 from __future__ import annotations
