@@ -97,6 +97,11 @@ class ServiceIdentityDefinition:
     sign_actions: tuple[str, ...] = ("kms:Sign", "kms:DescribeKey")
 
 
+# What the government sync's schools list holds with no school in it (a StringList cannot be empty):
+# no school id, so the scheduled starter skips it.
+SCHOOLS_PLACEHOLDER = "#replace-with-the-school-ids#"
+
+
 @dataclass(frozen=True, slots=True)
 class AuthorizerDefinition:
     """The edge's REQUEST authorizer (services/edge): a container-image Lambda on every route."""

@@ -73,7 +73,7 @@ from luca_infra.aws.govsync_failures import FailureStreakAlarm
 from luca_infra.aws.nag import acknowledge
 from luca_infra.aws.runbook import Runbook
 from luca_infra.aws.tenant_access import grant_assume_tenant_role, tenant_role_arn
-from luca_infra.definitions import GovSyncDefinition, PlatformDefinition
+from luca_infra.definitions import SCHOOLS_PLACEHOLDER, GovSyncDefinition, PlatformDefinition
 
 DLQ_ALARM_NAME = "Luca-GovSync-DLQ-Alert"
 SCHEDULE_DLQ_ALARM_NAME = "Luca-GovSync-Schedule-DLQ-Alert"
@@ -99,7 +99,6 @@ SCHEDULE_INPUT = {"scheduled_time": "<aws.scheduler.scheduled-time>"}
 # schools placeholder is no school id (school ids never contain '#'): until operators replace it, the
 # quarterly start fails, lands in the schedule's DLQ and pages, instead of syncing nobody silently.
 MINISTRY_CLIENT_ID_PLACEHOLDER = "set-by-operators"
-SCHOOLS_PLACEHOLDER = "#replace-with-the-school-ids#"
 
 # What the functions read from their environment (luca_govsync.config and Powertools). The infra
 # tests read these back through GovSyncSettings / StarterSettings.from_environment.

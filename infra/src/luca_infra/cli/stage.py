@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import boto3
+from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, NoRegionError
 from rich.console import Console
 
@@ -67,9 +68,9 @@ class Target:
     def region(self) -> str:
         return self.resources.region
 
-    def client(self, service: str) -> Any:
+    def client(self, service: str, config: Config | None = None) -> Any:
         session: Any = self.session  # one generic call for every service the commands use
-        return session.client(service, region_name=self.region, endpoint_url=self.endpoint_url)
+        return session.client(service, region_name=self.region, endpoint_url=self.endpoint_url, config=config)
 
     def schools(self) -> list[str]:
         """Every school the scheduled sync would start: the starter's SSM list (onboarding appends to it)."""

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
+from botocore.config import Config
+
 from luca_infra.definitions import PLATFORM_DEFINITION, PlatformDefinition
 from luca_infra.schools.alarm import SchoolAlarm
 from luca_infra.schools.audit import AuditTrail
@@ -22,6 +24,9 @@ from luca_platform.aws import AwsClients
 
 if TYPE_CHECKING:
     from luca_infra.cli.stage import Target
+
+
+ADAPTIVE_RETRIES = Config(retries={"mode": "adaptive", "max_attempts": 10})
 
 
 @dataclass
@@ -60,7 +65,11 @@ class StageAccess:
 
     @cached_property
     def edge(self) -> SchoolEdge:
-        return SchoolEdge(self.client("apigateway"), self.definition.throttling)
+        # CreateApiKey allows 5 calls a second per account and cannot be raised: the SDK's adaptive
+        # retry mode slows this client down when API Gateway throttles it, so a script creating many
+        # schools paces itself instead of failing.
+        apigateway = self.target.client("apigateway", ADAPTIVE_RETRIES)
+        return SchoolEdge(apigateway, self.definition.throttling)
 
     @cached_property
     def alarm(self) -> SchoolAlarm:

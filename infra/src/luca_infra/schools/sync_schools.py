@@ -8,9 +8,9 @@ Entries that are not school ids (the stack's placeholder) are dropped on the way
 
 from __future__ import annotations
 
-import contextlib
 from typing import Any
 
+from luca_infra.definitions import SCHOOLS_PLACEHOLDER
 from luca_kernel.ids import is_school_id
 
 
@@ -23,12 +23,10 @@ def _current(ssm: Any, name: str) -> set[str]:
 
 
 def _write(ssm: Any, name: str, schools: set[str]) -> None:
-    if schools:
-        ssm.put_parameter(Name=name, Value=",".join(sorted(schools)), Type="StringList", Overwrite=True)
-    else:
-        # A StringList cannot be empty; the starter reads a missing parameter as no schools.
-        with contextlib.suppress(ssm.exceptions.ParameterNotFound):
-            ssm.delete_parameter(Name=name)
+    # A StringList cannot be empty: with no school left it holds the stack's placeholder again (the
+    # parameter is the government sync stack's; deleting it would leave CloudFormation behind).
+    value = ",".join(sorted(schools)) if schools else SCHOOLS_PLACEHOLDER
+    ssm.put_parameter(Name=name, Value=value, Type="StringList", Overwrite=True)
 
 
 def join(ssm: Any, name: str, school_id: str) -> bool:

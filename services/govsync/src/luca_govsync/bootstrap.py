@@ -20,6 +20,7 @@ from luca_govsync.entrypoints.operations import SyncOperations
 from luca_govsync.service_layer.dead_letters import DeadLetters
 from luca_govsync.service_layer.starter import Started, SyncStarter
 from luca_govsync.service_layer.tasks import SyncTasks
+from luca_kernel.ids import is_school_id
 from luca_kernel.rule_cache import RuleCache
 from luca_platform.aws import AwsClients
 from luca_platform.contracts.rules import TableRules
@@ -107,7 +108,9 @@ def build_starter(
 
     def schools() -> list[str]:
         value = ssm.get_parameter(Name=settings.schools_parameter)["Parameter"]["Value"]
-        return [school.strip() for school in value.split(",") if school.strip()]
+        # The stack's placeholder (a StringList cannot be empty) and anything else that is no school
+        # id is not a school to sync.
+        return [school.strip() for school in value.split(",") if is_school_id(school.strip())]
 
     executions = StepFunctionsExecutions(sfn, settings.state_machine_arn)
     return sync_starter(executions, clients, settings.table_name), schools
