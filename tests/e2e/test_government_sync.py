@@ -197,7 +197,7 @@ def test_a_sync_the_caller_does_not_administer_or_cannot_exist_is_refused(
     got_code, got_reason, fields = error_reason(refused.value)
     assert (got_code, got_reason) == (code, reason)
     if code == grpc.StatusCode.INVALID_ARGUMENT:
-        assert fields == ["period"]
+        assert fields == ["request.period"]  # the field's path in the request (protovalidate)
     # Nothing was submitted for anyone.
     assert platform.govsync.simulator.ministry.stats()["batches_processed"] == before
 
