@@ -1,0 +1,184 @@
+"""The grading service's own CPU per request, and requests/s per vCPU, with the store out of the way.
+
+``python -m bench.capacity.cpu [--seconds 20] [--json]``: starts the grading service's REST app under
+uvicorn in a child process pinned to one core (``os.sched_setaffinity``), over the service's own
+in-memory fake repositories (``services/grading/tests/grading_fakes.py``), with telemetry on as in
+its container (JSON logs, a span per request and per store call exported to a file, EMF metrics)
+and the real RS256 token check on every request. This process, pinned to the other core, seeds the
+school through the API and then drives a mixed teacher workload (``bench.interactive``'s: 40% record
+a grade, 30% a student's evaluations, 20% a course's grades, 10% a grading rule) with enough
+requests in flight to keep that core busy. The server's CPU time over the window (from
+``/proc/<pid>/stat``) divided by the requests answered is its CPU per request; its inverse is the
+requests/s one fully busy vCPU serves.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from bench.capacity import grading_app
+
+MIX = (
+    ("record a grade", 0.4),
+    ("read: student's evaluations", 0.3),
+    ("read: course grades", 0.2),
+    ("read: grading rule", 0.1),
+)
+IN_FLIGHT = 8
+
+
+def pin(core: int) -> None:
+    cores = sorted(os.sched_getaffinity(0))
+    os.sched_setaffinity(0, {cores[core % len(cores)]})
+
+
+def serve(port_file: Path, telemetry_dir: Path) -> None:
+    """The server side: one core, fake store, telemetry on, real token check."""
+    pin(0)
+    import uvicorn
+
+    from luca_platform.serving import instrument_rest
+    from luca_platform.telemetry.logs import configure_logging
+    from luca_platform.telemetry.tracing import configure_tracing
+
+    built = grading_app.build(region="us-east-1", table="unused", endpoint=None, tenant_role=None, fake=True)
+    log = (telemetry_dir / "logs.jsonl").open("a", encoding="utf-8")
+    configure_logging("grading", "INFO", stream=log)
+    provider = configure_tracing(service="grading", exporter="file", file_path=telemetry_dir / "traces.jsonl")
+    instrument_rest(built.app, provider)
+    # The mint's private key goes to the driver, which signs the tokens this server verifies.
+    from cryptography.hazmat.primitives import serialization
+
+    pem = built.mint.key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    config = uvicorn.Config(built.app, host="127.0.0.1", port=0, log_level="warning", access_log=False)
+    server = uvicorn.Server(config)
+
+    async def run() -> None:
+        task = asyncio.create_task(server.serve())
+        while not server.started:
+            await asyncio.sleep(0.05)
+        port = server.servers[0].sockets[0].getsockname()[1]
+        port_file.write_text(json.dumps({"port": port, "key": pem.decode(), "kid": built.mint.kid}))
+        await task
+
+    asyncio.run(run())
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def drive(base: str, mint: Any, seconds: float, pid: int, progress: bool) -> dict[str, Any]:
+    headers = {role: grading_app.Built(None, None, mint, None).bearer(role) for role in ("admin", "teacher")}  # type: ignore[arg-type]
+    async with httpx.AsyncClient(
+        base_url=base, timeout=30, limits=httpx.Limits(max_connections=IN_FLIGHT)
+    ) as client:
+        for role, method, path, body, extra in grading_app.seed_requests(30, 3):
+            response = await client.request(method, path, json=body, headers={**headers[role], **extra})
+            if response.status_code >= 300:
+                raise SystemExit(f"seeding {path}: {response.status_code} {response.text}")
+        workload = grading_app.Workload(grading_app.students(30))
+        rng = random.Random(3)
+        counts: dict[str, int] = {}
+        statuses: dict[int, int] = {}
+        stop = time.monotonic() + seconds
+        started_cpu, started = cpu_seconds(pid), time.monotonic()
+
+        async def worker(n: int) -> None:
+            i = n
+            while time.monotonic() < stop:
+                operation = rng.choices([m[0] for m in MIX], [m[1] for m in MIX])[0]
+                role, method, path, body, extra = workload.request(operation, i)
+                i += IN_FLIGHT
+                response = await client.request(method, path, json=body, headers={**headers[role], **extra})
+                statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
+                counts[operation] = counts.get(operation, 0) + 1
+
+        async def report() -> None:
+            while time.monotonic() < stop:
+                await asyncio.sleep(1)
+                if progress:
+                    left = max(0, stop - time.monotonic())
+                    print(
+                        f"\r  cpu: {sum(counts.values()):6d} requests, {left:4.0f} s left",
+                        end="",
+                        file=sys.stderr,
+                        flush=True,
+                    )
+
+        await asyncio.gather(*(worker(n) for n in range(IN_FLIGHT)), report())
+        used, wall = cpu_seconds(pid) - started_cpu, time.monotonic() - started
+    if progress:
+        print(file=sys.stderr)
+    requests = sum(counts.values())
+    return {
+        "requests": requests,
+        "mix": counts,
+        "statuses": {str(k): v for k, v in sorted(statuses.items())},
+        "wall_seconds": round(wall, 2),
+        "server_cpu_seconds": round(used, 3),
+        "server_core_busy": round(used / wall, 3),
+        "cpu_ms_per_request": round(1000 * used / requests, 3),
+        "requests_per_second_per_vcpu": round(requests / used, 1),
+        "throughput_rps_on_one_core": round(requests / wall, 1),
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--json", action="store_true", help="print one JSON line (for bench.capacity)")
+    parser.add_argument("--serve", type=Path, help=argparse.SUPPRESS)
+    opts = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="luca-cpu-") as scratch:
+        if opts.serve:
+            serve(opts.serve, Path(scratch))
+            return 0
+        port_file = Path(scratch) / "port.json"
+        server = subprocess.Popen([sys.executable, "-m", "bench.capacity.cpu", "--serve", str(port_file)])
+        try:
+            deadline = time.monotonic() + 60
+            while not port_file.exists() or not port_file.read_text():
+                if server.poll() is not None or time.monotonic() > deadline:
+                    raise SystemExit("the grading server did not start")
+                time.sleep(0.1)
+            ready = json.loads(port_file.read_text())
+            from cryptography.hazmat.primitives import serialization
+
+            from luca_testing.tokens import TokenMint
+
+            key: Any = serialization.load_pem_private_key(ready["key"].encode(), None)
+            mint = TokenMint(key=key, kid=ready["kid"])
+            pin(1)
+            figures = asyncio.run(
+                drive(f"http://127.0.0.1:{ready['port']}", mint, opts.seconds, server.pid, True)
+            )
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+    if opts.json:
+        print(json.dumps(figures))
+    else:
+        print(json.dumps(figures, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
