@@ -337,7 +337,7 @@ class GovSyncDefinition:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     # Consecutive outage-class failures of a school's batches that open the school's breaker (its
     # intervals and each batch's pause budget follow ``retry``); 0: no breaker, every batch alone.
-    breaker_threshold: int = 5
+    breaker_threshold: int = 3
     # Quarterly: 06:00 UTC on the first day after each term (Jan, Apr, Jul, Oct); the period synced
     # is the term that just ended.
     schedule_expression: str = "cron(0 6 1 1,4,7,10 ? *)"

@@ -91,7 +91,7 @@ class DefinitionSettings:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     max_concurrency: int = 4
     # Consecutive outage-class failures of a school's batches that open its breaker; 0: no breaker.
-    breaker_threshold: int = 5
+    breaker_threshold: int = 3
     comment: str = "Luca: a school's official grades of one period to the ministry, exactly once"
 
     def __post_init__(self) -> None:

@@ -112,9 +112,9 @@ def test_outage_class_errors_are_the_ones_that_say_the_ministry_cannot_take_call
 def test_the_policy_travels_as_json_and_refuses_nonsense() -> None:
     assert BreakerPolicy.from_json(POLICY.to_json()) == POLICY
     assert BreakerPolicy.from_json(None) is None
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="not a breaker policy"):
         BreakerPolicy.from_json({"threshold": 3})
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="invalid breaker policy"):
         BreakerPolicy(
             threshold=0, open_seconds=1, backoff_rate=2.0, max_open_seconds=1, pause_budget_seconds=0
         )

@@ -59,7 +59,7 @@ def test_threshold_zero_builds_the_same_states_with_no_breaker() -> None:
     with_breaker, without = batch_states(retry=RETRY), batch_states(retry=RETRY, breaker_threshold=0)
     assert set(with_breaker) == set(without)
     assert without["Submit"]["Parameters"]["Payload"] == {"batch.$": "$"}
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="breaker_threshold"):
         batch_states(breaker_threshold=-1)
 
 
@@ -125,7 +125,7 @@ def test_the_handler_passes_the_policy_and_how_long_the_batch_was_held(
 
     answer = handlers.submit({"batch": held_before, "breaker": policy.to_json()}, lambda_context)
 
-    assert answer["wait_seconds"] == 4 and answer["paused_seconds"] == 12
+    assert (answer["wait_seconds"], answer["paused_seconds"]) == (4, 12)
     assert fake.calls == [(2, policy, 8)]
 
 

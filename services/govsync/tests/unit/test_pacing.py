@@ -66,7 +66,7 @@ def paced(world: Any) -> tuple[SyncTasks, Any, Any, Breakers, Clock]:
 
 
 def test_after_threshold_outage_failures_the_schools_other_batches_call_nobody(paced: Any) -> None:
-    tasks, store, ministry, breakers, clock = paced
+    tasks, store, ministry, breakers, _ = paced
     first, second, third = tasks.prepare(KEY, "sync-1", "ops").batches
     ministry.failures = [MinistryUnavailable("503", status=503)] * 2
     for ref in (first, second):
@@ -104,7 +104,7 @@ def test_one_probe_goes_when_the_interval_ends_and_its_answer_closes_the_breaker
 
 
 def test_a_batch_held_for_its_whole_budget_calls_and_so_can_reach_the_dlq(paced: Any) -> None:
-    tasks, _, ministry, _, clock = paced
+    tasks, _, ministry, _, _ = paced
     first, second, third = tasks.prepare(KEY, "sync-1", "ops").batches
     ministry.failures = [MinistryUnavailable("503", status=503)] * 3
     for ref in (first, second):

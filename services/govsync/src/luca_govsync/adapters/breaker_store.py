@@ -10,6 +10,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any, TypeVar
 
 from luca_govsync.adapters import table_design as td
@@ -67,7 +68,7 @@ class DynamoBreakerStore:
                 "state": changed.state.value,
                 "failures": changed.failures,
                 "failed_probes": changed.failed_probes,
-                "until": round(changed.until, 3),
+                "until": Decimal(str(round(changed.until, 3))),  # the codec takes no floats
                 "probe": changed.probe or None,
                 "version": current.version + 1,
                 "updated_at": now_iso(),

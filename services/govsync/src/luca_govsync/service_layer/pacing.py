@@ -2,13 +2,14 @@
 breaker. The submit task asks before it calls and reports after; the waiting itself is the state
 machine's (a Wait state), never a sleep in the function.
 
-The breaker only ever holds calls back: it fails open (the batch calls) when the table cannot settle
-its state, and a batch held for its whole pause budget is no longer held, so it goes through its own
+The breaker only ever holds calls back: it fails open (the batch calls, logged) when its state
+cannot be read or settled, since a breaker must never cost a batch; and a batch held for its whole pause budget is no longer held, so it goes through its own
 retries and, if the ministry is still down, to the DLQ as before.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -16,6 +17,8 @@ from luca_govsync.domain import breaker as b
 from luca_govsync.domain.breaker import Admission, BreakerContention, BreakerPolicy
 from luca_govsync.domain.model import BatchRef
 from luca_govsync.service_layer.ports import BreakerStore
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +60,8 @@ class Pacing:
             admission = self._store.transition(
                 ref.school_id, ref.period, lambda current: b.admit(current, policy, batch, now, self._lease)
             )
-        except BreakerContention:
+        except Exception as error:
+            _failed_open("admit", ref, error)
             return Admission()
         if admission.call:
             return admission
@@ -76,5 +80,10 @@ class Pacing:
                     None,
                 ),
             )
-        except BreakerContention:
-            return  # the next call's outcome tells the breaker again
+        except Exception as error:
+            _failed_open("record", ref, error)
+
+
+def _failed_open(step: str, ref: BatchRef, error: Exception) -> None:
+    level = logging.INFO if isinstance(error, BreakerContention) else logging.WARNING
+    log.log(level, "breaker %s failed open", step, extra={"batch": ref.number, "error": repr(error)[:300]})
