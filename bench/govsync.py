@@ -40,9 +40,15 @@ twice), lost changes (must be 0: every change the ministry should hold, it holds
 with a reason or in the DLQ), and the calls made against the minimum (one per change, one per
 resubmitted batch).
 
+Before all that, the same fault run and redrive (runs 1 and 2) go once with the school's breaker off
+(``breaker_threshold`` 0: every batch retries on its own, the behaviour before the breaker), on a
+fresh emulator and ministry seeded the same way, as the baseline; the end prints submit calls
+against the minimum before and after (``--no-baseline`` skips it; ``--breaker-threshold N``).
+
 It writes ``bench/out/govsync.json`` (configuration, every run's figures, the timelines) and
 ``bench/out/govsync.png`` (progress over time, the outages shaded, the redrives and the correction
-phase marked), and exits non-zero when a duplicate or a lost record or change is found.
+phase marked, and the submit calls over time before and after the breaker), and exits non-zero when
+a duplicate or a lost record or change is found.
 
 The timeline reads the batch states once a second (``--poll progress`` reads ``store.progress``
 instead: every record's verdict on each poll, which on the emulator takes seconds per school once
@@ -62,13 +68,14 @@ import math
 import random
 import sys
 import time
+import urllib.request
 from dataclasses import asdict, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from bench.govsync_corrections import run_corrections
-from bench.govsync_report import print_figures, publish
+from bench.govsync_report import print_comparison, print_figures, publish
 from bench.govsync_runs import figures, read_dlq, redrive, school_sample, started_parts, watch
 from bench.govsync_seed import (
     PERCENTAGE_SCHOOL,
@@ -133,9 +140,41 @@ def main() -> int:
     )  # fmt: skip
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--timeout", type=float, default=600.0, help="give up on a run after this, s")
+    parser.add_argument(
+        "--breaker-threshold", type=int, default=PLATFORM_DEFINITION.govsync.breaker_threshold,
+        help="outage-class failures in a row that open a school's breaker (default %(default)s)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--no-baseline", action="store_true",
+        help="skip the baseline (the same fault run with no breaker, today's behaviour) run first",
+    )  # fmt: skip
     opts = parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
     began = time.monotonic()
+    quiet_logs()
+    baseline = None
+    if not opts.no_baseline:
+        print("== before: the same fault run with no breaker (every batch retries on its own) ==")
+        baseline = session(opts, breaker_threshold=0, corrections=False)
+        print(f"\n== after: the school's batches share a breaker (threshold {opts.breaker_threshold}) ==")
+    report = session(opts, breaker_threshold=opts.breaker_threshold, corrections=True)
+    if baseline is not None:
+        report["baseline"] = baseline
+    report["total_wall_seconds"] = round(time.monotonic() - began, 1)
+    print_comparison(report)
+    publish(report, [school for school, _ in SCHOOLS], opts.poll, OUT)
+    runs = [report] + ([baseline] if baseline else [])
+    bad = any(
+        r[run][key] for r in runs for run in ("faults_run", "redrive_run") for key in ("duplicates", "lost")
+    )
+    final = report["corrections"]["final"]
+    bad = bad or any(final[key] for key in ("duplicates", "change_duplicates", "lost", "sent_retracted"))
+    return 1 if bad else 0
+
+
+def session(opts: argparse.Namespace, *, breaker_threshold: int, corrections: bool) -> dict[str, Any]:
+    """One fault run on a fresh emulator and ministry (seeded the same way): the same workload and
+    faults, so two sessions differ only by the breaker."""
     rng = random.Random(opts.seed)
     retry = RetryPolicy(
         interval_seconds=opts.retry_interval,
@@ -145,12 +184,15 @@ def main() -> int:
     )
     definition = replace(PLATFORM_DEFINITION.govsync, batch_size=opts.batch_size)
     schools = [school for school, _ in SCHOOLS]
-    quiet_logs()
-
+    began = time.monotonic()
     emulator = Emulator(port=0)
     emulator.start()
     quiet_logs()
     try:
+        # moto's backends belong to the process, not to one server: start from nothing, whatever
+        # a session before this one left (the baseline's table, executions and queues).
+        reset = urllib.request.Request(f"{emulator.url}/moto-api/reset", method="POST")  # noqa: S310 - loopback
+        urllib.request.urlopen(reset, timeout=30).close()  # noqa: S310 - the emulator's URL, http on loopback
         resources = provision(emulator.url)
         print(
             f"seeding {opts.grades} grades of {PERIOD} in {len(schools)} schools "
@@ -182,22 +224,20 @@ def main() -> int:
                 schedule_expression="",
                 faults=faults,
                 ministry_timeout_seconds=opts.ministry_timeout,
+                breaker_threshold=breaker_threshold,
             ),
         )
         local.start()
         quiet_logs()
         try:
-            report = run(local, seeded, schools, faults, healthy, retry, opts)
+            report = run(local, seeded, schools, faults, healthy, retry, opts, corrections)
         finally:
             local.stop()
     finally:
         emulator.stop()
-    report["total_wall_seconds"] = round(time.monotonic() - began, 1)
-    publish(report, schools, opts.poll, OUT)
-    bad = any(report[run][key] for run in ("faults_run", "redrive_run") for key in ("duplicates", "lost"))
-    final = report["corrections"]["final"]
-    bad = bad or any(final[key] for key in ("duplicates", "change_duplicates", "lost", "sent_retracted"))
-    return 1 if bad else 0
+    report["breaker_threshold"] = breaker_threshold
+    report["session_wall_seconds"] = round(time.monotonic() - began, 1)
+    return report
 
 
 def run(
@@ -208,6 +248,7 @@ def run(
     healthy: FaultPlan,
     retry: RetryPolicy,
     opts: argparse.Namespace,
+    corrections: bool = True,
 ) -> dict[str, Any]:
     _, simulator, _ = started_parts(local)
     ministry = simulator.ministry
@@ -272,7 +313,11 @@ def run(
     print_figures("after the redrive (the whole sync)", second, seeded.total)
     complete = second["accepted_ledger"] + second["rejected"] == seeded.total and second["dlq_batches"] == 0
     print(f"  every grade accounted for: {'yes' if complete else 'NO'}")
-    corrections = run_corrections(local, seeded, schools, faults, healthy, opts, zero, timeline)
+    corrected = (
+        run_corrections(local, seeded, schools, faults, healthy, opts, zero, timeline)
+        if corrections
+        else None
+    )
     return {
         "period": PERIOD,
         "grades": seeded.total,
@@ -300,7 +345,7 @@ def run(
         "redrive": {"started_s": redrive_at, "executions": [r.execution_name for r in redriven]},
         "redrive_run": second,
         "complete": complete,
-        "corrections": corrections,
+        **({"corrections": corrected} if corrected is not None else {}),
         "timeline": timeline,
     }
 

@@ -47,6 +47,32 @@ def print_figures(title: str, f: dict[str, Any], seeded: int) -> None:
     )
 
 
+def _ratio(f: dict[str, Any]) -> str:
+    return (
+        f"{f['submit_calls']} submit + {f['token_calls']} token = "
+        f"{(f['submit_calls'] + f['token_calls']) / max(f['batches_minimum'] + 1, 1):.2f}x the minimum "
+        f"({f['batches_minimum']} + 1); {f['faults'].get('outage', 0)} in the outage; "
+        f"DLQ {f['dlq_batches']}, lost {f['lost']}, duplicates {f['duplicates']}; {f['wall_seconds']} s"
+    )
+
+
+def print_comparison(report: dict[str, Any]) -> None:
+    """Submit calls against the minimum, before (no breaker) and after, for the fault run and for
+    the whole sync (the fault run and its redrive)."""
+    before = report.get("baseline")
+    print("\nsubmit calls against the minimum (fault run: 30% 5xx, 5% timeouts, 429s, an outage)")
+    for title, key in (("fault run (run 1)", "faults_run"), ("whole sync (+ redrive)", "redrive_run")):
+        print(f"  {title}")
+        if before is not None:
+            print(f"    before (no breaker)      {_ratio(before[key])}")
+        print(f"    after  (breaker, {report['breaker_threshold']} in a row) {_ratio(report[key])}")
+    if before is not None:
+        print(
+            f"  wall time of each session (seeding included): before {before['session_wall_seconds']} s, "
+            f"after {report['session_wall_seconds']} s"
+        )
+
+
 def print_correction_figures(title: str, f: dict[str, Any], corrected: Corrected) -> None:
     def line(counts: dict[str, int], expected: int) -> str:
         return (
@@ -100,8 +126,8 @@ def plot(report: dict[str, Any], schools: Sequence[str], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     timeline = report["timeline"]
-    fig, (top, middle, bottom) = plt.subplots(
-        3, 1, figsize=(12, 11), sharex=True, gridspec_kw={"height_ratios": [3, 3, 2]}
+    fig, (top, middle, bottom, calls) = plt.subplots(
+        4, 1, figsize=(12, 14), sharex=True, gridspec_kw={"height_ratios": [3, 3, 2, 3]}
     )
     xs = [sample["t"] for sample in timeline]
 
@@ -139,16 +165,16 @@ def plot(report: dict[str, Any], schools: Sequence[str], path: Path) -> None:
     ):
         bottom.axhline(count, color=color, linestyle=":", linewidth=1)
     bottom.set_ylabel("changes accepted")
-    bottom.set_xlabel("seconds since the syncs started")
     bottom.set_title(
         "Corrections after the sync: amendments and retractions the ministry accepted (dotted: expected)"
     )
     bottom.legend(fontsize=8, loc="upper left")
+    _plot_calls(calls, report)
     outages = [(report["outage"]["start_s"], report["outage"]["end_s"]), tuple(corrections["outage"])]
     marks = [(report["redrive"]["started_s"], " redrive"), (corrections["started_s"], " corrections")]
     if corrections["redrive"]["started_s"] is not None:
         marks.append((corrections["redrive"]["started_s"], " redrive"))
-    for axis in (top, middle, bottom):
+    for axis in (top, middle, bottom, calls):
         for start, end in outages:
             axis.axvspan(start, end, color="#c33", alpha=0.12, label="_outage")
         for at, _ in marks:
@@ -160,6 +186,28 @@ def plot(report: dict[str, Any], schools: Sequence[str], path: Path) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
+
+
+def _plot_calls(axis: Any, report: dict[str, Any]) -> None:
+    """Submit calls so far, with the breaker and (the baseline session) without, against the minimum."""
+    for source, label, color in (
+        (report.get("baseline"), "no breaker (before)", "#c33"),
+        (report, f"breaker, {report['breaker_threshold']} in a row (after)", "#2a7"),
+    ):
+        if source is None:
+            continue
+        points = [s for s in source["timeline"] if "submit_calls" in s and s["run"] in ("run 1", "run 2")]
+        axis.step(
+            [s["t"] for s in points], [s["submit_calls"] for s in points], where="post",
+            color=color, linewidth=2, label=f"submit calls, {label}",
+        )  # fmt: skip
+    minimum = report["faults_run"]["batches_minimum"]
+    axis.axhline(minimum, color="#333", linestyle=":", linewidth=1, label=f"minimum ({minimum} batches)")
+    axis.axhline(1.5 * minimum, color="#999", linestyle="--", linewidth=1, label="1.5x the minimum")
+    axis.set_ylabel("submit calls (cumulative)")
+    axis.set_xlabel("seconds since the syncs started")
+    axis.set_title("Ministry submit calls of the first sync and its redrive: before and after the breaker")
+    axis.legend(fontsize=8, loc="lower right")
 
 
 def publish(report: dict[str, Any], schools: Sequence[str], poll: str, out: Path) -> None:

@@ -107,8 +107,17 @@ def watch(
         running = sum(sfn.describe_execution(executionArn=arn)["status"] == "RUNNING" for arn in arns)
         sample = {school: sampler.sample(school) for school in schools}
         at = round(time.monotonic() - zero, 2)
+        calls = simulator.ministry.stats()["calls"]
         timeline.append(
-            {"t": at, "run": label, "poll_s": round(time.monotonic() - tick, 2), "schools": sample}
+            {
+                "t": at,
+                "run": label,
+                "poll_s": round(time.monotonic() - tick, 2),
+                "schools": sample,
+                # Every ministry call so far (the plot compares them with and without the breaker).
+                "submit_calls": sum(calls.get("submit", {}).values()),
+                "calls": sum(sum(statuses.values()) for statuses in calls.values()),
+            }
         )
         total = {key: sum(s[key] for s in sample.values()) for key in next(iter(sample.values()))}
         outage = " [ministry down]" if simulator.ministry.plan.in_outage(datetime.now(UTC)) else ""

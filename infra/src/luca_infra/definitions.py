@@ -335,6 +335,9 @@ class GovSyncDefinition:
     batch_size: int = 100
     max_concurrency: int = 4
     retry: RetryPolicy = field(default_factory=RetryPolicy)
+    # Consecutive outage-class failures of a school's batches that open the school's breaker (its
+    # intervals and each batch's pause budget follow ``retry``); 0: no breaker, every batch alone.
+    breaker_threshold: int = 3
     # Quarterly: 06:00 UTC on the first day after each term (Jan, Apr, Jul, Oct); the period synced
     # is the term that just ended.
     schedule_expression: str = "cron(0 6 1 1,4,7,10 ? *)"

@@ -16,7 +16,13 @@ from typing import Any
 import pytest
 
 from luca_govsync.config import GovSyncSettings, StarterSettings
-from luca_govsync.definition import DEAD_LETTERED, DefinitionSettings, build_definition
+from luca_govsync.definition import (
+    DEAD_LETTERED,
+    BreakerPolicy,
+    DefinitionSettings,
+    breaker_policy,
+    build_definition,
+)
 from luca_govsync.domain.errors import TRANSIENT_ERRORS
 from luca_govsync.entrypoints import failure_streak
 from luca_govsync.entrypoints.handlers import SERVICE as GOVSYNC_SERVICE
@@ -260,6 +266,22 @@ def test_submit_retries_transient_ministry_errors_and_dead_letters_the_rest(govs
     assert dead_letter["Resource"] == "arn:aws:states:::sqs:sendMessage"
     assert dead_letter["Next"] == "RecordFailure"
     assert deployed["States"][DEAD_LETTERED]["Type"] == "Fail"
+
+
+def test_a_schools_batches_share_the_production_breaker_and_wait_in_the_state_machine(
+    govsync: dict[str, Any],
+) -> None:
+    deployed, _ = _placeholder_definition(govsync)
+    states = deployed["States"]["SubmitBatches"]["ItemProcessor"]["States"]
+    policy = BreakerPolicy.from_json(states["Submit"]["Parameters"]["Payload"]["breaker"])
+    assert policy == breaker_policy(GOVSYNC.retry, GOVSYNC.breaker_threshold)
+    assert policy is not None
+    # One batch is held at most as long as its retries would wait, then its own retries decide.
+    assert policy.pause_budget_seconds == GOVSYNC.retry.total_delay_seconds()
+    assert states["Pause"]["Type"] == "Wait"  # waiting costs no function time
+    assert states["Pause"]["Next"] == "Submit"
+    # The breaker lives in the table under the school's keys: no new permission for any role.
+    assert "dynamodb" not in json.dumps(states)
 
 
 def test_state_machine_is_standard_logs_everything_and_traces(

@@ -84,7 +84,7 @@ def govsync(resources: ProvisionedResources) -> Iterator[Any]:
     """``govsync(faults)``: the government path on the emulator, with names of this test's own."""
     started: list[LocalGovSync] = []
 
-    def start(faults: FaultPlan, schools: tuple[str, ...] = ()) -> LocalGovSync:
+    def start(faults: FaultPlan, schools: tuple[str, ...] = (), **config: Any) -> LocalGovSync:
         suffix = uuid.uuid4().hex[:8]
         definition = replace(
             PLATFORM_DEFINITION.govsync,
@@ -102,7 +102,13 @@ def govsync(resources: ProvisionedResources) -> Iterator[Any]:
             definition=definition,
             schools=lambda: list(schools),
             config=GovSyncConfig(
-                retry=FAST_RETRY, schedule_expression="", faults=faults, ministry_timeout_seconds=1.0
+                **{
+                    "retry": FAST_RETRY,
+                    "schedule_expression": "",
+                    "faults": faults,
+                    "ministry_timeout_seconds": 1.0,
+                }
+                | config
             ),
         )
         local.start()
@@ -347,3 +353,42 @@ def test_the_schedule_syncs_every_listed_school_for_the_term_that_just_ended(
         assert json.loads(execution["input"])["started_by"] == "schedule"
     assert local.simulator is not None
     assert set(local.simulator.ministry.ledger()["by_school"]) == set(schools)
+
+
+def test_during_an_outage_the_schools_batches_stop_calling_the_ministry_and_resume_after(
+    govsync: Any, resources: ProvisionedResources
+) -> None:
+    school = f"gs-{uuid.uuid4().hex[:8]}"
+    ids = seed_grades(resources, school, 80, rejected_student="st-0")  # 8 batches, 4 at a time
+    retry = RetryPolicy(interval_seconds=1, backoff_rate=2.0, max_attempts=4, max_delay_seconds=4)
+    outage = 10.0
+    now = datetime.now(UTC)
+    local = govsync(
+        FaultPlan(seed=5, outage_start=now, outage_end=now + timedelta(seconds=outage)),
+        retry=retry,
+        breaker_threshold=2,
+    )
+
+    execution = run(local, school)
+    ended = datetime.now(UTC)
+
+    # Every batch landed once, after the outage: none waited beyond its budget, none was sent twice.
+    assert execution["status"] == "SUCCEEDED", execution
+    assert local.simulator is not None
+    assert local.app is not None
+    ledger = local.simulator.ministry.ledger()
+    assert (ledger["records"], ledger["duplicates"]) == (len(ids), 0)
+    assert ended > now + timedelta(seconds=outage)
+    # Alone, each of the four batches in flight would have called 1 + 4 times in the outage (and the
+    # next ones after them); together they made the calls in flight when it began, then one probe
+    # per interval (1, 2, 4, 4 s) until the ministry answered.
+    outage_calls = local.simulator.ministry.stats()["faults"].get("outage", 0)
+    assert 2 <= outage_calls <= 4 + 5, outage_calls
+    trail = local.app.store.audit_trail(school, PERIOD)
+    assert any(entry["step"] == "pause" for entry in trail)
+    # The breaker is the school's own item, under its keys, closed again.
+    dynamodb = boto3.client("dynamodb", region_name=resources.region, endpoint_url=resources.endpoint_url)
+    pk = f"SCHOOL#{school}#GOVSYNC#{PERIOD}"
+    item = dynamodb.get_item(TableName=resources.table_name, Key={"PK": {"S": pk}, "SK": {"S": "BREAKER"}})
+    assert item["Item"]["state"]["S"] == "closed"
+    assert item["Item"]["school_id"]["S"] == school

@@ -123,10 +123,7 @@ def require_govsync_bundle(path: Path) -> Path:
 
 def retry_budget_seconds(policy: RetryPolicy) -> int:
     """The longest a submit task waits between its attempts in total (jitter only shortens it)."""
-    return sum(
-        min(int(policy.interval_seconds * policy.backoff_rate**attempt), policy.max_delay_seconds)
-        for attempt in range(policy.max_attempts)
-    )
+    return policy.total_delay_seconds()
 
 
 def _construct_id(task: str) -> str:
@@ -509,6 +506,7 @@ class GovSyncStack(cdk.Stack):
                 dlq_url=self.dead_letters.queue_url,
                 retry=govsync.retry,
                 max_concurrency=govsync.max_concurrency,
+                breaker_threshold=govsync.breaker_threshold,
             )
         )
         state_machine = sfn.StateMachine(

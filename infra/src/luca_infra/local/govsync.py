@@ -58,13 +58,15 @@ _STATES_TRUST = {
 
 @dataclass(frozen=True, slots=True)
 class GovSyncConfig:
-    """What the local platform may change: shorter retries, the schedule, the simulator's faults."""
+    """What the local platform may change: shorter retries (the breaker follows them), the breaker's
+    threshold, the schedule, the simulator's faults."""
 
     retry: RetryPolicy | None = None  # None: the definition's (production) policy
     schedule_expression: str | None = None  # None: the definition's; "" turns the schedule off
     simulator_port: int = 0
     faults: FaultPlan = field(default_factory=FaultPlan)
     ministry_timeout_seconds: float | None = None
+    breaker_threshold: int | None = None  # None: the definition's; 0: no breaker (today's baseline)
 
 
 @dataclass(frozen=True, slots=True)
@@ -276,6 +278,11 @@ class LocalGovSync:
                 dlq_url=dlq_url,
                 retry=self.config.retry or definition.retry,
                 max_concurrency=definition.max_concurrency,
+                breaker_threshold=(
+                    definition.breaker_threshold
+                    if self.config.breaker_threshold is None
+                    else self.config.breaker_threshold
+                ),
             )
         )
         role_arn = self._states_role(iam)

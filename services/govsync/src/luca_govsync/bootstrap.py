@@ -3,12 +3,14 @@ out. Pure Python, as the bundle requires; the gRPC API container has its own (``
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import boto3
 from aws_lambda_powertools.utilities import parameters
 
+from luca_govsync.adapters.breaker_store import DynamoBreakerStore
 from luca_govsync.adapters.dynamodb_contracts import DynamoGradeSource, DynamoTerms
 from luca_govsync.adapters.dynamodb_store import DynamoSyncStore, now_iso
 from luca_govsync.adapters.ministry_client import MinistryClient, MinistrySettings
@@ -18,6 +20,7 @@ from luca_govsync.adapters.stepfunctions import StepFunctionsExecutions
 from luca_govsync.config import GovSyncSettings, OperationsSettings, StarterSettings
 from luca_govsync.entrypoints.operations import SyncOperations
 from luca_govsync.service_layer.dead_letters import DeadLetters
+from luca_govsync.service_layer.pacing import Pacing
 from luca_govsync.service_layer.starter import Started, SyncStarter
 from luca_govsync.service_layer.tasks import SyncTasks
 from luca_kernel.ids import is_school_id
@@ -82,6 +85,12 @@ def build(settings: GovSyncSettings, clients: AwsClients | None = None) -> GovSy
         ministry=ministry,
         batch_size=settings.batch_size,
         clock=now_iso,
+        pacing=Pacing(
+            DynamoBreakerStore(clients, settings.table_name),
+            # A probe's longest answer: a token, the call, and the call again after a 401.
+            lease_seconds=3 * settings.ministry_timeout_seconds + 1,
+            clock=time.time,
+        ),
     )
     return GovSyncApp(settings, clients, store, ministry, tasks)
 

@@ -5,12 +5,21 @@ names, the DLQ, the retry policy); the states, retries and catches are the same.
     Mode ──(sync)──► Prepare ─┐
       └──(redrive)─► Given ───┴─► SubmitBatches (Map, bounded concurrency)
                                     │  Submit ──Retry transient ministry errors (backoff, jitter, cap)
-                                    │    └─Catch anything else or retries exhausted─► DeadLetter (SQS)
-                                    │                                                   └─► RecordFailure
+                                    │    │ └─Catch anything else or retries exhausted─► DeadLetter (SQS)
+                                    │    │                                                └─► RecordFailure
+                                    │    └─► Held? ─(the school's breaker is open)─► Pause (Wait) ─► Submit
+                                    │          └─(submitted)─► Submitted
                                   Report ─► Outcome ─(batches dead-lettered)─► Fail   (the alarm counts these)
                                               └─(otherwise)─► Succeed
 
 Rejected records are not errors: the ministry's verdict is stored per record and reported.
+
+The school's batches share a circuit breaker (``domain.breaker``): Submit passes the task the
+breaker's policy, and a task the open breaker holds back calls nobody and answers how long to wait;
+the Pause state waits that long (so no function sleeps) and Submit asks again. The policy follows the
+retry policy (first interval, backoff, cap; its total delay is how long one batch may be held), so
+there is nothing more to tune but the threshold; a threshold of 0 builds the same states with no
+breaker, which is today's behaviour (every batch retries on its own).
 
 The execution's input carries the ``correlation_id`` of the request that started it (the starter
 always sets one); every state passes it on: Prepare and Given put it in each batch, so Submit,
@@ -24,6 +33,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from luca_govsync.domain.breaker import BreakerPolicy
 from luca_govsync.domain.errors import PERMANENT_ERRORS, TRANSIENT_ERRORS
 
 # Lambda's own transient failures, retried the way AWS recommends for lambda:invoke tasks.
@@ -56,6 +66,13 @@ class RetryPolicy:
         if self.jitter not in ("FULL", "NONE"):
             raise ValueError("jitter is FULL or NONE")
 
+    def total_delay_seconds(self) -> int:
+        """The longest a task waits between its attempts in total (jitter only shortens it)."""
+        return sum(
+            min(int(self.interval_seconds * self.backoff_rate**attempt), self.max_delay_seconds)
+            for attempt in range(self.max_attempts)
+        )
+
     def to_retrier(self, errors: tuple[str, ...]) -> dict[str, Any]:
         return {
             "ErrorEquals": list(errors),
@@ -73,6 +90,8 @@ class DefinitionSettings:
     dlq_url: str
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     max_concurrency: int = 4
+    # Consecutive outage-class failures of a school's batches that open its breaker; 0: no breaker.
+    breaker_threshold: int = 3
     comment: str = "Luca: a school's official grades of one period to the ministry, exactly once"
 
     def __post_init__(self) -> None:
@@ -81,6 +100,24 @@ class DefinitionSettings:
             raise ValueError(f"no function for tasks {sorted(missing)}")
         if self.max_concurrency < 1:
             raise ValueError("max_concurrency must be at least 1")
+        if self.breaker_threshold < 0:
+            raise ValueError("breaker_threshold is 0 (no breaker) or more")
+
+    def breaker(self) -> BreakerPolicy | None:
+        """The breaker's policy, from the retry policy (see the module's docstring); None: none."""
+        if not self.breaker_threshold:
+            return None
+        return breaker_policy(self.retry, self.breaker_threshold)
+
+
+def breaker_policy(retry: RetryPolicy, threshold: int) -> BreakerPolicy:
+    return BreakerPolicy(
+        threshold=threshold,
+        open_seconds=retry.interval_seconds,
+        backoff_rate=retry.backoff_rate,
+        max_open_seconds=retry.max_delay_seconds,
+        pause_budget_seconds=retry.total_delay_seconds(),
+    )
 
 
 def _invoke(function: str, payload: dict[str, Any] | str) -> dict[str, Any]:
@@ -111,17 +148,29 @@ def build_definition(settings: DefinitionSettings) -> dict[str, Any]:
     """The Amazon States Language document, as a dict."""
     functions = settings.functions
     transient = tuple(error.__name__ for error in TRANSIENT_ERRORS)
-    submit = _invoke(functions["submit"], "$")
+    breaker = settings.breaker()
+    # The whole state goes as the batch: after a pause it holds the task's last answer (``result``),
+    # which says how long the batch has been held so far.
+    submit = _invoke(
+        functions["submit"], {"batch.$": "$", **({"breaker": breaker.to_json()} if breaker else {})}
+    )
     submit.update(
         {
             "ResultPath": "$.result",
-            "OutputPath": "$.result.value",
             "Retry": [settings.retry.to_retrier(transient), _lambda_retry()],
             # Exhausted retries, permanent refusals, a broken manifest: the batch goes to the DLQ.
             "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "DeadLetter"}],
-            "End": True,
+            "Next": "Held",
         }
     )
+    held = {
+        "Type": "Choice",
+        "Choices": [{"Variable": "$.result.value.wait_seconds", "IsPresent": True, "Next": "Pause"}],
+        "Default": "Submitted",
+    }
+    # The wait is the state machine's, so a held batch costs no function time while it waits.
+    pause = {"Type": "Wait", "SecondsPath": "$.result.value.wait_seconds", "Next": "Submit"}
+    submitted = {"Type": "Pass", "OutputPath": "$.result.value", "End": True}
     dead_letter = {
         "Type": "Task",
         "Resource": "arn:aws:states:::sqs:sendMessage",
@@ -212,7 +261,14 @@ def build_definition(settings: DefinitionSettings) -> dict[str, Any]:
                 "ItemProcessor": {
                     "ProcessorConfig": {"Mode": "INLINE"},
                     "StartAt": "Submit",
-                    "States": {"Submit": submit, "DeadLetter": dead_letter, "RecordFailure": record_failure},
+                    "States": {
+                        "Submit": submit,
+                        "Held": held,
+                        "Pause": pause,
+                        "Submitted": submitted,
+                        "DeadLetter": dead_letter,
+                        "RecordFailure": record_failure,
+                    },
                 },
                 "ResultPath": None,
                 "Next": "Report",
@@ -241,8 +297,10 @@ __all__ = [
     "DEAD_LETTERED",
     "PERMANENT_ERRORS",
     "TASKS",
+    "BreakerPolicy",
     "DefinitionSettings",
     "RetryPolicy",
+    "breaker_policy",
     "build_definition",
     "definition_json",
 ]

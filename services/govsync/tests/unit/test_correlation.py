@@ -34,7 +34,7 @@ def test_every_state_hands_the_correlation_id_on() -> None:
     assert states["Prepare"]["Parameters"]["Payload"]["correlation_id.$"] == "$.correlation_id"
     assert states["Report"]["Parameters"]["Payload"]["correlation_id.$"] == "$.correlation_id"
     assert states["Given"]["Parameters"]["correlation_id.$"] == "$.correlation_id"
-    assert batch_states["Submit"]["Parameters"]["Payload.$"] == "$"
+    assert batch_states["Submit"]["Parameters"]["Payload"]["batch.$"] == "$"
     dead_letter = batch_states["DeadLetter"]["Parameters"]
     assert dead_letter["MessageBody.$"] == "$"
     assert dead_letter["MessageAttributes"]["correlation_id"] == {

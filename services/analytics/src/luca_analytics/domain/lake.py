@@ -67,6 +67,7 @@ NOT_LAKE_TYPES = frozenset(
         "GovSyncBatch",
         "GovSyncRecord",
         "GovSyncAudit",
+        "GovSyncBreaker",
     }
 )
 

@@ -6,22 +6,28 @@
 | GovSyncBatch  | SCHOOL#s#GOVSYNC#period | BATCH#sync_id#number  | no  |
 | GovSyncRecord | SCHOOL#s#GOVSYNC#period | RECORD#record_id      | no  |
 | GovSyncAudit  | SCHOOL#s#GOVSYNC#period | AUDIT#at#step#id      | no  |
+| GovSyncBreaker | SCHOOL#s#GOVSYNC#period | BREAKER              | no  |
 
 A school's sync of one period keeps its whole state in one partition (runs, batch states, the
 ministry's verdict per record, the audit trail), so its progress is one Query; the audit trail is
-the record of what was sent to the government, so none of it expires. No other service reads them.
+the record of what was sent to the government, so none of it expires. The breaker is one small item
+the school's batches share (``domain.breaker``), under the school's keys like the rest. No other
+service reads them.
 """
 
 from __future__ import annotations
 
 from luca_platform.table.keys import SEP, part, school_key
 
-OWNED_ITEM_TYPES: frozenset[str] = frozenset({"GovSyncRun", "GovSyncBatch", "GovSyncRecord", "GovSyncAudit"})
+OWNED_ITEM_TYPES: frozenset[str] = frozenset(
+    {"GovSyncRun", "GovSyncBatch", "GovSyncRecord", "GovSyncAudit", "GovSyncBreaker"}
+)
 
 GOVSYNC_RUN_PREFIX = f"RUN{SEP}"
 GOVSYNC_BATCH_PREFIX = f"BATCH{SEP}"
 GOVSYNC_RECORD_PREFIX = f"RECORD{SEP}"
 GOVSYNC_AUDIT_PREFIX = f"AUDIT{SEP}"
+GOVSYNC_BREAKER_SK = "BREAKER"
 
 
 def govsync_pk(school_id: str, period: str) -> str:

@@ -32,6 +32,7 @@ from opentelemetry.trace import Span
 
 from luca_govsync.bootstrap import GovSyncApp, Schools, SyncStarter, build, build_starter
 from luca_govsync.config import GovSyncSettings, StarterSettings
+from luca_govsync.domain.breaker import BreakerPolicy
 from luca_govsync.domain.model import (
     BatchRef,
     InvalidSyncRequest,
@@ -40,6 +41,7 @@ from luca_govsync.domain.model import (
     valid_correlation_id,
 )
 from luca_govsync.entrypoints.operations import report_json
+from luca_govsync.service_layer.pacing import Paused
 from luca_platform.telemetry.propagation import bound, id_attributes, ids_of
 
 SERVICE = "govsync"
@@ -126,19 +128,37 @@ def prepare(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
 @logger.inject_lambda_context(clear_state=True)
 @_fresh_thread_keys
 def submit(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    ref = BatchRef.from_json(event)
+    """``{"batch": <the Map item's state>, "breaker": <policy>}``; a definition without a breaker
+    sends no ``breaker``, and one older still sent the batch itself."""
+    batch = event["batch"] if isinstance(event.get("batch"), dict) else event
+    ref = BatchRef.from_json(batch)
+    policy = BreakerPolicy.from_json(event.get("breaker"))
     with _task(
         "submit", ref.correlation_id, ref.school_id, period=ref.period, sync_id=ref.sync_id, batch=ref.number
     ):
         try:
-            submitted = app().tasks.submit(ref)
+            answer = app().tasks.submit(ref, policy, _paused_seconds(batch))
         except Exception as error:
             logger.warning(
                 "batch not submitted", extra={"error": type(error).__name__, "detail": str(error)[:300]}
             )
             raise
-        logger.info("batch submitted", extra={"accepted": submitted.accepted, "rejected": submitted.rejected})
-    return submitted.to_json()
+        if isinstance(answer, Paused):
+            logger.info(
+                "batch held by the breaker",
+                extra={"wait_seconds": answer.wait_seconds, "paused_seconds": answer.paused_seconds},
+            )
+        else:
+            logger.info("batch submitted", extra={"accepted": answer.accepted, "rejected": answer.rejected})
+    return answer.to_json()
+
+
+def _paused_seconds(batch: dict[str, Any]) -> int:
+    """How long the breaker has held the batch so far: its last answer's, when it was held."""
+    result = batch.get("result")
+    value = result.get("value") if isinstance(result, dict) else None
+    held = value.get("paused_seconds") if isinstance(value, dict) else None
+    return held if isinstance(held, int) and not isinstance(held, bool) and held > 0 else 0
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -3,9 +3,10 @@ and the ministry. Adapters implement these; the tasks and their tests see only t
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Protocol
+from collections.abc import Callable, Sequence
+from typing import Protocol, TypeVar
 
+from luca_govsync.domain.breaker import Breaker
 from luca_govsync.domain.changes import ChangeOutcome, GradeChange, Held
 from luca_govsync.domain.model import (
     AuditEntry,
@@ -17,6 +18,8 @@ from luca_govsync.domain.model import (
 )
 from luca_kernel.grading import GradingRule
 from luca_kernel.roster import Term
+
+T = TypeVar("T")
 
 
 class GradeSource(Protocol):
@@ -101,6 +104,16 @@ class SyncStore(Protocol):
         ...
 
     def finish_run(self, progress: SyncProgress) -> None: ...
+
+
+class BreakerStore(Protocol):
+    """The breaker a school's batches of one period share (``domain.breaker``), in the school's keys."""
+
+    def transition(self, school_id: str, period: str, step: Callable[[Breaker], tuple[Breaker, T]]) -> T:
+        """Applies ``step`` to the stored breaker atomically (re-read and re-applied when another
+        batch changed it meanwhile); stores its new breaker unless unchanged; returns its second
+        value. ``BreakerContention`` when it cannot win a write after a few tries."""
+        ...
 
 
 class Ministry(Protocol):

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
+from luca_govsync.domain.breaker import BreakerPolicy
 from luca_govsync.domain.changes import GradeChange, changes_batch_id, chunk_changes, plan_sync
 from luca_govsync.domain.errors import MinistryError
 from luca_govsync.domain.model import (
@@ -30,6 +31,7 @@ from luca_govsync.domain.model import (
 )
 from luca_govsync.domain.tally import ChangeKind
 from luca_govsync.service_layer.changes import SYSTEM_ACTOR, submit_changes
+from luca_govsync.service_layer.pacing import Pacing, Paused
 from luca_govsync.service_layer.ports import GradeSource, ManifestStore, Ministry, Rules, SyncStore
 
 
@@ -93,10 +95,12 @@ class SyncTasks:
         ministry: Ministry,
         batch_size: int,
         clock: Callable[[], str],
+        pacing: Pacing | None = None,
     ) -> None:
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
         self._grades, self._manifests, self._store, self._ministry = grades, manifests, store, ministry
+        self._pacing = pacing
         self._rules = rules
         self._batch_size = batch_size
         self._clock = clock
@@ -206,9 +210,44 @@ class SyncTasks:
         self._manifests.put_changes(ref.manifest_key, changes)
         return ref
 
-    def submit(self, ref: BatchRef) -> Submitted:
-        """One attempt at one batch. A ministry error is recorded and raised again: the state machine
-        decides whether to retry (transient) or to send the batch to the DLQ (anything else)."""
+    def submit(
+        self, ref: BatchRef, breaker: BreakerPolicy | None = None, paused_seconds: int = 0
+    ) -> Submitted | Paused:
+        """One attempt at one batch, unless the school's breaker holds it back (``Paused``: the state
+        machine waits, then asks again; ``paused_seconds`` is how long it has been held so far). A
+        ministry error is recorded and raised again: the state machine decides whether to retry
+        (transient) or to send the batch to the DLQ (anything else). Without a breaker policy (or
+        pacing) every attempt calls the ministry."""
+        pacing = self._pacing if breaker is not None else None
+        if pacing is None or breaker is None:
+            return self._attempt(ref)
+        admission = pacing.admit(ref, breaker, paused_seconds)
+        if not admission.call:
+            paused = Paused(
+                ref.number,
+                ref.client_batch_id,
+                admission.wait_seconds,
+                paused_seconds + admission.wait_seconds,
+            )
+            self._audit(
+                ref,
+                ref.sync_id,
+                "pause",
+                SYSTEM_ACTOR,
+                f"batch {ref.number} ({ref.client_batch_id})",
+                f"the school's breaker is open: no call, waiting {paused.wait_seconds} s "
+                f"(held {paused.paused_seconds} s of {breaker.pause_budget_seconds} s)",
+            )
+            return paused
+        try:
+            submitted = self._attempt(ref)
+        except MinistryError as error:
+            pacing.record(ref, breaker, error)
+            raise
+        pacing.record(ref, breaker, None)
+        return submitted
+
+    def _attempt(self, ref: BatchRef) -> Submitted:
         if ref.kind is BatchKind.CHANGES:
             accepted, rejected = submit_changes(
                 ref, store=self._store, manifests=self._manifests, ministry=self._ministry, audit=self._audit
