@@ -171,8 +171,12 @@ def test_an_empty_query_value_is_a_400_not_an_absent_filter(
     assert_problem(found, 400, "validation")
 
 
-def test_an_empty_subject_filter_on_the_course_view_is_a_400(api: TestClient, grading: EmulatedGrading) -> None:
-    found = api.get("/v1/courses/1A/terms/2026-T1/grades?subject_id=", headers=grading.bearer("school-a", "teacher"))
+def test_an_empty_subject_filter_on_the_course_view_is_a_400(
+    api: TestClient, grading: EmulatedGrading
+) -> None:
+    found = api.get(
+        "/v1/courses/1A/terms/2026-T1/grades?subject_id=", headers=grading.bearer("school-a", "teacher")
+    )
 
     assert_problem(found, 400, "validation")
 
