@@ -40,7 +40,9 @@ class _DecimalLimits(GenerateJsonSchema):
         if pattern is not None and schema.get("max_digits") is not None:
             # pydantic's exponent form counts no digits ("1e9" has ten): documented, it would promise
             # strings the limit refuses. Plain decimals are the documented string form.
-            pattern = pattern.replace(_EXPONENT_FORM, "").replace("|)$", ")$")
+            if _EXPONENT_FORM not in pattern:
+                raise ValueError(f"pydantic's decimal pattern changed: {pattern}")
+            pattern = pattern.replace(_EXPONENT_FORM, "")
         return pattern
 
     def decimal_schema(self, schema: core_schema.DecimalSchema) -> JsonSchemaValue:
