@@ -29,7 +29,7 @@ def main() -> int:
                 platform.gateway_url, tokens, max_examples=args.max_examples, report_dir=args.report_dir
             )
     for run in runs:
-        verdict = "ok" if run.exit_code == 0 else f"FAILED ({run.failures} failures)"
+        verdict = "ok" if run.exit_code == 0 else f"FAILED ({run.failures} failures, {run.errors} errors)"
         print(f"{run.caller:>10}: {run.cases} cases, {verdict}")
     total = sum(run.cases for run in runs)
     failed = [run for run in runs if run.exit_code != 0]

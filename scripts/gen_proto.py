@@ -94,6 +94,7 @@ _SCALARS: dict[int, dict[str, Any]] = {
     FieldDescriptor.TYPE_UINT32: {"type": "integer", "minimum": 0, "maximum": 4294967295},
     FieldDescriptor.TYPE_INT32: {"type": "integer", "minimum": -2147483648, "maximum": 2147483647},
 }
+_NUMBER_KEYWORDS = ("enum", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum")
 _WELL_KNOWN: dict[str, dict[str, Any]] = {
     "google.protobuf.Timestamp": {"type": "string", "format": "date-time"}
 }
@@ -114,6 +115,9 @@ def json_schema(message: Descriptor) -> dict[str, Any]:
             raise SystemExit(f"{message.name}.{field.name}: no JSON Schema mapping for type {field.type}")
         if item.get("type") == "string":
             item.update({k: v for k, v in keywords.items() if k in ("pattern", "minLength", "maxLength")})
+        if item.get("type") == "integer":
+            # The rules' bounds and allowed values narrow the type's own range.
+            item.update({k: v for k, v in keywords.items() if k in _NUMBER_KEYWORDS})
         if field.is_repeated:
             item = {"type": "array", "items": item}
             item.update({k: v for k, v in keywords.items() if k in ("minItems", "maxItems")})

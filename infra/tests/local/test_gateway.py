@@ -102,6 +102,17 @@ def test_routes_outside_v1_are_404_problems_without_reaching_upstream(
     assert not upstream.requests
 
 
+def test_a_path_no_route_can_match_is_a_not_found_problem(
+    client: httpx.Client, upstream: FakeUpstream, mint: Mint
+) -> None:
+    # A line break in the path: Starlette's catch-all path convertor never spans it.
+    response = client.get("/v1/terms/a%0Ab/closure", headers=bearer(mint.token()))
+
+    body = assert_problem(response, 404)
+    assert body["type"].endswith("/not-found")
+    assert not upstream.requests
+
+
 def test_a_valid_token_reaches_the_upstream_with_path_query_method_and_body(
     client: httpx.Client, upstream: FakeUpstream, mint: Mint
 ) -> None:

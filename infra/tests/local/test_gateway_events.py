@@ -195,6 +195,8 @@ INVALID_SINGLE = {
         exercise_submission={"exercise_id": "ex-1", "answers": {"items": []}}
     ),
     "schema version as text": event(schema_version="1"),
+    # The contract pins the versions the processor knows: an unknown one is refused at the edge.
+    "unknown schema version": event(schema_version=2),
     "occurred_at not a time": event(occurred_at="yesterday"),
     "not an object": [event()],
 }

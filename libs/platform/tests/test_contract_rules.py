@@ -61,6 +61,15 @@ def test_repeated_and_numeric_bounds() -> None:
     assert decimals.pydantic() == {"ge": 0, "le": 2}
 
 
+def test_allowed_values_become_an_enum() -> None:
+    version = field_constraints(ingest_pb2.StudentEvent.DESCRIPTOR.fields_by_name["schema_version"])
+
+    assert version.allowed == (1,)
+    assert version.json_schema()["enum"] == [1]
+    with pytest.raises(ValueError, match="Literal"):
+        version.pydantic()
+
+
 def test_oneof_rules() -> None:
     assert oneof_required(ingest_pb2.StudentEvent.DESCRIPTOR.oneofs_by_name["kind"])
 
@@ -86,6 +95,7 @@ INVALID_BATCHES: dict[str, dict[str, Any]] = {
     "too long id": {"events": [_event(course_id="c" * 65)]},
     "bad pattern": {"events": [_event(event_id="short")]},
     "missing required": {"events": [_event(occurred_at=None)]},
+    "unknown schema version": {"events": [_event(schema_version=2)]},
     "too many answers": {
         "events": [
             _event(

@@ -190,6 +190,7 @@ def grpc_channel(listings: RosterListings, container: Container) -> Iterator[grp
         register=lambda s: roster_pb2_grpc.add_RosterServiceServicer_to_server(
             RosterServicer(listings, calls), s
         ),
+        authenticate=container.authenticator.authenticate,
         address="127.0.0.1:0",
         workers=4,
         traced=False,

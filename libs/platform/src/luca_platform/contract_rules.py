@@ -4,7 +4,7 @@ grade processor) and pydantic ``Field`` arguments (the REST models). One set of 
 ``proto/``, so gRPC, REST and the edge refuse the same inputs.
 
 Only the rules the contracts use are translated (required, string length and pattern, repeated
-item counts, numeric bounds); a field carrying any other rule is refused loudly, not half-copied.
+item counts, numeric bounds and allowed values); a field carrying any other rule is refused loudly, not half-copied.
 Works on descriptors of any pool: the generated stubs' and the one ``scripts/gen_proto.py`` builds.
 """
 
@@ -22,7 +22,7 @@ ONEOF_RULES = "buf.validate.oneof"
 _IGNORE_IF_ZERO_VALUE = 1  # buf.validate.Ignore
 _STRING_RULES = {"pattern", "min_len", "max_len"}
 _REPEATED_RULES = {"min_items", "max_items"}
-_NUMBER_RULES = {"gte", "lte", "gt", "lt", "finite"}
+_NUMBER_RULES = {"gte", "lte", "gt", "lt", "finite", "in"}
 _ENUM_RULES = {"defined_only", "not_in"}
 
 
@@ -42,6 +42,8 @@ class FieldConstraints:
     lte: float | None = None
     gt: float | None = None
     lt: float | None = None
+    # A number's ``in``: the only values allowed.
+    allowed: tuple[float, ...] | None = None
 
     def json_schema(self) -> dict[str, Any]:
         """JSON Schema keywords for the field's value (draft-04 spelling; what API Gateway speaks).
@@ -57,6 +59,8 @@ class FieldConstraints:
             keywords["minItems"] = self.min_items
         if self.max_items is not None:
             keywords["maxItems"] = self.max_items
+        if self.allowed is not None:
+            keywords["enum"] = list(self.allowed)
         for rule, keyword in (("gte", "minimum"), ("lte", "maximum"), ("gt", "minimum"), ("lt", "maximum")):
             value = getattr(self, rule)
             if value is not None:
@@ -79,6 +83,9 @@ class FieldConstraints:
 
     def pydantic(self) -> dict[str, Any]:
         """``pydantic.Field`` arguments enforcing the same rules on a REST model's field."""
+        if self.allowed is not None:
+            # Field has no argument for it; a Literal of the values is the model's spelling.
+            raise ValueError("an `in` rule has no pydantic.Field spelling: type the field as a Literal")
         kwargs: dict[str, Any] = {}
         if self.pattern is not None:
             kwargs["pattern"] = self.full_pattern
@@ -141,6 +148,9 @@ def field_constraints(field: FieldDescriptor) -> FieldConstraints:
                 raise ValueError(f"{field.full_name}: no translation for the rule {kind}.{descriptor.name}")
             if descriptor.name in ("finite", "defined_only", "not_in"):
                 continue  # no JSON or pydantic spelling; gRPC enforces them, JSON/REST types do too
+            if descriptor.name == "in":
+                values["allowed"] = tuple(value)
+                continue
             values[descriptor.name] = value
     return FieldConstraints(**values)
 

@@ -15,13 +15,14 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from grpc_status import rpc_status
 
-from luca_platform.grpc_validation import REASON, RequestValidation
+from luca_platform.grpc_validation import REASON, Authenticate, RequestValidation
 
 
 def build_server(
     *,
     service_name: str | Sequence[str],
     register: Callable[[grpc.Server], None],
+    authenticate: Authenticate,
     address: str,
     workers: int,
     thread_name_prefix: str = "grpc",
@@ -32,6 +33,8 @@ def build_server(
 ) -> tuple[grpc.Server, int]:
     """A bound, not yet started server for ``service_name`` (one or several services; ``register``
     adds their servicers); returns it and the bound port (what a configured port 0 became).
+    ``authenticate`` is the servicers' token check: a request its contract refuses is checked with it
+    first, so a caller without a valid token is UNAUTHENTICATED whatever it sent.
     ``error_domain`` and ``invalid_reason`` are the ErrorInfo of a request its contract's rules refuse."""
     names = (service_name,) if isinstance(service_name, str) else tuple(service_name)
     interceptors: list[grpc.ServerInterceptor] = []
@@ -40,7 +43,7 @@ def build_server(
 
         interceptors.append(server_interceptor())
     # After tracing, so a refused request still has its span.
-    interceptors.append(RequestValidation(error_domain, invalid_reason))
+    interceptors.append(RequestValidation(error_domain, authenticate, invalid_reason))
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix=thread_name_prefix),
         interceptors=interceptors,

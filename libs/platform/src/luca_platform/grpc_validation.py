@@ -19,18 +19,23 @@ from google.protobuf import any_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
-from luca_kernel.errors import Reason
+from luca_kernel.errors import Reason, Unauthenticated
+from luca_platform.problems import status_for
 
 REASON = Reason.VALIDATION.name
+# Verifies the ``authorization`` metadata (None: absent); raises Unauthenticated when it is not valid.
+Authenticate = Callable[[str | None], object]
 
 
 class RequestValidation(grpc.ServerInterceptor):
     """Validates each unary request; ``domain`` and ``reason`` are the service's ErrorInfo domain
-    and its reason for a bad argument (the kernel's ``VALIDATION`` unless the service has its own)."""
+    and its reason for a bad argument (the kernel's ``VALIDATION`` unless the service has its own);
+    ``authenticate`` is the service's own token check, run before a refusal."""
 
-    def __init__(self, domain: str, reason: str = REASON) -> None:
+    def __init__(self, domain: str, authenticate: Authenticate, reason: str = REASON) -> None:
         self._domain = domain
         self._reason = reason
+        self._authenticate = authenticate
         # Built once: it compiles (and caches) each message type's rules on first use.
         self._validator = protovalidate.Validator()
 
@@ -60,6 +65,7 @@ class RequestValidation(grpc.ServerInterceptor):
         def run(request: Any, context: grpc.ServicerContext) -> Any:
             violations = self._validator.collect_violations(request)
             if violations:
+                self._authenticated(context)
                 context.abort_with_status(
                     rpc_status.to_status(
                         invalid_request(violations, domain=self._domain, reason=self._reason)
@@ -68,6 +74,21 @@ class RequestValidation(grpc.ServerInterceptor):
             return behaviour(request, context)
 
         return run
+
+    def _authenticated(self, context: grpc.ServicerContext) -> None:
+        """Ends the call UNAUTHENTICATED (the servicers' status) unless its token is valid."""
+        authorization = next(
+            (
+                v
+                for k, v in context.invocation_metadata()
+                if k.lower() == "authorization" and isinstance(v, str)
+            ),
+            None,
+        )
+        try:
+            self._authenticate(authorization)
+        except Unauthenticated as error:
+            context.abort_with_status(rpc_status.to_status(status_for(error, domain=self._domain)))
 
 
 def invalid_request(

@@ -122,7 +122,10 @@ def install_problem_handlers(
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        kind = {404: "not-found", 405: "method-not-allowed"}.get(exc.status_code, "http-error")
+        # FastAPI's only 400 of its own is a JSON body it could not read (not UTF-8, say): malformed-json.
+        kind = {400: "malformed-json", 404: "not-found", 405: "method-not-allowed"}.get(
+            exc.status_code, "http-error"
+        )
         detail = f"no route {request.url.path}" if exc.status_code == 404 else str(exc.detail)
         headers = dict(getattr(exc, "headers", None) or {})
         if exc.status_code == 405:

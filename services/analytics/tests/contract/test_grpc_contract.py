@@ -196,6 +196,24 @@ def test_a_call_without_a_valid_token_is_unauthenticated(
     assert served.lake.calls == []
 
 
+@pytest.mark.parametrize(
+    "metadata",
+    [(), (("authorization", "Bearer forged"),), (("authorization", "admin-a"),)],
+    ids=["no-token", "unknown-token", "not-bearer"],
+)
+def test_a_request_the_contract_refuses_without_a_valid_token_is_unauthenticated(
+    served: Served, metadata: tuple[tuple[str, str], ...]
+) -> None:
+    # term_id breaks its buf.validate pattern: still UNAUTHENTICATED, authentication comes first.
+    with pytest.raises(grpc.RpcError) as error:
+        served.stub.SubjectAverages(analytics_pb2.SubjectAveragesRequest(term_id="2025"), metadata=metadata)
+
+    code, info, fields = refused(error.value)
+    assert code == grpc.StatusCode.UNAUTHENTICATED
+    assert info.reason == "UNAUTHENTICATED"
+    assert fields == []
+
+
 # -- PERMISSION_DENIED --------------------------------------------------------------------------------
 @pytest.mark.parametrize("rpc", RPCS)
 def test_a_student_reads_no_report(served: Served, rpc: str) -> None:

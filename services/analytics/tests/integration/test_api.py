@@ -232,6 +232,11 @@ def test_rest_a_school_a_token_naming_school_b_gets_403_and_no_rows(client: Test
         ("behavior-trend", {"from_month": "2025-01'--"}, "from_month"),
         ("subject-averages", {"school": "school-b"}, "school"),  # not a parameter of any report
         ("subject-averages", {"subject_id": "math"}, "subject_id"),  # not one of this report's
+        # An empty value breaks the parameter's pattern: it is not an absent parameter.
+        ("subject-averages", {"term_id": ""}, "term_id"),
+        ("behavior-trend", {"to_month": ""}, "to_month"),
+        ("students-below-passing", {"term_id": "2025-T1", "subject_id": ""}, "subject_id"),
+        ("subject-averages", {"school_id": ""}, "school_id"),
     ],
 )
 def test_rest_crafted_parameters_are_400_problems(

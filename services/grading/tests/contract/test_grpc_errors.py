@@ -217,6 +217,39 @@ def test_a_call_without_a_valid_token_is_unauthenticated(
     assert fields == []
 
 
+# Requests the contract's rules refuse (the validation interceptor's business, not the servicer's).
+MALFORMED: dict[str, Message] = {
+    "RecordEvaluation": evaluation(student_id=""),
+    "GetGradingRule": pb.GetGradingRuleRequest(subject_id=""),
+    "ListCourseGrades": pb.ListCourseGradesRequest(course_id=""),
+}
+
+
+@pytest.mark.parametrize("rpc", sorted(MALFORMED))
+@pytest.mark.parametrize("authorization", list(NOT_VALID.values()), ids=list(NOT_VALID))
+def test_a_malformed_call_without_a_valid_token_is_unauthenticated_not_invalid(
+    stub: grading_pb2_grpc.GradingServiceStub, grading: EmulatedGrading, rpc: str, authorization: Any
+) -> None:
+    metadata = [] if authorization is None else [("authorization", authorization(grading))]
+
+    code, info, fields = refused(fails(stub, rpc, MALFORMED[rpc], metadata))
+
+    # Authentication before validation: nothing about the contract to a caller without a token.
+    assert code == grpc.StatusCode.UNAUTHENTICATED
+    assert info.reason == "UNAUTHENTICATED"
+    assert fields == []
+
+
+@pytest.mark.parametrize("rpc", sorted(MALFORMED))
+def test_a_malformed_call_with_a_valid_token_is_invalid_argument(
+    stub: grading_pb2_grpc.GradingServiceStub, grading: EmulatedGrading, rpc: str
+) -> None:
+    code, info, _fields = refused(fails(stub, rpc, MALFORMED[rpc], auth(grading, "teacher")))
+
+    assert code == grpc.StatusCode.INVALID_ARGUMENT
+    assert info.reason == "VALIDATION"
+
+
 # -- PERMISSION_DENIED --------------------------------------------------------------------------------
 @pytest.mark.parametrize(
     ("rpc", "role", "request_message"),

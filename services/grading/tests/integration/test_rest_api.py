@@ -139,6 +139,48 @@ def test_transport_level_bad_input_gets_problems(api: TestClient, grading: Emula
     assert "Idempotency-Key" in assert_problem(no_key, 400, "validation")["detail"]
 
 
+def test_a_405_allows_every_method_of_a_two_method_path(api: TestClient, grading: EmulatedGrading) -> None:
+    # GET and PUT are two FastAPI routes: Starlette's own 405 would name only the first.
+    wrong_method = api.delete("/v1/grading-rules/math", headers=grading.bearer("school-a", "admin"))
+
+    assert_problem(wrong_method, 405, "method-not-allowed")
+    assert {m.strip() for m in wrong_method.headers["allow"].split(",")} == {"GET", "PUT"}
+
+
+def test_a_body_that_is_not_utf8_is_malformed_json(api: TestClient, grading: EmulatedGrading) -> None:
+    teacher = {**grading.bearer("school-a", "teacher"), "Idempotency-Key": str(uuid.uuid4())}
+
+    garbled = api.post(
+        "/v1/evaluations", content=b"\xff\xfe{\x01", headers={**teacher, "Content-Type": "application/json"}
+    )
+
+    assert_problem(garbled, 400, "malformed-json")
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["term_id=", "subject_id=&term_id=2026-T1", "term_id=2026-T1&subject_id="],
+)
+def test_an_empty_query_value_is_a_400_not_an_absent_filter(
+    api: TestClient, grading: EmulatedGrading, query: str
+) -> None:
+    teacher = grading.bearer("school-a", "teacher")
+
+    found = api.get(f"/v1/students/st-1/evaluations?{query}", headers=teacher)
+
+    assert_problem(found, 400, "validation")
+
+
+def test_an_empty_subject_filter_on_the_course_view_is_a_400(
+    api: TestClient, grading: EmulatedGrading
+) -> None:
+    found = api.get(
+        "/v1/courses/1A/terms/2026-T1/grades?subject_id=", headers=grading.bearer("school-a", "teacher")
+    )
+
+    assert_problem(found, 400, "validation")
+
+
 @pytest.mark.parametrize(
     "headers",
     [

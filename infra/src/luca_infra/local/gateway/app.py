@@ -151,10 +151,13 @@ class Gateway:
 
     async def _http_error(self, request: Request, exc: Exception) -> Response:
         status = exc.status_code if isinstance(exc, HTTPException) else 400
-        kind = {405: "method-not-allowed"}.get(status, "http-error")
+        # A 404 here is a path no route matches at all (one with a line break, which Starlette's
+        # path convertor never spans): the same not-found the services answer for an unknown path.
+        kind = {404: "not-found", 405: "method-not-allowed"}.get(status, "http-error")
+        detail = "no route for that path" if status == 404 else HTTPStatus(status).phrase
         # Starlette's 405 names the allowed methods in Allow, which RFC 9110 requires of a 405.
         headers = exc.headers if isinstance(exc, HTTPException) else None
-        return problem(request, status, kind, HTTPStatus(status).phrase, headers)
+        return problem(request, status, kind, detail, headers)
 
     async def _unexpected(self, request: Request, exc: Exception) -> Response:
         # A bug in the stand-in, not bad input: the body stays a problem, the details go to the log.

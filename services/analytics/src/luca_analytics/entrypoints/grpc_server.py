@@ -153,6 +153,7 @@ def create_server(container: Container, *, address: str, workers: int = 8) -> tu
         register=lambda server: analytics_pb2_grpc.add_AnalyticsServiceServicer_to_server(
             AnalyticsServicer(container), server
         ),
+        authenticate=container.authenticator.authenticate,
         address=address,
         workers=workers,
         thread_name_prefix="analytics-grpc",

@@ -53,6 +53,9 @@ def _parameters(request: Request, report: str) -> dict[str, str]:
             raise InvalidInput(f"{report} takes no parameter {name[:64]!r}", field=name[:64])
         if name in found:
             raise InvalidInput(f"{name} given more than once", field=name)
+        if value == "":
+            # ``?term_id=`` is a value that breaks the parameter's pattern, not an absent parameter.
+            raise InvalidInput(f"{name} is empty", field=name)
         found[name] = value
     return found
 

@@ -309,6 +309,7 @@ def create_server(
         register=lambda server: govsync_pb2_grpc.add_GovSyncServiceServicer_to_server(
             GovSyncServicer(control, authenticator), server
         ),
+        authenticate=authenticator.authenticate,
         address=address,
         workers=workers,
         thread_name_prefix="govsync-grpc",

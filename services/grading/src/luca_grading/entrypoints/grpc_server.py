@@ -234,6 +234,7 @@ def create_server(container: Container, *, address: str | None = None) -> tuple[
         error_domain=ERROR_DOMAIN,
         service_name=(SERVICE_NAME, ROSTER_SERVICE_NAME),
         register=register,
+        authenticate=container.authenticator.authenticate,
         address=address or f"{settings.grpc_host}:{settings.grpc_port}",
         workers=settings.grpc_workers,
         options=[("grpc.max_receive_message_length", settings.max_body_bytes * 4)],

@@ -33,7 +33,7 @@ from luca_grading.entrypoints.rest_models import (
     StudentAverageOut,
     StudentEvaluationsOut,
 )
-from luca_grading.entrypoints.rest_responses import READ, WRITE, problems
+from luca_grading.entrypoints.rest_responses import READ, WRITE, problems, replayed
 from luca_grading.entrypoints.rest_roster import roster_router
 from luca_grading.service_layer.services import RecordBehaviorNote, RecordEvaluation
 from luca_kernel.grading import GradingRule
@@ -93,7 +93,7 @@ def create_app(container: Container) -> FastAPI:
         status_code=201,
         response_model=EvaluationOut,
         tags=["evaluations"],
-        responses=problems(*WRITE, 409, 422),
+        responses={**problems(*WRITE, 409, 422), **replayed(EvaluationOut)},
     )
     def record_evaluation(
         body: RecordEvaluationBody, caller: Caller, key: IdempotencyKey, response: Response
@@ -124,8 +124,8 @@ def create_app(container: Container) -> FastAPI:
     def student_evaluations(
         student_id: str,
         caller: Caller,
-        term_id: Annotated[str | None, Query(max_length=64)] = None,
-        subject_id: Annotated[str | None, Query(max_length=64)] = None,
+        term_id: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
+        subject_id: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
     ) -> StudentEvaluationsOut:
         report = service.student_report(caller, student_id, term_id, subject_id)
         return StudentEvaluationsOut(
@@ -144,7 +144,7 @@ def create_app(container: Container) -> FastAPI:
         course_id: str,
         term_id: str,
         caller: Caller,
-        subject_id: Annotated[str | None, Query(max_length=64)] = None,
+        subject_id: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
     ) -> CourseGradesOut:
         report = service.course_report(caller, course_id, term_id, subject_id)
         return CourseGradesOut(
@@ -162,7 +162,7 @@ def create_app(container: Container) -> FastAPI:
         status_code=201,
         response_model=BehaviorNoteOut,
         tags=["behavior"],
-        responses=problems(*WRITE, 422),
+        responses={**problems(*WRITE, 422), **replayed(BehaviorNoteOut)},
     )
     def record_behavior_note(
         body: RecordBehaviorNoteBody, caller: Caller, key: IdempotencyKey, response: Response

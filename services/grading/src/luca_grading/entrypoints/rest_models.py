@@ -5,7 +5,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from luca.grading.v1 import grading_pb2
 from luca_grading.domain.model import (
@@ -16,7 +16,7 @@ from luca_grading.domain.model import (
     EvaluationChange,
     SubjectAverage,
 )
-from luca_kernel.grading import GradingRule, Rounding, ScaleKind
+from luca_kernel.grading import SCALE_BOUNDS, GradingRule, Rounding, ScaleKind
 from luca_kernel.roster import Term
 from luca_platform.contract_rules import pydantic_field
 
@@ -35,6 +35,7 @@ Score = Annotated[
     Decimal, Field(allow_inf_nan=False, max_digits=6, description="score on the school's scale")
 ]
 Id = Annotated[str, Field(**pydantic_field(_RECORD, "student_id"))]
+Weight = Annotated[Decimal, Field(allow_inf_nan=False, gt=0, le=100, max_digits=6, decimal_places=3)]
 
 
 class RecordEvaluationBody(Strict):
@@ -43,9 +44,7 @@ class RecordEvaluationBody(Strict):
     subject_id: Id
     term_id: Id
     score: Score
-    weight: (
-        Annotated[Decimal, Field(allow_inf_nan=False, gt=0, le=100, max_digits=6, decimal_places=3)] | None
-    ) = None
+    weight: Weight | None = None
     description: Annotated[str, Field(**pydantic_field(_RECORD, "description"))] = ""
 
 
@@ -165,14 +164,47 @@ class BehaviorProfileOut(BaseModel):
         )
 
 
+# The passing grades each scale allows (the kernel's SCALE_BOUNDS), as a number and as a plain
+# decimal string: the use case refuses any other with a 400 naming the scale.
+_PASSING_STRING = {
+    ScaleKind.CHILEAN: r"^(?:[1-6](?:\.[0-9]+)?|7(?:\.0+)?)$",
+    ScaleKind.PERCENTAGE: r"^(?:100(?:\.0+)?|[0-9]{1,2}(?:\.[0-9]+)?)$",
+}
+
+
+def _passing_grade_by_scale() -> list[Any]:  # JSON values: pydantic types them invariantly
+    branches: list[Any] = []
+    for scale, (low, high) in SCALE_BOUNDS.items():
+        grade = {
+            "anyOf": [
+                {"type": "number", "minimum": float(low), "maximum": float(high)},
+                {"type": "string", "pattern": _PASSING_STRING[scale]},
+            ]
+        }
+        branch: dict[str, Any] = {"properties": {"scale": {"const": scale.value}, "passing_grade": grade}}
+        if scale != ScaleKind.CHILEAN:  # the default scale: the body may leave it out
+            branch["required"] = ["scale"]
+        branches.append(branch)
+    return branches
+
+
+def _json_integer(value: object) -> object:
+    """A JSON integer (1 or 1.0, as JSON Schema has it), not what pydantic's lax mode would turn
+    into one: a boolean or a numeric string."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError("an integer is required")
+    return value
+
+
 class GradingRuleBody(Strict):
+    # The passing grade must lie on the body's own scale: one branch per scale.
+    model_config = ConfigDict(**Strict.model_config, json_schema_extra={"anyOf": _passing_grade_by_scale()})
+
     scale: ScaleKind = ScaleKind.CHILEAN
     passing_grade: Annotated[Decimal, Field(allow_inf_nan=False)]
     rounding: Rounding = Rounding.HALF_UP
-    decimals: Annotated[int, Field(ge=0, le=2)] = 1
-    default_weight: Annotated[
-        Decimal, Field(allow_inf_nan=False, gt=0, le=100, max_digits=6, decimal_places=3)
-    ] = Decimal("1")
+    decimals: Annotated[int, Field(ge=0, le=2), BeforeValidator(_json_integer)] = 1
+    default_weight: Weight = Decimal("1")
 
 
 class GradingRuleOut(BaseModel):
@@ -227,10 +259,19 @@ Reason = Annotated[
 
 
 class CorrectionBody(Strict):
+    # A correction that changes nothing is a 400: at least one of the three is given, not null.
+    model_config = ConfigDict(
+        **Strict.model_config,
+        json_schema_extra={
+            "anyOf": [
+                {"required": [name], "properties": {name: {"not": {"type": "null"}}}}
+                for name in ("score", "weight", "description")
+            ]
+        },
+    )
+
     score: Score | None = None
-    weight: (
-        Annotated[Decimal, Field(allow_inf_nan=False, gt=0, le=100, max_digits=6, decimal_places=3)] | None
-    ) = None
+    weight: Weight | None = None
     description: Annotated[str, Field(**pydantic_field(_CORRECT, "description"))] | None = None
     reason: Reason
 

@@ -7,6 +7,8 @@ answers (429, 502-504 from the gateway) are the public document's, not the servi
 
 from typing import Any
 
+from pydantic import BaseModel
+
 from luca_grading.entrypoints.rest_models import Problem
 from luca_platform.problems import PROBLEM_JSON
 
@@ -51,3 +53,15 @@ def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
         if status in _HEADERS:
             found[status]["headers"] = _HEADERS[status]
     return found
+
+
+def replayed(model: type[BaseModel]) -> dict[int | str, dict[str, Any]]:
+    """``responses=`` entry of an idempotent write: a retry with the same Idempotency-Key and body
+    answers 200 with the first result (``mark_replay``), not 201."""
+    return {
+        200: {
+            "model": model,
+            "description": "a replay: this Idempotency-Key already recorded this request; the first result",
+            "headers": {"Idempotent-Replayed": {"description": "true", "schema": {"type": "string"}}},
+        }
+    }

@@ -15,7 +15,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.validation import SchemaValidationError, validate
 
-from luca_ingest.domain.events import Reason, Unprocessable
+from luca_ingest.domain.events import SCHEMA_VERSIONS, Reason, Unprocessable
 
 
 @cache
@@ -30,6 +30,10 @@ def decode_event(body: str) -> Mapping[str, Any]:
         document = json.loads(body)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise Unprocessable(Reason.MALFORMED, f"the body is not JSON: {exc}") from exc
+    version = document.get("schema_version") if isinstance(document, dict) else None
+    if isinstance(version, int) and not isinstance(version, bool) and version not in SCHEMA_VERSIONS:
+        # The contract lists the known versions too; this keeps the dead letter's reason specific.
+        raise Unprocessable(Reason.SCHEMA_VERSION, f"schema_version {version} is not supported")
     try:
         validate(event=document, schema=event_schema())
     except SchemaValidationError as exc:

@@ -26,7 +26,7 @@ from buf.validate import validate_pb2 as buf_dot_validate_dot_validate__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1bluca/ingest/v1/ingest.proto\x12\x0eluca.ingest.v1\x1a\x1b\x62uf/validate/validate.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb9\x03\n\x0cStudentEvent\x12<\n\x08\x65vent_id\x18\x01 \x01(\tB*\xbaH\'r\"2 ^[A-Za-z0-9][A-Za-z0-9_-]{7,63}$\xc8\x01\x01\x12?\n\nstudent_id\x18\x02 \x01(\tB+\xbaH(r#2!^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$\xc8\x01\x01\x12>\n\tcourse_id\x18\x03 \x01(\tB+\xbaH(r#2!^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$\xc8\x01\x01\x12?\n\nsubject_id\x18\x04 \x01(\tB+\xbaH(r#2!^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$\xc8\x01\x01\x12\x37\n\x0boccurred_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x06\xbaH\x03\xc8\x01\x01\x12\x1e\n\x0eschema_version\x18\x06 \x01(\rB\x06\xbaH\x03\xc8\x01\x01\x12\x41\n\x13\x65xercise_submission\x18\n \x01(\x0b\x32\".luca.ingest.v1.ExerciseSubmissionH\x00\x42\r\n\x04kind\x12\x05\xbaH\x02\x08\x01\"\xcf\x01\n\x12\x45xerciseSubmission\x12@\n\x0b\x65xercise_id\x18\x01 \x01(\tB+\xbaH(r#2!^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$\xc8\x01\x01\x12.\n\x07\x61nswers\x18\x02 \x01(\x0b\x32\x1b.luca.ingest.v1.AnswerSheetH\x00\x12\x36\n\x05score\x18\x03 \x01(\tB%\xbaH\"r \x18\x08\x32\x1c^[0-9]{1,3}([.][0-9]{1,2})?$H\x00\x42\x0f\n\x06result\x12\x05\xbaH\x02\x08\x01\"A\n\x0b\x41nswerSheet\x12\x32\n\x05items\x18\x01 \x03(\x0b\x32\x16.luca.ingest.v1.AnswerB\x0b\xbaH\x08\x92\x01\x05\x08\x01\x10\xc8\x01\"[\n\x06\x41nswer\x12@\n\x0bquestion_id\x18\x01 \x01(\tB+\xbaH(r#2!^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$\xc8\x01\x01\x12\x0f\n\x07\x63orrect\x18\x02 \x01(\x08\"O\n\x13SubmitEventsRequest\x12\x38\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x1c.luca.ingest.v1.StudentEventB\n\xbaH\x07\x92\x01\x04\x08\x01\x10\n\")\n\x14SubmitEventsResponse\x12\x11\n\tevent_ids\x18\x01 \x03(\tb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1bluca/ingest/v1/ingest.proto\x12\x0eluca.ingest.v1\x1a\x1b\x62uf/validate/validate.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xbd\x03\n\x0cStudentEvent\x12<\n\x08\x65vent_id\x18\x01 \x01(\tB*\xbaH\'r\"2 ^[A-Za-z0-9][A-Za-z0-9_-]{7,63}$\xc8\x01\x01\x12?\n\nstudent_id\x18\x02 \x01(\tB+\xbaH(r#2!^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$\xc8\x01\x01\x12>\n\tcourse_id\x18\x03 \x01(\tB+\xbaH(r#2!^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$\xc8\x01\x01\x12?\n\nsubject_id\x18\x04 \x01(\tB+\xbaH(r#2!^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$\xc8\x01\x01\x12\x37\n\x0boccurred_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x06\xbaH\x03\xc8\x01\x01\x12\"\n\x0eschema_version\x18\x06 \x01(\rB\n\xbaH\x07*\x02\x30\x01\xc8\x01\x01\x12\x41\n\x13\x65xercise_submission\x18\n \x01(\x0b\x32\".luca.ingest.v1.ExerciseSubmissionH\x00\x42\r\n\x04kind\x12\x05\xbaH\x02\x08\x01\"\xcf\x01\n\x12\x45xerciseSubmission\x12@\n\x0b\x65xercise_id\x18\x01 \x01(\tB+\xbaH(r#2!^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$\xc8\x01\x01\x12.\n\x07\x61nswers\x18\x02 \x01(\x0b\x32\x1b.luca.ingest.v1.AnswerSheetH\x00\x12\x36\n\x05score\x18\x03 \x01(\tB%\xbaH\"r \x18\x08\x32\x1c^[0-9]{1,3}([.][0-9]{1,2})?$H\x00\x42\x0f\n\x06result\x12\x05\xbaH\x02\x08\x01\"A\n\x0b\x41nswerSheet\x12\x32\n\x05items\x18\x01 \x03(\x0b\x32\x16.luca.ingest.v1.AnswerB\x0b\xbaH\x08\x92\x01\x05\x08\x01\x10\xc8\x01\"[\n\x06\x41nswer\x12@\n\x0bquestion_id\x18\x01 \x01(\tB+\xbaH(r#2!^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$\xc8\x01\x01\x12\x0f\n\x07\x63orrect\x18\x02 \x01(\x08\"O\n\x13SubmitEventsRequest\x12\x38\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x1c.luca.ingest.v1.StudentEventB\n\xbaH\x07\x92\x01\x04\x08\x01\x10\n\")\n\x14SubmitEventsResponse\x12\x11\n\tevent_ids\x18\x01 \x03(\tb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -46,7 +46,7 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_STUDENTEVENT'].fields_by_name['occurred_at']._loaded_options = None
   _globals['_STUDENTEVENT'].fields_by_name['occurred_at']._serialized_options = b'\272H\003\310\001\001'
   _globals['_STUDENTEVENT'].fields_by_name['schema_version']._loaded_options = None
-  _globals['_STUDENTEVENT'].fields_by_name['schema_version']._serialized_options = b'\272H\003\310\001\001'
+  _globals['_STUDENTEVENT'].fields_by_name['schema_version']._serialized_options = b'\272H\007*\0020\001\310\001\001'
   _globals['_EXERCISESUBMISSION'].oneofs_by_name['result']._loaded_options = None
   _globals['_EXERCISESUBMISSION'].oneofs_by_name['result']._serialized_options = b'\272H\002\010\001'
   _globals['_EXERCISESUBMISSION'].fields_by_name['exercise_id']._loaded_options = None
@@ -60,15 +60,15 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_SUBMITEVENTSREQUEST'].fields_by_name['events']._loaded_options = None
   _globals['_SUBMITEVENTSREQUEST'].fields_by_name['events']._serialized_options = b'\272H\007\222\001\004\010\001\020\n'
   _globals['_STUDENTEVENT']._serialized_start=110
-  _globals['_STUDENTEVENT']._serialized_end=551
-  _globals['_EXERCISESUBMISSION']._serialized_start=554
-  _globals['_EXERCISESUBMISSION']._serialized_end=761
-  _globals['_ANSWERSHEET']._serialized_start=763
-  _globals['_ANSWERSHEET']._serialized_end=828
-  _globals['_ANSWER']._serialized_start=830
-  _globals['_ANSWER']._serialized_end=921
-  _globals['_SUBMITEVENTSREQUEST']._serialized_start=923
-  _globals['_SUBMITEVENTSREQUEST']._serialized_end=1002
-  _globals['_SUBMITEVENTSRESPONSE']._serialized_start=1004
-  _globals['_SUBMITEVENTSRESPONSE']._serialized_end=1045
+  _globals['_STUDENTEVENT']._serialized_end=555
+  _globals['_EXERCISESUBMISSION']._serialized_start=558
+  _globals['_EXERCISESUBMISSION']._serialized_end=765
+  _globals['_ANSWERSHEET']._serialized_start=767
+  _globals['_ANSWERSHEET']._serialized_end=832
+  _globals['_ANSWER']._serialized_start=834
+  _globals['_ANSWER']._serialized_end=925
+  _globals['_SUBMITEVENTSREQUEST']._serialized_start=927
+  _globals['_SUBMITEVENTSREQUEST']._serialized_end=1006
+  _globals['_SUBMITEVENTSRESPONSE']._serialized_start=1008
+  _globals['_SUBMITEVENTSRESPONSE']._serialized_end=1049
 # @@protoc_insertion_point(module_scope)
