@@ -1,15 +1,18 @@
 """What the reports' REST routes say in OpenAPI: each report's answer and its query parameters.
 
 The parameters are documented here, not declared to FastAPI: the route reads the query string itself
-(an unknown or repeated parameter is a 400) and the use cases check every value, from the same
-patterns this module states (``luca_analytics.service_layer.reports``).
+(an unknown or repeated parameter is a 400) and the use cases check every value. What each value must
+match is read from the contract's ``buf.validate`` rules (``luca.analytics.v1``), as the gRPC server
+enforces them; ``tests/contract/test_rest_parameters.py`` checks the use cases' patterns agree.
 """
 
 from typing import Any
 
 from pydantic import BaseModel
 
-from luca_analytics.service_layer.reports import ID_PATTERN, MAX_BUCKETS, MONTH_PATTERN, TERM_PATTERN
+from luca.analytics.v1 import analytics_pb2
+from luca_analytics.service_layer.reports import MAX_BUCKETS
+from luca_platform.contract_rules import field_constraints
 from luca_platform.problems import PROBLEM_JSON
 
 
@@ -85,9 +88,21 @@ def _query(name: str, description: str, schema: dict[str, Any], *, required: boo
     return {"name": name, "in": "query", "required": required, "description": description, "schema": schema}
 
 
-_TERM = {"type": "string", "pattern": TERM_PATTERN.pattern}
-_SUBJECT = {"type": "string", "pattern": ID_PATTERN.pattern, "minLength": 1, "maxLength": 64}
-_MONTH = {"type": "string", "pattern": MONTH_PATTERN.pattern}
+def contract_parameter(message: Any, field: str) -> dict[str, Any]:
+    """A query parameter's schema from the request message's field rules. An empty query value is
+    refused (400), so the rules' "empty means absent" does not carry over: absent is the empty case."""
+    constraints = field_constraints(message.DESCRIPTOR.fields_by_name[field])
+    schema: dict[str, Any] = {"type": "string", "minLength": max(constraints.min_len or 0, 1)}
+    if constraints.pattern is not None:
+        schema["pattern"] = constraints.pattern
+    if constraints.max_len is not None:
+        schema["maxLength"] = constraints.max_len
+    return schema
+
+
+_TERM = contract_parameter(analytics_pb2.StudentsBelowPassingRequest, "term_id")
+_SUBJECT = contract_parameter(analytics_pb2.StudentsBelowPassingRequest, "subject_id")
+_MONTH = contract_parameter(analytics_pb2.BehaviorTrendRequest, "from_month")
 _SCHOOL = _query(
     "school_id",
     "may only name the caller's own school (any other: 403); the school always comes from the token",

@@ -134,13 +134,14 @@ def term(value: str, *, required: bool) -> str:
         if required:
             raise InvalidInput("term_id is required (a term such as 2025-T1)", field="term_id")
         return ""
-    if not TERM_PATTERN.match(value):
+    # fullmatch: a pattern's '$' also matches before a trailing newline, which the contract refuses.
+    if not TERM_PATTERN.fullmatch(value):
         raise InvalidInput("term_id must be a term such as 2025-T1", field="term_id")
     return value
 
 
 def identifier(value: str, *, field: str) -> str:
-    if value and not ID_PATTERN.match(value):
+    if value and not ID_PATTERN.fullmatch(value):
         raise InvalidInput(f"{field} must be 1-64 letters, digits, '_', '.' or '-'", field=field)
     return value
 
@@ -148,7 +149,7 @@ def identifier(value: str, *, field: str) -> str:
 def month(value: str, *, field: str, default: int) -> int:
     if not value:
         return default
-    found = MONTH_PATTERN.match(value)
+    found = MONTH_PATTERN.fullmatch(value)
     if not found:
         raise InvalidInput(f"{field} must be a month such as 2025-03", field=field)
     return int(found.group(1)) * 100 + int(found.group(2))

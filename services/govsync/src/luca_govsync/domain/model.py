@@ -56,7 +56,7 @@ class InvalidSyncRequest(ValueError):
 
 def parse_period(value: str) -> str:
     """A period is a school term, ``YYYY-Tn`` (n = 1..4); anything else is refused."""
-    if not isinstance(value, str) or not PERIOD_PATTERN.match(value):
+    if not isinstance(value, str) or not PERIOD_PATTERN.fullmatch(value):
         raise InvalidSyncRequest(
             f"unknown period {value!r}: a period is a term such as 2025-T1", field="period"
         )

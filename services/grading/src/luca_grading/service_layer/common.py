@@ -22,7 +22,8 @@ MAX_REASON = 500
 
 
 def check_id(value: str, field: str) -> str:
-    if not ID_PATTERN.match(value or ""):
+    # fullmatch: a pattern's "$" also matches before a trailing newline, which the contract refuses.
+    if not ID_PATTERN.fullmatch(value or ""):
         raise InvalidInput(
             f"{field} must be 1-64 characters of letters, digits, '_', '.', ':' or '-'", field=field
         )
@@ -30,7 +31,7 @@ def check_id(value: str, field: str) -> str:
 
 
 def check_idempotency_key(value: str, field: str) -> str:
-    if not IDEMPOTENCY_KEY_PATTERN.match(value or ""):
+    if not IDEMPOTENCY_KEY_PATTERN.fullmatch(value or ""):
         raise InvalidInput(
             f"{field} must be 8-128 characters of letters, digits, '_', '.', ':' or '-' (a UUID is ideal)",
             field=field,
