@@ -11,17 +11,21 @@ from collections.abc import Mapping
 
 import luca_platform.contracts
 from luca_analytics.domain import lake
+from luca_infra.schools import record
 from luca_platform.contracts import ItemContract
 
 # The services that write to the table; the analytics service only reads it (it owns the lake in S3).
 OWNERS = ("grading", "ingest", "govsync")
+# The platform's own items, written by operators' tools (the tenant lifecycle's school record).
+PLATFORM_OWNER = "platform"
 
 
 def owned_item_types() -> Mapping[str, frozenset[str]]:
-    return {
+    owned = {
         owner: importlib.import_module(f"luca_{owner}.adapters.table_design").OWNED_ITEM_TYPES
         for owner in OWNERS
     }
+    return {**owned, PLATFORM_OWNER: frozenset({record.RECORD_TYPE})}
 
 
 def published_contracts() -> list[ItemContract]:

@@ -68,6 +68,8 @@ NOT_LAKE_TYPES = frozenset(
         "GovSyncRecord",
         "GovSyncAudit",
         "GovSyncBreaker",
+        # The platform's school record (the tenant lifecycle): who the school is, not a fact of it.
+        "School",
     }
 )
 
