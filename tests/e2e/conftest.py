@@ -1,7 +1,9 @@
 """The local platform, up once for the end-to-end session, on free ports and a scratch state dir.
 
 Besides the two demo schools it runs a third, ``demo-school-c``, on a tiny rate-limit tier so the
-throttling test can exhaust a bucket without touching the buckets the other tests spend.
+throttling test can exhaust a bucket without touching the buckets the other tests spend, and a
+fourth, ``demo-school-f``, that only the schemathesis run uses: its admin token may change anything
+of its school (rules, roster, terms), which must not change what the other tests read.
 """
 
 from __future__ import annotations
@@ -30,13 +32,20 @@ THROTTLED_SCHOOL = DemoSchool(
     students=(DemoStudent("st-c-201", "Fernanda Ruiz"),),
 )
 THROTTLED_LIMIT = RateLimit(rate=0.2, burst=3)
+FUZZED_SCHOOL = DemoSchool(
+    school_id="demo-school-f",
+    course_id="4F",
+    course_name="Cuarto Medio F",
+    subjects={"math": "Matemática", "history": "Historia"},
+    students=(DemoStudent("st-f-401", "Tomás Vera"), DemoStudent("st-f-402", "Isidora Paz")),
+)
 
 
 @pytest.fixture(scope="session")
 def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalPlatform]:
     config = PlatformConfig.ephemeral(
         tmp_path_factory.mktemp("luca-state"),
-        schools=(*DEMO_SCHOOLS, THROTTLED_SCHOOL),
+        schools=(*DEMO_SCHOOLS, THROTTLED_SCHOOL, FUZZED_SCHOOL),
         school_limits={THROTTLED_SCHOOL.school_id: THROTTLED_LIMIT},
         access_log_stdout=False,
         log_level="WARNING",

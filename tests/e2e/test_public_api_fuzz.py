@@ -7,17 +7,19 @@ from pathlib import Path
 
 import pytest
 
-from luca_infra.local.demo import SCHOOL_A
 from luca_infra.local.platform import LocalPlatform
 from luca_testing.fuzz import fuzz_all
+
+from .conftest import FUZZED_SCHOOL
 
 pytestmark = pytest.mark.e2e
 EXAMPLES_PER_OPERATION = 3
 
 
 def test_the_public_api_keeps_its_document_for_every_caller(platform: LocalPlatform, tmp_path: Path) -> None:
+    # A school of its own: the fuzzer's admin calls rewrite rules and rosters.
     tokens: dict[str, str | None] = {
-        role: platform.token_for(SCHOOL_A.school_id, role) for role in ("teacher", "student", "admin")
+        role: platform.token_for(FUZZED_SCHOOL.school_id, role) for role in ("teacher", "student", "admin")
     }
     tokens["anonymous"] = None
 

@@ -307,7 +307,8 @@ def test_the_edge_sends_reports_through_the_authorizer_and_the_vpc_link(synthesi
     # own is needed), whose integration keeps the path, so the ALB's rule matches it.
     methods = synthesized.resources("LucaEdge", "AWS::ApiGateway::Method").values()
     (proxy,) = [m["Properties"] for m in methods if m["Properties"]["HttpMethod"] == "ANY"]
-    assert proxy["AuthorizationType"] == "COGNITO_USER_POOLS"
+    assert proxy["AuthorizationType"] == "CUSTOM"  # the edge authorizer
+    assert proxy["ApiKeyRequired"] is True
     assert proxy["Integration"]["ConnectionType"] == "VPC_LINK"
     assert proxy["Integration"]["Uri"]["Fn::Join"][1][-1].endswith(
         f":{REST_LISTENER_PORT}/{ROUTE_PREFIX}/{{proxy}}"
