@@ -17,7 +17,7 @@ export UV_LINK_MODE := copy
 # every recipe: jsii (CDK synth in the tests), the cdk CLI and the IAM simulator run on it, not the machine's.
 export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
 
-.PHONY: setup lock up test lint proto proto-check buf typecheck pytest fuzz bench bench-burst bench-govsync bench-lake bench-edge capacity bundle clean
+.PHONY: setup lock up test lint proto proto-check buf typecheck pytest fuzz bench bench-burst bench-govsync bench-lake bench-edge bench-cpu capacity bundle clean
 
 $(UV):
 	python3 -m venv $(TOOLS)
@@ -94,6 +94,11 @@ bench-lake: setup
 
 bench-edge: setup
 	$(PY) -m bench.authorizer
+
+# The grading service's requests/s per vCPU (pinned to one core, fake store, telemetry on, RS256
+# tokens), printed beside the bare framework serving the same routes.
+bench-cpu: setup
+	$(PY) -m bench.capacity.cpu --baseline
 
 # Capacity and cost: measure every path on the local platform (bench/out/capacity-measured.json),
 # then model the three shipped scenarios (bench/out/capacity.json and capacity.png).

@@ -19,7 +19,7 @@ from bench.lake_platform import Bench
 from bench.lake_workload import KEYS_ONLY, SUBJECTS, Ledger, School, score_on, teacher_of
 from luca_grading.adapters.dynamodb_repository import DynamoRepositoryFactory
 from luca_grading.domain.model import Assignment, BehaviorKind, BehaviorNote, Evaluation
-from luca_grading.service_layer.ports import IdempotencyRecord, Preconditions
+from luca_grading.service_layer.ports import IdempotencyRecord
 from luca_kernel.grading import ScaleKind
 from luca_kernel.ids import CourseId, SchoolId, StudentId, SubjectId, TeacherId, TermId
 from luca_kernel.roster import Course, Student, Subject, Term
@@ -176,10 +176,8 @@ def record_live(
                 teacher_id=TeacherId(teacher_of(school.school_id)),
                 recorded_at=now,
             )
-            record = IdempotencyRecord("evaluation", f"live-{made}", "live", "")
-            checks = Preconditions(StudentId(student), CourseId(course))
-            if repository.add_evaluation_checked(evaluation, record, checks).written:
-                ledger.put("Idempotency", new=True)
+            # One conditional put, as recording does since grades carry their request's key.
+            if repository.add_evaluation(evaluation) is None:
                 ledger.put("Evaluation", new=True)
                 ledger.grade(evaluation)
         else:

@@ -44,10 +44,41 @@ def pin(core: int) -> None:
     os.sched_setaffinity(0, {cores[core % len(cores)]})
 
 
-def serve(port_file: Path, telemetry_dir: Path) -> None:
-    """The server side: one core, fake store, telemetry on, real token check."""
+def bare_app() -> Any:
+    """The framework alone: the mix's four routes answering canned bodies, no token check, no
+    telemetry, no store; what the service's own work is measured against."""
+    from fastapi import FastAPI, Request
+
+    app = FastAPI()
+    evaluation = {"evaluation_id": "e", "student_id": "st", "score": "6.1", "version": 1}
+
+    @app.post("/v1/evaluations", status_code=201)
+    async def record(request: Request) -> dict[str, Any]:
+        return {**evaluation, **(await request.json())}
+
+    @app.get("/v1/students/{student_id}/evaluations")
+    def student(student_id: str, term_id: str | None = None) -> dict[str, Any]:
+        return {"evaluations": [evaluation] * 3, "averages": []}
+
+    @app.get("/v1/courses/{course_id}/terms/{term_id}/grades")
+    def course(course_id: str, term_id: str, subject_id: str | None = None) -> dict[str, Any]:
+        return {"evaluations": [evaluation] * 30, "averages": []}
+
+    @app.get("/v1/grading-rules/{subject_id}")
+    def rule(subject_id: str) -> dict[str, Any]:
+        return {"subject_id": subject_id, "scale": "chile"}
+
+    return app
+
+
+def serve(port_file: Path, telemetry_dir: Path, bare: bool = False) -> None:
+    """The server side: one core, fake store, telemetry on, real token check (or the bare app)."""
     pin(0)
     import uvicorn
+
+    if bare:
+        _run(uvicorn, bare_app(), port_file, {"bare": True})
+        return
 
     from luca_platform.serving import instrument_rest
     from luca_platform.telemetry.logs import configure_logging
@@ -64,7 +95,11 @@ def serve(port_file: Path, telemetry_dir: Path) -> None:
     pem = built.mint.key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
-    config = uvicorn.Config(built.app, host="127.0.0.1", port=0, log_level="warning", access_log=False)
+    _run(uvicorn, built.app, port_file, {"key": pem.decode(), "kid": built.mint.kid})
+
+
+def _run(uvicorn: Any, app: Any, port_file: Path, announce: dict[str, Any]) -> None:
+    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", access_log=False)
     server = uvicorn.Server(config)
 
     async def run() -> None:
@@ -72,7 +107,7 @@ def serve(port_file: Path, telemetry_dir: Path) -> None:
         while not server.started:
             await asyncio.sleep(0.05)
         port = server.servers[0].sockets[0].getsockname()[1]
-        port_file.write_text(json.dumps({"port": port, "key": pem.decode(), "kid": built.mint.kid}))
+        port_file.write_text(json.dumps({"port": port, **announce}))
         await task
 
     asyncio.run(run())
@@ -84,11 +119,15 @@ def cpu_seconds(pid: int) -> float:
 
 
 async def drive(base: str, mint: Any, seconds: float, pid: int, progress: bool) -> dict[str, Any]:
-    headers = {role: grading_app.Built(None, None, mint, None).bearer(role) for role in ("admin", "teacher")}  # type: ignore[arg-type]
+    if mint is None:  # the bare app: no tokens, nothing to seed
+        headers: dict[str, dict[str, str]] = {"admin": {}, "teacher": {}}
+    else:
+        signer: Any = grading_app.Built(None, None, mint, None)  # type: ignore[arg-type]
+        headers = {role: signer.bearer(role) for role in ("admin", "teacher")}
     async with httpx.AsyncClient(
         base_url=base, timeout=30, limits=httpx.Limits(max_connections=IN_FLIGHT)
     ) as client:
-        for role, method, path, body, extra in grading_app.seed_requests(30, 3):
+        for role, method, path, body, extra in grading_app.seed_requests(30, 3) if mint else ():
             response = await client.request(method, path, json=body, headers={**headers[role], **extra})
             if response.status_code >= 300:
                 raise SystemExit(f"seeding {path}: {response.status_code} {response.text}")
@@ -145,39 +184,61 @@ def main() -> int:
     )
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--json", action="store_true", help="print one JSON line (for bench.capacity)")
+    parser.add_argument(
+        "--baseline",
+        action="store_true",
+        help="also measure the bare framework with the same routes, and print both figures",
+    )
     parser.add_argument("--serve", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--bare", action="store_true", help=argparse.SUPPRESS)
     opts = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="luca-cpu-") as scratch:
-        if opts.serve:
-            serve(opts.serve, Path(scratch))
-            return 0
-        port_file = Path(scratch) / "port.json"
-        server = subprocess.Popen([sys.executable, "-m", "bench.capacity.cpu", "--serve", str(port_file)])
-        try:
-            deadline = time.monotonic() + 60
-            while not port_file.exists() or not port_file.read_text():
-                if server.poll() is not None or time.monotonic() > deadline:
-                    raise SystemExit("the grading server did not start")
-                time.sleep(0.1)
-            ready = json.loads(port_file.read_text())
-            from cryptography.hazmat.primitives import serialization
-
-            from luca_testing.tokens import TokenMint
-
-            key: Any = serialization.load_pem_private_key(ready["key"].encode(), None)
-            mint = TokenMint(key=key, kid=ready["kid"])
-            pin(1)
-            figures = asyncio.run(
-                drive(f"http://127.0.0.1:{ready['port']}", mint, opts.seconds, server.pid, True)
-            )
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
+    if opts.serve:
+        with tempfile.TemporaryDirectory(prefix="luca-cpu-") as scratch:
+            serve(opts.serve, Path(scratch), bare=opts.bare)
+        return 0
+    figures = measure_server(opts.seconds, bare=False)
+    if opts.baseline:
+        bare = measure_server(opts.seconds, bare=True)
+        figures["bare_framework_requests_per_second_per_vcpu"] = bare["requests_per_second_per_vcpu"]
+        print(
+            f"grading service: {figures['requests_per_second_per_vcpu']} requests/s per vCPU "
+            f"(telemetry on, RS256 tokens, fake store); bare framework, same routes: "
+            f"{bare['requests_per_second_per_vcpu']} requests/s per vCPU",
+            file=sys.stderr,
+        )
     if opts.json:
         print(json.dumps(figures))
     else:
         print(json.dumps(figures, indent=2))
     return 0
+
+
+def measure_server(seconds: float, *, bare: bool) -> dict[str, Any]:
+    """Start the server pinned to one core, drive it from the other, return the figures."""
+    with tempfile.TemporaryDirectory(prefix="luca-cpu-") as scratch:
+        port_file = Path(scratch) / "port.json"
+        command = [sys.executable, "-m", "bench.capacity.cpu", "--serve", str(port_file)]
+        server = subprocess.Popen([*command, "--bare"] if bare else command)
+        try:
+            deadline = time.monotonic() + 60
+            while not port_file.exists() or not port_file.read_text():
+                if server.poll() is not None or time.monotonic() > deadline:
+                    raise SystemExit("the server did not start")
+                time.sleep(0.1)
+            ready = json.loads(port_file.read_text())
+            mint = None
+            if not bare:
+                from cryptography.hazmat.primitives import serialization
+
+                from luca_testing.tokens import TokenMint
+
+                key: Any = serialization.load_pem_private_key(ready["key"].encode(), None)
+                mint = TokenMint(key=key, kid=ready["kid"])
+            pin(1)
+            return asyncio.run(drive(f"http://127.0.0.1:{ready['port']}", mint, seconds, server.pid, True))
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ from grading_fakes import FakeClock, FakeRepositories, SequentialIds
 from luca_grading.service_layer.administration import SchoolAdministration
 from luca_grading.service_layer.assignment_cache import AssignmentCache
 from luca_grading.service_layer.changes import GradeChanges
+from luca_grading.service_layer.roster_cache import RosterCache
 from luca_grading.service_layer.services import GradingService
 from luca_kernel.rule_cache import RuleCache
 
@@ -50,26 +51,48 @@ def assignments(cache_timer: Clocked) -> AssignmentCache:
 
 
 @pytest.fixture
+def roster(cache_timer: Clocked) -> RosterCache:
+    return RosterCache(ttl_seconds=60, timer=cache_timer)
+
+
+@pytest.fixture
 def service(
-    repositories: FakeRepositories, rules: RuleCache, clock: FakeClock, assignments: AssignmentCache
+    repositories: FakeRepositories,
+    rules: RuleCache,
+    clock: FakeClock,
+    assignments: AssignmentCache,
+    roster: RosterCache,
 ) -> GradingService:
     return GradingService(
-        repositories=repositories, rules=rules, clock=clock, ids=SequentialIds(), assignments=assignments
+        repositories=repositories,
+        rules=rules,
+        clock=clock,
+        ids=SequentialIds(),
+        assignments=assignments,
+        roster=roster,
     )
 
 
 @pytest.fixture
 def changes(
-    repositories: FakeRepositories, rules: RuleCache, clock: FakeClock, assignments: AssignmentCache
+    repositories: FakeRepositories,
+    rules: RuleCache,
+    clock: FakeClock,
+    assignments: AssignmentCache,
+    roster: RosterCache,
 ) -> GradeChanges:
-    return GradeChanges(repositories=repositories, rules=rules, clock=clock, assignments=assignments)
+    return GradeChanges(
+        repositories=repositories, rules=rules, clock=clock, assignments=assignments, roster=roster
+    )
 
 
 @pytest.fixture
 def administration(
-    repositories: FakeRepositories, clock: FakeClock, assignments: AssignmentCache
+    repositories: FakeRepositories, clock: FakeClock, assignments: AssignmentCache, roster: RosterCache
 ) -> SchoolAdministration:
-    return SchoolAdministration(repositories=repositories, clock=clock, assignments=assignments)
+    return SchoolAdministration(
+        repositories=repositories, clock=clock, assignments=assignments, roster=roster
+    )
 
 
 @pytest.fixture(scope="module")

@@ -26,6 +26,7 @@ from cryptography.hazmat.primitives.serialization import load_der_public_key
 from luca_kernel.access import Principal, Role
 from luca_kernel.errors import Unauthenticated
 from luca_kernel.ids import SchoolId, StudentId
+from luca_platform.token_cache import VerifiedTokens
 
 if TYPE_CHECKING:
     from mypy_boto3_kms import KMSClient
@@ -200,12 +201,32 @@ class ServiceTokenVerifier:
 class Authenticator:
     """Routes a bearer token to the verifier of its issuer (read unverified, then verified)."""
 
-    def __init__(self, *, users: CognitoTokenVerifier, services: ServiceTokenVerifier | None) -> None:
+    def __init__(
+        self,
+        *,
+        users: CognitoTokenVerifier,
+        services: ServiceTokenVerifier | None,
+        verified: VerifiedTokens | None = None,
+    ) -> None:
         self._users = users
         self._services = services
+        self._verified = verified if verified is not None else VerifiedTokens()
+
+    def cached(self, authorization: str | None) -> Principal | None:
+        """The principal of a token verified before and not expired yet; None otherwise (no I/O, no
+        signature check: cheap enough to run on an event loop)."""
+        if not authorization:
+            return None
+        try:
+            return self._verified.get(bearer(authorization))
+        except Unauthenticated:
+            return None
 
     def authenticate(self, authorization: str | None) -> Principal:
         token = bearer(authorization)
+        known = self._verified.get(token)
+        if known is not None:
+            return known
         try:
             unverified = jwt.decode(token, options={"verify_signature": False})
         except jwt.PyJWTError as exc:
@@ -213,8 +234,12 @@ class Authenticator:
         if unverified.get("iss") == SERVICE_ISSUER:
             if self._services is None:
                 raise Unauthenticated("service tokens are not accepted here")
-            return self._services.verify(token)
-        return self._users.verify(token)
+            principal = self._services.verify(token)
+        else:
+            principal = self._users.verify(token)
+        # The verifier required ``exp`` and checked the signature over these very claims.
+        self._verified.put(token, principal, float(unverified["exp"]))
+        return principal
 
 
 def authenticator_from_settings(settings: TokenSettings) -> Authenticator:

@@ -18,6 +18,10 @@ class TokenAuthenticator:
 
     tokens: Mapping[str, Principal]
 
+    def cached(self, authorization: str | None) -> Principal | None:
+        # Nothing is remembered: every request goes through ``authenticate``.
+        return None
+
     def authenticate(self, authorization: str | None) -> Principal:
         if not authorization:
             raise Unauthenticated("missing bearer token")

@@ -19,6 +19,7 @@ from luca_grading.service_layer.assignment_cache import AssignmentCache
 from luca_grading.service_layer.changes import GradeChanges
 from luca_grading.service_layer.listings import RosterListings, RosterReaders
 from luca_grading.service_layer.ports import Clock, IdGenerator, RepositoryFactory
+from luca_grading.service_layer.roster_cache import RosterCache
 from luca_grading.service_layer.services import GradingService
 from luca_kernel.rule_cache import RuleCache
 from luca_platform.aws import AwsClients
@@ -73,8 +74,14 @@ def bootstrap(
     rules = RuleCache(ttl_seconds=settings.rule_cache_ttl_seconds)
     clock = clock or SystemClock()
     assignments = AssignmentCache(ttl_seconds=settings.assignment_cache_ttl_seconds)
+    roster = RosterCache(ttl_seconds=settings.roster_cache_ttl_seconds)
     service = GradingService(
-        repositories=repositories, rules=rules, clock=clock, ids=ids or UuidIds(), assignments=assignments
+        repositories=repositories,
+        rules=rules,
+        clock=clock,
+        ids=ids or UuidIds(),
+        assignments=assignments,
+        roster=roster,
     )
     metrics = RequestMetrics(
         namespace=settings.metrics_namespace, service=settings.service_name, sink=metrics_sink
@@ -82,8 +89,12 @@ def bootstrap(
     return Container(
         settings=settings,
         service=service,
-        changes=GradeChanges(repositories=repositories, rules=rules, clock=clock, assignments=assignments),
-        admin=SchoolAdministration(repositories=repositories, clock=clock, assignments=assignments),
+        changes=GradeChanges(
+            repositories=repositories, rules=rules, clock=clock, assignments=assignments, roster=roster
+        ),
+        admin=SchoolAdministration(
+            repositories=repositories, clock=clock, assignments=assignments, roster=roster
+        ),
         listings=RosterListings(readers=readers, cursor_keys=keys_from_setting(settings.cursor_keys)),
         authenticator=authenticator,
         metrics=metrics,

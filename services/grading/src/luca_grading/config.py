@@ -41,9 +41,12 @@ class GradingSettings(BaseSettings):
     service_token_key_id: str | None = None
 
     rule_cache_ttl_seconds: float = Field(default=60.0, gt=0, le=3600)
-    # How long a task may keep serving reads from a teacher's assignments after another task changed
-    # them (writes check assignments in their transaction); 0 turns the cache off.
+    # How long a task may keep serving a teacher's assignments after another task removed one (a
+    # missing assignment is always looked up again); 0 turns the cache off.
     assignment_cache_ttl_seconds: float = Field(default=15.0, ge=0, le=300)
+    # How long a task may accept a grade on a roster, term or subject read before another task
+    # changed it (refusals are always looked up again; see service_layer/roster_cache.py).
+    roster_cache_ttl_seconds: float = Field(default=60.0, ge=0, le=3600)
     max_body_bytes: int = Field(default=16 * 1024, gt=0)
 
     rest_host: str = "127.0.0.1"

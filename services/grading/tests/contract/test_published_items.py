@@ -25,7 +25,7 @@ from luca_grading.domain.model import (
     EvaluationChange,
     values_of,
 )
-from luca_grading.service_layer.ports import ChangeGuards, IdempotencyRecord, Preconditions
+from luca_grading.service_layer.ports import IdempotencyRecord
 from luca_kernel.grading import DEFAULT_SUBJECT, GradingRule, ScaleKind
 from luca_kernel.ids import CourseId, SchoolId, StudentId, SubjectId, TeacherId, TermId
 from luca_kernel.roster import Course, Student, Subject, Term
@@ -130,11 +130,7 @@ def written_by_the_repository() -> list[dict[str, Any]]:
     repository.put_assignment(
         Assignment(SCHOOL, TeacherId("t-1"), CourseId("1A"), SubjectId("math"), AT, "admin")
     )
-    repository.add_evaluation_checked(
-        evaluation(description=""),
-        IdempotencyRecord(scope="evaluations", key="k-2", fingerprint="f", result_ref=""),
-        Preconditions(student_id=StudentId("st-1"), course_id=CourseId("1A"), subject_id=SubjectId("math")),
-    )
+    repository.add_evaluation(replace(evaluation(description=""), request_fingerprint="f"))
     original = evaluation()
     corrected = replace(
         original,
@@ -159,9 +155,9 @@ def written_by_the_repository() -> list[dict[str, Any]]:
             before=values_of(original),
             after=values_of(corrected),
             correlation_id="c-1",
+            request_key="k",
+            request_fingerprint="f",
         ),
-        IdempotencyRecord(scope="changes", key="k-4", fingerprint="f", result_ref=""),
-        ChangeGuards(),
     )
     repository.add_behavior_note(
         note(), IdempotencyRecord(scope="notes", key="k-3", fingerprint="f", result_ref="")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -10,11 +11,9 @@ import pytest
 from grading_emulated import EmulatedGrading
 from luca_grading.adapters import table_design as td
 from luca_grading.adapters.dynamodb_repository import DynamoRepositoryFactory, DynamoSchoolRepository
-from luca_grading.domain.model import Evaluation
-from luca_grading.service_layer.ports import CheckedWrite, IdempotencyRecord, Preconditions
+from luca_grading.domain.model import Evaluation, request_keyed_id
 from luca_kernel.errors import TenantBoundaryViolation
 from luca_kernel.ids import CourseId, SchoolId, StudentId, SubjectId, TeacherId, TermId
-from luca_kernel.roster import Course, Student
 from luca_platform.table import keys
 
 pytestmark = pytest.mark.emulator
@@ -41,24 +40,39 @@ def repo(grading: EmulatedGrading, school: str) -> DynamoSchoolRepository:
     )
 
 
-def add(repository: DynamoSchoolRepository, written: Evaluation, record: IdempotencyRecord) -> bool:
-    """Records with the roster checks only (the term 2026-T2 of these tests is not in the catalog)."""
-    checks = Preconditions(written.student_id, written.course_id)
-    return repository.add_evaluation_checked(written, record, checks).written
+def add(repository: DynamoSchoolRepository, written: Evaluation) -> bool:
+    return repository.add_evaluation(written) is None
 
 
-def test_an_evaluation_and_its_idempotency_record_are_written_together_once(grading: EmulatedGrading) -> None:
+def test_a_grade_is_one_conditional_put_and_a_retry_gets_the_stored_one_back(
+    grading: EmulatedGrading,
+) -> None:
     school_a = repo(grading, "school-a")
-    record = IdempotencyRecord(scope="evaluation.t-1", key="repo-key-0001", fingerprint="f", result_ref="e1")
+    first = replace(
+        evaluation(eid=request_keyed_id("school-a", "t-1", "repo-key-0001")), request_fingerprint="f"
+    )
+    calls: list[str] = []
+    grading.clients.dynamodb_for("school-a").meta.events.register(
+        "provide-client-params.dynamodb.*", lambda model, **_: calls.append(model.name)
+    )
 
-    assert add(school_a, evaluation(), record) is True
-    assert add(school_a, evaluation(eid="e2"), record) is False
+    assert school_a.add_evaluation(first) is None
+    # The retry arrives later (another recording time) with the same derived id: the same item.
+    retry = replace(first, recorded_at=datetime(2026, 6, 1, 10, 5, tzinfo=UTC), request_fingerprint="g")
+    assert school_a.add_evaluation(retry) == first
 
+    assert calls == ["PutItem", "PutItem"]
     stored = school_a.student_evaluations(StudentId("st-1"), TermId("2026-T2"))
-    assert [e.evaluation_id for e in stored] == ["e1"]
-    marker = school_a.get_idempotency("evaluation.t-1", "repo-key-0001")
-    assert marker is not None
-    assert school_a.get_evaluation(StudentId("st-1"), marker.result_ref) == evaluation()
+    assert [e.evaluation_id for e in stored if e.evaluation_id == first.evaluation_id] == [
+        first.evaluation_id
+    ]
+    assert school_a.get_recorded(retry) == first
+    assert school_a.get_idempotency("evaluation.t-1", "repo-key-0001") is None  # no marker any more
+
+
+def test_a_course_roster_is_one_read(grading: EmulatedGrading) -> None:
+    assert set(repo(grading, "school-a").course_student_ids(CourseId("1A"))) >= {"st-1", "st-2"}
+    assert repo(grading, "school-b").course_student_ids(CourseId("1A")) == ["st-9"]
 
 
 def test_only_idempotency_records_carry_a_ttl(grading: EmulatedGrading) -> None:
@@ -79,17 +93,13 @@ def test_every_partition_key_written_starts_with_its_school(grading: EmulatedGra
 def test_the_course_index_serves_a_course_term(grading: EmulatedGrading) -> None:
     school_a = repo(grading, "school-a")
     found = school_a.course_evaluations(CourseId("1A"), TermId("2026-T2"), SubjectId("math"))
-    assert {e.evaluation_id for e in found} >= {"e1"}
+    assert {e.evaluation_id for e in found} >= {request_keyed_id("school-a", "t-1", "repo-key-0001")}
     assert all(e.school_id == "school-a" for e in found)
 
 
 def test_listings_read_back_only_what_their_key_leaves_open(grading: EmulatedGrading) -> None:
     school_a = repo(grading, "school-a")
-    add(
-        school_a,
-        evaluation(eid="e-list"),
-        IdempotencyRecord(scope="evaluation.t-1", key="repo-key-list", fingerprint="f", result_ref="x"),
-    )
+    add(school_a, evaluation(eid="e-list"))
     asked: list[set[str]] = []
     client = grading.clients.dynamodb_for("school-a")
     client.meta.events.register(
@@ -115,9 +125,8 @@ def test_listings_read_back_only_what_their_key_leaves_open(grading: EmulatedGra
 
 def test_the_repository_refuses_another_schools_keys(grading: EmulatedGrading) -> None:
     school_a = repo(grading, "school-a")
-    foreign = IdempotencyRecord(scope="s", key="repo-key-0002", fingerprint="f", result_ref="x")
     with pytest.raises(TenantBoundaryViolation):
-        add(school_a, evaluation(school="school-b", student="st-9"), foreign)
+        add(school_a, evaluation(school="school-b", student="st-9"))
     with pytest.raises(TenantBoundaryViolation):
         school_a._get(td.student_pk("school-b", "st-9"), td.STUDENT_SK)
     # A school id that merely extends another's ("school-a" vs "school-ab") is another school.
@@ -155,66 +164,12 @@ def test_each_school_gets_one_long_lived_client_on_its_own_tagged_session(gradin
     assert first.meta.config.max_pool_connections >= 32
 
 
-def test_a_checked_write_is_one_transaction_that_reports_every_refusal(grading: EmulatedGrading) -> None:
+def test_a_grade_never_lands_in_another_schools_partition(grading: EmulatedGrading) -> None:
     school_a = repo(grading, "school-a")
-    school_a.put_course(Course(SchoolId("school-a"), CourseId("2B"), "Second B"))
-    school_a.put_student(Student(SchoolId("school-a"), StudentId("st-2b"), CourseId("2B"), "Dana Paz"))
+    same_key = request_keyed_id("school-b", "t-1", "checked-x-0001")
 
-    def attempt(key: str, eid: str, **preconditions: str) -> CheckedWrite:
-        record = IdempotencyRecord(scope="evaluation.t-1", key=key, fingerprint=f"f-{key}", result_ref=eid)
-        wanted = {"student_id": "st-1", "course_id": "1A", "subject_id": "math", **preconditions}
-        return school_a.add_evaluation_checked(
-            evaluation(eid=eid, student=wanted["student_id"]),
-            record,
-            Preconditions(
-                StudentId(wanted["student_id"]),
-                CourseId(wanted["course_id"]),
-                SubjectId(wanted["subject_id"]),
-            ),
-        )
-
-    assert attempt("checked-0001", "c1") == CheckedWrite(written=True)
-    retried = attempt("checked-0001", "c2")
-    missing = attempt("checked-0002", "c3", student_id="st-404")
-    elsewhere = attempt("checked-0003", "c4", student_id="st-2b")
-    no_subject = attempt("checked-0004", "c5", subject_id="alchemy")
-    everything = attempt("checked-0001", "c6", student_id="st-404", subject_id="alchemy")
-
-    assert not retried.written
-    assert retried.prior is not None
-    assert retried.prior.fingerprint == "f-checked-0001"
-    assert school_a.get_evaluation(StudentId("st-1"), retried.prior.result_ref) == evaluation(eid="c1")
-    assert (missing.written, missing.student_missing, missing.student) == (False, True, None)
-    assert elsewhere.student is not None
-    assert elsewhere.student.course_id == "2B"
-    assert not elsewhere.student_missing
-    assert (no_subject.written, no_subject.subject_missing, no_subject.prior) == (False, True, None)
-    assert everything.prior is not None
-    assert everything.student_missing
-    assert everything.subject_missing
-    ids = {e.evaluation_id for e in school_a.student_evaluations(StudentId("st-1"), TermId("2026-T2"))}
-    assert "c1" in ids
-    assert not ids & {"c2", "c3", "c4", "c5", "c6"}
-    assert school_a.get_idempotency("evaluation.t-1", "checked-0002") is None
-
-
-def test_a_checked_write_never_checks_another_schools_roster(grading: EmulatedGrading) -> None:
-    school_a = repo(grading, "school-a")
-    record = IdempotencyRecord(scope="evaluation.t-1", key="checked-x-0001", fingerprint="f", result_ref="x1")
-
-    # st-9 exists only in school-b: from school-a it is a missing student, and nothing is written.
-    outcome = school_a.add_evaluation_checked(
-        evaluation(eid="x1", student="st-9"),
-        record,
-        Preconditions(StudentId("st-9"), CourseId("1A"), SubjectId("math")),
-    )
-
-    assert outcome.student_missing
-    assert outcome.student is None
+    # The same derived id written by school-a lands in school-a's student partition only.
+    assert add(school_a, evaluation(eid=same_key, student="st-9"))
     assert repo(grading, "school-b").student_evaluations(StudentId("st-9")) == []
     with pytest.raises(TenantBoundaryViolation):
-        school_a.add_evaluation_checked(
-            evaluation(school="school-b", eid="x2", student="st-9"),
-            record,
-            Preconditions(StudentId("st-9"), CourseId("1A")),
-        )
+        school_a.add_evaluation(evaluation(school="school-b", eid="x2", student="st-9"))

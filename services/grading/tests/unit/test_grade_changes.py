@@ -3,6 +3,7 @@
 from decimal import Decimal
 
 import pytest
+from conftest import Clocked
 
 from grading_fakes import FakeRepositories, admin, student, teacher
 from luca_grading.domain.model import ChangeKind
@@ -286,11 +287,12 @@ def test_a_replayed_recording_answers_the_grade_as_recorded_even_after_changes(
 
 
 def test_a_teacher_changing_a_grade_of_a_term_not_in_the_catalog_is_told_so(
-    service: GradingService, changes: GradeChanges, repositories: FakeRepositories
+    service: GradingService, changes: GradeChanges, repositories: FakeRepositories, cache_timer: Clocked
 ) -> None:
     """Grades recorded before terms were catalog items: a teacher is told to have the term added."""
     eid = record(service)
     del repositories.schools["school-a"].terms[TERM]  # type: ignore[arg-type]
+    cache_timer.now += 61  # past the roster cache's bound (recording saw the term)
 
     with pytest.raises(UnknownTerm) as refused:
         changes.correct(teacher(), at(eid), Correction(reason="x", score=Decimal("5.0")), "key-fix-0001")

@@ -280,27 +280,27 @@ def test_admins_manage_the_roster(
         administration.put_course(teacher(), "3C", "Third C")
 
 
-def test_a_new_grade_with_a_warm_rule_is_one_checked_write_and_no_read(
+def test_a_new_grade_with_warm_caches_is_one_conditional_write_and_no_read(
     service: GradingService, repositories: FakeRepositories
 ) -> None:
-    service.rule_for(teacher(), "math")  # warm the rule
+    service.record_evaluation(teacher(), grade(), "key-warm-up-01")  # warms rule, roster, term, assignments
     repositories.calls.clear()
 
-    recorded = service.record_evaluation(teacher(), grade(), "key-one-call-01")
+    recorded = service.record_evaluation(teacher(), grade(student_id="st-2"), "key-one-call-01")
 
     assert not recorded.replayed
-    assert repositories.calls == {"add_evaluation_checked": 1, "writes": 1}
+    assert repositories.calls == {"add_evaluation": 1, "writes": 1}
 
 
-def test_a_new_grade_with_a_cold_rule_reads_the_roster_once_then_writes(
+def test_a_new_grade_with_cold_caches_reads_the_course_roster_term_and_assignments_once(
     service: GradingService, repositories: FakeRepositories
 ) -> None:
     service.record_evaluation(teacher(), grade(), "key-cold-0001")
 
-    assert repositories.calls["recording_context"] == 1
-    assert repositories.calls["writes"] == 1
-    # The write checks the roster, the term and the assignment again, atomically.
-    assert repositories.calls["add_evaluation_checked"] == 1
+    calls = repositories.calls
+    assert (calls["course_student_ids"], calls["get_term"], calls["assignments_of"]) == (1, 1, 1)
+    assert calls["get_student"] == 0  # the whole course's roster came in one read
+    assert (calls["add_evaluation"], calls["writes"]) == (1, 1)
 
 
 @pytest.mark.parametrize(
@@ -388,13 +388,12 @@ def test_a_report_with_grades_costs_one_read_and_an_empty_one_checks_the_student
     assert reads_with_grades == {"student_evaluations": 1}
     assert empty.evaluations == []
     assert empty_reads["get_student"] == 1
-    # A teacher's view also reads the teacher's assignments; the student's course only when none of
-    # the grades is one the teacher may see (to tell "no grades yet" from "not your student").
+    # A teacher's view also needs the teacher's assignments (warm: recording loaded them); the
+    # student's course only when none of the grades is one the teacher may see.
     assert len(as_teacher.evaluations) == 1
-    assert dict(repositories.calls) == {"student_evaluations": 1, "assignments_of": 1}
+    assert dict(repositories.calls) == {"student_evaluations": 1}
     repositories.calls.clear()
     assert service.student_report(teacher(), "st-1", "2025-T9").evaluations == []
-    # The assignments are warm now (AssignmentCache): no read for them.
     assert dict(repositories.calls) == {"student_evaluations": 1, "get_student": 1}
     with pytest.raises(UnknownStudent):
         service.student_report(teacher(), "st-404", "2026-T1")

@@ -19,6 +19,7 @@ from botocore.exceptions import ClientError
 from luca_grading.adapters import table_design as td
 from luca_grading.adapters.items import (
     EVALUATION_ATTRIBUTES,
+    EVALUATION_CHANGE_ATTRIBUTES,
     _idempotency,
     assignment_from,
     assignment_item,
@@ -33,14 +34,7 @@ from luca_grading.adapters.items import (
 from luca_grading.adapters.school_table import FAILED as _FAILED
 from luca_grading.adapters.school_table import SchoolTable
 from luca_grading.domain.model import Assignment, BehaviorNote, Evaluation, EvaluationChange
-from luca_grading.service_layer.ports import (
-    ChangeGuards,
-    ChangeWrite,
-    CheckedWrite,
-    IdempotencyRecord,
-    Preconditions,
-    RecordingContext,
-)
+from luca_grading.service_layer.ports import ChangeWrite, IdempotencyRecord, RecordingContext
 from luca_kernel.errors import TenantBoundaryViolation
 from luca_kernel.grading import GradingRule
 from luca_kernel.ids import CourseId, SchoolId, StudentId, SubjectId, TeacherId, TermId
@@ -107,66 +101,48 @@ class DynamoSchoolRepository(SchoolTable):
         self._put(rule_item(self._school, rule))
 
     # -- evaluations ----------------------------------------------------------------------------
-    def add_evaluation_checked(
-        self, evaluation: Evaluation, idempotency: IdempotencyRecord, preconditions: Preconditions
-    ) -> CheckedWrite:
-        """One TransactWriteItems: the idempotency record, the preconditions and the evaluation.
-
-        A rejected write reports every failed condition with the item as it stands (ALL_OLD), so the
-        caller learns about a prior result, a wrong enrolment or a closed term without a second call.
-        """
+    def add_evaluation(self, evaluation: Evaluation) -> Evaluation | None:
+        """One conditional PutItem at the key the recording request names; when that key holds a
+        grade, nothing is written and the grade is returned as it stands (ALL_OLD, no second call)."""
         if evaluation.school_id != self._school:
             raise TenantBoundaryViolation("evaluation of another school")
         item = evaluation_item(evaluation)
-        record = replace(idempotency, result_ref=item[TABLE_SORT_KEY])
-        marker = idempotency_item(self._school, record, time.time())
-        s = self._school
-        checks: dict[str, dict[str, Any]] = {
-            "student": self._check(
-                td.student_pk(s, preconditions.student_id),
-                td.STUDENT_SK,
-                "attribute_exists(#pk) AND #c = :c",
-                {"#c": "course_id"},
-                {":c": preconditions.course_id},
+        try:
+            self._client.put_item(
+                TableName=self._table,
+                Item=self._wire(item),
+                ConditionExpression="attribute_not_exists(#pk)",
+                ExpressionAttributeNames={"#pk": TABLE_PARTITION_KEY},
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
-        }
-        if preconditions.subject_id:
-            checks["subject"] = self._check(td.catalog_pk(s), td.subject_sk(preconditions.subject_id))
-        if preconditions.term_id:
-            checks["term"] = self._open_term_check(preconditions.term_id)
-        if preconditions.assigned_teacher:
-            checks["assignment"] = self._check(
-                td.teacher_pk(s, preconditions.assigned_teacher),
-                td.assignment_sk(preconditions.course_id, evaluation.subject_id),
-            )
-        reasons = self._transact_new(marker, item, list(checks.values()))
-        if reasons is None:
-            return CheckedWrite(written=True)
-        failed = {
-            name: reasons[n + 1] for n, name in enumerate(checks) if reasons[n + 1].get("Code") == _FAILED
-        }
-        prior = reasons[0].get("Item") if reasons[0].get("Code") == _FAILED else None
-        student = failed.get("student", {}).get("Item")
-        term = failed.get("term")
-        return CheckedWrite(
-            written=False,
-            prior=_idempotency(from_wire(prior)) if prior else None,
-            student=self._student(from_wire(student)) if student else None,
-            student_missing="student" in failed and not student,
-            subject_missing="subject" in failed,
-            term_missing=term is not None and not term.get("Item"),
-            term_closed=term is not None and bool(term.get("Item")),
-            unassigned="assignment" in failed,
-        )
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                raise
+            old: Any = error.response.get("Item")
+            if old:
+                return evaluation_from(from_wire(old))
+            found = self.get_recorded(evaluation)  # a store that does not return the old item
+            if found is None:  # pragma: no cover - the condition failed on an existing item
+                raise
+            return found
+        return None
 
-    def _open_term_check(self, term_id: TermId) -> dict[str, Any]:
-        # Part of the write, so a grade can never land in a term an admin has just closed.
-        return self._check(
-            td.catalog_pk(self._school),
-            td.term_sk(term_id),
-            "attribute_exists(#pk) AND attribute_not_exists(#closed)",
-            {"#closed": "closed_at"},
-        )
+    def get_recorded(self, evaluation: Evaluation) -> Evaluation | None:
+        item = evaluation_item(evaluation)
+        found = self._get(item[TABLE_PARTITION_KEY], item[TABLE_SORT_KEY], consistent=True)
+        return evaluation_from(found) if found else None
+
+    def course_student_ids(self, course_id: CourseId) -> Sequence[StudentId]:
+        index = COURSE_TERM_INDEX
+        return [
+            StudentId(item["student_id"])
+            for item in self._query(
+                partition=(index.partition_key, td.course_roster_pk(self._school, course_id)),
+                sort_prefix=(index.sort_key, td.ROSTER_SK_PREFIX),
+                index=index.name,
+                attributes=["student_id"],
+            )
+        ]
 
     def _transact_new(
         self, marker: dict[str, Any], item: dict[str, Any], checks: list[dict[str, Any]]
@@ -187,85 +163,58 @@ class DynamoSchoolRepository(SchoolTable):
 
     # -- changes to a grade ---------------------------------------------------------------------
     def find_evaluation(self, student_id: StudentId, evaluation_id: str) -> Evaluation | None:
-        # The public id does not hold the sort key (term, subject, time): a consistent read of the
-        # student's grades, filtered. Changes are rare next to recording, so no lookup item is kept.
+        # The public id does not hold the sort key (term, subject, and for older grades their time):
+        # a consistent read of the student's grades, filtered. Changes are rare next to recording,
+        # so no lookup item is kept.
         for item in self._query(
             partition=(TABLE_PARTITION_KEY, td.student_pk(self._school, student_id)),
             sort_prefix=(TABLE_SORT_KEY, td.evaluation_sk_prefix()),
-            attributes=EVALUATION_ATTRIBUTES,
+            attributes=EVALUATION_CHANGE_ATTRIBUTES,
             consistent=True,
             where=("evaluation_id", evaluation_id),
         ):
             return evaluation_from(item)
         return None
 
-    def change_evaluation(
-        self,
-        changed: Evaluation,
-        change: EvaluationChange,
-        idempotency: IdempotencyRecord,
-        guards: ChangeGuards,
-    ) -> ChangeWrite:
-        """One TransactWriteItems: the grade at its next version (only over the version it came from),
-        its history entry, the idempotency record, and the guards."""
+    def change_evaluation(self, changed: Evaluation, change: EvaluationChange) -> ChangeWrite:
+        """One TransactWriteItems of two puts: the grade at its next version (only over the version
+        it came from) and its history entry (only if that version has none: the entry is also the
+        change's idempotency record)."""
         if changed.school_id != self._school or change.school_id != self._school:
             raise TenantBoundaryViolation("evaluation of another school")
-        item = evaluation_item(changed)
-        entry = change_item(change)
-        marker = idempotency_item(
-            self._school, replace(idempotency, result_ref=entry[TABLE_SORT_KEY]), time.time()
-        )
         previous = changed.version - 1
         # Items written before versions existed are version 1 without saying so.
         same = "#v = :v" if previous > 1 else "(attribute_not_exists(#v) OR #v = :v)"
-        new = {
-            "ConditionExpression": "attribute_not_exists(#pk)",
-            "ExpressionAttributeNames": {"#pk": TABLE_PARTITION_KEY},
-        }
         transaction: list[dict[str, Any]] = [
-            {"Put": {"TableName": self._table, "Item": self._wire(marker), **new, "ReturnValuesOnConditionCheckFailure": "ALL_OLD"}},
             {
                 "Put": {
                     "TableName": self._table,
-                    "Item": self._wire(item),
+                    "Item": self._wire(evaluation_item(changed)),
                     "ConditionExpression": f"attribute_exists(#pk) AND {same}",
                     "ExpressionAttributeNames": {"#pk": TABLE_PARTITION_KEY, "#v": "version"},
                     "ExpressionAttributeValues": to_wire({":v": previous}),
                 }
             },
-            {"Put": {"TableName": self._table, "Item": self._wire(entry), **new}},
-        ]  # fmt: skip
-        named = ["marker", "evaluation", "history"]
-        if guards.open_term:
-            transaction.append(self._open_term_check(guards.open_term))
-            named.append("term")
-        if guards.assigned_teacher:
-            transaction.append(
-                self._check(
-                    td.teacher_pk(self._school, guards.assigned_teacher),
-                    td.assignment_sk(changed.course_id, changed.subject_id),
-                )
-            )
-            named.append("assignment")
+            {
+                "Put": {
+                    "TableName": self._table,
+                    "Item": self._wire(change_item(change)),
+                    "ConditionExpression": "attribute_not_exists(#pk)",
+                    "ExpressionAttributeNames": {"#pk": TABLE_PARTITION_KEY},
+                    "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+                }
+            },
+        ]
         reasons = self._transact(transaction, conflicts_are_answers=True)
         if reasons is None:
             return ChangeWrite(written=True)
-        failed = {
-            name: reason for name, reason in zip(named, reasons, strict=True) if reason.get("Code") == _FAILED
-        }
-        # Another change of the same grade (or a term closing) in flight: answered like a stale
-        # version, so the caller reloads and decides again.
-        conflicted = any(reason.get("Code") == "TransactionConflict" for reason in reasons)
-        prior = failed.get("marker", {}).get("Item")
-        term = failed.get("term")
-        return ChangeWrite(
-            written=False,
-            prior=_idempotency(from_wire(prior)) if prior else None,
-            stale=conflicted or "evaluation" in failed or "history" in failed,
-            term_closed=term is not None and bool(term.get("Item")),
-            term_missing=term is not None and term.get("Code") == _FAILED and not term.get("Item"),
-            unassigned="assignment" in failed,
-        )
+        # Another change of the same grade won (or is in flight): the entry that took the version,
+        # when there is one, tells a retry of this request from someone else's change.
+        entry = reasons[1].get("Item") if reasons[1].get("Code") == _FAILED else None
+        found = change_from(from_wire(entry)) if entry else None
+        if found is None and any(reason.get("Code") == "TransactionConflict" for reason in reasons):
+            found = self.get_change_at(change.student_id, change.evaluation_id, change.version)
+        return ChangeWrite(written=False, stale=True, entry=found)
 
     def evaluation_history(self, student_id: StudentId, evaluation_id: str) -> Sequence[EvaluationChange]:
         return [
@@ -277,10 +226,12 @@ class DynamoSchoolRepository(SchoolTable):
             )
         ]
 
-    def get_change(self, student_id: StudentId, change_ref: str) -> EvaluationChange | None:
-        if not change_ref.startswith(td.HISTORY_SK_PREFIX):
-            return None
-        item = self._get(td.student_pk(self._school, student_id), change_ref, consistent=True)
+    def get_change_at(
+        self, student_id: StudentId, evaluation_id: str, version: int
+    ) -> EvaluationChange | None:
+        item = self._get(
+            td.student_pk(self._school, student_id), td.history_sk(evaluation_id, version), consistent=True
+        )
         return change_from(item) if item else None
 
     # -- terms and assignments ------------------------------------------------------------------

@@ -63,6 +63,8 @@ def evaluation_item(evaluation: Evaluation) -> dict[str, Any]:
         "updated_by": evaluation.updated_by or None,
         "change_reason": evaluation.change_reason or None,
         "correlation_id": evaluation.correlation_id or None,
+        # Private bookkeeping (not in the published contract): what a retry's body is compared with.
+        "request_fingerprint": evaluation.request_fingerprint or None,
     }
 
 
@@ -72,6 +74,8 @@ EVALUATION_ATTRIBUTES = (
     "teacher_id", "recorded_at", "description", "version", "retracted", "updated_at", "updated_by",
     "change_reason",
 )  # fmt: skip
+# What a change reads: the listings' attributes and what the rewritten item must keep.
+EVALUATION_CHANGE_ATTRIBUTES = (*EVALUATION_ATTRIBUTES, "correlation_id", "request_fingerprint")
 
 
 def evaluation_from(item: Mapping[str, Any]) -> Evaluation:
@@ -93,6 +97,7 @@ def evaluation_from(item: Mapping[str, Any]) -> Evaluation:
         updated_by=item.get("updated_by") or "",
         change_reason=item.get("change_reason") or "",
         correlation_id=item.get("correlation_id") or "",
+        request_fingerprint=item.get("request_fingerprint") or "",
     )
 
 
@@ -167,6 +172,8 @@ def change_item(change: EvaluationChange) -> dict[str, Any]:
         "changed_at": timestamp(change.changed_at),
         "reason": change.reason,
         "correlation_id": change.correlation_id or None,
+        "request_key": change.request_key or None,
+        "request_fingerprint": change.request_fingerprint or None,
         **_values("before", change.before),
         **_values("after", change.after),
     }
@@ -201,6 +208,8 @@ def change_from(item: Mapping[str, Any]) -> EvaluationChange:
         before=_values_from("before", item),
         after=_values_from("after", item),
         correlation_id=item.get("correlation_id") or "",
+        request_key=item.get("request_key") or "",
+        request_fingerprint=item.get("request_fingerprint") or "",
     )
 
 

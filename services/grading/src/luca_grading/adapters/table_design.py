@@ -11,7 +11,7 @@ the roster, the rules, official grades and notes); the others are this service's
 | Course        | SCHOOL#s#CATALOG                     | COURSE#c                               | -                                          | -                             | no  |
 | Term          | SCHOOL#s#CATALOG                     | TERM#t                                 | -                                          | -                             | no  |
 | Assignment    | SCHOOL#s#TEACHER#tch                 | ASSIGN#c#sub                           | SCHOOL#s#COURSE#c / TEACHER#tch#sub        | -                             | no  |
-| Evaluation    | SCHOOL#s#STUDENT#st                  | EVAL#term#sub#recorded_at#id           | SCHOOL#s#COURSE#c#TERM#t / SUBJECT#sub#STUDENT#st#id | SCHOOL#s#TERM#t / STUDENT#st#id | no  |
+| Evaluation    | SCHOOL#s#STUDENT#st                  | EVAL#term#sub#id (before: …#recorded_at#id) | SCHOOL#s#COURSE#c#TERM#t / SUBJECT#sub#STUDENT#st#id | SCHOOL#s#TERM#t / STUDENT#st#id | no  |
 | EvaluationChange | SCHOOL#s#STUDENT#st               | EVALHIST#id#version(6 digits)          | -                                          | -                             | no  |
 | BehaviorNote  | SCHOOL#s#STUDENT#st                  | NOTE#recorded_at#id                    | -                                          | -                             | no  |
 | GradingRule   | SCHOOL#s#RULES                       | SUBJECT#sub                            | -                                          | -                             | no  |
@@ -27,10 +27,14 @@ government sync and the school year, and the lake keeps everything anyway. Idemp
 re-derivable and expire (docs/decisions/0003-ttl-scope.md). Being keyed by the client's request key,
 they are reached from nothing else, so they are also indexed under the school's unrooted partition
 (``luca_platform.table.keys.unrooted_pk``): a school's export and erasure find them there.
+Recording a grade and changing one write no Idempotency record: a grade's id derives from the
+request that records it and the grade carries the body's fingerprint; a change's history entry
+carries its request's key digest and fingerprint. Behaviour notes still use them.
 """
 
 from __future__ import annotations
 
+from luca_grading.domain.model import REQUEST_KEYED_PREFIX
 from luca_platform.contracts import grades, roster, rules
 from luca_platform.contracts.grades import school_term_pk
 from luca_platform.contracts.roster import (
@@ -91,6 +95,7 @@ __all__ = [
     "history_sk",
     "history_sk_prefix",
     "idempotency_pk",
+    "is_request_keyed",
     "note_sk",
     "rule_sk",
     "rules_pk",
@@ -112,7 +117,17 @@ def course_term_pk(school_id: str, course_id: str, term_id: str) -> str:
 
 
 def evaluation_sk(term_id: str, subject_id: str, recorded_at: str, evaluation_id: str) -> str:
+    """A grade recorded since ids derive from the request (``is_request_keyed``) sits at a key its
+    retry can name without knowing when the first attempt arrived; older grades keep their key,
+    which holds their recording time."""
+    if is_request_keyed(evaluation_id):
+        return SEP.join(("EVAL", part(term_id), part(subject_id), part(evaluation_id)))
     return SEP.join(("EVAL", part(term_id), part(subject_id), part(recorded_at), part(evaluation_id)))
+
+
+def is_request_keyed(evaluation_id: str) -> bool:
+    # Random ids (uuid4 hex) never hold the separator.
+    return evaluation_id.startswith(REQUEST_KEYED_PREFIX)
 
 
 def evaluation_sk_prefix(term_id: str | None = None, subject_id: str | None = None) -> str:

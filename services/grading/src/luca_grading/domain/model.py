@@ -3,6 +3,8 @@ own records."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -11,6 +13,16 @@ from enum import StrEnum
 
 from luca_kernel.grading import GradingRule, default_rule
 from luca_kernel.ids import CourseId, SchoolId, StudentId, SubjectId, TeacherId, TermId
+
+# Ids of grades recorded since they derive from the recording request (random ids never start so).
+REQUEST_KEYED_PREFIX = "r-"
+
+
+def request_keyed_id(*parts: str) -> str:
+    """A grade's id from what names its recording request: the same request (a retry) always gets
+    the same id, and so the same item; any other school, caller, key or grade slot gets another."""
+    digest = hashlib.sha256("\x1f".join(parts).encode()).digest()[:20]
+    return REQUEST_KEYED_PREFIX + base64.b32encode(digest).decode().lower()
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +46,9 @@ class Evaluation:
     change_reason: str = ""
     # The request that last wrote the grade (recorded it or changed it): what operators trace.
     correlation_id: str = ""
+    # The fingerprint of the recording request's body: a retry with the same idempotency key lands
+    # on this grade (its id is derived from the key), and only the same body may replay it.
+    request_fingerprint: str = ""
 
     @property
     def etag(self) -> str:
@@ -69,6 +84,11 @@ class EvaluationChange:
     before: GradeValues
     after: GradeValues
     correlation_id: str = ""
+    # Which request made the change (a digest of the caller's scope and idempotency key) and its
+    # body's fingerprint: the entry is the change's idempotency record (a retry lands on the same
+    # version's entry).
+    request_key: str = ""
+    request_fingerprint: str = ""
 
 
 def values_of(evaluation: Evaluation) -> GradeValues:

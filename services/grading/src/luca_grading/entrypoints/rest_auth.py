@@ -4,15 +4,20 @@ or body), and the idempotency key header every write takes. Routers of the app s
 from typing import Annotated
 
 from fastapi import Depends, Header, Request
+from starlette.concurrency import run_in_threadpool
 
 from luca_grading.bootstrap import Container
 from luca_kernel.access import Principal
 from luca_platform.telemetry import context
 
 
-def principal(request: Request, authorization: Annotated[str | None, Header()] = None) -> Principal:
+async def principal(request: Request, authorization: Annotated[str | None, Header()] = None) -> Principal:
+    # On the event loop: a token verified before costs a lookup, not a trip to a worker thread; a
+    # new one is verified in a worker (the key set may have to be fetched).
     container: Container = request.app.state.container
-    found = container.authenticator.authenticate(authorization)
+    found = container.authenticator.cached(authorization)
+    if found is None:
+        found = await run_in_threadpool(container.authenticator.authenticate, authorization)
     request.state.school_id = found.school_id
     context.school_id.set(found.school_id)
     return found

@@ -9,7 +9,7 @@ No ``from __future__ import annotations``: FastAPI must see the route's annotati
 the caller's dependency type is local to ``roster_router``.
 """
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Self
 
 from fastapi import APIRouter, Depends, Query
@@ -109,7 +109,7 @@ class AssignmentPage(BaseModel):
     next_cursor: str | None
 
 
-def roster_router(listings: RosterListings, caller: Callable[..., Principal]) -> APIRouter:
+def roster_router(listings: RosterListings, caller: Callable[..., Awaitable[Principal]]) -> APIRouter:
     """The listing routes; ``caller`` is the app's dependency that authenticates the request."""
     router = APIRouter(prefix="/v1", tags=["roster"], responses=problems(*READ))
     Caller = Annotated[Principal, Depends(caller)]

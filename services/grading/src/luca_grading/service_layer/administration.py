@@ -7,6 +7,7 @@ from luca_grading.domain.model import Assignment
 from luca_grading.service_layer.assignment_cache import AssignmentCache
 from luca_grading.service_layer.common import check_id, check_name
 from luca_grading.service_layer.ports import Clock, RepositoryFactory
+from luca_grading.service_layer.roster_cache import RosterCache
 from luca_kernel.access import Principal
 from luca_kernel.errors import NotFound, UnknownCourse, UnknownSubject, UnknownTerm
 from luca_kernel.ids import CourseId, StudentId, SubjectId, TeacherId, TermId
@@ -15,11 +16,18 @@ from luca_kernel.roster import Course, Student, Subject, Term
 
 class SchoolAdministration:
     def __init__(
-        self, *, repositories: RepositoryFactory, clock: Clock, assignments: AssignmentCache
+        self,
+        *,
+        repositories: RepositoryFactory,
+        clock: Clock,
+        assignments: AssignmentCache,
+        roster: RosterCache,
     ) -> None:
         self._repositories = repositories
         self._clock = clock
         self._assignments = assignments
+        # Recording trusts it for a bounded time: this task's own changes drop its entries at once.
+        self._roster = roster
 
     # -- roster --------------------------------------------------------------------------------
     def put_course(self, principal: Principal, course_id: str, name: str) -> Course:
@@ -51,6 +59,7 @@ class SchoolAdministration:
             check_name(display_name),
         )
         repo.put_student(student)
+        self._roster.forget_courses(principal.school_id)
         return student
 
     # -- terms ---------------------------------------------------------------------------------
@@ -58,7 +67,9 @@ class SchoolAdministration:
         """Creates a term (open) or renames it; a closed term stays closed."""
         access.require_admin(principal)
         term = Term(principal.school_id, TermId(check_id(term_id, "term_id")), check_name(name))
-        return self._repositories.for_school(principal.school_id).put_term(term)
+        stored = self._repositories.for_school(principal.school_id).put_term(term)
+        self._roster.forget_term(principal.school_id, term.term_id)
+        return stored
 
     def close_term(self, principal: Principal, term_id: str) -> Term:
         """Closes a term: no new grades, teachers can no longer correct its grades, and the government
@@ -67,6 +78,7 @@ class SchoolAdministration:
         tid = TermId(check_id(term_id, "term_id"))
         repo = self._repositories.for_school(principal.school_id)
         closed = repo.close_term(tid, self._clock.now(), principal.actor_id)
+        self._roster.forget_term(principal.school_id, tid)
         if closed is None:
             raise UnknownTerm(f"term {tid!r} does not exist in this school", field="term_id")
         return closed

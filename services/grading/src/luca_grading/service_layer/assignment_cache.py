@@ -1,11 +1,11 @@
 """A teacher's assignments, kept in memory for a few seconds: read on every teacher's read, changed
 a few times a term.
 
-What the cache may serve stale is bounded: only reads, for at most ``ttl_seconds`` after an admin
-changes an assignment on another task (the task that made the change drops its entry at once).
-Writes never rely on it: recording and changing a grade check the assignment inside their
-transaction. The bound is far below what group changes already take to reach a signed-in user (their
-ID token, up to an hour).
+What the cache may serve stale is bounded: for at most ``ttl_seconds`` after an admin removes an
+assignment on another task (the task that made the change drops its entry at once), that teacher may
+still read, record and change grades under it. Writes look a missing assignment up again before
+refusing, so a new one is never refused. The bound is far below what group changes already take to
+reach a signed-in user (their ID token, up to an hour).
 """
 
 from __future__ import annotations

@@ -24,15 +24,9 @@ from luca_grading.service_layer.common import (
     check_idempotency_key,
     check_reason,
     fingerprint,
-    replay,
 )
-from luca_grading.service_layer.ports import (
-    ChangeGuards,
-    Clock,
-    IdempotencyRecord,
-    RepositoryFactory,
-    SchoolRepository,
-)
+from luca_grading.service_layer.ports import Clock, RepositoryFactory, SchoolRepository
+from luca_grading.service_layer.roster_cache import RosterCache
 from luca_kernel.access import Principal, Role
 from luca_kernel.errors import (
     Forbidden,
@@ -71,12 +65,19 @@ class ChangeRequest:
 
 class GradeChanges:
     def __init__(
-        self, *, repositories: RepositoryFactory, rules: RuleCache, clock: Clock, assignments: AssignmentCache
+        self,
+        *,
+        repositories: RepositoryFactory,
+        rules: RuleCache,
+        clock: Clock,
+        assignments: AssignmentCache,
+        roster: RosterCache,
     ) -> None:
         self._repositories = repositories
         self._rules = rules
         self._clock = clock
         self._assignments = assignments
+        self._roster = roster
 
     # -- reads ---------------------------------------------------------------------------------
     def get(self, principal: Principal, student_id: str, evaluation_id: str) -> Evaluation:
@@ -166,22 +167,27 @@ class GradeChanges:
                 "name the version you are changing (If-Match / expected_version)", field="expected_version"
             )
         repo = self._repositories.for_school(principal.school_id)
-        scope = f"change.{principal.subject}"
         request_print = fingerprint(
             {**payload, "student": sid, "evaluation": eid, "expected_version": request.expected_version}
         )
-        # A retry of a change that went through must get its first answer, although the grade has
-        # moved past the version it names.
-        first = self._replay(repo, repo.get_idempotency(scope, idempotency_key), request_print, sid)
-        if first is not None:
-            return first
+        # The change's idempotency record is its history entry, at the version it produces: a retry
+        # names the same version (If-Match) and finds its first attempt's entry there.
+        request_key = fingerprint(
+            {"school": principal.school_id, "scope": f"change.{principal.subject}", "key": idempotency_key}
+        )
         current = self._find(repo, sid, eid)
         access.require_grade_changer(principal, current)
-        teacher = self._teacher_guard(repo, principal, current)
+        if current.version != request.expected_version:
+            entry = None
+            if current.version > request.expected_version:
+                entry = repo.get_change_at(sid, current.evaluation_id, request.expected_version + 1)
+            if entry is None or entry.request_key != request_key:
+                # Not a retry: the caller learns the current version only where it may change it.
+                self._teacher_guard(repo, principal, current)
+            return self._replayed(current, entry, request_key, request_print)
+        self._teacher_guard(repo, principal, current)
         if current.retracted:
             raise Retracted(f"evaluation {eid!r} was retracted", context={"version": str(current.version)})
-        if current.version != request.expected_version:
-            raise _stale(current)
         values = new_values(current)
         now = self._clock.now()
         updated = replace(
@@ -208,28 +214,42 @@ class GradeChanges:
             before=values_of(current),
             after=values,
             correlation_id=request.correlation_id,
+            request_key=request_key,
+            request_fingerprint=request_print,
         )
-        record = IdempotencyRecord(scope=scope, key=idempotency_key, fingerprint=request_print, result_ref="")
-        guards = ChangeGuards(open_term=current.term_id if teacher else None, assigned_teacher=teacher)
-        outcome = repo.change_evaluation(updated, change, record, guards)
+        outcome = repo.change_evaluation(updated, change)
         if outcome.written:
             return Recorded(updated, replayed=False)
-        first = self._replay(repo, outcome.prior, request_print, sid)
-        if first is not None:
-            return first
-        if outcome.unassigned:
-            raise Forbidden(
-                f"you are not assigned to teach {current.subject_id!r} in course {current.course_id!r}"
+        # Another change (or a concurrent attempt of this one) took the version first.
+        return self._replayed(self._find(repo, sid, eid), outcome.entry, request_key, request_print)
+
+    @staticmethod
+    def _replayed(
+        current: Evaluation, entry: EvaluationChange | None, request_key: str, request_print: str
+    ) -> Recorded[Evaluation]:
+        """The answer when the grade is not at the version the caller named: this request's first
+        answer when ``entry`` (the change that took the next version) is this request's; 422 when it
+        is this key's with another body; else 412 naming the current version."""
+        if entry is None or entry.request_key != request_key:
+            raise _stale(current)
+        if entry.request_fingerprint != request_print:
+            raise IdempotencyKeyReused(
+                "this Idempotency-Key was already used for a different request", field="idempotency_key"
             )
-        if outcome.term_missing:
-            raise _unknown_term(current)
-        if outcome.term_closed:
-            raise _closed(current)
-        if outcome.stale:
-            raise _stale(self._find(repo, sid, eid))
-        raise IdempotencyKeyReused(
-            "idempotency key is in use by a request still in flight"
-        )  # pragma: no cover
+        # The grade as that change left it, although later changes may have followed.
+        first = replace(
+            current,
+            score=entry.after.score,
+            weight=entry.after.weight,
+            description=entry.after.description,
+            version=entry.version,
+            retracted=entry.kind is ChangeKind.RETRACTED,
+            updated_at=entry.changed_at,
+            updated_by=entry.changed_by,
+            change_reason=entry.reason,
+            correlation_id=entry.correlation_id,
+        )
+        return Recorded(first, replayed=True)
 
     # -- helpers -------------------------------------------------------------------------------
     def _repo(self, principal: Principal) -> SchoolRepository:
@@ -247,52 +267,29 @@ class GradeChanges:
     ) -> tuple[TeacherId | None, Sequence[Assignment]]:
         return self._assignments.of(principal, repo.assignments_of)
 
-    def _teacher_guard(
-        self, repo: SchoolRepository, principal: Principal, current: Evaluation
-    ) -> TeacherId | None:
-        """A teacher (not an admin) changes only within a held assignment and an open term; both are
-        checked again inside the write."""
+    def _teacher_guard(self, repo: SchoolRepository, principal: Principal, current: Evaluation) -> None:
+        """A teacher (not an admin) changes only within a held assignment and an open term, both from
+        this task's caches (bounded staleness, see ``roster_cache``; a refusal is looked up again)."""
         if principal.has(Role.ADMIN):
-            return None
+            return
         teacher, assignments = self._held(repo, principal)
+        if teacher is not None and not any(
+            a.course_id == current.course_id and a.subject_id == current.subject_id for a in assignments
+        ):
+            self._assignments.invalidate(principal.school_id, teacher)
+            teacher, assignments = self._held(repo, principal)
         access.require_assignment(assignments, current.course_id, current.subject_id)
-        term = repo.get_term(current.term_id)
+        term = self._roster.term(principal.school_id, current.term_id, repo.get_term)
         if term is None:
             raise _unknown_term(current)
         if term.closed:
             raise _closed(current)
-        return teacher
 
     def _require_reader(self, repo: SchoolRepository, principal: Principal, evaluation: Evaluation) -> None:
         if access.is_unrestricted(principal):
             return
         _, assignments = self._held(repo, principal)
         access.require_assignment(assignments, evaluation.course_id, evaluation.subject_id)
-
-    @staticmethod
-    def _replay(
-        repo: SchoolRepository, record: IdempotencyRecord | None, request: str, student_id: StudentId
-    ) -> Recorded[Evaluation] | None:
-        def load(ref: str) -> Evaluation | None:
-            change = repo.get_change(student_id, ref)
-            current = repo.find_evaluation(student_id, change.evaluation_id) if change else None
-            if change is None or current is None:
-                return None
-            # The grade as that change left it, although later changes may have followed.
-            return replace(
-                current,
-                score=change.after.score,
-                weight=change.after.weight,
-                description=change.after.description,
-                version=change.version,
-                retracted=change.kind is ChangeKind.RETRACTED,
-                updated_at=change.changed_at,
-                updated_by=change.changed_by,
-                change_reason=change.reason,
-                correlation_id=change.correlation_id,
-            )
-
-        return replay(record, request, load)
 
 
 def _stale(current: Evaluation) -> VersionMismatch:

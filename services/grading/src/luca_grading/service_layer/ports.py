@@ -34,58 +34,14 @@ class RecordingContext:
 
 
 @dataclass(frozen=True, slots=True)
-class Preconditions:
-    """What must hold when a grade is written, checked in the same atomic write: the student exists
-    and is enrolled in the course; (when given) the subject exists, the term exists and is open, and
-    the teacher holds the (course, subject) assignment."""
-
-    student_id: StudentId
-    course_id: CourseId
-    subject_id: SubjectId | None = None
-    term_id: TermId | None = None
-    assigned_teacher: TeacherId | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class CheckedWrite:
-    """The outcome of a write guarded by its idempotency key and its preconditions.
-
-    Either ``written``, or nothing was written and the fields say why: the key was used before
-    (``prior``), the student does not exist (``student_missing``), exists in another course
-    (``student``), or the subject does not exist (``subject_missing``).
-    """
-
-    written: bool
-    prior: IdempotencyRecord | None = None
-    student: Student | None = None
-    student_missing: bool = False
-    subject_missing: bool = False
-    term_missing: bool = False
-    term_closed: bool = False
-    unassigned: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class ChangeGuards:
-    """What must still hold when a grade changes, checked in the same atomic write as the change:
-    (when given) the term is open and the teacher holds the assignment. The version condition is
-    always there."""
-
-    open_term: TermId | None = None
-    assigned_teacher: TeacherId | None = None
-
-
-@dataclass(frozen=True, slots=True)
 class ChangeWrite:
-    """The outcome of a guarded change: ``written``, or why not (the key was used before, the grade
-    moved on from the expected version, the term closed, the assignment is gone)."""
+    """The outcome of a change: ``written``, or the grade has moved on from the expected version
+    (``stale``) and ``entry`` is the history entry that took the version the change wanted, when
+    there is one (the first attempt of a retry, or another request's change)."""
 
     written: bool
-    prior: IdempotencyRecord | None = None
     stale: bool = False
-    term_closed: bool = False
-    term_missing: bool = False
-    unassigned: bool = False
+    entry: EvaluationChange | None = None
 
 
 class SchoolRepository(Protocol):
@@ -119,11 +75,17 @@ class SchoolRepository(Protocol):
     ) -> bool: ...
     def assignments_of(self, teacher_id: TeacherId) -> Sequence[Assignment]: ...
 
-    def add_evaluation_checked(
-        self, evaluation: Evaluation, idempotency: IdempotencyRecord, preconditions: Preconditions
-    ) -> CheckedWrite:
-        """Writes the evaluation and its idempotency record with the preconditions checked in the
-        same atomic write: one call, no read. Nothing is written when the key was used before."""
+    def add_evaluation(self, evaluation: Evaluation) -> Evaluation | None:
+        """Writes a new grade at its key (derived from its recording request) unless that key holds
+        one: one conditional write, no read. None when written, else the grade found there."""
+        ...
+
+    def get_recorded(self, evaluation: Evaluation) -> Evaluation | None:
+        """The grade stored at the key ``evaluation`` would be written to (strongly consistent)."""
+        ...
+
+    def course_student_ids(self, course_id: CourseId) -> Sequence[StudentId]:
+        """The students enrolled in the course (its roster)."""
         ...
 
     def get_evaluation(self, student_id: StudentId, evaluation_ref: str) -> Evaluation | None: ...
@@ -131,19 +93,18 @@ class SchoolRepository(Protocol):
         """The evaluation as it stands now (a strongly consistent read), by its public id."""
         ...
 
-    def change_evaluation(
-        self,
-        changed: Evaluation,
-        change: EvaluationChange,
-        idempotency: IdempotencyRecord,
-        guards: ChangeGuards,
-    ) -> ChangeWrite:
+    def change_evaluation(self, changed: Evaluation, change: EvaluationChange) -> ChangeWrite:
         """Writes ``changed`` (version n+1) if the stored grade is still at version n, with its
-        history entry and idempotency record, atomically."""
+        history entry (which must not exist yet), atomically."""
+        ...
+
+    def get_change_at(
+        self, student_id: StudentId, evaluation_id: str, version: int
+    ) -> EvaluationChange | None:
+        """The history entry that produced ``version`` of the grade (strongly consistent)."""
         ...
 
     def evaluation_history(self, student_id: StudentId, evaluation_id: str) -> Sequence[EvaluationChange]: ...
-    def get_change(self, student_id: StudentId, change_ref: str) -> EvaluationChange | None: ...
     def student_evaluations(
         self, student_id: StudentId, term_id: TermId | None = None, subject_id: SubjectId | None = None
     ) -> Sequence[Evaluation]: ...

@@ -15,6 +15,7 @@ from luca_grading.domain.model import (
     Evaluation,
     SubjectAverage,
     averages_by_subject,
+    request_keyed_id,
 )
 from luca_grading.service_layer.assignment_cache import AssignmentCache
 from luca_grading.service_layer.common import (
@@ -26,14 +27,13 @@ from luca_grading.service_layer.common import (
     replay,
 )
 from luca_grading.service_layer.ports import (
-    CheckedWrite,
     Clock,
     IdempotencyRecord,
     IdGenerator,
-    Preconditions,
     RepositoryFactory,
     SchoolRepository,
 )
+from luca_grading.service_layer.roster_cache import RosterCache
 from luca_kernel.access import Principal, Role
 from luca_kernel.errors import (
     Forbidden,
@@ -103,12 +103,14 @@ class GradingService:
         clock: Clock,
         ids: IdGenerator,
         assignments: AssignmentCache,
+        roster: RosterCache,
     ) -> None:
         self._repositories = repositories
         self._rules = rules
         self._clock = clock
         self._ids = ids
         self._assignments = assignments
+        self._roster = roster
 
     # -- rules ---------------------------------------------------------------------------------
     def rule_for(self, principal: Principal, subject_id: str) -> GradingRule:
@@ -153,16 +155,18 @@ class GradingService:
     def record_evaluation(
         self, principal: Principal, command: RecordEvaluation, idempotency_key: str
     ) -> Recorded[Evaluation]:
+        """One conditional write at a key derived from the request: a retry lands on the grade its
+        first attempt wrote and is answered from it. The roster, term, subject and assignment checks
+        come from this task's caches (``roster_cache``: a refusal is always looked up again)."""
         access.require_grade_writer(principal)
         check_idempotency_key(idempotency_key, "idempotency_key")
         student_id = StudentId(check_id(command.student_id, "student_id"))
-        check_id(command.course_id, "course_id")
+        course_id = CourseId(check_id(command.course_id, "course_id"))
         subject_id = SubjectId(check_id(command.subject_id, "subject_id"))
-        check_id(command.term_id, "term_id")
+        term_id = TermId(check_id(command.term_id, "term_id"))
         if len(command.description) > MAX_TEXT:
             raise InvalidInput(f"description is longer than {MAX_TEXT} characters", field="description")
         repo = self._repositories.for_school(principal.school_id)
-        scope = f"evaluation.{principal.subject}"
         request = fingerprint(
             {
                 "student": student_id,
@@ -174,29 +178,92 @@ class GradingService:
                 "description": command.description,
             }
         )
-        rule = self._rules.cached(principal.school_id, subject_id)
-        if rule is None:
-            # Cold rule cache: one batched read answers a replay, the roster and the subject before
-            # the rule is loaded; the write below checks everything again, atomically.
-            known = repo.recording_context(scope, idempotency_key, student_id, subject_id)
-            first = self._replay_evaluation(repo, known.idempotency, request, student_id)
+        # The school and the caller's scope first: two schools or two callers never share an id,
+        # and the grade's slot (student, term, subject) keeps ids unique within the school.
+        evaluation_id = request_keyed_id(
+            principal.school_id,
+            f"evaluation.{principal.subject}",
+            idempotency_key,
+            student_id,
+            term_id,
+            subject_id,
+        )
+        try:
+            rule = self._checked_rule(repo, principal, student_id, course_id, subject_id, term_id)
+            score, weight = rule.validate_score(command.score), rule.validate_weight(command.weight)
+        except LucaError:
+            # A retry must get its first result even if the roster or the rule changed since.
+            probe = self._new_evaluation(principal, command, evaluation_id, request, Decimal(0), Decimal(0))
+            first = self._replay_evaluation(repo, repo.get_recorded(probe), request)
             if first is not None:
                 return first
-            self._require_enrolled(known.student, student_id, CourseId(command.course_id))
-            if known.subject is None:
-                raise UnknownSubject(
-                    f"subject {subject_id!r} does not exist in this school", field="subject_id"
-                )
-            rule = self._rule(repo, subject_id)
-        return self._record_checked(repo, principal, command, rule, scope, idempotency_key, request)
+            raise
+        evaluation = self._new_evaluation(principal, command, evaluation_id, request, score, weight)
+        stored = repo.add_evaluation(evaluation)
+        if stored is None:
+            return Recorded(evaluation, replayed=False)
+        first = self._replay_evaluation(repo, stored, request)
+        if first is None:  # pragma: no cover - stored is never None here
+            raise RuntimeError("the write was refused for no reported reason")
+        return first
+
+    def _checked_rule(
+        self,
+        repo: SchoolRepository,
+        principal: Principal,
+        student_id: StudentId,
+        course_id: CourseId,
+        subject_id: SubjectId,
+        term_id: TermId,
+    ) -> GradingRule:
+        """Everything a grade needs before it is written, the caller's first mistake first; the rule
+        in force for its subject."""
+        school = principal.school_id
+        if not self._roster.enrolled(school, course_id, student_id, repo.course_student_ids):
+            self._require_enrolled(repo.get_student(student_id), student_id, course_id)
+        teacher = _assignable(principal)
+        if teacher is not None:
+            # The assignment vouches for the subject: an admin can assign only an existing one.
+            if not self._holds(repo, principal, course_id, subject_id):
+                if not self._roster.subject_exists(school, subject_id, repo.get_subject):
+                    raise _unknown_subject(subject_id)
+                raise Forbidden(f"you are not assigned to teach {subject_id!r} in course {course_id!r}")
+        elif not self._roster.subject_exists(school, subject_id, repo.get_subject):
+            raise _unknown_subject(subject_id)
+        term = self._roster.term(school, term_id, repo.get_term)
+        if term is None:
+            raise UnknownTerm(f"term {term_id!r} does not exist in this school", field="term_id")
+        if term.closed:
+            raise TermClosed(f"term {term_id!r} is closed: no new grades", context={"term_id": term_id})
+        return self._rule(repo, subject_id)
+
+    def _holds(
+        self, repo: SchoolRepository, principal: Principal, course_id: CourseId, subject_id: SubjectId
+    ) -> bool:
+        """Whether the teacher holds the (course, subject) assignment; a miss is looked up again, so
+        an assignment just given on another task is never refused."""
+        teacher, held = self._assignments.of(principal, repo.assignments_of)
+        if any(a.course_id == course_id and a.subject_id == subject_id for a in held):
+            return True
+        if teacher is None:
+            return False
+        self._assignments.invalidate(principal.school_id, teacher)
+        _, held = self._assignments.of(principal, repo.assignments_of)
+        return any(a.course_id == course_id and a.subject_id == subject_id for a in held)
 
     def _new_evaluation(
-        self, principal: Principal, command: RecordEvaluation, score: Decimal, weight: Decimal
+        self,
+        principal: Principal,
+        command: RecordEvaluation,
+        evaluation_id: str,
+        request: str,
+        score: Decimal,
+        weight: Decimal,
     ) -> Evaluation:
         """The evaluation a validated command records (ids already checked, score and weight validated)."""
         return Evaluation(
             school_id=principal.school_id,
-            evaluation_id=self._ids.new_id(),
+            evaluation_id=evaluation_id,
             student_id=StudentId(command.student_id),
             course_id=CourseId(command.course_id),
             subject_id=SubjectId(command.subject_id),
@@ -207,102 +274,38 @@ class GradingService:
             recorded_at=self._clock.now(),
             description=command.description,
             correlation_id=command.correlation_id,
+            request_fingerprint=request,
         )
-
-    def _record_checked(
-        self,
-        repo: SchoolRepository,
-        principal: Principal,
-        command: RecordEvaluation,
-        rule: GradingRule,
-        scope: str,
-        idempotency_key: str,
-        request: str,
-    ) -> Recorded[Evaluation]:
-        """One atomic write with every precondition in it: the roster, the term open, the teacher's
-        assignment (which implies the subject exists; a service identity has the subject checked)."""
-        student_id, course_id = StudentId(command.student_id), CourseId(command.course_id)
-        try:
-            score, weight = rule.validate_score(command.score), rule.validate_weight(command.weight)
-        except LucaError:
-            # A retry must get its first result even if the rule changed since: look before refusing.
-            first = self._replay_evaluation(
-                repo, repo.get_idempotency(scope, idempotency_key), request, student_id
-            )
-            if first is not None:
-                return first
-            raise
-        evaluation = self._new_evaluation(principal, command, score, weight)
-        record = IdempotencyRecord(
-            scope=scope, key=idempotency_key, fingerprint=request, result_ref=evaluation.evaluation_id
-        )
-        teacher = _assignable(principal)
-        outcome = repo.add_evaluation_checked(
-            evaluation,
-            record,
-            Preconditions(
-                student_id,
-                course_id,
-                subject_id=None if teacher else evaluation.subject_id,
-                term_id=evaluation.term_id,
-                assigned_teacher=teacher,
-            ),
-        )
-        if outcome.written:
-            return Recorded(evaluation, replayed=False)
-        first = self._replay_evaluation(repo, outcome.prior, request, student_id)
-        if first is not None:
-            return first
-        self._refuse(repo, outcome, evaluation)
-        if outcome.prior is not None:  # pragma: no cover - a different body raised in the replay
-            raise IdempotencyKeyReused("idempotency key is in use by a request still in flight")
-        raise RuntimeError("the write was refused for no reported reason")  # pragma: no cover
-
-    def _refuse(self, repo: SchoolRepository, outcome: CheckedWrite, evaluation: Evaluation) -> None:
-        """Raises the error a refused write deserves, the caller's first mistake first."""
-        if outcome.student_missing or outcome.student is not None:
-            self._require_enrolled(outcome.student, evaluation.student_id, evaluation.course_id)
-        subject = evaluation.subject_id
-        if outcome.subject_missing or (outcome.unassigned and repo.get_subject(subject) is None):
-            raise UnknownSubject(f"subject {subject!r} does not exist in this school", field="subject_id")
-        if outcome.unassigned:
-            raise Forbidden(f"you are not assigned to teach {subject!r} in course {evaluation.course_id!r}")
-        if outcome.term_missing:
-            raise UnknownTerm(f"term {evaluation.term_id!r} does not exist in this school", field="term_id")
-        if outcome.term_closed:
-            raise TermClosed(
-                f"term {evaluation.term_id!r} is closed: no new grades",
-                context={"term_id": evaluation.term_id},
-            )
 
     def _replay_evaluation(
-        self,
-        repo: SchoolRepository,
-        record: IdempotencyRecord | None,
-        request: str,
-        student_id: StudentId,
+        self, repo: SchoolRepository, stored: Evaluation | None, request: str
     ) -> Recorded[Evaluation] | None:
-        def as_recorded(ref: str) -> Evaluation | None:
-            current = repo.get_evaluation(student_id, ref)
-            if current is None or current.version == 1:
-                return current
-            # Changed since: the first answer was version 1, as the first change's "before" kept it.
-            first_change = repo.evaluation_history(student_id, current.evaluation_id)[0]
-            return replace(
-                current,
-                score=first_change.before.score,
-                weight=first_change.before.weight,
-                description=first_change.before.description,
-                version=1,
-                retracted=False,
-                updated_at=None,
-                updated_by="",
-                change_reason="",
-                # The recording request's id is not kept once a change replaces it: unknown.
-                correlation_id="",
+        """The first answer to a request whose grade is ``stored``; 422 when the key was used with
+        another body; None when nothing is stored."""
+        if stored is None:
+            return None
+        if stored.request_fingerprint != request:
+            raise IdempotencyKeyReused(
+                "this Idempotency-Key was already used for a different request", field="idempotency_key"
             )
-
-        return replay(record, request, as_recorded)
+        if stored.version == 1:
+            return Recorded(stored, replayed=True)
+        # Changed since: the first answer was version 1, as the first change's "before" kept it.
+        first_change = repo.evaluation_history(stored.student_id, stored.evaluation_id)[0]
+        first = replace(
+            stored,
+            score=first_change.before.score,
+            weight=first_change.before.weight,
+            description=first_change.before.description,
+            version=1,
+            retracted=False,
+            updated_at=None,
+            updated_by="",
+            change_reason="",
+            # The recording request's id is not kept once a change replaces it: unknown.
+            correlation_id="",
+        )
+        return Recorded(first, replayed=True)
 
     def _require_enrolled(
         self, student: Student | None, student_id: StudentId, course_id: CourseId
@@ -453,6 +456,10 @@ class GradingService:
         if _assignable(principal):
             access.require_assignment(self.assignments(repo, principal), student.course_id)
         return BehaviorProfile.from_notes(sid, repo.behavior_notes(sid))
+
+
+def _unknown_subject(subject_id: SubjectId) -> UnknownSubject:
+    return UnknownSubject(f"subject {subject_id!r} does not exist in this school", field="subject_id")
 
 
 def _assignable(principal: Principal) -> TeacherId | None:
