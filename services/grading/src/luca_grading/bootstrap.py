@@ -82,6 +82,7 @@ def bootstrap(
         ids=ids or UuidIds(),
         assignments=assignments,
         roster=roster,
+        legacy_idempotency_guard=settings.legacy_idempotency_guard,
     )
     metrics = RequestMetrics(
         namespace=settings.metrics_namespace, service=settings.service_name, sink=metrics_sink

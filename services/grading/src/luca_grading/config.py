@@ -47,6 +47,9 @@ class GradingSettings(BaseSettings):
     # How long a task may accept a grade on a roster, term or subject read before another task
     # changed it (refusals are always looked up again; see service_layer/roster_cache.py).
     roster_cache_ttl_seconds: float = Field(default=60.0, ge=0, le=3600)
+    # Answer a recording retry from the idempotency record the previous version (0.2) wrote; set
+    # LUCA_LEGACY_IDEMPOTENCY_GUARD=false once every task runs 0.3 or later (it costs one read per grade).
+    legacy_idempotency_guard: bool = True
     max_body_bytes: int = Field(default=16 * 1024, gt=0)
 
     rest_host: str = "127.0.0.1"

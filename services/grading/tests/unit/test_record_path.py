@@ -10,6 +10,7 @@ from conftest import Clocked
 
 from grading_fakes import FakeRepositories, admin, teacher
 from luca_grading.service_layer.administration import SchoolAdministration
+from luca_grading.service_layer.ports import IdempotencyRecord
 from luca_grading.service_layer.services import GradingService, RecordEvaluation
 from luca_kernel.errors import Forbidden, IdempotencyKeyReused, InvalidInput, TermClosed, UnknownStudent
 from luca_kernel.ids import CourseId, SchoolId, StudentId, TermId
@@ -156,3 +157,42 @@ def test_a_retry_after_the_student_moved_still_gets_its_first_answer(
 
     assert again.replayed
     assert again.value == first.value
+
+
+def test_with_the_upgrade_guard_a_retry_of_a_grade_the_previous_version_recorded_gets_that_grade(
+    service: GradingService, repositories: FakeRepositories
+) -> None:
+    # What 0.2 left behind: the grade at a random id and an idempotency record naming it.
+    recorded = service.record_evaluation(teacher(), grade(), KEY).value
+    school = repositories.schools["school-a"]
+    legacy = replace(recorded, evaluation_id="legacy-0001")
+    school.evaluations = {legacy.evaluation_id: legacy}
+    school.idempotency[("evaluation.sub-t-1", KEY)] = IdempotencyRecord(
+        scope="evaluation.sub-t-1",
+        key=KEY,
+        fingerprint=recorded.request_fingerprint,
+        result_ref="legacy-0001",
+    )
+    guarded = GradingService(
+        repositories=repositories,
+        rules=service._rules,
+        clock=service._clock,
+        ids=service._ids,
+        assignments=service._assignments,
+        roster=service._roster,
+        legacy_idempotency_guard=True,
+    )
+    school.calls.clear()
+
+    again = guarded.record_evaluation(teacher(), grade(), KEY)
+
+    assert again.replayed
+    assert again.value.evaluation_id == "legacy-0001"
+    assert list(school.evaluations) == ["legacy-0001"]
+    assert "add_evaluation" not in school.calls
+    with pytest.raises(IdempotencyKeyReused):
+        guarded.record_evaluation(teacher(), grade("5.0"), KEY)
+    # A new key is recorded as 0.3 does, after one look for a record 0.2 would have written.
+    fresh = guarded.record_evaluation(teacher(), grade(), "key-record-0002")
+    assert not fresh.replayed
+    assert fresh.value.evaluation_id.startswith("r-")

@@ -104,7 +104,11 @@ class GradingService:
         ids: IdGenerator,
         assignments: AssignmentCache,
         roster: RosterCache,
+        legacy_idempotency_guard: bool = False,
     ) -> None:
+        """``legacy_idempotency_guard``: also answer a recording retry from the idempotency record the
+        previous version wrote (see ``_legacy_replay``)."""
+        self._legacy_guard = legacy_idempotency_guard
         self._repositories = repositories
         self._rules = rules
         self._clock = clock
@@ -195,9 +199,15 @@ class GradingService:
             # A retry must get its first result even if the roster or the rule changed since.
             probe = self._new_evaluation(principal, command, evaluation_id, request, Decimal(0), Decimal(0))
             first = self._replay_evaluation(repo, repo.get_recorded(probe), request)
+            if first is None and self._legacy_guard:
+                first = self._legacy_replay(repo, principal, idempotency_key, request, student_id)
             if first is not None:
                 return first
             raise
+        if self._legacy_guard:
+            legacy = self._legacy_replay(repo, principal, idempotency_key, request, student_id)
+            if legacy is not None:
+                return legacy
         evaluation = self._new_evaluation(principal, command, evaluation_id, request, score, weight)
         stored = repo.add_evaluation(evaluation)
         if stored is None:
@@ -206,6 +216,21 @@ class GradingService:
         if first is None:  # pragma: no cover - stored is never None here
             raise RuntimeError("the write was refused for no reported reason")
         return first
+
+    def _legacy_replay(
+        self,
+        repo: SchoolRepository,
+        principal: Principal,
+        idempotency_key: str,
+        request: str,
+        student_id: StudentId,
+    ) -> Recorded[Evaluation] | None:
+        """A retry whose first attempt ran on the previous version (an idempotency record and a grade
+        at a random id) must get that grade, not a second one at the derived id. One consistent read
+        per recording while the guard is on; turned off once no retry can span the upgrade (the
+        records expire after 30 days, retries come within minutes)."""
+        record = repo.get_idempotency(f"evaluation.{principal.subject}", idempotency_key)
+        return replay(record, request, lambda ref: repo.find_evaluation(student_id, ref))
 
     def _checked_rule(
         self,
