@@ -339,6 +339,18 @@ def teacher_records_grades(stage: Stage, school: str) -> None:
             json=body | {"score": "75"},
         )
         assert out_of_scale.status_code == 422  # graded with the default (Chilean 1-7) rule
+        # A behaviour note keeps an idempotency record (a grade is its own, at an id from its key).
+        note = rest.post(
+            "/v1/behavior-notes",
+            headers=teacher | {"Idempotency-Key": "note-key-0001"},
+            json={
+                "student_id": "st-1",
+                "course_id": "1A",
+                "kind": "positive",
+                "text": "Ayudó a un compañero",
+            },
+        )
+        assert note.status_code == 201, note.text
 
 
 def test_create_again_finishes_or_confirms_and_refuses_another_school_under_the_id(
@@ -502,8 +514,8 @@ def test_after_delete_nothing_of_the_school_remains_and_the_other_is_unchanged(
     for s in (school, other):
         assert create(stage, s) == 0
         seed(stage, s)
-    # Written by the service itself: grades, their history and idempotency records, which nothing
-    # in the school's partitions points at.
+    # Written by the service itself: a grade, a note and the note's idempotency record, which
+    # nothing in the school's partitions points at.
     teacher_records_grades(stage, school)
     assert [i for i in stage.scan(school) if i["type"]["S"] == "Idempotency"]
     other_before = stage.snapshot(other)
