@@ -7,13 +7,17 @@ kept for the life of the process, whose credentials refresh themselves (botocore
 RefreshableCredentials calls AssumeRole again shortly before expiry). Every client shares one
 botocore session and the same connection settings.
 
+A batch of several schools (the grade processor's) instead gets one client on the batch role,
+narrowed by a session policy to exactly its schools (``dynamodb_for_schools``, ``batch_access``).
+
 Without a tenant role configured (unit tests against a bare emulator), one shared client is used.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Collection, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +26,8 @@ import botocore.session
 from botocore.config import Config
 from botocore.credentials import RefreshableCredentials
 from cachetools import LRUCache
+
+from luca_platform import batch_access
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -51,6 +57,8 @@ class AwsClients:
         session_seconds: int = 3600,
         refresh_margin_seconds: int = 300,
         max_schools: int = 2048,
+        batch_role_arn: str | None = None,
+        batch_session_seconds: int = 900,
     ) -> None:
         self._region = region
         self._endpoint_url = endpoint_url
@@ -63,11 +71,15 @@ class AwsClients:
         self._school_clients: LRUCache[str, DynamoDBClient] = LRUCache(maxsize=max_schools)
         self._shared: DynamoDBClient | None = None
         self._sts: STSClient | None = None
+        self._batch_role_arn = batch_role_arn
+        self._batch_session_seconds = batch_session_seconds
+        # A batch's schools -> (client, monotonic time its credentials stop being used).
+        self._batch_clients: LRUCache[frozenset[str], tuple[DynamoDBClient, float]] = LRUCache(maxsize=64)
         self.clients_created = 0
         self.assume_role_calls = 0
 
     @classmethod
-    def from_settings(cls, settings: AwsSettings) -> AwsClients:
+    def from_settings(cls, settings: AwsSettings, *, batch_role_arn: str | None = None) -> AwsClients:
         """The clients a service's settings describe: one way, one set of refresh settings."""
         return cls(
             region=settings.aws_region,
@@ -75,6 +87,7 @@ class AwsClients:
             tenant_role_arn=settings.tenant_role_arn,
             session_seconds=settings.tenant_session_seconds,
             refresh_margin_seconds=settings.tenant_refresh_margin_seconds,
+            batch_role_arn=batch_role_arn,
         )
 
     @property
@@ -102,6 +115,48 @@ class AwsClients:
         with self._lock:
             # Another thread may have won; keep one client per school.
             return self._school_clients.setdefault(school_id, client)
+
+    def dynamodb_for_schools(self, schools: Collection[str], actions: Sequence[str]) -> DynamoDBClient:
+        """One client for every school in ``schools`` and no other (a batch's session in AWS).
+
+        The caller groups a batch's schools first (``batch_access.group_schools``) so that each
+        group's session policy fits. The client lives as long as its credentials, minus the margin:
+        a school set seen again (a one-school batch, the next batch of the same recess) reuses it.
+        """
+        group = frozenset(schools)
+        if not group:
+            raise ValueError("a batch client needs at least one school")
+        if not self.scoped:
+            return self.dynamodb_for(next(iter(group)))
+        if self._batch_role_arn is None:
+            raise RuntimeError("a batch of schools needs the batch role (LUCA_BATCH_ROLE_ARN)")
+        now = time.monotonic()
+        with self._lock:
+            cached = self._batch_clients.get(group)
+        if cached is not None and cached[1] > now:
+            return cached[0]
+        policy = batch_access.session_policy(group, actions)
+        self.assume_role_calls += 1
+        creds = self.sts().assume_role(
+            RoleArn=self._batch_role_arn,
+            RoleSessionName=f"luca-batch-{len(group)}-schools",
+            DurationSeconds=self._batch_session_seconds,
+            Policy=policy,
+        )["Credentials"]
+        with self._lock:
+            # Static credentials on the shared session: a client costs milliseconds, not a session.
+            self.clients_created += 1
+            client = self._base.client(
+                "dynamodb",
+                endpoint_url=self._endpoint_url,
+                config=CLIENT_CONFIG,
+                aws_access_key_id=creds["AccessKeyId"],
+                aws_secret_access_key=creds["SecretAccessKey"],
+                aws_session_token=creds["SessionToken"],
+            )
+            usable_until = now + max(self._batch_session_seconds - self._refresh_margin, 0)
+            self._batch_clients[group] = (client, usable_until)
+        return client
 
     def _make_client(self, session: boto3.Session) -> DynamoDBClient:
         self.clients_created += 1
