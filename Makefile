@@ -83,8 +83,11 @@ fuzz: setup
 bench: setup
 	$(PY) -m bench.interactive
 
+# The burst path twice: three schools whose recesses overlap by a quarter (bench/out/burst.*), then
+# 50 schools' recess at once (bench/out/burst-50.*), each against its naive baseline.
 bench-burst: setup
 	$(PY) -m bench.burst
+	$(PY) -m bench.burst --schools 50 --overlap 1 --students 60 --name burst-50
 
 bench-govsync: setup
 	$(PY) -m bench.govsync

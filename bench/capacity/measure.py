@@ -115,7 +115,7 @@ def measure(*, students: int, history: int, repeat: int, batches: int, cpu_secon
                 )
                 burst = measure_burst.run(
                     meter, region=res.region, endpoint=res.endpoint_url, table=res.table_name,
-                    tenant_role=res.tenant_role_arn, students=students, batches=batches, progress=progress,
+                    batch_role=res.batch_role_arn, students=students, batches=batches, progress=progress,
                 )  # fmt: skip
                 close_term(built)
                 assert platform.govsync is not None

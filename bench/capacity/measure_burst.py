@@ -66,14 +66,14 @@ def sqs_event(bodies: list[dict[str, Any]], school: str) -> dict[str, Any]:
 
 
 def run(
-    meter: Meter, *, region: str, endpoint: str, table: str, tenant_role: str, students: int, batches: int,
+    meter: Meter, *, region: str, endpoint: str, table: str, batch_role: str, students: int, batches: int,
     progress: Progress,
 ) -> dict[str, Any]:  # fmt: skip
     batch_size = PLATFORM_DEFINITION.ingest.batch_size
     settings = IngestSettings(
-        table_name=table, aws_region=region, aws_endpoint_url=endpoint, tenant_role_arn=tenant_role
+        table_name=table, aws_region=region, aws_endpoint_url=endpoint, batch_role_arn=batch_role
     )
-    app = build(settings, AwsClients(region=region, endpoint_url=endpoint, tenant_role_arn=tenant_role))
+    app = build(settings, AwsClients(region=region, endpoint_url=endpoint, batch_role_arn=batch_role))
     rng = random.Random(5)
     roster = grading_app.students(students)
     context = SimpleNamespace(aws_request_id="capacity", function_name="grade-processor")

@@ -80,6 +80,28 @@ class TenantRoleDefinition:
 
 
 @dataclass(frozen=True, slots=True)
+class BatchRoleDefinition:
+    """The role the grade processor assumes once per batch of several schools' events.
+
+    Its own policy allows the table only on school keys (``SCHOOL#*``); every session narrows that
+    with an inline session policy naming exactly the batch's schools (``luca_platform.batch_access``),
+    and IAM grants only the intersection (docs/decisions/0011-burst-write-path.md). Sessions last the
+    minimum, 15 minutes: one is used for one batch, or the next batches of the same schools.
+    """
+
+    name: str = "luca-tenant-batch-access"
+    session_duration_seconds: int = 900
+    leading_key_pattern: str = "SCHOOL#*"
+    # The processor's calls (``luca_ingest.adapters.dynamodb_store.BATCH_ACTIONS``, checked by a test):
+    # TransactWriteItems is authorised per action, as PutItem.
+    actions: tuple[str, ...] = (
+        "dynamodb:GetItem",
+        "dynamodb:BatchGetItem",
+        "dynamodb:PutItem",
+    )
+
+
+@dataclass(frozen=True, slots=True)
 class ServiceIdentityDefinition:
     """The KMS key that signs internal service-identity tokens (RS256, one school per token).
 
@@ -451,6 +473,7 @@ class PlatformDefinition:
     table: TableDefinition = field(default_factory=TableDefinition)
     user_pool: UserPoolDefinition = field(default_factory=UserPoolDefinition)
     tenant_role: TenantRoleDefinition = field(default_factory=TenantRoleDefinition)
+    batch_role: BatchRoleDefinition = field(default_factory=BatchRoleDefinition)
     service_identity: ServiceIdentityDefinition = field(default_factory=ServiceIdentityDefinition)
     throttling: ThrottlingDefinition = field(default_factory=ThrottlingDefinition)
     authorizer: AuthorizerDefinition = field(default_factory=AuthorizerDefinition)
@@ -492,12 +515,17 @@ class PlatformDefinition:
             self.grading.task_role_name,
             self.govsync_api.task_role_name,
             self.analytics_api.task_role_name,
-            self.ingest.role_name,
             self.govsync.tasks_role_name,
             self.govsync.starter_role_name,
             # Operators read a sync's progress and a student's events as that school, never the table.
             self.operator_role_name,
         )
+
+    @property
+    def batch_workload_roles(self) -> tuple[str, ...]:
+        """The roles that act for a batch's schools at once: the batch role's trust admits exactly these."""
+        # The operators' ``luca dlq list`` runs the processor's own read (a dry run) on a stage.
+        return (self.ingest.role_name, self.operator_role_name)
 
 
 PLATFORM_DEFINITION = PlatformDefinition()

@@ -68,6 +68,9 @@ class StageResources:
     user_pool_id: str = ""
     # The ops alerts topic the per-school p95 alarm notifies.
     alerts_topic_arn: str = ""
+    # The grade processor's batch role (``luca dlq list`` reads as the processor does); empty in a
+    # document published before it.
+    batch_role_arn: str = ""
     # LOG_* key -> log group name.
     log_groups: Mapping[str, str] = field(default_factory=dict)
     version: int = DOCUMENT_VERSION

@@ -48,6 +48,7 @@ pytestmark = pytest.mark.infra
 DEFINITION = PLATFORM_DEFINITION
 INGEST = DEFINITION.ingest
 TENANT = DEFINITION.tenant_role
+BATCH = DEFINITION.batch_role
 INGEST_STACK = "LucaIngest"
 EDGE_STACK = "LucaEdge"
 SCHEMA_PACKAGE = "luca.ingest.v1.schemas"
@@ -55,6 +56,7 @@ SCHEMA_PACKAGE = "luca.ingest.v1.schemas"
 ACCOUNT = "111122223333"
 REGION = "eu-west-1"
 TENANT_ARN = f"arn:aws:iam::{ACCOUNT}:role/{TENANT.name}"
+BATCH_ARN = f"arn:aws:iam::{ACCOUNT}:role/{BATCH.name}"
 TABLE_ARN = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{DEFINITION.table.name}"
 PROCESSOR_ROLE_NAME = INGEST.role_name
 QUEUE_ARN = f"arn:aws:sqs:{REGION}:{ACCOUNT}:{INGEST.queue_name}"
@@ -247,9 +249,8 @@ def test_environment_is_what_the_handler_reads(synthesized: Any, ingest: dict[st
     resolved = {name: resolve(value) for name, value in environment.items()}
     settings = IngestSettings.from_environment(resolved)
     assert settings.table_name == DEFINITION.table.name
-    assert settings.tenant_role_arn == TENANT_ARN
-    assert settings.tenant_session_seconds == TENANT.session_duration_seconds
-    assert settings.tenant_refresh_margin_seconds == TENANT.refresh_margin_seconds
+    assert settings.batch_role_arn == BATCH_ARN
+    assert settings.tenant_role_arn is None  # the processor has no per-school sessions
     assert settings.metrics_namespace == DEFINITION.metrics_namespace
     assert resolved["POWERTOOLS_SERVICE_NAME"] == PROCESSOR_SERVICE
     assert resolved["POWERTOOLS_LOG_LEVEL"] == "INFO"
@@ -260,11 +261,11 @@ def test_environment_is_what_the_handler_reads(synthesized: Any, ingest: dict[st
 
 
 # -- the function's identity -------------------------------------------------------------------------
-def test_processor_role_has_no_table_access_and_may_only_become_a_school(
+def test_processor_role_has_no_table_access_and_may_only_assume_the_batch_role(
     synthesized: Any, ingest: dict[str, Any]
 ) -> None:
     role = ingest["role"]
-    # Named: the tenant role's trust (LucaData) admits it by this name.
+    # Named: the batch role's trust (LucaData) admits it by this name.
     assert role["RoleName"] == PROCESSOR_ROLE_NAME
     assert role["AssumeRolePolicyDocument"]["Statement"] == [
         {"Action": "sts:AssumeRole", "Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}}
@@ -277,7 +278,6 @@ def test_processor_role_has_no_table_access_and_may_only_become_a_school(
     assert not any(action.lower().startswith("dynamodb:") for action in actions)
     assert actions == SQS_CONSUME | {
         "sts:AssumeRole",
-        "sts:TagSession",
         "logs:CreateLogStream",
         "logs:PutLogEvents",
         "xray:PutTraceSegments",
@@ -285,8 +285,8 @@ def test_processor_role_has_no_table_access_and_may_only_become_a_school(
     }
     by_service = {_as_list(s["Action"])[0].split(":")[0]: s for s in statements}
     assert len(by_service) == len(statements)
-    assert set(_as_list(by_service["sts"]["Action"])) == {"sts:AssumeRole", "sts:TagSession"}
-    assert by_service["sts"]["Resource"] == TENANT_ARN
+    assert set(_as_list(by_service["sts"]["Action"])) == {"sts:AssumeRole"}
+    assert by_service["sts"]["Resource"] == BATCH_ARN
     assert by_service["sqs"]["Resource"] == QUEUE_ARN
     assert by_service["logs"]["Resource"] == "log-group-arn"
     assert by_service["xray"]["Resource"] == "*"
@@ -297,16 +297,16 @@ def test_processor_role_has_no_table_access_and_may_only_become_a_school(
 
 @pytest.fixture(scope="module")
 def processor_iam(synthesized: Any, ingest: dict[str, Any]) -> dict[str, Any]:
-    """The processor's identity policy (ingest stack) and the tenant role's trust (data stack)."""
+    """The processor's identity policy (ingest stack) and the batch role's trust (data stack)."""
     # A table import would only appear if the role were given table access: resolve it, so the
     # simulation below reports that access instead of failing to read the policy.
     resolve_ingest = _resolver(
         {ingest["queue_id"]: QUEUE_ARN, ingest["log_group_id"]: "log-group-arn"}, {"LucaData:": TABLE_ARN}
     )
-    (tenant,) = [
+    (batch,) = [
         r
         for r in synthesized.resources("LucaData", "AWS::IAM::Role").values()
-        if r["Properties"].get("RoleName") == TENANT.name
+        if r["Properties"].get("RoleName") == BATCH.name
     ]
     # The trust names the processor's role by its name: nothing to import from this stack.
     return {
@@ -314,7 +314,7 @@ def processor_iam(synthesized: Any, ingest: dict[str, Any]) -> dict[str, Any]:
             "Version": "2012-10-17",
             "Statement": resolve_ingest(_policy_statements(synthesized, INGEST_STACK, ingest["role_id"])),
         },
-        "trust": _resolver({}, {})(tenant["Properties"]["AssumeRolePolicyDocument"]),
+        "trust": _resolver({}, {})(batch["Properties"]["AssumeRolePolicyDocument"]),
     }
 
 
@@ -343,30 +343,30 @@ def _request(
     return request
 
 
-def test_processor_becomes_one_school_and_never_touches_the_table_itself(
+def test_processor_assumes_only_the_batch_role_and_never_touches_the_table_itself(
     simulate_iam: Any, processor_iam: dict[str, Any]
 ) -> None:
-    tag = TENANT.session_tag
+    def assume(**kwargs: Any) -> dict[str, Any]:
+        return _request(processor_iam, resource=BATCH_ARN, context={}, trust=True, **kwargs)
 
-    def assume(tags: dict[str, str], **kwargs: Any) -> dict[str, Any]:
-        context: dict[str, Any] = {f"aws:RequestTag/{key}": value for key, value in tags.items()}
-        if tags:
-            context["aws:TagKeys"] = sorted(tags)
-        return _request(processor_iam, resource=TENANT_ARN, context=context, trust=True, **kwargs)
-
-    expectations: dict[str, tuple[dict[str, Any], str]] = {}
-    for action in ("sts:AssumeRole", "sts:TagSession"):
-        for label, tags, outcome in (
-            ("one school", {tag: "A"}, "Allowed"),
-            ("no tag", {}, "ImplicitlyDenied"),
-            ("extra tag", {tag: "A", "role": "admin"}, "ImplicitlyDenied"),
-            ("wildcard school", {tag: "*"}, "ImplicitlyDenied"),
-        ):
-            expectations[f"{action} {label}"] = (assume(tags, action=action), outcome)
-        expectations[f"{action} as another role"] = (
-            assume({tag: "A"}, action=action, role_name="some-other-role"),
+    expectations: dict[str, tuple[dict[str, Any], str]] = {
+        "assume the batch role": (assume(action="sts:AssumeRole"), "Allowed"),
+        "assume it as another role": (
+            assume(action="sts:AssumeRole", role_name="some-other-role"),
             "ImplicitlyDenied",
-        )
+        ),
+        # No per-school sessions any more: the tenant role is not the processor's.
+        "assume the tenant role": (
+            _request(
+                processor_iam,
+                action="sts:AssumeRole",
+                resource=TENANT_ARN,
+                context={f"aws:RequestTag/{TENANT.session_tag}": "A", "aws:TagKeys": [TENANT.session_tag]},
+                trust=False,
+            ),
+            "ImplicitlyDenied",
+        ),
+    }
     own_key = roster_contract.student_pk("A", "1")
     for action in (*TENANT.actions, "dynamodb:Scan"):
         expectations[f"own identity {action}"] = (
@@ -384,7 +384,7 @@ def test_processor_becomes_one_school_and_never_touches_the_table_itself(
             processor_iam,
             action="sts:AssumeRole",
             resource=f"arn:aws:iam::{ACCOUNT}:role/admin",
-            context={f"aws:RequestTag/{tag}": "A", "aws:TagKeys": [tag]},
+            context={},
             trust=False,
         ),
         "ImplicitlyDenied",

@@ -11,7 +11,6 @@ THEN only its own school's keys are allowed, on the table and on every index; an
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -22,67 +21,34 @@ from luca_platform.contracts import grades as grades_contract
 from luca_platform.contracts import roster as roster_contract
 from luca_platform.contracts import rules as rules_contract
 from luca_platform.table import keys
+from synthesized_iam import (
+    ACCOUNT,
+    DATA,
+    SERVICE_KEY_ARN,
+    TABLE_ARN,
+    Simulate,
+    assert_simulated,
+    resolve,
+)
+from synthesized_iam import as_list as _as_list
+from synthesized_iam import policy_of as _policy_of
+from synthesized_iam import role_named as _role_named
 
 pytestmark = pytest.mark.infra
 
-DATA = "LucaData"
 GRADING = "LucaGrading"
-ACCOUNT = "111122223333"
 OTHER_ACCOUNT = "444455556666"
-REGION = "eu-west-1"
-# The session fixture ``simulate_iam`` (conftest): named requests in, the policy engine's decisions out.
-Simulate = Callable[[dict[str, dict[str, Any]]], dict[str, str]]
 TENANT = PLATFORM_DEFINITION.tenant_role
 GRADING_TASK_ROLE = PLATFORM_DEFINITION.grading.task_role_name
 SCHOOL_WORKLOAD_ROLES = PLATFORM_DEFINITION.school_workload_roles
 TABLE = PLATFORM_DEFINITION.table
-TABLE_ARN = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{TABLE.name}"
 TENANT_ARN = f"arn:aws:iam::{ACCOUNT}:role/{TENANT.name}"
-SERVICE_KEY_ARN = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/service-identity"
 SCHOOL_TAG = f"aws:PrincipalTag/{TENANT.session_tag}"
 # What only the tenant role may do on the table (the stream's read actions are the lake pipe's).
 TABLE_DATA_ACTIONS = {*TENANT.actions, "dynamodb:Scan", "dynamodb:*"}
 
 
 # -- reading the synthesized policies ---------------------------------------------------------------
-def _role_named(synthesized: Any, stack: str, name: str) -> tuple[str, dict[str, Any]]:
-    (found,) = [
-        (lid, role)
-        for lid, role in synthesized.resources(stack, "AWS::IAM::Role").items()
-        if role["Properties"].get("RoleName") == name
-    ]
-    return found
-
-
-def resolve(value: Any) -> Any:
-    """Resolve the intrinsics these policies use, with a fake account and region."""
-    if isinstance(value, list):
-        return [resolve(item) for item in value]
-    if not isinstance(value, dict):
-        return value
-    if set(value) == {"Ref"}:
-        return {"AWS::Partition": "aws", "AWS::Region": REGION, "AWS::AccountId": ACCOUNT}[value["Ref"]]
-    if set(value) == {"Fn::Join"}:
-        separator, parts = value["Fn::Join"]
-        return separator.join(str(resolve(part)) for part in parts)
-    if set(value) == {"Fn::ImportValue"}:
-        # A grading policy imports the identity stack's service-identity key, nothing else.
-        assert value["Fn::ImportValue"].startswith("LucaIdentity:"), value
-        assert "ServiceIdentity" in value["Fn::ImportValue"], value
-        return SERVICE_KEY_ARN
-    return {key: resolve(item) for key, item in value.items()}
-
-
-def _policy_of(synthesized: Any, stack: str, role_logical_id: str) -> dict[str, Any]:
-    policies = [
-        policy["Properties"]["PolicyDocument"]
-        for policy in synthesized.resources(stack, "AWS::IAM::Policy").values()
-        if {"Ref": role_logical_id} in policy["Properties"]["Roles"]
-    ]
-    assert len(policies) == 1, f"expected one policy on {role_logical_id}"
-    return policies[0]
-
-
 @pytest.fixture(scope="module")
 def iam(synthesized: Any) -> dict[str, Any]:
     tenant, tenant_role = _role_named(synthesized, DATA, TENANT.name)
@@ -140,7 +106,7 @@ def test_task_role_may_only_assume_the_tenant_role_verify_service_tokens_and_wri
             assert statement_actions == set(PLATFORM_DEFINITION.service_identity.verify_actions)
 
 
-def test_no_role_in_any_stack_touches_the_table_data_except_the_tenant_role(
+def test_no_role_in_any_stack_touches_the_table_data_except_the_tenant_and_batch_roles(
     synthesized: Any, iam: dict[str, Any]
 ) -> None:
     holders = {
@@ -151,7 +117,8 @@ def test_no_role_in_any_stack_touches_the_table_data_except_the_tenant_role(
         if TABLE_DATA_ACTIONS & set(_as_list(statement["Action"]))
         for role in policy["Properties"]["Roles"]
     }
-    assert holders == {(DATA, iam["tenant_logical_id"])}
+    (batch_logical_id, _) = _role_named(synthesized, DATA, PLATFORM_DEFINITION.batch_role.name)
+    assert holders == {(DATA, iam["tenant_logical_id"]), (DATA, batch_logical_id)}
 
 
 def test_tenant_trust_admits_the_named_workload_roles_of_this_account_with_one_school_tag(
@@ -201,17 +168,6 @@ def test_service_is_told_the_tenant_role(synthesized: Any) -> None:
 
 
 # -- evaluated by a policy engine --------------------------------------------------------------------
-def assert_simulated(simulate_iam: Simulate, expectations: dict[str, tuple[dict[str, Any], str]]) -> None:
-    """Every named request gets its expected decision from the policy engine."""
-    results = simulate_iam({name: request for name, (request, _) in expectations.items()})
-    wrong = {
-        name: (results[name], expected)
-        for name, (_, expected) in expectations.items()
-        if results[name] != expected
-    }
-    assert not wrong, wrong
-
-
 def data_request(
     iam: dict[str, Any], *, school: str | None, action: str, resource: str, keys: list[str]
 ) -> dict[str, Any]:
@@ -346,7 +302,3 @@ def test_only_a_named_workload_role_with_one_school_tag_may_assume_the_tenant_ro
             )
 
     assert_simulated(simulate_iam, expectations)
-
-
-def _as_list(value: str | list[str]) -> list[str]:
-    return [value] if isinstance(value, str) else value

@@ -107,6 +107,7 @@ def dlq(emulator: Emulator, definition: PlatformDefinition, sqs: Any, tmp_path: 
         table_name=resources.table_name,
         stream_arn=resources.stream_arn,
         tenant_role_arn=resources.tenant_role_arn,
+        batch_role_arn=resources.batch_role_arn,
         service_key_id=resources.service_key_id,
         users={},
         access_log="access.jsonl",

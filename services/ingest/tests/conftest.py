@@ -12,7 +12,7 @@ from ingest_support import EmulatedIngest, span_recorder
 from luca_ingest.bootstrap import build
 from luca_ingest.config import IngestSettings
 from luca_platform.aws import AwsClients
-from luca_testing.emulator import REGION, create_table, running_emulator, tenant_role
+from luca_testing.emulator import REGION, batch_role, create_table, running_emulator
 from luca_testing.seed import SchoolSeed
 
 
@@ -32,14 +32,14 @@ ROSTERS = {
 @pytest.fixture
 def ingest(ingest_emulator: str) -> EmulatedIngest:
     """A fresh table with two schools' rosters and the processor built by its composition root,
-    reading and writing through per-school (tenant-role) sessions."""
+    reading and writing through one batch-role session per batch."""
     table = f"ingest-test-{uuid.uuid4().hex[:8]}"
     create_table(ingest_emulator, table)
     settings = IngestSettings(
         table_name=table,
         aws_region=REGION,
         aws_endpoint_url=ingest_emulator,
-        tenant_role_arn=tenant_role(ingest_emulator),
+        batch_role_arn=batch_role(ingest_emulator),
     )
     clients = AwsClients(region=REGION, endpoint_url=ingest_emulator)
     for school, roster in ROSTERS.items():

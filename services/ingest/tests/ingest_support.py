@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,8 +17,10 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from luca_ingest.bootstrap import IngestApp
 from luca_ingest.domain.events import ExerciseResult, StudentEvent
-from luca_ingest.service_layer.ports import SchoolSnapshot, WriteOutcome
+from luca_ingest.service_layer.ports import SchoolSnapshot, StoredRules, WriteOutcome
+from luca_kernel.grading import GradingRule
 from luca_kernel.ids import CourseId, SchoolId, StudentId, SubjectId
+from luca_testing.fakes import FixedRules
 
 
 def event_body(
@@ -105,34 +107,69 @@ class FakeStore:
     students: dict[str, dict[str, str]] = field(default_factory=dict)
     subjects: dict[str, set[str]] = field(default_factory=dict)
     stored: dict[str, dict[tuple[str, str], ExerciseResult]] = field(default_factory=dict)
+    # (school, events) per school of each read, and of each write; one read and one write per batch.
     snapshots: list[tuple[str, int]] = field(default_factory=list)
     writes: list[tuple[str, int]] = field(default_factory=list)
+    read_calls: int = 0
+    write_calls: int = 0
+    fail_reads_for: set[str] = field(default_factory=set)
     fail_writes_for: set[str] = field(default_factory=set)
     stored_meanwhile: set[tuple[str, str, str]] = field(default_factory=set)  # raced in by another invocation
 
-    def snapshot(self, school_id: SchoolId, events: Sequence[StudentEvent]) -> SchoolSnapshot:
-        self.snapshots.append((school_id, len(events)))
-        stored = self.stored.get(school_id, {})
-        return SchoolSnapshot(
-            frozenset((StudentId(s), e) for s, e in stored),
-            {StudentId(s): CourseId(c) for s, c in self.students.get(school_id, {}).items()},
-            frozenset(SubjectId(s) for s in self.subjects.get(school_id, set())),
-        )
+    def snapshot(
+        self,
+        events: Mapping[SchoolId, Sequence[StudentEvent]],
+        rule_subjects: Mapping[SchoolId, frozenset[SubjectId]],
+    ) -> dict[SchoolId, SchoolSnapshot | Exception]:
+        self.read_calls += 1
+        snapshots: dict[SchoolId, SchoolSnapshot | Exception] = {}
+        for school_id, school_events in events.items():
+            self.snapshots.append((school_id, len(school_events)))
+            if (
+                school_id in self.fail_reads_for
+            ):  # as the real store: that school's read failed, not the others'
+                snapshots[school_id] = ConnectionError("table unreachable")
+                continue
+            stored = self.stored.get(school_id, {})
+            snapshots[school_id] = SchoolSnapshot(
+                frozenset((StudentId(s), e) for s, e in stored),
+                {StudentId(s): CourseId(c) for s, c in self.students.get(school_id, {}).items()},
+                frozenset(SubjectId(s) for s in self.subjects.get(school_id, set())),
+            )
+        return snapshots
 
-    def write_new(self, school_id: SchoolId, results: Sequence[ExerciseResult]) -> WriteOutcome:
-        self.writes.append((school_id, len(results)))
-        if school_id in self.fail_writes_for:
+    def write_new(self, results: Sequence[ExerciseResult]) -> WriteOutcome:
+        by_school: dict[str, list[ExerciseResult]] = {}
+        for result in results:
+            by_school.setdefault(result.event.school_id, []).append(result)
+        self.writes.extend((school, len(school_results)) for school, school_results in by_school.items())
+        if self.fail_writes_for & set(by_school):
             raise ConnectionError("table unreachable")
         written, already = set(), set()
         for result in results:
-            assert result.event.school_id == school_id
-            key = (result.event.student_id, result.event.event_id)
-            if (school_id, *key) in self.stored_meanwhile:
+            event = result.event
+            key = (event.school_id, event.student_id, event.event_id)
+            if key in self.stored_meanwhile:
                 already.add(key)
                 continue
-            self.stored.setdefault(school_id, {})[key] = result
+            self.stored.setdefault(event.school_id, {})[(event.student_id, event.event_id)] = result
             written.add(key)
-        return WriteOutcome(frozenset(written), frozenset(already), 1 if written else 0)
+        calls = 1 if written or already else 0
+        self.write_calls += calls
+        return WriteOutcome(frozenset(written), frozenset(already), calls)
+
+
+@dataclass
+class FixedBatchRules:
+    """The processor's rule port over ``FixedRules``: every rule warm, nothing read with the batch."""
+
+    fixed: FixedRules
+
+    def cold(self, school_id: SchoolId, subject_ids: frozenset[SubjectId]) -> frozenset[SubjectId]:
+        return frozenset()
+
+    def rule_for(self, school_id: SchoolId, subject_id: SubjectId, stored: StoredRules) -> GradingRule:
+        return self.fixed.rule_for(school_id, subject_id)
 
 
 @dataclass

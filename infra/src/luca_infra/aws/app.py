@@ -143,7 +143,9 @@ def build_app(
         definition=definition.table,
         tenant_role=definition.tenant_role,
         tenant_workloads=definition.school_workload_roles,
-        description="Luca: the platform table and the tenant role (per-school access to it)",
+        batch_role=definition.batch_role,
+        batch_workloads=definition.batch_workload_roles,
+        description="Luca: the platform table, the tenant role (per-school access to it) and the batch role",
     )
     identity = IdentityStack(
         app,

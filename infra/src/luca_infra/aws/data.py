@@ -16,8 +16,8 @@ import aws_cdk as cdk
 from aws_cdk import aws_dynamodb as dynamodb
 from constructs import Construct
 
-from luca_infra.aws.tenant_access import TenantRole
-from luca_infra.definitions import TableDefinition, TenantRoleDefinition
+from luca_infra.aws.tenant_access import BatchTenantRole, TenantRole
+from luca_infra.definitions import BatchRoleDefinition, TableDefinition, TenantRoleDefinition
 
 
 def _string_key(name: str) -> dynamodb.Attribute:
@@ -70,6 +70,8 @@ class DataStack(cdk.Stack):
         definition: TableDefinition,
         tenant_role: TenantRoleDefinition,
         tenant_workloads: Sequence[str],
+        batch_role: BatchRoleDefinition,
+        batch_workloads: Sequence[str],
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
@@ -81,4 +83,11 @@ class DataStack(cdk.Stack):
             definition=tenant_role,
             table_name=definition.name,
             workloads=tenant_workloads,
+        ).role
+        self.batch_role = BatchTenantRole(
+            self,
+            "BatchAccess",
+            definition=batch_role,
+            table_name=definition.name,
+            workloads=batch_workloads,
         ).role

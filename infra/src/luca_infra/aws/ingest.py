@@ -9,15 +9,15 @@
 - Both queues use SQS-managed encryption (SSE-SQS) and refuse non-TLS requests. Not a customer
   managed key: API Gateway's integration role and the function would both need KMS permissions and
   the key policy would add nothing that isolates schools (one key covers every school's events);
-  isolation is the school attribute set from the verified token and the per-school table sessions.
+  isolation is the school attribute set from the verified token and the batch-scoped table sessions.
 - The function is the bundle ``make bundle`` writes (``luca_infra.bundle``), deployed as a file
   asset (``constructs.BundledPythonFunction``): synthesis never runs Docker or pip.
-- The function's role may consume the queue, write its logs and traces, and assume the tenant role
-  with a school session tag. It has no table permission at all: the processor reads rules and writes
-  events only through per-school sessions (``LUCA_TENANT_ROLE_ARN``), whose policy confines every
-  call to that school's partitions.
+- The function's role may consume the queue, write its logs and traces, and assume the batch role.
+  It has no table permission at all: the processor reads and writes only through one session per
+  batch (``LUCA_BATCH_ROLE_ARN``), narrowed by a session policy to the leading keys of exactly the
+  batch's schools (docs/decisions/0011-burst-write-path.md).
 
-The tenant role lives in ``LucaData`` and is named by the definition, so this stack builds its ARN
+The batch role lives in ``LucaData`` and is named by the definition, so this stack builds its ARN
 from that name; its trust admits this role by its name (``IngestDefinition.role_name``), so
 neither stack imports from the other.
 """
@@ -39,7 +39,7 @@ from constructs import Construct
 
 from luca_infra.aws import constructs as luca_constructs
 from luca_infra.aws.runbook import Runbook
-from luca_infra.aws.tenant_access import grant_assume_tenant_role, tenant_role_arn
+from luca_infra.aws.tenant_access import batch_role_arn, grant_assume_batch_role
 from luca_infra.definitions import IngestDefinition, PlatformDefinition
 from luca_ingest.entrypoints.handler import SERVICE as PROCESSOR_SERVICE
 
@@ -51,9 +51,7 @@ ALARM_PERIOD = cdk.Duration.minutes(1)
 # Powertools). The infra tests read these back through IngestSettings.from_environment, so a
 # renamed variable fails a test instead of silently falling back to a default.
 TABLE_NAME_ENV = "LUCA_TABLE_NAME"
-TENANT_ROLE_ARN_ENV = "LUCA_TENANT_ROLE_ARN"
-TENANT_SESSION_SECONDS_ENV = "LUCA_TENANT_SESSION_SECONDS"
-TENANT_REFRESH_MARGIN_ENV = "LUCA_TENANT_REFRESH_MARGIN_SECONDS"
+BATCH_ROLE_ARN_ENV = "LUCA_BATCH_ROLE_ARN"
 METRICS_NAMESPACE_ENV = "POWERTOOLS_METRICS_NAMESPACE"
 SERVICE_NAME_ENV = "POWERTOOLS_SERVICE_NAME"
 LOG_LEVEL_ENV = "POWERTOOLS_LOG_LEVEL"
@@ -106,13 +104,11 @@ class IngestStack(cdk.Stack):
         self.dead_letter_alarm = self._dead_letter_alarm(alerts, ingest)
 
         # -- the grade processor -------------------------------------------------------------------
-        tenant_role = tenant_role_arn(self, definition.tenant_role)
+        batch_role = batch_role_arn(self, definition.batch_role)
         # Resource names and numbers only; no secret travels through the environment.
         environment = {
             TABLE_NAME_ENV: table.table_name,
-            TENANT_ROLE_ARN_ENV: tenant_role,
-            TENANT_SESSION_SECONDS_ENV: str(definition.tenant_role.session_duration_seconds),
-            TENANT_REFRESH_MARGIN_ENV: str(definition.tenant_role.refresh_margin_seconds),
+            BATCH_ROLE_ARN_ENV: batch_role,
             METRICS_NAMESPACE_ENV: definition.metrics_namespace,
             SERVICE_NAME_ENV: PROCESSOR_SERVICE,
             LOG_LEVEL_ENV: LOG_LEVEL,
@@ -136,7 +132,7 @@ class IngestStack(cdk.Stack):
         self.log_group = processor.log_group
         self.function = processor.function
         self.processor_role = processor.role
-        grant_assume_tenant_role(self.processor_role, tenant_role)
+        grant_assume_batch_role(self.processor_role, batch_role)
         self.function.add_event_source(self._event_source(ingest))
 
     def _event_source(self, ingest: IngestDefinition) -> event_sources.SqsEventSource:

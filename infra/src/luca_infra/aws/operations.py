@@ -24,7 +24,7 @@ from constructs import Construct
 
 from luca_infra import stage_resources
 from luca_infra.aws.operator_access import OperatorRole
-from luca_infra.aws.tenant_access import tenant_role_arn
+from luca_infra.aws.tenant_access import batch_role_arn, tenant_role_arn
 from luca_infra.definitions import PlatformDefinition
 
 
@@ -85,6 +85,7 @@ class OperationsStack(cdk.Stack):
             table_name=references.table_name,
             # Built from its defined name, as the service stacks do: no export from LucaData.
             tenant_role_arn=tenant_role_arn(self, definition.tenant_role),
+            batch_role_arn=batch_role_arn(self, definition.batch_role),
             events_queue_url=references.events_queue_url,
             events_dlq_url=references.events_dlq_url,
             govsync_state_machine_arn=references.govsync_state_machine_arn,

@@ -11,7 +11,7 @@ the lake's key):
 | command | grants |
 |---|---|
 | every ``--stage`` command | ``ssm:GetParameter`` on ``/luca/<stage>/resources`` |
-| ``dlq list`` / ``dlq redrive`` | read, hide and delete on the events DLQ; send to the events queue |
+| ``dlq list`` / ``dlq redrive`` | read, hide and delete on the events DLQ; send to the events queue; the batch role (``dlq list`` reads as the processor does, scoped to the messages' schools) |
 | ``sync start`` / ``status`` | start, describe and list the sync's executions; the schools parameter |
 | ``sync dlq`` / ``sync redrive`` | read, hide and delete on the sync's DLQ; start executions |
 | ``sync status``, ``events show`` | the tenant role, tagged with one school (the table only as that school) |
@@ -38,7 +38,12 @@ from luca_analytics.definition import LAKE_PREFIX
 from luca_infra import stage_resources
 from luca_infra.aws.analytics import lake_bucket_name
 from luca_infra.aws.nag import acknowledge
-from luca_infra.aws.tenant_access import grant_assume_tenant_role, tenant_role_arn
+from luca_infra.aws.tenant_access import (
+    batch_role_arn,
+    grant_assume_batch_role,
+    grant_assume_tenant_role,
+    tenant_role_arn,
+)
 from luca_infra.definitions import PlatformDefinition
 
 MAX_SESSION = cdk.Duration.hours(1)
@@ -118,6 +123,7 @@ class OperatorRole(Construct):
             [arn("states", "execution", f"{machine}:*", cdk.ArnFormat.COLON_RESOURCE_NAME)],
         )
         grant_assume_tenant_role(self.role, tenant_role_arn(self, definition.tenant_role))
+        grant_assume_batch_role(self.role, batch_role_arn(self, definition.batch_role))
         allow(
             "QueryTheRunbooksLogGroups",
             ["logs:StartQuery"],

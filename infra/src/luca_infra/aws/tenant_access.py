@@ -30,7 +30,7 @@ from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from luca_infra.aws.nag import acknowledge
-from luca_infra.definitions import TenantRoleDefinition
+from luca_infra.definitions import BatchRoleDefinition, TenantRoleDefinition
 
 # IAM policy-variable escapes for a literal '*' and '?', and the key separator.
 FORBIDDEN_TAG_VALUE_PATTERNS = ("*${*}*", "*${?}*", "*#*")
@@ -52,6 +52,18 @@ def role_arn(scope: Construct, name: str) -> str:
 def tenant_role_arn(scope: Construct, definition: TenantRoleDefinition) -> str:
     """The tenant role's ARN, built from its defined name: no stack imports it from ``LucaData``."""
     return role_arn(scope, definition.name)
+
+
+def batch_role_arn(scope: Construct, definition: BatchRoleDefinition) -> str:
+    """The batch role's ARN, built from its defined name like the tenant role's."""
+    return role_arn(scope, definition.name)
+
+
+def grant_assume_batch_role(grantee: iam.IGrantable, batch_role_arn: str) -> iam.Grant:
+    """Let ``grantee`` assume the batch role (it narrows each session with a session policy)."""
+    return iam.Grant.add_to_principal(
+        grantee=grantee, actions=["sts:AssumeRole"], resource_arns=[batch_role_arn]
+    )
 
 
 def grant_assume_tenant_role(grantee: iam.IGrantable, tenant_role_arn: str) -> iam.Grant:
@@ -115,4 +127,56 @@ class TenantRole(Construct):
             f"IAM5[Resource::arn:<AWS::Partition>:dynamodb:<AWS::Region>:<AWS::AccountId>:table/{table_name}/index/*]",
             "Every index of the platform table: each index's partition key starts with the school too, and "
             "the statement's dynamodb:LeadingKeys condition confines every call to the session's school.",
+        )
+
+
+class BatchTenantRole(Construct):
+    """The batch role (``role``): the table on school keys only, for sessions narrowed to a batch's schools.
+
+    IAM cannot require a session policy, so what keeps a batch session to its schools is the policy
+    the caller passes (``luca_platform.batch_access``, the one way ``AwsClients`` assumes this role);
+    the trust admits only ``workloads`` by name, and the role's own policy still refuses every key
+    that is not a school's (docs/decisions/0011-burst-write-path.md).
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        definition: BatchRoleDefinition,
+        table_name: str,
+        workloads: Sequence[str],
+    ) -> None:
+        super().__init__(scope, construct_id)
+        if not workloads:
+            raise ValueError("the batch role must admit at least one workload role")
+        stack = cdk.Stack.of(self)
+        table_arn = stack.format_arn(service="dynamodb", resource="table", resource_name=table_name)
+        admitted = iam.AccountRootPrincipal().with_conditions(
+            {"ArnEquals": {"aws:PrincipalArn": [role_arn(self, name) for name in workloads]}}
+        )
+        self.role = iam.Role(
+            self,
+            "Role",
+            role_name=definition.name,
+            assumed_by=admitted,
+            max_session_duration=cdk.Duration.seconds(max(definition.session_duration_seconds, 3600)),
+            description="A batch's schools' table access; each session narrowed to them by a session policy",
+        )
+        self.role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="SchoolPartitionsOnly",
+                actions=list(definition.actions),
+                resources=[table_arn, f"{table_arn}/index/*"],
+                conditions={
+                    "ForAllValues:StringLike": {"dynamodb:LeadingKeys": [definition.leading_key_pattern]}
+                },
+            )
+        )
+        acknowledge(
+            self.role,
+            f"IAM5[Resource::arn:<AWS::Partition>:dynamodb:<AWS::Region>:<AWS::AccountId>:table/{table_name}/index/*]",
+            "Every index of the platform table: each index's partition key starts with the school too, and "
+            "each session's policy confines its calls to the leading keys of the batch's schools.",
         )

@@ -22,7 +22,7 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
-from luca_infra.cli.stage import Target, add_target_arguments, resolve_or_report
+from luca_infra.cli.stage import Target, TargetUnavailable, add_target_arguments, resolve_or_report
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
@@ -151,8 +151,9 @@ def _event_id_in(body: str) -> str | None:
 
 
 def _processor_for(target: Target) -> Any:
-    """The grade processor as the Lambda builds it: it assumes the tenant role per school, so the
-    operator needs sts:AssumeRole and sts:TagSession on it (the dry run writes nothing)."""
+    """The grade processor as the Lambda builds it: it assumes the batch role once per batch of
+    messages, narrowed to their schools, so the operator needs sts:AssumeRole on it (the dry run
+    writes nothing)."""
     from luca_ingest.bootstrap import build
     from luca_ingest.config import IngestSettings
 
@@ -160,9 +161,17 @@ def _processor_for(target: Target) -> Any:
         table_name=target.resources.table_name,
         aws_region=target.region,
         aws_endpoint_url=target.endpoint_url,
-        tenant_role_arn=target.resources.tenant_role_arn,
+        batch_role_arn=_required_batch_role(target),
     )
     return build(settings).processor
+
+
+def _required_batch_role(target: Target) -> str:
+    if not target.resources.batch_role_arn:
+        raise TargetUnavailable(
+            f"stage {target.stage!r} publishes no batch role: redeploy it (LucaOperations) to run the dry run"
+        )
+    return target.resources.batch_role_arn
 
 
 def _sqs(target: Target) -> SQSClient:
@@ -180,12 +189,17 @@ def list_command(args: argparse.Namespace) -> int:
     if isinstance(target, int):
         return target
     resources = target.resources
+    try:
+        processor = _processor_for(target)
+    except TargetUnavailable as exc:
+        err.print(str(exc), style="red", markup=False)
+        return exc.exit_code
     sqs = _sqs(target)
     messages = hold_messages(sqs, resources.events_dlq_url)
     try:
         letters = explain_dead_letters(
             messages,
-            _processor_for(target),
+            processor,
             queue_arn=_queue_arn(sqs, resources.events_queue_url),
             region=target.region,
         )

@@ -152,6 +152,7 @@ def from_platform_state(state: PlatformState) -> StageResources:
         region=state.region,
         table_name=state.table_name,
         tenant_role_arn=state.tenant_role_arn,
+        batch_role_arn=state.batch_role_arn,
         events_queue_url=state.events_queue_url,
         events_dlq_url=state.events_dlq_url,
         govsync_state_machine_arn=state.govsync_state_machine_arn,

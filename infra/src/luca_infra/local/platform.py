@@ -406,9 +406,7 @@ class LocalPlatform:
             "LUCA_TABLE_NAME": resources.table_name,
             "LUCA_AWS_REGION": resources.region,
             "LUCA_AWS_ENDPOINT_URL": resources.endpoint_url,
-            "LUCA_TENANT_ROLE_ARN": resources.tenant_role_arn,
-            "LUCA_TENANT_SESSION_SECONDS": str(definition.tenant_role.session_duration_seconds),
-            "LUCA_TENANT_REFRESH_MARGIN_SECONDS": str(definition.tenant_role.refresh_margin_seconds),
+            "LUCA_BATCH_ROLE_ARN": resources.batch_role_arn,
             "POWERTOOLS_METRICS_NAMESPACE": definition.metrics_namespace,
             "POWERTOOLS_SERVICE_NAME": definition.ingest.function_name,
             "POWERTOOLS_LOG_LEVEL": self.config.log_level,
@@ -567,6 +565,7 @@ class LocalPlatform:
             region=resources.region,
             table_name=resources.table_name,
             tenant_role_arn=resources.tenant_role_arn,
+            batch_role_arn=resources.batch_role_arn,
             events_queue_url=resources.events_queue_url,
             events_dlq_url=resources.events_dlq_url,
             govsync_state_machine_arn=govsync.state_machine_arn,
@@ -600,6 +599,7 @@ class LocalPlatform:
             table_name=resources.table_name,
             stream_arn=resources.stream_arn,
             tenant_role_arn=resources.tenant_role_arn,
+            batch_role_arn=resources.batch_role_arn,
             service_key_id=resources.service_key_id,
             users={
                 s.school_id: {role: name for role, name in s.usernames().items()} for s in self.config.schools

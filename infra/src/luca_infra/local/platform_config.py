@@ -122,6 +122,8 @@ class PlatformState:
     analytics_grpc_target: str = ""
     # Every process's JSON log lines (what `luca trace` reads); empty in older state files.
     logs_file: str = ""
+    # The grade processor's batch role; empty in state files written before it existed.
+    batch_role_arn: str = ""
     resumed: bool = False
 
     @classmethod

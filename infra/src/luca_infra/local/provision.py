@@ -48,6 +48,7 @@ class ProvisionedResources:
     user_pool_client_id: str
     jwks_url: str
     tenant_role_arn: str
+    batch_role_arn: str
     service_key_id: str
     service_key_alias: str
     events_queue_url: str
@@ -82,6 +83,7 @@ def provision(
     pool_id = _user_pool(cognito, definition)
     client_id = _app_client(cognito, pool_id, definition)
     role_arn = _tenant_role(iam, account, table_arn, definition)
+    batch_arn = _batch_role(iam, account, table_arn, definition)
     key_id = _service_identity_key(kms, definition)
     queues = event_queues(sqs, definition)
     return ProvisionedResources(
@@ -95,6 +97,7 @@ def provision(
         # moto serves the pool's keys here; its openid-configuration points at AWS (LOCAL-ENGINE.md).
         jwks_url=f"{endpoint_url}/{pool_id}/.well-known/jwks.json",
         tenant_role_arn=role_arn,
+        batch_role_arn=batch_arn,
         service_key_id=key_id,
         service_key_alias=definition.service_identity.alias,
         events_queue_url=queues.queue_url,
@@ -268,6 +271,63 @@ def _tenant_role(iam: IAMClient, account: str, table_arn: str, definition: Platf
         RoleName=role.name,
         PolicyName="school-partition-only",
         PolicyDocument=json.dumps(tenant_access_policy(table_arn, definition)),
+    )
+    return arn
+
+
+def batch_access_policy(table_arn: str, definition: PlatformDefinition) -> dict[str, object]:
+    """The batch role's permission: the table and its indexes on school keys (sessions narrow it)."""
+    role = definition.batch_role
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "SchoolPartitionsOnly",
+                "Effect": "Allow",
+                "Action": list(role.actions),
+                "Resource": [table_arn, f"{table_arn}/index/*"],
+                "Condition": {
+                    "ForAllValues:StringLike": {"dynamodb:LeadingKeys": [role.leading_key_pattern]}
+                },
+            }
+        ],
+    }
+
+
+def _batch_role(iam: IAMClient, account: str, table_arn: str, definition: PlatformDefinition) -> str:
+    role = definition.batch_role
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": f"arn:aws:iam::{account}:root"},
+                "Action": "sts:AssumeRole",
+                "Condition": {
+                    "ArnEquals": {
+                        "aws:PrincipalArn": [
+                            f"arn:aws:iam::{account}:role/{name}" for name in definition.batch_workload_roles
+                        ]
+                    }
+                },
+            }
+        ],
+    }
+    try:
+        arn = iam.create_role(
+            RoleName=role.name,
+            AssumeRolePolicyDocument=json.dumps(trust),
+            MaxSessionDuration=max(role.session_duration_seconds, 3600),
+            Description="A batch's schools' table access; each session narrowed by a session policy",
+        )["Role"]["Arn"]
+    except iam.exceptions.EntityAlreadyExistsException:
+        arn = iam.get_role(RoleName=role.name)["Role"]["Arn"]
+    # As for the tenant role, moto evaluates neither the policy nor the session policy (LOCAL-ENGINE.md);
+    # the IAM simulator tests prove them (infra/tests/aws/test_batch_access.py).
+    iam.put_role_policy(
+        RoleName=role.name,
+        PolicyName="school-partitions-only",
+        PolicyDocument=json.dumps(batch_access_policy(table_arn, definition)),
     )
     return arn
 

@@ -126,10 +126,10 @@ class AwsClients:
         group = frozenset(schools)
         if not group:
             raise ValueError("a batch client needs at least one school")
-        if not self.scoped:
-            return self.dynamodb_for(next(iter(group)))
         if self._batch_role_arn is None:
-            raise RuntimeError("a batch of schools needs the batch role (LUCA_BATCH_ROLE_ARN)")
+            if self.scoped:  # per-school sessions only: never fall back to an unscoped client
+                raise RuntimeError("a batch of schools needs the batch role (LUCA_BATCH_ROLE_ARN)")
+            return self.dynamodb_for(next(iter(group)))
         now = time.monotonic()
         with self._lock:
             cached = self._batch_clients.get(group)

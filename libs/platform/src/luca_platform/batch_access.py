@@ -15,19 +15,18 @@ from __future__ import annotations
 import json
 from collections.abc import Collection, Sequence
 
+from luca_kernel.ids import school_id as checked_school_id
 from luca_platform.table.keys import school_prefix
 
 # AWS's limit on an inline session policy's plain text (AssumeRole ``Policy``).
 SESSION_POLICY_MAX_CHARS = 2048
-# StringLike wildcards: a school id holding one would widen the pattern to other schools.
-_WILDCARDS = ("*", "?", "$")
 
 
 def leading_key_pattern(school_id: str) -> str:
-    """``SCHOOL#<id>#*``: every key of the school and nothing of a school whose id merely starts so."""
-    if any(char in school_id for char in _WILDCARDS):
-        raise ValueError(f"school id {school_id!r} holds a policy wildcard")
-    return school_prefix(school_id) + "*"
+    """``SCHOOL#<id>#*``: every key of the school and nothing of a school whose id merely starts so.
+
+    Only a well-formed school id (no ``*``, ``?``, ``$`` or ``#``, which would widen the pattern)."""
+    return school_prefix(checked_school_id(school_id)) + "*"
 
 
 def session_policy(schools: Collection[str], actions: Sequence[str]) -> str:

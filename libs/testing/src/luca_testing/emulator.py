@@ -45,6 +45,17 @@ def create_table(endpoint: str, name: str | None = None, *, region: str = REGION
     return name
 
 
+def batch_role(endpoint: str, *, region: str = REGION) -> str:
+    """A role to assume with a session policy (moto evaluates neither its policy nor the session's)."""
+    iam = boto3.client("iam", region_name=region, endpoint_url=endpoint)
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole"}],
+    }
+    name = f"batch-{uuid.uuid4().hex[:8]}"
+    return iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+
+
 def tenant_role(endpoint: str, *, region: str = REGION) -> str:
     """A role to assume with a school session tag (moto does not evaluate its conditions)."""
     iam = boto3.client("iam", region_name=region, endpoint_url=endpoint)

@@ -21,6 +21,8 @@ class IngestSettings:
     tenant_role_arn: str | None = None  # per-school credentials; unset = the function's own role
     tenant_session_seconds: int = 3600
     tenant_refresh_margin_seconds: int = 300
+    # The batch role: one session per batch, narrowed to the batch's schools by a session policy.
+    batch_role_arn: str | None = None
     rule_cache_ttl_seconds: float = 60.0
     metrics_namespace: str = "Luca/Platform"
 
@@ -33,6 +35,7 @@ class IngestSettings:
         return cls(
             table_name=table,
             **aws_from_environment(env),
+            batch_role_arn=env.get("LUCA_BATCH_ROLE_ARN") or None,
             rule_cache_ttl_seconds=float(env.get("LUCA_RULE_CACHE_TTL_SECONDS", "60")),
             metrics_namespace=env.get("POWERTOOLS_METRICS_NAMESPACE", "Luca/Platform"),
         )

@@ -4,7 +4,7 @@ so the lake (which reads the stream's images of them) can rely on it."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, cast
@@ -67,8 +67,8 @@ class RecordingTable:
         self.items: list[dict[str, Any]] = []
         self.schools: list[str] = []
 
-    def dynamodb_for(self, school_id: str) -> RecordingTable:
-        self.schools.append(school_id)
+    def dynamodb_for_schools(self, schools: Collection[str], actions: Sequence[str]) -> RecordingTable:
+        self.schools.extend(schools)
         return self
 
     def transact_write_items(self, *, TransactItems: list[Mapping[str, Any]]) -> dict[str, Any]:
@@ -79,7 +79,7 @@ class RecordingTable:
 def test_what_the_store_sends_to_the_table_keeps_the_contract() -> None:
     table = RecordingTable()
     store = DynamoEventStore(cast(AwsClients, table), "table")
-    outcome = store.write_new(SCHOOL, list(RESULTS.values()))
+    outcome = store.write_new(list(RESULTS.values()))
     assert len(outcome.written) == len(RESULTS) == len(table.items)
     assert set(table.schools) == {SCHOOL}
     for item in table.items:

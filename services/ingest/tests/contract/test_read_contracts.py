@@ -51,10 +51,12 @@ def test_the_snapshot_reads_the_published_roster_items(emulator_endpoint: str) -
     SchoolSeed(clients, table, SCHOOL_AB).student("st-3", "1A").subject("art")
 
     store = DynamoEventStore(clients, table)
-    snapshot = store.snapshot(
-        SCHOOL_A,
-        [event("st-1", "math", "e1"), event("st-2", "math", "e2"), event("st-3", "art", "e3")],
+    snapshots = store.snapshot(
+        {SCHOOL_A: [event("st-1", "math", "e1"), event("st-2", "math", "e2"), event("st-3", "art", "e3")]},
+        {},
     )
+    assert set(snapshots) == {SCHOOL_A}
+    snapshot = snapshots[SCHOOL_A]
     assert snapshot.students == {"st-1": "1A", "st-2": "2B"}
     assert snapshot.subjects == {"math"}
     assert snapshot.stored_events == frozenset()

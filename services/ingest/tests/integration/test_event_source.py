@@ -193,7 +193,7 @@ def burst(emulator: Emulator) -> Burst:
             table_name=resources.table_name,
             aws_region=emulator.region,
             aws_endpoint_url=emulator.url,
-            tenant_role_arn=resources.tenant_role_arn,
+            batch_role_arn=resources.batch_role_arn,
         )
     )
     return Burst(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -22,18 +23,29 @@ def run(ingest: EmulatedIngest, records: list[dict]) -> dict:
     return process({"Records": records}, LambdaContext(), ingest.app)  # type: ignore[arg-type]
 
 
-def test_a_batch_is_stored_with_one_read_and_one_write_per_school(ingest: EmulatedIngest) -> None:
+def test_a_batch_of_two_schools_is_stored_with_one_session_one_read_and_one_write(
+    ingest: EmulatedIngest,
+) -> None:
     records = [sqs_record(event_body(s, score="6.0")) for s in ("st-1", "st-2")] + [
         sqs_record(event_body("st-9", course="3C", answers=[True] * 3 + [False]), "school-b")
     ]
-    store = ingest.app.store
-    reads, writes = store.read_calls, store.write_calls
+    store, clients = ingest.app.store, ingest.app.clients
+    reads, writes, sessions = store.read_calls, store.write_calls, clients.assume_role_calls
 
     assert run(ingest, records) == {"batchItemFailures": []}
 
-    assert store.read_calls - reads == 2
-    assert store.write_calls - writes == 2
-    results = ingest.exercise_results()
+    # The one read also fetched both schools' (cold) grading rules.
+    assert (store.read_calls - reads, store.write_calls - writes) == (1, 1)
+    assert clients.assume_role_calls - sessions == 1
+    # The next batch of the same schools reuses the session and finds the rules warm.
+    again = [
+        sqs_record(event_body("st-1")),
+        sqs_record(event_body("st-9", course="3C", score="6.0"), "school-b"),
+    ]
+    assert run(ingest, again) == {"batchItemFailures": []}
+    assert (store.read_calls - reads, store.write_calls - writes) == (2, 2)
+    assert clients.assume_role_calls - sessions == 1
+    results = [item for item in ingest.exercise_results() if item["event_id"]["S"] in _ids(records)]
     assert len(results) == 3
     for item in results:
         school = item["school_id"]["S"]
@@ -94,12 +106,12 @@ def test_a_race_with_another_invocation_costs_one_more_write_and_no_second_effec
     raced = grade(event_from_contract("school-a", event_body("st-1")), default_rule(), now)
     fresh = grade(event_from_contract("school-a", event_body("st-2")), default_rule(), now)
     store = ingest.app.store
-    store.write_new(SchoolId("school-a"), [raced])  # the other invocation wins
+    store.write_new([raced])  # the other invocation wins
 
-    outcome = store.write_new(SchoolId("school-a"), [raced, fresh])
+    outcome = store.write_new([raced, fresh])
 
-    assert outcome.already_stored == {("st-1", raced.event.event_id)}
-    assert outcome.written == {("st-2", fresh.event.event_id)}
+    assert outcome.already_stored == {(SchoolId("school-a"), "st-1", raced.event.event_id)}
+    assert outcome.written == {(SchoolId("school-a"), "st-2", fresh.event.event_id)}
     assert outcome.write_calls == 2  # cancelled once, then the rest
     assert len(ingest.exercise_results()) == 2
 
@@ -117,3 +129,7 @@ def test_the_handler_reads_the_submitting_students_attribute(ingest: EmulatedIng
 
     assert response == {"batchItemFailures": [{"itemIdentifier": from_classmate["messageId"]}]}
     assert [item["student_id"]["S"] for item in ingest.exercise_results()] == ["st-1"]
+
+
+def _ids(records: list[dict[str, object]]) -> set[str]:
+    return {json.loads(str(record["body"]))["event_id"] for record in records}

@@ -18,7 +18,7 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import StatusCode, format_span_id, format_trace_id
 
-from ingest_support import FakeStore, LambdaContext, event_body, sqs_record
+from ingest_support import FakeStore, FixedBatchRules, LambdaContext, event_body, sqs_record
 from luca_ingest.adapters.contract import decode_event
 from luca_ingest.bootstrap import IngestApp
 from luca_ingest.config import IngestSettings
@@ -35,7 +35,7 @@ HEADER = f"Root=1-{TRACE[:8]}-{TRACE[8:]};Parent={PARENT};Sampled=1"
 @pytest.fixture
 def app() -> IngestApp:
     store = FakeStore(students={"school-a": {"st-1": "1A", "st-2": "1A"}}, subjects={"school-a": {"math"}})
-    processor = GradeProcessor(store, FixedRules(), decode_event)  # type: ignore[arg-type]
+    processor = GradeProcessor(store, FixedBatchRules(FixedRules()), decode_event)
     return IngestApp(IngestSettings(table_name="unused"), None, store, processor)  # type: ignore[arg-type]
 
 

@@ -1,4 +1,4 @@
-"""The grade processor with fake adapters: outcomes per record, calls per school."""
+"""The grade processor with fake adapters: outcomes per record, one read and one write per batch."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pytest
 
-from ingest_support import FakeStore, event_body
+from ingest_support import FakeStore, FixedBatchRules, event_body
 from luca_ingest.adapters.contract import decode_event
 from luca_ingest.service_layer.processor import GradeProcessor, IncomingRecord, Status
 from luca_kernel.grading import GradingRule, ScaleKind
@@ -35,7 +35,7 @@ def rules() -> FixedRules:
 
 
 def processor(store: FakeStore, rules: FixedRules) -> GradeProcessor:
-    return GradeProcessor(store, rules, decode_event, clock=lambda: NOW)
+    return GradeProcessor(store, FixedBatchRules(rules), decode_event, clock=lambda: NOW)
 
 
 def record(body: dict | str, school: str | None = "school-a", rid: str | None = None) -> IncomingRecord:
@@ -43,7 +43,7 @@ def record(body: dict | str, school: str | None = "school-a", rid: str | None = 
     return IncomingRecord(record_id=rid or f"m-{abs(hash(text)) % 10**8}", body=text, school_id=school)
 
 
-def test_events_are_graded_by_the_schools_rule_and_stored_in_one_write_per_school(
+def test_events_of_several_schools_are_graded_by_each_schools_rule_and_stored_in_one_write(
     store: FakeStore, rules: FixedRules
 ) -> None:
     records = [
@@ -60,7 +60,7 @@ def test_events_are_graded_by_the_schools_rule_and_stored_in_one_write_per_schoo
     assert scores == {"st-1": Decimal("6.5"), "st-2": Decimal("4.0"), "st-9": Decimal("75")}
     assert sorted(store.snapshots) == [("school-a", 2), ("school-b", 1)]
     assert sorted(store.writes) == [("school-a", 2), ("school-b", 1)]
-    assert outcome.write_calls == 2
+    assert (store.read_calls, store.write_calls, outcome.write_calls) == (1, 1, 1)
     assert set(outcome.school_seconds) == {"school-a", "school-b"}
 
 
@@ -131,10 +131,10 @@ def test_an_unprocessable_record_fails_alone_with_its_reason(
     assert [key[0] for key in store.stored["school-a"]] == ["st-2"]
 
 
-def test_a_school_whose_write_fails_is_retried_while_the_other_school_is_stored(
+def test_a_school_whose_read_fails_is_retried_while_the_other_school_is_stored(
     store: FakeStore, rules: FixedRules
 ) -> None:
-    store.fail_writes_for.add("school-b")
+    store.fail_reads_for.add("school-b")
     outcome = processor(store, rules).process(
         [
             record(event_body("st-1"), rid="a1"),
@@ -146,6 +146,28 @@ def test_a_school_whose_write_fails_is_retried_while_the_other_school_is_stored(
     assert outcome.records["b1"].status is Status.FAILED
     assert outcome.records["b1"].reason == "transient"
     assert not outcome.records["b1"].permanent
+
+
+def test_a_failed_write_fails_every_record_it_carried_as_transient_and_nothing_else(
+    store: FakeStore, rules: FixedRules
+) -> None:
+    # One write carries every school's results: if it fails, they all come back (and are recognised
+    # as duplicates where a retry finds them stored); a record settled without a write is unaffected.
+    store.fail_writes_for.add("school-b")
+    outcome = processor(store, rules).process(
+        [
+            record(event_body("st-1"), rid="a1"),
+            record(event_body("st-9", course="3C", score="80"), "school-b", rid="b1"),
+            record(event_body("st-404"), rid="bad"),
+        ]
+    )
+
+    assert {rid: (o.status, o.reason) for rid, o in outcome.records.items()} == {
+        "a1": (Status.FAILED, "transient"),
+        "b1": (Status.FAILED, "transient"),
+        "bad": (Status.FAILED, "unknown_student"),
+    }
+    assert store.stored == {}
 
 
 def test_a_repeat_of_a_failed_record_fails_with_it(store: FakeStore, rules: FixedRules) -> None:

@@ -88,6 +88,7 @@ def process(
     by_id = {record.record_id: record for record in records}
     headers = {record["messageId"]: propagation.record_trace_header(record) for record in raw}
     started = time.time_ns()
+    cpu_started = time.process_time()
     with tracer.start_as_current_span(
         f"{SERVICE} batch",
         context=propagation.context_from_xray(next((h for h in headers.values() if h), None)),
@@ -155,6 +156,12 @@ def process(
             "failed": len(outcome.failed),
             "write_calls": outcome.write_calls,
             "schools": len(outcome.school_seconds),
+            # What per-school sessions would have cost: one write call per school with a new result.
+            "schools_written": len(
+                {o.school_id for o in outcome.records.values() if o.status is Status.STORED}
+            ),
+            # The instance's CPU for the batch (decoding, grading, the SDK's serialising and signing).
+            "cpu_ms": round(1000 * (time.process_time() - cpu_started), 2),
             **propagation.ids_of(batch_span),
         },
     )

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
 from luca_ingest.domain.events import ExerciseResult, StudentEvent
 from luca_kernel.grading import GradingRule
 from luca_kernel.ids import CourseId, SchoolId, StudentId, SubjectId
+
+# The rules read for a school in this batch: subject -> its stored rule (None: none stored).
+StoredRules = Mapping[SubjectId, GradingRule | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,23 +21,41 @@ class SchoolSnapshot:
     stored_events: frozenset[tuple[StudentId, str]] = frozenset()  # (student, event id) already stored
     students: dict[StudentId, CourseId] = field(default_factory=dict)  # the students found, by course
     subjects: frozenset[SubjectId] = frozenset()
+    # The rule items read with the batch (a subject's own and the school default, for rules not warm).
+    rules: dict[SubjectId, GradingRule | None] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
 class WriteOutcome:
-    written: frozenset[tuple[StudentId, str]]
+    written: frozenset[tuple[SchoolId, StudentId, str]]
     # Stored meanwhile by another invocation (a redelivery racing this one): no second effect.
-    already_stored: frozenset[tuple[StudentId, str]]
+    already_stored: frozenset[tuple[SchoolId, StudentId, str]]
     write_calls: int
+    # Why a school's results are neither written nor already stored (their records come back).
+    errors: dict[SchoolId, Exception] = field(default_factory=dict)
 
 
 class EventStore(Protocol):
-    def snapshot(self, school_id: SchoolId, events: Sequence[StudentEvent]) -> SchoolSnapshot: ...
+    def snapshot(
+        self,
+        events: Mapping[SchoolId, Sequence[StudentEvent]],
+        rule_subjects: Mapping[SchoolId, frozenset[SubjectId]],
+    ) -> dict[SchoolId, SchoolSnapshot | Exception]:
+        """Every school's snapshot for its events, and the stored rules of ``rule_subjects``, in as
+        few reads as allowed (one batch of keys for every school); for a school whose read failed,
+        why."""
+        ...
 
-    def write_new(self, school_id: SchoolId, results: Sequence[ExerciseResult]) -> WriteOutcome:
-        """Store each result unless its event is already stored, in as few calls as allowed."""
+    def write_new(self, results: Sequence[ExerciseResult]) -> WriteOutcome:
+        """Store each result unless its event is already stored, every school in as few calls as allowed."""
         ...
 
 
 class RuleSource(Protocol):
-    def rule_for(self, school_id: SchoolId, subject_id: SubjectId) -> GradingRule: ...
+    def cold(self, school_id: SchoolId, subject_ids: frozenset[SubjectId]) -> frozenset[SubjectId]:
+        """The subjects whose rule in force is not warm: the batch reads their rule items."""
+        ...
+
+    def rule_for(self, school_id: SchoolId, subject_id: SubjectId, stored: StoredRules) -> GradingRule:
+        """The rule in force, from the cache or from the rule items read with the batch."""
+        ...

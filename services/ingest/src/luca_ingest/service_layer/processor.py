@@ -1,9 +1,10 @@
 """The grade processor's use case: one batch of queue records in, one outcome per record out.
 
-A batch mixes schools. Per school it reads once (which events are already stored, which students
-and subjects exist), grades each new event with the school's rule, and writes every new result in
-one conditional write; a record that cannot be processed fails alone, never the batch. Records that
-repeat an event already in the batch share its outcome and write nothing.
+A batch mixes schools. It reads once for all of them (which events are already stored, which
+students and subjects exist, the cold grading rules), grades each new event with its school's rule,
+and writes every new result of every school in one conditional write; a record that cannot be
+processed fails alone, never the batch. Records that repeat an event already in the batch share its
+outcome and write nothing.
 """
 
 from __future__ import annotations
@@ -23,8 +24,8 @@ from luca_ingest.domain.events import (
     event_from_contract,
     grade,
 )
-from luca_ingest.service_layer.ports import EventStore, RuleSource
-from luca_kernel.ids import SchoolId
+from luca_ingest.service_layer.ports import EventStore, RuleSource, SchoolSnapshot
+from luca_kernel.ids import SchoolId, SubjectId, is_school_id
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +60,8 @@ class RecordOutcome:
 class BatchOutcome:
     records: dict[str, RecordOutcome] = field(default_factory=dict)
     write_calls: int = 0
-    # Seconds spent per school (read, grade, write): the latency metric's samples.
+    # Seconds until each school's records were settled (the batch's read, grading, write): the
+    # latency metric's samples.
     school_seconds: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -104,12 +106,11 @@ class GradeProcessor:
                 continue
             primary[key] = record.record_id
             by_school.setdefault(event.school_id, []).append((record.record_id, event))
-        for school_id, entries in by_school.items():
-            started = time.perf_counter()
-            self._process_school(school_id, entries, outcome, write=write)
-            outcome.school_seconds[school_id] = outcome.school_seconds.get(school_id, 0.0) + (
-                time.perf_counter() - started
-            )
+        started = time.perf_counter()
+        self._process_schools(by_school, outcome, write=write)
+        elapsed = time.perf_counter() - started
+        for school_id in by_school:
+            outcome.school_seconds[school_id] = elapsed
         for record_id, repeated in repeats.items():
             first = outcome.records[primary[repeated]]
             outcome.records[record_id] = (
@@ -122,6 +123,8 @@ class GradeProcessor:
     def _event(self, record: IncomingRecord) -> StudentEvent:
         if not record.school_id:
             raise Unprocessable(Reason.NO_SCHOOL, "the message has no school_id attribute")
+        if not is_school_id(record.school_id):  # the edge sets it from a token; anything else is forged
+            raise Unprocessable(Reason.NO_SCHOOL, "the message's school_id attribute is not a school id")
         body = self._decode(record.body)
         event = event_from_contract(record.school_id, body, record.correlation_id)
         if record.submitted_by_student is not None and record.submitted_by_student != event.student_id:
@@ -130,72 +133,92 @@ class GradeProcessor:
             )
         return event
 
-    def _process_school(
+    def _process_schools(
         self,
-        school_id: SchoolId,
-        entries: list[tuple[str, StudentEvent]],
+        by_school: dict[SchoolId, list[tuple[str, StudentEvent]]],
         outcome: BatchOutcome,
         *,
         write: bool,
     ) -> None:
+        events = {school: [event for _, event in entries] for school, entries in by_school.items()}
+        cold = {
+            school: self._rules.cold(school, frozenset(SubjectId(e.subject_id) for e in school_events))
+            for school, school_events in events.items()
+        }
         try:
-            snapshot = self._store.snapshot(school_id, [event for _, event in entries])
+            snapshots = self._store.snapshot(events, cold)
         except Exception as exc:
-            for record_id, event in entries:
-                outcome.records[record_id] = _transient(event, exc)
-            return
+            snapshots = dict.fromkeys(by_school, exc)
         now = self._clock()
         pending: list[tuple[str, ExerciseResult]] = []
-        for record_id, event in entries:
-            if (event.student_id, event.event_id) in snapshot.stored_events:
-                outcome.records[record_id] = RecordOutcome(Status.DUPLICATE, school_id, event.event_id)
+        for school_id, entries in by_school.items():
+            snapshot = snapshots.get(school_id) or RuntimeError("the store returned no snapshot")
+            if isinstance(snapshot, Exception):
+                for record_id, event in entries:
+                    outcome.records[record_id] = _transient(event, snapshot)
                 continue
-            try:
-                course = snapshot.students.get(event.student_id)
-                if course is None:
-                    raise Unprocessable(
-                        Reason.UNKNOWN_STUDENT, f"student {event.student_id!r} is not enrolled"
-                    )
-                if course != event.course_id:
-                    raise Unprocessable(
-                        Reason.NOT_ENROLLED,
-                        f"student {event.student_id!r} is not in course {event.course_id!r}",
-                    )
-                if event.subject_id not in snapshot.subjects:
-                    raise Unprocessable(
-                        Reason.UNKNOWN_SUBJECT, f"subject {event.subject_id!r} does not exist"
-                    )
-                result = grade(event, self._rules.rule_for(school_id, event.subject_id), now)
-            except Unprocessable as exc:
-                outcome.records[record_id] = RecordOutcome(
-                    Status.FAILED, school_id, event.event_id, exc.reason.value, str(exc), permanent=True
-                )
-                continue
-            except Exception as exc:
-                outcome.records[record_id] = _transient(event, exc)
-                continue
-            pending.append((record_id, result))
+            for record_id, event in entries:
+                settled = self._grade(school_id, record_id, event, snapshot, now)
+                if isinstance(settled, RecordOutcome):
+                    outcome.records[record_id] = settled
+                else:
+                    pending.append((record_id, settled))
         if not pending:
             return
         if not write:
             for record_id, result in pending:
-                outcome.records[record_id] = RecordOutcome(Status.STORED, school_id, result.event.event_id)
+                outcome.records[record_id] = RecordOutcome(
+                    Status.STORED, result.event.school_id, result.event.event_id
+                )
             return
         try:
-            written = self._store.write_new(school_id, [result for _, result in pending])
+            written = self._store.write_new([result for _, result in pending])
         except Exception as exc:
             for record_id, result in pending:
                 outcome.records[record_id] = _transient(result.event, exc)
             return
         outcome.write_calls += written.write_calls
         for record_id, result in pending:
-            key = (result.event.student_id, result.event.event_id)
+            event = result.event
+            key = (event.school_id, event.student_id, event.event_id)
             if key in written.written:
-                outcome.records[record_id] = RecordOutcome(Status.STORED, school_id, result.event.event_id)
+                outcome.records[record_id] = RecordOutcome(Status.STORED, event.school_id, event.event_id)
             elif key in written.already_stored:
-                outcome.records[record_id] = RecordOutcome(Status.DUPLICATE, school_id, result.event.event_id)
+                outcome.records[record_id] = RecordOutcome(Status.DUPLICATE, event.school_id, event.event_id)
             else:  # the store must account for every result; if not, nothing is assumed stored
-                outcome.records[record_id] = _transient(result.event, RuntimeError("write outcome unknown"))
+                error = written.errors.get(event.school_id) or RuntimeError("write outcome unknown")
+                outcome.records[record_id] = _transient(event, error)
+
+    def _grade(
+        self,
+        school_id: SchoolId,
+        record_id: str,
+        event: StudentEvent,
+        snapshot: SchoolSnapshot,
+        now: datetime,
+    ) -> RecordOutcome | ExerciseResult:
+        """The event's result, or the outcome that settles it without a write."""
+        if (event.student_id, event.event_id) in snapshot.stored_events:
+            return RecordOutcome(Status.DUPLICATE, school_id, event.event_id)
+        try:
+            course = snapshot.students.get(event.student_id)
+            if course is None:
+                raise Unprocessable(Reason.UNKNOWN_STUDENT, f"student {event.student_id!r} is not enrolled")
+            if course != event.course_id:
+                raise Unprocessable(
+                    Reason.NOT_ENROLLED,
+                    f"student {event.student_id!r} is not in course {event.course_id!r}",
+                )
+            if event.subject_id not in snapshot.subjects:
+                raise Unprocessable(Reason.UNKNOWN_SUBJECT, f"subject {event.subject_id!r} does not exist")
+            rule = self._rules.rule_for(school_id, SubjectId(event.subject_id), snapshot.rules)
+            return grade(event, rule, now)
+        except Unprocessable as exc:
+            return RecordOutcome(
+                Status.FAILED, school_id, event.event_id, exc.reason.value, str(exc), permanent=True
+            )
+        except Exception as exc:
+            return _transient(event, exc)
 
 
 def _transient(event: StudentEvent, exc: Exception) -> RecordOutcome:
