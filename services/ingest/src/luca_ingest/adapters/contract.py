@@ -13,7 +13,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-from aws_lambda_powertools.utilities.validation import SchemaValidationError, validate
+import fastjsonschema
 
 from luca_ingest.domain.events import SCHEMA_VERSIONS, Reason, Unprocessable
 
@@ -23,6 +23,13 @@ def event_schema() -> dict[str, Any]:
     source = resources.files("luca.ingest.v1.schemas").joinpath("StudentEvent.schema.json")
     schema: dict[str, Any] = json.loads(source.read_text())
     return schema
+
+
+@cache
+def _validator() -> Any:
+    # Compiled once per process: compiling costs about 10 ms, validating a few microseconds (the
+    # same fastjsonschema Powertools' ``validate`` uses, which compiles on every call).
+    return fastjsonschema.compile(event_schema())
 
 
 def decode_event(body: str) -> Mapping[str, Any]:
@@ -35,8 +42,10 @@ def decode_event(body: str) -> Mapping[str, Any]:
         # The contract lists the known versions too; this keeps the dead letter's reason specific.
         raise Unprocessable(Reason.SCHEMA_VERSION, f"schema_version {version} is not supported")
     try:
-        validate(event=document, schema=event_schema())
-    except SchemaValidationError as exc:
-        raise Unprocessable(Reason.MALFORMED, f"the body does not match the contract: {exc.message}") from exc
+        _validator()(document)
+    except fastjsonschema.JsonSchemaValueException as exc:
+        raise Unprocessable(
+            Reason.MALFORMED, f"the body does not match the contract: {exc.message} (at {exc.name})"
+        ) from exc
     result: Mapping[str, Any] = document
     return result
