@@ -55,6 +55,19 @@ def test_schools_are_grouped_into_as_few_policies_as_fit_the_limit() -> None:
         start += len(group)
         assert len(session_policy([*group, ordered[start]], ACTIONS)) > SESSION_POLICY_MAX_CHARS
     assert group_schools(["school-a", "school-a"], ACTIONS) == [("school-a",)]
+    assert group_schools([], ACTIONS) == []
+
+
+def test_a_group_is_exactly_as_long_as_its_limit_allows() -> None:
+    schools = [f"s{n:02d}" for n in range(40)]
+    one = len(session_policy(schools[:1], ACTIONS))
+    # A limit that fits exactly three schools' policy gives groups of three.
+    limit = len(session_policy(schools[:3], ACTIONS))
+    assert limit > one
+    assert {len(group) for group in group_schools(schools, ACTIONS, max_chars=limit)[:-1]} == {3}
+    assert group_schools(schools, ACTIONS, max_chars=limit - 1)[0] == tuple(schools[:2])
+    with pytest.raises(ValueError, match="alone does not fit"):
+        group_schools(schools, ACTIONS, max_chars=one - 1)
 
 
 class FakeSts:
