@@ -13,6 +13,8 @@ from luca_govsync.definition import RetryPolicy
 from luca_platform.table import keys
 
 PLATFORM = "luca"
+# The VPC's AZs (``aws.network``): each Fargate service keeps at least one task in each (decision 0013).
+AVAILABILITY_ZONES = 2
 
 
 @dataclass(frozen=True, slots=True)
