@@ -63,7 +63,7 @@ month, run by a scheduled job (e.g. a Step Functions workflow with Athena's ``St
         external_location='s3://<lake>/lake/compacting/school_id=S/year=Y/month=M/')
     AS SELECT * FROM luca_lake.grades WHERE school_id='S' AND year=Y AND month=M;
     -- then swap: copy the compacted objects into the partition's prefix, delete the old ones
-    -- (versioning keeps them for ``LAKE_NONCURRENT_DAYS``), DROP TABLE compact_tmp.
+    -- (versioning keeps them for ``noncurrent_version_days`` days), DROP TABLE compact_tmp.
 
 Late changes to a compacted month simply add small files again; the next run folds them in. The
 lake bucket's lifecycle moves objects to Intelligent-Tiering; nothing ever expires (current versions).
@@ -120,8 +120,6 @@ RESULTS_ACCESS_LOG_PREFIX = "athena-results/"
 # Objects move to Intelligent-Tiering once their month is usually closed and compacted; smaller
 # objects (< 128 KiB) are never tiered by S3 and cost nothing extra.
 INTELLIGENT_TIERING_AFTER_DAYS = 30
-# Replaced objects (compaction swaps, accidental overwrites) are recoverable for this long.
-LAKE_NONCURRENT_DAYS = 90
 ALARM_PERIOD = cdk.Duration.minutes(5)
 PARTITION_ALARM_FRACTION = 0.8
 # Parquet compresses its pages itself; Firehose's own compression must be off when converting.
@@ -247,7 +245,7 @@ class AnalyticsStack(cdk.Stack):
                             transition_after=cdk.Duration.days(INTELLIGENT_TIERING_AFTER_DAYS),
                         )
                     ],
-                    noncurrent_version_expiration=cdk.Duration.days(LAKE_NONCURRENT_DAYS),
+                    noncurrent_version_expiration=cdk.Duration.days(analytics.noncurrent_version_days),
                     abort_incomplete_multipart_upload_after=cdk.Duration.days(1),
                 )
             ],
