@@ -88,12 +88,12 @@ def run(
         event = sqs_event(bodies, grading_app.SCHOOL)
         # The first batch warms the rule cache and the school's client: timed, not counted as typical.
         label = LABEL if n else f"{LABEL} (first, cold caches)"
-        began, began_cpu = time.perf_counter(), time.process_time()
+        began, began_cpu = time.perf_counter(), time.thread_time()  # the emulator's threads left out
         with meter.operation(label):
             answer = handler.process(event, context, app)  # type: ignore[arg-type]
         if n:
             durations.append(time.perf_counter() - began)
-            cpu.append(time.process_time() - began_cpu)
+            cpu.append(time.thread_time() - began_cpu)
         failures += len(answer.get("batchItemFailures", []))
         progress.advance(task)
     tracemalloc.start()

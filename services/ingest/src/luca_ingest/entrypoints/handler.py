@@ -88,7 +88,9 @@ def process(
     by_id = {record.record_id: record for record in records}
     headers = {record["messageId"]: propagation.record_trace_header(record) for record in raw}
     started = time.time_ns()
-    cpu_started = time.process_time()
+    # The handler thread's CPU: in AWS nothing else runs in the instance; locally the emulator
+    # serves the batch's calls on other threads of the same process, which this leaves out.
+    cpu_started = time.thread_time()
     with tracer.start_as_current_span(
         f"{SERVICE} batch",
         context=propagation.context_from_xray(next((h for h in headers.values() if h), None)),
@@ -161,7 +163,7 @@ def process(
                 {o.school_id for o in outcome.records.values() if o.status is Status.STORED}
             ),
             # The instance's CPU for the batch (decoding, grading, the SDK's serialising and signing).
-            "cpu_ms": round(1000 * (time.process_time() - cpu_started), 2),
+            "cpu_ms": round(1000 * (time.thread_time() - cpu_started), 2),
             **propagation.ids_of(batch_span),
         },
     )
