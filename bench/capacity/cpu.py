@@ -110,7 +110,9 @@ def _run(uvicorn: Any, app: Any, port_file: Path, announce: dict[str, Any]) -> N
         port_file.write_text(json.dumps({"port": port, **announce}))
         await task
 
-    asyncio.run(run())
+    # The loop the service's container runs (uvicorn's choice: uvloop when installed), not asyncio's.
+    with asyncio.Runner(loop_factory=config.get_loop_factory()) as runner:
+        runner.run(run())
 
 
 def cpu_seconds(pid: int) -> float:
