@@ -39,6 +39,7 @@ from luca_grading.service_layer.services import RecordBehaviorNote, RecordEvalua
 from luca_kernel.grading import GradingRule
 from luca_kernel.ids import SubjectId
 from luca_platform.rest import install_problem_handlers, serve_openapi
+from luca_platform.rest_routes import WorkerRoute
 from luca_platform.telemetry import context
 
 log = logging.getLogger("luca.grading.rest")
@@ -56,6 +57,8 @@ def create_app(container: Container) -> FastAPI:
         redoc_url=None,
     )
 
+    # Each sync handler runs in one worker thread; its result is checked on the loop (rest_routes).
+    app.router.route_class = WorkerRoute
     app.state.container = container
 
     install_problem_handlers(
