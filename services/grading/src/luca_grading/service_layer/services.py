@@ -405,10 +405,11 @@ class GradingService:
         by_student: dict[StudentId, list[Evaluation]] = {}
         for evaluation in current:
             by_student.setdefault(evaluation.student_id, []).append(evaluation)
+        rules = self._rules_of(repo, current)
         averages = [
             (student, average)
             for student, group in sorted(by_student.items())
-            for average in self._averages(repo, group)
+            for average in averages_by_subject(group, rules)
         ]
         return CourseReport(current, averages)
 
@@ -416,8 +417,13 @@ class GradingService:
         return self._assignments.of(principal, repo.assignments_of)[1]
 
     def _averages(self, repo: SchoolRepository, evaluations: Sequence[Evaluation]) -> list[SubjectAverage]:
-        rules = {e.subject_id: self._rule(repo, e.subject_id) for e in evaluations}
-        return averages_by_subject(evaluations, rules)
+        return averages_by_subject(evaluations, self._rules_of(repo, evaluations))
+
+    def _rules_of(
+        self, repo: SchoolRepository, evaluations: Sequence[Evaluation]
+    ) -> dict[SubjectId, GradingRule]:
+        # One cache lookup per subject, not per grade: a course's grades are hundreds.
+        return {subject: self._rule(repo, subject) for subject in {e.subject_id for e in evaluations}}
 
     # -- behavior ------------------------------------------------------------------------------
     def record_behavior_note(
