@@ -9,7 +9,8 @@ school through the API and then drives a mixed teacher workload (``bench.interac
 a grade, 30% a student's evaluations, 20% a course's grades, 10% a grading rule) with enough
 requests in flight to keep that core busy. The server's CPU time over the window (from
 ``/proc/<pid>/stat``) divided by the requests answered is its CPU per request; its inverse is the
-requests/s one fully busy vCPU serves.
+requests/s one fully busy vCPU serves. The server's peak resident memory (``VmHWM``) is what a
+task's memory must hold for the service (its collector sidecar aside).
 """
 
 from __future__ import annotations
@@ -118,6 +119,14 @@ def _run(uvicorn: Any, app: Any, port_file: Path, announce: dict[str, Any]) -> N
 def cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def peak_rss_mib(pid: int) -> float:
+    """The process's peak resident memory (``VmHWM``): what a task's memory must hold for the service."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return round(int(line.split()[1]) / 1024, 1)
+    return 0.0
 
 
 async def drive(base: str, mint: Any, seconds: float, pid: int, progress: bool) -> dict[str, Any]:
@@ -237,7 +246,9 @@ def measure_server(seconds: float, *, bare: bool) -> dict[str, Any]:
                 key: Any = serialization.load_pem_private_key(ready["key"].encode(), None)
                 mint = TokenMint(key=key, kid=ready["kid"])
             pin(1)
-            return asyncio.run(drive(f"http://127.0.0.1:{ready['port']}", mint, seconds, server.pid, True))
+            figures = asyncio.run(drive(f"http://127.0.0.1:{ready['port']}", mint, seconds, server.pid, True))
+            figures["server_peak_rss_mib"] = peak_rss_mib(server.pid)
+            return figures
         finally:
             server.terminate()
             server.wait(timeout=30)

@@ -13,6 +13,7 @@ Then, each in a child process of its own: the grading service's CPU per request 
 
 from __future__ import annotations
 
+import io
 import json
 import subprocess
 import sys
@@ -26,8 +27,9 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from bench.capacity import grading_app, measure_burst, measure_grading, measure_lake, measure_sync
 from bench.capacity.meter import Call, Meter
 from bench.capacity.tables import print_operations
-from luca_infra.definitions import PLATFORM_DEFINITION
+from luca_infra.definitions import AVAILABILITY_ZONES, PLATFORM_DEFINITION
 from luca_infra.local.platform import LocalPlatform, PlatformConfig
+from luca_platform.telemetry.metrics import SCHOOL_DIMENSION, RequestMetrics
 
 OUT = Path(__file__).resolve().parents[1] / "out"
 MEASURED = OUT / "capacity-measured.json"
@@ -184,6 +186,8 @@ def deployment() -> dict[str, Any]:
         "grading_task_vcpu": d.grading.cpu / 1024,
         "grading_task_memory_gib": d.grading.memory_mib / 1024,
         "grading_min_tasks": d.grading.min_tasks,
+        "grading_max_tasks": d.grading.max_tasks,
+        "availability_zones": AVAILABILITY_ZONES,
         "grading_target_cpu_percent": d.grading.target_cpu_percent,
         "other_services": {
             "govsync_api": {
@@ -204,6 +208,22 @@ def deployment() -> dict[str, Any]:
         "govsync_batch_size": d.govsync.batch_size,
         "enrich_memory_mib": d.analytics_aws.enrich_memory_mib,
         "pipe_batch_size": d.analytics_aws.pipe_batch_size,
+        "firehose_buffer_seconds": d.analytics_aws.buffer_interval_seconds,
+        "firehose_buffer_mib": d.analytics_aws.buffer_size_mib,
+        "lake_noncurrent_days": d.analytics_aws.noncurrent_version_days,
+        "per_school_metric_series": per_school_metric_series(),
         "authorizer_memory_mib": d.authorizer.memory_mib,
         "waf_rules": WAF_RULES,
     }
+
+
+def per_school_metric_series() -> int:
+    """Custom metrics (series) each school adds: the grading service's EMF line for one request,
+    its metrics under every dimension set that names the school (CloudWatch bills each series)."""
+    blob = RequestMetrics(namespace="m", service="s", sink=io.StringIO()).record(
+        school_id="school", route="r", latency_ms=1.0, status=200
+    )
+    directives: list[dict[str, Any]] = blob["_aws"]["CloudWatchMetrics"]  # type: ignore[index]
+    return sum(
+        len(d["Metrics"]) * sum(SCHOOL_DIMENSION in dims for dims in d["Dimensions"]) for d in directives
+    )

@@ -5,12 +5,17 @@ from __future__ import annotations
 
 import io
 import json
+import math
+import statistics
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import boto3
+import duckdb
+import pyarrow as pa
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 from rich.progress import Progress
@@ -24,6 +29,13 @@ from luca_analytics.entrypoints.enrich import enrich
 from luca_infra.definitions import PLATFORM_DEFINITION
 from luca_infra.local.lake import local_pseudonym_key
 from luca_infra.local.platform import LocalPlatform
+
+# The school's rows re-encoded as this many files, against one: what a file costs in bytes and in
+# reading time, whatever its rows (Firehose writes one a partition per buffer flush).
+SMALL_FILES = 30
+READ_REPEATS = 7
+# Reads every row's key and score, as a report's ranking does; each file's footer, then its columns.
+READ_SQL = "SELECT COUNT(DISTINCT record_id), AVG(score) FROM read_parquet(?)"
 
 
 def drain(platform: LocalPlatform, progress: Progress, timeout: float = 300.0) -> dict[str, Any]:
@@ -49,9 +61,9 @@ def drain(platform: LocalPlatform, progress: Progress, timeout: float = 300.0) -
     return pipeline.counters.snapshot()
 
 
-def school_rows(platform: LocalPlatform) -> tuple[list[dict[str, Any]], int, int, int]:
-    """The school's lake rows, its files' count and bytes, and the same rows re-encoded as one file
-    per partition (what a full Firehose buffer writes)."""
+def school_rows(platform: LocalPlatform) -> tuple[list[dict[str, Any]], int, int, int, pa.Table | None]:
+    """The school's lake rows, its files' count and bytes, the same rows re-encoded as one file
+    per partition (what a full Firehose buffer writes), and those rows as one table."""
     bench = connect(platform)
     prefix = f"{bench.root}/school_id={grading_app.SCHOOL}/"
     infos = [
@@ -61,15 +73,50 @@ def school_rows(platform: LocalPlatform) -> tuple[list[dict[str, Any]], int, int
     tables = [pq.read_table(info.path, filesystem=bench.filesystem) for info in infos]
     rows = [row for table in tables for row in table.to_pylist()]
     one_file = 0
-    if tables:
-        import pyarrow as pa
-
+    table = pa.concat_tables(tables) if tables else None
+    if table is not None:
         buffer = io.BytesIO()
-        pq.write_table(
-            pa.concat_tables(tables), buffer, compression=PLATFORM_DEFINITION.analytics.compression
-        )
+        pq.write_table(table, buffer, compression=PLATFORM_DEFINITION.analytics.compression)
         one_file = buffer.tell()
-    return rows, len(infos), sum(info.size or 0 for info in infos), one_file
+    return rows, len(infos), sum(info.size or 0 for info in infos), one_file, table
+
+
+def small_files(table: pa.Table) -> dict[str, Any]:
+    """The same rows as one file and as ``SMALL_FILES`` files, on local disk: the bytes a file adds
+    (footer, page headers, compression lost on small pages) and the time DuckDB spends per file
+    (median of ``READ_REPEATS`` reads). A lower bound for Athena, which fetches each file from S3."""
+    compression = PLATFORM_DEFINITION.analytics.compression
+    with tempfile.TemporaryDirectory(prefix="luca-small-files-") as scratch:
+        sizes: dict[int, int] = {}
+        read_ms: dict[int, float] = {}
+        for count in (1, SMALL_FILES):
+            folder = Path(scratch) / str(count)
+            folder.mkdir()
+            step = math.ceil(table.num_rows / count)
+            for i in range(count):
+                pq.write_table(
+                    table.slice(i * step, step), folder / f"part-{i:04d}.parquet", compression=compression
+                )
+            sizes[count] = sum(f.stat().st_size for f in folder.iterdir())
+            with duckdb.connect() as duck:
+                pattern = str(folder / "*.parquet")
+                timings = []
+                for _ in range(READ_REPEATS):
+                    began = time.perf_counter()
+                    duck.execute(READ_SQL, [pattern]).fetchall()
+                    timings.append(time.perf_counter() - began)
+            read_ms[count] = 1000 * statistics.median(timings)
+    extra = SMALL_FILES - 1
+    return {
+        "rows": table.num_rows,
+        "files": SMALL_FILES,
+        "bytes_one_file": sizes[1],
+        "bytes_small_files": sizes[SMALL_FILES],
+        "overhead_bytes_per_file": round((sizes[SMALL_FILES] - sizes[1]) / extra, 1),
+        "read_ms_one_file": round(read_ms[1], 3),
+        "read_ms_small_files": round(read_ms[SMALL_FILES], 3),
+        "read_ms_per_file": round(max(0.0, read_ms[SMALL_FILES] - read_ms[1]) / extra, 4),
+    }
 
 
 def enrichment(platform: LocalPlatform, key: bytes) -> dict[str, Any]:
@@ -102,8 +149,8 @@ def enrichment(platform: LocalPlatform, key: bytes) -> dict[str, Any]:
 
 def run(meter: Meter, platform: LocalPlatform, state_dir: Path, *, progress: Progress) -> dict[str, Any]:
     counters = drain(platform, progress)
-    rows, files, file_bytes, one_file_bytes = school_rows(platform)
-    if not rows:
+    rows, files, file_bytes, one_file_bytes, table = school_rows(platform)
+    if not rows or table is None:
         raise SystemExit("no lake rows landed for the measured school")
     key = local_pseudonym_key(state_dir)
     enriched = enrichment(platform, key)
@@ -144,4 +191,5 @@ def run(meter: Meter, platform: LocalPlatform, state_dir: Path, *, progress: Pro
         "parquet_bytes_per_row_local_files": round(file_bytes / len(rows), 1),
         "parquet_bytes_per_row_one_file": round(one_file_bytes / len(rows), 1),
         "reports": scanned,
+        "small_files": small_files(table),
     }

@@ -11,15 +11,17 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
+from bench.capacity.alarms import alarm_options
+from bench.capacity.compaction import lake_files
+from bench.capacity.fargate_sizes import fargate_sizes
 from bench.capacity.scenario import Scenario
 
 HOURS_PER_MONTH = 730.0
 GB = 1e9
 MONTHS_PER_YEAR = 12.0
-PEAK_HOURS_PER_DAY = 8.0  # the school day, when the interactive tasks above the minimum run
-FIREHOSE_BUFFER_MINUTES = (
-    15.0  # the largest Firehose buffer interval: at most one file a partition per interval
-)
+# The school day: when the interactive tasks above the minimum run, Firehose flushes each active
+# partition and a school's metric series receive data.
+PEAK_HOURS_PER_DAY = 8.0
 SQS_REQUESTS_PER_EVENT_RECEIVED = 2 / 10  # the mapping receives and deletes in tens
 SECONDS_PER_RECESS_MINUTE = 60.0
 PARTITION_WCU = 1000.0
@@ -122,21 +124,21 @@ def model(measured: Mapping[str, Any], s: Scenario, prices: Mapping[str, Any]) -
     )
     raw_gb = c["lake record"] * lake["json_bytes_per_row"] / GB
     rows_per_school = c["lake record"] / s.schools
-    files_per_school = min(
-        rows_per_school, s.school_days_per_month * PEAK_HOURS_PER_DAY * 60 / FIREHOSE_BUFFER_MINUTES
-    )
-    files = s.schools * files_per_school
+    lake_layout = lake_files(measured, s, p, c, school_day_hours=PEAK_HOURS_PER_DAY)
+    decided = next(r for r in lake_layout["schedules"] if r["schedule"] == lake_layout["decided"])
+    files = s.schools * lake_layout["files_per_partition_month"]
     services["Firehose"] = line(
         f"{billed_gb:,.1f} GB billed ({raw_gb:,.2f} GB of JSON), {files:,.0f} objects",
         billed_gb * fh["ingested_gb"] + raw_gb * (fh["format_conversion_gb"] + fh["dynamic_partitioning_gb"])
         + files / 1000 * fh["dynamic_partitioning_objects_per_thousand"],
     )  # fmt: skip
 
-    # S3: the lake at its retention (steady state), its writes, Athena's reads; the sync's manifests.
+    # S3: the lake at its retention (steady state), its writes, Athena's reads of the files the
+    # decided compaction leaves (a GET a file at least); the sync's manifests.
     s3p = p["s3"]
     lake_gb = c["lake record"] * lake["parquet_bytes_per_row_one_file"] * s.lake_retention_months / GB
     queries = sum(c[name] for name in s.report_mix)
-    files_scanned = queries * s.lake_months_scanned
+    files_scanned = decided["s3_gets"]
     manifests = c["sync batch"] * ops["sync batch"]["s3_requests"]
     services["S3"] = line(
         f"{lake_gb:,.2f} GB lake, {files + manifests:,.0f} PUT, {files_scanned:,.0f} GET",
@@ -149,12 +151,21 @@ def model(measured: Mapping[str, Any], s: Scenario, prices: Mapping[str, Any]) -
     scanned_per_row = {
         name: r["bytes_scanned"] / max(1, lake["school_rows"]) for name, r in lake["reports"].items()
     }
+    file_bytes = decided["files_per_report"] * lake_layout["overhead_bytes_per_file"]
     scanned = sum(
         c[name]
-        * max(ath["minimum_bytes_per_query"], scanned_per_row[name] * rows_per_school * s.lake_months_scanned)
+        * max(
+            ath["minimum_bytes_per_query"],
+            scanned_per_row[name] * rows_per_school * s.lake_months_scanned + file_bytes,
+        )
         for name in s.report_mix
     )
     services["Athena"] = line(f"{scanned / 1e12:,.3f} TB scanned", scanned / 1e12 * ath["tb_scanned"])
+    services["Lake compaction"] = line(
+        f"{decided['compaction_runs']:,} {lake_layout['decided']} runs, {decided['extra_storage_gb']:,.0f} GB "
+        "of replaced versions (not built yet: decision 0014)",
+        decided["compaction_usd"] + decided["storage_usd"],
+    )
 
     # Fargate: the grading tasks the peak needs at the utilisation target; the two small services.
     cpu = measured["grading_cpu"]
@@ -194,6 +205,16 @@ def model(measured: Mapping[str, Any], s: Scenario, prices: Mapping[str, Any]) -
     services["CloudWatch Logs"] = line(
         f"{log_gb:,.1f} GB ingested", log_gb * (cw["logs_ingested_gb"] + cw["logs_stored_gb_month"])
     )
+    # The per-school p95 alarms and the series they watch, as deployed (decision 0012).
+    alarms = alarm_options(
+        dep, s, p, interactive_requests=interactive_requests(c, s),
+        hours_per_month=HOURS_PER_MONTH, school_day_hours=PEAK_HOURS_PER_DAY,
+    )  # fmt: skip
+    deployed = next((o for o in alarms if o["deployed"]), alarms[0])
+    services["CloudWatch alarms"] = line(
+        f"{deployed['alarms']:,} p95 alarms, {deployed['per_school_series']:,} school series",
+        deployed["total_usd"],
+    )
     waf = p["waf"]
     services["WAF"] = line(
         f"{api_requests / 1e6:,.2f} M requests, {dep['waf_rules']} rules",
@@ -212,7 +233,15 @@ def model(measured: Mapping[str, Any], s: Scenario, prices: Mapping[str, Any]) -
         "per_school_usd": round(total / s.schools, 3),
         "counts": {name: round(n, 1) for name, n in c.items()},
         "sizing": sizing(measured, s, c, peak_rps, tasks),
-    }
+        "decisions": {
+            "alarms": alarms,
+            "fargate_sizes": fargate_sizes(
+                measured, s, p, peak_rps=peak_rps,
+                hours_per_month=HOURS_PER_MONTH, school_day_hours=PEAK_HOURS_PER_DAY,
+            ),
+            "lake_files": lake_layout,
+        },
+    }  # fmt: skip
 
 
 def sizing(

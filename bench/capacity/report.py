@@ -10,7 +10,7 @@ from typing import Any
 
 from bench.capacity import scenario
 from bench.capacity.model import model
-from bench.capacity.tables import console, print_scenario
+from bench.capacity.tables import console, print_decisions, print_scenario
 
 OUT = Path(__file__).resolve().parents[1] / "out"
 
@@ -35,6 +35,7 @@ def run(measured_path: Path, scenario_paths: list[Path], prices_path: Path) -> l
         result["scenario"] = {"name": s.name, "schools": s.schools, "file": path.name, **vars(s)}
         result["prices"] = f"{prices['region']}, {prices['date']}, {prices['note']}"
         print_scenario(result)
+        print_decisions(result)
         results.append(result)
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "capacity.json").write_text(

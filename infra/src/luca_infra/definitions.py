@@ -13,6 +13,8 @@ from luca_govsync.definition import RetryPolicy
 from luca_platform.table import keys
 
 PLATFORM = "luca"
+# The VPC's AZs (``aws.network``): each Fargate service keeps at least one task in each (decision 0013).
+AVAILABILITY_ZONES = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -430,6 +432,8 @@ class AnalyticsAwsDefinition:
     # The active-partition quota requested for the delivery stream (default 500, at most 5,000 per
     # stream); the stack alarms at 80 % of it. Keep it equal to what the account was granted.
     active_partitions_quota: int = 5000
+    # Replaced lake objects (compaction swaps, accidental overwrites) are recoverable for this long.
+    noncurrent_version_days: int = 90
     error_output_prefix: str = "lake-errors/"
     lake_bucket_prefix: str = "luca-lake"
     athena_results_bucket_prefix: str = "luca-athena-results"

@@ -27,7 +27,7 @@ from luca_infra.aws.deploy_context import (
 )
 from luca_infra.aws.nag import enable_checks
 from luca_infra.aws.observability import LATENCY_ALARM_NAME, ObservabilityStack
-from luca_infra.aws.school_alarm import AlarmSpec
+from luca_infra.aws.school_alarm import SCHOOL_ALARMS_IN_STACK, AlarmSpec
 from luca_infra.definitions import PLATFORM_DEFINITION
 from luca_platform.table import keys
 
@@ -139,6 +139,9 @@ def test_the_overview_dashboard_answers_the_operators_questions(synthesized: Any
     assert "SEARCH(" in widget("latency p95 by school")
     assert "p95" in widget("latency p95 by school")
     assert "school_id" in widget("requests per minute by school")
+    # Counted from the school's latency series (decision 0012: one custom metric a school).
+    assert "InteractiveRequestLatency" in widget("requests per minute by school")
+    assert "SampleCount" in widget("requests per minute by school")
     assert "5XXError" in widget("Error rate")
     assert "errors / requests" in widget("Error rate")
     for kind in ("Read", "Write"):
@@ -285,6 +288,27 @@ def test_onboarding_creates_the_identical_alarm_with_boto3() -> None:
             assert created[key] == [TOPIC_ARN]
         else:
             assert created[key] == value, key
+
+
+def test_more_school_alarms_than_the_stack_holds_fail_synthesis_not_the_deploy() -> None:
+    # CloudFormation refuses a stack of more than 500 resources; past the cap onboarding's alarms
+    # (boto3) are the only ones.
+    schools = [f"school-{n:04d}" for n in range(SCHOOL_ALARMS_IN_STACK + 1)]
+    with pytest.raises(ValueError, match="luca schools create"):
+        read_operations_context({SCHOOLS_CONTEXT: schools}.get)
+    # At the cap, with every kind of subscriber, the stack fits CloudFormation's 500 resources and
+    # the 460,800 bytes of a template read from S3.
+    template = _observability(
+        {
+            SCHOOLS_CONTEXT: schools[:-1],
+            ALERT_EMAILS_CONTEXT: ["ops@example.com", "oncall@example.com"],
+            ALERT_HTTPS_CONTEXT: ["https://pager.example.com/hook"],
+            ALERT_SLACK_CONTEXT: {"workspaceId": "T0123456", "channelId": "C0123456"},
+        }
+    )
+    assert len(_of_type(template, "AWS::CloudWatch::Alarm")) == SCHOOL_ALARMS_IN_STACK + 1
+    assert len(template["Resources"]) <= 500
+    assert len(json.dumps(template)) <= 460_800
 
 
 def test_bad_school_ids_and_endpoints_fail_synthesis() -> None:

@@ -24,7 +24,7 @@ from luca_infra.aws.load_balancer import (
     RULE_PRIORITIES,
 )
 from luca_infra.aws.observability import LATENCY_ALARM_NAME
-from luca_infra.definitions import PLATFORM_DEFINITION
+from luca_infra.definitions import AVAILABILITY_ZONES, PLATFORM_DEFINITION
 from luca_platform.problems import PROBLEM_BASE
 from luca_platform.table import keys
 from luca_platform.telemetry.metrics import INTERACTIVE_REQUEST_LATENCY
@@ -230,6 +230,11 @@ def test_service_keeps_warm_tasks_and_scales_on_cpu(synthesized: Any) -> None:
     ecs_service = _grading_service(synthesized)
     assert ecs_service["Properties"]["DesiredCount"] >= 2
     assert ecs_service["Properties"]["DesiredCount"] == service.min_tasks
+    # Decision 0013: at least one task in each AZ, kept there, and rolling deployments that start the
+    # new tasks before stopping the old.
+    assert service.min_tasks >= AVAILABILITY_ZONES
+    assert ecs_service["Properties"]["AvailabilityZoneRebalancing"] == "ENABLED"
+    assert ecs_service["Properties"]["DeploymentConfiguration"]["MaximumPercent"] == 200
     assert ecs_service["Properties"]["DeploymentConfiguration"]["MinimumHealthyPercent"] == 100
     assert ecs_service["Properties"]["DeploymentConfiguration"]["DeploymentCircuitBreaker"] == {
         "Enable": True,
@@ -262,6 +267,8 @@ def test_service_keeps_warm_tasks_and_scales_on_cpu(synthesized: Any) -> None:
     template.has_resource_properties(
         "AWS::ECS::TaskDefinition", {"Cpu": str(service.cpu), "Memory": str(service.memory_mib)}
     )
+    # Decision 0013's size: half a vCPU (the service is one process) with Fargate's smallest memory for it.
+    assert (service.cpu, service.memory_mib, service.target_cpu_percent) == (512, 1024, 60)
 
 
 def test_target_groups_for_rest_and_grpc(synthesized: Any) -> None:

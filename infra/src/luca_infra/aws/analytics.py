@@ -54,19 +54,24 @@ far below 128 MiB, so in practice the interval flushes: a change is queryable af
 enough, and the longest interval makes the fewest, largest files. The local platform mirrors the
 same size/time rule.
 
-*Small files.* Even so, each active school writes one object per interval: ~30 per school-day, a few
-KB to a few MB each. Athena's cost is dominated by per-file overhead at that size, so small files are
-compacted once a month has closed: operations work, not this stack. The sketch, per school and closed
-month, run by a scheduled job (e.g. a Step Functions workflow with Athena's ``StartQueryExecution``):
+*Small files.* Even so, each active school writes one object per interval: 32 per school day, 640 a
+month of about 10 KB, of which 6 KB is the file's own (``make capacity``). Every file costs a report
+a GET and Athena per-file work, so the files are compacted nightly (decision
+docs/decisions/0014-lake-compaction.md): operations work, not this stack. Each night, per partition
+written that day, a scheduled job (a Step Functions workflow with Athena's ``StartQueryExecution``)
+lists the partition's objects, rewrites exactly those into one, and swaps:
 
     CREATE TABLE luca_lake.compact_tmp WITH (format='PARQUET', write_compression='SNAPPY',
-        external_location='s3://<lake>/lake/compacting/school_id=S/year=Y/month=M/')
-    AS SELECT * FROM luca_lake.grades WHERE school_id='S' AND year=Y AND month=M;
-    -- then swap: copy the compacted objects into the partition's prefix, delete the old ones
-    -- (versioning keeps them for ``LAKE_NONCURRENT_DAYS``), DROP TABLE compact_tmp.
+        external_location='s3://<lake>/lake/compacting/school_id=S/year=Y/month=M/<run>/')
+    AS SELECT * FROM luca_lake.grades WHERE school_id='S' AND year=Y AND month=M
+        AND "$path" IN (<the listed objects>);
+    -- then swap: copy the compacted object into the partition's prefix, delete the listed ones
+    -- (versioning keeps them ``noncurrent_version_days`` days), DROP TABLE compact_tmp.
 
-Late changes to a compacted month simply add small files again; the next run folds them in. The
-lake bucket's lifecycle moves objects to Intelligent-Tiering; nothing ever expires (current versions).
+Objects Firehose writes meanwhile are not listed, so they stay for the next night. A report that
+runs between the copy and the deletes reads some rows twice; every report keeps each record's
+latest version only, so its answer is the same. The lake bucket's lifecycle moves objects to
+Intelligent-Tiering; nothing ever expires (current versions).
 
 Identities, least privilege:
 - The pipe's role: read this table's stream, invoke the enrichment function, put records to this
@@ -117,11 +122,9 @@ DELIVERY_LOG_STREAM = "DestinationDelivery"
 ACCESS_LOG_DAYS = 400
 LAKE_ACCESS_LOG_PREFIX = "lake/"
 RESULTS_ACCESS_LOG_PREFIX = "athena-results/"
-# Objects move to Intelligent-Tiering once their month is usually closed and compacted; smaller
-# objects (< 128 KiB) are never tiered by S3 and cost nothing extra.
+# Objects move to Intelligent-Tiering once their month has usually closed; smaller objects
+# (< 128 KiB) are never tiered by S3 and cost nothing extra.
 INTELLIGENT_TIERING_AFTER_DAYS = 30
-# Replaced objects (compaction swaps, accidental overwrites) are recoverable for this long.
-LAKE_NONCURRENT_DAYS = 90
 ALARM_PERIOD = cdk.Duration.minutes(5)
 PARTITION_ALARM_FRACTION = 0.8
 # Parquet compresses its pages itself; Firehose's own compression must be off when converting.
@@ -247,7 +250,7 @@ class AnalyticsStack(cdk.Stack):
                             transition_after=cdk.Duration.days(INTELLIGENT_TIERING_AFTER_DAYS),
                         )
                     ],
-                    noncurrent_version_expiration=cdk.Duration.days(LAKE_NONCURRENT_DAYS),
+                    noncurrent_version_expiration=cdk.Duration.days(analytics.noncurrent_version_days),
                     abort_incomplete_multipart_upload_after=cdk.Duration.days(1),
                 )
             ],

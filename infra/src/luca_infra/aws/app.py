@@ -16,7 +16,9 @@ Deploy-time context (``cdk deploy -c key=value`` or ``cdk.json``):
   (``/luca/<stage>/resources``) and every alarm's commands (``luca dlq list --stage <stage>``).
 - ``luca:schools`` (optional): the school ids that get a ``Luca-P95-Latency-Alert-<school>`` alarm
   at deploy (a JSON list, or comma-separated); onboarding creates the same alarm for a new school
-  with boto3 (``school_alarm.AlarmSpec``) until the next deploy lists it.
+  with boto3 (``school_alarm.AlarmSpec``) until the next deploy lists it. At most
+  ``SCHOOL_ALARMS_IN_STACK`` (400): past that, list none; onboarding's alarms are the only ones
+  (decision 0012).
 - ``luca:alertEmails``, ``luca:alertHttpsEndpoints`` (optional lists): email and https (a paging
   service's webhook) subscriptions of the ``luca-ops-alerts`` topic. An email subscription waits for
   its recipient's confirmation.

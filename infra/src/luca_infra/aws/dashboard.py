@@ -20,12 +20,7 @@ from luca_analytics.entrypoints.enrich import ROWS_METRIC, SKIPPED_METRIC
 from luca_analytics.entrypoints.enrich import SERVICE as ENRICH_SERVICE
 from luca_govsync.entrypoints import failure_streak
 from luca_infra.definitions import PlatformDefinition
-from luca_platform.telemetry.metrics import (
-    INTERACTIVE_REQUEST_COUNT,
-    INTERACTIVE_REQUEST_LATENCY,
-    SCHOOL_DIMENSION,
-    SERVICE_DIMENSION,
-)
+from luca_platform.telemetry.metrics import INTERACTIVE_REQUEST_LATENCY, SCHOOL_DIMENSION, SERVICE_DIMENSION
 
 PERIOD = cdk.Duration.minutes(1)
 FIVE_MINUTES = cdk.Duration.minutes(5)
@@ -85,7 +80,12 @@ def _interactive(definition: PlatformDefinition) -> list[cloudwatch.IWidget]:
         ),
         cloudwatch.GraphWidget(
             title="Interactive requests per minute by school",
-            left=[per_school_search(definition, INTERACTIVE_REQUEST_COUNT, "Sum", "requests by school")],
+            # A school's request count is its latency series' SampleCount (no count series per school).
+            left=[
+                per_school_search(
+                    definition, INTERACTIVE_REQUEST_LATENCY, "SampleCount", "requests by school"
+                )
+            ],
             width=WIDTH,
             height=HEIGHT,
         ),

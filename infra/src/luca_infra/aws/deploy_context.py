@@ -15,7 +15,7 @@ from typing import Any
 
 from luca_infra.aws.constructs.python_function import ADOT_LAYER_CONTEXT, adot_layer_arn
 from luca_infra.aws.runbook import DEFAULT_STAGE, Runbook
-from luca_infra.aws.school_alarm import check_school_id
+from luca_infra.aws.school_alarm import SCHOOL_ALARMS_IN_STACK, check_school_id
 
 STAGE_CONTEXT = "luca:stage"
 SCHOOLS_CONTEXT = "luca:schools"
@@ -56,6 +56,12 @@ def read_operations_context(get: Callable[[str], Any]) -> OperationsContext:
     schools = tuple(check_school_id(s) for s in _strings(SCHOOLS_CONTEXT, get(SCHOOLS_CONTEXT)))
     if len(set(schools)) != len(schools):
         raise ValueError(f"{SCHOOLS_CONTEXT} lists a school twice: {sorted(schools)}")
+    if len(schools) > SCHOOL_ALARMS_IN_STACK:
+        # Fail the synthesis, not the deploy: CloudFormation refuses a stack of more than 500 resources.
+        raise ValueError(
+            f"{SCHOOLS_CONTEXT} lists {len(schools)} schools, more alarms than the stack holds "
+            f"({SCHOOL_ALARMS_IN_STACK}): list none and let `luca schools create` put each school's alarm"
+        )
     emails = _strings(ALERT_EMAILS_CONTEXT, get(ALERT_EMAILS_CONTEXT))
     for email in emails:
         if not _EMAIL.match(email):

@@ -14,7 +14,8 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-AVAILABILITY_ZONES = 2
+from luca_infra.definitions import AVAILABILITY_ZONES
+
 # A literal CIDR (not the VPC's CidrBlock attribute) so that security-group rules built from it can
 # be checked at synth time.
 VPC_CIDR = "10.40.0.0/16"

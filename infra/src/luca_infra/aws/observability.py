@@ -5,8 +5,9 @@
   the app goes. Its subscribers come from deploy-time context (``deploy_context``): emails, https
   endpoints (a paging service), and a Slack channel through AWS Chatbot whose members get read-only
   guardrails. With none configured the topic has no subscriber, as before.
-- ``Luca-P95-Latency-Alert-<school>`` for every school in ``luca:schools``, from the one definition
-  the onboarding tool uses too (``school_alarm``). ``Luca-P95-Latency-Alert-All`` watches the p95 of
+- ``Luca-P95-Latency-Alert-<school>`` for every school in ``luca:schools`` (at most
+  ``SCHOOL_ALARMS_IN_STACK``, decision 0012), from the one definition the onboarding tool uses too
+  (``school_alarm``). ``Luca-P95-Latency-Alert-All`` watches the p95 of
   all schools together: one page for a platform-wide regression, and cover for a school whose own
   alarm does not exist yet (onboarded, not yet deployed or created). It costs one alarm.
 - The dashboard (``dashboard``) reads metrics by name and dimension only, so this shared stack

@@ -8,9 +8,10 @@ ALARM and on OK, so a paging service resolves the incident by itself.
 Why an alarm per school (ADR 0009): Metrics Insights alarms could watch every school with one query,
 but Metrics Insights has no percentiles, a query sees at most 500 series, an alarm reports at most
 100 contributors, and a region allows 200 such alarms. A standard alarm on the school's own series
-with the ``p95`` statistic is exact. Cost: USD 0.10 per standard-resolution alarm-month, so 2,000
-schools are about USD 200 a month, plus the per-school custom metrics the grading service already
-emits (which cost more than the alarms).
+with the ``p95`` statistic is exact, and its description names the school and the command to run.
+Priced in decision 0012 (``make capacity``): an alarm and the school's one latency series (its
+``SampleCount`` is the school's request count) are about USD 0.17 a school a month, USD 332 at 2,000
+schools; Metrics Insights alarms bill per series analysed and would cost the same.
 
 Plain Python on purpose: ``AlarmSpec.put_metric_alarm_kwargs(topic_arn)`` is what the onboarding tool
 passes to boto3's ``cloudwatch.put_metric_alarm``, and ``SchoolLatencyAlarms`` (CDK, in
@@ -33,6 +34,11 @@ DATAPOINTS_TO_ALARM = 3
 STATISTIC = "p95"
 COMPARISON = "GreaterThanThreshold"
 MISSING_DATA = "notBreaching"
+# The most per-school alarms the CDK app declares (``luca:schools``): CloudFormation allows 500
+# resources a stack, and the rest of the observability stack needs room too (at 400, with every kind
+# of subscriber: 410 resources, a 349 KB template). Beyond that, onboarding's alarms (boto3,
+# ``luca schools create``) are the only ones (decision 0012).
+SCHOOL_ALARMS_IN_STACK = 400
 # An alarm name is at most 255 characters; a school id is a slug (it also names S3 prefixes).
 _SCHOOL_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$")
 

@@ -7,6 +7,9 @@ kept for the life of the process, whose credentials refresh themselves (botocore
 RefreshableCredentials calls AssumeRole again shortly before expiry). Every client shares one
 botocore session and the same connection settings.
 
+botocore, not boto3: boto3 adds nothing to a DynamoDB or STS client, but its import adds s3transfer
+and its resource layer to every Lambda cold start.
+
 A batch of several schools (the grade processor's) instead gets one client on the batch role,
 narrowed by a session policy to exactly its schools (``dynamodb_for_schools``, ``batch_access``).
 
@@ -19,9 +22,8 @@ import threading
 import time
 from collections.abc import Callable, Collection, Sequence
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
-import boto3
 import botocore.session
 from botocore.config import Config
 from botocore.credentials import RefreshableCredentials
@@ -66,7 +68,7 @@ class AwsClients:
         self._session_tag = session_tag
         self._session_seconds = session_seconds
         self._refresh_margin = refresh_margin_seconds
-        self._base = boto3.Session(region_name=region)
+        self._base = botocore.session.Session()
         self._lock = threading.Lock()
         self._school_clients: LRUCache[str, DynamoDBClient] = LRUCache(maxsize=max_schools)
         self._shared: DynamoDBClient | None = None
@@ -97,7 +99,12 @@ class AwsClients:
     def sts(self) -> STSClient:
         with self._lock:
             if self._sts is None:
-                self._sts = self._base.client("sts", endpoint_url=self._endpoint_url, config=CLIENT_CONFIG)
+                self._sts = cast(
+                    "STSClient",
+                    self._base.create_client(
+                        "sts", region_name=self._region, endpoint_url=self._endpoint_url, config=CLIENT_CONFIG
+                    ),
+                )
             return self._sts
 
     def dynamodb_for(self, school_id: str) -> DynamoDBClient:
@@ -146,23 +153,30 @@ class AwsClients:
         with self._lock:
             # Static credentials on the shared session: a client costs milliseconds, not a session.
             self.clients_created += 1
-            client = self._base.client(
-                "dynamodb",
-                endpoint_url=self._endpoint_url,
-                config=CLIENT_CONFIG,
-                aws_access_key_id=creds["AccessKeyId"],
-                aws_secret_access_key=creds["SecretAccessKey"],
-                aws_session_token=creds["SessionToken"],
+            client = cast(
+                "DynamoDBClient",
+                self._base.create_client(
+                    "dynamodb",
+                    region_name=self._region,
+                    endpoint_url=self._endpoint_url,
+                    config=CLIENT_CONFIG,
+                    aws_access_key_id=creds["AccessKeyId"],
+                    aws_secret_access_key=creds["SecretAccessKey"],
+                    aws_session_token=creds["SessionToken"],
+                ),
             )
             usable_until = now + max(self._batch_session_seconds - self._refresh_margin, 0)
             self._batch_clients[group] = (client, usable_until)
         return client
 
-    def _make_client(self, session: boto3.Session) -> DynamoDBClient:
+    def _make_client(self, session: botocore.session.Session) -> DynamoDBClient:
         self.clients_created += 1
-        return session.client("dynamodb", endpoint_url=self._endpoint_url, config=CLIENT_CONFIG)
+        client = session.create_client(
+            "dynamodb", region_name=self._region, endpoint_url=self._endpoint_url, config=CLIENT_CONFIG
+        )
+        return cast("DynamoDBClient", client)
 
-    def _scoped_session(self, school_id: str) -> boto3.Session:
+    def _scoped_session(self, school_id: str) -> botocore.session.Session:
         credentials = RefreshableCredentials.create_from_metadata(
             metadata=self._assume(school_id)(),
             refresh_using=self._assume(school_id),
@@ -171,9 +185,9 @@ class AwsClients:
         # Refresh well before expiry so no request ever signs with credentials about to lapse.
         credentials._advisory_refresh_timeout = self._refresh_margin + 60  # type: ignore[attr-defined]
         credentials._mandatory_refresh_timeout = self._refresh_margin  # type: ignore[attr-defined]
-        core = botocore.session.get_session()
+        core = botocore.session.Session()
         core._credentials = credentials  # type: ignore[attr-defined]  # botocore's documented injection point
-        return boto3.Session(botocore_session=core, region_name=self._region)
+        return core
 
     def _assume(self, school_id: str) -> Callable[[], dict[str, Any]]:
         def fetch() -> dict[str, Any]:

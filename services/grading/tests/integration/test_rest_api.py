@@ -306,16 +306,23 @@ def test_each_interactive_request_emits_emf_with_the_school(
 ) -> None:
     api.get("/v1/grading-rules/math", headers=grading.bearer("school-a", "teacher"))
     last = json.loads(grading.metrics.getvalue().strip().splitlines()[-1])
-    directive = last["_aws"]["CloudWatchMetrics"][0]
-    assert directive["Namespace"] == "Luca/Platform"
-    assert {m["Name"] for m in directive["Metrics"]} == {
-        "InteractiveRequestCount",
-        "InteractiveRequestLatency",
+    series = {
+        (tuple(sorted(dimensions)), metric["Name"])
+        for directive in last["_aws"]["CloudWatchMetrics"]
+        for dimensions in directive["Dimensions"]
+        for metric in directive["Metrics"]
     }
-    dimension_sets = [sorted(d) for d in directive["Dimensions"]]
-    assert ["school_id", "service"] in dimension_sets  # per school, for dashboards
-    assert ["service"] in dimension_sets  # platform-wide, for the p95 alarm
+    assert {d["Namespace"] for d in last["_aws"]["CloudWatchMetrics"]} == {"Luca/Platform"}
+    assert series == {
+        # Per school, for its p95 alarm and the dashboards: the latency alone (its SampleCount is
+        # the count), so a school costs one custom metric.
+        (("school_id", "service"), "InteractiveRequestLatency"),
+        # Platform-wide, for the all-schools p95 alarm.
+        (("service",), "InteractiveRequestLatency"),
+        (("service",), "InteractiveRequestCount"),
+    }
     assert last["school_id"] == "school-a"
+    assert last["InteractiveRequestCount"] == [1.0]
 
 
 def test_a_service_identity_acts_only_for_the_school_it_names(

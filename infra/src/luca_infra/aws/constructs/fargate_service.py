@@ -11,7 +11,8 @@ stack of its own (``LucaGrading``, ``LucaGovSyncApi``, ``LucaAnalyticsApi``). Wh
   root filesystem, a scratch volume on /tmp, non-blocking logs to its own log group, plain
   environment plus ECS ``secrets``) and the ADOT collector sidecar;
 - the tasks' security group, the Fargate service (never below its warm minimum during a deployment,
-  circuit breaker with rollback, private subnets only) and its CPU scaling;
+  circuit breaker with rollback, private subnets only, tasks rebalanced across the AZs) and its CPU
+  scaling;
 - per route, a target group (REST: HTTP with a health path; gRPC: protocol version GRPC with the
   ``grpc.health.v1`` check) and a path rule on the shared listener, at the service's priority.
 
@@ -198,6 +199,9 @@ class LoadBalancedFargateService(Construct):
             desired_count=min_tasks,
             min_healthy_percent=100,  # deployments never drop below the warm minimum
             max_healthy_percent=200,
+            # After an AZ's outage its tasks come back in the other AZ; rebalancing moves them back,
+            # so the minimum keeps one task in each AZ (decision 0013).
+            availability_zone_rebalancing=ecs.AvailabilityZoneRebalancing.ENABLED,
             circuit_breaker=ecs.DeploymentCircuitBreaker(enable=True, rollback=True),
             vpc_subnets=front.subnets,
             security_groups=[self.security_group],

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import sys
 import threading
-from typing import TextIO
+from typing import Any, TextIO
 
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 
@@ -32,14 +32,21 @@ class RequestMetrics:
     def record(self, *, school_id: str, route: str, latency_ms: float, status: int) -> dict[str, object]:
         emf = EphemeralMetrics(namespace=self._namespace, service=self._service)
         emf.add_dimension(name=SCHOOL_DIMENSION, value=school_id)
-        # A second, service-only series: CloudWatch alarms cannot aggregate across schools, so the
-        # platform-wide p95 alarm watches this one; dashboards break down by school.
-        emf.add_dimensions(**{SERVICE_DIMENSION: self._service})
         emf.add_metric(name=INTERACTIVE_REQUEST_COUNT, unit=MetricUnit.Count, value=1)
         emf.add_metric(name=INTERACTIVE_REQUEST_LATENCY, unit=MetricUnit.Milliseconds, value=latency_ms)
         emf.add_metadata(key="route", value=route)
         emf.add_metadata(key="status", value=status)
         blob: dict[str, object] = dict(emf.serialize_metric_set())
+        # Two series sets. Per school, the latency only: its SampleCount is the school's request count,
+        # and each series is a billed custom metric (decision 0012). Per service, both: CloudWatch
+        # alarms cannot aggregate across schools, so the platform-wide p95 alarm watches that one.
+        aws: dict[str, Any] = blob["_aws"]  # type: ignore[assignment]
+        (directive,) = aws["CloudWatchMetrics"]
+        latency = [m for m in directive["Metrics"] if m["Name"] == INTERACTIVE_REQUEST_LATENCY]
+        aws["CloudWatchMetrics"] = [
+            {**directive, "Dimensions": [[SCHOOL_DIMENSION, SERVICE_DIMENSION]], "Metrics": latency},
+            {**directive, "Dimensions": [[SERVICE_DIMENSION]]},
+        ]
         line = json.dumps(blob, separators=(",", ":"))
         with self._lock:
             self._sink.write(line + "\n")
