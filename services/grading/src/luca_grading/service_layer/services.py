@@ -117,13 +117,18 @@ class GradingService:
         self._roster = roster
 
     # -- rules ---------------------------------------------------------------------------------
-    def rule_for(self, principal: Principal, subject_id: str) -> GradingRule:
+    def warm_rule(self, principal: Principal, subject_id: str) -> GradingRule | None:
+        """What ``rule_for`` answers when the rule is in memory, else None; never touches the store,
+        so an event loop may call it (and save a worker thread's trip for a warm rule)."""
         access.require_rule_reader(principal)
-        repo = self._repositories.for_school(principal.school_id)
-        subject = SubjectId(check_id(subject_id, "subject_id")) if subject_id != "*" else SubjectId("*")
-        warm = self._rules.cached(principal.school_id, subject)
+        return self._rules.cached(principal.school_id, _rule_subject(subject_id))
+
+    def rule_for(self, principal: Principal, subject_id: str) -> GradingRule:
+        warm = self.warm_rule(principal, subject_id)
         if warm is not None:
             return warm
+        repo = self._repositories.for_school(principal.school_id)
+        subject = _rule_subject(subject_id)
         # Only subjects the school has get a rule (their own, else the default): any other id, such
         # as another school's subject, is 404 like every other unknown reference.
         if subject != "*" and repo.get_subject(subject) is None:
@@ -502,3 +507,8 @@ def _assignable(principal: Principal) -> TeacherId | None:
             raise Forbidden("your user name cannot hold an assignment; ask an admin")
         return teacher
     return None
+
+
+def _rule_subject(subject_id: str) -> SubjectId:
+    """A rule's subject: a checked id, or ``*`` (the school's default)."""
+    return SubjectId(check_id(subject_id, "subject_id")) if subject_id != "*" else SubjectId("*")
