@@ -30,6 +30,7 @@ from opentelemetry.sdk.trace.export import (
     SpanExporter,
     SpanExportResult,
 )
+from opentelemetry.util.types import Attributes
 
 from luca_platform.telemetry import context
 from luca_platform.telemetry.context import CORRELATION_ATTRIBUTE, SCHOOL_ATTRIBUTE
@@ -65,6 +66,22 @@ class JsonLinesSpanExporter(SpanExporter):
 
     def shutdown(self) -> None:
         self._lines.close()
+
+
+class SerialisedOnceResource(Resource):
+    """A resource that serialises itself once per indent: ``ReadableSpan.to_json`` serialises the
+    span's resource, indented (the pure-Python encoder), for every span, and a resource never changes
+    (its attributes are immutable). The JSON is the same."""
+
+    def __init__(self, attributes: Attributes, schema_url: str | None = None) -> None:
+        super().__init__(attributes, schema_url)
+        self._json: dict[int | None, str] = {}
+
+    def to_json(self, indent: int | None = 4) -> str:
+        serialised = self._json.get(indent)
+        if serialised is None:
+            serialised = self._json[indent] = super().to_json(indent)
+        return serialised
 
 
 class ContextSpanProcessor(SpanProcessor):
@@ -140,8 +157,10 @@ def configure_tracing(*, service: str, exporter: str, file_path: str | Path = ""
             if exporter == "file":
                 _configured.point_to(file_path)
             return _configured.provider
+        resource = Resource.create({"service.name": f"luca-{service}"})
         provider = TracerProvider(
-            id_generator=AwsXRayIdGenerator(), resource=Resource.create({"service.name": f"luca-{service}"})
+            id_generator=AwsXRayIdGenerator(),
+            resource=SerialisedOnceResource(resource.attributes, resource.schema_url),
         )
         # First, so the exporters below see the stamped attributes.
         provider.add_span_processor(ContextSpanProcessor())
