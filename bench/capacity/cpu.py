@@ -143,6 +143,20 @@ async def drive(base: str, mint: Any, seconds: float, pid: int, progress: bool) 
             if response.status_code >= 300:
                 raise SystemExit(f"seeding {path}: {response.status_code} {response.text}")
         workload = grading_app.Workload(grading_app.students(30))
+
+        async def course_read_size() -> float | None:
+            """The grades a course-grades read answers (mean over the subjects): the workload records
+            grades into the course it reads, so that read grows during the window."""
+            if mint is None:
+                return None
+            sizes = []
+            for n in range(len(grading_app.SUBJECTS)):
+                role, method, path, _body, extra = workload.request("read: course grades", n)
+                response = await client.request(method, path, headers={**headers[role], **extra})
+                sizes.append(len(response.json()["evaluations"]))
+            return round(sum(sizes) / len(sizes), 1)
+
+        read_size_before = await course_read_size()
         rng = random.Random(3)
         counts: dict[str, int] = {}
         statuses: dict[int, int] = {}
@@ -173,6 +187,7 @@ async def drive(base: str, mint: Any, seconds: float, pid: int, progress: bool) 
 
         await asyncio.gather(*(worker(n) for n in range(IN_FLIGHT)), report())
         used, wall = cpu_seconds(pid) - started_cpu, time.monotonic() - started
+        read_size_after = await course_read_size()
     if progress:
         print(file=sys.stderr)
     requests = sum(counts.values())
@@ -186,6 +201,8 @@ async def drive(base: str, mint: Any, seconds: float, pid: int, progress: bool) 
         "cpu_ms_per_request": round(1000 * used / requests, 3),
         "requests_per_second_per_vcpu": round(requests / used, 1),
         "throughput_rps_on_one_core": round(requests / wall, 1),
+        "course_read_grades_before": read_size_before,
+        "course_read_grades_after": read_size_after,
     }
 
 
