@@ -48,3 +48,15 @@ def test_the_indexed_fake_answers_as_the_tests_fake() -> None:
         assert indexed.course_evaluations(course, term, subject) == expected
     assert indexed.calls["course_evaluations"] == plain.calls["course_evaluations"]
     assert indexed.course_evaluations("1A", "T1")  # the cases above were not all empty
+
+
+def test_steady_reads_record_into_a_term_the_reads_do_not_read() -> None:
+    seeded = list(grading_app.seed_requests(2, 1, (grading_app.RECORD_TERM_STEADY,)))
+    assert seeded[0][:3] == ("admin", "PUT", f"/v1/terms/{grading_app.RECORD_TERM_STEADY}")
+    assert list(grading_app.seed_requests(2, 1)) == seeded[1:]
+    workload = grading_app.Workload(grading_app.students(2), record_term=grading_app.RECORD_TERM_STEADY)
+    body = workload.request("record a grade", 0)[3]
+    assert body is not None
+    assert body["term_id"] == grading_app.RECORD_TERM_STEADY
+    for read in ("read: student's evaluations", "read: course grades"):
+        assert grading_app.TERM in workload.request(read, 0)[2]
