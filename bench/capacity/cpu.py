@@ -2,7 +2,8 @@
 
 ``python -m bench.capacity.cpu [--seconds 20] [--json]``: starts the grading service's REST app under
 uvicorn in a child process pinned to one core (``os.sched_setaffinity``), over the service's own
-in-memory fake repositories (``services/grading/tests/grading_fakes.py``), with telemetry on as in
+in-memory fake repositories (``services/grading/tests/grading_fakes.py``, indexed as the table's keys
+index the grades: ``grading_app.indexed_fakes``), with telemetry on as in
 its container (JSON logs, a span per request and per store call exported to a file, EMF metrics)
 and the real RS256 token check on every request. This process, pinned to the other core, seeds the
 school through the API and then drives a mixed teacher workload (``bench.interactive``'s: 40% record
@@ -11,6 +12,13 @@ requests in flight to keep that core busy. The server's CPU time over the window
 ``/proc/<pid>/stat``) divided by the requests answered is its CPU per request; its inverse is the
 requests/s one fully busy vCPU serves. The server's peak resident memory (``VmHWM``) is what a
 task's memory must hold for the service (its collector sidecar aside).
+
+The grades the workload records go into the course and term it reads, so a course-grades read
+answers more grades as the run goes on (``course_read_grades_before``/``_after``: 90 to about 1,500
+in 20 s at 550 requests/s), and the CPU per request depends on the run's length and the server's own
+speed. ``--steady-reads`` records them into a second term instead: the reads stay at the seeded
+school's size (90 grades a course read, 9 a student's), and the figure is the service's per-request
+cost at that size.
 """
 
 from __future__ import annotations
@@ -111,7 +119,9 @@ def _run(uvicorn: Any, app: Any, port_file: Path, announce: dict[str, Any]) -> N
         port_file.write_text(json.dumps({"port": port, **announce}))
         await task
 
-    asyncio.run(run())
+    # The loop the service's container runs (uvicorn's choice: uvloop when installed), not asyncio's.
+    with asyncio.Runner(loop_factory=config.get_loop_factory()) as runner:
+        runner.run(run())
 
 
 def cpu_seconds(pid: int) -> float:
@@ -127,7 +137,9 @@ def peak_rss_mib(pid: int) -> float:
     return 0.0
 
 
-async def drive(base: str, mint: Any, seconds: float, pid: int, progress: bool) -> dict[str, Any]:
+async def drive(
+    base: str, mint: Any, seconds: float, pid: int, progress: bool, steady_reads: bool = False
+) -> dict[str, Any]:
     if mint is None:  # the bare app: no tokens, nothing to seed
         headers: dict[str, dict[str, str]] = {"admin": {}, "teacher": {}}
     else:
@@ -136,11 +148,28 @@ async def drive(base: str, mint: Any, seconds: float, pid: int, progress: bool) 
     async with httpx.AsyncClient(
         base_url=base, timeout=30, limits=httpx.Limits(max_connections=IN_FLIGHT)
     ) as client:
-        for role, method, path, body, extra in grading_app.seed_requests(30, 3) if mint else ():
+        extra_terms = (grading_app.RECORD_TERM_STEADY,) if steady_reads else ()
+        for role, method, path, body, extra in grading_app.seed_requests(30, 3, extra_terms) if mint else ():
             response = await client.request(method, path, json=body, headers={**headers[role], **extra})
             if response.status_code >= 300:
                 raise SystemExit(f"seeding {path}: {response.status_code} {response.text}")
         workload = grading_app.Workload(grading_app.students(30))
+        if steady_reads:
+            workload.record_term = grading_app.RECORD_TERM_STEADY
+
+        async def course_read_size() -> float | None:
+            """The grades a course-grades read answers (mean over the subjects): the workload records
+            grades into the course it reads, so that read grows during the window."""
+            if mint is None:
+                return None
+            sizes = []
+            for n in range(len(grading_app.SUBJECTS)):
+                role, method, path, _body, extra = workload.request("read: course grades", n)
+                response = await client.request(method, path, headers={**headers[role], **extra})
+                sizes.append(len(response.json()["evaluations"]))
+            return round(sum(sizes) / len(sizes), 1)
+
+        read_size_before = await course_read_size()
         rng = random.Random(3)
         counts: dict[str, int] = {}
         statuses: dict[int, int] = {}
@@ -171,6 +200,7 @@ async def drive(base: str, mint: Any, seconds: float, pid: int, progress: bool) 
 
         await asyncio.gather(*(worker(n) for n in range(IN_FLIGHT)), report())
         used, wall = cpu_seconds(pid) - started_cpu, time.monotonic() - started
+        read_size_after = await course_read_size()
     if progress:
         print(file=sys.stderr)
     requests = sum(counts.values())
@@ -184,6 +214,9 @@ async def drive(base: str, mint: Any, seconds: float, pid: int, progress: bool) 
         "cpu_ms_per_request": round(1000 * used / requests, 3),
         "requests_per_second_per_vcpu": round(requests / used, 1),
         "throughput_rps_on_one_core": round(requests / wall, 1),
+        "steady_reads": steady_reads,
+        "course_read_grades_before": read_size_before,
+        "course_read_grades_after": read_size_after,
     }
 
 
@@ -198,6 +231,12 @@ def main() -> int:
         action="store_true",
         help="also measure the bare framework with the same routes, and print both figures",
     )
+    parser.add_argument(
+        "--steady-reads",
+        action="store_true",
+        help="record the grades into a second term, so the reads' grades stay the seeded ones "
+        "(by default they grow with every grade the run records)",
+    )
     parser.add_argument("--serve", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--bare", action="store_true", help=argparse.SUPPRESS)
     opts = parser.parse_args()
@@ -205,7 +244,7 @@ def main() -> int:
         with tempfile.TemporaryDirectory(prefix="luca-cpu-") as scratch:
             serve(opts.serve, Path(scratch), bare=opts.bare)
         return 0
-    figures = measure_server(opts.seconds, bare=False)
+    figures = measure_server(opts.seconds, bare=False, steady_reads=opts.steady_reads)
     if opts.baseline:
         bare = measure_server(opts.seconds, bare=True)
         figures["bare_framework_requests_per_second_per_vcpu"] = bare["requests_per_second_per_vcpu"]
@@ -222,7 +261,7 @@ def main() -> int:
     return 0
 
 
-def measure_server(seconds: float, *, bare: bool) -> dict[str, Any]:
+def measure_server(seconds: float, *, bare: bool, steady_reads: bool = False) -> dict[str, Any]:
     """Start the server pinned to one core, drive it from the other, return the figures."""
     with tempfile.TemporaryDirectory(prefix="luca-cpu-") as scratch:
         port_file = Path(scratch) / "port.json"
@@ -244,7 +283,8 @@ def measure_server(seconds: float, *, bare: bool) -> dict[str, Any]:
                 key: Any = serialization.load_pem_private_key(ready["key"].encode(), None)
                 mint = TokenMint(key=key, kid=ready["kid"])
             pin(1)
-            figures = asyncio.run(drive(f"http://127.0.0.1:{ready['port']}", mint, seconds, server.pid, True))
+            base = f"http://127.0.0.1:{ready['port']}"
+            figures = asyncio.run(drive(base, mint, seconds, server.pid, True, steady_reads))
             figures["server_peak_rss_mib"] = peak_rss_mib(server.pid)
             return figures
         finally:

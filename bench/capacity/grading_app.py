@@ -26,6 +26,8 @@ SCHOOL = "cap-school"
 COURSE = "1A"
 SUBJECTS = ("math", "history", "language")
 TERM = "2026-T1"
+# Where the CPU bench's steady mode records its grades: not the term it reads.
+RECORD_TERM_STEADY = "2026-T2"
 TEACHER = f"teacher-{SCHOOL}"
 CURSOR_KEY = "capacity-bench-cursor-key-0123456789abcdef"
 
@@ -80,7 +82,7 @@ def build(
     metrics = io.StringIO()
     if fake:
         fakes = grading_fakes()
-        repositories = fakes.FakeRepositories()
+        repositories = indexed_fakes(fakes)()
         container = bootstrap(
             settings, repositories=repositories, readers=_FakeReaders(repositories),
             authenticator=authenticator, metrics_sink=metrics,
@@ -89,6 +91,61 @@ def build(
         clients = clients or AwsClients(region=region, endpoint_url=endpoint, tenant_role_arn=tenant_role)
         container = bootstrap(settings, clients=clients, authenticator=authenticator, metrics_sink=metrics)
     return Built(container, create_app(container), mint, metrics)
+
+
+def indexed_fakes(fakes: Any) -> Any:
+    """The service's fake repositories with each school's grades indexed by student and by course and
+    term, as the table's keys index them. The test fake scans every grade of the school for a
+    student's or a course's grades: the CPU bench counted those scans as the service's own, and they
+    grew with every grade the run recorded. Reads answer the same grades in the same order."""
+
+    class IndexedSchool(fakes.FakeSchoolRepository):
+        def __init__(self, *args: Any) -> None:
+            super().__init__(*args)
+            self.by_student: dict[Any, dict[str, None]] = {}
+            self.by_student_term: dict[tuple[Any, Any], dict[str, None]] = {}
+            self.by_course_term: dict[tuple[Any, Any], dict[str, None]] = {}
+
+        def add_evaluation(self, evaluation: Any) -> Any:
+            stored = super().add_evaluation(evaluation)
+            if stored is None:  # a grade's student, course and term never change once recorded
+                self.by_student.setdefault(evaluation.student_id, {})[evaluation.evaluation_id] = None
+                key = (evaluation.student_id, evaluation.term_id)
+                self.by_student_term.setdefault(key, {})[evaluation.evaluation_id] = None
+                key = (evaluation.course_id, evaluation.term_id)
+                self.by_course_term.setdefault(key, {})[evaluation.evaluation_id] = None
+            return stored
+
+        def student_evaluations(
+            self, student_id: Any, term_id: Any = None, subject_id: Any = None
+        ) -> list[Any]:
+            self.calls["student_evaluations"] += 1
+            ids = (
+                self.by_student.get(student_id, ())
+                if term_id is None
+                else self.by_student_term.get((student_id, term_id), ())
+            )
+            return [
+                e
+                for e in map(self.evaluations.__getitem__, ids)
+                if subject_id is None or e.subject_id == subject_id
+            ]
+
+        def course_evaluations(self, course_id: Any, term_id: Any, subject_id: Any = None) -> list[Any]:
+            self.calls["course_evaluations"] += 1
+            return [
+                e
+                for e in map(self.evaluations.__getitem__, self.by_course_term.get((course_id, term_id), ()))
+                if subject_id is None or e.subject_id == subject_id
+            ]
+
+    class IndexedRepositories(fakes.FakeRepositories):
+        def for_school(self, school_id: Any) -> Any:
+            if school_id not in self.schools:
+                self.schools[school_id] = IndexedSchool(school_id, self.calls)
+            return self.schools[school_id]
+
+    return IndexedRepositories
 
 
 class _FakeReaders:
@@ -105,8 +162,12 @@ def students(count: int) -> list[str]:
     return [f"st-{n:03d}" for n in range(count)]
 
 
-def seed_requests(count: int, history: int) -> Iterator[tuple[str, str, str, dict[str, Any], dict[str, str]]]:
+def seed_requests(
+    count: int, history: int, extra_terms: tuple[str, ...] = ()
+) -> Iterator[tuple[str, str, str, dict[str, Any], dict[str, str]]]:
     """(role, method, path, body, headers) that set the school up as its admin and teacher would."""
+    for term in extra_terms:
+        yield "admin", "PUT", f"/v1/terms/{term}", {"name": term}, {}
     yield "admin", "PUT", f"/v1/courses/{COURSE}", {"name": "First A"}, {}
     for subject in SUBJECTS:
         yield "admin", "PUT", f"/v1/subjects/{subject}", {"name": subject.title()}, {}
@@ -133,8 +194,8 @@ def seed_requests(count: int, history: int) -> Iterator[tuple[str, str, str, dic
                 )
 
 
-def grade_body(student: str, subject: str, score: str = "6.1") -> dict[str, Any]:
-    return {"student_id": student, "course_id": COURSE, "subject_id": subject, "term_id": TERM, "score": score,
+def grade_body(student: str, subject: str, score: str = "6.1", term: str = TERM) -> dict[str, Any]:
+    return {"student_id": student, "course_id": COURSE, "subject_id": subject, "term_id": term, "score": score,
             "description": "Prueba de unidad"}  # fmt: skip
 
 
@@ -144,13 +205,21 @@ class Workload:
 
     roster: list[str]
     evaluations: dict[str, list[tuple[str, str]]] = field(default_factory=dict)  # student -> (id, etag)
+    # The term new grades go to; the reads read TERM.
+    record_term: str = TERM
 
     def request(self, operation: str, n: int) -> tuple[str, str, str, dict[str, Any] | None, dict[str, str]]:
         student = self.roster[n % len(self.roster)]
         subject = SUBJECTS[n % len(SUBJECTS)]
         key = {"Idempotency-Key": uuid.uuid4().hex}
         if operation == "record a grade":
-            return "teacher", "POST", "/v1/evaluations", grade_body(student, subject), key
+            return (
+                "teacher",
+                "POST",
+                "/v1/evaluations",
+                grade_body(student, subject, term=self.record_term),
+                key,
+            )
         if operation == "record a behaviour note":
             body = {
                 "student_id": student,

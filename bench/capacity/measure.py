@@ -220,10 +220,12 @@ def deployment() -> dict[str, Any]:
 def per_school_metric_series() -> int:
     """Custom metrics (series) each school adds: the grading service's EMF line for one request,
     its metrics under every dimension set that names the school (CloudWatch bills each series)."""
-    blob = RequestMetrics(namespace="m", service="s", sink=io.StringIO()).record(
-        school_id="school", route="r", latency_ms=1.0, status=200
-    )
-    directives: list[dict[str, Any]] = blob["_aws"]["CloudWatchMetrics"]  # type: ignore[index]
+    sink = io.StringIO()
+    metrics = RequestMetrics(namespace="m", service="s", sink=sink)
+    metrics.record(school_id="school", route="r", latency_ms=1.0, status=200)
+    metrics.close()
+    (line,) = sink.getvalue().splitlines()
+    directives: list[dict[str, Any]] = json.loads(line)["_aws"]["CloudWatchMetrics"]
     return sum(
         len(d["Metrics"]) * sum(SCHOOL_DIMENSION in dims for dims in d["Dimensions"]) for d in directives
     )

@@ -14,6 +14,7 @@ import pytest
 from luca_infra.local.demo import DEMO_PASSWORD, SCHOOL_A, SCHOOL_B, DemoSchool, id_token
 from luca_infra.local.gateway import RateLimit
 from luca_infra.local.platform import LocalPlatform
+from luca_testing.polling import eventually
 
 if TYPE_CHECKING:
     from conftest import Auth
@@ -168,13 +169,16 @@ def test_the_service_writes_emf_metrics_per_school(
 ) -> None:
     gateway.get("/v1/grading-rules/math", headers=auth.headers(SCHOOL_B.school_id, "teacher"))
 
-    metrics = [json.loads(line) for line in platform.metrics_path.read_text(encoding="utf-8").splitlines()]
+    def written() -> bool:
+        lines = platform.metrics_path.read_text(encoding="utf-8").splitlines()
+        return any(
+            m.get("school_id") == SCHOOL_B.school_id
+            and m["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "Luca/Platform"
+            for m in (json.loads(line) for line in lines)
+        )
 
-    assert any(
-        m.get("school_id") == SCHOOL_B.school_id
-        and m["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "Luca/Platform"
-        for m in metrics
-    )
+    # The service writes its request metrics once a second.
+    eventually(written, timeout=10, what="the school's EMF line")
 
 
 def test_each_schools_bucket_is_its_enrolment_tier_from_the_one_definition(platform: LocalPlatform) -> None:

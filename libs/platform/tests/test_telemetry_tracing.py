@@ -8,13 +8,20 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from luca_platform.telemetry import context
 from luca_platform.telemetry.context import CORRELATION_ATTRIBUTE, SCHOOL_ATTRIBUTE
-from luca_platform.telemetry.tracing import ContextSpanProcessor, FileSink, JsonLinesSpanExporter
+from luca_platform.telemetry.tracing import (
+    ContextSpanProcessor,
+    FileSink,
+    JsonLinesSpanExporter,
+    SerialisedOnceResource,
+)
 
 
 def _provider() -> tuple[TracerProvider, InMemorySpanExporter]:
@@ -70,6 +77,48 @@ def test_the_span_file_holds_one_json_span_per_line_with_ids_and_service(tmp_pat
     inner, outer = (json.loads(line) for line in path.read_text().splitlines())
     assert inner["parent_id"] == outer["context"]["span_id"]
     assert inner["context"]["trace_id"] == outer["context"]["trace_id"]
+
+
+def test_the_resource_is_serialised_once_and_spans_read_the_same(monkeypatch: pytest.MonkeyPatch) -> None:
+    plain = Resource.create({"service.name": "luca-grading"})
+    once = SerialisedOnceResource(plain.attributes, plain.schema_url)
+    calls: list[int | None] = []
+    serialise = Resource.to_json
+
+    def counted(self: Resource, indent: int | None = 4) -> str:
+        calls.append(indent)
+        return serialise(self, indent)
+
+    monkeypatch.setattr(Resource, "to_json", counted)
+    spans = []
+    for resource in (plain, once):
+        memory = InMemorySpanExporter()
+        provider = TracerProvider(resource=resource)
+        provider.add_span_processor(SimpleSpanProcessor(memory))
+        with provider.get_tracer("t").start_as_current_span(
+            "request", start_time=1, end_on_exit=False
+        ) as span:
+            span.set_attribute("http.route", "/v1/grading-rules/{subject_id}")
+            span.end(end_time=2)
+        spans.append(memory.get_finished_spans()[0])
+    plain_span, once_span = spans
+    calls.clear()
+    lines = [once_span.to_json(indent=None) for _ in range(3)]
+    assert calls == [4]  # the resource once (ReadableSpan.to_json asks for it indented), then cached
+    as_plain = json.loads(plain_span.to_json(indent=None))
+    for line in lines:
+        read = json.loads(line)
+        assert (
+            read["resource"]
+            == as_plain["resource"]
+            == {
+                "attributes": dict(plain.attributes),
+                "schema_url": plain.schema_url,
+            }
+        )
+        assert {k: v for k, v in read.items() if k != "context"} == {
+            k: v for k, v in as_plain.items() if k != "context"
+        }
 
 
 _CONFIGURE_TWICE = """

@@ -169,6 +169,24 @@ def test_a_warm_rule_is_served_from_memory(service: GradingService, repositories
     assert repositories.calls["get_rule"] == reads
 
 
+def test_a_warm_rule_is_answered_without_the_store_and_a_cold_one_is_not(
+    service: GradingService, repositories: FakeRepositories
+) -> None:
+    # warm_rule runs on the REST app's event loop: it may not even open the school's repository.
+    opened: list[str] = []
+    for_school = repositories.for_school
+    repositories.for_school = lambda school_id: opened.append(school_id) or for_school(school_id)  # type: ignore[method-assign]
+    assert service.warm_rule(teacher(), "math") is None
+    rule = service.rule_for(teacher(), "math")
+    assert opened == ["school-a"]
+    assert service.warm_rule(teacher(), "math") == rule
+    assert opened == ["school-a"]
+    with pytest.raises(Forbidden):
+        service.warm_rule(student(), "math")
+    with pytest.raises(InvalidInput):
+        service.warm_rule(teacher(), "bad id!")
+
+
 def test_a_rule_change_on_this_instance_takes_effect_at_once(
     service: GradingService, repositories: FakeRepositories
 ) -> None:

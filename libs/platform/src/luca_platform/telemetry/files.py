@@ -1,8 +1,8 @@
 """Append-only JSON-lines files that several local processes write at once (spans and logs).
 
-Each line goes out in one ``write(2)`` on a descriptor opened with ``O_APPEND``: the kernel moves to
-the end and writes under the file's lock, so lines from different processes never interleave
-(buffered text files may split a line across two writes). The path can be changed while in use:
+Each call's lines go out whole in one ``write(2)`` on a descriptor opened with ``O_APPEND``: the
+kernel moves to the end and writes under the file's lock, so lines from different processes never
+interleave (buffered text files may split a line across two writes). The path can be changed while in use:
 tests host several local platforms, each with its own state directory, in one process.
 """
 
@@ -39,11 +39,12 @@ class AppendOnlyLines:
             if self._fd is None:
                 self._path.parent.mkdir(parents=True, exist_ok=True)
                 self._fd = os.open(self._path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-            for line in lines:
-                data = (line.rstrip("\n") + "\n").encode("utf-8")
-                written = os.write(self._fd, data)
-                if written < len(data):  # only on a full disk or a signal; finish the line
-                    os.write(self._fd, data[written:])
+            data = "".join(line.rstrip("\n") + "\n" for line in lines).encode("utf-8")
+            if not data:
+                return
+            written = os.write(self._fd, data)
+            if written < len(data):  # only on a full disk or a signal; finish the lines
+                os.write(self._fd, data[written:])
 
     def close(self) -> None:
         with self._lock:

@@ -13,7 +13,6 @@ instead of installing a second provider.
 
 from __future__ import annotations
 
-import json
 import os
 import threading
 from collections.abc import Mapping, Sequence
@@ -23,7 +22,7 @@ from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
 from opentelemetry.propagators.aws import AwsXRayPropagator
 from opentelemetry.sdk.extension.aws.trace import AwsXRayIdGenerator
-from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.resources import Attributes, Resource
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import (
     BatchSpanProcessor,
@@ -44,7 +43,7 @@ _FILE_EXPORT_DELAY_MS = 200
 
 
 class JsonLinesSpanExporter(SpanExporter):
-    """Writes finished spans as JSON lines (``ReadableSpan.to_json``), one ``write`` per span."""
+    """Writes finished spans as JSON lines (``ReadableSpan.to_json``), a batch in one ``write``."""
 
     def __init__(self, path: str | Path) -> None:
         self._lines = AppendOnlyLines(path)
@@ -58,15 +57,30 @@ class JsonLinesSpanExporter(SpanExporter):
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
         try:
-            self._lines.write_lines(
-                json.dumps(json.loads(span.to_json()), separators=(",", ":")) for span in spans
-            )
+            # Unindented, to_json is one line and uses the C encoder (indented, the pure-Python one).
+            self._lines.write_lines([span.to_json(indent=None) for span in spans])
         except OSError:
             return SpanExportResult.FAILURE
         return SpanExportResult.SUCCESS
 
     def shutdown(self) -> None:
         self._lines.close()
+
+
+class SerialisedOnceResource(Resource):
+    """A resource that serialises itself once per indent: ``ReadableSpan.to_json`` serialises the
+    span's resource, indented (the pure-Python encoder), for every span, and a resource never changes
+    (its attributes are immutable). The JSON is the same."""
+
+    def __init__(self, attributes: Attributes, schema_url: str | None = None) -> None:
+        super().__init__(attributes, schema_url)
+        self._json: dict[int | None, str] = {}
+
+    def to_json(self, indent: int | None = 4) -> str:
+        serialised = self._json.get(indent)
+        if serialised is None:
+            serialised = self._json[indent] = super().to_json(indent)
+        return serialised
 
 
 class ContextSpanProcessor(SpanProcessor):
@@ -142,8 +156,10 @@ def configure_tracing(*, service: str, exporter: str, file_path: str | Path = ""
             if exporter == "file":
                 _configured.point_to(file_path)
             return _configured.provider
+        resource = Resource.create({"service.name": f"luca-{service}"})
         provider = TracerProvider(
-            id_generator=AwsXRayIdGenerator(), resource=Resource.create({"service.name": f"luca-{service}"})
+            id_generator=AwsXRayIdGenerator(),
+            resource=SerialisedOnceResource(resource.attributes, resource.schema_url),
         )
         # First, so the exporters below see the stamped attributes.
         provider.add_span_processor(ContextSpanProcessor())

@@ -47,6 +47,8 @@ def main() -> None:
         if settings.metrics_file_path:
             metrics_sink = resources.enter_context(open(settings.metrics_file_path, "a", encoding="utf-8"))
         container = bootstrap(settings, metrics_sink=metrics_sink)
+        # After the servers drained (callbacks run last-in first-out): the last requests' metrics.
+        resources.callback(container.metrics.close)
         serve_until_stopped(lambda: start(container), log=log, ready_file=settings.ready_file)
 
 

@@ -12,16 +12,17 @@ from typing import Annotated, Any, cast
 from fastapi import FastAPI, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 
 from luca_grading.bootstrap import Container
 from luca_grading.domain.model import BehaviorKind
+from luca_grading.entrypoints import rest_bodies as bodies
 from luca_grading.entrypoints import rest_openapi
 from luca_grading.entrypoints.rest_admin import admin_router
 from luca_grading.entrypoints.rest_auth import Caller, IdempotencyKey, principal
 from luca_grading.entrypoints.rest_changes import changes_router
 from luca_grading.entrypoints.rest_guard import RequestGuard, _correlation, _json_safe, mark_replay, problem
 from luca_grading.entrypoints.rest_models import (
-    AverageOut,
     BehaviorNoteOut,
     BehaviorProfileOut,
     CourseGradesOut,
@@ -30,7 +31,6 @@ from luca_grading.entrypoints.rest_models import (
     GradingRuleOut,
     RecordBehaviorNoteBody,
     RecordEvaluationBody,
-    StudentAverageOut,
     StudentEvaluationsOut,
 )
 from luca_grading.entrypoints.rest_responses import READ, WRITE, problems, replayed
@@ -39,6 +39,7 @@ from luca_grading.service_layer.services import RecordBehaviorNote, RecordEvalua
 from luca_kernel.grading import GradingRule
 from luca_kernel.ids import SubjectId
 from luca_platform.rest import install_problem_handlers, serve_openapi
+from luca_platform.rest_routes import WorkerRoute
 from luca_platform.telemetry import context
 
 log = logging.getLogger("luca.grading.rest")
@@ -56,6 +57,8 @@ def create_app(container: Container) -> FastAPI:
         redoc_url=None,
     )
 
+    # Each sync handler runs in one worker thread; its result is checked on the loop (rest_routes).
+    app.router.route_class = WorkerRoute
     app.state.container = container
 
     install_problem_handlers(
@@ -88,6 +91,8 @@ def create_app(container: Container) -> FastAPI:
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
+    # The busiest routes answer their declared model's JSON directly (rest_bodies): no model per
+    # grade, no second check of the list.
     @app.post(
         "/v1/evaluations",
         status_code=201,
@@ -95,9 +100,7 @@ def create_app(container: Container) -> FastAPI:
         tags=["evaluations"],
         responses={**problems(*WRITE, 409, 422), **replayed(EvaluationOut)},
     )
-    def record_evaluation(
-        body: RecordEvaluationBody, caller: Caller, key: IdempotencyKey, response: Response
-    ) -> EvaluationOut:
+    def record_evaluation(body: RecordEvaluationBody, caller: Caller, key: IdempotencyKey) -> Response:
         recorded = service.record_evaluation(
             caller,
             RecordEvaluation(
@@ -112,8 +115,7 @@ def create_app(container: Container) -> FastAPI:
             ),
             key,
         )
-        mark_replay(response, recorded.replayed)
-        return EvaluationOut.of(recorded.value)
+        return bodies.recorded_response(bodies.evaluation(recorded.value), recorded.replayed)
 
     @app.get(
         "/v1/students/{student_id}/evaluations",
@@ -126,12 +128,14 @@ def create_app(container: Container) -> FastAPI:
         caller: Caller,
         term_id: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
         subject_id: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
-    ) -> StudentEvaluationsOut:
+    ) -> Response:
         report = service.student_report(caller, student_id, term_id, subject_id)
-        return StudentEvaluationsOut(
-            student_id=student_id,
-            evaluations=[EvaluationOut.of(e) for e in report.evaluations],
-            averages=[AverageOut.of(a) for a in report.averages],
+        return bodies.json_response(
+            {
+                "student_id": student_id,
+                "evaluations": [bodies.evaluation(e) for e in report.evaluations],
+                "averages": [bodies.average(a) for a in report.averages],
+            }
         )
 
     @app.get(
@@ -145,16 +149,15 @@ def create_app(container: Container) -> FastAPI:
         term_id: str,
         caller: Caller,
         subject_id: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
-    ) -> CourseGradesOut:
+    ) -> Response:
         report = service.course_report(caller, course_id, term_id, subject_id)
-        return CourseGradesOut(
-            course_id=course_id,
-            term_id=term_id,
-            evaluations=[EvaluationOut.of(e) for e in report.evaluations],
-            averages=[
-                StudentAverageOut(student_id=student, **AverageOut.of(average).model_dump())
-                for student, average in report.averages
-            ],
+        return bodies.json_response(
+            {
+                "course_id": course_id,
+                "term_id": term_id,
+                "evaluations": [bodies.evaluation(e) for e in report.evaluations],
+                "averages": [bodies.student_average(student, a) for student, a in report.averages],
+            }
         )
 
     @app.post(
@@ -195,8 +198,12 @@ def create_app(container: Container) -> FastAPI:
         tags=["rules"],
         responses=problems(*READ),
     )
-    def get_rule(subject_id: str, caller: Caller) -> GradingRuleOut:
-        return GradingRuleOut.of(service.rule_for(caller, subject_id))
+    async def get_rule(subject_id: str, caller: Caller) -> GradingRuleOut:
+        # A warm rule is answered on the loop: a worker thread's trip would cost more than the read.
+        rule = service.warm_rule(caller, subject_id)
+        if rule is None:
+            rule = await run_in_threadpool(service.rule_for, caller, subject_id)  # loads from the store
+        return GradingRuleOut.of(rule)
 
     @app.put(
         "/v1/grading-rules/{subject_id}",

@@ -6,10 +6,11 @@ from luca_grading.entrypoints.rest_auth import Caller
 from luca_grading.entrypoints.rest_models import AssignmentOut, NamedBody, StudentBody, TermOut
 from luca_grading.entrypoints.rest_responses import READ, WRITE, problems
 from luca_grading.service_layer.administration import SchoolAdministration
+from luca_platform.rest_routes import WorkerRoute
 
 
 def admin_router(admin: SchoolAdministration) -> APIRouter:
-    router = APIRouter()
+    router = APIRouter(route_class=WorkerRoute)
 
     @router.put("/v1/courses/{course_id}", tags=["roster"], responses=problems(*WRITE))
     def put_course(course_id: str, body: NamedBody, caller: Caller) -> dict[str, str]:

@@ -17,6 +17,7 @@ from luca_grading.entrypoints.rest_models import (
 )
 from luca_grading.entrypoints.rest_responses import READ, WRITE, problems
 from luca_grading.service_layer.changes import ChangeRequest, Correction, GradeChanges
+from luca_platform.rest_routes import WorkerRoute
 from luca_platform.telemetry import context
 
 _ETAG = re.compile(r'^\s*"v([0-9]{1,9})"\s*$')
@@ -33,7 +34,7 @@ def expected_version(if_match: str | None) -> int | None:
 
 
 def changes_router(changes: GradeChanges) -> APIRouter:
-    router = APIRouter(tags=["evaluations"])
+    router = APIRouter(tags=["evaluations"], route_class=WorkerRoute)
     IfMatch = Annotated[
         str | None,
         Header(alias="If-Match", description='the ETag of the version you change, e.g. "v2"'),

@@ -16,6 +16,7 @@ from luca_grading.domain.model import (
     EvaluationChange,
     SubjectAverage,
 )
+from luca_grading.entrypoints import rest_bodies as bodies
 from luca_kernel.grading import SCALE_BOUNDS, GradingRule, Rounding, ScaleKind
 from luca_kernel.roster import Term
 from luca_platform.contract_rules import pydantic_field
@@ -67,21 +68,7 @@ class EvaluationOut(BaseModel):
 
     @classmethod
     def of(cls, e: Evaluation) -> Self:
-        return cls(
-            evaluation_id=e.evaluation_id,
-            student_id=e.student_id,
-            course_id=e.course_id,
-            subject_id=e.subject_id,
-            term_id=e.term_id,
-            score=str(e.score),
-            weight=str(e.weight),
-            teacher_id=e.teacher_id,
-            recorded_at=e.recorded_at.isoformat(),
-            description=e.description,
-            version=e.version,
-            retracted=e.retracted,
-            updated_at=_iso(e.updated_at),
-        )
+        return cls(**bodies.evaluation(e))
 
 
 class AverageOut(BaseModel):
@@ -93,13 +80,7 @@ class AverageOut(BaseModel):
 
     @classmethod
     def of(cls, a: SubjectAverage) -> Self:
-        return cls(
-            subject_id=a.subject_id,
-            term_id=a.term_id,
-            weighted_average=str(a.weighted_average),
-            passing=a.passing,
-            evaluation_count=a.evaluation_count,
-        )
+        return cls(**bodies.average(a))
 
 
 class StudentEvaluationsOut(BaseModel):

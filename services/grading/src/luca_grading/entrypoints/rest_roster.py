@@ -21,6 +21,7 @@ from luca_grading.service_layer.listings import CourseEntry, RosterListings
 from luca_kernel.access import Principal
 from luca_kernel.roster import Student, Subject, Term
 from luca_platform.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
+from luca_platform.rest_routes import WorkerRoute
 
 # Bounds are documented, not enforced here: the use case refuses a size out of range with the same
 # 400 problem on REST as on gRPC.
@@ -111,7 +112,7 @@ class AssignmentPage(BaseModel):
 
 def roster_router(listings: RosterListings, caller: Callable[..., Awaitable[Principal]]) -> APIRouter:
     """The listing routes; ``caller`` is the app's dependency that authenticates the request."""
-    router = APIRouter(prefix="/v1", tags=["roster"], responses=problems(*READ))
+    router = APIRouter(prefix="/v1", tags=["roster"], responses=problems(*READ), route_class=WorkerRoute)
     Caller = Annotated[Principal, Depends(caller)]
 
     @router.get("/courses", response_model=CoursePage)

@@ -117,13 +117,18 @@ class GradingService:
         self._roster = roster
 
     # -- rules ---------------------------------------------------------------------------------
-    def rule_for(self, principal: Principal, subject_id: str) -> GradingRule:
+    def warm_rule(self, principal: Principal, subject_id: str) -> GradingRule | None:
+        """What ``rule_for`` answers when the rule is in memory, else None; never touches the store,
+        so an event loop may call it (and save a worker thread's trip for a warm rule)."""
         access.require_rule_reader(principal)
-        repo = self._repositories.for_school(principal.school_id)
-        subject = SubjectId(check_id(subject_id, "subject_id")) if subject_id != "*" else SubjectId("*")
-        warm = self._rules.cached(principal.school_id, subject)
+        return self._rules.cached(principal.school_id, _rule_subject(subject_id))
+
+    def rule_for(self, principal: Principal, subject_id: str) -> GradingRule:
+        warm = self.warm_rule(principal, subject_id)
         if warm is not None:
             return warm
+        repo = self._repositories.for_school(principal.school_id)
+        subject = _rule_subject(subject_id)
         # Only subjects the school has get a rule (their own, else the default): any other id, such
         # as another school's subject, is 404 like every other unknown reference.
         if subject != "*" and repo.get_subject(subject) is None:
@@ -405,10 +410,11 @@ class GradingService:
         by_student: dict[StudentId, list[Evaluation]] = {}
         for evaluation in current:
             by_student.setdefault(evaluation.student_id, []).append(evaluation)
+        rules = self._rules_of(repo, current)
         averages = [
             (student, average)
             for student, group in sorted(by_student.items())
-            for average in self._averages(repo, group)
+            for average in averages_by_subject(group, rules)
         ]
         return CourseReport(current, averages)
 
@@ -416,8 +422,13 @@ class GradingService:
         return self._assignments.of(principal, repo.assignments_of)[1]
 
     def _averages(self, repo: SchoolRepository, evaluations: Sequence[Evaluation]) -> list[SubjectAverage]:
-        rules = {e.subject_id: self._rule(repo, e.subject_id) for e in evaluations}
-        return averages_by_subject(evaluations, rules)
+        return averages_by_subject(evaluations, self._rules_of(repo, evaluations))
+
+    def _rules_of(
+        self, repo: SchoolRepository, evaluations: Sequence[Evaluation]
+    ) -> dict[SubjectId, GradingRule]:
+        # One cache lookup per subject, not per grade: a course's grades are hundreds.
+        return {subject: self._rule(repo, subject) for subject in {e.subject_id for e in evaluations}}
 
     # -- behavior ------------------------------------------------------------------------------
     def record_behavior_note(
@@ -496,3 +507,8 @@ def _assignable(principal: Principal) -> TeacherId | None:
             raise Forbidden("your user name cannot hold an assignment; ask an admin")
         return teacher
     return None
+
+
+def _rule_subject(subject_id: str) -> SubjectId:
+    """A rule's subject: a checked id, or ``*`` (the school's default)."""
+    return SubjectId(check_id(subject_id, "subject_id")) if subject_id != "*" else SubjectId("*")
