@@ -61,6 +61,13 @@ def print_operations(measured: dict[str, Any]) -> None:
             for name, c in measured["lambda_cold_start"].items()
         )
     )
+    bundled = measured["lambda_cold_start"].get("grade-processor", {}).get("bundle_import")
+    if bundled:
+        console.print(
+            f"grade processor's import from its Lambda bundle: {bundled['wall_ms']:.0f} ms with the zip's bytecode, "
+            f"{bundled['without_bytecode_wall_ms']:.0f} ms without (target "
+            f"{measured['lambda_cold_start']['grade-processor']['import_target_ms']:.0f} ms)"
+        )
 
 
 def print_scenario(result: dict[str, Any]) -> None:

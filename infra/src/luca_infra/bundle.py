@@ -65,18 +65,40 @@ What stays out
     botocore's own bundle is made from), and elsewhere uses its own bundle.
   * Extras no handler requests: httpx's http2, socks, brotli, zstd and command line (click, rich,
     pygments); all of luca-platform's (token verification, telemetry, servers).
-  * ``__pycache__``, ``*.pyc``, ``*.pyi``, ``py.typed``, ``tests`` directories and dotfiles.
+  * Whatever ``__pycache__``, ``*.pyc``, ``*.pyi``, ``py.typed``, ``tests`` directories and dotfiles
+    the sources hold: bytecode goes in fresh from the build (below), never from a tree's caches.
+
+Bytecode
+  Every ``.py`` in the zip ships with its bytecode where the import system looks for it,
+  ``<dir>/__pycache__/<module>.cpython-311.pyc``, the source staying beside it (tracebacks,
+  ``inspect``). The function's code directory is read-only, so without it Python compiles every
+  module the handler imports on every cold start and keeps nothing. The pycs are unchecked-hash
+  (PEP 552, ``PycInvalidationMode.UNCHECKED_HASH``): a timestamp pyc would name its source's mtime
+  and size, and the zip's entries all carry one fixed time, so every one would be stale on arrival
+  and recompiled; a checked-hash pyc would be read but would hash its source again on each import.
+  An unchecked-hash pyc is used as it is, and its bytes depend on the source alone, so the zip stays
+  deterministic. A function's code is only ever replaced whole, so a pyc cannot outlive its source.
+  Each module is compiled by the runtime's interpreter, in a fresh isolated process, as it appears
+  in the zip (``luca_ingest/entrypoints/handler.py``; the import system puts the real path in
+  tracebacks). Bytecode belongs to one Python minor version: the build refuses to run on any Python
+  but the definition's runtime (``python3.11``), rather than ship pycs the function would ignore
+  (and sources resolved for another interpreter). A source that does not compile refuses the build.
 
 Every build imports every handler of the bundle from the finished zip, in an isolated interpreter
 with nothing but the stdlib and the runtime's packages beside it, before the zip replaces the
 previous one; a new import of a package that is neither bundled nor provided fails ``make bundle``,
-not the first invocation. The same check times that cold import, which the build prints. (Imports
-made only while a handler works are covered by ``infra/tests/local/test_bundle.py``, which runs the
-handlers through the unzipped bundles against the emulator.)
+not the first invocation. The same check times that cold import, which the build prints: it writes
+no bytecode (``-B``), and any module of the zip compiled from its source rather than loaded from its
+shipped pyc fails the build, so the figure is the zip's own bytecode at work. The runtime's packages
+there are this environment's, with bytecode compiled for the check (``unpacked``), as the Lambda
+runtime ships its SDK installed. (Imports made only while a handler works are covered by
+``infra/tests/local/test_bundle.py``, which runs the handlers through the unzipped bundles against
+the emulator.)
 
 The zips are deterministic, so the CDK asset hash changes only when the content does: entries
-sorted, one fixed timestamp, mode 0644, no directory entries, one compression level (the same
-sources give the same bytes with the same zlib). ``root`` (the repository by default) is the tree
+sorted, one fixed timestamp, mode 0644, no directory entries, one compression level, unchecked-hash
+bytecode (the same sources give the same bytes with the same zlib and the same Python 3.11 build,
+whose compiler writes the pycs). ``root`` (the repository by default) is the tree
 the workspace sources and locks are read from; ``luca_infra.deployables`` builds from copies of it.
 A native extension refuses the build: the bundles are pure Python so that one zip runs on arm64 and
 x86_64 alike.
@@ -85,9 +107,11 @@ x86_64 alike.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib.util
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -241,6 +265,7 @@ class BundleSummary:
     path: Path
     size_bytes: int
     files: int
+    modules_compiled: int  # .pyc entries: the bytecode shipped beside the sources
     distributions: tuple[str, ...]  # "name version", from the METADATA files in the zip
     workspace_packages: tuple[str, ...]
 
@@ -259,7 +284,7 @@ def build(spec: BundleSpec, out_dir: Path, *, root: Path = REPO_ROOT) -> Built:
     os.close(handle)
     staging = Path(staging_name)
     try:
-        write_zip(files, staging)
+        write_bundle(files, staging, spec.runtime)
         import_seconds = check_handler_imports(staging, spec.handlers)
         staging.chmod(0o644)  # mkstemp made it private; the zip is no secret
         os.replace(staging, target)
@@ -400,6 +425,78 @@ def imported_modules(
     return {name: Path(str(origin)) for name, origin in sorted(found.items())}
 
 
+def write_bundle(files: Mapping[str, Path], target: Path, runtime: str) -> None:
+    """The zip of ``files`` and of the bytecode of each of their modules for ``runtime``: what
+    ``build`` writes before its import check (``bundle_files`` lists the sources only)."""
+    with tempfile.TemporaryDirectory(prefix="luca-bytecode-") as scratch:
+        bytecode = compile_bytecode(files, Path(scratch), runtime)
+        write_zip({**files, **bytecode}, target)
+
+
+def compile_bytecode(files: Mapping[str, Path], scratch: Path, runtime: str) -> dict[str, Path]:
+    """The bytecode of every module among ``files`` (``.py`` names), written under ``scratch``:
+    its name in the zip (``pkg/__pycache__/mod.cpython-311.pyc``) -> the file.
+
+    Unchecked-hash pycs (PEP 552): their bytes depend on the source alone (no timestamp), and the
+    import system uses them without reading the source back, so the zip's fixed entry times do not
+    make them stale. Compiled by the runtime's Python only (``_require_runtime_python``), in a fresh
+    isolated interpreter so that nothing this process loaded changes the marshalled bytes.
+    """
+    _require_runtime_python(runtime)
+    tag = bytecode_tag(runtime)
+    jobs = [
+        (str(files[arcname]), arcname, str(scratch / bytecode_name(arcname, tag)))
+        for arcname in sorted(files)
+        if arcname.endswith(".py")
+    ]
+    _compile(jobs, tag)
+    return {bytecode_name(arcname, tag): Path(cfile) for _, arcname, cfile in jobs}
+
+
+def bytecode_tag(runtime: str) -> str:
+    """The import system's cache tag for a Lambda runtime: ``python3.11`` -> ``cpython-311``."""
+    found = re.fullmatch(r"python(\d+)\.(\d+)", runtime)
+    if found is None:
+        raise BundleError(f"{runtime!r} is not a Lambda Python runtime (pythonX.Y)")
+    return f"cpython-{found[1]}{found[2]}"
+
+
+def bytecode_name(arcname: str, tag: str) -> str:
+    """Where the import system looks for a module's bytecode: ``pkg/__pycache__/mod.<tag>.pyc``."""
+    source = PurePosixPath(arcname)
+    return (source.parent / "__pycache__" / f"{source.stem}.{tag}.pyc").as_posix()
+
+
+def _compile(jobs: Sequence[tuple[str, str, str]], tag: str) -> None:
+    """Compile each (source, name in tracebacks, pyc) to unchecked-hash bytecode, in a fresh
+    interpreter whose cache tag is ``tag``."""
+    script = (
+        "import json, py_compile, sys\n"
+        "if sys.implementation.cache_tag != sys.argv[1]:\n"
+        "    raise SystemExit(f'this interpreter writes {sys.implementation.cache_tag}, not {sys.argv[1]}')\n"
+        "failed = []\n"
+        "for source, display, target in json.load(sys.stdin):\n"
+        "    try:\n"
+        "        py_compile.compile(source, cfile=target, dfile=display, doraise=True, optimize=0,\n"
+        "                           invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)\n"
+        "    except py_compile.PyCompileError as exc:\n"
+        "        failed.append(exc.msg)\n"
+        "if failed:\n"
+        "    raise SystemExit('\\n'.join(failed))\n"
+    )
+    result = subprocess.run(  # noqa: S603 - our own interpreter, fixed arguments
+        [base_interpreter(), "-I", "-S", "-B", "-W", "ignore", "-c", script, tag],
+        input=json.dumps(jobs),
+        capture_output=True,
+        text=True,
+        env={},
+        timeout=_IMPORT_TIMEOUT_SECONDS,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise BundleError(f"compiling the bundle's modules failed:\n{result.stderr[-4000:]}")
+
+
 def write_zip(files: Mapping[str, Path], target: Path) -> None:
     """A zip of ``files`` whose bytes depend only on their names and contents."""
     native = sorted(name for name in files if _is_native(name))
@@ -416,40 +513,91 @@ def write_zip(files: Mapping[str, Path], target: Path) -> None:
 
 def check_handler_imports(bundle: Path, handlers: str | Sequence[str]) -> float:
     """Import ``handlers`` from the unzipped ``bundle`` with only the stdlib and the runtime's
-    packages on ``sys.path``, in a fresh isolated interpreter (nothing from this environment).
+    packages on ``sys.path`` (``unpacked``), in a fresh isolated interpreter (nothing from this
+    environment) that writes no bytecode (``-B``).
 
-    Returns how long that cold import took, in seconds (no bytecode caches, as in the function).
+    Returns how long that cold import took, in seconds: the zip's own bytecode, as in the function.
+    A module of the zip compiled from its source instead (no pyc, or one the import system rejects)
+    refuses the build.
     """
     names = [handlers] if isinstance(handlers, str) else list(handlers)
     script = (
-        "import importlib, sys, time\n"
+        "import importlib, importlib.machinery, json, sys, time\n"
+        "code_dir = sys.argv[1]\n"
         "sys.path[:0] = sys.argv[1:3]\n"
+        "compiled = []\n"
+        "loader = importlib.machinery.SourceFileLoader\n"
+        "from_source = loader.source_to_code\n"
+        "def source_to_code(self, data, path, *args, **kwargs):\n"
+        "    if str(path).startswith(code_dir + '/'):\n"
+        "        compiled.append(str(path)[len(code_dir) + 1 :])\n"
+        "    return from_source(self, data, path, *args, **kwargs)\n"
+        "loader.source_to_code = source_to_code\n"
         "started = time.perf_counter()\n"
         "for handler in sys.argv[3:]:\n"
         "    module, _, attribute = handler.rpartition('.')\n"
         "    if not callable(getattr(importlib.import_module(module), attribute)):\n"
         "        raise SystemExit(f'{handler} is not callable')\n"
-        "print(time.perf_counter() - started)\n"
+        "print(json.dumps({'seconds': time.perf_counter() - started, 'compiled': compiled}))\n"
     )
-    with tempfile.TemporaryDirectory(prefix="luca-bundle-check-") as scratch:
-        code_dir, runtime_dir = Path(scratch) / "task", Path(scratch) / "runtime"
-        with zipfile.ZipFile(bundle) as archive:
-            archive.extractall(code_dir)
-        runtime_dir.mkdir()
-        for location in runtime_packages().values():
-            (runtime_dir / location.name).symlink_to(location, target_is_directory=location.is_dir())
+    with unpacked(bundle) as (code_dir, runtime_dir):
         isolated = [base_interpreter(), "-I", "-S", "-B", "-c", script]
         result = subprocess.run(  # noqa: S603 - our own interpreter, fixed arguments
             [*isolated, str(code_dir), str(runtime_dir), *names],
             capture_output=True,
             text=True,
-            env={},
+            env={},  # -B: no bytecode written (PYTHONDONTWRITEBYTECODE's effect; -I ignores the variable)
             timeout=_IMPORT_TIMEOUT_SECONDS,
             check=False,
         )
     if result.returncode != 0:
         raise BundleError(f"{', '.join(names)} do not import from the bundle alone:\n{result.stderr[-4000:]}")
-    return float(result.stdout.strip().splitlines()[-1])
+    found = json.loads(result.stdout.strip().splitlines()[-1])
+    if found["compiled"]:
+        raise BundleError(f"the bundle's bytecode was not used for: {', '.join(sorted(found['compiled']))}")
+    return float(found["seconds"])
+
+
+@contextlib.contextmanager
+def unpacked(bundle: Path) -> Iterator[tuple[Path, Path]]:
+    """``bundle`` unzipped, and the runtime's packages beside it, as the function finds them:
+    (code directory, runtime directory), both removed on exit.
+
+    The runtime directory is this environment's copy of ``RUNTIME_DISTRIBUTIONS``' modules (files
+    linked, not copied) with bytecode of its own compiled beside them: the Lambda runtime ships its
+    SDK installed, hence compiled, so a measured cold start compiles neither the zip's modules nor
+    the SDK's, whether or not this environment has cached bytecode for them.
+    """
+    with tempfile.TemporaryDirectory(prefix="luca-bundle-check-") as scratch:
+        code_dir, runtime_dir = Path(scratch) / "task", Path(scratch) / "runtime"
+        with zipfile.ZipFile(bundle) as archive:
+            archive.extractall(code_dir)
+        runtime_dir.mkdir()
+        tag = sys.implementation.cache_tag
+        jobs: list[tuple[str, str, str]] = []
+        for location in runtime_packages().values():
+            for linked in _link_tree(location, runtime_dir / location.name):
+                jobs.append((str(linked), str(linked), str(linked.parent / bytecode_name(linked.name, tag))))
+        _compile(jobs, tag)
+        yield code_dir, runtime_dir
+
+
+def _link_tree(source: Path, target: Path) -> Iterator[Path]:
+    """Mirror ``source`` at ``target`` with symbolic links (a directory holding no module: one link),
+    leaving out bytecode caches; yields the linked modules."""
+    if source.is_file():
+        target.symlink_to(source)
+        if source.suffix == ".py":
+            yield target
+        return
+    target.mkdir()
+    for entry in sorted(source.iterdir()):
+        if entry.name == "__pycache__" or entry.suffix == ".pyc":
+            continue
+        if entry.is_dir() and not any(entry.rglob("*.py")):
+            (target / entry.name).symlink_to(entry, target_is_directory=True)
+        else:
+            yield from _link_tree(entry, target / entry.name)
 
 
 def runtime_packages() -> dict[str, Path]:
@@ -476,6 +624,7 @@ def describe(bundle: Path) -> BundleSummary:
         path=bundle,
         size_bytes=bundle.stat().st_size,
         files=len(names),
+        modules_compiled=sum(1 for name in names if name.endswith(".pyc")),
         distributions=tuple(sorted(distributions, key=str.lower)),
         workspace_packages=tuple(sorted(tops & workspace_packages())),
     )
@@ -584,11 +733,15 @@ def _module_location(name: str) -> Path:
 
 
 def _require_runtime_python(runtime: str) -> None:
-    # Installed distributions were resolved for this interpreter (environment markers), and the
-    # sources must be syntax the function's Python reads.
+    # Installed distributions were resolved for this interpreter (environment markers), the sources
+    # must be syntax the function's Python reads, and the bytecode is this interpreter's: a pyc of
+    # another minor version would be ignored by the function, which would compile every module again.
     here = f"python{sys.version_info.major}.{sys.version_info.minor}"
     if here != runtime:
-        raise BundleError(f"the bundle for a {runtime} function must be built with {runtime}, not {here}")
+        raise BundleError(
+            f"the bundle for a {runtime} function must be built with {runtime}, not {here} "
+            f"(its bytecode is the building interpreter's)"
+        )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -621,7 +774,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 1
         summary = describe(built.path)
         print(
-            f"{summary.path}: {summary.size_bytes} bytes ({summary.size_mib:.2f} MiB), {summary.files} files; "
+            f"{summary.path}: {summary.size_bytes} bytes ({summary.size_mib:.2f} MiB), {summary.files} files "
+            f"({summary.modules_compiled} modules with bytecode); "
             f"cold import of {len(spec.handlers)} handler(s): {built.import_seconds * 1000:.0f} ms"
         )
         print(f"  workspace packages: {', '.join(summary.workspace_packages)}")

@@ -10,7 +10,7 @@ Deployables, each named here and deployed by one stack:
   ``govsync-lambda``, ``analytics-lambda``). Inputs: the workspace files the bundler puts in the zip
   (``bundle_files``: the same whole packages, traced modules and package data) and the service's
   lock, which pins the zip's third-party distributions. Fingerprint: the SHA-256 of the zip the
-  bundler writes from the tree; the import check is skipped, as it does not change the bytes. A tree
+  bundler writes from the tree (sources and their bytecode); the import check is skipped, as it does not change the bytes. A tree
   whose lock disagrees with the installed distributions refuses to build, and that counts as a change.
 * **Container images**, one per Dockerfile the CDK app (``luca_infra.aws``) builds an image from,
   with the allowlist that defines its build context: both read from the source (``ast``) as the
@@ -38,7 +38,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from luca_infra.bundle import BUNDLES, BundleError, BundleSpec, bundle_files, contents, write_zip
+from luca_infra.bundle import BUNDLES, BundleError, BundleSpec, bundle_files, contents, write_bundle
 from luca_infra.workspace import REPO_ROOT, service_lock_path
 
 # Where the CDK app defines its image assets (searched recursively).
@@ -137,7 +137,7 @@ def fingerprint(deployable: Deployable, root: Path = REPO_ROOT) -> str:
             return f"refused: {exc}"
         with tempfile.TemporaryDirectory(prefix="luca-fingerprint-") as scratch:
             target = Path(scratch) / PurePosixPath(deployable.bundle.bundle).name
-            write_zip(files, target)
+            write_bundle(files, target, deployable.bundle.runtime)
             return hashlib.sha256(target.read_bytes()).hexdigest()
     digest = hashlib.sha256()
     for path in sorted(inputs(deployable, root)):

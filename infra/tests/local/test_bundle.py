@@ -8,6 +8,8 @@ through the grade processor; a school's sync (prepare, submit against the minist
 and the schedule's start through the government sync's functions; a stream batch through the
 enrichment function. Each zip holds its own service's package and no other's, and ships the
 versions its service's lock pins; the builder refuses a tree whose lock or pyproject disagrees.
+Every module ships its unchecked-hash bytecode for the runtime's Python, which is what the
+handlers import from: replace the zip's sources and they still import, remove the pycs and they fail.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import hashlib
 import importlib.util
 import json
 import logging
+import marshal
 import re
 import shutil
 import subprocess
@@ -43,10 +46,15 @@ from luca_infra.bundle import (
     BundleError,
     NativeCodeError,
     base_interpreter,
+    build,
     build_analytics_bundle,
     build_govsync_bundle,
     build_ingest_bundle,
     bundle_files,
+    bytecode_name,
+    bytecode_tag,
+    check_handler_imports,
+    compile_bytecode,
     contents,
     describe,
     write_zip,
@@ -525,7 +533,7 @@ def test_building_the_govsync_bundle_twice_gives_the_same_bytes(govsync_bundle: 
     assert again.read_bytes() == govsync_bundle.read_bytes()
 
 
-def test_the_zip_has_fixed_times_and_modes_and_no_caches_stubs_or_tests(bundle: Path) -> None:
+def test_the_zip_has_fixed_times_and_modes_and_no_stubs_tests_or_stray_bytecode(bundle: Path) -> None:
     with zipfile.ZipFile(bundle) as archive:
         infos = archive.infolist()
 
@@ -533,8 +541,144 @@ def test_the_zip_has_fixed_times_and_modes_and_no_caches_stubs_or_tests(bundle: 
     assert names == sorted(names)
     assert {info.date_time for info in infos} == {(1980, 1, 1, 0, 0, 0)}
     assert {info.external_attr >> 16 for info in infos} == {0o100644}
-    assert [n for n in names if "__pycache__/" in n or n.endswith((".pyc", ".pyi")) or "/tests/" in n] == []
+    assert [n for n in names if n.endswith((".pyi", ".pyo")) or "/tests/" in n] == []
+    # Bytecode only as the build's own, one pyc per module of the zip (no cache copied from a tree)
+    expected = {bytecode_of(n) for n in names if n.endswith(".py")}
+    assert {n for n in names if "__pycache__/" in n or n.endswith(".pyc")} == expected
     assert "luca/ingest/v1/schemas/StudentEvent.schema.json" in names
+
+
+# -- bytecode --------------------------------------------------------------------------------------
+# The runtime's cache tag and PEP 552's flags, stated here independently of the bundler.
+RUNTIME_CACHE_TAG = "cpython-311"
+UNCHECKED_HASH_FLAGS = 0b01  # hash-based, source not checked
+SOURCE_MISSING = "raise ImportError('compiled from source: the shipped bytecode was not used')\n"
+IMPORT_HANDLERS = textwrap.dedent(
+    """
+    import importlib, json, os, sys
+
+    bundle, runtime = sys.argv[1:3]
+    sys.path[:0] = [bundle, runtime]
+    for handler in sys.argv[3:]:
+        module, _, attribute = handler.rpartition(".")
+        assert callable(getattr(importlib.import_module(module), attribute)), handler
+    loaded = {
+        name: module.__cached__
+        for name, module in list(sys.modules.items())
+        if str(getattr(module, "__file__", None)).startswith(bundle + os.sep)
+    }
+    print(json.dumps(loaded))
+    """
+)
+
+
+def bytecode_of(source: str) -> str:
+    directory, _, filename = source.rpartition("/")
+    pyc = f"__pycache__/{filename.removesuffix('.py')}.{RUNTIME_CACHE_TAG}.pyc"
+    return f"{directory}/{pyc}" if directory else pyc
+
+
+@pytest.fixture(params=["ingest", "govsync", "analytics"])
+def any_bundle(request: pytest.FixtureRequest) -> tuple[str, Path]:
+    fixture = {"ingest": "bundle", "govsync": "govsync_bundle", "analytics": "analytics_bundle"}[
+        request.param
+    ]
+    return request.param, request.getfixturevalue(fixture)
+
+
+def test_every_module_ships_unchecked_hash_bytecode_of_its_own_source(any_bundle: tuple[str, Path]) -> None:
+    name, zip_path = any_bundle
+    assert BUNDLES[name].runtime == "python3.11"
+    with zipfile.ZipFile(zip_path) as archive:
+        names = archive.namelist()
+        sources = [n for n in names if n.endswith(".py")]
+        assert sources
+        for source in sources:
+            # WHEN each module's pyc is read from where the import system looks for it
+            data = archive.read(bytecode_of(source))
+            code = archive.read(source)
+
+            # THEN it is this interpreter's bytecode (3.11), hash-based and never checked,
+            # of this very source, compiled under its name in the zip (no build machine path)
+            assert data[:4] == importlib.util.MAGIC_NUMBER, source
+            assert int.from_bytes(data[4:8], "little") == UNCHECKED_HASH_FLAGS, source
+            assert data[8:16] == importlib.util.source_hash(code), source
+            assert marshal.loads(data[16:]).co_filename == source  # noqa: S302 - our own build's bytecode
+
+
+def test_the_handlers_import_from_the_shipped_bytecode_alone(
+    any_bundle: tuple[str, Path], tmp_path: Path
+) -> None:
+    # GIVEN the bundle unzipped beside a copy of the runtime's packages, every .py of the zip then
+    # replaced by a module that fails to import: only the shipped bytecode can import the handlers
+    name, zip_path = any_bundle
+    code_dir = tmp_path / "task"
+    with zipfile.ZipFile(zip_path) as archive:
+        archive.extractall(code_dir)
+    runtime_dir = lambda_runtime_copy(tmp_path / "runtime")
+    for source in code_dir.rglob("*.py"):
+        source.write_text(SOURCE_MISSING)
+    command = [
+        base_interpreter(),
+        "-I",
+        "-S",
+        "-B",  # writes no bytecode: what loads is what the zip ships
+        "-c",
+        IMPORT_HANDLERS,
+        str(code_dir),
+        str(runtime_dir),
+        *BUNDLES[name].handlers,
+    ]
+
+    # WHEN the handlers are imported in an interpreter that sees only the stdlib, the bundle and the runtime copy
+    completed = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False, env={})
+
+    # THEN they import, each module of the zip from its pyc in the zip's __pycache__
+    assert completed.returncode == 0, completed.stderr[-4000:]
+    loaded: dict[str, str] = json.loads(completed.stdout)
+    assert loaded
+    for module, cached in loaded.items():
+        assert Path(cached).is_file(), module
+        assert Path(cached).relative_to(code_dir).as_posix().endswith(f".{RUNTIME_CACHE_TAG}.pyc")
+    assert len(list(code_dir.rglob("*.pyc"))) == len(list(code_dir.rglob("*.py")))  # the zip's, none written
+    # AND without that bytecode the same import compiles the sources, and fails
+    for cache in list(code_dir.rglob("__pycache__")):
+        shutil.rmtree(cache)
+    without = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False, env={})
+    assert without.returncode != 0
+    assert "the shipped bytecode was not used" in without.stderr
+
+
+def test_the_builds_import_check_refuses_a_zip_whose_modules_it_would_compile(tmp_path: Path) -> None:
+    # GIVEN the grade processor's zip with its sources only (as built before bytecode shipped)
+    sources_only = tmp_path / "sources-only.zip"
+    write_zip(bundle_files(INGEST_BUNDLE), sources_only)
+
+    # WHEN the build's import check runs on it, THEN it names the modules compiled at import
+    with pytest.raises(
+        BundleError, match=r"bytecode was not used for: .*luca_ingest/entrypoints/handler\.py"
+    ):
+        check_handler_imports(sources_only, INGEST_BUNDLE.handlers)
+
+
+def test_a_copy_of_the_tree_elsewhere_builds_the_same_bytes(bundle: Path, tree: Path, tmp_path: Path) -> None:
+    # The pycs name each module as in the zip, never the path it was compiled from.
+    again = build(INGEST_BUNDLE, tmp_path / "dist", root=tree)
+
+    assert again.path.read_bytes() == bundle.read_bytes()
+
+
+def test_another_python_than_the_runtimes_refuses_to_compile_the_bundle(tmp_path: Path) -> None:
+    # Bytecode is tied to the minor version: a python3.12 function would ignore 3.11's pycs.
+    spec = replace(INGEST_BUNDLE, runtime="python3.12")
+
+    with pytest.raises(BundleError, match=r"built with python3\.12, not python3\.11 \(its bytecode"):
+        build(spec, tmp_path)
+    with pytest.raises(BundleError, match=r"built with python3\.12"):
+        compile_bytecode({"m.py": tmp_path / "m.py"}, tmp_path, "python3.12")
+    assert list(tmp_path.iterdir()) == []
+    assert (bytecode_tag("python3.11"), bytecode_tag("python3.13")) == ("cpython-311", "cpython-313")
+    assert bytecode_name("pkg/sub/mod.py", "cpython-311") == "pkg/sub/__pycache__/mod.cpython-311.pyc"
 
 
 def test_a_native_extension_refuses_the_build(tmp_path: Path) -> None:
@@ -683,7 +827,7 @@ def test_the_analytics_bundle_alone_turns_stream_records_into_lake_rows(
     tops = {name.split("/")[0] for name in names}
     assert tops.isdisjoint({"pyarrow", "duckdb", "boto3", "botocore", "grpc", "luca", "luca_grading"})
     assert [name for name in names if name.endswith((".so", ".pyd"))] == []
-    assert sorted(n for n in names if n.startswith("luca_analytics/")) == [
+    assert sorted(n for n in names if n.startswith("luca_analytics/") and n.endswith(".py")) == [
         "luca_analytics/__init__.py",
         "luca_analytics/domain/__init__.py",
         "luca_analytics/domain/lake.py",
