@@ -32,14 +32,14 @@ def from_wire(item: Mapping[str, Any]) -> dict[str, Any]:
 
 def serialize(value: Any) -> dict[str, Any]:
     """One Python value as a DynamoDB attribute value (boto3's ``TypeSerializer.serialize``)."""
+    if isinstance(value, str):  # most attributes: checked first, it is a hot path
+        return {"S": value}
     if value is None:
         return {"NULL": True}
     if isinstance(value, bool):
         return {"BOOL": value}
     if _is_number(value):
         return {"N": _number(value)}
-    if isinstance(value, str):
-        return {"S": value}
     if isinstance(value, bytes | bytearray):
         return {"B": value}
     if isinstance(value, Set):
@@ -83,7 +83,7 @@ def deserialize(value: Mapping[str, Any]) -> Any:
 def _is_number(value: Any) -> bool:
     if isinstance(value, float):
         raise TypeError("Float types are not supported. Use Decimal types instead.")
-    return isinstance(value, int | Decimal)
+    return isinstance(value, (int, Decimal))
 
 
 def _number(value: int | Decimal) -> str:
