@@ -88,6 +88,7 @@ bench: setup
 bench-burst: setup
 	$(PY) -m bench.burst
 	$(PY) -m bench.burst --schools 50 --overlap 1 --students 60 --name burst-50
+	$(PY) -m bench.burst_cpu
 
 bench-govsync: setup
 	$(PY) -m bench.govsync
