@@ -27,8 +27,9 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, cast
 
-from botocore.awsrequest import AWSResponse, HTTPHeaders
+from botocore.awsrequest import AWSResponse
 
+from bench.burst_write_modes import json_answer
 from bench.capacity import grading_app
 from bench.capacity.measure_burst import event_body
 from luca_ingest.bootstrap import IngestApp, build
@@ -44,16 +45,6 @@ TABLE = "luca-grading"
 BATCH = 50
 STUDENTS = 20
 SCHOOL_COUNTS = (3, 50)
-
-
-class _Raw:
-    """A urllib3-like body for botocore's response parser."""
-
-    def __init__(self, body: bytes) -> None:
-        self._body = body
-
-    def stream(self, **_: Any) -> Any:
-        yield self._body
 
 
 class InProcessTable:
@@ -82,9 +73,7 @@ class InProcessTable:
             reply = {"Responses": found, "UnprocessedKeys": {}}
         else:
             raise AssertionError(f"the processor made an unexpected call: {operation}")
-        headers = HTTPHeaders()
-        headers["Content-Type"] = "application/x-amz-json-1.0"
-        return AWSResponse(request.url, 200, headers, _Raw(json.dumps(reply).encode()))
+        return json_answer(request, json.dumps(reply).encode())
 
 
 def app_for(schools: list[str], table: InProcessTable) -> IngestApp:

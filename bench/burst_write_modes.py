@@ -52,6 +52,13 @@ class _Raw:
         yield self._body
 
 
+def json_answer(request: Any, body: bytes = b"{}") -> AWSResponse:
+    """DynamoDB's 200 answer to ``request`` with ``body``, made in process."""
+    headers = HTTPHeaders()
+    headers["Content-Type"] = "application/x-amz-json-1.0"
+    return AWSResponse(request.url, 200, headers, _Raw(body))
+
+
 def client() -> Any:
     """A DynamoDB client whose requests are answered in process with an empty success."""
     session = botocore.session.get_session()
@@ -62,9 +69,7 @@ def client() -> Any:
     )
 
     def answer(request: Any, **_: Any) -> AWSResponse:
-        headers = HTTPHeaders()
-        headers["Content-Type"] = "application/x-amz-json-1.0"
-        return AWSResponse(request.url, 200, headers, _Raw(b"{}"))
+        return json_answer(request)
 
     dynamodb.meta.events.register("before-send.dynamodb", cast(Callable[..., None], answer))
     return dynamodb

@@ -399,25 +399,13 @@ def imported_modules(
         "         if name.split('.')[0] in packages}\n"
         "print(json.dumps(found))\n"
     )
-    result = subprocess.run(  # noqa: S603 - this environment's interpreter, fixed arguments
+    result = _run_isolated(
         [
-            sys.executable,
-            "-I",
-            "-B",
-            "-c",
-            script,
-            ",".join(packages),
-            os.pathsep.join(str(d) for d in source_dirs),
-            *handlers,
+            *(sys.executable, "-I", "-B", "-c", script),
+            *(",".join(packages), os.pathsep.join(str(d) for d in source_dirs), *handlers),
         ],
-        capture_output=True,
-        text=True,
-        env={},
-        timeout=_IMPORT_TIMEOUT_SECONDS,
-        check=False,
+        failure=f"importing {', '.join(handlers)} failed here",
     )
-    if result.returncode != 0:
-        raise BundleError(f"importing {', '.join(handlers)} failed here:\n{result.stderr[-4000:]}")
     found: dict[str, str | None] = json.loads(result.stdout)
     sourceless = sorted(name for name, origin in found.items() if not origin)
     if sourceless:
@@ -484,9 +472,21 @@ def _compile(jobs: Sequence[tuple[str, str, str]], tag: str) -> None:
         "if failed:\n"
         "    raise SystemExit('\\n'.join(failed))\n"
     )
-    result = subprocess.run(  # noqa: S603 - our own interpreter, fixed arguments
+    _run_isolated(
         [base_interpreter(), "-I", "-S", "-B", "-W", "ignore", "-c", script, tag],
-        input=json.dumps(jobs),
+        stdin=json.dumps(jobs),
+        failure="compiling the bundle's modules failed",
+    )
+
+
+def _run_isolated(
+    argv: list[str], *, failure: str, stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    """One of the build's checks in a fresh interpreter with an empty environment; its stderr's tail
+    becomes the BundleError when it fails."""
+    result = subprocess.run(  # noqa: S603 - our own interpreters, arguments built here
+        argv,
+        input=stdin,
         capture_output=True,
         text=True,
         env={},
@@ -494,7 +494,8 @@ def _compile(jobs: Sequence[tuple[str, str, str]], tag: str) -> None:
         check=False,
     )
     if result.returncode != 0:
-        raise BundleError(f"compiling the bundle's modules failed:\n{result.stderr[-4000:]}")
+        raise BundleError(f"{failure}:\n{result.stderr[-4000:]}")
+    return result
 
 
 def write_zip(files: Mapping[str, Path], target: Path) -> None:
@@ -542,16 +543,11 @@ def check_handler_imports(bundle: Path, handlers: str | Sequence[str]) -> float:
     )
     with unpacked(bundle) as (code_dir, runtime_dir):
         isolated = [base_interpreter(), "-I", "-S", "-B", "-c", script]
-        result = subprocess.run(  # noqa: S603 - our own interpreter, fixed arguments
+        # -B: no bytecode written (PYTHONDONTWRITEBYTECODE's effect; -I ignores the variable).
+        result = _run_isolated(
             [*isolated, str(code_dir), str(runtime_dir), *names],
-            capture_output=True,
-            text=True,
-            env={},  # -B: no bytecode written (PYTHONDONTWRITEBYTECODE's effect; -I ignores the variable)
-            timeout=_IMPORT_TIMEOUT_SECONDS,
-            check=False,
+            failure=f"{', '.join(names)} do not import from the bundle alone",
         )
-    if result.returncode != 0:
-        raise BundleError(f"{', '.join(names)} do not import from the bundle alone:\n{result.stderr[-4000:]}")
     found = json.loads(result.stdout.strip().splitlines()[-1])
     if found["compiled"]:
         raise BundleError(f"the bundle's bytecode was not used for: {', '.join(sorted(found['compiled']))}")
