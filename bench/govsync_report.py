@@ -37,6 +37,10 @@ def print_figures(title: str, f: dict[str, Any], seeded: int) -> None:
         f"minimum {f['batches_minimum']} submit + 1 token ({(f['submit_calls'] + f['token_calls']) / max(f['batches_minimum'] + 1, 1):.2f}x)"
     )
     print(
+        f"  verdicts read back        {f.get('fetch_calls', 0)} GET after a lost answer; every call "
+        f"{_all_calls(f)} = {_all_calls(f) / max(f['batches_minimum'] + 1, 1):.2f}x the minimum"
+    )
+    print(
         f"  batches stored / replays  {f['batches_processed']} stored by the ministry, {f['replays']} answered as replays"
     )
     print(f"  faults met               {f['faults']}")
@@ -47,11 +51,17 @@ def print_figures(title: str, f: dict[str, Any], seeded: int) -> None:
     )
 
 
+def _all_calls(f: dict[str, Any]) -> int:
+    return int(f["submit_calls"] + f["token_calls"] + f.get("fetch_calls", 0))
+
+
 def _ratio(f: dict[str, Any]) -> str:
     return (
         f"{f['submit_calls']} submit + {f['token_calls']} token = "
         f"{(f['submit_calls'] + f['token_calls']) / max(f['batches_minimum'] + 1, 1):.2f}x the minimum "
-        f"({f['batches_minimum']} + 1); {f['faults'].get('outage', 0)} in the outage; "
+        f"({f['batches_minimum']} + 1), {f.get('fetch_calls', 0)} verdicts read back "
+        f"({_all_calls(f) / max(f['batches_minimum'] + 1, 1):.2f}x with them); "
+        f"{f['faults'].get('outage', 0)} in the outage; "
         f"DLQ {f['dlq_batches']}, lost {f['lost']}, duplicates {f['duplicates']}; {f['wall_seconds']} s"
     )
 

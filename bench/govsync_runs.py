@@ -231,6 +231,8 @@ def figures(
         "calls": stats["calls"],
         "submit_calls": sum(stats["calls"].get("submit", {}).values()),
         "token_calls": sum(stats["calls"].get("token", {}).values()),
+        # Verdicts read back after a lost answer, instead of a second upload of the batch.
+        "fetch_calls": sum(stats["calls"].get("fetch", {}).values()),
         "batches_minimum": batches_minimum,
         "batches_processed": stats["batches_processed"],
         "replays": stats["replays"],

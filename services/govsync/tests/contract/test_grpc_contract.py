@@ -25,6 +25,7 @@ from grpc_status import rpc_status
 
 from luca.govsync.v1 import govsync_pb2, govsync_pb2_grpc
 from luca_govsync.domain.model import (
+    Attempt,
     AuditEntry,
     BatchRef,
     BatchState,
@@ -141,10 +142,10 @@ class FakeSyncStore:
     def put_batches(self, refs: Sequence[BatchRef]) -> None:
         self._no_writes()
 
-    def begin_attempt(self, ref: BatchRef) -> int:
-        return cast(int, self._no_writes())
+    def begin_attempt(self, ref: BatchRef) -> Attempt:
+        return cast(Attempt, self._no_writes())
 
-    def attempt_failed(self, ref: BatchRef, error: str) -> None:
+    def attempt_failed(self, ref: BatchRef, error: str, *, answer_lost: bool = False) -> None:
         self._no_writes()
 
     def batch_done(self, ref: BatchRef, outcomes: Sequence[RecordOutcome]) -> None:

@@ -267,3 +267,27 @@ def test_the_starter_reads_the_term_and_starts_a_follow_up_only_for_new_work(wor
     assert nothing_new.execution_name == first.execution_name
     assert update.started
     assert update.execution_name.startswith(f"{first.execution_name}-update-")
+
+
+def test_a_batch_whose_answer_was_lost_is_read_back_not_uploaded_again(world: dict[str, Any]) -> None:
+    """The real store keeps that the answer was lost; the retry asks the ministry (GET) first."""
+    (first, *_) = world["tasks"].prepare(world["key"], "sync-1", "ops").batches
+    world["ministry"].set_plan(
+        FaultPlan(endpoints=frozenset({"submit"}), timeout_after_rate=1.0, hang_seconds=1.0)
+    )
+    with pytest.raises(MinistryTimeout):
+        world["tasks"].submit(first)  # recorded by the ministry; the answer never came back
+    world["ministry"].set_plan(FaultPlan())
+
+    done = world["tasks"].submit(first)
+
+    stats = world["ministry"].stats()
+    # The hung upload is counted only when the simulator lets go of it; a second upload would be a replay.
+    assert (stats["batches_processed"], stats["replays"]) == (1, 0)
+    assert stats["calls"]["fetch"] == {"200": 1}
+    assert done.accepted == first.records
+    state = next(
+        b for b in world["store"].batch_states(world["school"], PERIOD, "sync-1") if b.ref.number == 1
+    )
+    assert state.status.value == "done"
+    assert world["ministry"].ledger()["duplicates"] == 0

@@ -16,6 +16,7 @@ import pytest
 from luca_govsync.domain.changes import ChangeOutcome, GradeChange, Held, tally
 from luca_govsync.domain.errors import MinistryTimeout
 from luca_govsync.domain.model import (
+    Attempt,
     AuditEntry,
     BatchKind,
     BatchRef,
@@ -100,6 +101,7 @@ class Store:
         self.batches: dict[tuple[str, str, str, int], BatchState] = {}
         self.records: dict[tuple[str, str, str], dict[str, Any]] = {}
         self.trail: list[AuditEntry] = []
+        self.answer_lost: set[tuple[str, str, str, int]] = set()
 
     def held(self, school_id: str, period: str) -> dict[str, Held]:
         return {
@@ -128,16 +130,20 @@ class Store:
     def _key(ref: BatchRef) -> tuple[str, str, str, int]:
         return (ref.school_id, ref.period, ref.sync_id, ref.number)
 
-    def begin_attempt(self, ref: BatchRef) -> int:
+    def begin_attempt(self, ref: BatchRef) -> Attempt:
         state = self.batches.get(self._key(ref), BatchState(ref, BatchStatus.PENDING))
         attempts = state.attempts + 1
         status = BatchStatus.SUBMITTING if attempts == 1 else BatchStatus.RETRYING
         self.batches[self._key(ref)] = replace(state, attempts=attempts, status=status)
-        return attempts
+        return Attempt(attempts, answer_lost=self._key(ref) in self.answer_lost)
 
-    def attempt_failed(self, ref: BatchRef, error: str) -> None:
+    def attempt_failed(self, ref: BatchRef, error: str, *, answer_lost: bool = False) -> None:
         state = self.batches[self._key(ref)]
         self.batches[self._key(ref)] = replace(state, status=BatchStatus.RETRYING, last_error=error)
+        if answer_lost:
+            self.answer_lost.add(self._key(ref))
+        else:
+            self.answer_lost.discard(self._key(ref))
 
     def batch_done(self, ref: BatchRef, outcomes: Sequence[RecordOutcome]) -> None:
         for outcome in outcomes:
@@ -147,6 +153,7 @@ class Store:
                 "outcome": outcome,
                 "client_batch_id": ref.client_batch_id,
             }
+        self.answer_lost.discard(self._key(ref))
         state = self.batches[self._key(ref)]
         rejections = tuple(o for o in outcomes if o.status is RecordStatus.REJECTED)
         accepted = len(outcomes) - len(rejections)
@@ -249,6 +256,10 @@ class Ministry:
         self.applied: Counter[tuple[str, str, str, ChangeKind, int]] = Counter()
         # Calls that apply the change, then fail (the answer is lost on the way back).
         self.lose_answers: set[str] = set()
+        # Batches the ministry records, then times out on (once each); reads of a held verdict.
+        self.lose_submit_answers: set[str] = set()
+        self.fetches: list[str] = []
+        self.fetch_failures: list[Exception] = []
 
     def _fail(self) -> None:
         if self.failures:
@@ -286,7 +297,22 @@ class Ministry:
                 self.holds[key] = (record.version, record.score, False)
                 outcomes.append(RecordOutcome(record.record_id, record.student_id, RecordStatus.ACCEPTED))
         self.seen[client_batch_id] = outcomes
+        if client_batch_id in self.lose_submit_answers:
+            self.lose_submit_answers.discard(client_batch_id)
+            raise MinistryTimeout("recorded, but the answer never came back")
         return outcomes
+
+    def fetch(
+        self,
+        client_batch_id: str,
+        *,
+        records: Sequence[GradeRecord] | None = None,
+        correlation_id: str | None = None,
+    ) -> list[RecordOutcome] | None:
+        self.fetches.append(client_batch_id)
+        if self.fetch_failures:
+            raise self.fetch_failures.pop(0)
+        return self.seen.get(client_batch_id)
 
     def amend(
         self,

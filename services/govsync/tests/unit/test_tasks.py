@@ -6,7 +6,7 @@ from dataclasses import replace
 
 import pytest
 
-from luca_govsync.domain.errors import MinistryRefused, MinistryUnavailable
+from luca_govsync.domain.errors import MinistryGarbled, MinistryRefused, MinistryTimeout, MinistryUnavailable
 from luca_govsync.domain.model import (
     BatchRef,
     BatchStatus,
@@ -72,6 +72,69 @@ def test_a_failed_attempt_is_recorded_raised_and_the_retry_lands_once(world) -> 
     assert store.batch_states("school-a", "2025-T1", "sync-1")[0].status is BatchStatus.DONE
     assert max(ministry.accepted.values()) == 1
     assert ministry.calls == [ref.client_batch_id] * 3
+
+
+def test_after_a_lost_answer_the_retry_reads_the_held_verdict_instead_of_sending_again(world) -> None:
+    tasks, _, _, store, ministry = world
+    ref = tasks.prepare(KEY, "sync-1", "schedule").batches[0]
+    ministry.lose_submit_answers = {ref.client_batch_id}
+
+    with pytest.raises(MinistryTimeout):
+        tasks.submit(ref)  # the ministry recorded the batch, the answer never came back
+    assert store.batch_states("school-a", "2025-T1", "sync-1")[0].status is BatchStatus.RETRYING
+    done = tasks.submit(ref)
+
+    assert ministry.calls == [ref.client_batch_id]  # one upload of the records
+    assert ministry.fetches == [ref.client_batch_id]  # and one read of the verdict it holds
+    assert done.accepted + done.rejected == ref.records
+    assert store.batch_states("school-a", "2025-T1", "sync-1")[0].status is BatchStatus.DONE
+    assert max(ministry.accepted.values()) == 1
+    assert "verdict read after a lost answer" in store.trail[-1].what
+
+
+def test_after_a_lost_answer_a_batch_the_ministry_never_recorded_is_sent_again(world) -> None:
+    tasks, _, _, store, ministry = world
+    ref = tasks.prepare(KEY, "sync-1", "schedule").batches[0]
+    ministry.failures = [MinistryGarbled("an HTML page with status 200")]  # before it recorded anything
+
+    with pytest.raises(MinistryGarbled):
+        tasks.submit(ref)
+    tasks.submit(ref)
+
+    assert ministry.fetches == [ref.client_batch_id]  # it holds nothing under the id: 404
+    assert ministry.calls == [ref.client_batch_id] * 2
+    assert store.batch_states("school-a", "2025-T1", "sync-1")[0].status is BatchStatus.DONE
+    assert max(ministry.accepted.values()) == 1
+
+
+def test_a_failed_verdict_read_keeps_the_fate_unknown_until_one_answers(world) -> None:
+    tasks, _, _, store, ministry = world
+    ref = tasks.prepare(KEY, "sync-1", "schedule").batches[0]
+    ministry.lose_submit_answers = {ref.client_batch_id}
+    ministry.fetch_failures = [MinistryUnavailable("503", status=503)]
+
+    with pytest.raises(MinistryTimeout):
+        tasks.submit(ref)
+    with pytest.raises(MinistryUnavailable):
+        tasks.submit(ref)  # the read failed: the next attempt must ask again, not upload blindly
+    tasks.submit(ref)
+
+    assert ministry.fetches == [ref.client_batch_id] * 2
+    assert ministry.calls == [ref.client_batch_id]
+    assert store.batch_states("school-a", "2025-T1", "sync-1")[0].status is BatchStatus.DONE
+
+
+def test_an_error_that_proves_nothing_landed_sends_again_without_asking(world) -> None:
+    tasks, _, _, _, ministry = world
+    ref = tasks.prepare(KEY, "sync-1", "schedule").batches[0]
+    ministry.failures = [MinistryUnavailable("503 maintenance", status=503)]
+
+    with pytest.raises(MinistryUnavailable):
+        tasks.submit(ref)
+    tasks.submit(ref)
+
+    assert ministry.fetches == []
+    assert ministry.calls == [ref.client_batch_id] * 2
 
 
 def test_a_later_sync_of_the_same_period_never_resends_accepted_records(world, grade_of) -> None:

@@ -21,6 +21,7 @@ from luca_govsync.adapters import sync_items as si
 from luca_govsync.adapters import table_design as td
 from luca_govsync.domain.changes import ChangeOutcome, GradeChange, Held, tally
 from luca_govsync.domain.model import (
+    Attempt,
     AuditEntry,
     BatchKind,
     BatchRef,
@@ -191,7 +192,7 @@ class DynamoSyncStore:
         answer = self._clients.dynamodb_for(ref.school_id).update_item(**request)
         return from_wire(answer.get("Attributes", {}))
 
-    def begin_attempt(self, ref: BatchRef) -> int:
+    def begin_attempt(self, ref: BatchRef) -> Attempt:
         # The first attempt is "submitting"; any later one means the earlier failed: "retrying".
         item = self._update(
             ref,
@@ -205,13 +206,18 @@ class DynamoSyncStore:
         status = BatchStatus.SUBMITTING if attempts == 1 else BatchStatus.RETRYING
         if item.get("status") != status.value and item.get("status") not in (BatchStatus.DONE.value,):
             self._update(ref, "SET #status = :status", {":status": status.value}, {"#status": "status"})
-        return attempts
+        return Attempt(attempts, answer_lost=bool(item.get("answer_lost", False)))
 
-    def attempt_failed(self, ref: BatchRef, error: str) -> None:
+    def attempt_failed(self, ref: BatchRef, error: str, *, answer_lost: bool = False) -> None:
         self._update(
             ref,
-            "SET #status = :retrying, last_error = :error, updated_at = :now",
-            {":retrying": BatchStatus.RETRYING.value, ":error": error[:1000], ":now": now_iso()},
+            "SET #status = :retrying, last_error = :error, answer_lost = :lost, updated_at = :now",
+            {
+                ":retrying": BatchStatus.RETRYING.value,
+                ":error": error[:1000],
+                ":lost": answer_lost,
+                ":now": now_iso(),
+            },
             {"#status": "status"},
         )
 
@@ -225,7 +231,7 @@ class DynamoSyncStore:
         self._update(
             ref,
             "SET #status = :done, accepted = :accepted, rejected = :rejected, rejections = :rejections, "
-            "updated_at = :now REMOVE last_error",
+            "updated_at = :now REMOVE last_error, answer_lost",
             {
                 ":done": BatchStatus.DONE.value,
                 ":accepted": accepted,
@@ -263,7 +269,7 @@ class DynamoSyncStore:
         self._update(
             ref,
             "SET #status = :done, accepted = :accepted, rejected = :rejected, rejections = :rejections, "
-            "changes = :tally, updated_at = :now REMOVE last_error",
+            "changes = :tally, updated_at = :now REMOVE last_error, answer_lost",
             {
                 ":done": BatchStatus.DONE.value,
                 ":accepted": len(outcomes) - len(rejections),

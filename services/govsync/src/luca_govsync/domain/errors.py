@@ -13,6 +13,9 @@ class MinistryError(Exception):
     """A ministry call that did not give a usable verdict on the batch."""
 
     transient = False
+    # Whether the ministry may have recorded the call behind this error: the next attempt asks
+    # for the verdict before it sends the batch again.
+    may_have_landed = False
 
     def __init__(self, detail: str, *, status: int | None = None, retry_after: float | None = None) -> None:
         super().__init__(detail)
@@ -37,6 +40,7 @@ class MinistryTimeout(MinistryError):
     """No answer in time. The batch may or may not have landed; its client batch id makes a resend safe."""
 
     transient = True
+    may_have_landed = True
 
 
 class MinistryGarbled(MinistryError):
@@ -45,6 +49,7 @@ class MinistryGarbled(MinistryError):
     deduplicates the batch id), and never counted as accepted."""
 
     transient = True
+    may_have_landed = True
 
 
 class MinistryRefused(MinistryError):

@@ -231,6 +231,15 @@ class BatchRef:
 
 
 @dataclass(frozen=True, slots=True)
+class Attempt:
+    """One more attempt at a batch: its number (1 for the first), and whether the previous attempt
+    lost the ministry's answer (a timeout, an unreadable 200), so the ministry may hold it already."""
+
+    number: int
+    answer_lost: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class BatchState:
     ref: BatchRef
     status: BatchStatus

@@ -29,7 +29,9 @@ def submit_changes(
 ) -> tuple[int, int]:
     """One attempt at a changes batch; returns (accepted, rejected) once every change is answered."""
     attempt = store.begin_attempt(ref)
-    what = f"changes batch {ref.number} ({ref.records} changes, {ref.client_batch_id}), attempt {attempt}"
+    what = (
+        f"changes batch {ref.number} ({ref.records} changes, {ref.client_batch_id}), attempt {attempt.number}"
+    )
     changes = manifests.get_changes(ref.manifest_key)
     if len(changes) != ref.records:
         raise InvalidSyncRequest(

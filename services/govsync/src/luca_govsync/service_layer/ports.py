@@ -9,6 +9,7 @@ from typing import Protocol, TypeVar
 from luca_govsync.domain.breaker import Breaker
 from luca_govsync.domain.changes import ChangeOutcome, GradeChange, Held
 from luca_govsync.domain.model import (
+    Attempt,
     AuditEntry,
     BatchRef,
     BatchState,
@@ -64,11 +65,14 @@ class SyncStore(Protocol):
         """New batches, pending (a batch already known keeps its state)."""
         ...
 
-    def begin_attempt(self, ref: BatchRef) -> int:
-        """Counts one more submit attempt; returns the attempt number (1 for the first)."""
+    def begin_attempt(self, ref: BatchRef) -> Attempt:
+        """Counts one more submit attempt; returns its number (1 for the first) and whether the
+        previous attempt lost its answer."""
         ...
 
-    def attempt_failed(self, ref: BatchRef, error: str) -> None: ...
+    def attempt_failed(self, ref: BatchRef, error: str, *, answer_lost: bool = False) -> None:
+        """The attempt got no verdict; ``answer_lost`` when the ministry may have recorded it."""
+        ...
 
     def batch_done(self, ref: BatchRef, outcomes: Sequence[RecordOutcome]) -> None:
         """The ministry's verdicts, then the batch's state: done."""
@@ -129,6 +133,16 @@ class Ministry(Protocol):
         correlation_id: str | None = None,
     ) -> list[RecordOutcome]:
         """One verdict per record, or a ``MinistryError`` (``domain.errors``)."""
+        ...
+
+    def fetch(
+        self,
+        client_batch_id: str,
+        *,
+        records: Sequence[GradeRecord] | None = None,
+        correlation_id: str | None = None,
+    ) -> list[RecordOutcome] | None:
+        """The verdict the ministry holds for this batch id, or None when it holds none."""
         ...
 
     def amend(

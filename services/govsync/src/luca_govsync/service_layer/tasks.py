@@ -254,23 +254,36 @@ class SyncTasks:
             )
             return Submitted(ref.number, ref.client_batch_id, accepted, rejected)
         attempt = self._store.begin_attempt(ref)
-        what = f"batch {ref.number} ({ref.records} records, {ref.client_batch_id}), attempt {attempt}"
+        what = f"batch {ref.number} ({ref.records} records, {ref.client_batch_id}), attempt {attempt.number}"
         records = self._manifests.get(ref.manifest_key)
         if len(records) != ref.records:
             raise InvalidSyncRequest(
                 f"manifest {ref.manifest_key} holds {len(records)} records, the reference says {ref.records}"
             )
+        # After a lost answer the ministry may hold the batch: ask for its verdict before sending
+        # the records again (a GET, not another upload of the batch). Until it answers, the fate of
+        # the batch stays unknown.
+        unknown = attempt.answer_lost
         try:
-            outcomes = self._ministry.submit(
-                ref.client_batch_id,
-                ref.school_id,
-                ref.period,
-                records,
-                correlation_id=ref.correlation_id or None,
-            )
+            outcomes = None
+            if unknown:
+                outcomes = self._ministry.fetch(
+                    ref.client_batch_id, records=records, correlation_id=ref.correlation_id or None
+                )
+                unknown = False
+                if outcomes is not None:
+                    what += " (verdict read after a lost answer)"
+            if outcomes is None:
+                outcomes = self._ministry.submit(
+                    ref.client_batch_id,
+                    ref.school_id,
+                    ref.period,
+                    records,
+                    correlation_id=ref.correlation_id or None,
+                )
         except MinistryError as error:
             reason = f"{type(error).__name__}: {error.detail}"
-            self._store.attempt_failed(ref, reason)
+            self._store.attempt_failed(ref, reason, answer_lost=unknown or error.may_have_landed)
             self._audit(ref, ref.sync_id, "submit", SYSTEM_ACTOR, what, reason)
             raise
         # Each verdict is on the version sent: what an accepted record's amendments start from.
