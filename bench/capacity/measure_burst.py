@@ -3,14 +3,11 @@ handler (``luca_ingest.entrypoints.handler.process``), over the platform's table
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 import random
 import time
 import tracemalloc
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
@@ -19,6 +16,7 @@ from rich.progress import Progress
 
 from bench.capacity import grading_app
 from bench.capacity.meter import Meter
+from bench.capacity.quiet import handler_output_discarded
 from luca_infra.definitions import PLATFORM_DEFINITION
 from luca_ingest.bootstrap import IngestApp, build
 from luca_ingest.config import IngestSettings
@@ -81,21 +79,8 @@ def run(
     roster = grading_app.students(students)
     context = SimpleNamespace(aws_request_id="capacity", function_name="grade-processor")
     task = progress.add_task(f"burst: batches of {batch_size} events", total=batches + 1)
-    with _handler_output_discarded():
+    with handler_output_discarded(handler.logger):
         return _measure(app, rng, roster, context, batch_size, batches, meter, progress, task)
-
-
-@contextlib.contextmanager
-def _handler_output_discarded() -> Iterator[None]:
-    """The handler's log and EMF lines, written as in Lambda (the CPU counts them) but not onto the
-    operator's terminal among the figures."""
-    registered = handler.logger.registered_handler
-    with open(os.devnull, "w", encoding="utf-8") as sink, contextlib.redirect_stdout(sink):
-        previous = registered.setStream(sink)  # type: ignore[attr-defined]
-        try:
-            yield
-        finally:
-            registered.setStream(previous)  # type: ignore[attr-defined]
 
 
 def _measure(

@@ -12,6 +12,8 @@ from rich.progress import Progress
 
 from bench.capacity import grading_app
 from bench.capacity.meter import Meter
+from bench.capacity.quiet import handler_output_discarded
+from luca_govsync.entrypoints import handlers
 from luca_infra.definitions import PLATFORM_DEFINITION
 from luca_infra.local.govsync import LocalGovSync
 from luca_infra.local.stepfunctions import wait_for_execution
@@ -46,7 +48,7 @@ def transitions(sfn: Any, execution_arn: str) -> tuple[int, dict[str, int]]:
 def run(meter: Meter, govsync: LocalGovSync, *, grades: int, progress: Progress) -> dict[str, Any]:
     task = progress.add_task("government sync of the school's term", total=1)
     began = time.perf_counter()
-    with meter.operation(LABEL):
+    with meter.operation(LABEL), handler_output_discarded(handlers.logger):
         started = govsync.start_sync(grading_app.TERM, [grading_app.SCHOOL], "capacity-bench")
         sfn = govsync.client("stepfunctions")
         described = [wait_for_execution(sfn, s.execution_arn, timeout_seconds=300) for s in started]
