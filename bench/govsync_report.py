@@ -34,11 +34,11 @@ def print_figures(title: str, f: dict[str, Any], seeded: int) -> None:
     print(f"  lost                      {f['lost']} (must be 0)")
     print(
         f"  calls made                {f['submit_calls']} submit [{submits}] + {f['token_calls']} token [{tokens}]; "
-        f"minimum {f['batches_minimum']} submit + 1 token ({(f['submit_calls'] + f['token_calls']) / max(f['batches_minimum'] + 1, 1):.2f}x)"
+        f"minimum {f['batches_minimum']} submit + 1 token ({_times(f, f['submit_calls'] + f['token_calls'])})"
     )
     print(
         f"  verdicts read back        {f.get('fetch_calls', 0)} GET after a lost answer; every call "
-        f"{_all_calls(f)} = {_all_calls(f) / max(f['batches_minimum'] + 1, 1):.2f}x the minimum"
+        f"{_all_calls(f)} = {_times(f, _all_calls(f))} the minimum"
     )
     print(
         f"  batches stored / replays  {f['batches_processed']} stored by the ministry, {f['replays']} answered as replays"
@@ -51,6 +51,11 @@ def print_figures(title: str, f: dict[str, Any], seeded: int) -> None:
     )
 
 
+def _times(f: dict[str, Any], calls: int) -> str:
+    """``calls`` against the minimum: one submit a batch and one token."""
+    return f"{calls / max(f['batches_minimum'] + 1, 1):.2f}x"
+
+
 def _all_calls(f: dict[str, Any]) -> int:
     return int(f["submit_calls"] + f["token_calls"] + f.get("fetch_calls", 0))
 
@@ -58,9 +63,9 @@ def _all_calls(f: dict[str, Any]) -> int:
 def _ratio(f: dict[str, Any]) -> str:
     return (
         f"{f['submit_calls']} submit + {f['token_calls']} token = "
-        f"{(f['submit_calls'] + f['token_calls']) / max(f['batches_minimum'] + 1, 1):.2f}x the minimum "
+        f"{_times(f, f['submit_calls'] + f['token_calls'])} the minimum "
         f"({f['batches_minimum']} + 1), {f.get('fetch_calls', 0)} verdicts read back "
-        f"({_all_calls(f) / max(f['batches_minimum'] + 1, 1):.2f}x with them); "
+        f"({_times(f, _all_calls(f))} with them); "
         f"{f['faults'].get('outage', 0)} in the outage; "
         f"DLQ {f['dlq_batches']}, lost {f['lost']}, duplicates {f['duplicates']}; {f['wall_seconds']} s"
     )
